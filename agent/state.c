@@ -1,0 +1,86 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "state.h"
+
+int
+nv_mdb_fail(int rc, const char *what)
+{
+    return nv_fail(rc == MDB_MAP_FULL ? NV_ENOSPC : NV_ECORRUPT,
+                   "state store: %s: %s", what, mdb_strerror(rc));
+}
+
+int
+nv_astate_open(struct nv_astate *s, const char *dir)
+{
+    char *path = nv_path_join(dir, "state");
+    MDB_txn *txn = NULL;
+    int rc, r = 0;
+
+    memset(s, 0, sizeof(*s));
+    if ((r = nv_mkdir_p(path, 0700)) < 0)
+        goto out;
+    if ((rc = mdb_env_create(&s->env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)64 << 30)) != 0 ||
+        (rc = mdb_env_open(s->env, path, 0, 0600)) != 0) {
+        r = nv_mdb_fail(rc, "cannot open");
+        goto out;
+    }
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, "streams", MDB_CREATE, &s->streams)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0) {
+        if (txn != NULL)
+            mdb_txn_abort(txn);
+        r = nv_mdb_fail(rc, "cannot open databases");
+    }
+out:
+    free(path);
+    if (r < 0)
+        nv_astate_close(s);
+    return r;
+}
+
+void
+nv_astate_close(struct nv_astate *s)
+{
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    s->env = NULL;
+}
+
+int
+nv_astate_stream_get(MDB_txn *txn, const struct nv_astate *s,
+                     const char *dir_peer, struct nv_stream_state *out)
+{
+    MDB_val k = { strlen(dir_peer), (void *)dir_peer }, v;
+    int rc = mdb_get(txn, s->streams, &k, &v);
+
+    memset(out, 0, sizeof(*out));
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return nv_mdb_fail(rc, "cannot read stream state");
+    if (v.mv_size != 40)
+        return nv_fail(NV_ECORRUPT, "state store: stream '%s' has a bad record",
+                       dir_peer);
+    nv_stream_decode(v.mv_data, out);
+    return 0;
+}
+
+int
+nv_astate_stream_put(MDB_txn *txn, const struct nv_astate *s,
+                     const char *dir_peer, const struct nv_stream_state *st)
+{
+    uint8_t buf[40];
+    MDB_val k = { strlen(dir_peer), (void *)dir_peer }, v = { 40, buf };
+    int rc;
+
+    nv_stream_encode(st, buf);
+    if ((rc = mdb_put(txn, s->streams, &k, &v, 0)) != 0)
+        return nv_mdb_fail(rc, "cannot write stream state");
+    return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * state.h - the agent's state store (LMDB in DIR/state): outbound stream
+ * state per recipient, and (with the watcher) record fingerprints.
+ *
+ * Named databases:
+ *   streams   "out:<peer>" / "in:<peer>" -> u64 seq (LE) | 32-byte last id
+ */
+#ifndef NOVA_AGENT_STATE_H
+#define NOVA_AGENT_STATE_H
+
+#include <lmdb.h>
+
+#include "../formats/stream.h"
+
+struct nv_astate {
+    MDB_env *env;
+    MDB_dbi streams;
+};
+
+int nv_astate_open(struct nv_astate *s, const char *dir)
+    __attribute__((warn_unused_result));
+void nv_astate_close(struct nv_astate *s);
+
+/* Read a stream's state within txn (missing = seq 0). */
+int nv_astate_stream_get(MDB_txn *txn, const struct nv_astate *s,
+                         const char *dir_peer, struct nv_stream_state *out)
+    __attribute__((warn_unused_result));
+int nv_astate_stream_put(MDB_txn *txn, const struct nv_astate *s,
+                         const char *dir_peer, const struct nv_stream_state *st)
+    __attribute__((warn_unused_result));
+
+/* LMDB error to an nv code with a sentence. */
+int nv_mdb_fail(int rc, const char *what);
+
+#endif

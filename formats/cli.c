@@ -1,0 +1,140 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "errors.h"
+#include "util.h"
+
+const char *nv_cli_prog = "nova";
+const char *nv_cli_cmd = "";
+static const struct nv_cmd *cur;
+
+#define NOVA_VERSION "0.1.0"
+
+static void
+usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
+{
+    fprintf(f, "usage: %s COMMAND [ARGS]\n%s\n\ncommands:\n", nv_cli_prog, about);
+    for (const struct nv_cmd *c = cmds; c->name; c++)
+        fprintf(f, "  %-44s %s\n", c->usage, c->help);
+    fprintf(f, "\nRun '%s COMMAND --help' for one command.\n\nexit status:\n%s",
+            nv_cli_prog, nv_exit_table());
+}
+
+int
+nv_cli_main(const char *prog, const char *about, const struct nv_cmd *cmds,
+            int argc, char **argv)
+{
+    const char *name;
+
+    nv_cli_prog = prog;
+    if (argc < 2) {
+        usage_all(stderr, about, cmds);
+        return 2;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        (strcmp(name, "help") == 0 && argc == 2)) {
+        usage_all(stdout, about, cmds);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("%s %s\n", prog, NOVA_VERSION);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0)
+        name = argv[2];
+    for (const struct nv_cmd *c = cmds; c->name; c++) {
+        if (strcmp(c->name, name) != 0)
+            continue;
+        cur = c;
+        nv_cli_cmd = c->name;
+        if (strcmp(argv[1], "help") == 0) {
+            printf("usage: %s %s\n%s\n", prog, c->usage, c->help);
+            return 0;
+        }
+        for (int i = 2; i < argc; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                printf("usage: %s %s\n%s\n\nexit status:\n%s", prog, c->usage,
+                       c->help, nv_exit_table());
+                return 0;
+            }
+        return c->fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s: error: unknown command '%s'\n", prog, name);
+    usage_all(stderr, about, cmds);
+    return 2;
+}
+
+int
+nv_cli_fail(int code)
+{
+    fprintf(stderr, "%s: error: %s\n", nv_cli_prog, nv_errmsg(code));
+    return nv_exit_status(code);
+}
+
+int
+nv_cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s %s: ", nv_cli_prog, nv_cli_cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cur != NULL)
+        fprintf(stderr, "\nusage: %s %s\n", nv_cli_prog, cur->usage);
+    else
+        fputc('\n', stderr);
+    return 2;
+}
+
+int
+nv_opt_val(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        *val = NULL;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int
+nv_opt_flag(char **argv, int i, const char *name)
+{
+    return strcmp(argv[i], name) == 0;
+}
+
+int
+nv_parse_size(const char *s, uint64_t *out)
+{
+    char num[32];
+    size_t n = strlen(s);
+    uint64_t mult = 1, v;
+
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    memcpy(num, s, n + 1);
+    switch (num[n - 1]) {
+    case 'K': case 'k': mult = 1ULL << 10; num[--n] = '\0'; break;
+    case 'M': case 'm': mult = 1ULL << 20; num[--n] = '\0'; break;
+    case 'G': case 'g': mult = 1ULL << 30; num[--n] = '\0'; break;
+    }
+    if (nv_parse_u64(num, &v) < 0 || v > UINT64_MAX / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}

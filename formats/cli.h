@@ -1,0 +1,39 @@
+/*
+ * cli.h - what every command needs: option scanning, usage errors, and
+ * dying with the right exit status.  For command code only (modules return
+ * codes and never exit).
+ */
+#ifndef NOVA_CLI_H
+#define NOVA_CLI_H
+
+#include <stdint.h>
+
+struct nv_cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage; /* "init DIR --entity NAME" */
+    const char *help;  /* one line */
+};
+
+/* Dispatch argv[1] in cmds; handles --help, help CMD and --version. */
+int nv_cli_main(const char *prog, const char *about,
+                const struct nv_cmd *cmds, int argc, char **argv);
+
+/* Print "prog: error: msg" and return the exit status for code. */
+int nv_cli_fail(int code);
+/* Print a usage error for the current command and return 2. */
+int nv_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option scanning: returns 1 and advances *i when argv[*i] is --name VALUE
+ * or --name=VALUE; the value goes to *val. */
+int nv_opt_val(int argc, char **argv, int *i, const char *name,
+               const char **val);
+int nv_opt_flag(char **argv, int i, const char *name);
+/* Parse a size with optional K/M/G suffix (powers of 1024). */
+int nv_parse_size(const char *s, uint64_t *out);
+
+/* The current command's name, for messages. */
+extern const char *nv_cli_prog;
+extern const char *nv_cli_cmd;
+
+#endif

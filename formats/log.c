@@ -1,0 +1,67 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *prog_name = "nova";
+static int max_level = NV_LOG_INFO;
+static int journal;
+
+void
+nv_log_init(const char *prog, int level)
+{
+    const char *env = getenv("NOVA_LOG");
+
+    prog_name = prog;
+    max_level = level;
+    if (env != NULL) {
+        if (strcmp(env, "debug") == 0)
+            max_level = NV_LOG_DEBUG;
+        else if (strcmp(env, "warn") == 0)
+            max_level = NV_LOG_WARN;
+        else if (strcmp(env, "error") == 0)
+            max_level = NV_LOG_ERR;
+    }
+    journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+void
+nv_log(int level, const char *module, const char *fmt, ...)
+{
+    static const char *names[] = { "emerg", "alert", "crit", "error",
+                                   "warning", "notice", "info", "debug" };
+    char line[2048];
+    va_list ap;
+
+    if (level > max_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (journal)
+        fprintf(stderr, "<%d>%s: %s: %s\n", level, module, names[level], line);
+    else
+        fprintf(stderr, "%s: %s: %s: %s\n", prog_name, names[level], module, line);
+    fflush(stderr);
+}
+
+const char *
+nv_log_escape(const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+
+    for (; *s && o + 5 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}

@@ -1,0 +1,491 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "../formats/log.h"
+#include "ingest.h"
+
+static const char *layout[] = { "inbox", "quarantine", "received", "archive" };
+
+int
+nv_hub_layout(const char *dir)
+{
+    int r = nv_mkdir_p(dir, 0700);
+
+    for (size_t i = 0; r == 0 && i < sizeof(layout) / sizeof(layout[0]); i++) {
+        char *p = nv_path_join(dir, layout[i]);
+        r = nv_mkdir_p(p, 0700);
+        free(p);
+    }
+    return r;
+}
+
+/* Remove staging left by a crash and received dirs never committed. */
+static int
+recover(struct nv_hub *h)
+{
+    char *rd = nv_path_join(h->dir, "received");
+    DIR *d = opendir(rd);
+    struct dirent *e;
+    MDB_txn *txn = NULL;
+    int r = 0;
+
+    if (d == NULL) {
+        free(rd);
+        return nv_fail_errno("cannot open '%s/received'", h->dir);
+    }
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        txn = NULL;
+    while ((e = readdir(d)) != NULL && r == 0) {
+        char *sub = nv_path_join(rd, e->d_name);
+        if (strncmp(e->d_name, ".staging-", 9) == 0) {
+            r = nv_rm_rf(sub);
+        } else if (e->d_name[0] != '.' && txn != NULL) {
+            struct nv_stream_state st;
+            DIR *sd = opendir(sub);
+            struct dirent *se;
+            if (sd != NULL && nv_hstore_stream_get(txn, &h->store, e->d_name, &st) == 0) {
+                while ((se = readdir(sd)) != NULL) {
+                    char *end;
+                    unsigned long long seq = strtoull(se->d_name, &end, 10);
+                    if (se->d_name[0] >= '0' && se->d_name[0] <= '9' &&
+                        *end == '\0' && seq > st.seq) {
+                        char *x = nv_path_join(sub, se->d_name);
+                        nv_warn("ingest", "removing uncommitted '%s/%s'", e->d_name,
+                                se->d_name);
+                        r = nv_rm_rf(x);
+                        free(x);
+                    }
+                }
+            }
+            if (sd != NULL)
+                closedir(sd);
+        }
+        free(sub);
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    closedir(d);
+    free(rd);
+    return r;
+}
+
+int
+nv_hub_open(struct nv_hub *h, const char *dir)
+{
+    int r;
+
+    memset(h, 0, sizeof(*h));
+    h->dir = dir;
+    if ((r = nv_hub_layout(dir)) < 0)
+        return r;
+    if ((r = nv_identity_load(dir, &h->self)) < 0)
+        return r;
+    if ((r = nv_keyring_load(&h->kr, dir)) < 0)
+        goto fail;
+    if ((r = nv_hstore_open(&h->store, dir)) < 0)
+        goto fail;
+    if ((r = recover(h)) < 0)
+        goto fail;
+    return 0;
+fail:
+    nv_hub_close(h);
+    return r;
+}
+
+void
+nv_hub_close(struct nv_hub *h)
+{
+    nv_hstore_close(&h->store);
+    nv_keyring_release(&h->kr);
+    nv_identity_release(&h->self);
+}
+
+/* ---- sinks ---- */
+
+struct stage {
+    char *dir;
+    int fd;
+    uint64_t files, bytes;
+};
+
+static int
+stage_entry(void *ctx, const char *name, uint64_t size)
+{
+    struct stage *s = ctx;
+    char *p = nv_path_join(s->dir, name);
+
+    (void)size;
+    s->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    free(p);
+    if (s->fd < 0) {
+        if (errno == EEXIST)
+            return nv_fail(NV_EFORMAT, "payload holds two files with one name");
+        return nv_fail_errno("cannot stage payload file");
+    }
+    s->files++;
+    return 0;
+}
+
+static int
+stage_data(void *ctx, const void *p, size_t n)
+{
+    struct stage *s = ctx;
+    s->bytes += n;
+    return nv_write_all(s->fd, p, n);
+}
+
+static int
+stage_end(void *ctx)
+{
+    struct stage *s = ctx;
+    int r = 0;
+
+    if (fsync(s->fd) < 0)
+        r = nv_fail_errno("cannot fsync staged payload");
+    if (close(s->fd) < 0 && r == 0)
+        r = nv_fail_errno("cannot close staged payload");
+    s->fd = -1;
+    return r;
+}
+
+static int
+null_entry(void *ctx, const char *name, uint64_t size)
+{
+    (void)ctx, (void)name, (void)size;
+    return 0;
+}
+
+static int
+null_data(void *ctx, const void *p, size_t n)
+{
+    (void)p;
+    *(uint64_t *)ctx += n;
+    return 0;
+}
+
+static int
+null_end(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* ---- checks ---- */
+
+static int
+check_head(struct nv_hub *h, const char *path, struct nv_bundle *b)
+{
+    int r;
+
+    if ((r = nv_bundle_read(b, path, h->max_payload)) < 0)
+        return r;
+    if (strcmp(b->m.recipient, h->self.pub.entity) != 0) {
+        r = nv_fail(NV_EWRONGRCPT, "stream %s->%s bundle %llu is addressed to '%s', not to this hub ('%s')",
+                    b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
+                    b->m.recipient, h->self.pub.entity);
+        goto fail;
+    }
+    if ((r = nv_bundle_verify(b, nv_keyring_lookup, &h->kr)) < 0)
+        goto fail;
+    return 0;
+fail:
+    nv_bundle_release(b);
+    return r;
+}
+
+static int
+check_stream(struct nv_hub *h, struct nv_bundle *b, int *duplicate)
+{
+    struct nv_stream_state st;
+    MDB_txn *txn;
+    int rc, r;
+
+    *duplicate = 0;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    r = nv_hstore_stream_get(txn, &h->store, b->m.sender, &st);
+    if (r == 0)
+        r = nv_stream_check(&st, &b->m);
+    if (r == NV_EREPLAY &&
+        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id))
+        *duplicate = 1;
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int
+nv_hub_verify_file(struct nv_hub *h, const char *path, struct nv_bundle *b)
+{
+    struct nv_payload_sink sink;
+    uint64_t dummy = 0;
+    int r, dup;
+
+    if ((r = check_head(h, path, b)) < 0)
+        return r;
+    if ((r = check_stream(h, b, &dup)) < 0)
+        goto out;
+    sink.entry = null_entry;
+    sink.data = null_data;
+    sink.end = null_end;
+    sink.ctx = &dummy;
+    r = nv_bundle_open_payload(b, h->self.age, h->self.nage, &sink, &h->lim);
+out:
+    if (r < 0)
+        nv_bundle_release(b);
+    return r;
+}
+
+static int
+is_transient(int code)
+{
+    return code == NV_ESYS || code == NV_ENOMEM || code == NV_ENOSPC ||
+           code == NV_ECORRUPT;
+}
+
+static void
+quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
+{
+    const char *base = strrchr(path, '/');
+    char *qd = nv_path_join(h->dir, "quarantine"), *to, *rp;
+    struct nv_buf b = NV_BUF_INIT;
+    char when[21];
+
+    base = base ? base + 1 : path;
+    to = nv_path_join(qd, base);
+    rp = malloc(strlen(to) + 8);
+    if (rp == NULL)
+        abort();
+    sprintf(rp, "%s.reason", to);
+    if (nv_buf_addf(&b, "time: %s\ncode: %d\nreason: %s\n",
+                    nv_time_format(nv_now(), when), nv_exit_status(res->code),
+                    res->reason) == 0 &&
+        nv_write_file(rp, b.data, b.len, 0640) == 0 && rename(path, to) == 0 &&
+        nv_fsync_dir(qd) == 0) {
+        res->outcome = NV_QUARANTINED;
+    } else {
+        nv_err("ingest", "cannot quarantine '%s': %s", base, nv_errmsg(NV_ESYS));
+        res->outcome = NV_FAILED;
+    }
+    nv_buf_release(&b);
+    free(qd);
+    free(to);
+    free(rp);
+}
+
+static int
+move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
+{
+    char name[160], *ad = nv_path_join(h->dir, "archive"), *to;
+    int r = 0;
+
+    nv_bundle_filename(m, name, sizeof(name));
+    to = nv_path_join(ad, name);
+    if (rename(path, to) < 0)
+        r = nv_fail_errno("cannot archive bundle");
+    else
+        r = nv_fsync_dir(ad);
+    free(ad);
+    free(to);
+    return r;
+}
+
+static int
+apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
+{
+    struct stage s = { NULL, -1, 0, 0 };
+    struct nv_payload_sink sink = { stage_entry, stage_data, stage_end, &s };
+    char sub[96], seqname[32], *rd = nv_path_join(h->dir, "received"),
+                                *final_dir = NULL, *sender_dir = NULL;
+    MDB_txn *txn = NULL;
+    int r, rc;
+
+    snprintf(sub, sizeof(sub), ".staging-%s-%llu", b->m.sender,
+             (unsigned long long)b->m.seq);
+    s.dir = nv_path_join(rd, sub);
+    if ((r = nv_rm_rf(s.dir)) < 0 || (r = nv_mkdir_p(s.dir, 0700)) < 0)
+        goto out;
+    if ((r = nv_bundle_open_payload(b, h->self.age, h->self.nage, &sink, &h->lim)) < 0) {
+        if (s.fd >= 0)
+            close(s.fd);
+        goto out;
+    }
+    if ((r = nv_fsync_dir(s.dir)) < 0)
+        goto out;
+    sender_dir = nv_path_join(rd, b->m.sender);
+    if ((r = nv_mkdir_p(sender_dir, 0700)) < 0)
+        goto out;
+    snprintf(seqname, sizeof(seqname), "%010llu", (unsigned long long)b->m.seq);
+    final_dir = nv_path_join(sender_dir, seqname);
+    if ((r = nv_rm_rf(final_dir)) < 0)
+        goto out;
+    if (rename(s.dir, final_dir) < 0) {
+        r = nv_fail_errno("cannot move staged payload");
+        goto out;
+    }
+    if ((r = nv_fsync_dir(sender_dir)) < 0)
+        goto out;
+    /* commit point: one transaction per bundle */
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot write");
+        goto out;
+    }
+    if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        r = nv_hmdb_fail(rc, "cannot commit");
+        goto out;
+    }
+    r = move_to_archive(h, path, &b->m);
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (r < 0 && s.dir != NULL)
+        nv_rm_rf(s.dir);
+    free(s.dir);
+    free(rd);
+    free(final_dir);
+    free(sender_dir);
+    return r;
+}
+
+int
+nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
+                   struct nv_ingest_result *res)
+{
+    struct nv_bundle b;
+    int r, dup = 0;
+
+    memset(res, 0, sizeof(*res));
+    nv_error_clear();
+    if ((r = check_head(h, path, &b)) < 0)
+        goto refused;
+    res->m = b.m;
+    res->have_manifest = 1;
+    if ((r = check_stream(h, &b, &dup)) < 0) {
+        if (dup) {
+            /* applied before a crash kept it from reaching the archive */
+            nv_bundle_release(&b);
+            res->outcome = NV_DUPLICATE;
+            res->code = 0;
+            return move_to_archive(h, path, &res->m);
+        }
+        nv_bundle_release(&b);
+        if (r == NV_ESEQGAP) {
+            res->outcome = NV_WAITING;
+            res->code = r;
+            snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+            return 0;
+        }
+        goto refused;
+    }
+    r = apply(h, path, &b);
+    nv_bundle_release(&b);
+    if (r < 0)
+        goto refused;
+    res->outcome = NV_APPLIED;
+    return 0;
+refused:
+    res->code = r;
+    snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+    if (is_transient(r)) {
+        res->outcome = NV_FAILED;
+        return r;
+    }
+    if (quar)
+        quarantine(h, path, res);
+    else
+        res->outcome = NV_QUARANTINED;
+    return r;
+}
+
+struct pending {
+    char *name;
+    char sender[NV_NAME_MAX + 1];
+    uint64_t seq;
+};
+
+static int
+pending_cmp(const void *a, const void *b)
+{
+    const struct pending *x = a, *y = b;
+    int c = strcmp(x->sender, y->sender);
+
+    if (c != 0)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+nv_hub_ingest_inbox(struct nv_hub *h,
+                    void (*report)(void *, const char *,
+                                   const struct nv_ingest_result *),
+                    void *ctx)
+{
+    char *inbox = nv_path_join(h->dir, "inbox");
+    DIR *d = opendir(inbox);
+    struct dirent *e;
+    struct pending *v = NULL;
+    size_t n = 0, cap = 0;
+    int first = 0;
+
+    if (d == NULL) {
+        free(inbox);
+        return nv_fail_errno("cannot open inbox");
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || l < 6 ||
+            strcmp(e->d_name + l - 5, NV_BUNDLE_EXT) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = realloc(v, cap * sizeof(*v));
+            if (v == NULL)
+                abort();
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        v[n].name = strdup(e->d_name);
+        /* order by the manifest when readable; unreadable ones sort first
+         * and are quarantined with their reason */
+        {
+            struct nv_bundle b;
+            char *p = nv_path_join(inbox, e->d_name);
+            if (nv_bundle_read(&b, p, h->max_payload) == 0) {
+                strcpy(v[n].sender, b.m.sender);
+                v[n].seq = b.m.seq;
+                nv_bundle_release(&b);
+            }
+            free(p);
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(v, n, sizeof(*v), pending_cmp);
+    for (size_t i = 0; i < n; i++) {
+        struct nv_ingest_result res;
+        char *p = nv_path_join(inbox, v[i].name);
+        int r = nv_hub_ingest_file(h, p, 1, &res);
+        if (res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED) {
+            if (first == 0)
+                first = res.code ? res.code : r;
+        }
+        if (report != NULL)
+            report(ctx, v[i].name, &res);
+        free(p);
+        free(v[i].name);
+    }
+    free(v);
+    free(inbox);
+    return first;
+}

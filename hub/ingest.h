@@ -1,0 +1,61 @@
+/*
+ * ingest.h - the hub's intake: every bundle in DIR/inbox is checked
+ * (container, signature, enrolled and unrevoked key, sequence, chain,
+ * recipient, payload hash) and either applied or quarantined with a reason.
+ *
+ * Applying a bundle: its payload files are extracted to a staging directory,
+ * moved to DIR/received/<sender>/<seq>/, then one store transaction records
+ * the stream's new state, then the bundle moves to DIR/archive/.  A crash at
+ * any point is repaired by the next run: nothing is applied twice, nothing
+ * is lost.  A bundle that arrives ahead of a missing one waits in the inbox.
+ */
+#ifndef NOVA_INGEST_H
+#define NOVA_INGEST_H
+
+#include "../formats/bundle.h"
+#include "../keys/identity.h"
+#include "../keys/keyring.h"
+#include "store.h"
+
+struct nv_hub {
+    const char *dir;
+    struct nv_identity self;
+    struct nv_keyring kr;
+    struct nv_hstore store;
+    uint64_t max_payload;
+    struct nv_open_limits lim;
+};
+
+enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
+                  NV_FAILED };
+
+struct nv_ingest_result {
+    int outcome;
+    int code; /* refusal code, 0 when applied */
+    struct nv_manifest m;
+    int have_manifest;
+    char reason[512];
+};
+
+int nv_hub_open(struct nv_hub *h, const char *dir)
+    __attribute__((warn_unused_result));
+void nv_hub_close(struct nv_hub *h);
+/* Create the hub directory layout (keys made separately). */
+int nv_hub_layout(const char *dir) __attribute__((warn_unused_result));
+
+/* Check one bundle completely (including decryption into nothing) without
+ * applying it. 0 or the refusal code. */
+int nv_hub_verify_file(struct nv_hub *h, const char *path, struct nv_bundle *b)
+    __attribute__((warn_unused_result));
+/* Ingest one bundle file from anywhere; quarantine=1 moves refused ones to
+ * DIR/quarantine with a .reason file. */
+int nv_hub_ingest_file(struct nv_hub *h, const char *path, int quarantine,
+                       struct nv_ingest_result *res);
+/* Ingest everything in DIR/inbox in stream order; calls report per bundle.
+ * Returns the first refusal code (0 if none). */
+int nv_hub_ingest_inbox(struct nv_hub *h,
+                        void (*report)(void *ctx, const char *name,
+                                       const struct nv_ingest_result *res),
+                        void *ctx);
+
+#endif

@@ -1,0 +1,433 @@
+/*
+ * nova-hub - the group side: keys, enrolment of agents, revocation, and the
+ * verified intake of bundles.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "../formats/cli.h"
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "../formats/log.h"
+#include "../keys/identity.h"
+#include "../keys/keyring.h"
+#include "ingest.h"
+
+static int
+cmd_init(int argc, char **argv)
+{
+    const char *dir = NULL, *entity = "hub";
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--entity", &entity)) {
+            if (entity == NULL)
+                return nv_cli_usage("--entity needs a value");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_layout(dir)) < 0 ||
+        (r = nv_identity_create(dir, entity, NV_ROLE_HUB)) < 0)
+        return nv_cli_fail(r);
+    printf("hub '%s' initialised in %s\n"
+           "hand %s/keys/identity.pub to each agent (nova-agent trust), and enroll\n"
+           "each agent's identity with: nova-hub enroll %s AGENT-IDENTITY.pub\n",
+           entity, dir, dir, dir);
+    return 0;
+}
+
+static int
+cmd_enroll(int argc, char **argv)
+{
+    const char *dir = NULL, *file = NULL;
+    struct nv_identity_pub id;
+    char kid[17];
+    int force = 0, r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--force"))
+            force = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (dir == NULL)
+            dir = argv[i];
+        else if (file == NULL)
+            file = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    if (file == NULL)
+        return nv_cli_usage("DIR and FILE are required");
+    if ((r = nv_keyring_add_file(dir, file, force, NV_ROLE_AGENT, &id)) < 0)
+        return nv_cli_fail(r);
+    nv_keyid_hex(id.sign.keyid, kid);
+    printf("agent '%s' enrolled with key %s\n", id.entity, kid);
+    return 0;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+    const char *dir = NULL, *what = NULL, *reason = NULL;
+    struct nv_keyring kr;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
+            if (reason == NULL)
+                return nv_cli_usage("--reason needs a value");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (what == NULL) {
+            what = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (what == NULL || reason == NULL)
+        return nv_cli_usage("DIR, ENTITY|KEYID and --reason are required");
+    if ((r = nv_keyring_load(&kr, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((r = nv_keyring_revoke(&kr, what, reason)) == 0)
+        r = nv_keyring_save(&kr);
+    nv_keyring_release(&kr);
+    if (r < 0)
+        return nv_cli_fail(r);
+    printf("revoked '%s': bundles it signs are now refused\n", what);
+    return 0;
+}
+
+static int
+cmd_rotate(int argc, char **argv)
+{
+    int r;
+
+    if (argc != 2 || argv[1][0] == '-')
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_identity_rotate(argv[1])) < 0)
+        return nv_cli_fail(r);
+    printf("new hub keys in %s/keys; the old encryption key is kept to open bundles in flight.\n"
+           "hand keys/identity.pub and keys/identity.pub.minisig to every agent (nova-agent trust)\n",
+           argv[1]);
+    return 0;
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+    struct nv_keyring kr;
+    int json = 0, r;
+    const char *dir = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else
+            dir = argv[i];
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_keyring_load(&kr, dir)) < 0)
+        return nv_cli_fail(r);
+    if (json)
+        printf("[");
+    for (size_t i = 0; i < kr.n; i++) {
+        char kid[17], when[21];
+        nv_keyid_hex(kr.e[i].id.sign.keyid, kid);
+        nv_time_format(kr.e[i].since, when);
+        if (json)
+            printf("%s{\"entity\":\"%s\",\"key_id\":\"%s\",\"state\":\"%s\",\"since\":\"%s\"}",
+                   i ? "," : "", kr.e[i].id.entity, kid,
+                   nv_key_state_name(kr.e[i].state), when);
+        else
+            printf("%-20s %s  %-8s since %s%s%s\n", kr.e[i].id.entity, kid,
+                   nv_key_state_name(kr.e[i].state), when,
+                   kr.e[i].reason[0] ? "  " : "", kr.e[i].reason);
+    }
+    if (json)
+        printf("]\n");
+    nv_keyring_release(&kr);
+    return 0;
+}
+
+static int
+parse_hub_opts(int argc, char **argv, const char **dir, int *json,
+               uint64_t *max_payload, const char ***files, int *nfiles)
+{
+    const char *v;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json")) {
+            *json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
+            if (v == NULL || nv_parse_size(v, max_payload) < 0)
+                return nv_cli_usage("--max-size needs a size (e.g. 512M)");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (*dir == NULL) {
+            *dir = argv[i];
+        } else {
+            (*files)[(*nfiles)++] = argv[i];
+        }
+    }
+    if (*dir == NULL)
+        return nv_cli_usage("DIR is required");
+    return 0;
+}
+
+static void
+json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void
+report(void *ctx, const char *name, const struct nv_ingest_result *res)
+{
+    static const char *words[] = { "", "applied", "waiting", "quarantined",
+                                   "duplicate", "failed" };
+    int json = *(int *)ctx;
+
+    if (json) {
+        printf("{\"bundle\":");
+        json_str(name);
+        printf(",\"outcome\":\"%s\"", words[res->outcome]);
+        if (res->have_manifest)
+            printf(",\"sender\":\"%s\",\"seq\":%llu,\"records\":%llu",
+                   res->m.sender, (unsigned long long)res->m.seq,
+                   (unsigned long long)res->m.records);
+        if (res->code)
+            printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
+                json_str(res->reason);
+        printf("}\n");
+        return;
+    }
+    if (res->outcome == NV_APPLIED || res->outcome == NV_DUPLICATE)
+        printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],
+               res->m.sender, res->m.recipient, (unsigned long long)res->m.seq,
+               (unsigned long long)res->m.records, name);
+    else
+        printf("%-11s %s: %s\n", words[res->outcome], name, res->reason);
+}
+
+static int
+cmd_ingest(int argc, char **argv)
+{
+    const char *dir = NULL;
+    const char **files = calloc((size_t)argc, sizeof(char *));
+    int json = 0, nfiles = 0, r, first = 0;
+    uint64_t max = 0;
+    struct nv_hub h;
+
+    if (files == NULL)
+        return 3;
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0) {
+        free(files);
+        return r;
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        free(files);
+        return nv_cli_fail(r);
+    }
+    h.max_payload = max;
+    if (nfiles == 0) {
+        first = nv_hub_ingest_inbox(&h, report, &json);
+    } else {
+        for (int i = 0; i < nfiles; i++) {
+            struct nv_ingest_result res;
+            const char *base = strrchr(files[i], '/');
+            r = nv_hub_ingest_file(&h, files[i], 1, &res);
+            report(&json, base ? base + 1 : files[i], &res);
+            if ((res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED ||
+                 res.outcome == NV_WAITING) && first == 0)
+                first = res.code ? res.code : r;
+        }
+    }
+    nv_hub_close(&h);
+    free(files);
+    if (first < 0) {
+        fprintf(stderr, "nova-hub: error: %s\n", nv_strerror(first));
+        return nv_exit_status(first);
+    }
+    return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    const char *dir = NULL;
+    const char **files = calloc((size_t)argc, sizeof(char *));
+    int json = 0, nfiles = 0, r, first = 0;
+    uint64_t max = 0;
+    struct nv_hub h;
+
+    if (files == NULL)
+        return 3;
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0 ||
+        nfiles == 0) {
+        free(files);
+        return r ? r : nv_cli_usage("DIR and at least one BUNDLE are required");
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        free(files);
+        return nv_cli_fail(r);
+    }
+    h.max_payload = max;
+    for (int i = 0; i < nfiles; i++) {
+        struct nv_bundle b;
+        nv_error_clear();
+        r = nv_hub_verify_file(&h, files[i], &b);
+        if (r < 0) {
+            fprintf(stderr, "nova-hub: error: '%s': %s\n", files[i], nv_errmsg(r));
+            if (first == 0)
+                first = r;
+            continue;
+        }
+        printf("ok %s: %s bundle %s->%s seq %llu, %llu records\n", files[i],
+               nv_kind_name(b.m.kind), b.m.sender, b.m.recipient,
+               (unsigned long long)b.m.seq, (unsigned long long)b.m.records);
+        nv_bundle_release(&b);
+    }
+    nv_hub_close(&h);
+    free(files);
+    return first ? nv_exit_status(first) : 0;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, r;
+    struct nv_hub h;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int first = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else
+            dir = argv[i];
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if (json)
+        printf("{\"hub\":\"%s\",\"streams\":[", h.self.pub.entity);
+    else
+        printf("hub: %s\nstreams:\n", h.self.pub.entity);
+    if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
+            while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+                struct nv_stream_state st;
+                char id[65];
+                if (v.mv_size != NV_STREAM_STATE_LEN)
+                    continue;
+                nv_stream_decode(v.mv_data, &st);
+                nv_hex(st.last_id, 32, id);
+                if (json)
+                    printf("%s{\"sender\":\"%.*s\",\"seq\":%llu,\"last_id\":\"%s\"}",
+                           first ? "" : ",", (int)k.mv_size, (char *)k.mv_data,
+                           (unsigned long long)st.seq, id);
+                else
+                    printf("  %-20.*s seq %llu  last %s\n", (int)k.mv_size,
+                           (char *)k.mv_data, (unsigned long long)st.seq, id);
+                first = 0;
+            }
+            mdb_cursor_close(cur);
+        }
+        mdb_txn_abort(txn);
+    }
+    {
+        char *qd = nv_path_join(dir, "quarantine");
+        char *ib = nv_path_join(dir, "inbox");
+        int nq = 0, ni = 0;
+        struct dirent **ents;
+        int m = scandir(qd, &ents, NULL, NULL);
+        for (int i = 0; i < m; i++) {
+            size_t l = strlen(ents[i]->d_name);
+            nq += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
+            free(ents[i]);
+        }
+        if (m > 0)
+            free(ents);
+        m = scandir(ib, &ents, NULL, NULL);
+        for (int i = 0; i < m; i++) {
+            size_t l = strlen(ents[i]->d_name);
+            ni += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
+            free(ents[i]);
+        }
+        if (m > 0)
+            free(ents);
+        if (json)
+            printf("],\"inbox\":%d,\"quarantine\":%d}\n", ni, nq);
+        else
+            printf("inbox: %d bundle(s) waiting\nquarantine: %d bundle(s)\n", ni, nq);
+        free(qd);
+        free(ib);
+    }
+    nv_hub_close(&h);
+    return 0;
+}
+
+static const struct nv_cmd cmds[] = {
+    { "init", cmd_init, "init DIR [--entity NAME]",
+      "create the hub's keys (signing, encryption, ledger) and directories" },
+    { "enroll", cmd_enroll, "enroll DIR AGENT-IDENTITY.pub [--force]",
+      "accept an agent's public identity (a new key needs its .minisig)" },
+    { "revoke", cmd_revoke, "revoke DIR ENTITY|KEYID --reason TEXT",
+      "refuse every bundle signed by that key (or entity) from now on" },
+    { "rotate", cmd_rotate, "rotate DIR",
+      "replace the hub's signing and encryption keys" },
+    { "keys", cmd_keys, "keys DIR [--json]", "list enrolled keys and their state" },
+    { "verify", cmd_verify, "verify DIR [--max-size SIZE] BUNDLE...",
+      "check bundles completely without applying them" },
+    { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
+      "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
+    { "status", cmd_status, "status DIR [--json]", "streams, inbox and quarantine" },
+    { NULL, NULL, NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "nova-hub: error: cannot initialise libsodium\n");
+        return 3;
+    }
+    umask(077);
+    nv_log_init("nova-hub", NV_LOG_INFO);
+    return nv_cli_main("nova-hub",
+                       "nova hub: verifies, records and applies bundles from the agents",
+                       cmds, argc, argv);
+}

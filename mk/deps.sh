@@ -1,0 +1,30 @@
+#!/bin/sh
+# mk/deps.sh [build|test|fuzz|bench] - make sure the Debian packages nova needs
+# are installed.  As root it installs what is missing with apt-get; otherwise
+# it prints the exact apt-get line and fails.
+set -eu
+what=${1:-build}
+pkgs="libsodium-dev libarchive-dev libzstd-dev liblmdb-dev libgit2-dev
+      libjansson-dev libutf8proc-dev pkg-config"
+case $what in
+test) pkgs="$pkgs libcmocka-dev age minisign tar zstd openssh-client git" ;;
+fuzz) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev" ;;
+bench) pkgs="$pkgs libcmocka-dev age minisign zstd rsync time gzip" ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "deps: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 || true
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >&2
+else
+    echo "nova needs these Debian packages:$missing" >&2
+    echo "install them with:  sudo apt-get install$missing" >&2
+    exit 1
+fi
