@@ -12,6 +12,14 @@ XLDFLAGS = -pie -Wl,-z,relro,-z,now
 PREFIX  ?= /usr/local
 
 BUILD   ?= build
+V       ?= 0
+ifeq ($(V),0)
+Q = @
+SAY = @printf '  %-6s %s\n'
+else
+Q =
+SAY = @true
+endif
 DEPS_OK := $(BUILD)/.deps-ok
 
 BASE_SRC  = $(wildcard formats/*.c) $(wildcard keys/*.c)
@@ -43,30 +51,37 @@ HUBLIBS    = $(shell pkg-config --libs $(HUBPKGS) 2>/dev/null)
 
 $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/nova-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BASE_OBJ)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/nova-hub: $(BUILD)/hub/main.o $(HUB_LIB) $(BASE_OBJ)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
 $(BUILD)/nova-audit: $(call obj,$(AUDIT_SRC)) $(BASE_OBJ)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
 # unit tests: one binary per module, cmocka; they may use agent and hub code
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(AGENT_LIB) $(HUB_LIB) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) -lcmocka
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) -lcmocka $(shell pkg-config --libs zlib 2>/dev/null)
 
 # fuzz targets linked to a corpus-replay main() so every build exercises them
 $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(AGENT_LIB) $(HUB_LIB) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 # the agent must stay small: no libgit2, no matching code
 check-agent-small:

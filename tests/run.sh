@@ -17,6 +17,7 @@ run_suite() { # name, command...
     name=$1; shift
     case "$name" in *${T:-}*) ;; *) return ;; esac
     log="$LOGDIR/$name.log"
+    mkdir -p "$(dirname "$log")"
     "$@" >"$log" 2>&1
     rc=$?
     p=$(grep -c '^ok ' "$log")
