@@ -356,13 +356,40 @@ copy_spool(int from, int to, uint64_t n)
 }
 
 int
+nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
+                          const struct nv_buf *sig, int payload_fd,
+                          uint64_t payload_size)
+{
+    static const uint8_t zeros[2 * BLOCK];
+    struct nv_atomic at;
+    uint8_t h[BLOCK];
+    int r;
+
+    if (payload_size > USTAR_SIZE_MAX)
+        return nv_fail(NV_ETOOBIG, "bundle payload over 8 GiB");
+    if ((r = nv_atomic_open(&at, path, 0640)) < 0)
+        return r;
+    ustar_header(h, member_names[2], payload_size);
+    if ((r = write_member(at.fd, member_names[0], manifest->data,
+                          manifest->len)) < 0 ||
+        (r = write_member(at.fd, member_names[1], sig->data, sig->len)) < 0 ||
+        (r = nv_write_all(at.fd, h, BLOCK)) < 0 ||
+        (r = copy_spool(payload_fd, at.fd, payload_size)) < 0 ||
+        (r = nv_write_all(at.fd, zeros,
+                          (size_t)(padded(payload_size) - payload_size))) < 0 ||
+        (r = nv_write_all(at.fd, zeros, sizeof(zeros))) < 0) {
+        nv_atomic_abort(&at);
+        return nv_fail_prefix(r, "cannot write bundle '%s'", path);
+    }
+    return nv_atomic_commit(&at, 1);
+}
+
+int
 nv_bundle_writer_finish(struct nv_bundle_writer *w, const char *path,
                         uint8_t id[32], struct nv_manifest *manifest_out)
 {
     struct nv_manifest m;
     struct nv_buf mtext = NV_BUF_INIT, sig = NV_BUF_INIT;
-    struct nv_atomic at = { -1, NULL, NULL };
-    static const uint8_t zeros[2 * BLOCK];
     char trusted[256], kid[17];
     int r;
 
@@ -409,34 +436,17 @@ nv_bundle_writer_finish(struct nv_bundle_writer *w, const char *path,
              nv_kind_name(m.kind), m.sender, m.recipient,
              (unsigned long long)m.seq);
     if ((r = nv_minisign_sign(w->p.sign_key, mtext.data, mtext.len,
-                              "nova bundle manifest signature", trusted,
+                              NV_SIG_COMMENT, trusted,
                               &sig)) < 0)
         goto out;
 
-    if ((r = nv_atomic_open(&at, path, 0640)) < 0)
-        goto out;
-    if ((r = write_member(at.fd, member_names[0], mtext.data, mtext.len)) < 0 ||
-        (r = write_member(at.fd, member_names[1], sig.data, sig.len)) < 0)
-        goto out;
-    {
-        uint8_t h[BLOCK];
-        ustar_header(h, member_names[2], w->spooled);
-        if ((r = nv_write_all(at.fd, h, BLOCK)) < 0 ||
-            (r = copy_spool(w->spool, at.fd, w->spooled)) < 0 ||
-            (r = nv_write_all(at.fd, zeros,
-                              (size_t)(padded(w->spooled) - w->spooled))) < 0 ||
-            (r = nv_write_all(at.fd, zeros, sizeof(zeros))) < 0)
-            goto out;
-    }
-    r = nv_atomic_commit(&at, 1);
+    r = nv_bundle_write_container(path, &mtext, &sig, w->spool, w->spooled);
     if (r == 0) {
         nv_manifest_id(mtext.data, mtext.len, id);
         if (manifest_out != NULL)
             *manifest_out = m;
     }
 out:
-    if (r < 0 && at.tmp != NULL)
-        nv_atomic_abort(&at);
     nv_buf_release(&mtext);
     nv_buf_release(&sig);
     return r;
@@ -557,6 +567,13 @@ nv_bundle_read(struct nv_bundle *b, const char *path, uint64_t max_payload)
     if ((r = nv_minisig_parse((char *)b->sig_text.data, b->sig_text.len,
                               &b->sig)) < 0) {
         r = nv_fail_prefix(r, "bundle signature");
+        goto fail;
+    }
+    /* The untrusted comment is not signed: only the two known texts are
+     * accepted, so that no byte of a bundle can change unnoticed. */
+    if (strcmp(b->sig.untrusted, NV_SIG_COMMENT) != 0 &&
+        strcmp(b->sig.untrusted, NV_SIG_COMMENT_STOCK) != 0) {
+        r = nv_fail(NV_EFORMAT, "bundle signature: unexpected untrusted comment");
         goto fail;
     }
     nv_manifest_id(b->manifest_text.data, b->manifest_text.len, b->id);

@@ -33,6 +33,10 @@
 #define NV_SIG_MAX 2048           /* a nova .minisig is under 400 bytes */
 #define NV_ENTRY_CHUNK (4u << 20) /* records are grouped in 4 MiB entries */
 #define NV_ENTRY_NAME_MAX 100
+/* The only untrusted comments accepted in manifest.minisig: nova's own and
+ * the one stock `minisign -S` writes. */
+#define NV_SIG_COMMENT "nova bundle manifest signature"
+#define NV_SIG_COMMENT_STOCK "signature from minisign secret key"
 
 /* Parameters of a bundle being written.  Pointers are borrowed until
  * nv_bundle_writer_finish or _free returns. */
@@ -77,6 +81,14 @@ uint64_t nv_bundle_raw_bytes(const struct nv_bundle_writer *w);
  * (SHA-256 of the manifest); manifest_out (may be NULL) a copy of it. */
 int nv_bundle_writer_finish(struct nv_bundle_writer *w, const char *path,
                             uint8_t id[32], struct nv_manifest *manifest_out)
+    __attribute__((warn_unused_result));
+/* Write a bundle container at path (atomically, never overwriting) from
+ * its three members; the payload is read from payload_fd at offset 0.  The
+ * writer uses it; so can tools that assemble a bundle from members made by
+ * stock minisign and age. */
+int nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
+                              const struct nv_buf *sig, int payload_fd,
+                              uint64_t payload_size)
     __attribute__((warn_unused_result));
 /* Release; removes spool files of an unfinished writer. NULL ok. */
 void nv_bundle_writer_free(struct nv_bundle_writer *w);
