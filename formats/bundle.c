@@ -86,6 +86,7 @@ write_member(int fd, const char *name, const void *p, size_t n)
 
 struct nv_bundle_writer {
     struct nv_bundle_params p;
+    uint8_t prev[32]; /* p.prev points here */
     struct archive *ar;
     ZSTD_CCtx *zc;
     uint8_t *zout;
@@ -183,6 +184,10 @@ nv_bundle_writer_new(struct nv_bundle_writer **out,
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
     w->p = *p;
+    if (p->prev != NULL) {
+        memcpy(w->prev, p->prev, 32);
+        w->p.prev = w->prev;
+    }
     w->spool = -1;
     nv_buf_init(&w->records);
     crypto_hash_sha256_init(&w->sha);

@@ -215,9 +215,16 @@ check_stream(struct nv_hub *h, struct nv_bundle *b, int *duplicate)
     r = nv_hstore_stream_get(txn, &h->store, b->m.sender, &st);
     if (r == 0)
         r = nv_stream_check(&st, &b->m);
+    /* the very bundle applied before a crash kept it from the archive */
     if (r == NV_EREPLAY &&
-        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id))
-        *duplicate = 1;
+        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id)) {
+        char name[160], *ad = nv_path_join(h->dir, "archive"), *ap;
+        nv_bundle_filename(&b->m, name, sizeof(name));
+        ap = nv_path_join(ad, name);
+        *duplicate = !nv_exists(ap);
+        free(ad);
+        free(ap);
+    }
     mdb_txn_abort(txn);
     return r;
 }

@@ -40,11 +40,12 @@ parse_line(char *l, struct nv_keyring_entry *e)
     int nf = 0;
 
     memset(e, 0, sizeof(*e));
-    for (char *t = strtok_r(l, " ", &save); t && nf < 7;
-         t = strtok_r(NULL, " ", &save))
+    while (nf < 7) {
+        char *t = strtok_r(nf == 0 ? l : NULL, " ", &save);
+        if (t == NULL)
+            return NV_EFORMAT;
         f[nf++] = t;
-    if (nf < 7)
-        return NV_EFORMAT;
+    }
     f[7] = strtok_r(NULL, "", &save);
     if (!nv_name_valid(f[0]))
         return NV_EFORMAT;

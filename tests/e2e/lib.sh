@@ -1,0 +1,70 @@
+# tests/e2e/lib.sh - helpers for end-to-end tests: TAP output, a fresh temp
+# directory per test file, and assertions on exit status and messages.
+# Sourced by each tNNNN-*.sh; they run the real binaries from $NOVA_BUILD.
+set -u
+NOVA_ROOT=${NOVA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+NOVA_BUILD=${NOVA_BUILD:-$NOVA_ROOT/build}
+NOVA_SHARED=${NOVA_SHARED:-$NOVA_ROOT/../shared}
+PATH="$NOVA_BUILD:$PATH"
+export PATH NOVA_ROOT NOVA_BUILD NOVA_SHARED
+T=$(mktemp -d "${TMPDIR:-/tmp}/nova-e2e.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+_n=0
+_failed=0
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); _failed=1; echo "not ok $_n - $*"; }
+note() { echo "# $*"; }
+
+# check DESC CMD...: passes when CMD exits 0
+check() {
+    desc=$1; shift
+    if "$@" >"$T/.out" 2>"$T/.err"; then ok "$desc"; else
+        not_ok "$desc (exit $?)"; sed 's/^/# /' "$T/.out" "$T/.err" | head -20; fi
+}
+
+# expect_status DESC STATUS PATTERN CMD...: CMD must exit with STATUS and its
+# stderr must match the extended regex PATTERN ('' for any)
+expect_status() {
+    desc=$1 want=$2 pat=$3; shift 3
+    "$@" >"$T/.out" 2>"$T/.err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        not_ok "$desc (exit $got, want $want)"
+        sed 's/^/# /' "$T/.out" "$T/.err" | head -20
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/.err" "$T/.out"; then
+        not_ok "$desc (message does not match '$pat')"
+        sed 's/^/# /' "$T/.err" | head -20
+    else
+        ok "$desc"
+    fi
+}
+
+# same DESC A B: files are identical
+same() {
+    if cmp -s "$2" "$3"; then ok "$1"; else not_ok "$1 ('$2' and '$3' differ)"; fi
+}
+
+# a hub H and an agent A (entity acme) that know each other
+setup_pair() {
+    nova-hub init H >/dev/null &&
+    nova-agent init A --entity acme >/dev/null &&
+    nova-hub enroll H A/keys/identity.pub >/dev/null &&
+    nova-agent trust A H/keys/identity.pub >/dev/null
+}
+
+# changes FILE N: N small change records
+changes() {
+    i=1
+    : >"$1"
+    while [ "$i" -le "$2" ]; do
+        printf '{"op":"upsert","key":"C-%05d","fields":{"nom":"Nom%d","email":"p%d@example.fr"}}\n' "$i" "$i" "$i" >>"$1"
+        i=$((i + 1))
+    done
+}
+
+done_testing() {
+    echo "1..$_n"
+    exit $_failed
+}
