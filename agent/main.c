@@ -159,29 +159,39 @@ cmd_seal(int argc, char **argv)
     if (files == NULL)
         return nv_cli_fail(nv_fail(NV_ENOMEM, "out of memory"));
     for (int i = 1; i < argc; i++) {
+        int bad = 0;
         if (nv_opt_val(argc, argv, &i, "--cap", &v)) {
             if (v == NULL || nv_parse_size(v, &cap) < 0 || cap < 1024)
-                return nv_cli_usage("--cap needs a size of at least 1K (e.g. 64M)");
+                bad = nv_cli_usage("--cap needs a size of at least 1K (e.g. 64M)");
         } else if (nv_opt_val(argc, argv, &i, "--kind", &v)) {
             if (v == NULL || (kind = nv_kind_parse(v)) == 0)
-                return nv_cli_usage("--kind must be changes or acks");
+                bad = nv_cli_usage("--kind must be changes or acks");
         } else if (nv_opt_val(argc, argv, &i, "--level", &v)) {
             if (v == NULL || (o.zstd_level = atoi(v)) < 1 || o.zstd_level > 19)
-                return nv_cli_usage("--level must be 1..19");
+                bad = nv_cli_usage("--level must be 1..19");
         } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
+            bad = nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
             dir = argv[i];
         } else {
             files[nfiles++] = argv[i];
         }
+        if (bad) {
+            free(files);
+            return bad;
+        }
     }
-    if (dir == NULL || nfiles == 0)
+    if (dir == NULL || nfiles == 0) {
+        free(files);
         return nv_cli_usage("DIR and at least one FILE are required");
-    if ((r = nv_identity_load(dir, &self)) < 0)
+    }
+    if ((r = nv_identity_load(dir, &self)) < 0) {
+        free(files);
         return nv_cli_fail(r);
+    }
     if ((r = nv_keyring_load(&kr, dir)) < 0) {
         nv_identity_release(&self);
+        free(files);
         return nv_cli_fail(r);
     }
     o.dir = dir;

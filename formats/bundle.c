@@ -765,7 +765,8 @@ nv_bundle_check_hash(struct nv_bundle *b)
         off += n;
     }
     crypto_hash_sha256_final(&sha, got_hash);
-    if (sodium_memcmp(got_hash, b->m.payload_sha256, 32) != 0)
+    b->hash_ok = sodium_memcmp(got_hash, b->m.payload_sha256, 32) == 0;
+    if (!b->hash_ok)
         r = nv_fail(NV_EHASH,
                     "stream %s->%s bundle %llu: payload.age does not match the payload-sha256 of its signed manifest (tampered)",
                     b->m.sender, b->m.recipient, (unsigned long long)b->m.seq);
@@ -879,7 +880,7 @@ nv_bundle_open_payload(struct nv_bundle *b, struct nv_age_identity *const *ids,
                        b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
                        rcpt);
     }
-    if ((r = nv_bundle_check_hash(b)) < 0)
+    if (!b->hash_ok && (r = nv_bundle_check_hash(b)) < 0)
         return r;
     rd.b = b;
     rd.left = b->m.payload_size;

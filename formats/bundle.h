@@ -104,6 +104,7 @@ struct nv_bundle {
     uint8_t id[32];
     uint64_t payload_off;
     int verified;
+    int hash_ok; /* payload hash already checked */
 };
 
 /* Find the signer's public key: 0 and *out filled, NV_EUNKNOWNKEY, or

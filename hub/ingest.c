@@ -196,6 +196,9 @@ check_head(struct nv_hub *h, const char *path, struct nv_bundle *b)
     }
     if ((r = nv_bundle_verify(b, nv_keyring_lookup, &h->kr)) < 0)
         goto fail;
+    /* before the stream rules, so a tampered copy is named as such */
+    if ((r = nv_bundle_check_hash(b)) < 0)
+        goto fail;
     return 0;
 fail:
     nv_bundle_release(b);

@@ -226,6 +226,7 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
             printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
                 json_str(res->reason);
         printf("}\n");
+        fflush(stdout);
         return;
     }
     if (res->outcome == NV_APPLIED || res->outcome == NV_DUPLICATE)
@@ -234,6 +235,7 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                (unsigned long long)res->m.records, name);
     else
         printf("%-11s %s: %s\n", words[res->outcome], name, res->reason);
+    fflush(stdout);
 }
 
 static int
@@ -272,7 +274,8 @@ cmd_ingest(int argc, char **argv)
     nv_hub_close(&h);
     free(files);
     if (first < 0) {
-        fprintf(stderr, "nova-hub: error: %s\n", nv_strerror(first));
+        fprintf(stderr, "nova-hub: error: not every bundle was applied (first problem: %s)\n",
+                nv_strerror(first));
         return nv_exit_status(first);
     }
     return 0;
