@@ -203,7 +203,7 @@ nv_bundle_writer_new(struct nv_bundle_writer **out,
         goto fail;
     }
     ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
-                           p->zstd_level ? p->zstd_level : 3);
+                           p->zstd_level ? p->zstd_level : 1);
     ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
     threads = p->zstd_threads;
     if (threads == 0) {

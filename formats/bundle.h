@@ -51,7 +51,7 @@ struct nv_bundle_params {
     uint32_t part; /* 1, 2, ... within one change set */
     int final;     /* last part of the change set */
     int64_t created;
-    int zstd_level;  /* 0 = default (3) */
+    int zstd_level;  /* 0 = default (1) */
     int zstd_threads;/* 0 = one per core, at most 4; 1 = single-threaded */
     const char *tmp_dir; /* where the payload is spooled (same fs as output) */
 };

@@ -1,37 +1,439 @@
+/*
+ * record.c - checking change records without building a JSON tree: one pass,
+ * no allocation for records with up to 256 fields (sealing checks every
+ * record, so this runs at the speed of reading).
+ */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "errors.h"
 #include "record.h"
 
+#define MAX_DEPTH 32
+#define SMALL_FIELDS 256
+
+struct jp {
+    const unsigned char *p, *end;
+    int depth;
+};
+
+struct span {
+    const unsigned char *s;
+    size_t n;
+};
+
+static void
+ws(struct jp *j)
+{
+    while (j->p < j->end &&
+           (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int
+bad(const char *what)
+{
+    return nv_fail(NV_EFORMAT, "record is not valid JSON (%s)", what);
+}
+
+static int
+hex4(const unsigned char *p, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            d = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        *v = *v << 4 | d;
+    }
+    return 0;
+}
+
+/* A string at j->p (on the opening quote); *out gets the raw bytes between
+ * the quotes.  Escapes and UTF-8 are checked strictly. */
+static int
+string(struct jp *j, struct span *out)
+{
+    const unsigned char *p = j->p + 1, *end = j->end;
+
+    out->s = p;
+    while (p < end) {
+        unsigned c;
+        /* plain ASCII, 8 bytes at a time: no quote, backslash, control
+         * character or byte >= 0x80 in the word */
+        while (end - p >= 8) {
+            uint64_t w, q, b;
+            memcpy(&w, p, 8);
+            q = w ^ 0x2222222222222222ULL;  /* '"' */
+            b = w ^ 0x5c5c5c5c5c5c5c5cULL;  /* '\\' */
+            if ((((w & 0x6060606060606060ULL) + 0x6060606060606060ULL) & ~w &
+                 0x8080808080808080ULL) != 0x8080808080808080ULL)
+                break; /* a byte < 0x20 (neither bit 5 nor 6) or >= 0x80 */
+            if (((q - 0x0101010101010101ULL) & ~q & 0x8080808080808080ULL) ||
+                ((b - 0x0101010101010101ULL) & ~b & 0x8080808080808080ULL))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
+        c = *p;
+        if (c == '"') {
+            out->n = (size_t)(p - out->s);
+            j->p = p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return bad("control character in a string");
+        if (c == '\\') {
+            unsigned v, lo;
+            if (p + 1 >= end)
+                break;
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                continue;
+            case 'u':
+                if (end - p < 6 || hex4(p + 2, &v) < 0)
+                    return bad("bad \\u escape");
+                p += 6;
+                if (v >= 0xD800 && v <= 0xDBFF) {
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+                        hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+                        return bad("unpaired surrogate escape");
+                    p += 6;
+                } else if (v >= 0xDC00 && v <= 0xDFFF) {
+                    return bad("unpaired surrogate escape");
+                }
+                continue;
+            default:
+                return bad("bad escape");
+            }
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        /* UTF-8 sequence */
+        {
+            int n;
+            unsigned cp;
+            if (c >= 0xC2 && c <= 0xDF)
+                n = 1, cp = c & 0x1F;
+            else if (c >= 0xE0 && c <= 0xEF)
+                n = 2, cp = c & 0x0F;
+            else if (c >= 0xF0 && c <= 0xF4)
+                n = 3, cp = c & 0x07;
+            else
+                return bad("invalid UTF-8");
+            if (end - p <= n)
+                return bad("invalid UTF-8");
+            for (int i = 1; i <= n; i++) {
+                if ((p[i] & 0xC0) != 0x80)
+                    return bad("invalid UTF-8");
+                cp = cp << 6 | (p[i] & 0x3F);
+            }
+            if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+                (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+                return bad("invalid UTF-8");
+            p += n + 1;
+        }
+    }
+    return bad("unterminated string");
+}
+
+static int value(struct jp *j);
+
+static int
+literal(struct jp *j, const char *w)
+{
+    size_t n = strlen(w);
+
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
+        return bad("unexpected character");
+    j->p += n;
+    return 0;
+}
+
+static int
+number(struct jp *j)
+{
+    const unsigned char *p = j->p, *e = j->end;
+
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else if (p < e && *p >= '1' && *p <= '9')
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return bad("bad number");
+    if (p < e && *p == '.') {
+        if (++p >= e || *p < '0' || *p > '9')
+            return bad("bad number");
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        if (++p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return bad("bad number");
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    j->p = p;
+    return 0;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Are two of the names equal?  Pairwise for the usual few, sorted past. */
+static int
+has_dup(struct span *v, size_t n)
+{
+    if (n <= 24) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t k = 0; k < i; k++)
+                if (v[i].n == v[k].n && memcmp(v[i].s, v[k].s, v[i].n) == 0)
+                    return 1;
+        return 0;
+    }
+    qsort(v, n, sizeof(*v), span_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (span_cmp(&v[i - 1], &v[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An object; with keys != NULL its member names are collected (up to
+ * *nkeys_cap, growing a heap array past the inline one) so duplicates can be
+ * found; with strings_only, every value must be a string or null. */
+static int
+object(struct jp *j, int strings_only, int check_dups)
+{
+    struct span inl[SMALL_FIELDS], *keys = inl, *heap = NULL;
+    size_t n = 0, cap = SMALL_FIELDS;
+    int r = 0;
+
+    if (++j->depth > MAX_DEPTH)
+        return bad("nested too deeply");
+    j->p++; /* { */
+    ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        j->depth--;
+        return 0;
+    }
+    for (;;) {
+        struct span k;
+        ws(j);
+        if (j->p >= j->end || *j->p != '"') {
+            r = bad("expected a member name");
+            goto out;
+        }
+        if ((r = string(j, &k)) < 0)
+            goto out;
+        if (check_dups) {
+            if (n == cap) {
+                struct span *nk = malloc(2 * cap * sizeof(*nk));
+                if (nk == NULL) {
+                    r = nv_fail(NV_ENOMEM, "out of memory");
+                    goto out;
+                }
+                memcpy(nk, keys, n * sizeof(*nk));
+                free(heap);
+                keys = heap = nk;
+                cap *= 2;
+            }
+            keys[n++] = k;
+        }
+        ws(j);
+        if (j->p >= j->end || *j->p != ':') {
+            r = bad("expected ':'");
+            goto out;
+        }
+        j->p++;
+        ws(j);
+        if (strings_only && (j->p >= j->end || (*j->p != '"' && *j->p != 'n'))) {
+            r = nv_fail(NV_EFORMAT, "record field values must be strings");
+            goto out;
+        }
+        if ((r = value(j)) < 0)
+            goto out;
+        ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            break;
+        }
+        r = bad("expected ',' or '}'");
+        goto out;
+    }
+    if (check_dups && has_dup(keys, n)) {
+        r = nv_fail(NV_EFORMAT, "record has a field name twice");
+        goto out;
+    }
+    j->depth--;
+out:
+    free(heap);
+    return r;
+}
+
+static int
+array(struct jp *j)
+{
+    int r;
+
+    if (++j->depth > MAX_DEPTH)
+        return bad("nested too deeply");
+    j->p++;
+    ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        j->depth--;
+        return 0;
+    }
+    for (;;) {
+        ws(j);
+        if ((r = value(j)) < 0)
+            return r;
+        ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            j->depth--;
+            return 0;
+        }
+        return bad("expected ',' or ']'");
+    }
+}
+
+static int
+value(struct jp *j)
+{
+    struct span s;
+
+    if (j->p >= j->end)
+        return bad("unexpected end");
+    switch (*j->p) {
+    case '"':
+        return string(j, &s);
+    case '{':
+        return object(j, 0, 1);
+    case '[':
+        return array(j);
+    case 't':
+        return literal(j, "true");
+    case 'f':
+        return literal(j, "false");
+    case 'n':
+        return literal(j, "null");
+    default:
+        return number(j);
+    }
+}
+
+static int
+is(const struct span *s, const char *w)
+{
+    size_t n = strlen(w);
+    return s->n == n && memcmp(s->s, w, n) == 0;
+}
+
 int
 nv_record_check(const char *line, size_t len)
 {
-    json_error_t err;
-    json_t *o, *op, *key, *fields;
-    int r;
+    struct jp j = { (const unsigned char *)line, (const unsigned char *)line + len, 0 };
+    struct span op = { NULL, 0 }, key = { NULL, 0 }, names[64];
+    size_t nnames = 0;
+    int have_op = 0, have_key = 0, have_fields = 0, r;
 
     if (len > NV_RECORD_MAX)
         return nv_fail(NV_ETOOBIG, "record over %u bytes", NV_RECORD_MAX);
-    o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-    if (o == NULL)
-        return nv_fail(NV_EFORMAT, "record is not valid JSON (column %d: %s)",
-                       err.column, err.text);
-    op = json_object_get(o, "op");
-    key = json_object_get(o, "key");
-    fields = json_object_get(o, "fields");
-    if (!json_is_object(o) || !json_is_string(op) || !json_is_string(key) ||
-        json_string_length(key) == 0) {
-        r = nv_fail(NV_EFORMAT, "record lacks a string 'op' and a non-empty 'key'");
-    } else if (strcmp(json_string_value(op), "upsert") == 0) {
-        r = json_is_object(fields) ? NV_OP_UPSERT
-                                   : nv_fail(NV_EFORMAT, "upsert record lacks a 'fields' object");
-    } else if (strcmp(json_string_value(op), "delete") == 0) {
-        r = NV_OP_DELETE;
-    } else {
-        r = nv_fail(NV_EFORMAT, "record op must be 'upsert' or 'delete'");
-    }
-    json_decref(o);
-    return r;
+    ws(&j);
+    if (j.p >= j.end || *j.p != '{')
+        return nv_fail(NV_EFORMAT, "record is not a JSON object");
+    j.p++;
+    ws(&j);
+    if (j.p < j.end && *j.p == '}')
+        j.p++;
+    else
+        for (;;) {
+            struct span k;
+            ws(&j);
+            if (j.p >= j.end || *j.p != '"')
+                return bad("expected a member name");
+            if ((r = string(&j, &k)) < 0)
+                return r;
+            if (nnames == sizeof(names) / sizeof(names[0]))
+                return nv_fail(NV_EFORMAT, "record has more than 64 members");
+            names[nnames++] = k;
+            ws(&j);
+            if (j.p >= j.end || *j.p != ':')
+                return bad("expected ':'");
+            j.p++;
+            ws(&j);
+            if (is(&k, "op") || is(&k, "key")) {
+                struct span *dst = is(&k, "op") ? &op : &key;
+                int *seen = is(&k, "op") ? &have_op : &have_key;
+                if (*seen)
+                    return nv_fail(NV_EFORMAT, "record has a field name twice");
+                *seen = 1;
+                if (j.p >= j.end || *j.p != '"')
+                    return nv_fail(NV_EFORMAT, "record lacks a string 'op' and a non-empty 'key'");
+                if ((r = string(&j, dst)) < 0)
+                    return r;
+            } else if (is(&k, "fields")) {
+                if (have_fields++)
+                    return nv_fail(NV_EFORMAT, "record has a field name twice");
+                if (j.p >= j.end || *j.p != '{')
+                    return nv_fail(NV_EFORMAT, "upsert record lacks a 'fields' object");
+                if ((r = object(&j, 1, 1)) < 0)
+                    return r;
+            } else if ((r = value(&j)) < 0) {
+                return r;
+            }
+            ws(&j);
+            if (j.p < j.end && *j.p == ',') {
+                j.p++;
+                continue;
+            }
+            if (j.p < j.end && *j.p == '}') {
+                j.p++;
+                break;
+            }
+            return bad("expected ',' or '}'");
+        }
+    ws(&j);
+    if (j.p != j.end)
+        return bad("data after the object");
+    if (has_dup(names, nnames))
+        return nv_fail(NV_EFORMAT, "record has a field name twice");
+    if (!have_op || !have_key || key.n == 0)
+        return nv_fail(NV_EFORMAT, "record lacks a string 'op' and a non-empty 'key'");
+    if (is(&op, "upsert"))
+        return have_fields ? NV_OP_UPSERT
+                           : nv_fail(NV_EFORMAT, "upsert record lacks a 'fields' object");
+    if (is(&op, "delete"))
+        return NV_OP_DELETE;
+    return nv_fail(NV_EFORMAT, "record op must be 'upsert' or 'delete'");
 }
