@@ -142,22 +142,20 @@ int
 nv_atomic_open(struct nv_atomic *a, const char *path, mode_t mode)
 {
     size_t n = strlen(path);
-    char *dup = NULL, *dir, *base;
+    char *dup = NULL, *dup2 = NULL, *dir, *base;
+    int r = 0;
 
     a->fd = -1;
     a->tmp = a->final = NULL;
-    if ((a->final = strdup(path)) == NULL || (dup = strdup(path)) == NULL)
-        goto nomem;
-    base = basename(dup);
-    dir = strdup(path);
-    if (dir == NULL)
-        goto nomem;
-    dir = dirname(dir);
-    a->tmp = malloc(n + 64);
-    if (a->tmp == NULL) {
-        free(dir);
-        goto nomem;
+    /* basename() and dirname() may return static storage ("."): free the
+     * copies, never their results */
+    if ((a->final = strdup(path)) == NULL || (dup = strdup(path)) == NULL ||
+        (dup2 = strdup(path)) == NULL || (a->tmp = malloc(n + 64)) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
     }
+    base = basename(dup);
+    dir = dirname(dup2);
     for (int tries = 0; tries < 100; tries++) {
         uint32_t rnd = randombytes_random();
         snprintf(a->tmp, n + 64, "%s/.%s.tmp.%08x", dir, base, rnd);
@@ -166,21 +164,17 @@ nv_atomic_open(struct nv_atomic *a, const char *path, mode_t mode)
         if (a->fd >= 0 || errno != EEXIST)
             break;
     }
-    free(dir);
+    if (a->fd < 0)
+        r = nv_fail_errno("cannot create a temporary file for '%s'", path);
+out:
     free(dup);
-    if (a->fd < 0) {
-        int r = nv_fail_errno("cannot create a temporary file for '%s'", path);
+    free(dup2);
+    if (r < 0) {
         free(a->tmp);
         free(a->final);
         a->tmp = a->final = NULL;
-        return r;
     }
-    return 0;
-nomem:
-    free(dup);
-    free(a->final);
-    a->final = NULL;
-    return nv_fail(NV_ENOMEM, "out of memory");
+    return r;
 }
 
 void

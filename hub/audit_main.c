@@ -5,6 +5,11 @@
  *   nova-audit bundles --keys DIR|FILE... BUNDLE...
  *     container, manifest signature, payload hash of each bundle, and the
  *     sequence and hash chain of each stream among the bundles given.
+ *
+ *   nova-audit verify LEDGER --keys DIR|FILE... [BUNDLE...]
+ *     the hub's ledger (a git repository): every commit's SSH signature by
+ *     the hub's ledger key, every manifest signature, every stream's
+ *     sequence and hash chain, and that each BUNDLE matches its entry.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "../formats/log.h"
 #include "../formats/stream.h"
 #include "../keys/keyring.h"
+#include "ledger.h"
 
 /* Keys: a keyring file's directory (DIR/keyring) and/or identity files. */
 static int
@@ -185,9 +191,77 @@ cmd_bundles(int argc, char **argv)
     return problems ? nv_exit_status(first) : 0;
 }
 
+static void
+verify_report(void *ctx, int code, const char *msg)
+{
+    (void)ctx, (void)code;
+    printf("FAIL %s\n", msg);
+    fflush(stdout);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    struct nv_keyring kr;
+    struct nv_ledger_audit *a = NULL;
+    const char **bundles = calloc((size_t)argc, sizeof(char *));
+    const char *ledger = NULL, *v;
+    int nb = 0, nkeys = 0, r, commits, nbundles, problems, first;
+
+    memset(&kr, 0, sizeof(kr));
+    if (bundles == NULL)
+        return 3;
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--keys", &v)) {
+            if (v == NULL) {
+                r = nv_cli_usage("--keys needs a directory or identity file");
+                goto out;
+            }
+            if ((r = load_keys(&kr, v)) < 0) {
+                r = nv_cli_fail(r);
+                goto out;
+            }
+            nkeys++;
+        } else if (argv[i][0] == '-') {
+            r = nv_cli_usage("unknown option '%s'", argv[i]);
+            goto out;
+        } else if (ledger == NULL) {
+            ledger = argv[i];
+        } else {
+            bundles[nb++] = argv[i];
+        }
+    }
+    if (ledger == NULL || nkeys == 0) {
+        r = nv_cli_usage("LEDGER and --keys are required");
+        goto out;
+    }
+    if ((r = nv_ledger_verify(&a, ledger, &kr, verify_report, NULL)) < 0) {
+        r = nv_cli_fail(r);
+        goto out;
+    }
+    for (int i = 0; i < nb; i++)
+        nv_ledger_audit_bundle(a, bundles[i]);
+    nv_ledger_audit_counts(a, &commits, &nbundles, &problems, &first);
+    printf("%d commits, %d bundles, %d problems\n", commits, nbundles, problems);
+    if (nb > 0)
+        printf("%d bundle file(s) checked against the ledger\n", nb);
+    r = problems ? nv_exit_status(first ? first : NV_ESIG) : 0;
+    if (r == 0 && problems)
+        r = 1;
+out:
+    nv_ledger_audit_free(a);
+    free(bundles);
+    free(kr.e);
+    free(kr.path);
+    return r;
+}
+
 static const struct nv_cmd cmds[] = {
     { "bundles", cmd_bundles, "bundles --keys DIR|IDENTITY.pub... BUNDLE...",
       "verify bundles offline: signature, payload hash, sequence and chain" },
+    { "verify", cmd_verify, "verify LEDGER --keys DIR|IDENTITY.pub... [BUNDLE...]",
+      "verify the hub's ledger offline: commit and manifest signatures, "
+      "sequences, chains, and bundle files against their entries" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -198,6 +272,6 @@ main(int argc, char **argv)
         return 3;
     nv_log_init("nova-audit", NV_LOG_INFO);
     return nv_cli_main("nova-audit",
-                       "nova auditor's tool: verifies bundles from public keys only",
+                       "nova auditor's tool: verifies bundles and the hub's ledger from public keys only",
                        cmds, argc, argv);
 }

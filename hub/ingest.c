@@ -12,6 +12,7 @@
 #include "../formats/fileio.h"
 #include "../formats/log.h"
 #include "ingest.h"
+#include "ledger.h"
 
 static const char *layout[] = { "inbox", "quarantine", "received", "archive" };
 
@@ -95,6 +96,20 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     if ((r = recover(h)) < 0)
         goto fail;
+    if (h->self.ledger == NULL) {
+        nv_warn("ingest", "the hub has no ledger key: bundles are not recorded "
+                "in a ledger");
+    } else {
+        /* and append what a crash kept from it (applied, archived, not
+         * recorded) */
+        char *ad = nv_path_join(dir, "archive");
+        int added = 0;
+        if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0)
+            r = nv_ledger_reconcile(h->ledger, ad, &added);
+        free(ad);
+        if (r < 0)
+            goto fail;
+    }
     return 0;
 fail:
     nv_hub_close(h);
@@ -104,6 +119,8 @@ fail:
 void
 nv_hub_close(struct nv_hub *h)
 {
+    nv_ledger_close(h->ledger);
+    h->ledger = NULL;
     nv_hstore_close(&h->store);
     nv_keyring_release(&h->kr);
     nv_identity_release(&h->self);
@@ -261,6 +278,23 @@ is_transient(int code)
            code == NV_ECORRUPT;
 }
 
+/* Record an applied bundle in the ledger.  It is applied already: a failure
+ * is made transient, so the bundle stays in the inbox and the next run
+ * records it (as a duplicate) before archiving it. */
+static int
+ledger_applied(struct nv_hub *h, struct nv_bundle *b)
+{
+    int r;
+
+    if (h->ledger == NULL)
+        return 0;
+    if ((r = nv_ledger_record(h->ledger, b, 1, 0, NULL)) < 0 && !is_transient(r))
+        r = nv_fail(NV_ECORRUPT, "stream %s->%s bundle %llu: cannot record it in "
+                    "the ledger: %s", b->m.sender, b->m.recipient,
+                    (unsigned long long)b->m.seq, nv_errmsg(r));
+    return r;
+}
+
 static void
 quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
 {
@@ -270,6 +304,18 @@ quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
     char when[21];
 
     base = base ? base + 1 : path;
+    /* into the ledger first: if that fails the bundle stays in the inbox and
+     * the next run tries again (recording is idempotent) */
+    if (h->ledger != NULL) {
+        int r = nv_ledger_record_file(h->ledger, path, res->code, res->reason);
+        if (r < 0) {
+            nv_err("ingest", "cannot record '%s' in the ledger: %s", base,
+                   nv_errmsg(r));
+            res->outcome = NV_FAILED;
+            free(qd);
+            return;
+        }
+    }
     to = nv_path_join(qd, base);
     rp = malloc(strlen(to) + 8);
     if (rp == NULL)
@@ -356,6 +402,8 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
         r = nv_hmdb_fail(rc, "cannot commit");
         goto out;
     }
+    if ((r = ledger_applied(h, b)) < 0)
+        goto out;
     r = move_to_archive(h, path, &b->m);
 out:
     if (txn != NULL)
@@ -384,8 +432,12 @@ nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
     res->have_manifest = 1;
     if ((r = check_stream(h, &b, &dup)) < 0) {
         if (dup) {
-            /* applied before a crash kept it from reaching the archive */
+            /* applied before a crash kept it from reaching the archive (and
+             * perhaps the ledger) */
+            r = ledger_applied(h, &b);
             nv_bundle_release(&b);
+            if (r < 0)
+                goto refused;
             res->outcome = NV_DUPLICATE;
             res->code = 0;
             return move_to_archive(h, path, &res->m);

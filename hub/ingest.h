@@ -17,11 +17,14 @@
 #include "../keys/keyring.h"
 #include "store.h"
 
+struct nv_ledger;
+
 struct nv_hub {
     const char *dir;
     struct nv_identity self;
     struct nv_keyring kr;
     struct nv_hstore store;
+    struct nv_ledger *ledger; /* DIR/ledger (ledger.h); NULL without a ledger key */
     uint64_t max_payload;
     struct nv_open_limits lim;
 };
