@@ -28,15 +28,19 @@ HUB_SRC   = $(filter-out hub/audit_main.c,$(wildcard hub/*.c))
 AUDIT_SRC = hub/audit_main.c $(filter hub/ledger%.c,$(HUB_SRC))
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRC  = $(wildcard tests/tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 BASE_OBJ  = $(call obj,$(BASE_SRC))
 AGENT_LIB = $(call obj,$(filter-out agent/main.c,$(AGENT_SRC)))
 HUB_LIB   = $(call obj,$(filter-out hub/main.c,$(HUB_SRC)))
+# the hub sends bundles with the agent's exactly-once outbox
+HUB_EXTRA = $(call obj,agent/outbox.c agent/state.c)
 
 BINS  = $(BUILD)/nova-agent $(BUILD)/nova-hub $(BUILD)/nova-audit
 UNITS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_REPLAY = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
+TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tool_%,$(TOOL_SRC))
 
 all: $(BINS)
 
@@ -58,7 +62,7 @@ $(BUILD)/nova-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BASE_OBJ)
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/nova-hub: $(BUILD)/hub/main.o $(HUB_LIB) $(BASE_OBJ)
+$(BUILD)/nova-hub: $(BUILD)/hub/main.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
@@ -78,6 +82,12 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_m
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
+# helpers for the end-to-end tests
+$(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(BASE_OBJ)
+	@mkdir -p $(dir $@)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(SAY) CC $<
@@ -87,7 +97,7 @@ $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 check-agent-small:
 	@! grep -rl 'git2' agent/ || { echo "agent/ must not use libgit2"; exit 1; }
 
-tests: $(BINS) $(UNITS) $(FUZZ_REPLAY)
+tests: $(BINS) $(UNITS) $(FUZZ_REPLAY) $(TOOLS)
 
 test: check-agent-small
 	@sh mk/deps.sh test

@@ -18,15 +18,20 @@
 #include "../formats/record.h"
 #include "../keys/identity.h"
 #include "../keys/keyring.h"
+#include "agent.h"
+#include "config.h"
+#include "inbox.h"
 #include "outbox.h"
+#include "scan.h"
 #include "state.h"
+#include "watch.h"
 
 static int
 cmd_init(int argc, char **argv)
 {
     const char *dir = NULL, *entity = NULL;
     static const char *subdirs[] = { "outbox", "outbox/.pending", "inbox",
-                                     "quarantine" };
+                                     "quarantine", "import", "archive" };
     int r;
 
     for (int i = 1; i < argc; i++) {
@@ -53,10 +58,19 @@ cmd_init(int argc, char **argv)
         if (r < 0)
             return nv_cli_fail(r);
     }
+    {
+        char *p = nv_path_join(dir, "agent.conf");
+        const char *t = nv_agent_config_template(entity);
+        r = nv_exists(p) ? 0 : nv_write_file(p, t, strlen(t), 0640);
+        free(p);
+        if (r < 0)
+            return nv_cli_fail(r);
+    }
     printf("agent '%s' initialised in %s\n"
-           "hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
+           "describe the CRM's export directories in %s/agent.conf, then check it with\n"
+           "'nova-agent check %s'; hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
            "identity with: nova-agent trust %s HUB-IDENTITY.pub\n",
-           entity, dir, dir, dir);
+           entity, dir, dir, dir, dir, dir);
     return 0;
 }
 
@@ -90,20 +104,6 @@ cmd_trust(int argc, char **argv)
         printf("hub '%s' key %s is now trusted\n", id.entity, kid);
         return 0;
     }
-}
-
-/* The one hub this agent sends to. */
-static const struct nv_keyring_entry *
-the_hub(const struct nv_keyring *kr, int *err)
-{
-    const struct nv_keyring_entry *hub = NULL;
-
-    for (size_t i = 0; i < kr->n; i++)
-        if (kr->e[i].state == NV_KEY_ACTIVE && kr->e[i].id.role == NV_ROLE_HUB)
-            hub = &kr->e[i];
-    if (hub == NULL)
-        *err = nv_fail(NV_ECONFIG, "no hub is trusted yet: run 'nova-agent trust DIR HUB-IDENTITY.pub'");
-    return hub;
 }
 
 static int
@@ -147,135 +147,217 @@ static int
 cmd_seal(int argc, char **argv)
 {
     const char *dir = NULL, *v;
-    const char **files = calloc((size_t)argc, sizeof(char *));
-    int nfiles = 0, kind = NV_KIND_CHANGES, r;
-    uint64_t cap = 64u << 20, bad = 0;
-    struct nv_identity self;
-    struct nv_keyring kr;
-    struct nv_astate st;
+    int nfiles = 0, r = 0, first_file = 0;
+    uint64_t cap = 0, bad = 0;
+    struct nv_agent a;
     struct nv_outbox o;
 
-    memset(&o, 0, sizeof(o));
-    if (files == NULL)
-        return nv_cli_fail(nv_fail(NV_ENOMEM, "out of memory"));
     for (int i = 1; i < argc; i++) {
-        int bad = 0;
         if (nv_opt_val(argc, argv, &i, "--cap", &v)) {
             if (v == NULL || nv_parse_size(v, &cap) < 0 || cap < 1024)
-                bad = nv_cli_usage("--cap needs a size of at least 1K (e.g. 64M)");
-        } else if (nv_opt_val(argc, argv, &i, "--kind", &v)) {
-            if (v == NULL || (kind = nv_kind_parse(v)) == 0)
-                bad = nv_cli_usage("--kind must be changes or acks");
-        } else if (nv_opt_val(argc, argv, &i, "--level", &v)) {
-            if (v == NULL || (o.zstd_level = atoi(v)) < 1 || o.zstd_level > 19)
-                bad = nv_cli_usage("--level must be 1..19");
+                return nv_cli_usage("--cap needs a size of at least 1K (e.g. 64M)");
         } else if (argv[i][0] == '-') {
-            bad = nv_cli_usage("unknown option '%s'", argv[i]);
+            return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
             dir = argv[i];
         } else {
-            files[nfiles++] = argv[i];
-        }
-        if (bad) {
-            free(files);
-            return bad;
+            if (nfiles++ == 0)
+                first_file = i;
         }
     }
-    if (dir == NULL || nfiles == 0) {
-        free(files);
+    if (dir == NULL || nfiles == 0)
         return nv_cli_usage("DIR and at least one FILE are required");
-    }
-    if ((r = nv_identity_load(dir, &self)) < 0) {
-        free(files);
+    if ((r = nv_agent_open(&a, dir, 1)) < 0)
         return nv_cli_fail(r);
+    nv_agent_outbox(&a, &o);
+    if (cap)
+        o.cap = cap;
+    if ((r = nv_outbox_begin(&o, NV_KIND_CHANGES)) == 0) {
+        for (int i = first_file; i < argc && r == 0; i++) {
+            if (argv[i][0] == '-') {
+                if (!strcmp(argv[i], "--cap"))
+                    i++;
+                continue;
+            }
+            r = seal_file(&o, argv[i], &bad);
+        }
+        if (r == 0) {
+            nv_outbox_add_rejects(&o, bad);
+            r = nv_outbox_end(&o);
+        } else {
+            nv_outbox_abort(&o);
+        }
     }
-    if ((r = nv_keyring_load(&kr, dir)) < 0) {
-        nv_identity_release(&self);
-        free(files);
-        return nv_cli_fail(r);
-    }
-    o.dir = dir;
-    o.self = &self;
-    o.cap = cap;
-    if ((o.peer = the_hub(&kr, &r)) == NULL)
-        goto out;
-    if ((r = nv_astate_open(&st, dir)) < 0)
-        goto out;
-    o.state = &st;
-    if ((r = nv_outbox_recover(dir, &st)) < 0 ||
-        (r = nv_outbox_begin(&o, kind)) < 0)
-        goto out_state;
-    for (int i = 0; i < nfiles && r == 0; i++)
-        r = seal_file(&o, files[i], &bad);
-    if (r == 0) {
-        nv_outbox_add_rejects(&o, bad);
-        r = nv_outbox_end(&o);
-    } else {
-        nv_outbox_abort(&o);
-    }
-out_state:
-    nv_astate_close(&st);
-out:
-    nv_keyring_release(&kr);
-    nv_identity_release(&self);
-    free(files);
+    nv_agent_close(&a);
     if (r < 0)
         return nv_cli_fail(r);
-    printf("%u bundle(s) written to %s/outbox (%llu rejected lines)\n", o.bundles,
-           dir, (unsigned long long)bad);
+    printf("%u bundle(s) written to the outbox (%llu rejected lines)\n", o.bundles,
+           (unsigned long long)bad);
+    return 0;
+}
+
+static int
+one_dir(int argc, char **argv, const char **dir, int *json)
+{
+    *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (json != NULL && nv_opt_flag(argv, i, "--json"))
+            *json = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (*dir == NULL)
+            *dir = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    return *dir == NULL ? nv_cli_usage("DIR is required") : 0;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+    const char *dir;
+    struct nv_agent a;
+    int r, problems;
+
+    if ((r = one_dir(argc, argv, &dir, NULL)) != 0)
+        return r;
+    if ((r = nv_agent_open(&a, dir, 0)) < 0)
+        return nv_cli_fail(r);
+    problems = nv_agent_config_check(&a.cfg, stderr);
+    if (a.hub == NULL) {
+        fprintf(stderr, "no hub is trusted: run 'nova-agent trust %s HUB-IDENTITY.pub'\n", dir);
+        problems++;
+    }
+    if (problems) {
+        fprintf(stderr, "nova-agent: error: %d problem(s) in %s\n", problems, a.cfg.path);
+        nv_agent_close(&a);
+        return nv_exit_status(NV_ECONFIG);
+    }
+    printf("%s is valid: entity '%s', hub '%s', %d source(s)\n", a.cfg.path,
+           a.cfg.entity, a.hub->id.entity, a.cfg.nsrc);
+    for (int i = 0; i < a.cfg.nsrc; i++)
+        printf("  source %s: %s/%s (%s, key %s%s)\n", a.cfg.src[i].name,
+               a.cfg.src[i].dir, a.cfg.src[i].pattern,
+               a.cfg.src[i].mode == NV_MODE_FULL ? "full snapshots" : "deltas",
+               a.cfg.src[i].keycols[0], a.cfg.src[i].nkeycols > 1 ? ", ..." : "");
+    nv_agent_close(&a);
+    return 0;
+}
+
+static int
+cmd_scan(int argc, char **argv)
+{
+    const char *dir;
+    struct nv_agent a;
+    struct nv_scan_stats ss;
+    struct nv_inbox_stats is;
+    int json = 0, r, ri;
+
+    if ((r = one_dir(argc, argv, &dir, &json)) != 0)
+        return r;
+    if ((r = nv_agent_open(&a, dir, 1)) < 0)
+        return nv_cli_fail(r);
+    ri = nv_inbox_process(&a, &is);
+    r = nv_scan(&a, &ss);
+    nv_agent_close(&a);
+    if (r < 0)
+        return nv_cli_fail(r);
+    if (json)
+        printf("{\"files\":%llu,\"rows\":%llu,\"upserts\":%llu,\"deletes\":%llu,"
+               "\"unchanged\":%llu,\"rejects\":%llu,\"withheld_deletes\":%llu,"
+               "\"waiting\":%llu,\"bundles\":%u,\"inbox_applied\":%u,"
+               "\"inbox_waiting\":%u,\"inbox_quarantined\":%u,\"updates\":%u,"
+               "\"orders\":%u,\"orders_failed\":%u}\n",
+               (unsigned long long)ss.files, (unsigned long long)ss.rows,
+               (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
+               (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
+               (unsigned long long)ss.withheld, (unsigned long long)ss.waiting,
+               ss.bundles, is.applied, is.waiting, is.quarantined, is.updates,
+               is.orders, is.failed);
+    else
+        printf("exports: %llu file(s), %llu rows: %llu upserts, %llu deletes, %llu unchanged, "
+               "%llu rejected; %u bundle(s) sealed%s\n"
+               "inbox:   %u bundle(s) applied (%u updates, %u erasure orders, %u failed), "
+               "%u waiting, %u quarantined\n",
+               (unsigned long long)ss.files, (unsigned long long)ss.rows,
+               (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
+               (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
+               ss.bundles, ss.waiting ? " (some files still settling)" : "",
+               is.applied, is.updates, is.orders, is.failed, is.waiting,
+               is.quarantined);
+    return ri < 0 ? nv_exit_status(ri) : 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    uint64_t rescan = 300;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--rescan", &v)) {
+            if (v == NULL || nv_parse_u64(v, &rescan) < 0 || rescan == 0)
+                return nv_cli_usage("--rescan needs a number of seconds");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_watch_run(dir, (unsigned)rescan)) < 0)
+        return nv_cli_fail(r);
     return 0;
 }
 
 static int
 cmd_status(int argc, char **argv)
 {
-    struct nv_identity_pub pub;
-    struct nv_keyring kr;
-    struct nv_astate st;
-    struct nv_stream_state ss;
-    const struct nv_keyring_entry *hub;
-    char kid[17], *p, key[80];
-    int json = 0, r, e = 0;
-    const char *dir = NULL;
+    struct nv_agent a;
+    struct nv_stream_state out, in;
+    char kid[17], key[80];
+    int json = 0, r;
+    const char *dir;
     MDB_txn *txn;
+    size_t nfp = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else
-            dir = argv[i];
-    }
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
-    p = nv_path_join(dir, "keys/identity.pub");
-    r = nv_identity_pub_read(p, &pub);
-    free(p);
-    if (r < 0)
+    if ((r = one_dir(argc, argv, &dir, &json)) != 0)
+        return r;
+    if ((r = nv_agent_open(&a, dir, 0)) < 0)
         return nv_cli_fail(r);
-    if ((r = nv_keyring_load(&kr, dir)) < 0)
-        return nv_cli_fail(r);
-    hub = the_hub(&kr, &e);
-    memset(&ss, 0, sizeof(ss));
-    if (hub != NULL && (r = nv_astate_open(&st, dir)) == 0) {
-        snprintf(key, sizeof(key), "out:%s", hub->id.entity);
-        if (mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn) == 0) {
-            r = nv_astate_stream_get(txn, &st, key, &ss);
-            mdb_txn_abort(txn);
+    memset(&out, 0, sizeof(out));
+    memset(&in, 0, sizeof(in));
+    if (mdb_txn_begin(a.st.env, NULL, MDB_RDONLY, &txn) == 0) {
+        MDB_stat ms;
+        if (a.hub != NULL) {
+            snprintf(key, sizeof(key), "out:%s", a.hub->id.entity);
+            r = nv_astate_stream_get(txn, &a.st, key, &out);
+            snprintf(key, sizeof(key), "in:%s", a.hub->id.entity);
+            if (r == 0)
+                r = nv_astate_stream_get(txn, &a.st, key, &in);
         }
-        nv_astate_close(&st);
+        if (mdb_stat(txn, a.st.fp, &ms) == 0)
+            nfp = ms.ms_entries;
+        mdb_txn_abort(txn);
     }
-    nv_keyid_hex(pub.sign.keyid, kid);
+    nv_keyid_hex(a.self.pub.sign.keyid, kid);
     if (json)
-        printf("{\"entity\":\"%s\",\"key_id\":\"%s\",\"hub\":%s%s%s,\"sent_seq\":%llu}\n",
-               pub.entity, kid, hub ? "\"" : "", hub ? hub->id.entity : "null",
-               hub ? "\"" : "", (unsigned long long)ss.seq);
+        printf("{\"entity\":\"%s\",\"key_id\":\"%s\",\"hub\":%s%s%s,\"sent_seq\":%llu,"
+               "\"received_seq\":%llu,\"records\":%zu,\"sources\":%d}\n",
+               a.self.pub.entity, kid, a.hub ? "\"" : "",
+               a.hub ? a.hub->id.entity : "null", a.hub ? "\"" : "",
+               (unsigned long long)out.seq, (unsigned long long)in.seq, nfp, a.cfg.nsrc);
     else
-        printf("entity:   %s\nkey id:   %s\nhub:      %s\nsent seq: %llu\n",
-               pub.entity, kid, hub ? hub->id.entity : "(none trusted)",
-               (unsigned long long)ss.seq);
-    nv_keyring_release(&kr);
+        printf("entity:        %s\nkey id:        %s\nhub:           %s\n"
+               "sent seq:      %llu\nreceived seq:  %llu\nrecords known: %zu\n"
+               "sources:       %d\n",
+               a.self.pub.entity, kid, a.hub ? a.hub->id.entity : "(none trusted)",
+               (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
+               a.cfg.nsrc);
+    nv_agent_close(&a);
     return r < 0 ? nv_cli_fail(r) : 0;
 }
 
@@ -298,9 +380,15 @@ static const struct nv_cmd cmds[] = {
       "create the agent's keys and directories in DIR" },
     { "trust", cmd_trust, "trust DIR HUB-IDENTITY.pub [--force]",
       "trust the hub's public identity (a rotated one must carry its .minisig)" },
-    { "seal", cmd_seal, "seal DIR [--cap SIZE] [--level N] FILE.ndjson...",
-      "seal change records (one JSON object per line) into bundles in DIR/outbox" },
-    { "status", cmd_status, "status DIR [--json]", "show identity and stream state" },
+    { "check", cmd_check, "check DIR",
+      "validate DIR/agent.conf and say exactly what is wrong" },
+    { "scan", cmd_scan, "scan DIR [--json]",
+      "one pass: apply the inbox, turn new exports into bundles, exit (for cron)" },
+    { "run", cmd_run, "run DIR [--rescan SECONDS]",
+      "watch the exports and the inbox with inotify until SIGTERM (SIGHUP reloads)" },
+    { "seal", cmd_seal, "seal DIR [--cap SIZE] FILE.ndjson...",
+      "seal ready-made change records (one JSON object per line) into the outbox" },
+    { "status", cmd_status, "status DIR [--json]", "identity, streams and records known" },
     { "rotate", cmd_rotate, "rotate DIR",
       "replace the agent's keys; the new identity is signed by the old key" },
     { NULL, NULL, NULL, NULL },

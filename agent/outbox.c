@@ -13,15 +13,21 @@
 #include "outbox.h"
 
 static char *
-pending_dir(const char *dir)
+pending_dir(const char *outbox)
 {
-    return nv_path_join(dir, "outbox/.pending");
+    return nv_path_join(outbox, ".pending");
+}
+
+static void
+stream_key(char *key, size_t n, const char *peer)
+{
+    snprintf(key, n, "out:%s", peer);
 }
 
 int
-nv_outbox_recover(const char *dir, struct nv_astate *state)
+nv_outbox_recover(const char *outbox, MDB_env *env, MDB_dbi streams)
 {
-    char *pd = pending_dir(dir), *ob = nv_path_join(dir, "outbox");
+    char *pd = pending_dir(outbox);
     DIR *d = NULL;
     struct dirent *e;
     int r = 0;
@@ -39,14 +45,21 @@ nv_outbox_recover(const char *dir, struct nv_astate *state)
         char key[80], *from, *to;
         int committed = 0;
 
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.') {
+            /* a temporary file of a write cut short by a crash */
+            if (strstr(e->d_name, ".tmp.") != NULL) {
+                char *t = nv_path_join(pd, e->d_name);
+                unlink(t);
+                free(t);
+            }
             continue;
+        }
         from = nv_path_join(pd, e->d_name);
-        to = nv_path_join(ob, e->d_name);
+        to = nv_path_join(outbox, e->d_name);
         if (nv_bundle_read(&b, from, 0) == 0) {
-            snprintf(key, sizeof(key), "out:%s", b.m.recipient);
-            if (mdb_txn_begin(state->env, NULL, MDB_RDONLY, &txn) == 0) {
-                if (nv_astate_stream_get(txn, state, key, &st) == 0)
+            stream_key(key, sizeof(key), b.m.recipient);
+            if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+                if (nv_stream_db_get(txn, streams, key, &st) == 0)
                     committed = st.seq >= b.m.seq;
                 mdb_txn_abort(txn);
             }
@@ -65,13 +78,24 @@ nv_outbox_recover(const char *dir, struct nv_astate *state)
         free(to);
     }
     if (r == 0)
-        r = nv_fsync_dir(ob);
+        r = nv_fsync_dir(outbox);
 out:
     if (d != NULL)
         closedir(d);
     free(pd);
-    free(ob);
     return r;
+}
+
+static int
+begin_txn(struct nv_outbox *o)
+{
+    int rc = mdb_txn_begin(o->env, NULL, 0, &o->txn);
+
+    if (rc != 0) {
+        o->txn = NULL;
+        return nv_mdb_fail(rc, "cannot start a transaction");
+    }
+    return 0;
 }
 
 static int
@@ -79,18 +103,11 @@ start_part(struct nv_outbox *o)
 {
     struct nv_bundle_params p;
     struct nv_stream_state st;
-    MDB_txn *txn;
-    char key[80], *pd = pending_dir(o->dir);
+    char key[80], *pd = pending_dir(o->outbox);
     int r;
 
-    snprintf(key, sizeof(key), "out:%s", o->peer->id.entity);
-    if ((r = mdb_txn_begin(o->state->env, NULL, MDB_RDONLY, &txn)) != 0) {
-        free(pd);
-        return nv_mdb_fail(r, "cannot read");
-    }
-    r = nv_astate_stream_get(txn, o->state, key, &st);
-    mdb_txn_abort(txn);
-    if (r < 0) {
+    stream_key(key, sizeof(key), o->peer->id.entity);
+    if ((r = nv_stream_db_get(o->txn, o->streams, key, &st)) < 0) {
         free(pd);
         return r;
     }
@@ -108,81 +125,69 @@ start_part(struct nv_outbox *o)
     p.tmp_dir = pd;
     r = nv_bundle_writer_new(&o->w, &p);
     free(pd);
-    o->records = o->upserts = o->deletes = o->rejects = 0;
+    o->records = o->upserts = o->deletes = o->rejects = o->files = 0;
     return r;
 }
 
-/* Seal the current part: pending file, state commit, rename. */
+/* Seal the current part: pending file, commit, rename into the outbox. */
 static int
 seal_part(struct nv_outbox *o, int final)
 {
     struct nv_manifest m;
     struct nv_stream_state st;
-    MDB_txn *txn = NULL;
     uint8_t id[32];
-    char name[160], key[80], *pd = pending_dir(o->dir), *from = NULL,
-                             *to = NULL;
+    char name[160], key[80], *pd = pending_dir(o->outbox), *tmp = NULL,
+                             *pending = NULL, *dst = NULL;
     int r, rc;
 
     nv_bundle_set_counts(o->w, o->records, o->upserts, o->deletes, o->rejects);
     nv_bundle_set_final(o->w, final);
-    snprintf(key, sizeof(key), "out:%s", o->peer->id.entity);
-    /* name is known only after finish; write under a temp pending name */
-    from = nv_path_join(pd, "current.nova");
-    unlink(from);
-    if ((r = nv_bundle_writer_finish(o->w, from, id, &m)) < 0)
+    tmp = nv_path_join(pd, "current.nova");
+    unlink(tmp);
+    if ((r = nv_bundle_writer_finish(o->w, tmp, id, &m)) < 0)
         goto out;
     nv_bundle_filename(&m, name, sizeof(name));
-    free(to);
-    to = nv_path_join(pd, name);
-    if (rename(from, to) < 0) {
-        r = nv_fail_errno("cannot rename '%s'", from);
+    pending = nv_path_join(pd, name);
+    dst = nv_path_join(o->outbox, name);
+    if (rename(tmp, pending) < 0) {
+        r = nv_fail_errno("cannot rename '%s'", tmp);
         goto out;
     }
-    free(from);
-    from = to;
-    to = NULL;
     if ((r = nv_fsync_dir(pd)) < 0)
         goto out;
-    /* commit point */
-    if ((rc = mdb_txn_begin(o->state->env, NULL, 0, &txn)) != 0) {
-        r = nv_mdb_fail(rc, "cannot write");
-        goto out;
-    }
+    /* commit point: the caller's state and the stream, together */
+    stream_key(key, sizeof(key), o->peer->id.entity);
     memset(&st, 0, sizeof(st));
     nv_stream_advance(&st, &m, id);
-    if ((r = nv_astate_stream_put(txn, o->state, key, &st)) < 0)
+    if ((r = nv_stream_db_put(o->txn, o->streams, key, &st)) < 0)
         goto out;
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
+    rc = mdb_txn_commit(o->txn);
+    o->txn = NULL;
     if (rc != 0) {
+        unlink(pending);
         r = nv_mdb_fail(rc, "cannot commit");
         goto out;
     }
-    to = nv_path_join(o->dir, "outbox");
-    {
-        char *dst = nv_path_join(to, name);
-        if (rename(from, dst) < 0)
-            r = nv_fail_errno("cannot move '%s' into the outbox", from);
-        else
-            r = nv_fsync_dir(to);
-        free(dst);
-    }
+    if (rename(pending, dst) < 0)
+        r = nv_fail_errno("cannot move '%s' into the outbox", pending);
+    else
+        r = nv_fsync_dir(o->outbox);
     if (r == 0) {
         o->bundles++;
-        nv_info("outbox", "sealed %s bundle %s->%s seq %llu part %u (%llu records)",
+        o->sent_records += m.records;
+        nv_info("outbox", "sealed %s bundle %s->%s seq %llu part %u: %llu records (%llu upserts, %llu deletes), %llu rejects",
                 nv_kind_name(m.kind), m.sender, m.recipient,
-                (unsigned long long)m.seq, m.part,
-                (unsigned long long)m.records);
+                (unsigned long long)m.seq, m.part, (unsigned long long)m.records,
+                (unsigned long long)m.upserts, (unsigned long long)m.deletes,
+                (unsigned long long)m.rejects);
     }
 out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
     nv_bundle_writer_free(o->w);
     o->w = NULL;
     free(pd);
-    free(from);
-    free(to);
+    free(tmp);
+    free(pending);
+    free(dst);
     return r;
 }
 
@@ -191,9 +196,31 @@ nv_outbox_begin(struct nv_outbox *o, int kind)
 {
     o->kind = kind;
     o->part = 0;
+    o->w = NULL;
     if (o->cap == 0)
         o->cap = 64u << 20;
-    return start_part(o);
+    return begin_txn(o);
+}
+
+MDB_txn *
+nv_outbox_txn(struct nv_outbox *o)
+{
+    return o->txn;
+}
+
+static int
+need_writer(struct nv_outbox *o, size_t len)
+{
+    int r;
+
+    if (o->w != NULL && nv_bundle_raw_bytes(o->w) > 0 &&
+        nv_bundle_raw_bytes(o->w) + len + 1 > o->cap) {
+        if ((r = seal_part(o, 0)) < 0 || (r = begin_txn(o)) < 0)
+            return r;
+    }
+    if (o->w == NULL)
+        return start_part(o);
+    return 0;
 }
 
 int
@@ -201,12 +228,8 @@ nv_outbox_add_record(struct nv_outbox *o, const char *line, size_t len, int op)
 {
     int r;
 
-    if (nv_bundle_raw_bytes(o->w) > 0 &&
-        nv_bundle_raw_bytes(o->w) + len + 1 > o->cap) {
-        if ((r = seal_part(o, 0)) < 0 || (r = start_part(o)) < 0)
-            return r;
-    }
-    if ((r = nv_bundle_add_record(o->w, line, len)) < 0)
+    if ((r = need_writer(o, len)) < 0 ||
+        (r = nv_bundle_add_record(o->w, line, len)) < 0)
         return r;
     o->records++;
     if (op == NV_OP_UPSERT)
@@ -220,7 +243,13 @@ int
 nv_outbox_add_file(struct nv_outbox *o, const char *name, const void *data,
                    size_t len)
 {
-    return nv_bundle_add_file(o->w, name, data, len);
+    int r;
+
+    if ((r = need_writer(o, len)) < 0 ||
+        (r = nv_bundle_add_file(o->w, name, data, len)) < 0)
+        return r;
+    o->files++;
+    return 0;
 }
 
 void
@@ -232,7 +261,17 @@ nv_outbox_add_rejects(struct nv_outbox *o, uint64_t n)
 int
 nv_outbox_end(struct nv_outbox *o)
 {
-    return seal_part(o, 1);
+    int rc;
+
+    if (o->w != NULL && (o->records || o->rejects || o->files))
+        return seal_part(o, 1);
+    nv_bundle_writer_free(o->w);
+    o->w = NULL;
+    if (o->txn == NULL)
+        return 0;
+    rc = mdb_txn_commit(o->txn);
+    o->txn = NULL;
+    return rc ? nv_mdb_fail(rc, "cannot commit") : 0;
 }
 
 void
@@ -240,4 +279,7 @@ nv_outbox_abort(struct nv_outbox *o)
 {
     nv_bundle_writer_free(o->w);
     o->w = NULL;
+    if (o->txn != NULL)
+        mdb_txn_abort(o->txn);
+    o->txn = NULL;
 }

@@ -1,12 +1,17 @@
 /*
  * outbox.h - sending bundles exactly once.
  *
- * A bundle is written complete and fsynced under DIR/outbox/.pending/, then
- * the stream state (seq, id) is committed in the state store, then the
- * bundle is renamed into DIR/outbox/.  After a crash, nv_outbox_recover()
- * finishes the rename of a pending bundle whose state was committed and
- * deletes one whose state was not, so a sequence number is never used for
- * two different bundles and never skipped.
+ * A change set is sent as one or more bundles (parts).  While it is built,
+ * one LMDB write transaction is open (nv_outbox_txn): the caller records in
+ * it the state that goes with the records it adds (fingerprints, processed
+ * files, answered orders).  Sealing a part writes the bundle complete and
+ * fsynced under OUTBOX/.pending/, then commits that transaction together
+ * with the stream's new sequence number and id, then renames the bundle into
+ * OUTBOX/.  After a crash, nv_outbox_recover() finishes the rename of a
+ * pending bundle whose transaction committed and deletes one whose
+ * transaction did not, so what the caller recorded and what was sent always
+ * agree: a change is never lost, never sent twice, and a sequence number is
+ * never used for two bundles nor skipped.
  */
 #ifndef NOVA_OUTBOX_H
 #define NOVA_OUTBOX_H
@@ -17,36 +22,43 @@
 #include "state.h"
 
 struct nv_outbox {
-    const char *dir;                 /* the agent dir */
+    /* set by the caller */
+    const char *outbox;              /* directory */
     struct nv_identity *self;
     const struct nv_keyring_entry *peer; /* recipient, active key */
-    struct nv_astate *state;
+    MDB_env *env;                    /* state store holding the stream */
+    MDB_dbi streams;
     uint64_t cap;                    /* raw payload bytes per bundle */
     int zstd_level;
-    /* current bundle */
+    /* current change set */
+    MDB_txn *txn;
     struct nv_bundle_writer *w;
     uint32_t part;
-    uint64_t records, upserts, deletes, rejects;
+    uint64_t records, upserts, deletes, rejects, files;
     int kind;
     /* totals */
     unsigned bundles;
-    uint64_t bytes_out;
+    uint64_t sent_records;
 };
 
-int nv_outbox_recover(const char *dir, struct nv_astate *state)
+int nv_outbox_recover(const char *outbox, MDB_env *env, MDB_dbi streams)
     __attribute__((warn_unused_result));
-/* Start a change set of kind. */
+/* Start a change set of kind: opens the write transaction. */
 int nv_outbox_begin(struct nv_outbox *o, int kind)
     __attribute__((warn_unused_result));
-/* Add one record (checked); a new part starts when the cap is reached.
- * op is NV_OP_UPSERT or NV_OP_DELETE. */
+/* The open write transaction (valid until the next add, end or abort). */
+MDB_txn *nv_outbox_txn(struct nv_outbox *o);
+/* Add one change record; when the part reaches the cap it is sealed (the
+ * transaction committed) and a new one started.  op: NV_OP_UPSERT/DELETE. */
 int nv_outbox_add_record(struct nv_outbox *o, const char *line, size_t len,
                          int op) __attribute__((warn_unused_result));
 int nv_outbox_add_file(struct nv_outbox *o, const char *name, const void *data,
                        size_t len) __attribute__((warn_unused_result));
 void nv_outbox_add_rejects(struct nv_outbox *o, uint64_t n);
-/* Seal the last part (final: yes). */
+/* Seal the last part (final: yes) and commit.  With nothing to send, only
+ * the transaction is committed and no bundle is written. */
 int nv_outbox_end(struct nv_outbox *o) __attribute__((warn_unused_result));
+/* Drop the change set: nothing of it is committed or sent. */
 void nv_outbox_abort(struct nv_outbox *o);
 
 #endif

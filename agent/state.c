@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,19 @@ nv_astate_open(struct nv_astate *s, const char *dir)
     }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "streams", MDB_CREATE, &s->streams)) != 0 ||
+        (rc = mdb_dbi_open(txn, "fp", MDB_CREATE, &s->fp)) != 0 ||
+        (rc = mdb_dbi_open(txn, "files", MDB_CREATE, &s->files)) != 0 ||
+        (rc = mdb_dbi_open(txn, "orders", MDB_CREATE, &s->orders)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
         r = nv_mdb_fail(rc, "cannot open databases");
+    }
+    /* LMDB leaves its data fd inheritable: the erase hook must not get it */
+    if (r == 0) {
+        int fd;
+        if (mdb_env_get_fd(s->env, &fd) == 0)
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
     }
 out:
     free(path);
@@ -53,34 +63,47 @@ nv_astate_close(struct nv_astate *s)
 }
 
 int
-nv_astate_stream_get(MDB_txn *txn, const struct nv_astate *s,
-                     const char *dir_peer, struct nv_stream_state *out)
+nv_stream_db_get(MDB_txn *txn, MDB_dbi dbi, const char *key,
+                 struct nv_stream_state *out)
 {
-    MDB_val k = { strlen(dir_peer), (void *)dir_peer }, v;
-    int rc = mdb_get(txn, s->streams, &k, &v);
+    MDB_val k = { strlen(key), (void *)key }, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
 
     memset(out, 0, sizeof(*out));
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
         return nv_mdb_fail(rc, "cannot read stream state");
-    if (v.mv_size != 40)
-        return nv_fail(NV_ECORRUPT, "state store: stream '%s' has a bad record",
-                       dir_peer);
+    if (v.mv_size != NV_STREAM_STATE_LEN)
+        return nv_fail(NV_ECORRUPT, "state store: stream '%s' has a bad record", key);
     nv_stream_decode(v.mv_data, out);
     return 0;
+}
+
+int
+nv_stream_db_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
+                 const struct nv_stream_state *st)
+{
+    uint8_t buf[NV_STREAM_STATE_LEN];
+    MDB_val k = { strlen(key), (void *)key }, v = { sizeof(buf), buf };
+    int rc;
+
+    nv_stream_encode(st, buf);
+    if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+        return nv_mdb_fail(rc, "cannot write stream state");
+    return 0;
+}
+
+int
+nv_astate_stream_get(MDB_txn *txn, const struct nv_astate *s,
+                     const char *dir_peer, struct nv_stream_state *out)
+{
+    return nv_stream_db_get(txn, s->streams, dir_peer, out);
 }
 
 int
 nv_astate_stream_put(MDB_txn *txn, const struct nv_astate *s,
                      const char *dir_peer, const struct nv_stream_state *st)
 {
-    uint8_t buf[40];
-    MDB_val k = { strlen(dir_peer), (void *)dir_peer }, v = { 40, buf };
-    int rc;
-
-    nv_stream_encode(st, buf);
-    if ((rc = mdb_put(txn, s->streams, &k, &v, 0)) != 0)
-        return nv_mdb_fail(rc, "cannot write stream state");
-    return 0;
+    return nv_stream_db_put(txn, s->streams, dir_peer, st);
 }

@@ -4,6 +4,12 @@
  *
  * Named databases:
  *   streams   "out:<peer>" / "in:<peer>" -> u64 seq (LE) | 32-byte last id
+ *   fp        "<source>\0<record key>" -> 16-byte fingerprint of the record
+ *             as last shipped
+ *   files     "<source>\0<file name>" -> size | mtime ns | inode (u64 LE
+ *             each): export files already processed
+ *   orders    "<order id>\0<record key>" -> outcome text: erasure orders
+ *             already answered
  */
 #ifndef NOVA_AGENT_STATE_H
 #define NOVA_AGENT_STATE_H
@@ -14,7 +20,7 @@
 
 struct nv_astate {
     MDB_env *env;
-    MDB_dbi streams;
+    MDB_dbi streams, fp, files, orders;
 };
 
 int nv_astate_open(struct nv_astate *s, const char *dir)
@@ -27,6 +33,14 @@ int nv_astate_stream_get(MDB_txn *txn, const struct nv_astate *s,
     __attribute__((warn_unused_result));
 int nv_astate_stream_put(MDB_txn *txn, const struct nv_astate *s,
                          const char *dir_peer, const struct nv_stream_state *st)
+    __attribute__((warn_unused_result));
+
+/* The same on any database holding stream states (the hub's too). */
+int nv_stream_db_get(MDB_txn *txn, MDB_dbi dbi, const char *key,
+                     struct nv_stream_state *out)
+    __attribute__((warn_unused_result));
+int nv_stream_db_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
+                     const struct nv_stream_state *st)
     __attribute__((warn_unused_result));
 
 /* LMDB error to an nv code with a sentence. */

@@ -16,7 +16,12 @@
 #include "../formats/log.h"
 #include "../keys/identity.h"
 #include "../keys/keyring.h"
+#include "../agent/outbox.h"
+#include "../formats/record.h"
 #include "ingest.h"
+#include "ledger.h"
+
+#include <jansson.h>
 
 static int
 cmd_init(int argc, char **argv)
@@ -358,13 +363,19 @@ cmd_status(int argc, char **argv)
                     continue;
                 nv_stream_decode(v.mv_data, &st);
                 nv_hex(st.last_id, 32, id);
-                if (json)
-                    printf("%s{\"sender\":\"%.*s\",\"seq\":%llu,\"last_id\":\"%s\"}",
-                           first ? "" : ",", (int)k.mv_size, (char *)k.mv_data,
-                           (unsigned long long)st.seq, id);
-                else
-                    printf("  %-20.*s seq %llu  last %s\n", (int)k.mv_size,
-                           (char *)k.mv_data, (unsigned long long)st.seq, id);
+                {
+                    int out = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
+                    int skip = out ? 4 : 0;
+                    if (json)
+                        printf("%s{\"%s\":\"%.*s\",\"seq\":%llu,\"last_id\":\"%s\"}",
+                               first ? "" : ",", out ? "to" : "sender",
+                               (int)k.mv_size - skip, (char *)k.mv_data + skip,
+                               (unsigned long long)st.seq, id);
+                    else
+                        printf("  %s %-16.*s seq %llu  last %s\n", out ? "to  " : "from",
+                               (int)k.mv_size - skip, (char *)k.mv_data + skip,
+                               (unsigned long long)st.seq, id);
+                }
                 first = 0;
             }
             mdb_cursor_close(cur);
@@ -403,6 +414,177 @@ cmd_status(int argc, char **argv)
     return 0;
 }
 
+static int
+send_file(struct nv_outbox *o, const char *path, int kind, uint64_t *bad)
+{
+    FILE *f = fopen(path, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned long no = 0;
+    int r = 0;
+
+    if (f == NULL)
+        return nv_fail_errno("cannot open '%s'", path);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_error_t err;
+        json_t *o2;
+        int ok, op = 0;
+        no++;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (kind == NV_KIND_UPDATES) {
+            op = nv_record_check(line, (size_t)n);
+            ok = op == NV_OP_UPSERT;
+        } else {
+            o2 = json_loadb(line, (size_t)n, 0, &err);
+            ok = json_is_object(o2) && json_is_string(json_object_get(o2, "order")) &&
+                 json_is_string(json_object_get(o2, "key"));
+            json_decref(o2);
+        }
+        if (!ok) {
+            fprintf(stderr, "nova-hub: warning: line %lu of '%s' is not a valid %s record: skipped\n",
+                    no, path, kind == NV_KIND_UPDATES ? "update" : "erasure order");
+            (*bad)++;
+            continue;
+        }
+        if ((r = nv_outbox_add_record(o, line, (size_t)n, op)) < 0)
+            break;
+    }
+    free(line);
+    fclose(f);
+    return r;
+}
+
+static int
+cmd_send(int argc, char **argv)
+{
+    const char *dir = NULL, *entity = NULL, *v;
+    int kind = 0, r, nfiles = 0;
+    uint64_t bad = 0;
+    struct nv_hub h;
+    struct nv_outbox o;
+    const struct nv_keyring_entry *peer;
+    char *obox = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--kind", &v)) {
+            kind = v ? nv_kind_parse(v) : 0;
+            if (kind != NV_KIND_UPDATES && kind != NV_KIND_ERASURE)
+                return nv_cli_usage("--kind must be updates or erasure");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (entity == NULL) {
+            entity = argv[i];
+        } else {
+            nfiles++;
+        }
+    }
+    if (dir == NULL || entity == NULL || nfiles == 0 || kind == 0)
+        return nv_cli_usage("DIR, ENTITY, --kind and at least one FILE are required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((peer = nv_keyring_active(&h.kr, entity)) == NULL) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity));
+    }
+    obox = malloc(strlen(dir) + strlen(entity) + 16);
+    sprintf(obox, "%s/outbox/%s", dir, entity);
+    memset(&o, 0, sizeof(o));
+    o.outbox = obox;
+    o.self = &h.self;
+    o.peer = peer;
+    o.env = h.store.env;
+    o.streams = h.store.streams;
+    if ((r = nv_mkdir_p(obox, 0700)) < 0 ||
+        (r = nv_outbox_recover(obox, o.env, o.streams)) < 0 ||
+        (r = nv_outbox_begin(&o, kind)) < 0)
+        goto out;
+    for (int i = 1, seen = 0; i < argc && r == 0; i++) {
+        if (!strcmp(argv[i], "--kind")) {
+            i++;
+            continue;
+        }
+        if (argv[i][0] == '-' || seen++ < 2)
+            continue;
+        r = send_file(&o, argv[i], kind, &bad);
+    }
+    if (r == 0)
+        r = nv_outbox_end(&o);
+    else
+        nv_outbox_abort(&o);
+out:
+    nv_hub_close(&h);
+    if (r < 0) {
+        free(obox);
+        return nv_cli_fail(r);
+    }
+    printf("%u %s bundle(s) for '%s' in %s (%llu lines skipped)\n", o.bundles,
+           nv_kind_name(kind), entity, obox, (unsigned long long)bad);
+    free(obox);
+    return bad ? 1 : 0;
+}
+
+/* nova-hub ledger DIR [--allowed-signers FILE]: where the ledger is, its tip
+ * and size; with --allowed-signers, write the file stock git needs
+ * (git -c gpg.ssh.allowedSignersFile=FILE verify-commit ...). */
+static int
+cmd_ledger(int argc, char **argv)
+{
+    const char *dir = NULL, *as = NULL;
+    struct nv_buf line = NV_BUF_INIT;
+    struct nv_hub h;
+    char tip[41];
+    uint64_t n = 0;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--allowed-signers", &as)) {
+            if (as == NULL)
+                return nv_cli_usage("--allowed-signers needs a file name");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0) /* opens and reconciles the ledger */
+        return nv_cli_fail(r);
+    if (h.ledger == NULL) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_fail(NV_EKEY, "the hub has no ledger key"));
+    }
+    if ((r = nv_ledger_head(h.ledger, tip, &n)) < 0 ||
+        (r = nv_ledger_allowed_signers(h.ledger, &line)) < 0 ||
+        (as != NULL && (r = nv_write_file(as, line.data, line.len, 0644)) < 0))
+        goto out;
+    printf("ledger %s/%s: branch main at %s, %llu commits\n", dir, NV_LEDGER_DIR,
+           tip, (unsigned long long)n);
+    printf("allowed signer: %s", (const char *)line.data);
+    if (as != NULL) {
+        char *abs = realpath(as, NULL); /* git -C changes directory */
+        printf("wrote %s; verify with: git -C %s/%s -c gpg.ssh.allowedSignersFile=%s "
+               "verify-commit main\n", as, dir, NV_LEDGER_DIR, abs ? abs : as);
+        free(abs);
+    }
+out:
+    nv_buf_release(&line);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+/* table entry:
+    { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
+      "show the signed ledger's tip; write the allowed_signers file for git" },
+   and #include "ledger.h" at the top. */
+
 static const struct nv_cmd cmds[] = {
     { "init", cmd_init, "init DIR [--entity NAME]",
       "create the hub's keys (signing, encryption, ledger) and directories" },
@@ -418,6 +600,10 @@ static const struct nv_cmd cmds[] = {
     { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
       "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
     { "status", cmd_status, "status DIR [--json]", "streams, inbox and quarantine" },
+    { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
+      "show the signed ledger's tip; write the allowed_signers file for git" },
+    { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",
+      "seal update records or erasure orders for an agent into DIR/outbox/ENTITY" },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -1,8 +1,10 @@
 #!/bin/sh
 # make demo - nova's main job end to end on built-in sample data:
-# an acquired company's agent seals its CRM changes into a signed, encrypted
-# bundle; the bundle crosses as a plain file; the hub verifies and applies it;
-# an auditor checks it with public keys and stock tools only.
+# the agent of an acquired company watches its CRM's export directory and
+# ships record-level changes as signed, encrypted bundles; the bundle crosses
+# as a plain file; the hub verifies and applies it; the hub sends an update
+# back, which the agent writes for the CRM to import; an auditor checks the
+# bundles with public keys and stock tools only.
 set -eu
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,25 +24,45 @@ step "2. they exchange public identity files (no secrets cross)"
 run nova-hub enroll hub acme/keys/identity.pub
 run nova-agent trust acme hub/keys/identity.pub
 
-step "3. the agent seals the CRM's changes (sample: $(wc -l < "$ROOT/tests/data/sample-changes.ndjson") lines, one malformed)"
-run nova-agent seal acme "$ROOT/tests/data/sample-changes.ndjson"
+step "3. the agent is told where the CRM exports (Windows-1252, ';', key column 'id')"
+mkdir crm-exports
+cat >> acme/agent.conf <<CONF
+
+settle = 0
+import_encoding = windows-1252
+[source contacts]
+dir = $D/crm-exports
+pattern = *.csv
+encoding = windows-1252
+key = id
+mode = full
+CONF
+run nova-agent check acme
+
+step "4. the CRM drops an export; one pass of the agent (nova-agent run would watch with inotify)"
+cp "$ROOT/tests/data/crm-export-v1.csv" crm-exports/contacts.csv
+run nova-agent scan acme
 bundle=$(ls acme/outbox/*.nova)
 run ls -l "$bundle"
 
-step "4. the cleartext, signed manifest (no personal data)"
+step "5. the cleartext, signed manifest (no personal data)"
 run tar -xOf "$bundle" manifest
 
-step "5. the file crosses by any transport (here: cp, as rsync or a USB key would)"
+step "6. the file crosses by any transport (here: cp, as rsync or a USB key would)"
 run cp "$bundle" hub/inbox/
-
-step "6. the hub verifies signature, key, sequence, chain and payload hash, then applies"
+step "7. the hub verifies signature, key, sequence, chain and payload hash, then applies"
 run nova-hub ingest hub
+
+step "8. the next export changes one phone number, drops one customer and fixes the bad row: only that ships"
+cp "$ROOT/tests/data/crm-export-v2.csv" crm-exports/contacts.csv
+run nova-agent scan acme
+b2=$(ls acme/outbox/*.nova | tail -1)
+run tar -xOf "$b2" manifest
+cp "$b2" hub/inbox/ && run nova-hub ingest hub
 run nova-hub status hub
 
-step "7. a tampered copy is refused and quarantined with its reason"
+step "9. a tampered copy is refused and quarantined with its reason"
 cp "$bundle" tampered.nova
-# flip one byte in the middle of payload.age (it ends 1024 bytes and its
-# padding before the end of the file)
 size=$(stat -c %s tampered.nova)
 psize=$(tar -xOf tampered.nova manifest | sed -n 's/^payload-size: //p')
 off=$((size - 1024 - (psize + 511) / 512 * 512 + psize / 2))
@@ -53,13 +75,24 @@ echo "(exit status $?)"
 set -e
 run cat hub/quarantine/acme-tampered.nova.reason
 
-step "8. an auditor checks the bundle from public keys only"
-run nova-audit bundles --keys acme/keys/identity.pub hub/archive/*.nova
+step "10. the hub sends an update back; the agent writes it for the CRM, in the CRM's encoding"
+printf '{"op":"upsert","key":"C-1003","fields":{"id":"C-1003","nom":"Le Gall-Kervella","ville":"Quimper"}}\n' > update.ndjson
+run nova-hub send hub acme --kind updates update.ndjson
+cp hub/outbox/acme/*.nova acme/inbox/
+run nova-agent scan acme
+run ls acme/import
+printf '$ iconv -f windows-1252 -t utf-8 acme/import/%s\n' "$(ls acme/import)"
+iconv -f windows-1252 -t utf-8 acme/import/* 2>/dev/null || cat acme/import/*
+
+step "11. an auditor checks the signed ledger and the bundles from public keys only"
+run nova-audit verify hub/ledger --keys hub/keys/identity.pub --keys acme/keys/identity.pub hub/archive/*.nova
+run nova-hub ledger hub --allowed-signers allowed_signers
+run git -C hub/ledger -c gpg.ssh.allowedSignersFile="$D/allowed_signers" verify-commit main
 if command -v minisign >/dev/null && command -v age >/dev/null; then
-    mkdir -p audit && tar -C audit -xf hub/archive/*.nova
+    mkdir -p audit && tar -C audit -xf "$bundle"
     run minisign -Vm audit/manifest -x audit/manifest.minisig -p acme/keys/sign.pub
     run sha256sum audit/payload.age
-    step "9. the hub (and only the hub) can read the payload with stock age"
+    step "12. the hub (and only the hub) can read the payload, with stock age"
     age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t
 fi
 printf '\ndemo done: everything is in %s\n' "$D"

@@ -68,3 +68,38 @@ done_testing() {
     echo "1..$_n"
     exit $_failed
 }
+
+# agent_conf DIR SOURCE-DIR [extra source lines...]: a config watching one
+# source "contacts" (key id), settle 0 so scans read files at once
+agent_conf() {
+    d=$1 src=$2; shift 2
+    {
+        echo "entity = $(sed -n 's/^entity: //p' "$d/keys/identity.pub")"
+        echo "settle = 0"
+        echo "import_delimiter = ;"
+        echo "[source ${SRC:-contacts}]"
+        echo "dir = $src"
+        echo "pattern = *.csv"
+        echo "key = id"
+        for l in "$@"; do echo "$l"; done
+    } > "$d/agent.conf"
+}
+
+# export FILE N [SALT]: a UTF-8 export of N contacts; SALT changes the
+# content of rows whose number is a multiple of 10
+export_csv() {
+    awk -v n="$2" -v salt="${3:-}" 'BEGIN {
+        print "id,prenom,nom,email,ville"
+        for (i = 1; i <= n; i++) {
+            v = (salt != "" && i % 10 == 0) ? salt : "";
+            printf "C%06d,Prénom%d,Nom%d%s,p%d@example.fr,\"Ville, %d\"\n", i, i, i, v, i, i % 97
+        }
+    }' > "$1"
+}
+
+# hub_records H SOURCE: replay of every change the hub applied
+hub_records() {
+    find "$1/received" -name 'changes-*.ndjson' | sort > "$T/.files"
+    # shellcheck disable=SC2046
+    tool_replay changes "$2" $(cat "$T/.files")
+}

@@ -1,0 +1,87 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "agent.h"
+
+static const struct nv_keyring_entry *
+find_hub(const struct nv_keyring *kr, const char *name)
+{
+    const struct nv_keyring_entry *hub = NULL;
+
+    for (size_t i = 0; i < kr->n; i++)
+        if (kr->e[i].state == NV_KEY_ACTIVE && kr->e[i].id.role == NV_ROLE_HUB &&
+            (name[0] == '\0' || strcmp(kr->e[i].id.entity, name) == 0))
+            hub = &kr->e[i];
+    return hub;
+}
+
+int
+nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
+{
+    int r;
+
+    memset(a, 0, sizeof(*a));
+    a->dir = dir;
+    if ((r = nv_agent_config_load(&a->cfg, dir)) < 0)
+        goto fail;
+    a->have_cfg = 1;
+    if ((r = nv_identity_load(dir, &a->self)) < 0)
+        goto fail;
+    a->have_self = 1;
+    if (strcmp(a->self.pub.entity, a->cfg.entity) != 0) {
+        r = nv_fail(NV_ECONFIG, "%s says entity '%s' but the keys are those of '%s'",
+                    a->cfg.path, a->cfg.entity, a->self.pub.entity);
+        goto fail;
+    }
+    if ((r = nv_keyring_load(&a->kr, dir)) < 0)
+        goto fail;
+    a->have_kr = 1;
+    a->hub = find_hub(&a->kr, a->cfg.hub);
+    if (a->hub == NULL && need_hub) {
+        r = a->cfg.hub[0]
+                ? nv_fail(NV_ECONFIG, "hub '%s' is not trusted: run 'nova-agent trust %s HUB-IDENTITY.pub'",
+                          a->cfg.hub, dir)
+                : nv_fail(NV_ECONFIG, "no hub is trusted yet: run 'nova-agent trust %s HUB-IDENTITY.pub'",
+                          dir);
+        goto fail;
+    }
+    if ((r = nv_astate_open(&a->st, dir)) < 0)
+        goto fail;
+    a->have_st = 1;
+    if ((r = nv_mkdir_p(a->cfg.outbox, 0700)) < 0 ||
+        (r = nv_outbox_recover(a->cfg.outbox, a->st.env, a->st.streams)) < 0)
+        goto fail;
+    return 0;
+fail:
+    nv_agent_close(a);
+    return r;
+}
+
+void
+nv_agent_close(struct nv_agent *a)
+{
+    if (a->have_st)
+        nv_astate_close(&a->st);
+    if (a->have_kr)
+        nv_keyring_release(&a->kr);
+    if (a->have_self)
+        nv_identity_release(&a->self);
+    if (a->have_cfg)
+        nv_agent_config_release(&a->cfg);
+    a->have_st = a->have_kr = a->have_self = a->have_cfg = 0;
+}
+
+void
+nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->outbox = a->cfg.outbox;
+    o->self = &a->self;
+    o->peer = a->hub;
+    o->env = a->st.env;
+    o->streams = a->st.streams;
+    o->cap = a->cfg.bundle_cap;
+    o->zstd_level = a->cfg.compression_level;
+}

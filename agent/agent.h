@@ -1,0 +1,32 @@
+/*
+ * agent.h - one running agent: its configuration, keys, trusted hub and
+ * state store, opened together from the agent directory.
+ */
+#ifndef NOVA_AGENT_H
+#define NOVA_AGENT_H
+
+#include "../keys/identity.h"
+#include "../keys/keyring.h"
+#include "config.h"
+#include "outbox.h"
+#include "state.h"
+
+struct nv_agent {
+    const char *dir;
+    struct nv_agent_config cfg;
+    struct nv_identity self;
+    struct nv_keyring kr;
+    const struct nv_keyring_entry *hub;
+    struct nv_astate st;
+    int have_cfg, have_self, have_kr, have_st;
+};
+
+/* Open everything and recover the outbox after a crash.  need_hub: fail if
+ * no hub is trusted. */
+int nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
+    __attribute__((warn_unused_result));
+void nv_agent_close(struct nv_agent *a);
+/* An outbox to the hub, set up from the configuration. */
+void nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o);
+
+#endif

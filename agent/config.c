@@ -1,0 +1,402 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/cli.h"
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "config.h"
+
+#define CONFIG_MAX (256u << 10)
+
+static const char template_text[] =
+    "# nova-agent configuration.  Relative paths are taken from the agent's\n"
+    "# directory (the one given to every nova-agent command).\n"
+    "\n"
+    "entity = %s\n"
+    "# hub = hub                 # the trusted hub to send to (default: the only one)\n"
+    "outbox = outbox             # sealed bundles wait here for the transport\n"
+    "inbox = inbox               # bundles from the hub arrive here\n"
+    "quarantine = quarantine     # refused bundles from the hub, with a .reason\n"
+    "import_dir = import         # update and erasure files for the CRM\n"
+    "# erase_hook = /usr/local/bin/crm-erase   # run once per erased record\n"
+    "erase_timeout = 60          # seconds before the hook is killed\n"
+    "bundle_cap = 64M            # change records per bundle, before compression\n"
+    "compression_level = 1       # zstd level, 1 (fast, least memory) to 19 (small)\n"
+    "settle = 2000               # ms a file must stay unchanged before it is read\n"
+    "import_delimiter = ;        # dialect of the CSV files written to import_dir\n"
+    "import_encoding = utf-8\n"
+    "\n"
+    "# One section per watched export directory.\n"
+    "# [source contacts]\n"
+    "# dir = /srv/crm/exports\n"
+    "# pattern = contacts*.csv   # shell pattern of the export files\n"
+    "# delimiter = auto          # , ; tab | or auto (detected from the header)\n"
+    "# quote = \"\n"
+    "# header = yes\n"
+    "# encoding = windows-1252   # utf-8 (BOM or not), windows-1252, iso-8859-1\n"
+    "# key = id                  # record key column(s), comma-separated\n"
+    "# mode = full               # full snapshots (deletes detected) or delta\n";
+
+const char *
+nv_agent_config_template(const char *entity)
+{
+    static char out[sizeof(template_text) + NV_NAME_MAX];
+    snprintf(out, sizeof(out), template_text, entity);
+    return out;
+}
+
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+/* Strip a trailing "  # comment" (a '#' after whitespace). */
+static void
+strip_comment(char *v)
+{
+    for (char *p = v; *p; p++)
+        if (*p == '#' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            break;
+        }
+}
+
+static char *
+resolve(const char *dir, const char *v)
+{
+    char *p;
+
+    if (v[0] == '/')
+        p = strdup(v);
+    else
+        p = nv_path_join(dir, v);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+        *out = 1;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int
+parse_delim(const char *v, char *out)
+{
+    if (!strcasecmp(v, "auto"))
+        *out = 0;
+    else if (!strcasecmp(v, "tab") || !strcmp(v, "\\t"))
+        *out = '\t';
+    else if (strlen(v) == 1 && strchr(",;|:", v[0]) != NULL)
+        *out = v[0];
+    else
+        return -1;
+    return 0;
+}
+
+#define BAD(...) do { r = nv_fail(NV_ECONFIG, __VA_ARGS__); goto out; } while (0)
+
+static int
+set_source(struct nv_source *s, const char *dir, const char *path, int line,
+           const char *k, const char *v)
+{
+    int r = 0;
+
+    if (!strcmp(k, "dir")) {
+        if (s->dir)
+            BAD("%s line %d: 'dir' given twice", path, line);
+        s->dir = resolve(dir, v);
+    } else if (!strcmp(k, "pattern")) {
+        free(s->pattern);
+        s->pattern = strdup(v);
+    } else if (!strcmp(k, "delimiter")) {
+        if (parse_delim(v, &s->dialect.delim) < 0)
+            BAD("%s line %d: delimiter must be one of , ; tab | : or auto", path, line);
+    } else if (!strcmp(k, "quote")) {
+        if (!strcasecmp(v, "none"))
+            s->dialect.quote = 0;
+        else if (strlen(v) == 1 && (v[0] == '"' || v[0] == '\''))
+            s->dialect.quote = v[0];
+        else
+            BAD("%s line %d: quote must be \" or ' or none", path, line);
+    } else if (!strcmp(k, "header")) {
+        if (parse_bool(v, &s->dialect.header) < 0)
+            BAD("%s line %d: header must be yes or no", path, line);
+    } else if (!strcmp(k, "encoding")) {
+        if ((s->dialect.encoding = nv_encoding_parse(v)) == 0)
+            BAD("%s line %d: unknown encoding '%.40s' (use utf-8, windows-1252 or iso-8859-1)",
+                path, line, v);
+    } else if (!strcmp(k, "key")) {
+        char *copy = strdup(v), *save = NULL;
+        for (int i = 0; i < s->nkeycols; i++)
+            free(s->keycols[i]);
+        s->nkeycols = 0;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            t = trim(t);
+            if (*t == '\0' || s->nkeycols == NV_MAX_KEYCOLS) {
+                free(copy);
+                BAD("%s line %d: key needs 1 to %d column names", path, line,
+                    NV_MAX_KEYCOLS);
+            }
+            s->keycols[s->nkeycols++] = strdup(t);
+        }
+        free(copy);
+        if (s->nkeycols == 0)
+            BAD("%s line %d: key needs a column name", path, line);
+    } else if (!strcmp(k, "mode")) {
+        if (!strcmp(v, "full"))
+            s->mode = NV_MODE_FULL;
+        else if (!strcmp(v, "delta"))
+            s->mode = NV_MODE_DELTA;
+        else
+            BAD("%s line %d: mode must be full or delta", path, line);
+    } else {
+        BAD("%s line %d: unknown setting '%.40s' in a source section", path, line, k);
+    }
+out:
+    return r;
+}
+
+static int
+set_main(struct nv_agent_config *c, const char *dir, int line, const char *k,
+         const char *v)
+{
+    const char *path = c->path;
+    uint64_t n;
+    int r = 0;
+    char **target = NULL;
+
+    if (!strcmp(k, "entity")) {
+        if (!nv_name_valid(v))
+            BAD("%s line %d: invalid entity name", path, line);
+        strcpy(c->entity, v);
+    } else if (!strcmp(k, "hub")) {
+        if (!nv_name_valid(v))
+            BAD("%s line %d: invalid hub name", path, line);
+        strcpy(c->hub, v);
+    } else if (!strcmp(k, "outbox")) {
+        target = &c->outbox;
+    } else if (!strcmp(k, "inbox")) {
+        target = &c->inbox;
+    } else if (!strcmp(k, "quarantine")) {
+        target = &c->quarantine;
+    } else if (!strcmp(k, "import_dir")) {
+        target = &c->import_dir;
+    } else if (!strcmp(k, "erase_hook")) {
+        free(c->erase_hook);
+        c->erase_hook = strdup(v);
+    } else if (!strcmp(k, "erase_timeout")) {
+        if (nv_parse_u64(v, &n) < 0 || n == 0 || n > 86400)
+            BAD("%s line %d: erase_timeout must be 1..86400 seconds", path, line);
+        c->erase_timeout = (unsigned)n;
+    } else if (!strcmp(k, "bundle_cap")) {
+        if (nv_parse_size(v, &n) < 0 || n < 1024 || n > (4ULL << 30))
+            BAD("%s line %d: bundle_cap must be a size from 1K to 4G", path, line);
+        c->bundle_cap = n;
+    } else if (!strcmp(k, "compression_level")) {
+        if (nv_parse_u64(v, &n) < 0 || n < 1 || n > 19)
+            BAD("%s line %d: compression_level must be 1..19", path, line);
+        c->compression_level = (int)n;
+    } else if (!strcmp(k, "settle")) {
+        if (nv_parse_u64(v, &n) < 0 || n > 3600000)
+            BAD("%s line %d: settle must be 0..3600000 ms", path, line);
+        c->settle_ms = (unsigned)n;
+    } else if (!strcmp(k, "import_delimiter")) {
+        if (parse_delim(v, &c->import_dialect.delim) < 0 || c->import_dialect.delim == 0)
+            BAD("%s line %d: import_delimiter must be one of , ; tab | :", path, line);
+    } else if (!strcmp(k, "import_encoding")) {
+        if ((c->import_dialect.encoding = nv_encoding_parse(v)) == 0)
+            BAD("%s line %d: unknown import_encoding '%.40s'", path, line, v);
+    } else {
+        BAD("%s line %d: unknown setting '%.40s'", path, line, k);
+    }
+    if (target != NULL) {
+        free(*target);
+        *target = resolve(dir, v);
+    }
+out:
+    return r;
+}
+
+int
+nv_agent_config_load(struct nv_agent_config *c, const char *dir)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    char *s, *nl;
+    int r, line = 0;
+    struct nv_source *cur = NULL;
+
+    memset(c, 0, sizeof(*c));
+    c->path = nv_path_join(dir, "agent.conf");
+    c->erase_timeout = 60;
+    c->bundle_cap = 64u << 20;
+    c->compression_level = 1;
+    c->settle_ms = 2000;
+    c->import_dialect.delim = ';';
+    c->import_dialect.quote = '"';
+    c->import_dialect.header = 1;
+    c->import_dialect.encoding = NV_ENC_UTF8;
+    if ((r = nv_read_file(c->path, CONFIG_MAX, &b)) < 0) {
+        r = nv_fail_prefix(r == NV_ENOTFOUND ? NV_ECONFIG : r,
+                           "cannot read the configuration");
+        goto out;
+    }
+    for (s = (char *)b.data; s && *s; s = nl) {
+        char *k, *v, *eq;
+        nl = strchr(s, '\n');
+        if (nl != NULL)
+            *nl++ = '\0';
+        line++;
+        k = trim(s);
+        if (*k == '\0' || *k == '#')
+            continue;
+        if (*k == '[') {
+            char name[128];
+            if (sscanf(k, "[source %127[^]]]", name) != 1 || !nv_name_valid(trim(name)))
+                BAD("%s line %d: a section is written [source NAME] (NAME: a-z 0-9 . _ -)",
+                    c->path, line);
+            if (c->nsrc == NV_MAX_SOURCES)
+                BAD("%s line %d: more than %d sources", c->path, line, NV_MAX_SOURCES);
+            for (int i = 0; i < c->nsrc; i++)
+                if (!strcmp(c->src[i].name, trim(name)))
+                    BAD("%s line %d: source '%s' is defined twice", c->path, line,
+                        c->src[i].name);
+            cur = &c->src[c->nsrc++];
+            strcpy(cur->name, trim(name));
+            cur->line = line;
+            cur->dialect.quote = '"';
+            cur->dialect.header = 1;
+            cur->dialect.encoding = NV_ENC_UTF8;
+            cur->mode = NV_MODE_FULL;
+            cur->pattern = strdup("*.csv");
+            continue;
+        }
+        if ((eq = strchr(k, '=')) == NULL)
+            BAD("%s line %d: expected 'name = value'", c->path, line);
+        *eq = '\0';
+        v = eq + 1;
+        strip_comment(v);
+        k = trim(k);
+        v = trim(v);
+        if (*v == '\0')
+            BAD("%s line %d: '%s' has no value", c->path, line, k);
+        if (cur != NULL)
+            r = set_source(cur, dir, c->path, line, k, v);
+        else
+            r = set_main(c, dir, line, k, v);
+        if (r < 0)
+            goto out;
+    }
+    if (c->entity[0] == '\0')
+        BAD("%s: 'entity' is not set", c->path);
+    for (int i = 0; i < c->nsrc; i++) {
+        if (c->src[i].dir == NULL)
+            BAD("%s line %d: source '%s' has no 'dir'", c->path, c->src[i].line,
+                c->src[i].name);
+        if (c->src[i].nkeycols == 0)
+            BAD("%s line %d: source '%s' has no 'key' column", c->path,
+                c->src[i].line, c->src[i].name);
+        if (!c->src[i].dialect.header)
+            BAD("%s line %d: source '%s': exports without a header row cannot name their key column",
+                c->path, c->src[i].line, c->src[i].name);
+    }
+    if (c->outbox == NULL)
+        c->outbox = nv_path_join(dir, "outbox");
+    if (c->inbox == NULL)
+        c->inbox = nv_path_join(dir, "inbox");
+    if (c->quarantine == NULL)
+        c->quarantine = nv_path_join(dir, "quarantine");
+    if (c->import_dir == NULL)
+        c->import_dir = nv_path_join(dir, "import");
+out:
+    nv_buf_release(&b);
+    if (r < 0)
+        nv_agent_config_release(c);
+    return r;
+}
+
+void
+nv_agent_config_release(struct nv_agent_config *c)
+{
+    free(c->path);
+    free(c->outbox);
+    free(c->inbox);
+    free(c->import_dir);
+    free(c->quarantine);
+    free(c->erase_hook);
+    for (int i = 0; i < c->nsrc; i++) {
+        free(c->src[i].dir);
+        free(c->src[i].pattern);
+        for (int k = 0; k < c->src[i].nkeycols; k++)
+            free(c->src[i].keycols[k]);
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+static int
+check_dir(FILE *f, const char *what, const char *p, int mode)
+{
+    struct stat st;
+
+    if (stat(p, &st) < 0) {
+        fprintf(f, "%s '%s': %s\n", what, p, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(f, "%s '%s' is not a directory\n", what, p);
+        return 1;
+    }
+    if (access(p, mode) < 0) {
+        fprintf(f, "%s '%s': %s\n", what, p, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int
+nv_agent_config_check(const struct nv_agent_config *c, void *fp)
+{
+    FILE *f = fp;
+    int n = 0;
+
+    n += check_dir(f, "outbox", c->outbox, W_OK | X_OK);
+    n += check_dir(f, "inbox", c->inbox, R_OK | W_OK | X_OK);
+    n += check_dir(f, "quarantine", c->quarantine, W_OK | X_OK);
+    n += check_dir(f, "import_dir", c->import_dir, W_OK | X_OK);
+    if (c->erase_hook != NULL && access(c->erase_hook, X_OK) < 0) {
+        fprintf(f, "erase_hook '%s' is not executable: %s\n", c->erase_hook,
+                strerror(errno));
+        n++;
+    }
+    if (c->nsrc == 0) {
+        fprintf(f, "no [source NAME] section: nothing is watched\n");
+        n++;
+    }
+    for (int i = 0; i < c->nsrc; i++) {
+        char what[96];
+        snprintf(what, sizeof(what), "source '%s' dir", c->src[i].name);
+        n += check_dir(f, what, c->src[i].dir, R_OK | X_OK);
+    }
+    return n;
+}

@@ -1,0 +1,58 @@
+/*
+ * config.h - the agent's configuration file, DIR/agent.conf.
+ *
+ * Lines "name = value"; '#' starts a comment line; sections "[source NAME]"
+ * describe one watched export directory each.  Unknown names, repeated
+ * names, bad values: refused with the line number and the reason.  See
+ * nv_agent_config_template() for the documented file that `init` writes.
+ */
+#ifndef NOVA_AGENT_CONFIG_H
+#define NOVA_AGENT_CONFIG_H
+
+#include <stdint.h>
+
+#include "../formats/csv.h"
+#include "../formats/util.h"
+
+#define NV_MAX_SOURCES 32
+#define NV_MAX_KEYCOLS 8
+
+enum nv_export_mode { NV_MODE_FULL = 1, NV_MODE_DELTA };
+
+struct nv_source {
+    char name[NV_NAME_MAX + 1];
+    char *dir;
+    char *pattern;  /* fnmatch(3) pattern, default "*.csv" */
+    struct nv_csv_dialect dialect;
+    char *keycols[NV_MAX_KEYCOLS];
+    int nkeycols;
+    int mode;
+    int line;       /* where the section starts */
+};
+
+struct nv_agent_config {
+    char *path;
+    char entity[NV_NAME_MAX + 1];
+    char hub[NV_NAME_MAX + 1]; /* empty: the one trusted hub */
+    char *outbox, *inbox, *import_dir, *quarantine;
+    char *erase_hook;
+    unsigned erase_timeout; /* seconds */
+    uint64_t bundle_cap;
+    int compression_level;
+    unsigned settle_ms;     /* a file must be unchanged this long */
+    struct nv_csv_dialect import_dialect;
+    struct nv_source src[NV_MAX_SOURCES];
+    int nsrc;
+};
+
+/* Load DIR/agent.conf; relative paths are taken from DIR. */
+int nv_agent_config_load(struct nv_agent_config *c, const char *dir)
+    __attribute__((warn_unused_result));
+void nv_agent_config_release(struct nv_agent_config *c);
+/* Check what a file cannot say: directories exist and are usable, the hook
+ * is executable.  Returns the number of problems, each printed to f. */
+int nv_agent_config_check(const struct nv_agent_config *c, void *f);
+/* The documented default file for an entity. Static storage. */
+const char *nv_agent_config_template(const char *entity);
+
+#endif

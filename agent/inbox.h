@@ -1,0 +1,39 @@
+/*
+ * inbox.h - what the hub sends back.
+ *
+ * Every bundle in the inbox is checked as the hub checks its own (container,
+ * signature by a trusted hub key, addressed to this entity, payload hash,
+ * sequence and chain of the hub -> agent stream) and applied, or moved to
+ * the quarantine directory with a .reason file.  A bundle ahead of a missing
+ * one waits.
+ *
+ *   updates: records {"op":"upsert","key":K,"fields":{column: value}} in the
+ *            entity's own columns become one CSV file in the import dialect,
+ *            written atomically to import_dir as
+ *            nova-updates-<hub>-<seq>.csv.
+ *   erasure: records {"order":ID,"key":K[,"source":S]}.  The erase hook runs
+ *            once per record (environment NOVA_ORDER_ID, NOVA_RECORD_KEY,
+ *            NOVA_SOURCE, NOVA_ENTITY; stdin, stdout and stderr are
+ *            /dev/null; killed after erase_timeout); without a hook, the
+ *            orders are written to import_dir/nova-erasure-<hub>-<seq>.csv.
+ *            Either way the record's fingerprints are forgotten and an acks
+ *            bundle answers each order: {"order":ID,"key":K,"outcome":"done"
+ *            |"failed","reason":...}.  An order already answered is not run
+ *            again (a hook may run twice only if the agent dies between the
+ *            hook's exit and the recording of its outcome: hooks should be
+ *            idempotent).
+ */
+#ifndef NOVA_INBOX_H
+#define NOVA_INBOX_H
+
+#include "agent.h"
+
+struct nv_inbox_stats {
+    unsigned applied, waiting, quarantined, updates, orders, failed;
+};
+
+/* Process every bundle in the inbox. Returns the first refusal code (the
+ * refused bundles are quarantined) or 0. */
+int nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats);
+
+#endif
