@@ -117,6 +117,7 @@ fuzz:
 bench: all
 	@sh mk/deps.sh bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+	@BUILD=$(BUILD) sh tests/bench/agent.sh
 
 demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh

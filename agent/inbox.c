@@ -596,7 +596,8 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
         n++;
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), pending_cmp);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), pending_cmp);
     for (size_t i = 0; i < n; i++) {
         struct nv_bundle b;
         char *p = nv_path_join(a->cfg.inbox, v[i].name);

@@ -541,7 +541,8 @@ scan_source(struct scan *sc, const struct nv_source *s)
         free(p);
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), entry_cmp);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), entry_cmp);
     for (size_t i = 0; i < n; i++) {
         int64_t mt = (int64_t)v[i].st.st_mtim.tv_sec * 1000 + v[i].st.st_mtim.tv_nsec / 1000000;
         char *p;

@@ -431,9 +431,15 @@ next_raw(struct nv_csv *c, size_t *nf, uint64_t *line)
             c->reject_line = c->line;
             goto unbalanced;
         }
-        c->pos = end;
-        c->line += lines;
-        c->reject_line = *line;
+        {
+            size_t rowlen = end - c->pos;
+            c->pos = end;
+            c->line += lines;
+            c->reject_line = *line;
+            if (rowlen > c->max_row)
+                return nv_fail(NV_EFORMAT, "line %llu: row over %zu bytes",
+                               (unsigned long long)*line, c->max_row);
+        }
         if (flags & 4)
             return nv_fail(NV_EFORMAT, "line %llu: more than %d fields",
                            (unsigned long long)*line, NV_CSV_MAX_FIELDS);

@@ -533,7 +533,8 @@ nv_hub_ingest_inbox(struct nv_hub *h,
         n++;
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), pending_cmp);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), pending_cmp);
     for (size_t i = 0; i < n; i++) {
         struct nv_ingest_result res;
         char *p = nv_path_join(inbox, v[i].name);

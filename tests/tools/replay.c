@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -74,6 +75,7 @@ main(int argc, char **argv)
                     json_decref(o);
                     continue;
                 }
+
                 if (strcmp(op, "upsert") == 0) {
                     json_t *cur = json_object_get(state, key);
                     json_t *fields = json_object_get(o, "fields");
@@ -92,6 +94,7 @@ main(int argc, char **argv)
             fclose(f);
         }
         print_state(state);
+        json_decref(state);
         return redundant ? 3 : 0;
     }
     if (argc == 5 && strcmp(argv[1], "export") == 0) {
@@ -119,7 +122,9 @@ main(int argc, char **argv)
             json_object_set_new(state, row->field[kc], fields);
         }
         nv_csv_free(c);
+        close(fd);
         print_state(state);
+        json_decref(state);
         return 0;
     }
 
