@@ -17,43 +17,10 @@
 #include "../formats/fileio.h"
 #include "../formats/log.h"
 #include "../formats/record.h"
+#include "../formats/spool.h"
 #include "inbox.h"
 
 #define PAYLOAD_MAX (1ULL << 30)
-
-/* ---- staging the payload in memory-bounded files ---- */
-
-struct stage {
-    char *dir;
-    int fd;
-};
-
-static int
-st_entry(void *ctx, const char *name, uint64_t size)
-{
-    struct stage *s = ctx;
-    char *p = nv_path_join(s->dir, name);
-
-    (void)size;
-    s->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    free(p);
-    return s->fd < 0 ? nv_fail_errno("cannot stage payload file") : 0;
-}
-
-static int
-st_data(void *ctx, const void *p, size_t n)
-{
-    return nv_write_all(((struct stage *)ctx)->fd, p, n);
-}
-
-static int
-st_end(void *ctx)
-{
-    struct stage *s = ctx;
-    int r = close(s->fd) < 0 ? nv_fail_errno("cannot close staged file") : 0;
-    s->fd = -1;
-    return r;
-}
 
 /* Call fn for every record line of every staged .ndjson file. */
 static int
@@ -478,27 +445,27 @@ quarantine(struct nv_agent *a, const char *path, const char *name, int code)
 static int
 apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
 {
-    struct stage s = { NULL, -1 };
-    struct nv_payload_sink sink = { st_entry, st_data, st_end, &s };
+    struct nv_stage s;
+    struct nv_payload_sink sink;
     struct nv_outbox o;
     struct nv_stream_state st;
-    char sub[64], key[80];
+    char sub[64], key[80], *sdir;
     int r;
 
     snprintf(sub, sizeof(sub), ".staging-%llu", (unsigned long long)b->m.seq);
-    s.dir = nv_path_join(a->cfg.inbox, sub);
-    if ((r = nv_rm_rf(s.dir)) < 0 || (r = nv_mkdir_p(s.dir, 0700)) < 0)
+    sdir = nv_path_join(a->cfg.inbox, sub);
+    nv_stage_sink(&s, sdir, &sink);
+    if ((r = nv_rm_rf(sdir)) < 0 || (r = nv_mkdir_p(sdir, 0700)) < 0)
         goto out;
     if ((r = nv_bundle_open_payload(b, a->self.age, a->self.nage, &sink, NULL)) < 0) {
-        if (s.fd >= 0)
-            close(s.fd);
+        nv_stage_abort(&s);
         goto out;
     }
     nv_agent_outbox(a, &o);
     if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0)
         goto out;
     if (b->m.kind == NV_KIND_UPDATES) {
-        r = apply_updates(a, s.dir, &b->m, &stats->updates);
+        r = apply_updates(a, sdir, &b->m, &stats->updates);
     } else {
         struct era e;
         memset(&e, 0, sizeof(e));
@@ -508,7 +475,7 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
         if (a->hub == NULL)
             r = nv_fail(NV_ECONFIG, "no hub to answer erasure orders to");
         else
-            r = each_record(s.dir, era_one, &e);
+            r = each_record(sdir, era_one, &e);
         if (r == 0 && e.file.len > 0) {
             char name[160], *p;
             snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.csv", b->m.sender,
@@ -538,66 +505,23 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
     }
     r = nv_outbox_end(&o);
 out:
-    if (s.dir != NULL)
-        (void)nv_rm_rf(s.dir);
-    free(s.dir);
+    (void)nv_rm_rf(sdir);
+    free(sdir);
     return r;
-}
-
-struct pending {
-    char *name;
-    char sender[NV_NAME_MAX + 1];
-    uint64_t seq;
-};
-
-static int
-pending_cmp(const void *x, const void *y)
-{
-    const struct pending *a = x, *b = y;
-    int c = strcmp(a->sender, b->sender);
-    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
 int
 nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
 {
-    DIR *d;
-    struct dirent *de;
-    struct pending *v = NULL;
-    size_t n = 0, cap = 0;
-    char *archive = nv_path_join(a->dir, "archive");
-    int first = 0;
+    struct nv_spool_entry *v;
+    size_t n;
+    char *archive;
+    int first = 0, r;
 
     memset(stats, 0, sizeof(*stats));
-    if ((d = opendir(a->cfg.inbox)) == NULL) {
-        free(archive);
-        return nv_fail_errno("cannot open inbox '%s'", a->cfg.inbox);
-    }
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        struct nv_bundle b;
-        char *p;
-        if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, NV_BUNDLE_EXT))
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            if ((v = realloc(v, cap * sizeof(*v))) == NULL)
-                abort();
-        }
-        memset(&v[n], 0, sizeof(v[n]));
-        v[n].name = strdup(de->d_name);
-        p = nv_path_join(a->cfg.inbox, de->d_name);
-        if (nv_bundle_read(&b, p, PAYLOAD_MAX) == 0) {
-            strcpy(v[n].sender, b.m.sender);
-            v[n].seq = b.m.seq;
-            nv_bundle_release(&b);
-        }
-        free(p);
-        n++;
-    }
-    closedir(d);
-    if (n > 0)
-        qsort(v, n, sizeof(*v), pending_cmp);
+    if ((r = nv_spool_list(a->cfg.inbox, PAYLOAD_MAX, &v, &n)) < 0)
+        return r;
+    archive = nv_path_join(a->dir, "archive");
     for (size_t i = 0; i < n; i++) {
         struct nv_bundle b;
         char *p = nv_path_join(a->cfg.inbox, v[i].name);
@@ -630,9 +554,8 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
                 first = r;
         }
         free(p);
-        free(v[i].name);
     }
-    free(v);
+    nv_spool_list_free(v, n);
     free(archive);
     return first;
 }

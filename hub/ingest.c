@@ -11,6 +11,7 @@
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
 #include "../formats/log.h"
+#include "../formats/spool.h"
 #include "ingest.h"
 #include "ledger.h"
 
@@ -127,52 +128,6 @@ nv_hub_close(struct nv_hub *h)
 }
 
 /* ---- sinks ---- */
-
-struct stage {
-    char *dir;
-    int fd;
-    uint64_t files, bytes;
-};
-
-static int
-stage_entry(void *ctx, const char *name, uint64_t size)
-{
-    struct stage *s = ctx;
-    char *p = nv_path_join(s->dir, name);
-
-    (void)size;
-    s->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    free(p);
-    if (s->fd < 0) {
-        if (errno == EEXIST)
-            return nv_fail(NV_EFORMAT, "payload holds two files with one name");
-        return nv_fail_errno("cannot stage payload file");
-    }
-    s->files++;
-    return 0;
-}
-
-static int
-stage_data(void *ctx, const void *p, size_t n)
-{
-    struct stage *s = ctx;
-    s->bytes += n;
-    return nv_write_all(s->fd, p, n);
-}
-
-static int
-stage_end(void *ctx)
-{
-    struct stage *s = ctx;
-    int r = 0;
-
-    if (fsync(s->fd) < 0)
-        r = nv_fail_errno("cannot fsync staged payload");
-    if (close(s->fd) < 0 && r == 0)
-        r = nv_fail_errno("cannot close staged payload");
-    s->fd = -1;
-    return r;
-}
 
 static int
 null_entry(void *ctx, const char *name, uint64_t size)
@@ -357,24 +312,24 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
 static int
 apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
 {
-    struct stage s = { NULL, -1, 0, 0 };
-    struct nv_payload_sink sink = { stage_entry, stage_data, stage_end, &s };
+    struct nv_stage s;
+    struct nv_payload_sink sink;
     char sub[96], seqname[32], *rd = nv_path_join(h->dir, "received"),
-                                *final_dir = NULL, *sender_dir = NULL;
+                                *final_dir = NULL, *sender_dir = NULL, *sdir;
     MDB_txn *txn = NULL;
     int r, rc;
 
     snprintf(sub, sizeof(sub), ".staging-%s-%llu", b->m.sender,
              (unsigned long long)b->m.seq);
-    s.dir = nv_path_join(rd, sub);
-    if ((r = nv_rm_rf(s.dir)) < 0 || (r = nv_mkdir_p(s.dir, 0700)) < 0)
+    sdir = nv_path_join(rd, sub);
+    nv_stage_sink(&s, sdir, &sink);
+    if ((r = nv_rm_rf(sdir)) < 0 || (r = nv_mkdir_p(sdir, 0700)) < 0)
         goto out;
     if ((r = nv_bundle_open_payload(b, h->self.age, h->self.nage, &sink, &h->lim)) < 0) {
-        if (s.fd >= 0)
-            close(s.fd);
+        nv_stage_abort(&s);
         goto out;
     }
-    if ((r = nv_fsync_dir(s.dir)) < 0)
+    if ((r = nv_fsync_dir(sdir)) < 0)
         goto out;
     sender_dir = nv_path_join(rd, b->m.sender);
     if ((r = nv_mkdir_p(sender_dir, 0700)) < 0)
@@ -383,7 +338,7 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
     final_dir = nv_path_join(sender_dir, seqname);
     if ((r = nv_rm_rf(final_dir)) < 0)
         goto out;
-    if (rename(s.dir, final_dir) < 0) {
+    if (rename(sdir, final_dir) < 0) {
         r = nv_fail_errno("cannot move staged payload");
         goto out;
     }
@@ -408,9 +363,9 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
-    if (r < 0 && s.dir != NULL)
-        nv_rm_rf(s.dir);
-    free(s.dir);
+    if (r < 0)
+        (void)nv_rm_rf(sdir);
+    free(sdir);
     free(rd);
     free(final_dir);
     free(sender_dir);
@@ -471,23 +426,6 @@ refused:
     return r;
 }
 
-struct pending {
-    char *name;
-    char sender[NV_NAME_MAX + 1];
-    uint64_t seq;
-};
-
-static int
-pending_cmp(const void *a, const void *b)
-{
-    const struct pending *x = a, *y = b;
-    int c = strcmp(x->sender, y->sender);
-
-    if (c != 0)
-        return c;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 int
 nv_hub_ingest_inbox(struct nv_hub *h,
                     void (*report)(void *, const char *,
@@ -495,50 +433,18 @@ nv_hub_ingest_inbox(struct nv_hub *h,
                     void *ctx)
 {
     char *inbox = nv_path_join(h->dir, "inbox");
-    DIR *d = opendir(inbox);
-    struct dirent *e;
-    struct pending *v = NULL;
-    size_t n = 0, cap = 0;
-    int first = 0;
+    struct nv_spool_entry *v;
+    size_t n;
+    int first = 0, r;
 
-    if (d == NULL) {
+    if ((r = nv_spool_list(inbox, h->max_payload, &v, &n)) < 0) {
         free(inbox);
-        return nv_fail_errno("cannot open inbox");
+        return r;
     }
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (e->d_name[0] == '.' || l < 6 ||
-            strcmp(e->d_name + l - 5, NV_BUNDLE_EXT) != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            v = realloc(v, cap * sizeof(*v));
-            if (v == NULL)
-                abort();
-        }
-        memset(&v[n], 0, sizeof(v[n]));
-        v[n].name = strdup(e->d_name);
-        /* order by the manifest when readable; unreadable ones sort first
-         * and are quarantined with their reason */
-        {
-            struct nv_bundle b;
-            char *p = nv_path_join(inbox, e->d_name);
-            if (nv_bundle_read(&b, p, h->max_payload) == 0) {
-                strcpy(v[n].sender, b.m.sender);
-                v[n].seq = b.m.seq;
-                nv_bundle_release(&b);
-            }
-            free(p);
-        }
-        n++;
-    }
-    closedir(d);
-    if (n > 0)
-        qsort(v, n, sizeof(*v), pending_cmp);
     for (size_t i = 0; i < n; i++) {
         struct nv_ingest_result res;
         char *p = nv_path_join(inbox, v[i].name);
-        int r = nv_hub_ingest_file(h, p, 1, &res);
+        r = nv_hub_ingest_file(h, p, 1, &res);
         if (res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED) {
             if (first == 0)
                 first = res.code ? res.code : r;
@@ -546,9 +452,8 @@ nv_hub_ingest_inbox(struct nv_hub *h,
         if (report != NULL)
             report(ctx, v[i].name, &res);
         free(p);
-        free(v[i].name);
     }
-    free(v);
+    nv_spool_list_free(v, n);
     free(inbox);
     return first;
 }
