@@ -107,6 +107,21 @@ seen_probe(struct seen *s, const uint8_t h[HLEN], int insert)
     }
 }
 
+/* Hash of a record key for the seen-set: SipHash-128 under a key drawn once
+ * per process, so no export can be crafted to collide. */
+static void
+key_hash(uint8_t h[HLEN], const void *key, size_t len)
+{
+    static uint8_t k[crypto_shorthash_siphashx24_KEYBYTES];
+    static int ready;
+
+    if (!ready) {
+        randombytes_buf(k, sizeof(k));
+        ready = 1;
+    }
+    crypto_shorthash_siphashx24(h, key, len, k);
+}
+
 /* ---- JSON output ---- */
 
 static int
@@ -282,8 +297,7 @@ emit_deletes(struct scan *sc, const struct nv_source *s, const char *file,
         if (k.mv_size < plen || memcmp(k.mv_data, s->name, plen) != 0)
             break;
         known++;
-        crypto_generichash(h, HLEN, (uint8_t *)k.mv_data + plen, k.mv_size - plen,
-                           NULL, 0);
+        key_hash(h, (uint8_t *)k.mv_data + plen, k.mv_size - plen);
         if (seen_probe(seen, h, 0) == 1)
             continue;
         ngone++;
@@ -329,7 +343,7 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
     struct colorder *order = NULL;
     size_t keyidx[NV_MAX_KEYCOLS];
     struct seen seen = { NULL, 0, 0 };
-    struct nv_buf key = NV_BUF_INIT;
+    struct nv_buf key = NV_BUF_INIT, fpb = NV_BUF_INIT;
     uint64_t rows = 0, up = 0, same = 0, rejected = 0;
     int fd = -1, r = 0, rc;
     char esc[256];
@@ -371,7 +385,6 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
     qsort(order, hdr->n, sizeof(*order), colcmp);
 
     for (;;) {
-        crypto_generichash_state hs;
         uint8_t kh[HLEN], fp[HLEN];
         MDB_val k, v;
         int changed;
@@ -400,15 +413,18 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
                    key.len == 0 ? "empty record key" : "record key over 400 bytes");
             continue;
         }
-        crypto_generichash(kh, HLEN, key.data, key.len, NULL, 0);
+        key_hash(kh, key.data, key.len);
         seen_prefetch(&seen, kh);
-        crypto_generichash_init(&hs, NULL, 0, HLEN);
+        /* fingerprint: BLAKE2b-128 of name NUL value NUL ..., by column
+         * name, hashed in one call */
+        nv_buf_reset(&fpb);
         for (size_t i = 0; i < hdr->n; i++) {
             size_t c = order[i].idx;
-            crypto_generichash_update(&hs, (const uint8_t *)hdr->field[c], hdr->len[c] + 1);
-            crypto_generichash_update(&hs, (const uint8_t *)row->field[c], row->len[c] + 1);
+            if ((r = nv_buf_add(&fpb, hdr->field[c], hdr->len[c] + 1)) < 0 ||
+                (r = nv_buf_add(&fpb, row->field[c], row->len[c] + 1)) < 0)
+                goto out;
         }
-        crypto_generichash_final(&hs, fp, HLEN);
+        crypto_generichash(fp, HLEN, fpb.data, fpb.len, NULL, 0);
         if ((r = set_dbkey(&sc->dbkey, s->name, (char *)key.data, key.len)) < 0)
             goto out;
         k.mv_size = sc->dbkey.len;
@@ -480,6 +496,7 @@ out:
     free(order);
     seen_release(&seen);
     nv_buf_release(&key);
+    nv_buf_release(&fpb);
     return r;
 }
 
