@@ -34,19 +34,9 @@ cmd_init(int argc, char **argv)
                                      "quarantine", "import", "archive" };
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--entity", &entity)) {
-            if (entity == NULL)
-                return nv_cli_usage("--entity needs a value");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
-    if (dir == NULL || entity == NULL)
+    if ((r = nv_cli_dir_opt(argc, argv, "--entity", &entity, &dir)) != 0)
+        return r;
+    if (entity == NULL)
         return nv_cli_usage("DIR and --entity NAME are required");
     if ((r = nv_mkdir_p(dir, 0700)) < 0 ||
         (r = nv_identity_create(dir, entity, NV_ROLE_AGENT)) < 0)

@@ -182,6 +182,12 @@ seal_part(struct nv_outbox *o, int final)
                 (unsigned long long)m.rejects);
     }
 out:
+    /* a part that could not be sealed kills its change set: nothing of it
+     * is committed */
+    if (r < 0 && o->txn != NULL) {
+        mdb_txn_abort(o->txn);
+        o->txn = NULL;
+    }
     nv_bundle_writer_free(o->w);
     o->w = NULL;
     free(pd);

@@ -138,3 +138,25 @@ nv_parse_size(const char *s, uint64_t *out)
     *out = v * mult;
     return 0;
 }
+
+int
+nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
+               const char **dir)
+{
+    *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (nv_opt_val(argc, argv, &i, name, &v)) {
+            if (v == NULL)
+                return nv_cli_usage("%s needs a value", name);
+            *val = v;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (*dir == NULL) {
+            *dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    return *dir == NULL ? nv_cli_usage("DIR is required") : 0;
+}

@@ -29,6 +29,11 @@ int nv_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nv_opt_val(int argc, char **argv, int *i, const char *name,
                const char **val);
 int nv_opt_flag(char **argv, int i, const char *name);
+/* "CMD DIR [--NAME VALUE]": *dir gets the one positional argument (required),
+ * *val the option's value (unchanged when the option is absent).  Returns 0,
+ * or the usage exit status after printing the problem. */
+int nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
+                   const char **dir);
 /* Parse a size with optional K/M/G suffix (powers of 1024). */
 int nv_parse_size(const char *s, uint64_t *out);
 

@@ -29,20 +29,8 @@ cmd_init(int argc, char **argv)
     const char *dir = NULL, *entity = "hub";
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--entity", &entity)) {
-            if (entity == NULL)
-                return nv_cli_usage("--entity needs a value");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
+    if ((r = nv_cli_dir_opt(argc, argv, "--entity", &entity, &dir)) != 0)
+        return r;
     if ((r = nv_hub_layout(dir)) < 0 ||
         (r = nv_identity_create(dir, entity, NV_ROLE_HUB)) < 0)
         return nv_cli_fail(r);
@@ -542,20 +530,8 @@ cmd_ledger(int argc, char **argv)
     uint64_t n = 0;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--allowed-signers", &as)) {
-            if (as == NULL)
-                return nv_cli_usage("--allowed-signers needs a file name");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
+    if ((r = nv_cli_dir_opt(argc, argv, "--allowed-signers", &as, &dir)) != 0)
+        return r;
     if ((r = nv_hub_open(&h, dir)) < 0) /* opens and reconciles the ledger */
         return nv_cli_fail(r);
     if (h.ledger == NULL) {
