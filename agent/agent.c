@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "../formats/errors.h"
@@ -24,6 +25,10 @@ nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
 
     memset(a, 0, sizeof(*a));
     a->dir = dir;
+    a->lock_fd = -1;
+    if ((r = nv_dir_lock(dir, "agent.lock", "nova-agent")) < 0)
+        return r;
+    a->lock_fd = r;
     if ((r = nv_agent_config_load(&a->cfg, dir)) < 0)
         goto fail;
     a->have_cfg = 1;
@@ -71,6 +76,9 @@ nv_agent_close(struct nv_agent *a)
     if (a->have_cfg)
         nv_agent_config_release(&a->cfg);
     a->have_st = a->have_kr = a->have_self = a->have_cfg = 0;
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
+    a->lock_fd = -1;
 }
 
 void

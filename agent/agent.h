@@ -19,6 +19,7 @@ struct nv_agent {
     const struct nv_keyring_entry *hub;
     struct nv_astate st;
     int have_cfg, have_self, have_kr, have_st;
+    int lock_fd; /* DIR/agent.lock: one nova-agent at a time */
 };
 
 /* Open everything and recover the outbox after a crash.  need_hub: fail if

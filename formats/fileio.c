@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -341,4 +342,24 @@ nv_rm_rf(const char *path)
     if (rmdir(path) < 0)
         return nv_fail_errno("cannot remove '%s'", path);
     return r;
+}
+
+int
+nv_dir_lock(const char *dir, const char *name, const char *who)
+{
+    char *p = nv_path_join(dir, name);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    free(p);
+    if (fd < 0)
+        return nv_fail_errno("cannot open the lock file in '%s'", dir);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return nv_fail(NV_EEXIST, "another %s is working in '%s'", who, dir);
+        errno = e;
+        return nv_fail_errno("cannot lock '%s'", dir);
+    }
+    return fd;
 }

@@ -75,6 +75,11 @@ int nv_exists(const char *path);
 /* malloc'd "a/b"; aborts on out of memory (programmer-level resource). */
 char *nv_path_join(const char *a, const char *b);
 
+/* Take an exclusive lock on dir/name (flock, released when the process
+ * dies, even by kill -9).  Returns the fd to keep open, or NV_EEXIST when
+ * another process holds it ("another <who> is working in '<dir>'"). */
+int nv_dir_lock(const char *dir, const char *name, const char *who);
+
 /* Remove a directory tree (no symlink following). */
 int nv_rm_rf(const char *path);
 

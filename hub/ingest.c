@@ -87,10 +87,14 @@ nv_hub_open(struct nv_hub *h, const char *dir)
 
     memset(h, 0, sizeof(*h));
     h->dir = dir;
+    h->lock_fd = -1;
     if ((r = nv_hub_layout(dir)) < 0)
         return r;
-    if ((r = nv_identity_load(dir, &h->self)) < 0)
+    if ((r = nv_dir_lock(dir, "hub.lock", "nova-hub")) < 0)
         return r;
+    h->lock_fd = r;
+    if ((r = nv_identity_load(dir, &h->self)) < 0)
+        goto fail;
     if ((r = nv_keyring_load(&h->kr, dir)) < 0)
         goto fail;
     if ((r = nv_hstore_open(&h->store, dir)) < 0)
@@ -104,7 +108,12 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         /* and append what a crash kept from it (applied, archived, not
          * recorded) */
         char *ad = nv_path_join(dir, "archive");
+        char *stale = nv_path_join(dir, "ledger/refs/heads/main.lock");
         int added = 0;
+        /* we hold hub.lock: a ref lock left by a killed process is stale */
+        if (unlink(stale) == 0)
+            nv_warn("ingest", "removed a stale ledger lock left by a crash");
+        free(stale);
         if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0)
             r = nv_ledger_reconcile(h->ledger, ad, &added);
         free(ad);
@@ -125,6 +134,9 @@ nv_hub_close(struct nv_hub *h)
     nv_hstore_close(&h->store);
     nv_keyring_release(&h->kr);
     nv_identity_release(&h->self);
+    if (h->lock_fd >= 0)
+        close(h->lock_fd);
+    h->lock_fd = -1;
 }
 
 /* ---- sinks ---- */
@@ -310,7 +322,8 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
 }
 
 static int
-apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
+apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
+      struct nv_apply_stats *stats)
 {
     struct nv_stage s;
     struct nv_payload_sink sink;
@@ -348,6 +361,26 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b)
     if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
         r = nv_hmdb_fail(rc, "cannot write");
         goto out;
+    }
+    /* every record of the bundle, then its stream state: all or nothing */
+    {
+        struct dirent **ents;
+        int ne = scandir(final_dir, &ents, NULL, alphasort);
+        if (ne < 0) {
+            r = nv_fail_errno("cannot read the applied payload");
+            goto out;
+        }
+        for (int i = 0; i < ne; i++) {
+            if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
+                char *fp = nv_path_join(final_dir, ents[i]->d_name);
+                r = nv_hstore_apply_file(txn, &h->store, &b->m, fp, stats);
+                free(fp);
+            }
+            free(ents[i]);
+        }
+        free(ents);
+        if (r < 0)
+            goto out;
     }
     if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
         goto out;
@@ -406,7 +439,7 @@ nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
         }
         goto refused;
     }
-    r = apply(h, path, &b);
+    r = apply(h, path, &b, &res->applied);
     nv_bundle_release(&b);
     if (r < 0)
         goto refused;

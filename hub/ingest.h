@@ -21,6 +21,7 @@ struct nv_ledger;
 
 struct nv_hub {
     const char *dir;
+    int lock_fd;      /* DIR/hub.lock: one nova-hub at a time */
     struct nv_identity self;
     struct nv_keyring kr;
     struct nv_hstore store;
@@ -38,6 +39,7 @@ struct nv_ingest_result {
     struct nv_manifest m;
     int have_manifest;
     char reason[512];
+    struct nv_apply_stats applied; /* what the bundle changed in the store */
 };
 
 int nv_hub_open(struct nv_hub *h, const char *dir)

@@ -17,6 +17,7 @@
 #include "../keys/identity.h"
 #include "../keys/keyring.h"
 #include "../agent/outbox.h"
+#include "../formats/csv.h"
 #include "../formats/record.h"
 #include "ingest.h"
 #include "ledger.h"
@@ -212,9 +213,14 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
         json_str(name);
         printf(",\"outcome\":\"%s\"", words[res->outcome]);
         if (res->have_manifest)
-            printf(",\"sender\":\"%s\",\"seq\":%llu,\"records\":%llu",
+            printf(",\"sender\":\"%s\",\"seq\":%llu,\"records\":%llu,"
+                   "\"upserts\":%llu,\"deletes\":%llu,\"acks\":%llu,\"rejected\":%llu",
                    res->m.sender, (unsigned long long)res->m.seq,
-                   (unsigned long long)res->m.records);
+                   (unsigned long long)res->m.records,
+                   (unsigned long long)res->applied.upserts,
+                   (unsigned long long)res->applied.deletes,
+                   (unsigned long long)res->applied.acks,
+                   (unsigned long long)res->applied.rejected);
         if (res->code)
             printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
                 json_str(res->reason);
@@ -222,7 +228,15 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
         fflush(stdout);
         return;
     }
-    if (res->outcome == NV_APPLIED || res->outcome == NV_DUPLICATE)
+    if (res->outcome == NV_APPLIED)
+        printf("%-11s %s->%s seq %llu (%llu records: %llu upserts, %llu deletes, %llu acks, %llu rejected) %s\n",
+               words[res->outcome], res->m.sender, res->m.recipient,
+               (unsigned long long)res->m.seq, (unsigned long long)res->m.records,
+               (unsigned long long)res->applied.upserts,
+               (unsigned long long)res->applied.deletes,
+               (unsigned long long)res->applied.acks,
+               (unsigned long long)res->applied.rejected, name);
+    else if (res->outcome == NV_DUPLICATE)
         printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],
                res->m.sender, res->m.recipient, (unsigned long long)res->m.seq,
                (unsigned long long)res->m.records, name);
@@ -561,6 +575,146 @@ out:
       "show the signed ledger's tip; write the allowed_signers file for git" },
    and #include "ledger.h" at the top. */
 
+/* Split a store key "<a>\0<b>\0<c>" into its parts (borrowed, NUL-ended
+ * copies in buf). */
+static int
+split3(const MDB_val *k, char *buf, size_t n, const char **a, const char **b,
+       const char **c)
+{
+    const char *p = k->mv_data, *e = p + k->mv_size, *z1, *z2;
+
+    if (k->mv_size >= n || (z1 = memchr(p, 0, k->mv_size)) == NULL ||
+        (z2 = memchr(z1 + 1, 0, (size_t)(e - z1 - 1))) == NULL)
+        return -1;
+    memcpy(buf, p, k->mv_size);
+    buf[k->mv_size] = '\0';
+    *a = buf;
+    *b = buf + (z1 - p) + 1;
+    *c = buf + (z2 - p) + 1;
+    return 0;
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+    const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v;
+    struct nv_hub h;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, d;
+    json_t *cols = json_object();
+    struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
+    struct nv_buf out = NV_BUF_INIT;
+    const char **vals = NULL;
+    size_t ncols = 0;
+    uint64_t n = 0;
+    int r = 0, csv;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--format", &v)) {
+            if (v == NULL || (strcmp(v, "csv") && strcmp(v, "ndjson")))
+                return nv_cli_usage("--format must be csv or ndjson");
+            format = v;
+        } else if (nv_opt_val(argc, argv, &i, "--entity", &v)) {
+            if (v == NULL)
+                return nv_cli_usage("--entity needs a name");
+            entity = v;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (what == NULL) {
+            what = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || what == NULL || strcmp(what, "records") != 0)
+        return nv_cli_usage("DIR and what to export (records) are required");
+    csv = strcmp(format, "csv") == 0;
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    /* two passes for CSV: the columns are every field name seen */
+    for (int pass = csv ? 0 : 1; pass < 2 && r == 0; pass++) {
+        int rc;
+        if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
+            (rc = mdb_cursor_open(txn, h.store.records, &cur)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read records");
+            break;
+        }
+        if (pass == 1 && csv) {
+            const char *name;
+            json_t *unused;
+            size_t i = 4;
+            ncols = 4 + json_object_size(cols);
+            vals = calloc(ncols, sizeof(char *));
+            vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
+            json_object_foreach(cols, name, unused)
+                vals[i++] = name;
+            if ((r = nv_csv_write_row(&out, &dl, vals, ncols)) == 0)
+                fwrite(out.data, 1, out.len, stdout);
+        }
+        while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+            char kb[520], seq[24];
+            const char *e, *src, *key;
+            json_t *rec, *fields;
+            if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
+                continue;
+            if (entity != NULL && strcmp(entity, e) != 0)
+                continue;
+            rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
+            fields = json_object_get(rec, "fields");
+            if (pass == 0) {
+                const char *name;
+                json_t *fv;
+                json_object_foreach(fields, name, fv)
+                    json_object_set(cols, name, json_true());
+            } else if (csv) {
+                snprintf(seq, sizeof(seq), "%lld",
+                         (long long)json_integer_value(json_object_get(rec, "seq")));
+                {
+                    const char **row = calloc(ncols, sizeof(char *));
+                    const char *name;
+                    json_t *unused;
+                    size_t c = 4;
+                    row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
+                    json_object_foreach(cols, name, unused) {
+                        json_t *fv = json_object_get(fields, name);
+                        row[c++] = json_is_string(fv) ? json_string_value(fv) : "";
+                    }
+                    nv_buf_reset(&out);
+                    if ((r = nv_csv_write_row(&out, &dl, row, ncols)) == 0)
+                        fwrite(out.data, 1, out.len, stdout);
+                    free(row);
+                }
+                n++;
+            } else {
+                json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src,
+                                      "key", key, "seq", json_object_get(rec, "seq"),
+                                      "fields", fields ? fields : json_null());
+                char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                if (text != NULL)
+                    printf("%s\n", text);
+                free(text);
+                json_decref(o);
+                n++;
+            }
+            json_decref(rec);
+        }
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        cur = NULL;
+        txn = NULL;
+    }
+    fflush(stdout);
+    fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
+    free(vals);
+    json_decref(cols);
+    nv_buf_release(&out);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
 static const struct nv_cmd cmds[] = {
     { "init", cmd_init, "init DIR [--entity NAME]",
       "create the hub's keys (signing, encryption, ledger) and directories" },
@@ -578,6 +732,8 @@ static const struct nv_cmd cmds[] = {
     { "status", cmd_status, "status DIR [--json]", "streams, inbox and quarantine" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
       "show the signed ledger's tip; write the allowed_signers file for git" },
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--entity NAME]",
+      "write the stored source records to stdout (CSV: one column per field name)" },
     { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",
       "seal update records or erasure orders for an agent into DIR/outbox/ENTITY" },
     { NULL, NULL, NULL, NULL },

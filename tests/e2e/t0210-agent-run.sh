@@ -23,6 +23,7 @@ wait_for() {
 
 export_csv crm/exports/contacts.csv 50
 check "an export written in place is shipped" wait_for 1
+expect_status "a second nova-agent on the same directory is refused" 28 "another nova-agent is working in" nova-agent scan A
 export_csv crm/staging.csv 50 Y
 mv crm/staging.csv crm/exports/contacts.csv
 check "an export moved in is shipped" wait_for 2
