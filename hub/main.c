@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -715,6 +716,139 @@ cmd_export(int argc, char **argv)
     return r < 0 ? nv_cli_fail(r) : 0;
 }
 
+/* Read "key: value" from a .reason file into out (empty if absent). */
+static void
+reason_field(const char *text, const char *key, char *out, size_t n)
+{
+    size_t kl = strlen(key);
+    const char *p = text;
+
+    out[0] = '\0';
+    while (p && *p) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == ':' && p[kl + 1] == ' ') {
+            const char *v = p + kl + 2, *e = strchr(v, '\n');
+            int len = (int)(e ? (size_t)(e - v) : strlen(v));
+            snprintf(out, n, "%.*s", len, v);
+            return;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+}
+
+static int
+cmd_quarantine(int argc, char **argv)
+{
+    const char *dir = NULL, *action = NULL, *name = NULL;
+    struct dirent **ents = NULL;
+    char *qd = NULL;
+    int json = 0, n, r = 0, shown = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (dir == NULL)
+            dir = argv[i];
+        else if (action == NULL)
+            action = argv[i];
+        else if (name == NULL)
+            name = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    if (dir == NULL || action == NULL ||
+        (strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "retry")))
+        return nv_cli_usage("DIR and list, show NAME or retry NAME|all are required");
+    if (strcmp(action, "list") != 0 && name == NULL)
+        return nv_cli_usage("%s needs a bundle name (or 'all' for retry)", action);
+    if (name != NULL && strcmp(name, "all") != 0 &&
+        (strchr(name, '/') || name[0] == '.'))
+        return nv_cli_usage("a bundle name is a file name in DIR/quarantine");
+    qd = nv_path_join(dir, "quarantine");
+    n = scandir(qd, &ents, NULL, alphasort);
+    if (n < 0) {
+        r = nv_fail_errno("cannot read '%s'", qd);
+        free(qd);
+        return nv_cli_fail(r);
+    }
+    if (json && strcmp(action, "list") == 0)
+        printf("[");
+    for (int i = 0; i < n; i++) {
+        const char *f = ents[i]->d_name;
+        size_t l = strlen(f);
+        char *bp, *rp;
+        struct nv_buf rs = NV_BUF_INIT;
+        char when[32], code[16], why[512];
+
+        if (f[0] == '.' || l < 6 || strcmp(f + l - 5, NV_BUNDLE_EXT) != 0 ||
+            (name != NULL && strcmp(name, "all") != 0 && strcmp(name, f) != 0)) {
+            free(ents[i]);
+            continue;
+        }
+        bp = nv_path_join(qd, f);
+        rp = malloc(strlen(bp) + 8);
+        sprintf(rp, "%s.reason", bp);
+        (void)!nv_read_file(rp, 65536, &rs);
+        reason_field(rs.len ? (char *)rs.data : "", "time", when, sizeof(when));
+        reason_field(rs.len ? (char *)rs.data : "", "code", code, sizeof(code));
+        reason_field(rs.len ? (char *)rs.data : "", "reason", why, sizeof(why));
+        if (strcmp(action, "list") == 0) {
+            if (json) {
+                printf("%s{\"bundle\":", shown ? "," : "");
+                json_str(f);
+                printf(",\"time\":\"%s\",\"status\":%s,\"reason\":", when,
+                       code[0] ? code : "null");
+                json_str(why);
+                printf("}");
+            } else {
+                printf("%-44s %s  %3s  %s\n", f, when, code, why);
+            }
+        } else if (strcmp(action, "show") == 0) {
+            struct nv_bundle b;
+            printf("bundle: %s\ntime:   %s\nstatus: %s\nreason: %s\n", f, when, code, why);
+            if (nv_bundle_read(&b, bp, 0) == 0) {
+                printf("\n%s", (char *)b.manifest_text.data);
+                nv_bundle_release(&b);
+            } else {
+                printf("(the manifest cannot be read)\n");
+            }
+        } else {
+            char *ib = nv_path_join(dir, "inbox"), *to = nv_path_join(ib, f);
+            if (rename(bp, to) < 0) {
+                r = nv_fail_errno("cannot move '%s' back to the inbox", f);
+            } else {
+                unlink(rp);
+                printf("moved %s back to the inbox\n", f);
+            }
+            free(ib);
+            free(to);
+        }
+        shown++;
+        nv_buf_release(&rs);
+        free(bp);
+        free(rp);
+        free(ents[i]);
+    }
+    free(ents);
+    if (json && strcmp(action, "list") == 0)
+        printf("]\n");
+    free(qd);
+    if (r < 0)
+        return nv_cli_fail(r);
+    if (name != NULL && shown == 0)
+        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "no quarantined bundle '%s'", name));
+    if (strcmp(action, "retry") == 0) {
+        char *args[] = { (char *)"ingest", (char *)dir, NULL };
+        printf("ingesting the inbox again:\n");
+        fflush(stdout);
+        return cmd_ingest(2, args);
+    }
+    return 0;
+}
+
 static const struct nv_cmd cmds[] = {
     { "init", cmd_init, "init DIR [--entity NAME]",
       "create the hub's keys (signing, encryption, ledger) and directories" },
@@ -732,6 +866,8 @@ static const struct nv_cmd cmds[] = {
     { "status", cmd_status, "status DIR [--json]", "streams, inbox and quarantine" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
       "show the signed ledger's tip; write the allowed_signers file for git" },
+    { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",
+      "see refused bundles and their reasons; move them back and ingest again" },
     { "export", cmd_export, "export DIR records [--format csv|ndjson] [--entity NAME]",
       "write the stored source records to stdout (CSV: one column per field name)" },
     { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",

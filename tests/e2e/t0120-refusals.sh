@@ -70,4 +70,11 @@ expect_status "revoked key refused" 15 "revoked.*laptop stolen" nova-hub ingest 
 check "status counts the quarantine" sh -c 'nova-hub status H --json | grep -q "\"quarantine\":4"'
 cp H/quarantine/acme-hub-0000000005.changes.nova H/inbox/
 check "ingest --json reports reason and status" sh -c 'nova-hub ingest H --json | grep -q "\"outcome\":\"quarantined\".*\"status\":15"'
+# the operator's view of the quarantine
+check "quarantine list names each refused bundle with its status and reason" sh -c 'nova-hub quarantine H list | grep -q "^replay.nova .* 16  stream acme->hub: bundle 1 replayed"'
+check "quarantine list --json" sh -c 'nova-hub quarantine H list --json | grep -q "\"bundle\":\"replay.nova\",.*\"status\":16"'
+check "quarantine show prints the reason and the manifest" sh -c 'nova-hub quarantine H show replay.nova | grep -q "^seq: 1$"'
+expect_status "quarantine show of an unknown bundle" 29 "no quarantined bundle" nova-hub quarantine H show nothing.nova
+nova-hub revoke H acme --reason "mistake" >/dev/null 2>&1
+check "retry moves a bundle back and ingests it again (still refused: revoked)" sh -c 'nova-hub quarantine H retry acme-hub-0000000005.changes.nova | grep -q "moved acme-hub-0000000005.changes.nova back" && test -f H/quarantine/acme-hub-0000000005.changes.nova.reason'
 done_testing
