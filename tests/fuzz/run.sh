@@ -34,7 +34,7 @@ if [ -z "$CC" ]; then
     exit 1
 fi
 
-PKGS="libsodium libarchive libzstd jansson"
+PKGS="libsodium libarchive libzstd jansson libutf8proc"
 # shellcheck disable=SC2086
 if ! PKG_CFLAGS=$(pkg-config --cflags $PKGS) ||
    ! PKG_LIBS=$(pkg-config --libs $PKGS); then
@@ -51,7 +51,7 @@ mkdir -p "$BUILD/obj" "$BUILD/logs" "$BUILD/corpus" "$BUILD/crashes" || exit 1
 # coverage, no main) and linked into every target with -fsanitize=fuzzer.
 build_failed=0
 objs=""
-for src in formats/*.c keys/*.c; do
+for src in formats/*.c keys/*.c hub/normalize.c; do
     [ -f "$src" ] || continue
     o="$BUILD/obj/$(echo "$src" | tr / _).o"
     objs="$objs $o"

@@ -1,0 +1,1146 @@
+/*
+ * normalize.c - normalisation of contact values before matching.
+ *
+ * Every function appends to the caller's buffer and, on failure, cuts it
+ * back to where it was (rollback()), so a caller can build a record's
+ * normalised fields one after the other in one buffer.  Error details name
+ * the field kind and the reason, never the value.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <utf8proc.h>
+
+#include "../formats/errors.h"
+#include "normalize.h"
+
+#define PHONE_MAX_DIGITS 20
+#define PHON_WORD_MAX 64
+
+/* ---- helpers ---- */
+
+static void
+rollback(struct nv_buf *out, size_t base)
+{
+    out->len = base;
+    if (out->data != NULL)
+        out->data[base] = '\0';
+}
+
+static int
+is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+           c == '\f';
+}
+
+/* c is one of the characters of set (never NUL, unlike strchr). */
+static int
+in_set(char c, const char *set)
+{
+    return c != '\0' && strchr(set, c) != NULL;
+}
+
+static int
+is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static unsigned char
+ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static unsigned char
+ascii_upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+/* Trim ASCII blanks from both ends of in/len, in place. */
+static void
+trim(const char **in, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)*in;
+    size_t n = *len;
+
+    while (n > 0 && is_blank(p[0])) {
+        p++;
+        n--;
+    }
+    while (n > 0 && is_blank(p[n - 1]))
+        n--;
+    *in = (const char *)p;
+    *len = n;
+}
+
+static int
+utf8_valid(const char *s, size_t len)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_int32_t c;
+    utf8proc_ssize_t r;
+
+    while (len > 0) {
+        r = utf8proc_iterate(p, (utf8proc_ssize_t)len, &c);
+        if (r <= 0)
+            return 0;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 1;
+}
+
+static int
+check_len(const char *what, size_t len)
+{
+    if (len > NV_NORM_MAX_BYTES)
+        return nv_fail(NV_EFORMAT, "%s: longer than %d bytes", what,
+                       NV_NORM_MAX_BYTES);
+    return 0;
+}
+
+/* utf8proc_map on in/len, result in *dst (free() it). */
+static int
+map_utf8(const char *what, const char *in, size_t len, int flags,
+         utf8proc_uint8_t **dst, size_t *dlen)
+{
+    utf8proc_ssize_t r;
+
+    *dst = NULL;
+    r = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)len, dst,
+                     (utf8proc_option_t)flags);
+    if (r < 0) {
+        *dst = NULL;
+        if (r == UTF8PROC_ERROR_NOMEM)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        if (r == UTF8PROC_ERROR_OVERFLOW)
+            return nv_fail(NV_ETOOBIG, "%s: too long", what);
+        return nv_fail(NV_EFORMAT, "%s: not valid UTF-8", what);
+    }
+    *dlen = (size_t)r;
+    return 0;
+}
+
+/* ---- names ---- */
+
+/* Characters that separate the parts of a name. */
+static int
+is_name_sep(utf8proc_int32_t c)
+{
+    const utf8proc_property_t *p;
+
+    switch (c) {
+    case '-': case '\'': case '.': case '`':
+    case 0x02BC: /* modifier letter apostrophe */
+    case 0x2018: case 0x2019: /* quotation marks used as apostrophes */
+    case 0x2212: /* minus */
+        return 1;
+    default:
+        break;
+    }
+    if (c >= 0x2010 && c <= 0x2015) /* hyphens and dashes */
+        return 1;
+    if (c < 0x80)
+        return is_blank((unsigned char)c);
+    p = utf8proc_get_property(c);
+    return p->category == UTF8PROC_CATEGORY_ZS ||
+           p->category == UTF8PROC_CATEGORY_ZL ||
+           p->category == UTF8PROC_CATEGORY_ZP;
+}
+
+int
+nv_norm_name(const char *in, size_t len, struct nv_buf *out)
+{
+    const int flags = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                      UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
+                      UTF8PROC_IGNORE | UTF8PROC_LUMP | UTF8PROC_STRIPCC;
+    size_t base = out->len, mlen = 0, i = 0;
+    utf8proc_uint8_t *m = NULL;
+    utf8proc_uint8_t enc[4];
+    utf8proc_int32_t c;
+    utf8proc_ssize_t k;
+    int pending = 0, any = 0, r;
+
+    if ((r = check_len("name", len)) < 0)
+        goto out;
+    if (!utf8_valid(in, len)) {
+        r = nv_fail(NV_EFORMAT, "name: not valid UTF-8");
+        goto out;
+    }
+    if ((r = map_utf8("name", in, len, flags, &m, &mlen)) < 0)
+        goto out;
+    while (i < mlen) {
+        k = utf8proc_iterate(m + i, (utf8proc_ssize_t)(mlen - i), &c);
+        if (k <= 0) { /* utf8proc wrote it: cannot happen */
+            r = nv_fail(NV_EFORMAT, "name: not valid UTF-8");
+            goto out;
+        }
+        i += (size_t)k;
+        if (is_name_sep(c)) {
+            pending = 1;
+            continue;
+        }
+        if (pending && any && (r = nv_buf_add(out, " ", 1)) < 0)
+            goto out;
+        pending = 0;
+        any = 1;
+        /* œ and æ are letters of their own in Unicode: no decomposition */
+        if (c == 0x0153)
+            r = nv_buf_add(out, "oe", 2);
+        else if (c == 0x00E6)
+            r = nv_buf_add(out, "ae", 2);
+        else
+            r = nv_buf_add(out, enc, (size_t)utf8proc_encode_char(c, enc));
+        if (r < 0)
+            goto out;
+    }
+    r = 0;
+out:
+    free(m);
+    if (r < 0)
+        rollback(out, base);
+    return r;
+}
+
+/* ---- phones ---- */
+
+struct overseas {
+    char prefix[4]; /* first 3 of the 9 significant digits */
+    char cc[4];
+};
+
+static const struct overseas overseas[] = {
+    { "262", "262" }, { "263", "262" }, { "692", "262" }, { "693", "262" },
+    { "269", "262" }, { "639", "262" },
+    { "590", "590" }, { "690", "590" }, { "691", "590" },
+    { "594", "594" }, { "694", "594" },
+    { "596", "596" }, { "696", "596" }, { "697", "596" },
+    { "508", "508" },
+};
+
+/* A word of letters at in[i..]: 1 if it is an extension marker. */
+static int
+is_ext_marker(const char *in, size_t len, size_t i)
+{
+    static const char *const words[] = { "poste", "ext", "extension", "x" };
+    char w[12];
+    size_t n = 0;
+
+    while (i < len && ((in[i] >= 'a' && in[i] <= 'z') ||
+                       (in[i] >= 'A' && in[i] <= 'Z'))) {
+        if (n + 1 >= sizeof(w))
+            return 0;
+        w[n++] = (char)ascii_lower((unsigned char)in[i++]);
+    }
+    w[n] = '\0';
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if (strcmp(w, words[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Separator at in[i..]: its length in bytes, or 0. */
+static size_t
+phone_sep(const unsigned char *p, size_t len, size_t i)
+{
+    if (p[i] == ' ' || p[i] == '\t' || p[i] == '.' || p[i] == '-' ||
+        p[i] == '/' || p[i] == '(' || p[i] == ')')
+        return 1;
+    if (p[i] == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) /* NBSP */
+        return 2;
+    /* U+2007 figure, U+2009 thin, U+202F narrow no-break space */
+    if (p[i] == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
+        (p[i + 2] == 0x87 || p[i + 2] == 0x89 || p[i + 2] == 0xAF))
+        return 3;
+    return 0;
+}
+
+/* Collect the digits of a phone number into dig; *plus set if it starts
+ * with '+'. */
+static int
+phone_digits(const char *in, size_t len, char *dig, size_t *nd, int *plus)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t i = 0, n = 0, s;
+    int intl;
+
+    *plus = 0;
+    while (i < len) {
+        intl = *plus || (n >= 2 && dig[0] == '0' && dig[1] == '0');
+        if (is_digit(p[i])) {
+            if (n >= PHONE_MAX_DIGITS)
+                return nv_fail(NV_EFORMAT, "phone number: too many digits");
+            dig[n++] = (char)p[i++];
+        } else if (p[i] == '(' && intl && n > 0 && i + 2 < len &&
+                   p[i + 1] == '0' && p[i + 2] == ')') {
+            i += 3; /* "+33 (0)6…": the national trunk prefix */
+        } else if ((s = phone_sep(p, len, i)) > 0) {
+            i += s;
+        } else if (p[i] == '+') {
+            if (n > 0 || *plus)
+                return nv_fail(NV_EFORMAT, "phone number: '+' not in front");
+            *plus = 1;
+            i++;
+        } else if (p[i] == '#' || is_ext_marker(in, len, i)) {
+            if (n == 0)
+                return nv_fail(NV_EFORMAT,
+                               "phone number: extension without a number");
+            break;
+        } else if ((p[i] >= 'a' && p[i] <= 'z') ||
+                   (p[i] >= 'A' && p[i] <= 'Z')) {
+            return nv_fail(NV_EFORMAT, "phone number: unexpected letter");
+        } else {
+            return nv_fail(NV_EFORMAT, "phone number: unexpected character");
+        }
+    }
+    *nd = n;
+    return 0;
+}
+
+/* Emit a French number from its 9 significant digits. */
+static int
+phone_french(const char *sig, struct nv_buf *out)
+{
+    const char *cc = "33";
+
+    if (sig[0] == '0')
+        return nv_fail(NV_EFORMAT, "phone number: not a French number");
+    for (size_t k = 0; k < sizeof(overseas) / sizeof(overseas[0]); k++) {
+        if (memcmp(sig, overseas[k].prefix, 3) == 0) {
+            cc = overseas[k].cc;
+            break;
+        }
+    }
+    return nv_buf_addf(out, "+%s%.9s", cc, sig);
+}
+
+int
+nv_norm_phone(const char *in, size_t len, struct nv_buf *out)
+{
+    char dig[PHONE_MAX_DIGITS];
+    const char *d = dig;
+    size_t base = out->len, n = 0;
+    int plus = 0, r;
+
+    if ((r = check_len("phone number", len)) < 0)
+        goto out;
+    if ((r = phone_digits(in, len, dig, &n, &plus)) < 0)
+        goto out;
+    if (n == 0 && !plus) { /* nothing but separators */
+        r = 0;
+        goto out;
+    }
+    if (plus || (n >= 2 && dig[0] == '0' && dig[1] == '0')) {
+        if (!plus) {
+            d += 2;
+            n -= 2;
+        }
+        if (n >= 2 && d[0] == '3' && d[1] == '3') {
+            d += 2;
+            n -= 2;
+            if (n == 10 && d[0] == '0') { /* "+33 06…" */
+                d++;
+                n--;
+            }
+            if (n != 9) {
+                r = nv_fail(NV_EFORMAT,
+                            "phone number: a +33 number needs 9 digits after 33");
+                goto out;
+            }
+            r = phone_french(d, out);
+            goto out;
+        }
+        if (n < 8 || n > 15) {
+            r = nv_fail(NV_EFORMAT,
+                        "phone number: an international number needs 8 to 15 digits");
+            goto out;
+        }
+        if (d[0] == '0') {
+            r = nv_fail(NV_EFORMAT,
+                        "phone number: country code cannot start with 0");
+            goto out;
+        }
+        r = nv_buf_addf(out, "+%.*s", (int)n, d);
+        goto out;
+    }
+    if (n == 10 && dig[0] == '0')
+        r = phone_french(dig + 1, out);
+    else if (n == 9 && dig[0] != '0')
+        r = phone_french(dig, out);
+    else
+        r = nv_fail(NV_EFORMAT,
+                    "phone number: a French national number needs 10 digits");
+out:
+    if (r < 0)
+        rollback(out, base);
+    return r < 0 ? r : 0;
+}
+
+/* ---- e-mail ---- */
+
+int
+nv_norm_email(const char *in, size_t len, struct nv_buf *out)
+{
+    const unsigned char *p;
+    utf8proc_uint8_t *dom = NULL;
+    size_t base = out->len, at = 0, nat = 0, llen, dlen = 0, i;
+    int r, gmail;
+
+    trim(&in, &len);
+    p = (const unsigned char *)in;
+    if ((r = check_len("email", len)) < 0)
+        goto out;
+    if (len == 0)
+        goto out;
+    if (!utf8_valid(in, len)) {
+        r = nv_fail(NV_EFORMAT, "email: not valid UTF-8");
+        goto out;
+    }
+    for (i = 0; i < len; i++) {
+        if (p[i] <= ' ' || p[i] == 0x7f || in_set((char)p[i], ",;:<>()[]\\\"")) {
+            r = nv_fail(NV_EFORMAT, "email: blank or forbidden character");
+            goto out;
+        }
+        if (p[i] == '@') {
+            at = i;
+            nat++;
+        }
+    }
+    if (nat != 1) {
+        r = nv_fail(NV_EFORMAT, "email: needs exactly one '@'");
+        goto out;
+    }
+    llen = at;
+    for (i = 0; i < at; i++) {
+        if (p[i] == '+') {
+            llen = i;
+            break;
+        }
+    }
+    if ((r = map_utf8("email", in + at + 1, len - at - 1,
+                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD,
+                      &dom, &dlen)) < 0)
+        goto out;
+    if (dlen == 0 || memchr(dom, '.', dlen) == NULL || dom[0] == '.' ||
+        dom[dlen - 1] == '.' ||
+        memmem(dom, dlen, "..", 2) != NULL) {
+        r = nv_fail(NV_EFORMAT, "email: domain needs a dot and no empty label");
+        goto out;
+    }
+    gmail = (dlen == 9 && memcmp(dom, "gmail.com", 9) == 0) ||
+            (dlen == 14 && memcmp(dom, "googlemail.com", 14) == 0);
+    for (i = 0; i < llen; i++) {
+        unsigned char c = ascii_lower(p[i]);
+
+        if (gmail && c == '.')
+            continue;
+        if ((r = nv_buf_add(out, &c, 1)) < 0)
+            goto out;
+    }
+    if (out->len == base) {
+        r = nv_fail(NV_EFORMAT, "email: empty local part");
+        goto out;
+    }
+    if (gmail)
+        r = nv_buf_adds(out, "@gmail.com");
+    else if ((r = nv_buf_add(out, "@", 1)) == 0)
+        r = nv_buf_add(out, dom, dlen);
+out:
+    free(dom);
+    if (r < 0)
+        rollback(out, base);
+    return r;
+}
+
+int
+nv_email_is_role(const char *norm)
+{
+    /* a word alone, or followed by '.', '-', '_' or a digit */
+    static const char *const words[] = {
+        "abuse", "accueil", "admin", "administratif", "administration",
+        "agence", "billing", "bonjour", "boutique", "bureau", "cabinet",
+        "comm", "commande", "commandes", "commercial", "communication",
+        "compta", "comptabilite", "contact", "contacts", "courrier",
+        "direction", "email", "equipe", "facturation", "factures", "hello",
+        "help", "info", "infos", "information", "informations", "magasin",
+        "mail", "mairie", "marketing", "newsletter", "office", "postmaster",
+        "presse", "recrutement", "reservation", "reservations", "rh",
+        "sales", "sav", "secretariat", "service", "serviceclient", "support",
+        "team", "webmaster",
+    };
+    /* a prefix, whatever follows */
+    static const char *const prefixes[] = {
+        "famille", "family", "noreply", "no-reply", "no_reply", "no.reply",
+        "donotreply", "do-not-reply", "nepasrepondre", "ne-pas-repondre",
+    };
+    const char *at;
+    size_t n, w;
+
+    if (norm == NULL)
+        return 0;
+    at = strchr(norm, '@');
+    n = at != NULL ? (size_t)(at - norm) : strlen(norm);
+    for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+        w = strlen(prefixes[k]);
+        if (n >= w && memcmp(norm, prefixes[k], w) == 0)
+            return 1;
+    }
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+        w = strlen(words[k]);
+        if (n < w || memcmp(norm, words[k], w) != 0)
+            continue;
+        if (n == w || norm[w] == '.' || norm[w] == '-' || norm[w] == '_' ||
+            is_digit((unsigned char)norm[w]))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- postal codes ---- */
+
+static int
+is_france(const char *country)
+{
+    const char *c = country;
+    size_t n;
+
+    if (c == NULL)
+        return 1;
+    n = strlen(c);
+    trim(&c, &n);
+    return n == 0 || (n == 2 && strncasecmp(c, "fr", 2) == 0) ||
+           (n == 3 && strncasecmp(c, "fra", 3) == 0) ||
+           (n == 6 && strncasecmp(c, "france", 6) == 0);
+}
+
+static int
+postcode_fr(const char *in, size_t len, struct nv_buf *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    char s[16], *c = s;
+    size_t n = 0, i = 0;
+
+    while (i < len) {
+        if (is_blank(p[i])) {
+            i++;
+        } else if (p[i] == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) {
+            i += 2;
+        } else {
+            if (n + 1 >= sizeof(s))
+                return nv_fail(NV_EFORMAT, "postal code: too long for France");
+            s[n++] = (char)ascii_upper(p[i++]);
+        }
+    }
+    s[n] = '\0';
+    if (n == 0)
+        return 0;
+    if (c[0] == 'F' && c[1] == 'R' && (c[2] == '-' || is_digit((unsigned char)c[2])))
+        c += 2;
+    else if (c[0] == 'F' && (c[1] == '-' || is_digit((unsigned char)c[1])))
+        c += 1;
+    if (*c == '-')
+        c++;
+    n = strlen(c);
+    if (n == 5 && c[0] == '2' && (c[1] == 'A' || c[1] == 'B') &&
+        strspn(c + 2, "0123456789") == 3)
+        return nv_buf_add(out, c, 5);
+    if ((n == 4 || n == 5) && strspn(c, "0123456789") == n) {
+        if ((n == 5 && c[0] == '0' && c[1] == '0') || (n == 4 && c[0] == '0'))
+            return nv_fail(NV_EFORMAT, "postal code: no French department 00");
+        return nv_buf_addf(out, "%s%s", n == 4 ? "0" : "", c);
+    }
+    return nv_fail(NV_EFORMAT, "postal code: not a French postal code");
+}
+
+static int
+postcode_other(const char *in, size_t len, struct nv_buf *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    char s[11];
+    size_t n = 0;
+    int pending = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = ascii_upper(p[i]);
+
+        if (is_blank(c)) {
+            pending = 1;
+            continue;
+        }
+        if (!is_digit(c) && !(c >= 'A' && c <= 'Z') && c != '-')
+            return nv_fail(NV_EFORMAT, "postal code: unexpected character");
+        if (n + (pending && n > 0) + 1 >= sizeof(s))
+            return nv_fail(NV_EFORMAT, "postal code: longer than 10 characters");
+        if (pending && n > 0)
+            s[n++] = ' ';
+        pending = 0;
+        s[n++] = (char)c;
+    }
+    return nv_buf_add(out, s, n);
+}
+
+int
+nv_norm_postcode(const char *in, size_t len, const char *country,
+                 struct nv_buf *out)
+{
+    size_t base = out->len;
+    int r;
+
+    if ((r = check_len("postal code", len)) < 0)
+        return r;
+    trim(&in, &len);
+    if (is_france(country))
+        r = postcode_fr(in, len, out);
+    else
+        r = postcode_other(in, len, out);
+    if (r < 0)
+        rollback(out, base);
+    return r < 0 ? r : 0;
+}
+
+/* ---- dates ---- */
+
+static int
+days_in_month(int y, int m)
+{
+    static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+/* Parse a run of at most 8 digits at s[*i]; its length in *n. */
+static int
+digit_run(const char *s, size_t len, size_t *i, size_t *n)
+{
+    int v = 0;
+
+    *n = 0;
+    while (*i < len && is_digit((unsigned char)s[*i])) {
+        if (*n == 8)
+            return -1;
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+        (*n)++;
+    }
+    return v;
+}
+
+static int
+time_tail_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return 1;
+    if ((s[0] != 'T' && s[0] != ' ') || len < 2 || !is_digit((unsigned char)s[1]))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if (!is_digit((unsigned char)s[i]) && !in_set(s[i], ":.,Z+- "))
+            return 0;
+    return 1;
+}
+
+int
+nv_norm_date(const char *in, size_t len, struct nv_buf *out)
+{
+    size_t i = 0, na, nb = 0, nc = 0;
+    int a, b = 0, c = 0, y, m, d;
+    char s1 = 0, s2 = 0;
+
+    trim(&in, &len);
+    if (len == 0)
+        return 0;
+    if (len > 64)
+        return nv_fail(NV_EFORMAT, "date: too long");
+    a = digit_run(in, len, &i, &na);
+    if (a < 0)
+        return nv_fail(NV_EFORMAT, "date: unrecognised format");
+    if (na != 8 && i < len && in_set(in[i], "/-.")) {
+        s1 = in[i++];
+        b = digit_run(in, len, &i, &nb);
+        if (b >= 0 && i < len) {
+            s2 = in[i++];
+            c = digit_run(in, len, &i, &nc);
+        }
+        if (b < 0 || c < 0)
+            return nv_fail(NV_EFORMAT, "date: unrecognised format");
+    }
+    if (!time_tail_ok(in + i, len - i))
+        return nv_fail(NV_EFORMAT, "date: unrecognised format");
+    if (na == 8 && s1 == 0) {
+        y = a / 10000;
+        m = a / 100 % 100;
+        d = a % 100;
+    } else if (na == 4 && (s1 == '-' || s1 == '/') && s2 == s1 &&
+               nb >= 1 && nb <= 2 && nc >= 1 && nc <= 2) {
+        y = a;
+        m = b;
+        d = c;
+    } else if (na >= 1 && na <= 2 && s1 != 0 && s2 == s1 && nb >= 1 &&
+               nb <= 2 && (nc == 2 || nc == 4)) {
+        d = a;
+        m = b;
+        y = nc == 4 ? c : (c <= 30 ? 2000 + c : 1900 + c);
+    } else {
+        return nv_fail(NV_EFORMAT, "date: unrecognised format");
+    }
+    if (y < 1000 || y > 9999)
+        return nv_fail(NV_EFORMAT, "date: year out of range");
+    if (m < 1 || m > 12)
+        return nv_fail(NV_EFORMAT, "date: month out of range");
+    if (d < 1 || d > days_in_month(y, m))
+        return nv_fail(NV_EFORMAT, "date: day out of range");
+    return nv_buf_addf(out, "%04d-%02d-%02d", y, m, d);
+}
+
+/* ---- yes/no ---- */
+
+int
+nv_norm_bool(const char *in, size_t len, int *out)
+{
+    static const char *const yes[] = { "1", "oui", "o", "yes", "y", "true",
+                                       "vrai", "x" };
+    static const char *const no[] = { "0", "non", "n", "no", "false", "faux" };
+    char w[8];
+
+    trim(&in, &len);
+    if (len == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (len < sizeof(w)) {
+        for (size_t i = 0; i < len; i++)
+            w[i] = (char)ascii_lower((unsigned char)in[i]);
+        w[len] = '\0';
+        for (size_t k = 0; k < sizeof(yes) / sizeof(yes[0]); k++) {
+            if (strcmp(w, yes[k]) == 0) {
+                *out = 1;
+                return 0;
+            }
+        }
+        for (size_t k = 0; k < sizeof(no) / sizeof(no[0]); k++) {
+            if (strcmp(w, no[k]) == 0) {
+                *out = 0;
+                return 0;
+            }
+        }
+    }
+    return nv_fail(NV_EFORMAT, "yes/no value: not recognised");
+}
+
+/* ---- countries ---- */
+
+struct country {
+    const char *key; /* nv_norm_name form without spaces */
+    char code[3];
+};
+
+static const struct country countries[] = {
+    { "fr", "FR" }, { "fra", "FR" }, { "france", "FR" },
+    { "republiquefrancaise", "FR" }, { "francemetropolitaine", "FR" },
+    { "be", "BE" }, { "bel", "BE" }, { "belgique", "BE" }, { "belgium", "BE" },
+    { "belgie", "BE" }, { "belgien", "BE" },
+    { "ch", "CH" }, { "che", "CH" }, { "suisse", "CH" },
+    { "switzerland", "CH" }, { "schweiz", "CH" }, { "svizzera", "CH" },
+    { "lu", "LU" }, { "lux", "LU" }, { "luxembourg", "LU" },
+    { "mc", "MC" }, { "mco", "MC" }, { "monaco", "MC" },
+    { "de", "DE" }, { "deu", "DE" }, { "allemagne", "DE" },
+    { "germany", "DE" }, { "deutschland", "DE" },
+    { "es", "ES" }, { "esp", "ES" }, { "espagne", "ES" }, { "spain", "ES" },
+    { "espana", "ES" },
+    { "it", "IT" }, { "ita", "IT" }, { "italie", "IT" }, { "italy", "IT" },
+    { "italia", "IT" },
+    { "gb", "GB" }, { "gbr", "GB" }, { "uk", "GB" }, { "royaumeuni", "GB" },
+    { "unitedkingdom", "GB" }, { "grandebretagne", "GB" },
+    { "greatbritain", "GB" }, { "angleterre", "GB" }, { "england", "GB" },
+    { "us", "US" }, { "usa", "US" }, { "etatsunis", "US" },
+    { "etatsunisdamerique", "US" }, { "unitedstates", "US" },
+    { "unitedstatesofamerica", "US" },
+    { "ca", "CA" }, { "can", "CA" }, { "canada", "CA" },
+    { "ma", "MA" }, { "mar", "MA" }, { "maroc", "MA" }, { "morocco", "MA" },
+    { "dz", "DZ" }, { "dza", "DZ" }, { "algerie", "DZ" }, { "algeria", "DZ" },
+    { "tn", "TN" }, { "tun", "TN" }, { "tunisie", "TN" }, { "tunisia", "TN" },
+    { "pt", "PT" }, { "prt", "PT" }, { "portugal", "PT" },
+    { "nl", "NL" }, { "nld", "NL" }, { "paysbas", "NL" },
+    { "netherlands", "NL" }, { "thenetherlands", "NL" }, { "nederland", "NL" },
+    { "hollande", "NL" }, { "holland", "NL" },
+    { "ie", "IE" }, { "irl", "IE" }, { "irlande", "IE" }, { "ireland", "IE" },
+    { "at", "AT" }, { "aut", "AT" }, { "autriche", "AT" }, { "austria", "AT" },
+    { "pl", "PL" }, { "pol", "PL" }, { "pologne", "PL" }, { "poland", "PL" },
+    { "sn", "SN" }, { "sen", "SN" }, { "senegal", "SN" },
+    { "ci", "CI" }, { "civ", "CI" }, { "cotedivoire", "CI" },
+    { "re", "RE" }, { "reu", "RE" }, { "reunion", "RE" }, { "lareunion", "RE" },
+    { "gp", "GP" }, { "glp", "GP" }, { "guadeloupe", "GP" },
+    { "mq", "MQ" }, { "mtq", "MQ" }, { "martinique", "MQ" },
+    { "gf", "GF" }, { "guf", "GF" }, { "guyane", "GF" },
+    { "guyanefrancaise", "GF" }, { "frenchguiana", "GF" },
+    { "yt", "YT" }, { "myt", "YT" }, { "mayotte", "YT" },
+    { "nc", "NC" }, { "ncl", "NC" }, { "nouvellecaledonie", "NC" },
+    { "pf", "PF" }, { "pyf", "PF" }, { "polynesiefrancaise", "PF" },
+};
+
+int
+nv_norm_country(const char *in, size_t len, struct nv_buf *out)
+{
+    struct nv_buf name = NV_BUF_INIT;
+    char key[32];
+    size_t n = 0;
+    int r;
+
+    if ((r = check_len("country", len)) < 0)
+        goto out;
+    if (!utf8_valid(in, len)) {
+        r = nv_fail(NV_EFORMAT, "country: not valid UTF-8");
+        goto out;
+    }
+    if ((r = nv_norm_name(in, len, &name)) < 0)
+        goto out;
+    for (size_t i = 0; i < name.len; i++) {
+        if (name.data[i] == ' ')
+            continue;
+        if (n + 1 >= sizeof(key)) {
+            r = nv_fail(NV_EFORMAT, "country: unknown country");
+            goto out;
+        }
+        key[n++] = (char)name.data[i];
+    }
+    key[n] = '\0';
+    if (n == 0)
+        goto out;
+    for (size_t k = 0; k < sizeof(countries) / sizeof(countries[0]); k++) {
+        if (strcmp(key, countries[k].key) == 0) {
+            r = nv_buf_add(out, countries[k].code, 2);
+            goto out;
+        }
+    }
+    r = nv_fail(NV_EFORMAT, "country: unknown country");
+out:
+    nv_buf_release(&name);
+    return r;
+}
+
+/* ---- French phonetic key ---- */
+
+static int
+is_vowel(char c)
+{
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
+/* 1 if w[k] starts a nasal ending: n or m, then the end of the word or a
+ * consonant other than n or m. */
+static int
+nasal_at(const char *w, size_t n, size_t k)
+{
+    if (k >= n || (w[k] != 'n' && w[k] != 'm'))
+        return 0;
+    return k + 1 == n ||
+           (!is_vowel(w[k + 1]) && w[k + 1] != 'n' && w[k + 1] != 'm');
+}
+
+/* Code of one word w[0..n) (a-z only, n <= PHON_WORD_MAX; rewritten) into
+ * o; returns its length (at most 2 * n). */
+static size_t
+phon_word(char *w, size_t n, char *o)
+{
+    size_t i = 0, k = 0, j;
+    char nx, nx2;
+
+    char *d = w;
+
+    for (i = 0, j = 0; i < n; i++) /* doubled letters are single */
+        if (j == 0 || d[j - 1] != d[i])
+            d[j++] = d[i];
+    n = j;
+    i = 0;
+    if (n >= 3 && in_set(w[n - 1], "stxdz"))
+        n--;
+    if (n >= 3 && w[n - 1] == 'e')
+        n--;
+    while (i < n) {
+        char c = w[i];
+
+        nx = i + 1 < n ? w[i + 1] : 0;
+        nx2 = i + 2 < n ? w[i + 2] : 0;
+        switch (c) {
+        case 'a':
+            if (nx == 'i' || nx == 'y') {
+                o[k++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
+                i += nasal_at(w, n, i + 2) ? 3 : 2;
+            } else if (nx == 'u') {
+                o[k++] = 'o';
+                i += 2;
+            } else if (nasal_at(w, n, i + 1)) {
+                o[k++] = 'A';
+                i += 2;
+            } else {
+                o[k++] = 'a';
+                i++;
+            }
+            break;
+        case 'e':
+            if (nx == 'a' && nx2 == 'u') {
+                o[k++] = 'o';
+                i += 3;
+            } else if (nx == 'i' || nx == 'y') {
+                o[k++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
+                i += nasal_at(w, n, i + 2) ? 3 : 2;
+            } else if (nx == 'u') {
+                o[k++] = 'e';
+                i += 2;
+            } else if (nasal_at(w, n, i + 1)) {
+                o[k++] = 'A';
+                i += 2;
+            } else {
+                o[k++] = 'e';
+                i++;
+            }
+            break;
+        case 'i': case 'y': case 'u':
+            if (nasal_at(w, n, i + 1)) {
+                o[k++] = 'I';
+                i += 2;
+            } else {
+                o[k++] = c == 'u' ? 'u' : 'i';
+                i++;
+            }
+            break;
+        case 'o':
+            if (nx == 'u') {
+                o[k++] = 'u';
+                i += 2;
+            } else if (nx == 'i' || nx == 'y') {
+                o[k++] = 'W';
+                i += 2;
+            } else if (nasal_at(w, n, i + 1)) {
+                o[k++] = 'O';
+                i += 2;
+            } else {
+                o[k++] = 'o';
+                i++;
+            }
+            break;
+        case 'b':
+            if (nx != 'v')
+                o[k++] = 'b';
+            i++;
+            break;
+        case 'c':
+            if (nx == 'h') {
+                o[k++] = 'C';
+                i += 2;
+            } else if (nx == 'k') {
+                o[k++] = 'k';
+                i += 2;
+            } else {
+                o[k++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 's' : 'k';
+                i++;
+            }
+            break;
+        case 'g':
+            if (nx == 'u' && is_vowel(nx2)) {
+                o[k++] = 'g';
+                i += 2;
+            } else if (nx == 'n') {
+                o[k++] = 'N';
+                i += 2;
+            } else {
+                o[k++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 'j' : 'g';
+                i++;
+            }
+            break;
+        case 'h':
+            i++;
+            break;
+        case 'p':
+            o[k++] = nx == 'h' ? 'f' : 'p';
+            i += nx == 'h' ? 2 : 1;
+            break;
+        case 'q':
+            o[k++] = 'k';
+            i += nx == 'u' ? 2 : 1;
+            break;
+        case 's':
+            if (nx == 'c' && nx2 == 'h') {
+                o[k++] = 'C';
+                i += 3;
+            } else if (nx == 'h') {
+                o[k++] = 'C';
+                i += 2;
+            } else {
+                o[k++] = 's';
+                i++;
+            }
+            break;
+        case 'z':
+            o[k++] = 's';
+            i++;
+            break;
+        case 'w':
+            o[k++] = 'v';
+            i++;
+            break;
+        case 'x':
+            o[k++] = 'k';
+            o[k++] = 's';
+            i++;
+            break;
+        default:
+            o[k++] = c;
+            i++;
+            break;
+        }
+    }
+    /* collapse runs of one symbol */
+    for (i = 0, j = 0; i < k; i++)
+        if (j == 0 || o[j - 1] != o[i])
+            o[j++] = o[i];
+    return j;
+}
+
+int
+nv_phonetic_fr(const char *norm_name, struct nv_buf *out)
+{
+    char w[PHON_WORD_MAX], code[2 * PHON_WORD_MAX];
+    const char *p = norm_name;
+    size_t base = out->len, n, k;
+    int r = 0, any = 0;
+
+    if (p == NULL)
+        return 0;
+    while (*p != '\0') {
+        n = 0;
+        while (*p != '\0' && *p != ' ') {
+            char c = (char)ascii_lower((unsigned char)*p++);
+
+            if (c >= 'a' && c <= 'z' && n < sizeof(w))
+                w[n++] = c;
+        }
+        while (*p == ' ')
+            p++;
+        if (n == 0)
+            continue;
+        k = phon_word(w, n, code);
+        if (k == 0)
+            continue;
+        if (any && (r = nv_buf_add(out, " ", 1)) < 0)
+            goto out;
+        if ((r = nv_buf_add(out, code, k)) < 0)
+            goto out;
+        any = 1;
+    }
+out:
+    if (r < 0)
+        rollback(out, base);
+    return r;
+}
+
+/* ---- string similarity ---- */
+
+/* Decode up to NV_CMP_MAX_CP code points of s; an invalid byte is U+FFFD. */
+static size_t
+decode_cp(const char *s, utf8proc_int32_t *cp)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s != NULL ? s : "");
+    size_t len = strlen((const char *)p), n = 0;
+    utf8proc_ssize_t r;
+
+    while (len > 0 && n < NV_CMP_MAX_CP) {
+        r = utf8proc_iterate(p, (utf8proc_ssize_t)len, &cp[n]);
+        if (r <= 0) {
+            cp[n] = 0xFFFD;
+            r = 1;
+        }
+        n++;
+        p += r;
+        len -= (size_t)r;
+    }
+    return n;
+}
+
+double
+nv_jaro_winkler(const char *a, const char *b)
+{
+    utf8proc_int32_t ca[NV_CMP_MAX_CP], cb[NV_CMP_MAX_CP];
+    unsigned char ma[NV_CMP_MAX_CP] = { 0 }, mb[NV_CMP_MAX_CP] = { 0 };
+    size_t la = decode_cp(a, ca), lb = decode_cp(b, cb);
+    size_t win, m = 0, t = 0, k = 0, pre = 0;
+    double jaro;
+
+    if (la == 0 && lb == 0)
+        return 1.0;
+    if (la == 0 || lb == 0)
+        return 0.0;
+    win = (la > lb ? la : lb) / 2;
+    win = win > 0 ? win - 1 : 0;
+    for (size_t i = 0; i < la; i++) {
+        size_t lo = i > win ? i - win : 0;
+        size_t hi = i + win + 1 < lb ? i + win + 1 : lb;
+
+        for (size_t j = lo; j < hi; j++) {
+            if (!mb[j] && ca[i] == cb[j]) {
+                ma[i] = mb[j] = 1;
+                m++;
+                break;
+            }
+        }
+    }
+    if (m == 0)
+        return 0.0;
+    for (size_t i = 0; i < la; i++) {
+        if (!ma[i])
+            continue;
+        while (!mb[k])
+            k++;
+        if (ca[i] != cb[k])
+            t++;
+        k++;
+    }
+    jaro = ((double)m / (double)la + (double)m / (double)lb +
+            ((double)m - (double)t / 2.0) / (double)m) / 3.0;
+    while (pre < 4 && pre < la && pre < lb && ca[pre] == cb[pre])
+        pre++;
+    return jaro + (double)pre * 0.1 * (1.0 - jaro);
+}
+
+size_t
+nv_levenshtein(const char *a, const char *b, size_t max)
+{
+    utf8proc_int32_t ca[NV_CMP_MAX_CP], cb[NV_CMP_MAX_CP];
+    size_t rows[2][NV_CMP_MAX_CP + 1];
+    size_t *prev = rows[0], *cur = rows[1], *tmp;
+    size_t la = decode_cp(a, ca), lb = decode_cp(b, cb);
+    size_t cap = max < SIZE_MAX ? max + 1 : SIZE_MAX;
+
+    if ((la > lb ? la - lb : lb - la) > max)
+        return cap;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t rowmin;
+
+        cur[0] = i;
+        rowmin = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t v = prev[j - 1] + (ca[i - 1] != cb[j - 1]);
+
+            if (prev[j] + 1 < v)
+                v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v)
+                v = cur[j - 1] + 1;
+            cur[j] = v;
+            if (v < rowmin)
+                rowmin = v;
+        }
+        if (rowmin > max)
+            return cap;
+        tmp = prev;
+        prev = cur;
+        cur = tmp;
+    }
+    return prev[lb] > max ? cap : prev[lb];
+}
