@@ -67,21 +67,13 @@ cmd_init(int argc, char **argv)
 static int
 cmd_trust(int argc, char **argv)
 {
-    const char *dir = NULL, *file = NULL;
-    int force = 0;
+    const char *pos[2], *dir, *file;
+    int force = 0, u;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--force"))
-            force = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (dir == NULL)
-            dir = argv[i];
-        else if (file == NULL)
-            file = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
-    }
+    if ((u = nv_cli_args(argc, argv, "--force", &force, pos, 2)) != 0)
+        return u;
+    dir = pos[0];
+    file = pos[1];
     if (file == NULL)
         return nv_cli_usage("DIR and FILE are required");
     {
@@ -189,17 +181,10 @@ cmd_seal(int argc, char **argv)
 static int
 one_dir(int argc, char **argv, const char **dir, int *json)
 {
-    *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (json != NULL && nv_opt_flag(argv, i, "--json"))
-            *json = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (*dir == NULL)
-            *dir = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
-    }
+    int u = nv_cli_args(argc, argv, json ? "--json" : NULL, json, dir, 1);
+
+    if (u != 0)
+        return u;
     return *dir == NULL ? nv_cli_usage("DIR is required") : 0;
 }
 

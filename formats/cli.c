@@ -160,3 +160,24 @@ nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
     }
     return *dir == NULL ? nv_cli_usage("DIR is required") : 0;
 }
+
+int
+nv_cli_args(int argc, char **argv, const char *flag, int *flag_set,
+            const char **pos, int npos)
+{
+    int n = 0;
+
+    for (int k = 0; k < npos; k++)
+        pos[k] = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (flag != NULL && nv_opt_flag(argv, i, flag))
+            *flag_set = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (n < npos)
+            pos[n++] = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    return 0;
+}

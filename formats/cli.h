@@ -29,6 +29,12 @@ int nv_cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nv_opt_val(int argc, char **argv, int *i, const char *name,
                const char **val);
 int nv_opt_flag(char **argv, int i, const char *name);
+/* "CMD [--FLAG] POS1 POS2 ...": pos[0..npos) get the positional arguments
+ * in order (NULL where absent); flag (may be NULL) sets *flag_set.  Unknown
+ * options and extra arguments are usage errors.  Returns 0, or the usage
+ * exit status after printing the problem.  Callers check what is required. */
+int nv_cli_args(int argc, char **argv, const char *flag, int *flag_set,
+                const char **pos, int npos);
 /* "CMD DIR [--NAME VALUE]": *dir gets the one positional argument (required),
  * *val the option's value (unchanged when the option is absent).  Returns 0,
  * or the usage exit status after printing the problem. */

@@ -51,17 +51,12 @@ cmd_enroll(int argc, char **argv)
     char kid[17];
     int force = 0, r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--force"))
-            force = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (dir == NULL)
-            dir = argv[i];
-        else if (file == NULL)
-            file = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
+    {
+        const char *pos[2];
+        if ((r = nv_cli_args(argc, argv, "--force", &force, pos, 2)) != 0)
+            return r;
+        dir = pos[0];
+        file = pos[1];
     }
     if (file == NULL)
         return nv_cli_usage("DIR and FILE are required");
@@ -128,14 +123,8 @@ cmd_keys(int argc, char **argv)
     int json = 0, r;
     const char *dir = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else
-            dir = argv[i];
-    }
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_keyring_load(&kr, dir)) < 0)
@@ -341,14 +330,8 @@ cmd_status(int argc, char **argv)
     MDB_val k, v;
     int first = 1;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else
-            dir = argv[i];
-    }
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_hub_open(&h, dir)) < 0)
@@ -745,19 +728,13 @@ cmd_quarantine(int argc, char **argv)
     char *qd = NULL;
     int json = 0, n, r = 0, shown = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (dir == NULL)
-            dir = argv[i];
-        else if (action == NULL)
-            action = argv[i];
-        else if (name == NULL)
-            name = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
+    {
+        const char *pos[3];
+        if ((r = nv_cli_args(argc, argv, "--json", &json, pos, 3)) != 0)
+            return r;
+        dir = pos[0];
+        action = pos[1];
+        name = pos[2];
     }
     if (dir == NULL || action == NULL ||
         (strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "retry")))
