@@ -50,7 +50,7 @@ $(DEPS_OK): mk/deps.sh
 	@touch $@
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HUBPKGS) 2>/dev/null)
-LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 HUBLIBS    = $(shell pkg-config --libs $(HUBPKGS) 2>/dev/null)
 
 $(BUILD)/%.o: %.c $(DEPS_OK)
@@ -83,10 +83,10 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_m
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
 # helpers for the end-to-end tests
-$(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(BASE_OBJ)
+$(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
