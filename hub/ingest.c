@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "../formats/errors.h"
@@ -14,6 +15,8 @@
 #include "../formats/spool.h"
 #include "ingest.h"
 #include "ledger.h"
+#include "mapping.h"
+#include "maprepo.h"
 
 static const char *layout[] = { "inbox", "quarantine", "received", "archive" };
 
@@ -80,6 +83,8 @@ recover(struct nv_hub *h)
     return r;
 }
 
+static int finish_replays(struct nv_hub *h);
+
 int
 nv_hub_open(struct nv_hub *h, const char *dir)
 {
@@ -100,6 +105,10 @@ nv_hub_open(struct nv_hub *h, const char *dir)
     if ((r = nv_hstore_open(&h->store, dir)) < 0)
         goto fail;
     if ((r = recover(h)) < 0)
+        goto fail;
+    if ((r = nv_maprepo_open(&h->maps, dir)) < 0)
+        goto fail;
+    if ((r = finish_replays(h)) < 0)
         goto fail;
     if (h->self.ledger == NULL) {
         nv_warn("ingest", "the hub has no ledger key: bundles are not recorded "
@@ -129,6 +138,16 @@ fail:
 void
 nv_hub_close(struct nv_hub *h)
 {
+    for (size_t i = 0; i < h->nmcache; i++) {
+        if (h->mcache[i].map != NULL)
+            nv_mapping_release(h->mcache[i].map);
+        free(h->mcache[i].map);
+    }
+    free(h->mcache);
+    h->mcache = NULL;
+    h->nmcache = 0;
+    nv_maprepo_close(h->maps);
+    h->maps = NULL;
     nv_ledger_close(h->ledger);
     h->ledger = NULL;
     nv_hstore_close(&h->store);
@@ -321,6 +340,41 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
     return r;
 }
 
+/* Apply the payload files in dir (changes-*, in name order) for bundle m in
+ * txn, then record the bundle's statistics. */
+static int
+apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
+          const char *dir, struct nv_apply_stats *stats)
+{
+    struct nv_apply_ctx a;
+    struct dirent **ents;
+    const char *commit = NULL;
+    const struct nv_mapping *map = NULL;
+    int ne, r = 0;
+
+    memset(&a, 0, sizeof(a));
+    if (m->kind == NV_KIND_CHANGES &&
+        (r = nv_hub_mapping(h, m->sender, &map, &commit)) < 0)
+        return r;
+    a.map = map;
+    a.map_commit = map != NULL ? commit : NULL;
+    if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0)
+        return nv_fail_errno("cannot read the applied payload");
+    for (int i = 0; i < ne; i++) {
+        if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
+            char *fp = nv_path_join(dir, ents[i]->d_name);
+            r = nv_hstore_apply_file(txn, &h->store, m, fp, &a, stats);
+            free(fp);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (r == 0)
+        r = nv_hstore_bundle_done(txn, &h->store, m, &a, stats);
+    nv_apply_ctx_release(&a);
+    return r;
+}
+
 static int
 apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
       struct nv_apply_stats *stats)
@@ -363,25 +417,8 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
         goto out;
     }
     /* every record of the bundle, then its stream state: all or nothing */
-    {
-        struct dirent **ents;
-        int ne = scandir(final_dir, &ents, NULL, alphasort);
-        if (ne < 0) {
-            r = nv_fail_errno("cannot read the applied payload");
-            goto out;
-        }
-        for (int i = 0; i < ne; i++) {
-            if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
-                char *fp = nv_path_join(final_dir, ents[i]->d_name);
-                r = nv_hstore_apply_file(txn, &h->store, &b->m, fp, stats);
-                free(fp);
-            }
-            free(ents[i]);
-        }
-        free(ents);
-        if (r < 0)
-            goto out;
-    }
+    if ((r = apply_dir(h, txn, &b->m, final_dir, stats)) < 0)
+        goto out;
     if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
         goto out;
     rc = mdb_txn_commit(txn);
@@ -489,4 +526,251 @@ nv_hub_ingest_inbox(struct nv_hub *h,
     nv_spool_list_free(v, n);
     free(inbox);
     return first;
+}
+
+/* ---- mappings and replay ---- */
+
+int
+nv_hub_mapping(struct nv_hub *h, const char *entity, const struct nv_mapping **map,
+               const char **commit)
+{
+    struct nv_hub_map *c = NULL;
+    struct nv_buf text = NV_BUF_INIT;
+    char tip[41];
+    int r;
+
+    *map = NULL;
+    *commit = NULL;
+    if ((r = nv_maprepo_tip(h->maps, tip)) < 0)
+        return r;
+    for (size_t i = 0; i < h->nmcache; i++)
+        if (strcmp(h->mcache[i].entity, entity) == 0)
+            c = &h->mcache[i];
+    if (c == NULL) {
+        struct nv_hub_map *v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
+        if (v == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        h->mcache = v;
+        c = &h->mcache[h->nmcache++];
+        memset(c, 0, sizeof(*c));
+        snprintf(c->entity, sizeof(c->entity), "%s", entity);
+    }
+    if (strcmp(c->commit, tip) != 0) {
+        if (c->map != NULL) {
+            nv_mapping_release(c->map);
+            free(c->map);
+            c->map = NULL;
+        }
+        c->have = 0;
+        c->commit[0] = '\0';
+        r = nv_maprepo_get(h->maps, entity, tip, &text, NULL);
+        if (r == 0) {
+            if ((c->map = calloc(1, sizeof(*c->map))) == NULL)
+                abort();
+            if ((r = nv_mapping_parse((char *)text.data, text.len, entity, c->map)) < 0) {
+                free(c->map);
+                c->map = NULL;
+                r = nv_fail(NV_ECONFIG, "the mapping of '%s' at commit %.12s does not "
+                            "parse (fix it with nova-hub mapping set): %s", entity, tip,
+                            nv_errmsg(r));
+                nv_buf_release(&text);
+                return r;
+            }
+            c->have = 1;
+        } else if (r != NV_ENOTFOUND) {
+            nv_buf_release(&text);
+            return r;
+        }
+        nv_buf_release(&text);
+        memcpy(c->commit, tip, sizeof(tip));
+    }
+    *map = c->have ? c->map : NULL;
+    *commit = c->commit;
+    return 0;
+}
+
+static int
+replay_marker(struct nv_hub *h, const char *entity, int set)
+{
+    char key[NV_NAME_MAX + 16];
+    MDB_val k, v = { 0, (void *)"" };
+    MDB_txn *txn;
+    int rc;
+
+    snprintf(key, sizeof(key), "replay:%s", entity);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if (set) {
+        int r;
+        rc = mdb_put(txn, h->store.meta, &k, &v, 0);
+        if (rc == 0 && (r = nv_hstore_drop_entity(txn, &h->store, entity)) < 0) {
+            mdb_txn_abort(txn);
+            return r;
+        }
+    } else {
+        rc = mdb_del(txn, h->store.meta, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return nv_hmdb_fail(rc, "cannot write the replay marker");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot commit");
+    return 0;
+}
+
+/* The kind of applied bundle sender/seq from its statistics (changes when
+ * unknown). */
+static int
+applied_kind(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq)
+{
+    char bk[128];
+    MDB_val k, v;
+    int kind = NV_KIND_CHANGES;
+
+    snprintf(bk, sizeof(bk), "%s/%020llu", sender, (unsigned long long)seq);
+    k.mv_size = strlen(bk);
+    k.mv_data = bk;
+    if (mdb_get(txn, h->store.bstats, &k, &v) == 0) {
+        json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *kn = json_string_value(json_object_get(o, "kind"));
+        if (kn != NULL && strcmp(kn, "acks") == 0)
+            kind = NV_KIND_ACKS;
+        json_decref(o);
+    }
+    return kind;
+}
+
+static int
+is_seq_dir(const struct dirent *e)
+{
+    const char *p = e->d_name;
+
+    if (*p == '\0')
+        return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+int
+nv_hub_replay(struct nv_hub *h, const char *entity,
+              void (*report)(void *, uint64_t, const struct nv_apply_stats *),
+              void *ctx, struct nv_apply_stats *total)
+{
+    char *rd = nv_path_join(h->dir, "received"), *ed = nv_path_join(rd, entity);
+    struct dirent **ents = NULL;
+    struct nv_stream_state st;
+    MDB_txn *txn = NULL;
+    int ne = 0, r, rc;
+
+    memset(total, 0, sizeof(*total));
+    if (!nv_name_valid(entity)) {
+        r = nv_fail(NV_EINVAL, "'%s' is not an entity name", entity);
+        goto out;
+    }
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read");
+        goto out;
+    }
+    r = nv_hstore_stream_get(txn, &h->store, entity, &st);
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (r < 0)
+        goto out;
+    if (st.seq == 0) {
+        r = nv_fail(NV_ENOTFOUND, "no bundle from '%s' has been applied", entity);
+        goto out;
+    }
+    if ((r = replay_marker(h, entity, 1)) < 0)
+        goto out;
+    if ((ne = scandir(ed, &ents, is_seq_dir, alphasort)) < 0) {
+        r = nv_fail_errno("cannot read '%s/received/%s'", h->dir, entity);
+        ne = 0;
+        goto out;
+    }
+    for (int i = 0; i < ne && r == 0; i++) {
+        struct nv_manifest m;
+        struct nv_apply_stats one;
+        uint64_t seq = strtoull(ents[i]->d_name, NULL, 10);
+        char *sd;
+        if (seq == 0 || seq > st.seq)
+            continue; /* not applied: recover() removes such leftovers */
+        memset(&m, 0, sizeof(m));
+        memset(&one, 0, sizeof(one));
+        snprintf(m.sender, sizeof(m.sender), "%s", entity);
+        snprintf(m.recipient, sizeof(m.recipient), "%s", h->self.pub.entity);
+        m.seq = seq;
+        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot write");
+            break;
+        }
+        m.kind = applied_kind(txn, h, entity, seq);
+        if (m.kind != NV_KIND_CHANGES) {
+            mdb_txn_abort(txn);
+            txn = NULL;
+            continue;
+        }
+        sd = nv_path_join(ed, ents[i]->d_name);
+        r = apply_dir(h, txn, &m, sd, &one);
+        free(sd);
+        if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else if (r < 0)
+            mdb_txn_abort(txn);
+        txn = NULL;
+        if (r == 0) {
+            total->upserts += one.upserts;
+            total->deletes += one.deletes;
+            total->rejected += one.rejected;
+            total->unmapped += one.unmapped;
+            if (report != NULL)
+                report(ctx, seq, &one);
+        }
+    }
+    if (r == 0)
+        r = replay_marker(h, entity, 0);
+out:
+    for (int i = 0; i < ne; i++)
+        free(ents[i]);
+    free(ents);
+    free(rd);
+    free(ed);
+    return r;
+}
+
+/* Replays a crash interrupted: redo them from the start. */
+static int
+finish_replays(struct nv_hub *h)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char names[16][NV_NAME_MAX + 1];
+    int n = 0, rc, r = 0;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    if ((rc = mdb_cursor_open(txn, h->store.meta, &c)) == 0) {
+        while (n < 16 && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+            if (k.mv_size > 7 && k.mv_size - 7 <= NV_NAME_MAX &&
+                memcmp(k.mv_data, "replay:", 7) == 0) {
+                memcpy(names[n], (char *)k.mv_data + 7, k.mv_size - 7);
+                names[n++][k.mv_size - 7] = '\0';
+            }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    for (int i = 0; i < n && r == 0; i++) {
+        struct nv_apply_stats t;
+        nv_warn("ingest", "finishing the replay of '%s' that was interrupted",
+                names[i]);
+        r = nv_hub_replay(h, names[i], NULL, NULL, &t);
+    }
+    return r;
 }

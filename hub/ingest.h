@@ -18,6 +18,16 @@
 #include "store.h"
 
 struct nv_ledger;
+struct nv_maprepo;
+struct nv_mapping;
+
+/* A parsed mapping of one entity at one commit of the mapping repository. */
+struct nv_hub_map {
+    char entity[NV_NAME_MAX + 1];
+    char commit[41];
+    int have; /* 0: the entity has no mapping at that commit */
+    struct nv_mapping *map;
+};
 
 struct nv_hub {
     const char *dir;
@@ -26,6 +36,9 @@ struct nv_hub {
     struct nv_keyring kr;
     struct nv_hstore store;
     struct nv_ledger *ledger; /* DIR/ledger (ledger.h); NULL without a ledger key */
+    struct nv_maprepo *maps;  /* DIR/mappings (maprepo.h) */
+    struct nv_hub_map *mcache; /* parsed mappings, one per entity */
+    size_t nmcache;
     uint64_t max_payload;
     struct nv_open_limits lim;
 };
@@ -62,5 +75,23 @@ int nv_hub_ingest_inbox(struct nv_hub *h,
                         void (*report)(void *ctx, const char *name,
                                        const struct nv_ingest_result *res),
                         void *ctx);
+
+/* The entity's mapping at the tip of the mapping repository: *map NULL when
+ * it has none; *commit the tip (40 hex).  A mapping in the repository that
+ * does not parse (committed around nova-hub) is NV_ECONFIG. */
+int nv_hub_mapping(struct nv_hub *h, const char *entity,
+                   const struct nv_mapping **map, const char **commit)
+    __attribute__((warn_unused_result));
+
+/* Re-apply every retained changes bundle of entity (DIR/received/<entity>/)
+ * under its current mapping: its records and rejects are dropped and
+ * rebuilt, bundle by bundle, in sequence order.  A crash during a replay is
+ * finished by the next nv_hub_open.  report (may be NULL) is called after
+ * each bundle; *total gets the sum. */
+int nv_hub_replay(struct nv_hub *h, const char *entity,
+                  void (*report)(void *ctx, uint64_t seq,
+                                 const struct nv_apply_stats *st),
+                  void *ctx, struct nv_apply_stats *total)
+    __attribute__((warn_unused_result));
 
 #endif

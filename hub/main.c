@@ -20,6 +20,8 @@
 #include "../agent/outbox.h"
 #include "../formats/csv.h"
 #include "../formats/record.h"
+#include "../formats/contact.h"
+#include "cmds.h"
 #include "ingest.h"
 #include "ledger.h"
 
@@ -578,6 +580,31 @@ split3(const MDB_val *k, char *buf, size_t n, const char **a, const char **b,
     return 0;
 }
 
+/* One CSV cell from a common value: text, a number, or a list joined by
+ * " | ". */
+static const char *
+common_cell(json_t *v, char *num, size_t n, struct nv_buf *tmp)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(num, n, "%lld", (long long)json_integer_value(v));
+        return num;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        nv_buf_reset(tmp);
+        json_array_foreach(v, i, e) {
+            if ((i > 0 && nv_buf_adds(tmp, " | ") < 0) ||
+                nv_buf_adds(tmp, json_string_value(e) ? json_string_value(e) : "") < 0)
+                return "";
+        }
+        return tmp->data ? (const char *)tmp->data : "";
+    }
+    return "";
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -588,11 +615,11 @@ cmd_export(int argc, char **argv)
     MDB_val k, d;
     json_t *cols = json_object();
     struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
-    struct nv_buf out = NV_BUF_INIT;
+    struct nv_buf out = NV_BUF_INIT, tmp = NV_BUF_INIT;
     const char **vals = NULL;
-    size_t ncols = 0;
+    size_t ncols = 0, fixed;
     uint64_t n = 0;
-    int r = 0, csv;
+    int r = 0, csv, common = 0;
 
     for (int i = 1; i < argc; i++) {
         if (nv_opt_val(argc, argv, &i, "--format", &v)) {
@@ -603,6 +630,8 @@ cmd_export(int argc, char **argv)
             if (v == NULL)
                 return nv_cli_usage("--entity needs a name");
             entity = v;
+        } else if (nv_opt_flag(argv, i, "--common")) {
+            common = 1;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -616,9 +645,13 @@ cmd_export(int argc, char **argv)
     if (dir == NULL || what == NULL || strcmp(what, "records") != 0)
         return nv_cli_usage("DIR and what to export (records) are required");
     csv = strcmp(format, "csv") == 0;
+    if (common && !csv)
+        return nv_cli_usage("--common is for --format csv (ndjson always has both)");
+    fixed = common ? 5 + NV_F_COUNT : 4;
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
-    /* two passes for CSV: the columns are every field name seen */
+    /* two passes for CSV: the columns are every field (or extension) name
+     * seen */
     for (int pass = csv ? 0 : 1; pass < 2 && r == 0; pass++) {
         int rc;
         if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
@@ -630,53 +663,92 @@ cmd_export(int argc, char **argv)
             const char *name;
             json_t *unused;
             size_t i = 4;
-            ncols = 4 + json_object_size(cols);
+            char **heads;
+            ncols = fixed + json_object_size(cols);
             vals = calloc(ncols, sizeof(char *));
+            heads = calloc(ncols, sizeof(char *));
+            if (vals == NULL || heads == NULL)
+                abort();
             vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
-            json_object_foreach(cols, name, unused)
-                vals[i++] = name;
+            if (common) {
+                vals[i++] = "mapping";
+                for (int f = 0; f < NV_F_COUNT; f++)
+                    vals[i++] = nv_fields[f].name;
+            }
+            json_object_foreach(cols, name, unused) {
+                if (common) {
+                    if (asprintf(&heads[i], "ext.%s", name) < 0)
+                        abort();
+                    vals[i] = heads[i];
+                    i++;
+                } else {
+                    vals[i++] = name;
+                }
+            }
             if ((r = nv_csv_write_row(&out, &dl, vals, ncols)) == 0)
                 fwrite(out.data, 1, out.len, stdout);
+            for (size_t j = 0; j < ncols; j++)
+                free(heads[j]);
+            free(heads);
         }
         while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
             char kb[520], seq[24];
             const char *e, *src, *key;
-            json_t *rec, *fields;
+            json_t *rec, *fields, *extra;
             if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
                 continue;
             if (entity != NULL && strcmp(entity, e) != 0)
                 continue;
             rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
             fields = json_object_get(rec, "fields");
+            extra = json_object_get(rec, "x");
             if (pass == 0) {
                 const char *name;
                 json_t *fv;
-                json_object_foreach(fields, name, fv)
+                json_object_foreach(common ? extra : fields, name, fv)
                     json_object_set(cols, name, json_true());
             } else if (csv) {
+                const char **row = calloc(ncols, sizeof(char *));
+                char nums[NV_F_COUNT][24];
+                const char *name;
+                json_t *unused, *c = json_object_get(rec, "c");
+                size_t i = 4;
+                struct nv_buf *lists = calloc(NV_F_COUNT, sizeof(struct nv_buf));
+                if (row == NULL || lists == NULL)
+                    abort();
                 snprintf(seq, sizeof(seq), "%lld",
                          (long long)json_integer_value(json_object_get(rec, "seq")));
-                {
-                    const char **row = calloc(ncols, sizeof(char *));
-                    const char *name;
-                    json_t *unused;
-                    size_t c = 4;
-                    row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
-                    json_object_foreach(cols, name, unused) {
-                        json_t *fv = json_object_get(fields, name);
-                        row[c++] = json_is_string(fv) ? json_string_value(fv) : "";
-                    }
-                    nv_buf_reset(&out);
-                    if ((r = nv_csv_write_row(&out, &dl, row, ncols)) == 0)
-                        fwrite(out.data, 1, out.len, stdout);
-                    free(row);
+                row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
+                if (common) {
+                    const char *mc = json_string_value(json_object_get(rec, "map"));
+                    row[i++] = mc ? mc : "";
+                    for (int f = 0; f < NV_F_COUNT; f++)
+                        row[i++] = common_cell(json_object_get(c, nv_fields[f].name),
+                                               nums[f], sizeof(nums[f]), &lists[f]);
                 }
+                json_object_foreach(cols, name, unused) {
+                    json_t *fv = json_object_get(common ? extra : fields, name);
+                    row[i++] = json_is_string(fv) ? json_string_value(fv) : "";
+                }
+                nv_buf_reset(&out);
+                if ((r = nv_csv_write_row(&out, &dl, row, ncols)) == 0)
+                    fwrite(out.data, 1, out.len, stdout);
+                for (int f = 0; f < NV_F_COUNT; f++)
+                    nv_buf_release(&lists[f]);
+                free(lists);
+                free(row);
                 n++;
             } else {
                 json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src,
                                       "key", key, "seq", json_object_get(rec, "seq"),
                                       "fields", fields ? fields : json_null());
-                char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                char *text;
+                if (o != NULL && json_object_get(rec, "map") != NULL)
+                    json_object_set(o, "mapping", json_object_get(rec, "map")),
+                        json_object_set(o, "common", json_object_get(rec, "c")),
+                        json_object_set(o, "original", json_object_get(rec, "o")),
+                        json_object_set(o, "ext", extra);
+                text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
                 if (text != NULL)
                     printf("%s\n", text);
                 free(text);
@@ -695,6 +767,7 @@ cmd_export(int argc, char **argv)
     free(vals);
     json_decref(cols);
     nv_buf_release(&out);
+    nv_buf_release(&tmp);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }
@@ -845,8 +918,15 @@ static const struct nv_cmd cmds[] = {
       "show the signed ledger's tip; write the allowed_signers file for git" },
     { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",
       "see refused bundles and their reasons; move them back and ingest again" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--entity NAME]",
-      "write the stored source records to stdout (CSV: one column per field name)" },
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME]",
+      "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
+    { "mapping", nv_cmd_mapping,
+      "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "
+      "show DIR ENTITY [--rev REV] [--json] | log DIR ENTITY [--json] | "
+      "diff DIR ENTITY [REV [REV]] | suggest ENTITY SAMPLE.csv [--encoding ENC]",
+      "per-entity mappings to the common model, versioned in DIR/mappings (git)" },
+    { "replay", nv_cmd_replay, "replay DIR ENTITY",
+      "re-apply an entity's retained bundles under its current mapping" },
     { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",
       "seal update records or erasure orders for an agent into DIR/outbox/ENTITY" },
     { NULL, NULL, NULL, NULL },

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
+#include "../formats/util.h"
+#include "mapping.h"
 #include "store.h"
 
 int
@@ -38,6 +41,10 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "bundles", MDB_CREATE, &s->bundles)) != 0 ||
         (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &s->records)) != 0 ||
         (rc = mdb_dbi_open(txn, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
+        (rc = mdb_dbi_open(txn, "rejects", MDB_CREATE, &s->rejects)) != 0 ||
+        (rc = mdb_dbi_open(txn, "bstats", MDB_CREATE, &s->bstats)) != 0 ||
+        (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
@@ -151,28 +158,114 @@ put_json(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k, json_t *v)
     return rc ? nv_hmdb_fail(rc, "cannot write a record") : 0;
 }
 
+void
+nv_apply_ctx_release(struct nv_apply_ctx *a)
+{
+    for (size_t i = 0; i < a->ncols; i++)
+        free(a->cols[i]);
+    free(a->cols);
+    a->cols = NULL;
+    a->ncols = a->capcols = 0;
+}
+
+/* Remember the columns of one record (a bundle's records mostly share them:
+ * the last record's list is checked first). */
+static void
+note_columns(struct nv_apply_ctx *a, json_t *fields)
+{
+    const char *name;
+    json_t *v;
+    size_t i = 0;
+
+    json_object_foreach(fields, name, v) {
+        size_t j;
+        (void)v;
+        if (i < a->ncols && strcmp(a->cols[i], name) == 0) {
+            i++;
+            continue;
+        }
+        for (j = 0; j < a->ncols; j++)
+            if (strcmp(a->cols[j], name) == 0)
+                break;
+        if (j == a->ncols && a->ncols < NV_MAP_MAX_COLUMNS) {
+            if (a->ncols == a->capcols) {
+                a->capcols = a->capcols ? 2 * a->capcols : 32;
+                a->cols = realloc(a->cols, a->capcols * sizeof(char *));
+                if (a->cols == NULL)
+                    abort();
+            }
+            if ((a->cols[a->ncols++] = strdup(name)) == NULL)
+                abort();
+        }
+        i++;
+    }
+}
+
+static int
+put_reject(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+           const struct nv_manifest *m, uint64_t line, const char *reason)
+{
+    json_t *v = json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)m->seq, "line",
+                          (json_int_t)line, "reason", reason);
+    int r;
+
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = put_json(txn, s->rejects, k, v);
+    json_decref(v);
+    return r;
+}
+
+static int
+del_key(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k)
+{
+    MDB_val kv = { k->len, k->data };
+    int rc = mdb_del(txn, dbi, &kv, NULL);
+
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_hmdb_fail(rc, "cannot delete");
+    return 0;
+}
+
 static int
 apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
-           const char *line, size_t len, struct nv_buf *k,
-           struct nv_apply_stats *st)
+           const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
+           struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
     json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *v = NULL;
+    json_t *common = NULL, *fields;
     const char *op = json_string_value(json_object_get(o, "op"));
     const char *key = json_string_value(json_object_get(o, "key"));
     const char *src = json_string_value(json_object_get(o, "source"));
-    int r = 0, rc;
+    char reason[400];
+    int r = 0;
 
     if (src == NULL)
         src = "";
-    if (o == NULL || op == NULL || key == NULL || *key == '\0') {
+    if (o == NULL || op == NULL || key == NULL || *key == '\0' ||
+        key3(k, m->sender, src, key) < 0) {
+        char tag[48];
         st->rejected++;
+        snprintf(tag, sizeof(tag), "\x01%llu:%llu", (unsigned long long)m->seq,
+                 (unsigned long long)lineno);
+        if ((r = key3(k, m->sender, "", tag)) == 0)
+            r = put_reject(txn, s, k, m, lineno,
+                           o == NULL ? "not a JSON change record"
+                           : key == NULL || *key == '\0' ? "a change record without a key"
+                           : op == NULL ? "a change record without an op"
+                                        : "a record key over the store's 500-byte limit");
         goto out;
     }
     if (m->kind == NV_KIND_ACKS) {
         const char *order = json_string_value(json_object_get(o, "order"));
         const char *outcome = json_string_value(json_object_get(o, "outcome"));
-        if (strcmp(op, "ack") != 0 || order == NULL || outcome == NULL ||
-            key3(k, m->sender, order, key) < 0) {
+        if (strcmp(op, "ack") != 0 || order == NULL || outcome == NULL) {
+            st->rejected++;
+            r = put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
+                           "order or an outcome");
+            goto out;
+        }
+        if (key3(k, m->sender, order, key) < 0) {
             st->rejected++;
             goto out;
         }
@@ -184,26 +277,49 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         st->acks += r == 0;
         goto out;
     }
-    if (key3(k, m->sender, src, key) < 0) {
-        st->rejected++;
+    if (strcmp(op, "delete") == 0) {
+        if ((r = del_key(txn, s->records, k)) == 0 &&
+            (r = del_key(txn, s->rejects, k)) == 0)
+            st->deletes++;
         goto out;
     }
-    if (strcmp(op, "delete") == 0) {
-        MDB_val kv = { k->len, k->data };
-        rc = mdb_del(txn, s->records, &kv, NULL);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            r = nv_hmdb_fail(rc, "cannot delete a record");
-        else
-            st->deletes++;
-    } else if (strcmp(op, "upsert") == 0 && json_is_object(json_object_get(o, "fields"))) {
-        v = json_pack("{s:O,s:I}", "fields", json_object_get(o, "fields"), "seq",
-                      (json_int_t)m->seq);
-        r = put_json(txn, s->records, k, v);
-        st->upserts += r == 0;
-    } else {
+    fields = json_object_get(o, "fields");
+    if (strcmp(op, "upsert") != 0 || !json_is_object(fields)) {
         st->rejected++;
+        r = put_reject(txn, s, k, m, lineno, strcmp(op, "upsert") != 0
+                                                 ? "unknown op (upsert or delete)"
+                                                 : "an upsert without fields");
+        goto out;
     }
+    note_columns(a, fields);
+    if (a->map != NULL) {
+        r = nv_mapping_apply(a->map, fields, &common, reason, sizeof(reason));
+        if (r == NV_EFORMAT) {
+            st->rejected++;
+            r = put_reject(txn, s, k, m, lineno, reason);
+            goto out;
+        }
+        if (r < 0)
+            goto out;
+        v = json_pack("{s:O,s:I,s:s}", "fields", fields, "seq", (json_int_t)m->seq,
+                      "map", a->map_commit);
+        if (v != NULL && json_object_update(v, common) < 0) {
+            json_decref(v);
+            v = NULL;
+        }
+    } else {
+        st->unmapped++;
+        v = json_pack("{s:O,s:I}", "fields", fields, "seq", (json_int_t)m->seq);
+    }
+    if (v == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((r = put_json(txn, s->records, k, v)) == 0 &&
+        (r = del_key(txn, s->rejects, k)) == 0)
+        st->upserts++;
 out:
+    json_decref(common);
     json_decref(v);
     json_decref(o);
     return r;
@@ -212,22 +328,24 @@ out:
 int
 nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                      const struct nv_manifest *m, const char *path,
-                     struct nv_apply_stats *st)
+                     struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
     FILE *f = fopen(path, "re");
     struct nv_buf k = NV_BUF_INIT;
     char *line = NULL;
     size_t cap = 0;
+    uint64_t lineno = 0;
     ssize_t n;
     int r = 0;
 
     if (f == NULL)
         return nv_fail_errno("cannot open a staged payload file");
     while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+        lineno++;
         if (line[n - 1] == '\n')
             line[--n] = '\0';
         if (n > 0)
-            r = apply_line(txn, s, m, line, (size_t)n, &k, st);
+            r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
     }
     if (r == 0 && ferror(f))
         r = nv_fail_errno("cannot read a staged payload file");
@@ -235,4 +353,122 @@ nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
     fclose(f);
     nv_buf_release(&k);
     return r;
+}
+
+int
+nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
+                      const struct nv_manifest *m, struct nv_apply_ctx *a,
+                      const struct nv_apply_stats *st)
+{
+    struct nv_buf k = NV_BUF_INIT;
+    char bk[128], when[21];
+    json_t *v;
+    int r = 0;
+
+    bundle_key(bk, sizeof(bk), m->sender, m->seq);
+    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
+                  nv_kind_name(m->kind), "map", a->map_commit,
+                  "upserts", (json_int_t)st->upserts, "deletes",
+                  (json_int_t)st->deletes, "acks", (json_int_t)st->acks, "rejected",
+                  (json_int_t)st->rejected, "unmapped", (json_int_t)st->unmapped,
+                  "applied", nv_time_format(nv_now(), when));
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_buf_adds(&k, bk)) == 0)
+        r = put_json(txn, s->bstats, &k, v);
+    json_decref(v);
+    for (size_t i = 0; r == 0 && i < a->ncols; i++) {
+        MDB_val kv, vv = { 0, (void *)"" };
+        int rc;
+        nv_buf_reset(&k);
+        if (nv_buf_add(&k, m->sender, strlen(m->sender) + 1) < 0 ||
+            nv_buf_adds(&k, a->cols[i]) < 0 || k.len > 500)
+            continue;
+        kv.mv_size = k.len;
+        kv.mv_data = k.data;
+        if ((rc = mdb_put(txn, s->columns, &kv, &vv, 0)) != 0)
+            r = nv_hmdb_fail(rc, "cannot write columns");
+    }
+    nv_buf_release(&k);
+    return r;
+}
+
+/* Iterate the keys of dbi starting with prefix (prefix_len bytes). */
+static int
+prefix_cursor(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen,
+              MDB_cursor **c, MDB_val *k, MDB_val *v)
+{
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, dbi, c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    k->mv_size = plen;
+    k->mv_data = (void *)prefix;
+    rc = mdb_cursor_get(*c, k, v, MDB_SET_RANGE);
+    if (rc == 0 && (k->mv_size < plen || memcmp(k->mv_data, prefix, plen) != 0))
+        rc = MDB_NOTFOUND;
+    return rc;
+}
+
+int
+nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                  char ***names, size_t *n)
+{
+    size_t plen = strlen(entity) + 1, cap = 0;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc;
+
+    *names = NULL;
+    *n = 0;
+    for (rc = prefix_cursor(txn, s->columns, entity, plen, &c, &k, &v); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, entity, plen) != 0)
+            break;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            if ((*names = realloc(*names, cap * sizeof(char *))) == NULL)
+                abort();
+        }
+        (*names)[*n] = strndup((char *)k.mv_data + plen, k.mv_size - plen);
+        if ((*names)[(*n)++] == NULL)
+            abort();
+    }
+    if (c != NULL)
+        mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc < 0)
+        return nv_hmdb_fail(rc, "cannot read columns");
+    return 0;
+}
+
+static int
+drop_prefix(MDB_txn *txn, MDB_dbi dbi, const char *entity)
+{
+    size_t plen = strlen(entity) + 1;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc;
+
+    for (rc = prefix_cursor(txn, dbi, entity, plen, &c, &k, &v); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, entity, plen) != 0)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    if (c != NULL)
+        mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL)
+        return nv_hmdb_fail(rc, "cannot drop records");
+    return 0;
+}
+
+int
+nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s, const char *entity)
+{
+    int r;
+
+    if ((r = drop_prefix(txn, s->records, entity)) < 0)
+        return r;
+    return drop_prefix(txn, s->rejects, entity);
 }

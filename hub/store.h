@@ -6,11 +6,25 @@
  *   streams   "<sender>" -> stream state (stream.h storage form)
  *   bundles   "<sender>/<seq, 20 digits>" -> bundle id (32 bytes): every
  *             applied bundle, so a re-delivered one is recognised
- *   records   "<entity>\0<source>\0<key>" -> {"fields":{...},"seq":N}
- *             (compact JSON, member names sorted): each source record as
- *             its entity last sent it, with the bundle that brought it
+ *   records   "<entity>\0<source>\0<key>" -> {"fields":{...},"seq":N,
+ *             "map":"<commit>","c":{...},"o":{...},"x":{...}} (compact JSON,
+ *             member names sorted): each source record as its entity last
+ *             sent it (fields: the source columns), the bundle that brought
+ *             it, and when the entity has a mapping, the mapping commit, the
+ *             normalised common fields (c), their originals (o) and the
+ *             extension fields (x) -- see hub/mapping.h
+ *   rejects   "<entity>\0<source>\0<key>" -> {"seq":N,"line":L,"reason":...}:
+ *             records whose latest version could not be mapped (the stored
+ *             version, if any, is the one before); cleared when a later
+ *             version applies.  A line that is not a change record at all is
+ *             kept under the key "\x01<seq>:<line>".  Reasons never quote values.
+ *   bstats    "<sender>/<seq, 20 digits>" -> {"map":"<commit>"|null,
+ *             "upserts":N,"deletes":N,"acks":N,"rejected":N,"unmapped":N,
+ *             "applied":"<time>"}: what each applied bundle did
+ *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
  *             "seq":N}: the agents' answers to erasure orders
+ *   meta      "replay:<entity>" -> "": a replay in progress (redone at open)
  */
 #ifndef NOVA_HUB_STORE_H
 #define NOVA_HUB_STORE_H
@@ -21,12 +35,24 @@
 
 struct nv_hstore {
     MDB_env *env;
-    MDB_dbi streams, bundles, records, receipts;
+    MDB_dbi streams, bundles, records, receipts, rejects, bstats, columns, meta;
 };
 
 struct nv_apply_stats {
-    uint64_t upserts, deletes, acks, rejected;
+    uint64_t upserts, deletes, acks, rejected, unmapped;
 };
+
+struct nv_mapping;
+
+/* How a bundle's records are applied: with the entity's current mapping
+ * (NULL: stored unmapped, to be mapped by a replay once one is set). */
+struct nv_apply_ctx {
+    const struct nv_mapping *map;
+    const char *map_commit; /* 40 hex, or NULL without a mapping */
+    char **cols;            /* columns seen in this bundle */
+    size_t ncols, capcols;
+};
+void nv_apply_ctx_release(struct nv_apply_ctx *a);
 
 int nv_hstore_open(struct nv_hstore *s, const char *dir)
     __attribute__((warn_unused_result));
@@ -43,12 +69,25 @@ int nv_hstore_bundle_applied(MDB_txn *txn, const struct nv_hstore *s,
                              const char *sender, uint64_t seq,
                              const uint8_t id[32]);
 /* Apply the change records (or acks) of one payload file of bundle m in
- * txn.  A line that is not a valid record is counted in st->rejected and
- * skipped (never quoted); the rest applies.  Errors: store or I/O only. */
+ * txn, through a->map.  A line that is not a valid record, or a record that
+ * cannot be mapped, is counted in st->rejected, recorded in rejects with its
+ * reason (never quoting values) and skipped; the rest applies.  Errors:
+ * store or I/O only. */
 int nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                          const struct nv_manifest *m, const char *path,
-                         struct nv_apply_stats *st)
+                         struct nv_apply_ctx *a, struct nv_apply_stats *st)
     __attribute__((warn_unused_result));
+/* After the files of bundle m: its statistics and the columns it used. */
+int nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
+                          const struct nv_manifest *m, struct nv_apply_ctx *a,
+                          const struct nv_apply_stats *st)
+    __attribute__((warn_unused_result));
+/* Every column entity has sent (sorted; free each and the array). */
+int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                      char ***names, size_t *n) __attribute__((warn_unused_result));
+/* Delete every record and reject of entity (a replay starts with this). */
+int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
+                          const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
 
 #endif
