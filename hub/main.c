@@ -322,87 +322,6 @@ cmd_verify(int argc, char **argv)
 }
 
 static int
-cmd_status(int argc, char **argv)
-{
-    const char *dir = NULL;
-    int json = 0, r;
-    struct nv_hub h;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int first = 1;
-
-    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
-        return r;
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
-    if ((r = nv_hub_open(&h, dir)) < 0)
-        return nv_cli_fail(r);
-    if (json)
-        printf("{\"hub\":\"%s\",\"streams\":[", h.self.pub.entity);
-    else
-        printf("hub: %s\nstreams:\n", h.self.pub.entity);
-    if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
-        if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
-            while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
-                struct nv_stream_state st;
-                char id[65];
-                if (v.mv_size != NV_STREAM_STATE_LEN)
-                    continue;
-                nv_stream_decode(v.mv_data, &st);
-                nv_hex(st.last_id, 32, id);
-                {
-                    int out = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
-                    int skip = out ? 4 : 0;
-                    if (json)
-                        printf("%s{\"%s\":\"%.*s\",\"seq\":%llu,\"last_id\":\"%s\"}",
-                               first ? "" : ",", out ? "to" : "sender",
-                               (int)k.mv_size - skip, (char *)k.mv_data + skip,
-                               (unsigned long long)st.seq, id);
-                    else
-                        printf("  %s %-16.*s seq %llu  last %s\n", out ? "to  " : "from",
-                               (int)k.mv_size - skip, (char *)k.mv_data + skip,
-                               (unsigned long long)st.seq, id);
-                }
-                first = 0;
-            }
-            mdb_cursor_close(cur);
-        }
-        mdb_txn_abort(txn);
-    }
-    {
-        char *qd = nv_path_join(dir, "quarantine");
-        char *ib = nv_path_join(dir, "inbox");
-        int nq = 0, ni = 0;
-        struct dirent **ents;
-        int m = scandir(qd, &ents, NULL, NULL);
-        for (int i = 0; i < m; i++) {
-            size_t l = strlen(ents[i]->d_name);
-            nq += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
-            free(ents[i]);
-        }
-        if (m > 0)
-            free(ents);
-        m = scandir(ib, &ents, NULL, NULL);
-        for (int i = 0; i < m; i++) {
-            size_t l = strlen(ents[i]->d_name);
-            ni += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
-            free(ents[i]);
-        }
-        if (m > 0)
-            free(ents);
-        if (json)
-            printf("],\"inbox\":%d,\"quarantine\":%d}\n", ni, nq);
-        else
-            printf("inbox: %d bundle(s) waiting\nquarantine: %d bundle(s)\n", ni, nq);
-        free(qd);
-        free(ib);
-    }
-    nv_hub_close(&h);
-    return 0;
-}
-
-static int
 send_file(struct nv_outbox *o, const char *path, int kind, uint64_t *bad)
 {
     FILE *f = fopen(path, "re");
@@ -913,7 +832,8 @@ static const struct nv_cmd cmds[] = {
       "check bundles completely without applying them" },
     { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
       "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
-    { "status", cmd_status, "status DIR [--json]", "streams, inbox and quarantine" },
+    { "status", nv_cmd_status, "status DIR [--json]",
+      "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
       "show the signed ledger's tip; write the allowed_signers file for git" },
     { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",

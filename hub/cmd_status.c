@@ -1,0 +1,331 @@
+/*
+ * cmd_status.c - `nova-hub status`: streams, entities (mapping, records,
+ * rejected records and why), bundles waiting for a missing one, inbox and
+ * quarantine.  Never prints personal data: reasons name columns and fields.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../formats/cli.h"
+#include "../formats/errors.h"
+#include "../formats/fileio.h"
+#include "../formats/spool.h"
+#include "../formats/util.h"
+#include "cmds.h"
+#include "ingest.h"
+#include "mapping.h"
+#include "maprepo.h"
+
+#define TOP_REASONS 5
+
+struct ent {
+    char name[NV_NAME_MAX + 1];
+    uint64_t records, mapped, rejected;
+    json_t *reasons; /* reason -> count */
+    json_t *last;    /* the last bundle's statistics */
+    uint64_t seq;
+};
+
+struct ents {
+    struct ent *v;
+    size_t n;
+};
+
+static struct ent *
+ent_get(struct ents *e, const char *name, size_t len)
+{
+    struct ent *x;
+
+    if (len > NV_NAME_MAX)
+        len = NV_NAME_MAX;
+    for (size_t i = 0; i < e->n; i++)
+        if (strlen(e->v[i].name) == len && memcmp(e->v[i].name, name, len) == 0)
+            return &e->v[i];
+    if ((x = realloc(e->v, (e->n + 1) * sizeof(*x))) == NULL)
+        abort();
+    e->v = x;
+    x = &e->v[e->n++];
+    memset(x, 0, sizeof(*x));
+    memcpy(x->name, name, len);
+    x->reasons = json_object();
+    return x;
+}
+
+static int
+count_cmp(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count"));
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The reasons of e, most frequent first, as [{"reason":..,"count":..}]. */
+static json_t *
+top_reasons(const struct ent *e)
+{
+    json_t *a = json_array(), *v;
+    const char *k;
+    size_t n = json_object_size(e->reasons), i = 0;
+    json_t **items = calloc(n ? n : 1, sizeof(json_t *));
+
+    if (a == NULL || items == NULL)
+        abort();
+    json_object_foreach(e->reasons, k, v)
+        items[i++] = json_pack("{s:s,s:O}", "reason", k, "count", v);
+    qsort(items, n, sizeof(json_t *), count_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, items[i]);
+    free(items);
+    return a;
+}
+
+static void
+scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    if (mdb_cursor_open(txn, h->store.records, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            e->records++;
+            e->mapped += memmem(v.mv_data, v.mv_size, "\"map\":\"", 7) != NULL;
+        }
+        mdb_cursor_close(c);
+    }
+    if (mdb_cursor_open(txn, h->store.rejects, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            json_t *o, *cnt;
+            const char *reason;
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            e->rejected++;
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            reason = json_string_value(json_object_get(o, "reason"));
+            if (reason == NULL)
+                reason = "-";
+            cnt = json_object_get(e->reasons, reason);
+            json_object_set_new(e->reasons, reason,
+                                json_integer(json_integer_value(cnt) + 1));
+            json_decref(o);
+        }
+        mdb_cursor_close(c);
+    }
+    /* the last bundle of each entity */
+    for (size_t i = 0; i < es->n; i++) {
+        struct nv_stream_state st;
+        char bk[128];
+        if (nv_hstore_stream_get(txn, &h->store, es->v[i].name, &st) < 0 || st.seq == 0)
+            continue;
+        es->v[i].seq = st.seq;
+        snprintf(bk, sizeof(bk), "%s/%020llu", es->v[i].name, (unsigned long long)st.seq);
+        k.mv_size = strlen(bk);
+        k.mv_data = bk;
+        if (mdb_get(txn, h->store.bstats, &k, &v) == 0)
+            es->v[i].last = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    }
+}
+
+static int
+count_nova(const char *dir)
+{
+    struct dirent **ents;
+    int n = 0, m = scandir(dir, &ents, NULL, NULL);
+
+    for (int i = 0; i < m; i++) {
+        size_t l = strlen(ents[i]->d_name);
+        n += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
+        free(ents[i]);
+    }
+    if (m > 0)
+        free(ents);
+    return n;
+}
+
+int
+nv_cmd_status(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, r, rc;
+    struct nv_hub h;
+    struct ents es = { NULL, 0 };
+    json_t *out = json_object(), *streams = json_array(), *ents = json_array(),
+           *waiting = json_array();
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read"));
+    }
+    if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            struct nv_stream_state st;
+            char id[65], name[NV_NAME_MAX + 8];
+            int o = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
+            size_t skip = o ? 4 : 0, l = k.mv_size - skip;
+            if (v.mv_size != NV_STREAM_STATE_LEN || l > NV_NAME_MAX)
+                continue;
+            nv_stream_decode(v.mv_data, &st);
+            nv_hex(st.last_id, 32, id);
+            memcpy(name, (char *)k.mv_data + skip, l);
+            name[l] = '\0';
+            json_array_append_new(streams, json_pack("{s:s,s:I,s:s}", o ? "to" : "sender",
+                                                     name, "seq", (json_int_t)st.seq,
+                                                     "last_id", id));
+            if (!o)
+                (void)ent_get(&es, name, l);
+        }
+        mdb_cursor_close(cur);
+    }
+    scan_store(&h, txn, &es);
+    /* bundles in the inbox ahead of their stream: a gap */
+    {
+        char *ib = nv_path_join(dir, "inbox");
+        struct nv_spool_entry *sv;
+        size_t sn;
+        if (nv_spool_list(ib, 0, &sv, &sn) == 0) {
+            for (size_t i = 0; i < sn; i++) {
+                struct nv_stream_state st;
+                if (sv[i].sender[0] == '\0' ||
+                    nv_hstore_stream_get(txn, &h.store, sv[i].sender, &st) < 0 ||
+                    sv[i].seq <= st.seq + 1)
+                    continue;
+                /* only the first bundle past the gap of each stream */
+                if (i > 0 && strcmp(sv[i - 1].sender, sv[i].sender) == 0 &&
+                    sv[i - 1].seq > st.seq + 1)
+                    continue;
+                json_array_append_new(waiting,
+                                      json_pack("{s:s,s:I,s:I,s:I}", "entity",
+                                                sv[i].sender, "applied", (json_int_t)st.seq,
+                                                "missing_from", (json_int_t)(st.seq + 1),
+                                                "missing_to", (json_int_t)(sv[i].seq - 1)));
+            }
+            nv_spool_list_free(sv, sn);
+        }
+        free(ib);
+    }
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < es.n; i++) {
+        struct ent *e = &es.v[i];
+        const struct nv_mapping *m = NULL;
+        const char *commit = NULL;
+        json_t *o;
+        if (nv_hub_mapping(&h, e->name, &m, &commit) < 0)
+            m = NULL, commit = NULL;
+        o = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:o}", "entity", e->name, "mapping",
+                      m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
+                      (json_int_t)e->records, "unmapped",
+                      (json_int_t)(e->records - e->mapped), "rejected",
+                      (json_int_t)e->rejected, "reasons", top_reasons(e));
+        if (e->last != NULL)
+            json_object_set(o, "last_bundle", e->last);
+        json_array_append_new(ents, o);
+    }
+    json_object_set_new(out, "hub", json_string(h.self.pub.entity));
+    json_object_set_new(out, "streams", streams);
+    json_object_set_new(out, "entities", ents);
+    json_object_set_new(out, "waiting", waiting);
+    {
+        char *qd = nv_path_join(dir, "quarantine"), *ib = nv_path_join(dir, "inbox");
+        json_object_set_new(out, "inbox", json_integer(count_nova(ib)));
+        json_object_set_new(out, "quarantine", json_integer(count_nova(qd)));
+        free(qd);
+        free(ib);
+    }
+    if (json) {
+        char *t = json_dumps(out, JSON_COMPACT);
+        if (t != NULL)
+            printf("%s\n", t);
+        free(t);
+    } else {
+        size_t i;
+        json_t *x;
+        printf("hub: %s\nstreams:\n", h.self.pub.entity);
+        json_array_foreach(streams, i, x)
+            printf("  %-4s %-16s seq %lld  last %s\n",
+                   json_object_get(x, "to") ? "to" : "from",
+                   json_string_value(json_object_get(x, "to") ? json_object_get(x, "to")
+                                                              : json_object_get(x, "sender")),
+                   (long long)json_integer_value(json_object_get(x, "seq")),
+                   json_string_value(json_object_get(x, "last_id")));
+        if (json_array_size(ents) > 0)
+            printf("entities:\n");
+        json_array_foreach(ents, i, x) {
+            const char *mc = json_string_value(json_object_get(x, "mapping"));
+            json_t *last = json_object_get(x, "last_bundle"), *rs;
+            long long rej = (long long)json_integer_value(json_object_get(x, "rejected"));
+            long long unm = (long long)json_integer_value(json_object_get(x, "unmapped"));
+            size_t j;
+            json_t *y;
+            printf("  %s: %lld records", json_string_value(json_object_get(x, "entity")),
+                   (long long)json_integer_value(json_object_get(x, "records")));
+            if (mc != NULL)
+                printf(", mapping %.12s", mc);
+            else
+                printf(", no mapping");
+            printf(", %lld rejected\n", rej);
+            if (unm > 0)
+                printf("    %lld records stored unmapped: %s\n", unm,
+                       mc ? "apply the mapping to them with nova-hub replay"
+                          : "write one (nova-hub mapping suggest, mapping set), then "
+                            "nova-hub replay");
+            if (last != NULL)
+                printf("    last bundle seq %lld (%s): %lld upserts, %lld deletes, "
+                       "%lld rejected\n",
+                       (long long)json_integer_value(json_object_get(x, "seq")),
+                       json_string_value(json_object_get(last, "applied")),
+                       (long long)json_integer_value(json_object_get(last, "upserts")),
+                       (long long)json_integer_value(json_object_get(last, "deletes")),
+                       (long long)json_integer_value(json_object_get(last, "rejected")));
+            rs = json_object_get(x, "reasons");
+            json_array_foreach(rs, j, y) {
+                if (j == TOP_REASONS) {
+                    printf("    ... and %zu other reasons (status --json lists all)\n",
+                           json_array_size(rs) - j);
+                    break;
+                }
+                printf("    %6lld x %s\n",
+                       (long long)json_integer_value(json_object_get(y, "count")),
+                       json_string_value(json_object_get(y, "reason")));
+            }
+        }
+        json_array_foreach(waiting, i, x)
+            printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "
+                   "has not arrived\n",
+                   json_string_value(json_object_get(x, "entity")),
+                   (long long)json_integer_value(json_object_get(x, "applied")),
+                   (long long)json_integer_value(json_object_get(x, "missing_from")),
+                   (long long)json_integer_value(json_object_get(x, "missing_to")));
+        printf("inbox: %lld bundle(s) waiting\nquarantine: %lld bundle(s)\n",
+               (long long)json_integer_value(json_object_get(out, "inbox")),
+               (long long)json_integer_value(json_object_get(out, "quarantine")));
+    }
+    for (size_t i = 0; i < es.n; i++) {
+        json_decref(es.v[i].reasons);
+        json_decref(es.v[i].last);
+    }
+    free(es.v);
+    json_decref(out);
+    nv_hub_close(&h);
+    return 0;
+}
