@@ -97,7 +97,7 @@ mapping_set(const char *dir, const char *entity, const char *file,
     mdb_txn_abort(txn);
     if (r < 0)
         goto out;
-    if ((r = nv_mapping_check_columns(&m, cols, ncols)) < 0) {
+    if ((r = nv_mapping_check_columns(&m, (const char *const *)cols, ncols)) < 0) {
         fprintf(stderr, "nova-hub: error: '%s' refused: %s\n", file, nv_errmsg(r));
         fprintf(stderr, "nova-hub: %s's exports have these columns:", entity);
         for (size_t i = 0; i < ncols; i++)

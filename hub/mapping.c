@@ -460,7 +460,7 @@ nv_mapping_parse(const char *text, size_t len, const char *entity,
 }
 
 int
-nv_mapping_check_columns(const struct nv_mapping *m, char *const *names, size_t n)
+nv_mapping_check_columns(const struct nv_mapping *m, const char *const *names, size_t n)
 {
     if (n == 0)
         return 0;

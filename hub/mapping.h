@@ -96,7 +96,7 @@ void nv_mapping_release(struct nv_mapping *m);
 /* Check the mapping's columns against the columns the entity's exports are
  * known to have (names[n]; n == 0 means unknown: nothing is checked).
  * NV_EFORMAT "mapping line N: column 'X' is not in ENTITY's exports". */
-int nv_mapping_check_columns(const struct nv_mapping *m, char *const *names,
+int nv_mapping_check_columns(const struct nv_mapping *m, const char *const *names,
                              size_t n) __attribute__((warn_unused_result));
 
 /* Index of column name in m->cols, or -1. */

@@ -1,0 +1,315 @@
+/*
+ * test_mapping.c - unit tests for hub/mapping.c: the mapping file format
+ * (every refusal names its line), the column check, and the mapping of
+ * records to the common model with per-record rejects.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../formats/errors.h"
+#include "../../hub/mapping.h"
+
+static const char good[] =
+    "# a comment\n"
+    "nova-mapping 1\n"
+    "entity acme\n"
+    "key id\n"
+    "field first_name \"Prénom usuel\"\n"
+    "field last_name nom\n"
+    "field email email email_pro   # two columns\n"
+    "field phone tel\n"
+    "field address adr1 adr2\n"
+    "field postcode cp\n"
+    "field birth_date naissance\n"
+    "field consent optin\n"
+    "field updated_at maj\n"
+    "field person_id id\n"
+    "ext loyalty \"carte \"\"or\"\"\"\n"
+    "ignore notes\n"
+    "inverse email email\n"
+    "match birth_date person_id\n"
+    "country FR\n";
+
+static void
+parse_ok(struct nv_mapping *m)
+{
+    int r;
+
+    nv_error_clear();
+    r = nv_mapping_parse(good, strlen(good), "acme", m);
+    if (r != 0)
+        fail_msg("refused: %s", nv_errmsg(r));
+}
+
+static void
+test_parse(void **state)
+{
+    struct nv_mapping m;
+    int i;
+
+    (void)state;
+    parse_ok(&m);
+    assert_string_equal(m.entity, "acme");
+    assert_int_equal(m.nkey, 1);
+    assert_string_equal(m.key[0], "id");
+    assert_int_equal(m.nfcols[NV_F_EMAIL], 2);
+    assert_string_equal(m.cols[m.fcols[NV_F_EMAIL][0]].name, "email");
+    assert_string_equal(m.cols[m.fcols[NV_F_EMAIL][1]].name, "email_pro");
+    assert_true((i = nv_mapping_find(&m, "Prénom usuel")) >= 0);
+    assert_int_equal(m.cols[i].field, NV_F_FIRST_NAME);
+    assert_true((i = nv_mapping_find(&m, "carte \"or\"")) >= 0);
+    assert_string_equal(m.cols[i].ext, "loyalty");
+    assert_true((i = nv_mapping_find(&m, "id")) >= 0);
+    assert_true(m.cols[i].is_key);
+    assert_int_equal(m.cols[i].field, NV_F_PERSON_ID);
+    assert_int_equal(m.cols[nv_mapping_find(&m, "notes")].role, NV_ROLE_IGNORE);
+    assert_int_equal(m.inverse[NV_F_EMAIL], nv_mapping_find(&m, "email"));
+    assert_int_equal(m.inverse[NV_F_PHONE], -1);
+    assert_true(m.match[NV_F_BIRTH_DATE]);
+    assert_string_equal(m.country, "FR");
+    nv_mapping_release(&m);
+}
+
+/* text must be refused with a message containing want. */
+static void
+refused(const char *text, const char *want)
+{
+    struct nv_mapping m;
+    int r;
+
+    nv_error_clear();
+    r = nv_mapping_parse(text, strlen(text), "acme", &m);
+    if (r == 0) {
+        nv_mapping_release(&m);
+        fail_msg("accepted: %s", text);
+    }
+    assert_int_equal(r, NV_EFORMAT);
+    if (strstr(nv_errmsg(r), want) == NULL)
+        fail_msg("message '%s' lacks '%s'", nv_errmsg(r), want);
+}
+
+#define H "nova-mapping 1\nentity acme\nkey id\n"
+
+static void
+test_refusals(void **state)
+{
+    (void)state;
+    refused("", "must start with 'nova-mapping 1'");
+    refused("entity acme\n", "line 1: the file must start with 'nova-mapping 1'");
+    refused("nova-mapping 2\n", "line 1: format version 2 is not supported");
+    refused("nova-mapping 1\nentity acme\n", "no 'key' line");
+    refused("nova-mapping 1\nkey id\n", "no 'entity' line");
+    refused("nova-mapping 1\nentity other\nkey id\n", "line 2: this mapping is for entity 'other'");
+    refused(H "field fist_name prenom\n", "line 4: unknown field 'fist_name'");
+    refused(H "field first_name a b\n", "line 4: field 'first_name' takes one column");
+    refused(H "field first_name a\nfield last_name a\n", "line 5: column 'a' is already used on line 4");
+    refused(H "field first_name a\nfield first_name b\n", "line 5: field 'first_name' is already mapped on line 4");
+    refused(H "field first_name\n", "line 4: 'field' needs a field and a column");
+    refused(H "ext Bad a\n", "line 4: extension name 'Bad'");
+    refused(H "ext x a\next x b\n", "line 5: extension 'x' is already defined on line 4");
+    refused(H "inverse email e\n", "the inverse of email must be one of its columns");
+    refused(H "field email a\ninverse email b\n", "line 5: the inverse of email");
+    refused(H "match last_name\n", "line 4: 'last_name' cannot be added");
+    refused(H "match birth_date\n", "'match birth_date' but field birth_date is not mapped");
+    refused(H "country Atlantis\n", "line 4: unknown country");
+    refused(H "frobnicate x\n", "line 4: unknown directive 'frobnicate'");
+    refused(H "field first_name \"unterminated\n", "line 4: unterminated quote");
+    refused(H "field first_name a\"b\n", "line 4: a quote inside a name");
+    refused(H "key other\n", "line 4: a second 'key' line");
+    refused("nova-mapping 1\nentity acme\nkey id id\n", "line 3: key column 'id' listed twice");
+}
+
+static void
+test_check_columns(void **state)
+{
+    struct nv_mapping m;
+    const char *all[] = { "id", "Prénom usuel", "nom", "email", "email_pro", "tel", "adr1",
+                    "adr2", "cp", "naissance", "optin", "maj", "carte \"or\"", "notes" };
+    const char *less[] = { "id", "nom" };
+
+    (void)state;
+    parse_ok(&m);
+    assert_int_equal(nv_mapping_check_columns(&m, all, 14), 0);
+    assert_int_equal(nv_mapping_check_columns(&m, NULL, 0), 0); /* unknown: fine */
+    nv_error_clear();
+    assert_int_equal(nv_mapping_check_columns(&m, less, 2), NV_EFORMAT);
+    assert_non_null(strstr(nv_errmsg(NV_EFORMAT), "is not in acme's exports"));
+    nv_mapping_release(&m);
+}
+
+/* Apply the good mapping to a JSON object; returns the result (or NULL and
+ * the reason in why). */
+static json_t *
+apply(const char *fields_json, char *why, size_t n)
+{
+    struct nv_mapping m;
+    json_t *f = json_loads(fields_json, 0, NULL), *out = NULL;
+    int r;
+
+    assert_non_null(f);
+    parse_ok(&m);
+    why[0] = '\0';
+    r = nv_mapping_apply(&m, f, &out, why, n);
+    nv_mapping_release(&m);
+    json_decref(f);
+    if (r != 0) {
+        assert_int_equal(r, NV_EFORMAT);
+        assert_null(out);
+        return NULL;
+    }
+    return out;
+}
+
+static const char *
+cstr(json_t *o, const char *part, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(o, part), field));
+}
+
+static void
+test_apply(void **state)
+{
+    char why[400];
+    json_t *o, *e;
+
+    (void)state;
+    o = apply("{\"id\":\"C-1\",\"Prénom usuel\":\"Jean-Pierre\",\"nom\":\"LEFÈVRE\","
+              "\"email\":\"JP.Lefevre+crm@Example.FR\",\"email_pro\":\"jp.lefevre@example.fr\","
+              "\"tel\":\"06 12 34 56 78\",\"adr1\":\"12 rue  de la Paix\",\"adr2\":\"Bât. B\","
+              "\"cp\":\"1000\",\"naissance\":\"14/03/1975\",\"optin\":\"Oui\","
+              "\"maj\":\"2026-11-30 14:05\",\"carte \\\"or\\\"\":\"GOLD-1\",\"notes\":\"x\"}",
+              why, sizeof(why));
+    if (o == NULL)
+        fail_msg("rejected: %s", why);
+    assert_string_equal(cstr(o, "c", "first_name"), "jean pierre");
+    assert_string_equal(cstr(o, "o", "first_name"), "Jean-Pierre");
+    assert_string_equal(cstr(o, "c", "last_name"), "lefevre");
+    assert_string_equal(cstr(o, "o", "last_name"), "LEFÈVRE");
+    /* the two addresses are one once canonical: kept once */
+    e = json_object_get(json_object_get(o, "c"), "email");
+    assert_int_equal(json_array_size(e), 1);
+    assert_string_equal(json_string_value(json_array_get(e, 0)), "jp.lefevre@example.fr");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(o, "o"), "email"), 0)),
+                        "JP.Lefevre+crm@Example.FR");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(o, "c"), "phone"), 0)),
+                        "+33612345678");
+    assert_string_equal(cstr(o, "c", "address"), "12 rue de la Paix, Bât. B");
+    assert_string_equal(cstr(o, "c", "postcode"), "01000");
+    assert_string_equal(cstr(o, "c", "birth_date"), "1975-03-14");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "c"), "consent")), 1);
+    assert_string_equal(cstr(o, "c", "updated_at"), "2026-11-30T14:05:00");
+    assert_string_equal(cstr(o, "c", "person_id"), "C1");
+    assert_string_equal(cstr(o, "x", "loyalty"), "GOLD-1");
+    assert_null(json_object_get(json_object_get(o, "c"), "notes"));
+    json_decref(o);
+
+    /* empty values are left out, not rejected */
+    o = apply("{\"id\":\"C-2\",\"nom\":\"Martin\",\"naissance\":\" \",\"email\":\"\"}", why,
+              sizeof(why));
+    assert_non_null(o);
+    assert_null(json_object_get(json_object_get(o, "c"), "birth_date"));
+    assert_null(json_object_get(json_object_get(o, "c"), "email"));
+    json_decref(o);
+}
+
+static void
+rejects(const char *fields_json, const char *want)
+{
+    char why[400];
+    json_t *o = apply(fields_json, why, sizeof(why));
+
+    if (o != NULL) {
+        json_decref(o);
+        fail_msg("accepted: %s", fields_json);
+    }
+    if (strstr(why, want) == NULL)
+        fail_msg("reason '%s' lacks '%s'", why, want);
+}
+
+static void
+test_rejects(void **state)
+{
+    char *big;
+
+    (void)state;
+    rejects("{\"id\":\"1\",\"surprise\":\"x\"}", "column 'surprise' is not in the mapping");
+    rejects("{\"id\":\"1\",\"naissance\":\"31/02/1990\"}", "column 'naissance' (birth_date)");
+    rejects("{\"id\":\"1\",\"email\":\"no-at-sign\"}", "column 'email' (email)");
+    rejects("{\"id\":\"1\",\"tel\":\"call me\"}", "column 'tel' (phone)");
+    rejects("{\"id\":\"1\",\"maj\":\"2026-11-30T25:00\"}", "column 'maj' (updated_at)");
+    rejects("{\"id\":\"1\",\"nom\":\"Lef\xc2\x92vre\"}", "could not decode");
+    rejects("{\"id\":\"1\",\"nom\":\"Lef\xef\xbf\xbdvre\"}", "could not decode");
+    rejects("{\"id\":\"1\",\"nom\":12}", "not a text value");
+    /* a 10 MB field: refused without reading it as a name */
+    big = malloc(10u << 20);
+    assert_non_null(big);
+    memset(big, 'a', 10u << 20);
+    memcpy(big, "{\"id\":\"1\",\"nom\":\"", 17);
+    memcpy(big + (10u << 20) - 3, "\"}", 3);
+    rejects(big, "over the 4096-byte limit");
+    free(big);
+    /* and the reason never quotes the value */
+    {
+        char why[400];
+        json_t *o = apply("{\"id\":\"1\",\"email\":\"secret.person@nowhere\"}", why,
+                          sizeof(why));
+        json_decref(o);
+        assert_null(strstr(why, "secret"));
+    }
+}
+
+static void
+test_timestamp(void **state)
+{
+    static const char *ok[][2] = {
+        { "2026-11-30", "2026-11-30" },
+        { "2026-11-30T14:05:09Z", "2026-11-30T14:05:09Z" },
+        { "2026-11-30 14:05", "2026-11-30T14:05:00" },
+        { "30/11/2026 14:05:09", "2026-11-30T14:05:09" },
+        { "2026-11-30T14:05:09.123+01:00", "2026-11-30T14:05:09+01:00" },
+        { "2026-11-30T14:05:09-0500", "2026-11-30T14:05:09-05:00" },
+        { "  ", "" },
+    };
+    static const char *bad[] = { "2026-13-01", "2026-11-30T24:00", "2026-11-30T10",
+                                 "2026-11-30T10:00:00+25:00", "2026-11-30T10:00 UTC",
+                                 "yesterday" };
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct nv_buf b = NV_BUF_INIT;
+        int r = nv_norm_timestamp(ok[i][0], strlen(ok[i][0]), &b);
+        if (r != 0)
+            fail_msg("'%s' refused: %s", ok[i][0], nv_errmsg(r));
+        assert_string_equal(b.data ? (char *)b.data : "", ok[i][1]);
+        nv_buf_release(&b);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct nv_buf b = NV_BUF_INIT;
+        if (nv_norm_timestamp(bad[i], strlen(bad[i]), &b) != NV_EFORMAT)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_int_equal(b.len, 0);
+        nv_buf_release(&b);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_check_columns),
+        cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_timestamp),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
