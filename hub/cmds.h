@@ -7,5 +7,6 @@
 int nv_cmd_mapping(int argc, char **argv);
 int nv_cmd_replay(int argc, char **argv);
 int nv_cmd_status(int argc, char **argv);
+int nv_cmd_run(int argc, char **argv);
 
 #endif

@@ -85,6 +85,27 @@ recover(struct nv_hub *h)
 
 static int finish_replays(struct nv_hub *h);
 
+/* One nova-hub at a time works in DIR: wait for the one that does (a
+ * `nova-hub run` pass, an ingest) up to NOVA_LOCK_WAIT seconds (30). */
+static int
+lock_hub(const char *dir)
+{
+    const char *e = getenv("NOVA_LOCK_WAIT");
+    long wait_ms = (e != NULL && *e) ? strtol(e, NULL, 10) * 1000 : 30000;
+    int r, said = 0;
+
+    for (long waited = 0;; waited += 100) {
+        r = nv_dir_lock(dir, "hub.lock", "nova-hub");
+        if (r != NV_EEXIST || waited >= wait_ms)
+            return r;
+        if (!said && waited >= 1000) {
+            nv_info("ingest", "waiting for another nova-hub working in '%s'", dir);
+            said = 1;
+        }
+        usleep(100000);
+    }
+}
+
 int
 nv_hub_open(struct nv_hub *h, const char *dir)
 {
@@ -95,7 +116,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
     h->lock_fd = -1;
     if ((r = nv_hub_layout(dir)) < 0)
         return r;
-    if ((r = nv_dir_lock(dir, "hub.lock", "nova-hub")) < 0)
+    if ((r = lock_hub(dir)) < 0)
         return r;
     h->lock_fd = r;
     if ((r = nv_identity_load(dir, &h->self)) < 0)

@@ -832,6 +832,8 @@ static const struct nv_cmd cmds[] = {
       "check bundles completely without applying them" },
     { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
       "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
+    { "run", nv_cmd_run, "run DIR [--rescan SECONDS] [--max-size SIZE]",
+      "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
     { "status", nv_cmd_status, "status DIR [--json]",
       "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
