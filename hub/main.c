@@ -22,6 +22,8 @@
 #include "../formats/record.h"
 #include "../formats/contact.h"
 #include "cmds.h"
+#include "mapping.h"
+#include "maprepo.h"
 #include "ingest.h"
 #include "ledger.h"
 
@@ -524,9 +526,49 @@ common_cell(json_t *v, char *num, size_t n, struct nv_buf *tmp)
     return "";
 }
 
+/* Mappings by entity and commit, for the originals of exported records. */
+struct map_cache {
+    struct { char key[NV_NAME_MAX + 42]; struct nv_mapping m; int ok; } *v;
+    size_t n;
+};
+
+static const struct nv_mapping *
+mapping_at(struct nv_hub *h, struct map_cache *c, const char *entity, const char *commit)
+{
+    char key[NV_NAME_MAX + 42];
+    struct nv_buf text = NV_BUF_INIT;
+    size_t i;
+
+    if (commit == NULL || strlen(entity) > NV_NAME_MAX || strlen(commit) != 40)
+        return NULL;
+    snprintf(key, sizeof(key), "%.63s/%.40s", entity, commit);
+    for (i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].key, key) == 0)
+            return c->v[i].ok ? &c->v[i].m : NULL;
+    if ((c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v))) == NULL)
+        abort();
+    i = c->n++;
+    memset(&c->v[i], 0, sizeof(c->v[i]));
+    snprintf(c->v[i].key, sizeof(c->v[i].key), "%s", key);
+    c->v[i].ok = nv_maprepo_get(h->maps, entity, commit, &text, NULL) == 0 &&
+                 nv_mapping_parse((char *)text.data, text.len, entity, &c->v[i].m) == 0;
+    nv_buf_release(&text);
+    return c->v[i].ok ? &c->v[i].m : NULL;
+}
+
+static void
+map_cache_free(struct map_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].ok)
+            nv_mapping_release(&c->v[i].m);
+    free(c->v);
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
+    struct map_cache mcache = { NULL, 0 };
     const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v;
     struct nv_hub h;
     MDB_txn *txn = NULL;
@@ -662,11 +704,15 @@ cmd_export(int argc, char **argv)
                                       "key", key, "seq", json_object_get(rec, "seq"),
                                       "fields", fields ? fields : json_null());
                 char *text;
-                if (o != NULL && json_object_get(rec, "map") != NULL)
-                    json_object_set(o, "mapping", json_object_get(rec, "map")),
-                        json_object_set(o, "common", json_object_get(rec, "c")),
-                        json_object_set(o, "original", json_object_get(rec, "o")),
-                        json_object_set(o, "ext", extra);
+                if (o != NULL && json_object_get(rec, "map") != NULL) {
+                    const struct nv_mapping *mp =
+                        mapping_at(&h, &mcache, e, json_string_value(json_object_get(rec, "map")));
+                    json_object_set(o, "mapping", json_object_get(rec, "map"));
+                    json_object_set(o, "common", json_object_get(rec, "c"));
+                    if (mp != NULL && fields != NULL)
+                        json_object_set_new(o, "original", nv_mapping_originals(mp, fields));
+                    json_object_set(o, "ext", extra);
+                }
                 text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
                 if (text != NULL)
                     printf("%s\n", text);
@@ -684,6 +730,7 @@ cmd_export(int argc, char **argv)
     fflush(stdout);
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
     free(vals);
+    map_cache_free(&mcache);
     json_decref(cols);
     nv_buf_release(&out);
     nv_buf_release(&tmp);

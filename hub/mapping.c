@@ -664,33 +664,66 @@ blank(const char *s, size_t n)
     return 1;
 }
 
+/* Append s (len bytes of valid UTF-8) as a JSON string. */
 static int
-reject(char *reason, size_t n, const char *fmt, const char *col, const char *what,
-       const char *detail)
+jstr(struct nv_buf *b, const char *s, size_t len)
 {
-    snprintf(reason, n, fmt, col, what, detail);
-    return NV_EFORMAT;
+    size_t start = 0;
+    int r;
+
+    if ((r = nv_buf_reserve(b, len + 2)) < 0 || (r = nv_buf_add(b, "\"", 1)) < 0)
+        return r;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if ((r = nv_buf_add(b, s + start, i - start)) < 0)
+            return r;
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+        if ((r = nv_buf_adds(b, esc)) < 0)
+            return r;
+        start = i + 1;
+    }
+    if ((r = nv_buf_add(b, s + start, len - start)) < 0)
+        return r;
+    return nv_buf_add(b, "\"", 1);
+}
+
+/* Append ,"name": (or "name": for the first member). */
+static int
+jkey(struct nv_buf *b, int *first, const char *name)
+{
+    int r;
+
+    if (!*first && (r = nv_buf_add(b, ",", 1)) < 0)
+        return r;
+    *first = 0;
+    if ((r = jstr(b, name, strlen(name))) < 0)
+        return r;
+    return nv_buf_add(b, ":", 1);
 }
 
 int
-nv_mapping_apply(const struct nv_mapping *m, json_t *fields, json_t **common,
-                 char *reason, size_t n)
+nv_mapping_apply(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+                 struct nv_buf *x, char *reason, size_t n)
 {
-    json_t *c = json_object(), *o = json_object(), *x = json_object(), *res = NULL;
     const char *vals[NV_MAP_MAX_COLUMNS];
     size_t lens[NV_MAP_MAX_COLUMNS];
     struct nv_buf nb = NV_BUF_INIT, ob = NV_BUF_INIT;
+    size_t c0 = c->len, x0 = x->len;
     const char *name, *country;
+    char cbuf[3];
+    int r = 0, cfirst = 1, xfirst = 1;
     json_t *v;
-    int r = 0;
 
-    *common = NULL;
-    if (c == NULL || o == NULL || x == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < m->ncols; i++)
         vals[i] = NULL;
+    if ((r = nv_buf_add(c, "{", 1)) < 0 || (r = nv_buf_add(x, "{", 1)) < 0)
+        goto out;
     json_object_foreach(fields, name, v) {
         int i = nv_mapping_find(m, name);
         size_t len;
@@ -700,7 +733,8 @@ nv_mapping_apply(const struct nv_mapping *m, json_t *fields, json_t **common,
             goto out;
         }
         if (!json_is_string(v)) {
-            r = reject(reason, n, "column '%.100s'%s%s: not a text value", name, "", "");
+            snprintf(reason, n, "column '%.100s': not a text value", name);
+            r = NV_EFORMAT;
             goto out;
         }
         len = json_string_length(v);
@@ -728,102 +762,145 @@ nv_mapping_apply(const struct nv_mapping *m, json_t *fields, json_t **common,
             goto out;
         }
         if (m->cols[i].role == NV_ROLE_EXT && !blank(vals[i], len) &&
-            json_object_set_new(x, m->cols[i].ext, json_stringn(vals[i], len)) < 0) {
-            r = nv_fail(NV_ENOMEM, "out of memory");
+            ((r = jkey(x, &xfirst, m->cols[i].ext)) < 0 ||
+             (r = jstr(x, vals[i], len)) < 0))
             goto out;
-        }
     }
     /* the country first: postal codes depend on it */
     country = m->country;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int f = 0; f < NV_F_COUNT; f++) {
-            json_t *na = NULL, *oa = NULL;
-            size_t k;
-            if ((pass == 0) != (f == NV_F_COUNTRY) || m->nfcols[f] == 0)
-                continue;
-            nv_buf_reset(&ob);
-            if (nv_fields[f].multi && ((na = json_array()) == NULL ||
-                                       (oa = json_array()) == NULL)) {
-                json_decref(na);
-                r = nv_fail(NV_ENOMEM, "out of memory");
+    if (m->nfcols[NV_F_COUNTRY] > 0) {
+        size_t ci = m->fcols[NV_F_COUNTRY][0];
+        if (vals[ci] != NULL && !blank(vals[ci], lens[ci])) {
+            if ((r = nv_norm_country(vals[ci], lens[ci], &nb)) < 0) {
+                if (r == NV_EFORMAT)
+                    snprintf(reason, n, "column '%.100s' (country): %s", m->cols[ci].name,
+                             nv_errmsg(r));
                 goto out;
             }
-            for (k = 0; k < m->nfcols[f]; k++) {
-                size_t ci = m->fcols[f][k];
-                if (vals[ci] == NULL || blank(vals[ci], lens[ci]))
-                    continue;
-                if (f == NV_F_ADDRESS) {
-                    if ((ob.len > 0 && nv_buf_adds(&ob, ", ") < 0) ||
-                        nv_buf_add(&ob, vals[ci], lens[ci]) < 0) {
-                        r = nv_fail(NV_ENOMEM, "out of memory");
+            if (nb.len == 2) {
+                memcpy(cbuf, nb.data, 3);
+                country = cbuf;
+            }
+        }
+    }
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        size_t nvals = 0, k;
+        if (m->nfcols[f] == 0)
+            continue;
+        nv_buf_reset(&ob);
+        for (k = 0; k < m->nfcols[f]; k++) {
+            size_t ci = m->fcols[f][k];
+            if (vals[ci] == NULL || blank(vals[ci], lens[ci]))
+                continue;
+            if (f == NV_F_ADDRESS) {
+                if ((ob.len > 0 && (r = nv_buf_adds(&ob, ", ")) < 0) ||
+                    (r = nv_buf_add(&ob, vals[ci], lens[ci])) < 0)
+                    goto out;
+                continue;
+            }
+            nv_buf_reset(&nb);
+            if ((r = normalise(nv_fields[f].kind, vals[ci], lens[ci], country, &nb)) < 0) {
+                if (r == NV_EFORMAT)
+                    snprintf(reason, n, "column '%.100s' (%s): %s", m->cols[ci].name,
+                             nv_fields[f].name, nv_errmsg(r));
+                goto out;
+            }
+            if (nb.len == 0)
+                continue;
+            if (!nv_fields[f].multi) {
+                if ((r = jkey(c, &cfirst, nv_fields[f].name)) < 0 ||
+                    (r = f == NV_F_CONSENT ? nv_buf_add(c, nb.data, 1)
+                                           : jstr(c, (char *)nb.data, nb.len)) < 0)
+                    goto out;
+                continue;
+            }
+            /* several values: the same one from two columns counts once */
+            if (nvals > 0) {
+                size_t j, vl;
+                const char *p = (const char *)ob.data;
+                for (j = 0; j < nvals; j++) {
+                    vl = strlen(p);
+                    if (vl == nb.len && memcmp(p, nb.data, vl) == 0)
                         break;
-                    }
+                    p += vl + 1;
+                }
+                if (j < nvals)
                     continue;
-                }
-                nv_buf_reset(&nb);
-                if ((r = normalise(nv_fields[f].kind, vals[ci], lens[ci], country,
-                                   &nb)) < 0) {
-                    if (r == NV_EFORMAT)
-                        snprintf(reason, n, "column '%.100s' (%s): %s",
-                                 m->cols[ci].name, nv_fields[f].name, nv_errmsg(r));
-                    break;
-                }
-                if (nb.len == 0)
-                    continue;
-                if (nv_fields[f].multi) {
-                    /* the same value from two columns counts once */
-                    size_t j;
-                    for (j = 0; j < json_array_size(na); j++)
-                        if (strcmp(json_string_value(json_array_get(na, j)),
-                                   (char *)nb.data) == 0)
-                            break;
-                    if (j == json_array_size(na)) {
-                        json_array_append_new(na, json_stringn((char *)nb.data, nb.len));
-                        json_array_append_new(oa, json_stringn(vals[ci], lens[ci]));
-                    }
-                } else {
-                    json_object_set_new(c, nv_fields[f].name,
-                                        f == NV_F_CONSENT
-                                            ? json_integer(nb.data[0] == '1')
-                                            : json_stringn((char *)nb.data, nb.len));
-                    json_object_set_new(o, nv_fields[f].name,
-                                        json_stringn(vals[ci], lens[ci]));
-                    if (f == NV_F_COUNTRY)
-                        country = json_string_value(json_object_get(c, "country"));
-                }
             }
-            if (r == 0 && f == NV_F_ADDRESS && ob.len > 0) {
-                nv_buf_reset(&nb);
-                if ((r = norm_text((char *)ob.data, ob.len, &nb)) == 0 && nb.len > 0) {
-                    json_object_set_new(c, "address", json_stringn((char *)nb.data, nb.len));
-                    json_object_set_new(o, "address", json_stringn((char *)ob.data, ob.len));
-                }
+            if ((r = nv_buf_add(&ob, nb.data, nb.len + 1)) < 0)
+                goto out;
+            nvals++;
+        }
+        if (f == NV_F_ADDRESS && ob.len > 0) {
+            nv_buf_reset(&nb);
+            if ((r = norm_text((char *)ob.data, ob.len, &nb)) < 0)
+                goto out;
+            if (nb.len > 0 && ((r = jkey(c, &cfirst, "address")) < 0 ||
+                               (r = jstr(c, (char *)nb.data, nb.len)) < 0))
+                goto out;
+        } else if (nvals > 0) {
+            const char *p = (const char *)ob.data;
+            if ((r = jkey(c, &cfirst, nv_fields[f].name)) < 0 ||
+                (r = nv_buf_add(c, "[", 1)) < 0)
+                goto out;
+            for (k = 0; k < nvals; k++) {
+                size_t vl = strlen(p);
+                if ((k > 0 && (r = nv_buf_add(c, ",", 1)) < 0) || (r = jstr(c, p, vl)) < 0)
+                    goto out;
+                p += vl + 1;
             }
-            if (na != NULL) {
-                if (r == 0 && json_array_size(na) > 0) {
-                    json_object_set_new(c, nv_fields[f].name, na);
-                    json_object_set_new(o, nv_fields[f].name, oa);
-                } else {
-                    json_decref(na);
-                    json_decref(oa);
-                }
-            }
-            if (r < 0)
+            if ((r = nv_buf_add(c, "]", 1)) < 0)
                 goto out;
         }
     }
-    res = json_pack("{s:o,s:o,s:o}", "c", c, "o", o, "x", x);
-    c = o = x = NULL;
-    if (res == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_buf_add(c, "}", 1)) < 0 || (r = nv_buf_add(x, "}", 1)) < 0)
         goto out;
-    }
-    *common = res;
 out:
-    json_decref(c);
-    json_decref(o);
-    json_decref(x);
+    if (r < 0) {
+        c->len = c0;
+        x->len = x0;
+        if (c->data != NULL)
+            c->data[c0] = '\0';
+        if (x->data != NULL)
+            x->data[x0] = '\0';
+    }
     nv_buf_release(&nb);
     nv_buf_release(&ob);
     return r;
+}
+
+json_t *
+nv_mapping_originals(const struct nv_mapping *m, json_t *fields)
+{
+    json_t *o = json_object();
+
+    if (o == NULL)
+        return NULL;
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        json_t *a = nv_fields[f].multi ? json_array() : NULL;
+        struct nv_buf ad = NV_BUF_INIT;
+        for (size_t k = 0; k < m->nfcols[f]; k++) {
+            json_t *v = json_object_get(fields, m->cols[m->fcols[f][k]].name);
+            const char *s = json_string_value(v);
+            if (s == NULL || blank(s, json_string_length(v)))
+                continue;
+            if (a != NULL) {
+                json_array_append(a, v);
+            } else if (f == NV_F_ADDRESS) {
+                if ((ad.len > 0 && nv_buf_adds(&ad, ", ") < 0) ||
+                    nv_buf_add(&ad, s, json_string_length(v)) < 0)
+                    break;
+            } else {
+                json_object_set(o, nv_fields[f].name, v);
+                break;
+            }
+        }
+        if (a != NULL && json_array_size(a) > 0)
+            json_object_set(o, nv_fields[f].name, a);
+        if (f == NV_F_ADDRESS && ad.len > 0)
+            json_object_set_new(o, "address", json_stringn((char *)ad.data, ad.len));
+        json_decref(a);
+        nv_buf_release(&ad);
+    }
+    return o;
 }

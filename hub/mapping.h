@@ -104,17 +104,25 @@ int nv_mapping_find(const struct nv_mapping *m, const char *name);
 
 /*
  * Map and normalise one record's source fields (a JSON object of strings).
- * On success sets *common to {"c":{field: normalised},"o":{field: original},
- * "x":{ext: value}} (new reference; multi-valued fields as arrays, consent
- * as 0/1, empty values left out).  A record that cannot be mapped returns
- * NV_EFORMAT and writes the reason to reason[n] (it names the column and
- * field, never the value): an unknown column, a value that is not a string,
- * a value over the size limits, a value that does not parse (a date, a
- * phone, an e-mail...), or characters the agent could not decode (U+FFFD,
- * C1 controls).  NV_ENOMEM otherwise.
+ * On success appends to c the JSON object of the normalised common fields
+ * ({"email":["a@b.fr"],"last_name":"dupont","consent":1,...}: multi-valued
+ * fields as arrays, a value found in two columns once, consent as 0/1,
+ * empty values left out) and to x the JSON object of the extension fields.
+ * A record that cannot be mapped returns NV_EFORMAT, leaves c and x as they
+ * were and writes the reason to reason[n] (it names the column and field,
+ * never the value): an unknown column, a value that is not a string, a value
+ * over the size limits, a value that does not parse (a date, a phone, an
+ * e-mail...), or characters the agent could not decode (U+FFFD, C1
+ * controls).  NV_ENOMEM otherwise.
  */
-int nv_mapping_apply(const struct nv_mapping *m, json_t *fields, json_t **common,
-                     char *reason, size_t n) __attribute__((warn_unused_result));
+int nv_mapping_apply(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+                     struct nv_buf *x, char *reason, size_t n)
+    __attribute__((warn_unused_result));
+
+/* The original values of the common fields m maps, from the source fields
+ * (same shape as nv_mapping_apply's c, values as the entity sent them).
+ * New reference, NULL when out of memory. */
+json_t *nv_mapping_originals(const struct nv_mapping *m, json_t *fields);
 
 /* ISO 8601 timestamp normalisation: a date nv_norm_date accepts, optionally
  * followed by 'T' or a blank and HH:MM[:SS[.fraction]] and a zone (Z or

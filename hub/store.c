@@ -166,6 +166,9 @@ nv_apply_ctx_release(struct nv_apply_ctx *a)
     free(a->cols);
     a->cols = NULL;
     a->ncols = a->capcols = 0;
+    nv_buf_release(&a->cb);
+    nv_buf_release(&a->xb);
+    nv_buf_release(&a->vb);
 }
 
 /* Remember the columns of one record (a bundle's records mostly share them:
@@ -228,12 +231,18 @@ del_key(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k)
 }
 
 static int
+dump_to_buf(const char *p, size_t n, void *ctx)
+{
+    return nv_buf_add(ctx, p, n) < 0 ? -1 : 0;
+}
+
+static int
 apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
            const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
            struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
     json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *v = NULL;
-    json_t *common = NULL, *fields;
+    json_t *fields;
     const char *op = json_string_value(json_object_get(o, "op"));
     const char *key = json_string_value(json_object_get(o, "key"));
     const char *src = json_string_value(json_object_get(o, "source"));
@@ -292,8 +301,11 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         goto out;
     }
     note_columns(a, fields);
+    nv_buf_reset(&a->vb);
     if (a->map != NULL) {
-        r = nv_mapping_apply(a->map, fields, &common, reason, sizeof(reason));
+        nv_buf_reset(&a->cb);
+        nv_buf_reset(&a->xb);
+        r = nv_mapping_apply(a->map, fields, &a->cb, &a->xb, reason, sizeof(reason));
         if (r == NV_EFORMAT) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, reason);
@@ -301,30 +313,45 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         }
         if (r < 0)
             goto out;
-        v = json_pack("{s:O,s:I,s:s}", "fields", fields, "seq", (json_int_t)m->seq,
-                      "map", a->map_commit);
-        if (v != NULL && json_object_update(v, common) < 0) {
-            json_decref(v);
-            v = NULL;
-        }
+        if ((r = nv_buf_adds(&a->vb, "{\"c\":")) < 0 ||
+            (r = nv_buf_add(&a->vb, a->cb.data, a->cb.len)) < 0 ||
+            (r = nv_buf_adds(&a->vb, ",\"fields\":")) < 0)
+            goto out;
     } else {
         st->unmapped++;
-        v = json_pack("{s:O,s:I}", "fields", fields, "seq", (json_int_t)m->seq);
+        if ((r = nv_buf_adds(&a->vb, "{\"fields\":")) < 0)
+            goto out;
     }
-    if (v == NULL) {
+    /* the source fields as they came, then the rest */
+    if (json_dump_callback(fields, dump_to_buf, &a->vb, JSON_COMPACT) < 0) {
         r = nv_fail(NV_ENOMEM, "out of memory");
         goto out;
     }
-    if ((r = put_json(txn, s->records, k, v)) == 0 &&
-        (r = del_key(txn, s->rejects, k)) == 0)
+    if (a->map != NULL)
+        r = nv_buf_addf(&a->vb, ",\"map\":\"%s\",\"seq\":%llu,\"x\":", a->map_commit,
+                        (unsigned long long)m->seq);
+    else
+        r = nv_buf_addf(&a->vb, ",\"seq\":%llu}", (unsigned long long)m->seq);
+    if (r == 0 && a->map != NULL && ((r = nv_buf_add(&a->vb, a->xb.data, a->xb.len)) < 0 ||
+                                     (r = nv_buf_adds(&a->vb, "}")) < 0))
+        goto out;
+    if (r < 0)
+        goto out;
+    {
+        MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data };
+        int rc = mdb_put(txn, s->records, &kv, &vv, 0);
+        if (rc != 0) {
+            r = nv_hmdb_fail(rc, "cannot write a record");
+            goto out;
+        }
+    }
+    if ((r = del_key(txn, s->rejects, k)) == 0)
         st->upserts++;
 out:
-    json_decref(common);
     json_decref(v);
     json_decref(o);
     return r;
 }
-
 int
 nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                      const struct nv_manifest *m, const char *path,

@@ -31,6 +31,7 @@
 
 #include <lmdb.h>
 
+#include "../formats/buf.h"
 #include "../formats/stream.h"
 
 struct nv_hstore {
@@ -51,6 +52,7 @@ struct nv_apply_ctx {
     const char *map_commit; /* 40 hex, or NULL without a mapping */
     char **cols;            /* columns seen in this bundle */
     size_t ncols, capcols;
+    struct nv_buf cb, xb, vb; /* scratch: common, extension, stored value */
 };
 void nv_apply_ctx_release(struct nv_apply_ctx *a);
 

@@ -22,7 +22,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct nv_mapping m;
-    json_t *fields, *out = NULL;
+    json_t *fields, *o;
+    struct nv_buf c = NV_BUF_INIT, x = NV_BUF_INIT;
     char why[400];
 
     if (nv_mapping_parse((const char *)data, size, NULL, &m) != 0)
@@ -31,12 +32,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < m.ncols; i++)
         json_object_set_new(fields, m.cols[i].name,
                             json_string(values[i % (sizeof(values) / sizeof(values[0]))]));
-    if (nv_mapping_apply(&m, fields, &out, why, sizeof(why)) == 0)
-        json_decref(out);
-    out = NULL;
+    if (nv_mapping_apply(&m, fields, &c, &x, why, sizeof(why)) == 0) {
+        /* what it writes is JSON */
+        json_t *cj = json_loadb((char *)c.data, c.len, 0, NULL);
+        json_t *xj = json_loadb((char *)x.data, x.len, 0, NULL);
+        if (cj == NULL || xj == NULL)
+            abort();
+        json_decref(cj);
+        json_decref(xj);
+    }
+    o = nv_mapping_originals(&m, fields);
+    json_decref(o);
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
     json_object_set_new(fields, "\x01 not a column", json_string("x"));
-    if (nv_mapping_apply(&m, fields, &out, why, sizeof(why)) == 0)
-        abort(); /* an unknown column must be refused */
+    if (nv_mapping_apply(&m, fields, &c, &x, why, sizeof(why)) == 0 || c.len != 0)
+        abort(); /* an unknown column must be refused, leaving nothing */
+    nv_buf_release(&c);
+    nv_buf_release(&x);
     json_decref(fields);
     nv_mapping_release(&m);
     return 0;

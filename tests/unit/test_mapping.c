@@ -151,19 +151,30 @@ apply(const char *fields_json, char *why, size_t n)
 {
     struct nv_mapping m;
     json_t *f = json_loads(fields_json, 0, NULL), *out = NULL;
+    struct nv_buf c = NV_BUF_INIT, x = NV_BUF_INIT;
+    json_error_t err;
     int r;
 
     assert_non_null(f);
     parse_ok(&m);
     why[0] = '\0';
-    r = nv_mapping_apply(&m, f, &out, why, n);
+    r = nv_mapping_apply(&m, f, &c, &x, why, n);
+    if (r == 0) {
+        json_t *cj = json_loadb((char *)c.data, c.len, 0, &err);
+        json_t *xj = json_loadb((char *)x.data, x.len, 0, &err);
+        if (cj == NULL || xj == NULL)
+            fail_msg("not JSON: %s / %s (%s)", c.data, x.data, err.text);
+        out = json_pack("{s:o,s:o,s:o}", "c", cj, "x", xj, "o",
+                        nv_mapping_originals(&m, f));
+    } else {
+        assert_int_equal(r, NV_EFORMAT);
+        assert_int_equal(c.len, 0);
+        assert_int_equal(x.len, 0);
+    }
+    nv_buf_release(&c);
+    nv_buf_release(&x);
     nv_mapping_release(&m);
     json_decref(f);
-    if (r != 0) {
-        assert_int_equal(r, NV_EFORMAT);
-        assert_null(out);
-        return NULL;
-    }
     return out;
 }
 
