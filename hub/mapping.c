@@ -708,36 +708,76 @@ jkey(struct nv_buf *b, int *first, const char *name)
 }
 
 int
-nv_mapping_apply(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+                      struct nv_buf *x, char *reason, size_t n)
+{
+    size_t nf = json_object_size(fields), i = 0;
+    struct nv_rec_str *names, *vals;
+    const char *name;
+    json_t *v;
+    int r;
+
+    if (nf > NV_MAP_MAX_COLUMNS) {
+        snprintf(reason, n, "more than %d columns", NV_MAP_MAX_COLUMNS);
+        return NV_EFORMAT;
+    }
+    names = calloc(nf + 1, sizeof(*names));
+    vals = calloc(nf + 1, sizeof(*vals));
+    if (names == NULL || vals == NULL) {
+        free(names);
+        free(vals);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    json_object_foreach(fields, name, v) {
+        if (!json_is_string(v)) {
+            snprintf(reason, n, "column '%.100s': not a text value", name);
+            free(names);
+            free(vals);
+            return NV_EFORMAT;
+        }
+        names[i].s = name;
+        names[i].n = strlen(name);
+        vals[i].s = json_string_value(v);
+        vals[i].n = json_string_length(v);
+        i++;
+    }
+    r = nv_mapping_apply(m, names, vals, nf, c, x, reason, n);
+    free(names);
+    free(vals);
+    return r;
+}
+
+int
+nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
+                 const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
                  struct nv_buf *x, char *reason, size_t n)
 {
     const char *vals[NV_MAP_MAX_COLUMNS];
     size_t lens[NV_MAP_MAX_COLUMNS];
     struct nv_buf nb = NV_BUF_INIT, ob = NV_BUF_INIT;
     size_t c0 = c->len, x0 = x->len;
-    const char *name, *country;
+    const char *country;
     char cbuf[3];
     int r = 0, cfirst = 1, xfirst = 1;
-    json_t *v;
 
     for (size_t i = 0; i < m->ncols; i++)
         vals[i] = NULL;
     if ((r = nv_buf_add(c, "{", 1)) < 0 || (r = nv_buf_add(x, "{", 1)) < 0)
         goto out;
-    json_object_foreach(fields, name, v) {
+    if (nfields > NV_MAP_MAX_COLUMNS) {
+        snprintf(reason, n, "more than %d columns", NV_MAP_MAX_COLUMNS);
+        r = NV_EFORMAT;
+        goto out;
+    }
+    for (size_t fi = 0; fi < nfields; fi++) {
+        const char *name = names[fi].s;
         int i = nv_mapping_find(m, name);
-        size_t len;
+        size_t len = values[fi].n;
         if (i < 0) {
             snprintf(reason, n, "column '%.100s' is not in the mapping", name);
             r = NV_EFORMAT;
             goto out;
         }
-        if (!json_is_string(v)) {
-            snprintf(reason, n, "column '%.100s': not a text value", name);
-            r = NV_EFORMAT;
-            goto out;
-        }
-        len = json_string_length(v);
         if (m->cols[i].role == NV_ROLE_FIELD && len > NV_NORM_MAX_BYTES) {
             snprintf(reason, n, "column '%.100s' (%s): value of %zu bytes, over the "
                      "%d-byte limit", name, nv_fields[m->cols[i].field].name, len,
@@ -752,7 +792,7 @@ nv_mapping_apply(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
             r = NV_EFORMAT;
             goto out;
         }
-        vals[i] = json_string_value(v);
+        vals[i] = values[fi].s;
         lens[i] = len;
         if ((m->cols[i].role == NV_ROLE_FIELD || m->cols[i].role == NV_ROLE_EXT) &&
             undecodable(vals[i], len)) {

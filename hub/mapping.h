@@ -56,6 +56,7 @@
 
 #include "../formats/contact.h"
 #include "../keys/identity.h"
+#include "recparse.h"
 
 #define NV_MAP_MAX_COLUMNS 1024
 #define NV_MAP_MAX_TEXT (1u << 20)    /* a mapping file, at most */
@@ -103,7 +104,8 @@ int nv_mapping_check_columns(const struct nv_mapping *m, const char *const *name
 int nv_mapping_find(const struct nv_mapping *m, const char *name);
 
 /*
- * Map and normalise one record's source fields (a JSON object of strings).
+ * Map and normalise one record's source fields: nfields columns, names[i]
+ * holding values[i] (NUL-terminated strings, as hub/recparse.h gives them).
  * On success appends to c the JSON object of the normalised common fields
  * ({"email":["a@b.fr"],"last_name":"dupont","consent":1,...}: multi-valued
  * fields as arrays, a value found in two columns once, consent as 0/1,
@@ -115,8 +117,14 @@ int nv_mapping_find(const struct nv_mapping *m, const char *name);
  * e-mail...), or characters the agent could not decode (U+FFFD, C1
  * controls).  NV_ENOMEM otherwise.
  */
-int nv_mapping_apply(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+int nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
+                     const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
                      struct nv_buf *x, char *reason, size_t n)
+    __attribute__((warn_unused_result));
+/* The same for fields given as a JSON object (a value that is not a string
+ * is a reject: "not a text value"). */
+int nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
+                          struct nv_buf *x, char *reason, size_t n)
     __attribute__((warn_unused_result));
 
 /* The original values of the common fields m maps, from the source fields

@@ -10,6 +10,7 @@
 #include "../formats/fileio.h"
 #include "../formats/util.h"
 #include "mapping.h"
+#include "recparse.h"
 #include "store.h"
 
 int
@@ -169,39 +170,10 @@ nv_apply_ctx_release(struct nv_apply_ctx *a)
     nv_buf_release(&a->cb);
     nv_buf_release(&a->xb);
     nv_buf_release(&a->vb);
-}
-
-/* Remember the columns of one record (a bundle's records mostly share them:
- * the last record's list is checked first). */
-static void
-note_columns(struct nv_apply_ctx *a, json_t *fields)
-{
-    const char *name;
-    json_t *v;
-    size_t i = 0;
-
-    json_object_foreach(fields, name, v) {
-        size_t j;
-        (void)v;
-        if (i < a->ncols && strcmp(a->cols[i], name) == 0) {
-            i++;
-            continue;
-        }
-        for (j = 0; j < a->ncols; j++)
-            if (strcmp(a->cols[j], name) == 0)
-                break;
-        if (j == a->ncols && a->ncols < NV_MAP_MAX_COLUMNS) {
-            if (a->ncols == a->capcols) {
-                a->capcols = a->capcols ? 2 * a->capcols : 32;
-                a->cols = realloc(a->cols, a->capcols * sizeof(char *));
-                if (a->cols == NULL)
-                    abort();
-            }
-            if ((a->cols[a->ncols++] = strdup(name)) == NULL)
-                abort();
-        }
-        i++;
-    }
+    nv_buf_release(&a->scratch);
+    nv_buf_release(&a->raw);
+    free(a->rec);
+    a->rec = NULL;
 }
 
 static int
@@ -236,76 +208,163 @@ dump_to_buf(const char *p, size_t n, void *ctx)
     return nv_buf_add(ctx, p, n) < 0 ? -1 : 0;
 }
 
+/* The full JSON parser's reading of a line the fast reader did not take,
+ * into the same shape.  *why gets a reject reason when the line is JSON but
+ * not a usable record. */
+static int
+slow_parse(const char *line, size_t len, json_t **keep, struct nv_rec *rec,
+           struct nv_buf *raw, const char **why)
+{
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *f, *v;
+    struct nv_rec_str *dst[6] = { &rec->op, &rec->key, &rec->source, &rec->order,
+                                  &rec->outcome, &rec->reason };
+    static const char *const names[] = { "op", "key", "source", "order", "outcome",
+                                         "reason" };
+    const char *name;
+
+    *keep = o;
+    *why = NULL;
+    rec->nfields = 0;
+    rec->has_fields = 0;
+    if (!json_is_object(o)) {
+        *why = "not a JSON change record";
+        return 0;
+    }
+    for (int i = 0; i < 6; i++) {
+        v = json_object_get(o, names[i]);
+        dst[i]->s = json_string_value(v);
+        dst[i]->n = dst[i]->s ? json_string_length(v) : 0;
+        if (dst[i]->s != NULL && memchr(dst[i]->s, 0, dst[i]->n) != NULL)
+            *why = "a NUL character in a record's op, key or source";
+    }
+    f = json_object_get(o, "fields");
+    if (f == NULL)
+        return 0;
+    if (!json_is_object(f)) {
+        *why = "fields is not an object";
+        return 0;
+    }
+    if (json_object_size(f) > NV_REC_MAX_FIELDS) {
+        *why = "more than 1024 fields";
+        return 0;
+    }
+    rec->has_fields = 1;
+    json_object_foreach(f, name, v) {
+        if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v))) {
+            *why = "a field value is not text";
+            return 0;
+        }
+        rec->name[rec->nfields].s = name;
+        rec->name[rec->nfields].n = strlen(name);
+        rec->value[rec->nfields].s = json_string_value(v);
+        rec->value[rec->nfields].n = json_string_length(v);
+        rec->nfields++;
+    }
+    nv_buf_reset(raw);
+    if (json_dump_callback(f, dump_to_buf, raw, JSON_COMPACT) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    rec->fields_raw = (const char *)raw->data;
+    rec->fields_raw_len = raw->len;
+    return 0;
+}
+
+static void
+note_rec_columns(struct nv_apply_ctx *a, const struct nv_rec *rec)
+{
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const char *name = rec->name[i].s;
+        size_t j;
+        /* a bundle's records mostly share the columns, in the same order */
+        if (i < a->ncols && strcmp(a->cols[i], name) == 0)
+            continue;
+        for (j = 0; j < a->ncols; j++)
+            if (strcmp(a->cols[j], name) == 0)
+                break;
+        if (j == a->ncols && a->ncols < NV_MAP_MAX_COLUMNS) {
+            if (a->ncols == a->capcols) {
+                a->capcols = a->capcols ? 2 * a->capcols : 32;
+                a->cols = realloc(a->cols, a->capcols * sizeof(char *));
+                if (a->cols == NULL)
+                    abort();
+            }
+            if ((a->cols[a->ncols++] = strdup(name)) == NULL)
+                abort();
+        }
+    }
+}
+
 static int
 apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
            const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
            struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *v = NULL;
-    json_t *fields;
-    const char *op = json_string_value(json_object_get(o, "op"));
-    const char *key = json_string_value(json_object_get(o, "key"));
-    const char *src = json_string_value(json_object_get(o, "source"));
+    struct nv_rec *rec = a->rec;
+    json_t *keep = NULL;
+    const char *why = NULL, *src;
     char reason[400];
     int r = 0;
 
-    if (src == NULL)
-        src = "";
-    if (o == NULL || op == NULL || key == NULL || *key == '\0' ||
-        key3(k, m->sender, src, key) < 0) {
+    if (nv_rec_parse(line, len, rec, &a->scratch) < 0 &&
+        (r = slow_parse(line, len, &keep, rec, &a->raw, &why)) < 0)
+        goto out;
+    src = rec->source.s ? rec->source.s : "";
+    if (why == NULL && (rec->op.s == NULL || rec->key.s == NULL || rec->key.n == 0))
+        why = rec->key.s == NULL || rec->key.n == 0 ? "a change record without a key"
+                                                    : "a change record without an op";
+    if (why == NULL && key3(k, m->sender, src, rec->key.s) < 0)
+        why = "a record key over the store's 500-byte limit";
+    if (why != NULL) {
         char tag[48];
         st->rejected++;
         snprintf(tag, sizeof(tag), "\x01%llu:%llu", (unsigned long long)m->seq,
                  (unsigned long long)lineno);
         if ((r = key3(k, m->sender, "", tag)) == 0)
-            r = put_reject(txn, s, k, m, lineno,
-                           o == NULL ? "not a JSON change record"
-                           : key == NULL || *key == '\0' ? "a change record without a key"
-                           : op == NULL ? "a change record without an op"
-                                        : "a record key over the store's 500-byte limit");
+            r = put_reject(txn, s, k, m, lineno, why);
         goto out;
     }
     if (m->kind == NV_KIND_ACKS) {
-        const char *order = json_string_value(json_object_get(o, "order"));
-        const char *outcome = json_string_value(json_object_get(o, "outcome"));
-        if (strcmp(op, "ack") != 0 || order == NULL || outcome == NULL) {
+        json_t *v;
+        if (strcmp(rec->op.s, "ack") != 0 || rec->order.s == NULL || rec->outcome.s == NULL) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
                            "order or an outcome");
             goto out;
         }
-        if (key3(k, m->sender, order, key) < 0) {
+        if (key3(k, m->sender, rec->order.s, rec->key.s) < 0) {
             st->rejected++;
             goto out;
         }
-        v = json_pack("{s:s,s:O,s:I}", "outcome", outcome, "reason",
-                      json_object_get(o, "reason") ? json_object_get(o, "reason")
-                                                   : json_null(),
-                      "seq", (json_int_t)m->seq);
+        v = json_pack("{s:s,s:s?,s:I}", "outcome", rec->outcome.s, "reason",
+                      rec->reason.s, "seq", (json_int_t)m->seq);
+        if (v == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
         r = put_json(txn, s->receipts, k, v);
+        json_decref(v);
         st->acks += r == 0;
         goto out;
     }
-    if (strcmp(op, "delete") == 0) {
+    if (strcmp(rec->op.s, "delete") == 0) {
         if ((r = del_key(txn, s->records, k)) == 0 &&
             (r = del_key(txn, s->rejects, k)) == 0)
             st->deletes++;
         goto out;
     }
-    fields = json_object_get(o, "fields");
-    if (strcmp(op, "upsert") != 0 || !json_is_object(fields)) {
+    if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {
         st->rejected++;
-        r = put_reject(txn, s, k, m, lineno, strcmp(op, "upsert") != 0
+        r = put_reject(txn, s, k, m, lineno, strcmp(rec->op.s, "upsert") != 0
                                                  ? "unknown op (upsert or delete)"
                                                  : "an upsert without fields");
         goto out;
     }
-    note_columns(a, fields);
+    note_rec_columns(a, rec);
     nv_buf_reset(&a->vb);
     if (a->map != NULL) {
         nv_buf_reset(&a->cb);
         nv_buf_reset(&a->xb);
-        r = nv_mapping_apply(a->map, fields, &a->cb, &a->xb, reason, sizeof(reason));
+        r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
+                             reason, sizeof(reason));
         if (r == NV_EFORMAT) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, reason);
@@ -323,10 +382,8 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
             goto out;
     }
     /* the source fields as they came, then the rest */
-    if (json_dump_callback(fields, dump_to_buf, &a->vb, JSON_COMPACT) < 0) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_buf_add(&a->vb, rec->fields_raw, rec->fields_raw_len)) < 0)
         goto out;
-    }
     if (a->map != NULL)
         r = nv_buf_addf(&a->vb, ",\"map\":\"%s\",\"seq\":%llu,\"x\":", a->map_commit,
                         (unsigned long long)m->seq);
@@ -348,16 +405,16 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     if ((r = del_key(txn, s->rejects, k)) == 0)
         st->upserts++;
 out:
-    json_decref(v);
-    json_decref(o);
+    json_decref(keep);
     return r;
 }
+
 int
 nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                      const struct nv_manifest *m, const char *path,
                      struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f;
     struct nv_buf k = NV_BUF_INIT;
     char *line = NULL;
     size_t cap = 0;
@@ -365,7 +422,9 @@ nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
     ssize_t n;
     int r = 0;
 
-    if (f == NULL)
+    if (a->rec == NULL && (a->rec = malloc(sizeof(*a->rec))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((f = fopen(path, "re")) == NULL)
         return nv_fail_errno("cannot open a staged payload file");
     while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
         lineno++;

@@ -44,6 +44,7 @@ struct nv_apply_stats {
 };
 
 struct nv_mapping;
+struct nv_rec;
 
 /* How a bundle's records are applied: with the entity's current mapping
  * (NULL: stored unmapped, to be mapped by a replay once one is set). */
@@ -53,6 +54,8 @@ struct nv_apply_ctx {
     char **cols;            /* columns seen in this bundle */
     size_t ncols, capcols;
     struct nv_buf cb, xb, vb; /* scratch: common, extension, stored value */
+    struct nv_buf scratch, raw;
+    struct nv_rec *rec;
 };
 void nv_apply_ctx_release(struct nv_apply_ctx *a);
 

@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < m.ncols; i++)
         json_object_set_new(fields, m.cols[i].name,
                             json_string(values[i % (sizeof(values) / sizeof(values[0]))]));
-    if (nv_mapping_apply(&m, fields, &c, &x, why, sizeof(why)) == 0) {
+    if (nv_mapping_apply_json(&m, fields, &c, &x, why, sizeof(why)) == 0) {
         /* what it writes is JSON */
         json_t *cj = json_loadb((char *)c.data, c.len, 0, NULL);
         json_t *xj = json_loadb((char *)x.data, x.len, 0, NULL);
@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nv_buf_reset(&c);
     nv_buf_reset(&x);
     json_object_set_new(fields, "\x01 not a column", json_string("x"));
-    if (nv_mapping_apply(&m, fields, &c, &x, why, sizeof(why)) == 0 || c.len != 0)
+    if (nv_mapping_apply_json(&m, fields, &c, &x, why, sizeof(why)) == 0 || c.len != 0)
         abort(); /* an unknown column must be refused, leaving nothing */
     nv_buf_release(&c);
     nv_buf_release(&x);

@@ -158,7 +158,7 @@ apply(const char *fields_json, char *why, size_t n)
     assert_non_null(f);
     parse_ok(&m);
     why[0] = '\0';
-    r = nv_mapping_apply(&m, f, &c, &x, why, n);
+    r = nv_mapping_apply_json(&m, f, &c, &x, why, n);
     if (r == 0) {
         json_t *cj = json_loadb((char *)c.data, c.len, 0, &err);
         json_t *xj = json_loadb((char *)x.data, x.len, 0, &err);
