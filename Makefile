@@ -41,6 +41,7 @@ BINS  = $(BUILD)/nova-agent $(BUILD)/nova-hub $(BUILD)/nova-audit
 UNITS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_REPLAY = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(FUZZ_SRC))
 TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tool_%,$(TOOL_SRC))
+GEN   = $(BUILD)/tests/gencrm
 
 all: $(BINS)
 
@@ -97,7 +98,13 @@ $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 check-agent-small:
 	@! grep -rl 'git2' agent/ || { echo "agent/ must not use libgit2"; exit 1; }
 
-tests: $(BINS) $(UNITS) $(FUZZ_REPLAY) $(TOOLS)
+# the French CRM export generator: libc only
+$(GEN): tests/gen/gencrm.c
+	@mkdir -p $(dir $@)
+	$(SAY) CC $<
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< -lm
+
+tests: $(BINS) $(UNITS) $(FUZZ_REPLAY) $(TOOLS) $(GEN)
 
 test: check-agent-small
 	@sh mk/deps.sh test
