@@ -741,16 +741,38 @@ nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf 
         vals[i].n = json_string_length(v);
         i++;
     }
-    r = nv_mapping_apply(m, names, vals, nf, c, x, reason, n);
+    r = nv_mapping_apply(m, names, vals, nf, c, x, NULL, reason, n);
     free(names);
     free(vals);
     return r;
 }
 
+static int
+keep_value(struct nv_norm_values *nv, int f, const char *p, size_t len)
+{
+    int r;
+
+    if (nv == NULL || nv->n[f] >= NV_NORM_VALUES_MAX)
+        return 0;
+    nv->off[f][nv->n[f]] = nv->arena.len;
+    if ((r = nv_buf_add(&nv->arena, p, len)) < 0 || (r = nv_buf_add(&nv->arena, "", 1)) < 0)
+        return r;
+    nv->n[f]++;
+    return 0;
+}
+
+const char *
+nv_norm_value(const struct nv_norm_values *nv, int f, unsigned i)
+{
+    if (i >= nv->n[f])
+        return NULL;
+    return (const char *)nv->arena.data + nv->off[f][i];
+}
+
 int
 nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                  const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
-                 struct nv_buf *x, char *reason, size_t n)
+                 struct nv_buf *x, struct nv_norm_values *nv, char *reason, size_t n)
 {
     const char *vals[NV_MAP_MAX_COLUMNS];
     size_t lens[NV_MAP_MAX_COLUMNS];
@@ -762,6 +784,10 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
 
     for (size_t i = 0; i < m->ncols; i++)
         vals[i] = NULL;
+    if (nv != NULL) {
+        nv_buf_reset(&nv->arena);
+        memset(nv->n, 0, sizeof(nv->n));
+    }
     if ((r = nv_buf_add(c, "{", 1)) < 0 || (r = nv_buf_add(x, "{", 1)) < 0)
         goto out;
     if (nfields > NV_MAP_MAX_COLUMNS) {
@@ -850,7 +876,8 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
             if (!nv_fields[f].multi) {
                 if ((r = jkey(c, &cfirst, nv_fields[f].name)) < 0 ||
                     (r = f == NV_F_CONSENT ? nv_buf_add(c, nb.data, 1)
-                                           : jstr(c, (char *)nb.data, nb.len)) < 0)
+                                           : jstr(c, (char *)nb.data, nb.len)) < 0 ||
+                    (r = keep_value(nv, f, (char *)nb.data, nb.len)) < 0)
                     goto out;
                 continue;
             }
@@ -876,7 +903,8 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
             if ((r = norm_text((char *)ob.data, ob.len, &nb)) < 0)
                 goto out;
             if (nb.len > 0 && ((r = jkey(c, &cfirst, "address")) < 0 ||
-                               (r = jstr(c, (char *)nb.data, nb.len)) < 0))
+                               (r = jstr(c, (char *)nb.data, nb.len)) < 0 ||
+                               (r = keep_value(nv, f, (char *)nb.data, nb.len)) < 0))
                 goto out;
         } else if (nvals > 0) {
             const char *p = (const char *)ob.data;
@@ -885,7 +913,8 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                 goto out;
             for (k = 0; k < nvals; k++) {
                 size_t vl = strlen(p);
-                if ((k > 0 && (r = nv_buf_add(c, ",", 1)) < 0) || (r = jstr(c, p, vl)) < 0)
+                if ((k > 0 && (r = nv_buf_add(c, ",", 1)) < 0) || (r = jstr(c, p, vl)) < 0 ||
+                    (r = keep_value(nv, f, p, vl)) < 0)
                     goto out;
                 p += vl + 1;
             }
@@ -896,6 +925,8 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
     if ((r = nv_buf_add(c, "}", 1)) < 0 || (r = nv_buf_add(x, "}", 1)) < 0)
         goto out;
 out:
+    if (r < 0 && nv != NULL)
+        memset(nv->n, 0, sizeof(nv->n));
     if (r < 0) {
         c->len = c0;
         x->len = x0;

@@ -62,6 +62,8 @@
 #define NV_MAP_MAX_TEXT (1u << 20)    /* a mapping file, at most */
 #define NV_MAP_EXT_MAX_BYTES 65536    /* an extension value, at most */
 
+struct nv_norm_values;
+
 enum nv_map_role { NV_ROLE_FIELD = 1, NV_ROLE_EXT, NV_ROLE_IGNORE, NV_ROLE_KEY };
 
 struct nv_map_column {
@@ -110,6 +112,7 @@ int nv_mapping_find(const struct nv_mapping *m, const char *name);
  * ({"email":["a@b.fr"],"last_name":"dupont","consent":1,...}: multi-valued
  * fields as arrays, a value found in two columns once, consent as 0/1,
  * empty values left out) and to x the JSON object of the extension fields.
+ * With nv (may be NULL), the normalised values are also kept there, raw.
  * A record that cannot be mapped returns NV_EFORMAT, leaves c and x as they
  * were and writes the reason to reason[n] (it names the column and field,
  * never the value): an unknown column, a value that is not a string, a value
@@ -119,8 +122,8 @@ int nv_mapping_find(const struct nv_mapping *m, const char *name);
  */
 int nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                      const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
-                     struct nv_buf *x, char *reason, size_t n)
-    __attribute__((warn_unused_result));
+                     struct nv_buf *x, struct nv_norm_values *nv, char *reason,
+                     size_t n) __attribute__((warn_unused_result));
 /* The same for fields given as a JSON object (a value that is not a string
  * is a reject: "not a text value"). */
 int nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,
@@ -131,6 +134,18 @@ int nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_
  * (same shape as nv_mapping_apply's c, values as the entity sent them).
  * New reference, NULL when out of memory. */
 json_t *nv_mapping_originals(const struct nv_mapping *m, json_t *fields);
+
+/* The normalised values of one record, as nv_mapping_apply wrote them
+ * (when given nv): up to NV_NORM_VALUES_MAX per field, NUL-terminated in
+ * arena.  Initialise with NV_BUF_INIT for arena; release arena after use. */
+#define NV_NORM_VALUES_MAX 3
+struct nv_norm_values {
+    struct nv_buf arena;
+    size_t off[NV_F_COUNT][NV_NORM_VALUES_MAX];
+    unsigned n[NV_F_COUNT];
+};
+/* Value i of field f, or NULL. */
+const char *nv_norm_value(const struct nv_norm_values *nv, int f, unsigned i);
 
 /* ISO 8601 timestamp normalisation: a date nv_norm_date accepts, optionally
  * followed by 'T' or a blank and HH:MM[:SS[.fraction]] and a zone (Z or

@@ -364,7 +364,7 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         nv_buf_reset(&a->cb);
         nv_buf_reset(&a->xb);
         r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
-                             reason, sizeof(reason));
+                             NULL, reason, sizeof(reason));
         if (r == NV_EFORMAT) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, reason);
