@@ -50,10 +50,19 @@ run tar -xOf "$bundle" manifest
 
 step "6. the file crosses by any transport (here: cp, as rsync or a USB key would)"
 run cp "$bundle" hub/inbox/
-step "7. the hub verifies signature, key, sequence, chain and payload hash, then applies"
-run nova-hub ingest hub
 
-step "8. the next export changes one phone number, drops one customer and fixes the bad row: only that ships"
+step "7. the data team proposes acme's mapping to the common model from a sample export, and commits it (git)"
+printf '$ nova-hub mapping suggest acme crm-exports/contacts.csv > acme.map\n'
+nova-hub mapping suggest acme crm-exports/contacts.csv > acme.map
+run cat acme.map
+run nova-hub mapping set hub acme acme.map --author "Data Team <data@group.example>" --message "acme: first mapping"
+
+step "8. the hub verifies signature, key, sequence, chain and payload hash, then maps, normalises and stores"
+run nova-hub ingest hub
+printf '$ nova-hub export hub records --format csv --common | cut -d, -f3,6-14\n'
+nova-hub export hub records --format csv --common 2>/dev/null | cut -d, -f3,6-14
+
+step "9. the next export changes one phone number, drops one customer and fixes the bad row: only that ships"
 cp "$ROOT/tests/data/crm-export-v2.csv" crm-exports/contacts.csv
 run nova-agent scan acme
 b2=$(ls acme/outbox/*.nova | tail -1)
@@ -61,7 +70,7 @@ run tar -xOf "$b2" manifest
 cp "$b2" hub/inbox/ && run nova-hub ingest hub
 run nova-hub status hub
 
-step "9. a tampered copy is refused and quarantined with its reason"
+step "10. a tampered copy is refused and quarantined with its reason"
 cp "$bundle" tampered.nova
 size=$(stat -c %s tampered.nova)
 psize=$(tar -xOf tampered.nova manifest | sed -n 's/^payload-size: //p')
@@ -75,7 +84,7 @@ echo "(exit status $?)"
 set -e
 run cat hub/quarantine/acme-tampered.nova.reason
 
-step "10. the hub sends an update back; the agent writes it for the CRM, in the CRM's encoding"
+step "11. the hub sends an update back; the agent writes it for the CRM, in the CRM's encoding"
 printf '{"op":"upsert","key":"C-1003","fields":{"id":"C-1003","nom":"Le Gall-Kervella","ville":"Quimper"}}\n' > update.ndjson
 run nova-hub send hub acme --kind updates update.ndjson
 cp hub/outbox/acme/*.nova acme/inbox/
@@ -84,7 +93,7 @@ run ls acme/import
 printf '$ iconv -f windows-1252 -t utf-8 acme/import/%s\n' "$(ls acme/import)"
 iconv -f windows-1252 -t utf-8 acme/import/* 2>/dev/null || cat acme/import/*
 
-step "11. an auditor checks the signed ledger and the bundles from public keys only"
+step "12. an auditor checks the signed ledger and the bundles from public keys only"
 run nova-audit verify hub/ledger --keys hub/keys/identity.pub --keys acme/keys/identity.pub hub/archive/*.nova
 run nova-hub ledger hub --allowed-signers allowed_signers
 run git -C hub/ledger -c gpg.ssh.allowedSignersFile="$D/allowed_signers" verify-commit main
@@ -92,7 +101,7 @@ if command -v minisign >/dev/null && command -v age >/dev/null; then
     mkdir -p audit && tar -C audit -xf "$bundle"
     run minisign -Vm audit/manifest -x audit/manifest.minisig -p acme/keys/sign.pub
     run sha256sum audit/payload.age
-    step "12. the hub (and only the hub) can read the payload, with stock age"
+    step "13. the hub (and only the hub) can read the payload, with stock age"
     age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t
 fi
 printf '\ndemo done: everything is in %s\n' "$D"
