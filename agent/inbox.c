@@ -167,19 +167,27 @@ out:
 
 /* ---- erasure ---- */
 
-/* Run the hook; outcome text into why (empty when done). 0 done, 1 failed. */
+/* Run the hook; outcome text into why (empty when done).  0 done, 1
+ * failed, 2 retained (the hook exits with status 3 and prints the legal
+ * ground and how long on its first output line, GDPR Art. 17(3)). */
 static int
 run_hook(const struct nv_agent *a, const char *order, const char *key,
          const char *source, char *why, size_t whylen)
 {
     pid_t pid;
-    int status = 0;
+    int status = 0, out[2];
     struct timespec start, now;
 
     why[0] = '\0';
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
+        return 1;
+    }
     pid = fork();
     if (pid < 0) {
         snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
+        close(out[0]);
+        close(out[1]);
         return 1;
     }
     if (pid == 0) {
@@ -187,7 +195,7 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
         setpgid(0, 0);
         if (dn >= 0) {
             dup2(dn, 0);
-            dup2(dn, 1);
+            dup2(out[1], 1);
             dup2(dn, 2);
         }
         close_range(3, ~0U, 0);
@@ -198,6 +206,8 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
         execl("/bin/sh", "sh", "-c", a->cfg.erase_hook, (char *)NULL);
         _exit(127);
     }
+    close(out[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -206,6 +216,7 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
             break;
         if (w < 0 && errno != EINTR) {
             snprintf(why, whylen, "lost the erase hook: %s", strerror(errno));
+            close(out[0]);
             return 1;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -214,9 +225,27 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             snprintf(why, whylen, "erase hook timed out after %u s", a->cfg.erase_timeout);
+            close(out[0]);
             return 1;
         }
         nanosleep(&nap, NULL);
+    }
+    {
+        /* the first line of what it printed (a retention's ground) */
+        char line[256];
+        ssize_t n = read(out[0], line, sizeof(line) - 1);
+        close(out[0]);
+        if (n < 0)
+            n = 0;
+        line[n] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        for (char *c = line; *c; c++)
+            if ((unsigned char)*c < 0x20)
+                *c = ' ';
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+            snprintf(why, whylen, "%s", line[0] ? line : "retained (no ground given)");
+            return 2;
+        }
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
@@ -263,6 +292,12 @@ forget(struct era *e, MDB_txn *txn, const char *key, const char *source)
     return r;
 }
 
+static const char *
+outcome_name(int failed)
+{
+    return failed == 0 ? "done" : failed == 2 ? "retained" : "failed";
+}
+
 static int
 era_one(void *ctx, json_t *o, uint64_t no)
 {
@@ -294,7 +329,7 @@ era_one(void *ctx, json_t *o, uint64_t no)
         char rec[300], *tab;
         snprintf(rec, sizeof(rec), "%.*s", (int)v.mv_size, (char *)v.mv_data);
         tab = strchr(rec, '\t');
-        failed = strncmp(rec, "done", 4) != 0;
+        failed = strncmp(rec, "done", 4) == 0 ? 0 : strncmp(rec, "retained", 8) == 0 ? 2 : 1;
         snprintf(why, sizeof(why), "%s", tab ? tab + 1 : "");
     } else if (e->a->cfg.erase_hook != NULL) {
         failed = run_hook(e->a, order, key, source, why, sizeof(why));
@@ -319,8 +354,8 @@ era_one(void *ctx, json_t *o, uint64_t no)
         /* record the outcome now, with the fingerprints forgotten, so the
          * order is never run again whatever happens next */
         char rec[300];
-        int n = snprintf(rec, sizeof(rec), "%s\t%s", failed ? "failed" : "done", why);
-        if (!failed && (r = forget(e, txn, key, source)) < 0)
+        int n = snprintf(rec, sizeof(rec), "%s\t%s", outcome_name(failed), why);
+        if (failed != 1 && (r = forget(e, txn, key, source)) < 0)
             return r;
         v.mv_size = (size_t)n;
         v.mv_data = rec;
@@ -330,11 +365,11 @@ era_one(void *ctx, json_t *o, uint64_t no)
             return nv_mdb_fail(rc, "cannot record an order");
     }
     e->orders++;
-    e->failed += failed != 0;
+    e->failed += failed == 1;
     nv_info("inbox", "erasure order %s record %llu: %s%s%s", order,
-            (unsigned long long)no, failed ? "failed" : "done", why[0] ? ": " : "", why);
+            (unsigned long long)no, outcome_name(failed), why[0] ? ": " : "", why);
     ack = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "ack", "order", order, "key", key,
-                    "outcome", failed ? "failed" : "done", "reason", why);
+                    "outcome", outcome_name(failed), "reason", why);
     if (ack == NULL || (out = json_dumps(ack, JSON_COMPACT)) == NULL) {
         json_decref(ack);
         return nv_fail(NV_ENOMEM, "out of memory");

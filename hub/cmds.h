@@ -8,5 +8,15 @@ int nv_cmd_mapping(int argc, char **argv);
 int nv_cmd_replay(int argc, char **argv);
 int nv_cmd_status(int argc, char **argv);
 int nv_cmd_run(int argc, char **argv);
+int nv_cmd_eval(int argc, char **argv);
+int nv_cmd_review(int argc, char **argv);
+int nv_cmd_explain(int argc, char **argv);
+int nv_cmd_learn(int argc, char **argv);
+int nv_cmd_gdpr(int argc, char **argv);
+int nv_cmd_accesslog(int argc, char **argv);
+
+struct nv_hub;
+/* `export DIR links`: entity,source_key,rcu_id,status to stdout. */
+int nv_export_links(struct nv_hub *h);
 
 #endif

@@ -14,7 +14,9 @@
 #include "../formats/log.h"
 #include "../formats/spool.h"
 #include "ingest.h"
+#include "gdpr.h"
 #include "ledger.h"
+#include "link.h"
 #include "mapping.h"
 #include "maprepo.h"
 
@@ -129,6 +131,8 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     if ((r = nv_maprepo_open(&h->maps, dir)) < 0)
         goto fail;
+    if ((r = nv_gdpr_key(dir, h->gkey)) < 0)
+        goto fail;
     if ((r = finish_replays(h)) < 0)
         goto fail;
     if (h->self.ledger == NULL) {
@@ -169,6 +173,7 @@ nv_hub_close(struct nv_hub *h)
     h->nmcache = 0;
     nv_maprepo_close(h->maps);
     h->maps = NULL;
+    sodium_memzero(h->gkey, sizeof(h->gkey));
     nv_ledger_close(h->ledger);
     h->ledger = NULL;
     nv_hstore_close(&h->store);
@@ -379,8 +384,19 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
         return r;
     a.map = map;
     a.map_commit = map != NULL ? commit : NULL;
-    if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0)
-        return nv_fail_errno("cannot read the applied payload");
+    a.gkey = h->gkey;
+    a.gdb = &h->store.gdpr;
+    if (m->kind == NV_KIND_CHANGES) {
+        if ((a.links = calloc(1, sizeof(*a.links))) == NULL ||
+            (a.nv = calloc(1, sizeof(*a.nv))) == NULL) {
+            free(a.links);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+    }
+    if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0) {
+        r = nv_fail_errno("cannot read the applied payload");
+        goto done;
+    }
     for (int i = 0; i < ne; i++) {
         if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
             char *fp = nv_path_join(dir, ents[i]->d_name);
@@ -390,8 +406,29 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
         free(ents[i]);
     }
     free(ents);
+    if (r == 0 && a.links != NULL && a.links->n > 0) {
+        /* one customer ID per person, in the same transaction */
+        struct nv_link_stats ls;
+        if ((r = nv_link_bundle(txn, &h->store.link, a.links, &ls)) == 0) {
+            stats->linked += ls.linked;
+            stats->review += ls.review;
+            stats->new_rcus += ls.new_rcus;
+            stats->merged += ls.merged;
+            stats->rcus_touched += ls.records;
+        }
+    }
+    /* the retained payload keeps no line of an erased person */
+    if (r == 0 && a.suppressed != NULL)
+        r = nv_gdpr_purge_dir(dir, a.suppressed);
     if (r == 0)
         r = nv_hstore_bundle_done(txn, &h->store, m, &a, stats);
+done:
+    if (a.links != NULL)
+        nv_link_set_release(a.links);
+    free(a.links);
+    if (a.nv != NULL)
+        nv_buf_release(&a.nv->arena);
+    free(a.nv);
     nv_apply_ctx_release(&a);
     return r;
 }
@@ -792,6 +829,20 @@ finish_replays(struct nv_hub *h)
         nv_warn("ingest", "finishing the replay of '%s' that was interrupted",
                 names[i]);
         r = nv_hub_replay(h, names[i], NULL, NULL, &t);
+    }
+    return r;
+}
+
+int
+nv_hub_after_ingest(struct nv_hub *h)
+{
+    uint64_t erased = 0;
+    int r = nv_gdpr_progress(h, &erased);
+
+    if (r == 0 && erased > 0) {
+        nv_info("gdpr", "erased %llu record(s) at the subjects' request; compacting the store",
+                (unsigned long long)erased);
+        r = nv_hstore_compact(&h->store, h->dir);
     }
     return r;
 }

@@ -41,6 +41,7 @@ struct nv_hub {
     size_t nmcache;
     uint64_t max_payload;
     struct nv_open_limits lim;
+    uint8_t gkey[32]; /* the suppression key (gdpr.h), wiped at close */
 };
 
 enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
@@ -93,5 +94,9 @@ int nv_hub_replay(struct nv_hub *h, const char *entity,
                                  const struct nv_apply_stats *st),
                   void *ctx, struct nv_apply_stats *total)
     __attribute__((warn_unused_result));
+
+/* After an ingest pass: advance the GDPR requests (receipts in, orders
+ * out) and compact the store when something was erased. */
+int nv_hub_after_ingest(struct nv_hub *h) __attribute__((warn_unused_result));
 
 #endif

@@ -288,14 +288,39 @@ nv_ledger_open(struct nv_ledger **out, const char *hubdir,
             goto out;
         }
     } else {
+        /* made complete (with its root commit) under a temporary name, then
+         * renamed: a crash never leaves half a repository at DIR/ledger */
         git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+        char *tmp = nv_path_join(hubdir, NV_LEDGER_DIR ".new");
         o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
                   GIT_REPOSITORY_INIT_NO_REINIT;
         o.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
         o.initial_head = "main";
         o.description = "nova hub ledger";
-        if (git_repository_init_ext(&l->repo, path, &o) < 0) {
+        if ((r = nv_rm_rf(tmp)) < 0) {
+            free(tmp);
+            goto out;
+        }
+        if (git_repository_init_ext(&l->repo, tmp, &o) < 0) {
+            free(tmp);
             r = ledger_git_fail("cannot create the ledger repository");
+            goto out;
+        }
+        if ((r = root_commit(l)) < 0) {
+            free(tmp);
+            goto out;
+        }
+        git_repository_free(l->repo);
+        l->repo = NULL;
+        if (rename(tmp, path) < 0 || nv_fsync_dir(hubdir) < 0) {
+            r = nv_fail_errno("cannot put the ledger repository in place");
+            free(tmp);
+            goto out;
+        }
+        free(tmp);
+        if (git_repository_open_ext(&l->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+                                    NULL) < 0) {
+            r = ledger_git_fail("cannot open the ledger repository");
             goto out;
         }
     }

@@ -222,7 +222,7 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
         fflush(stdout);
         return;
     }
-    if (res->outcome == NV_APPLIED)
+    if (res->outcome == NV_APPLIED) {
         printf("%-11s %s->%s seq %llu (%llu records: %llu upserts, %llu deletes, %llu acks, %llu rejected) %s\n",
                words[res->outcome], res->m.sender, res->m.recipient,
                (unsigned long long)res->m.seq, (unsigned long long)res->m.records,
@@ -230,6 +230,17 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                (unsigned long long)res->applied.deletes,
                (unsigned long long)res->applied.acks,
                (unsigned long long)res->applied.rejected, name);
+        if (res->applied.suppressed > 0)
+            printf("            %llu record(s) of people erased at their request dropped "
+                   "(suppression list)\n", (unsigned long long)res->applied.suppressed);
+        if (res->applied.rcus_touched > 0)
+            printf("            matching: %llu records resolved, %llu linked, %llu review "
+                   "pair(s), %llu new RCU(s)\n",
+                   (unsigned long long)res->applied.rcus_touched,
+                   (unsigned long long)res->applied.linked,
+                   (unsigned long long)res->applied.review,
+                   (unsigned long long)res->applied.new_rcus);
+    }
     else if (res->outcome == NV_DUPLICATE)
         printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],
                res->m.sender, res->m.recipient, (unsigned long long)res->m.seq,
@@ -271,6 +282,11 @@ cmd_ingest(int argc, char **argv)
                  res.outcome == NV_WAITING) && first == 0)
                 first = res.code ? res.code : r;
         }
+    }
+    if ((r = nv_hub_after_ingest(&h)) < 0) {
+        fprintf(stderr, "nova-hub: error: GDPR requests not advanced: %s\n", nv_errmsg(r));
+        if (first == 0)
+            first = r;
     }
     nv_hub_close(&h);
     free(files);
@@ -603,8 +619,16 @@ cmd_export(int argc, char **argv)
             return nv_cli_usage("too many arguments");
         }
     }
-    if (dir == NULL || what == NULL || strcmp(what, "records") != 0)
-        return nv_cli_usage("DIR and what to export (records) are required");
+    if (dir == NULL || what == NULL ||
+        (strcmp(what, "records") != 0 && strcmp(what, "links") != 0))
+        return nv_cli_usage("DIR and what to export (records or links) are required");
+    if (strcmp(what, "links") == 0) {
+        if ((r = nv_hub_open(&h, dir)) < 0)
+            return nv_cli_fail(r);
+        r = nv_export_links(&h);
+        nv_hub_close(&h);
+        return r < 0 ? nv_cli_fail(r) : 0;
+    }
     csv = strcmp(format, "csv") == 0;
     if (common && !csv)
         return nv_cli_usage("--common is for --format csv (ndjson always has both)");
@@ -887,7 +911,18 @@ static const struct nv_cmd cmds[] = {
       "show the signed ledger's tip; write the allowed_signers file for git" },
     { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",
       "see refused bundles and their reasons; move them back and ingest again" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME]",
+    { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",
+      "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
+    { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",
+      "uncertain pairs side by side with each field's level and weight; decide them" },
+    { "gdpr", nv_cmd_gdpr,
+      "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
+      "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
+      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
+      "the register of data-subject requests: deadlines, orders, receipts, proof" },
+    { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
+      "every read of personal data: who, when, what, why" },
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME] | export DIR links",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "

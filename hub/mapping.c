@@ -334,10 +334,11 @@ directive(struct nv_mapping *m, struct pending *p, struct line_toks *t, int ln,
             return nv_fail(NV_EFORMAT, "mapping line %d: 'match' needs a field", ln);
         for (size_t i = 1; i < t->n; i++) {
             f = nv_field_lookup(t->tok[i]);
-            if (f != NV_F_BIRTH_DATE && f != NV_F_PERSON_ID)
+            if (f != NV_F_BIRTH_DATE && f != NV_F_PERSON_ID && f != NV_F_ADDRESS &&
+                f != NV_F_CITY)
                 return nv_fail(NV_EFORMAT, "mapping line %d: '%s' cannot be added as a "
-                               "matching criterion (birth_date or person_id)", ln,
-                               t->tok[i]);
+                               "matching criterion (birth_date, person_id, address, "
+                               "city)", ln, t->tok[i]);
             m->match[f] = 1;
         }
         return 0;

@@ -37,7 +37,9 @@
  *   inverse FIELD COLUMN  updates of FIELD are written back to COLUMN, which
  *                         must be one of FIELD's columns; a field without an
  *                         inverse is never sent back to this entity
- *   match FIELD...        extra matching criteria: birth_date, person_id
+ *   match FIELD...        matching criteria added to the default five (first
+ *                         and last name, e-mails, phones, postal code):
+ *                         birth_date, person_id, address, city
  *   country CC            default country (ISO alpha-2) for phones and
  *                         postal codes when a record has none; FR if absent
  *

@@ -93,7 +93,6 @@ nv_maprepo_open(struct nv_maprepo **out, const char *hubdir)
 {
     struct nv_maprepo *r;
     char *path = nv_path_join(hubdir, NV_MAPREPO_DIR);
-    git_oid tip;
     int rc = 0;
 
     *out = NULL;
@@ -109,27 +108,37 @@ nv_maprepo_open(struct nv_maprepo **out, const char *hubdir)
                                     NULL) < 0)
             rc = git_fail("cannot open the mapping repository");
     } else {
+        /* made complete under a temporary name, then renamed: a crash
+         * never leaves half a repository */
         git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+        char *tmp = nv_path_join(hubdir, NV_MAPREPO_DIR ".new");
         o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
                   GIT_REPOSITORY_INIT_NO_REINIT;
         o.initial_head = "main";
         o.description = "nova hub mappings";
-        if (git_repository_init_ext(&r->repo, path, &o) < 0)
+        if ((rc = nv_rm_rf(tmp)) == 0 && git_repository_init_ext(&r->repo, tmp, &o) < 0)
             rc = git_fail("cannot create the mapping repository");
-    }
-    if (rc == 0 && git_reference_name_to_id(&tip, r->repo, REF) < 0) {
-        git_treebuilder *tb = NULL;
-        git_oid blob, tree, c;
-        if (git_blob_create_from_buffer(&blob, r->repo, readme_text,
-                                        strlen(readme_text)) < 0 ||
-            git_treebuilder_new(&tb, r->repo, NULL) < 0 ||
-            git_treebuilder_insert(NULL, tb, "README.txt", &blob, GIT_FILEMODE_BLOB) < 0 ||
-            git_treebuilder_write(&tree, tb) < 0)
-            rc = git_fail("cannot build the first tree");
-        git_treebuilder_free(tb);
-        if (rc == 0)
-            rc = commit(r, &tree, "nova-hub", "nova-hub@localhost",
-                        "mappings: start", &c);
+        if (rc == 0) {
+            git_treebuilder *tb = NULL;
+            git_oid blob, tree, c;
+            if (git_blob_create_from_buffer(&blob, r->repo, readme_text,
+                                            strlen(readme_text)) < 0 ||
+                git_treebuilder_new(&tb, r->repo, NULL) < 0 ||
+                git_treebuilder_insert(NULL, tb, "README.txt", &blob, GIT_FILEMODE_BLOB) < 0 ||
+                git_treebuilder_write(&tree, tb) < 0)
+                rc = git_fail("cannot build the first tree");
+            git_treebuilder_free(tb);
+            if (rc == 0)
+                rc = commit(r, &tree, "nova-hub", "nova-hub@localhost", "mappings: start", &c);
+            git_repository_free(r->repo);
+            r->repo = NULL;
+        }
+        if (rc == 0 && (rename(tmp, path) < 0 || nv_fsync_dir(hubdir) < 0))
+            rc = nv_fail_errno("cannot put the mapping repository in place");
+        free(tmp);
+        if (rc == 0 && git_repository_open_ext(&r->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+                                               NULL) < 0)
+            rc = git_fail("cannot open the mapping repository");
     }
     free(path);
     if (rc < 0) {

@@ -87,6 +87,8 @@ pass(const char *dir, uint64_t max, struct pass_stats *ps)
         return r;
     h.max_payload = max;
     (void)nv_hub_ingest_inbox(&h, log_result, ps);
+    if ((r = nv_hub_after_ingest(&h)) < 0)
+        nv_err("run", "GDPR requests not advanced: %s", nv_errmsg(r));
     nv_hub_close(&h);
     return 0;
 }

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +10,11 @@
 
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
+#include "../formats/log.h"
 #include "../formats/util.h"
+#include "link.h"
 #include "mapping.h"
+#include "normalize.h"
 #include "recparse.h"
 #include "store.h"
 
@@ -31,7 +36,7 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
     if ((r = nv_mkdir_p(path, 0700)) < 0)
         goto out;
     if ((rc = mdb_env_create(&s->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(s->env, 32)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 64)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)1 << 40)) != 0 ||
         (rc = mdb_env_open(s->env, path, 0, 0600)) != 0) {
         r = nv_hmdb_fail(rc, "cannot open");
@@ -46,6 +51,8 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "bstats", MDB_CREATE, &s->bstats)) != 0 ||
         (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = nv_link_open(txn, &s->link) < 0 ? MDB_INVALID : 0) != 0 ||
+        (rc = nv_gdpr_open(txn, &s->gdpr) < 0 ? MDB_INVALID : 0) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
@@ -55,6 +62,49 @@ out:
     free(path);
     if (r < 0)
         nv_hstore_close(s);
+    return r;
+}
+
+int
+nv_hstore_compact(struct nv_hstore *s, const char *dir)
+{
+    char *sd = nv_path_join(dir, "store"), *cd = nv_path_join(dir, "store.compact");
+    char *from = nv_path_join(cd, "data.mdb"), *to = nv_path_join(sd, "data.mdb");
+    int rc, r;
+
+    /* a copy holding only live pages: erased data leaves the file too */
+    if ((r = nv_rm_rf(cd)) < 0 || (r = nv_mkdir_p(cd, 0700)) < 0)
+        goto out;
+    if ((rc = mdb_env_copy2(s->env, cd, MDB_CP_COMPACT)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot compact");
+        goto out;
+    }
+    {
+        int fd = open(from, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0) {
+            r = nv_fail_errno("cannot sync the compacted store");
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+    }
+    nv_hstore_close(s);
+    if (rename(from, to) < 0) {
+        r = nv_fail_errno("cannot replace the store with its compacted copy");
+        if (nv_hstore_open(s, dir) < 0)
+            nv_err("store", "cannot reopen the store: %s", nv_errmsg(NV_ECORRUPT));
+        goto out;
+    }
+    if ((r = nv_fsync_dir(sd)) < 0)
+        goto out;
+    (void)nv_rm_rf(cd);
+    r = nv_hstore_open(s, dir);
+out:
+    free(sd);
+    free(cd);
+    free(from);
+    free(to);
     return r;
 }
 
@@ -174,6 +224,8 @@ nv_apply_ctx_release(struct nv_apply_ctx *a)
     nv_buf_release(&a->raw);
     free(a->rec);
     a->rec = NULL;
+    json_decref(a->suppressed);
+    a->suppressed = NULL;
 }
 
 static int
@@ -293,6 +345,42 @@ note_rec_columns(struct nv_apply_ctx *a, const struct nv_rec *rec)
     }
 }
 
+/* The record's match values (hub/link.h order) from its normalised values:
+ * the five default criteria, and those the mapping adds. */
+static int
+link_person(struct nv_apply_ctx *a, const struct nv_buf *k)
+{
+    const struct nv_mapping *m = a->map;
+    const struct nv_norm_values *nv = a->nv;
+    const char *p[14];
+    struct nv_buf street = NV_BUF_INIT;
+    int r;
+
+    memset(p, 0, sizeof(p));
+    p[0] = nv_norm_value(nv, NV_F_FIRST_NAME, 0);
+    p[1] = nv_norm_value(nv, NV_F_LAST_NAME, 0);
+    p[2] = nv_norm_value(nv, NV_F_BIRTH_NAME, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        p[3 + i] = nv_norm_value(nv, NV_F_EMAIL, i);
+        p[6 + i] = nv_norm_value(nv, NV_F_PHONE, i);
+    }
+    p[9] = nv_norm_value(nv, NV_F_POSTCODE, 0);
+    if (m->match[NV_F_CITY])
+        p[10] = nv_norm_value(nv, NV_F_CITY, 0);
+    if (m->match[NV_F_ADDRESS] && nv_norm_value(nv, NV_F_ADDRESS, 0) != NULL) {
+        const char *ad = nv_norm_value(nv, NV_F_ADDRESS, 0);
+        if (nv_norm_name(ad, strlen(ad), &street) == 0 && street.len > 0)
+            p[11] = (const char *)street.data;
+    }
+    if (m->match[NV_F_BIRTH_DATE])
+        p[12] = nv_norm_value(nv, NV_F_BIRTH_DATE, 0);
+    if (m->match[NV_F_PERSON_ID])
+        p[13] = nv_norm_value(nv, NV_F_PERSON_ID, 0);
+    r = nv_link_set_add(a->links, (char *)k->data, k->len, p);
+    nv_buf_release(&street);
+    return r;
+}
+
 static int
 apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
            const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
@@ -349,6 +437,8 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         if ((r = del_key(txn, s->records, k)) == 0 &&
             (r = del_key(txn, s->rejects, k)) == 0)
             st->deletes++;
+        if (r == 0 && a->links != NULL)
+            r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
         goto out;
     }
     if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {
@@ -364,7 +454,7 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         nv_buf_reset(&a->cb);
         nv_buf_reset(&a->xb);
         r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
-                             NULL, reason, sizeof(reason));
+                             a->nv, reason, sizeof(reason));
         if (r == NV_EFORMAT) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, reason);
@@ -372,6 +462,19 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         }
         if (r < 0)
             goto out;
+        /* a person erased at their request does not come back */
+        if (a->gkey != NULL && a->gdb != NULL) {
+            const char *z1 = memchr(k->data, 0, k->len);
+            const char *z2 = z1 ? memchr(z1 + 1, 0, k->len - (size_t)(z1 + 1 - (char *)k->data)) : NULL;
+            if (z2 != NULL && nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, z2 + 1)) {
+                st->suppressed++;
+                if (a->suppressed == NULL)
+                    a->suppressed = json_array();
+                json_array_append_new(a->suppressed, json_pack("[s,s]", z1 + 1, z2 + 1));
+                r = 0;
+                goto out;
+            }
+        }
         if ((r = nv_buf_adds(&a->vb, "{\"c\":")) < 0 ||
             (r = nv_buf_add(&a->vb, a->cb.data, a->cb.len)) < 0 ||
             (r = nv_buf_adds(&a->vb, ",\"fields\":")) < 0)
@@ -404,6 +507,8 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     }
     if ((r = del_key(txn, s->rejects, k)) == 0)
         st->upserts++;
+    if (r == 0 && a->links != NULL && a->map != NULL && a->nv != NULL)
+        r = link_person(a, k);
 out:
     json_decref(keep);
     return r;
@@ -452,8 +557,10 @@ nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
     int r = 0;
 
     bundle_key(bk, sizeof(bk), m->sender, m->seq);
-    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
-                  nv_kind_name(m->kind), "map", a->map_commit,
+    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
+                  nv_kind_name(m->kind), "map", a->map_commit, "linked",
+                  (json_int_t)st->linked, "review", (json_int_t)st->review,
+                  "suppressed", (json_int_t)st->suppressed,
                   "upserts", (json_int_t)st->upserts, "deletes",
                   (json_int_t)st->deletes, "acks", (json_int_t)st->acks, "rejected",
                   (json_int_t)st->rejected, "unmapped", (json_int_t)st->unmapped,

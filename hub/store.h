@@ -33,18 +33,31 @@
 
 #include "../formats/buf.h"
 #include "../formats/stream.h"
+#include "gdpr.h"
+
+/* The matching databases (hub/link.h). */
+struct nv_link_db {
+    MDB_dbi mrec, links, blocks, rcus, alias, review, revby, decide, tf, meta, ident;
+};
 
 struct nv_hstore {
     MDB_env *env;
     MDB_dbi streams, bundles, records, receipts, rejects, bstats, columns, meta;
+    struct nv_link_db link;
+    struct nv_gdpr_db gdpr;
 };
 
 struct nv_apply_stats {
     uint64_t upserts, deletes, acks, rejected, unmapped;
+    uint64_t linked, review, new_rcus, merged; /* matching (hub/link.h) */
+    uint64_t rcus_touched;
+    uint64_t suppressed; /* records of erased people, dropped (gdpr.h) */
 };
 
 struct nv_mapping;
 struct nv_rec;
+struct nv_link_set;
+struct nv_norm_values;
 
 /* How a bundle's records are applied: with the entity's current mapping
  * (NULL: stored unmapped, to be mapped by a replay once one is set). */
@@ -56,12 +69,21 @@ struct nv_apply_ctx {
     struct nv_buf cb, xb, vb; /* scratch: common, extension, stored value */
     struct nv_buf scratch, raw;
     struct nv_rec *rec;
+    struct nv_link_set *links; /* the records to resolve (NULL: none) */
+    struct nv_norm_values *nv;
+    const uint8_t *gkey;       /* the suppression list (gdpr.h) */
+    const struct nv_gdpr_db *gdb;
+    json_t *suppressed;        /* [[source, key], ...] dropped as erased */
 };
 void nv_apply_ctx_release(struct nv_apply_ctx *a);
 
 int nv_hstore_open(struct nv_hstore *s, const char *dir)
     __attribute__((warn_unused_result));
 void nv_hstore_close(struct nv_hstore *s);
+/* Replace the store with a compacted copy (only live pages: what was
+ * deleted is gone from the file), then reopen it. */
+int nv_hstore_compact(struct nv_hstore *s, const char *dir)
+    __attribute__((warn_unused_result));
 int nv_hstore_stream_get(MDB_txn *txn, const struct nv_hstore *s,
                          const char *sender, struct nv_stream_state *out)
     __attribute__((warn_unused_result));

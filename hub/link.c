@@ -1,0 +1,1652 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../formats/errors.h"
+#include "../formats/log.h"
+#include "../formats/util.h"
+#include "link.h"
+
+#define NVALS 14
+#define BLOCK_MAX 100     /* a blocking key held by more records says little */
+#define CLUSTER_MAX 50
+#define EM_MIN_RECORDS 1000 /* refit the weights on batches at least this big */
+
+/* match values in mrec order */
+enum { V_FIRST, V_LAST, V_BIRTH_NAME, V_EMAIL0, V_PHONE0 = V_EMAIL0 + 3,
+       V_POSTCODE = V_PHONE0 + 3, V_CITY, V_STREET, V_BIRTH_DATE, V_NATIONAL_ID };
+
+/* ---- small helpers ---- */
+
+static void
+be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static uint64_t
+fnv64(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+static int
+mdb_fail(int rc, const char *what)
+{
+    return nv_hmdb_fail(rc, what);
+}
+
+int
+nv_link_open(MDB_txn *txn, struct nv_link_db *db)
+{
+    const unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
+    int rc;
+
+    if ((rc = mdb_dbi_open(txn, "mrec", MDB_CREATE, &db->mrec)) != 0 ||
+        (rc = mdb_dbi_open(txn, "links", MDB_CREATE, &db->links)) != 0 ||
+        (rc = mdb_dbi_open(txn, "blocks", dup, &db->blocks)) != 0 ||
+        (rc = mdb_dbi_open(txn, "rcus", dup, &db->rcus)) != 0 ||
+        (rc = mdb_dbi_open(txn, "alias", MDB_CREATE, &db->alias)) != 0 ||
+        (rc = mdb_dbi_open(txn, "review", MDB_CREATE, &db->review)) != 0 ||
+        (rc = mdb_dbi_open(txn, "revby", dup, &db->revby)) != 0 ||
+        (rc = mdb_dbi_open(txn, "decide", MDB_CREATE, &db->decide)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tf", MDB_CREATE, &db->tf)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ident", dup, &db->ident)) != 0 ||
+        (rc = mdb_dbi_open(txn, "linkmeta", MDB_CREATE, &db->meta)) != 0)
+        return mdb_fail(rc, "cannot open the matching databases");
+    return 0;
+}
+
+/* ---- the change set ---- */
+
+void
+nv_link_set_release(struct nv_link_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].key);
+        nv_buf_release(&s->v[i].person);
+    }
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+int
+nv_link_set_add(struct nv_link_set *s, const char *key, size_t keylen,
+                const char *const person[NVALS])
+{
+    struct nv_link_item *it;
+    int r;
+
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        struct nv_link_item *v = realloc(s->v, cap * sizeof(*v));
+        if (v == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        s->v = v;
+        s->cap = cap;
+    }
+    it = &s->v[s->n];
+    memset(it, 0, sizeof(*it));
+    if ((it->key = malloc(keylen + 1)) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    memcpy(it->key, key, keylen);
+    it->key[keylen] = '\0';
+    it->keylen = keylen;
+    it->deleted = person == NULL;
+    for (int i = 0; person != NULL && i < NVALS; i++) {
+        const char *v = person[i] ? person[i] : "";
+        if ((r = nv_buf_add(&it->person, v, strlen(v) + 1)) < 0) {
+            free(it->key);
+            nv_buf_release(&it->person);
+            return r;
+        }
+    }
+    s->n++;
+    return 0;
+}
+
+/* ---- records ---- */
+
+/* Decode an mrec value into p (pointers into the value) and the key. */
+static int
+decode_mrec(const MDB_val *v, struct match_person *p, const char **key, size_t *keylen,
+            char *entity, size_t entn)
+{
+    const char *b = v->mv_data, *e = b + v->mv_size, *s;
+    const char *vals[NVALS];
+    size_t kl;
+
+    if (v->mv_size < 2)
+        return nv_fail(NV_ECORRUPT, "hub store: a match record is too short");
+    kl = (size_t)((unsigned char)b[0] << 8 | (unsigned char)b[1]);
+    if (kl + 2 > v->mv_size)
+        return nv_fail(NV_ECORRUPT, "hub store: a match record is cut");
+    *key = b + 2;
+    *keylen = kl;
+    s = b + 2 + kl;
+    for (int i = 0; i < NVALS; i++) {
+        const char *z = memchr(s, 0, (size_t)(e - s));
+        if (z == NULL)
+            return nv_fail(NV_ECORRUPT, "hub store: a match record is cut");
+        vals[i] = s;
+        s = z + 1;
+    }
+    snprintf(entity, entn, "%.*s", (int)strnlen(*key, kl), *key);
+    memset(p, 0, sizeof(*p));
+    p->entity = entity;
+    p->first = vals[V_FIRST];
+    p->last = vals[V_LAST];
+    p->birth_name = vals[V_BIRTH_NAME];
+    for (int i = 0; i < 3; i++) {
+        p->emails[i] = vals[V_EMAIL0 + i];
+        p->phones[i] = vals[V_PHONE0 + i];
+    }
+    p->postcode = vals[V_POSTCODE];
+    p->city = vals[V_CITY];
+    p->street = vals[V_STREET];
+    p->birth_date = vals[V_BIRTH_DATE];
+    p->national_id = vals[V_NATIONAL_ID];
+    return 0;
+}
+
+static int
+put_mrec(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, const char *key,
+         size_t keylen, const struct nv_buf *person)
+{
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v;
+    int rc;
+
+    be64(kb, rid);
+    v.mv_size = 2 + keylen + person->len;
+    if ((rc = mdb_put(txn, db->mrec, &k, &v, MDB_RESERVE)) != 0)
+        return mdb_fail(rc, "cannot write a match record");
+    ((uint8_t *)v.mv_data)[0] = (uint8_t)(keylen >> 8);
+    ((uint8_t *)v.mv_data)[1] = (uint8_t)keylen;
+    memcpy((char *)v.mv_data + 2, key, keylen);
+    memcpy((char *)v.mv_data + 2 + keylen, person->data, person->len);
+    return 0;
+}
+
+/* ---- identifiers: e-mail and phone -> records (GDPR requests) ---- */
+
+uint64_t
+nv_link_ident_hash(char kind, const char *value)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    h = (h ^ (unsigned char)kind) * 1099511628211ULL;
+    for (; *value; value++)
+        h = (h ^ (unsigned char)*value) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+static int
+ident_index(MDB_txn *txn, const struct nv_link_db *db, const struct match_person *p,
+            uint64_t rid, int add)
+{
+    uint8_t kb[8], vb[8];
+    MDB_val k = { 8, kb }, v = { 8, vb };
+
+    be64(vb, rid);
+    for (int i = 0; i < 6; i++) {
+        const char *x = i < 3 ? p->emails[i] : p->phones[i - 3];
+        int rc;
+        if (x == NULL || *x == '\0')
+            continue;
+        be64(kb, nv_link_ident_hash(i < 3 ? 'e' : 'p', x));
+        rc = add ? mdb_put(txn, db->ident, &k, &v, MDB_NODUPDATA)
+                 : mdb_del(txn, db->ident, &k, &v);
+        if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
+            return mdb_fail(rc, "cannot write the identifier index");
+    }
+    return 0;
+}
+
+int
+nv_link_ident(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *value,
+              uint64_t **rids, size_t *n)
+{
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v;
+    MDB_cursor *c;
+    size_t cap = 0;
+    int rc;
+
+    *rids = NULL;
+    *n = 0;
+    be64(kb, nv_link_ident_hash(kind, value));
+    if ((rc = mdb_cursor_open(txn, db->ident, &c)) != 0)
+        return mdb_fail(rc, "cannot read the identifier index");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            if ((*rids = realloc(*rids, cap * sizeof(uint64_t))) == NULL)
+                abort();
+        }
+        (*rids)[(*n)++] = get_be64(v.mv_data);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, "cannot read the identifier index");
+}
+
+/* ---- term frequencies ---- */
+
+static const int tf_fields[] = { MATCH_F_FIRST, MATCH_F_LAST, MATCH_F_EMAIL,
+                                 MATCH_F_PHONE };
+#define NTF (sizeof(tf_fields) / sizeof(tf_fields[0]))
+
+static const char *
+tf_value(const struct match_person *p, int f)
+{
+    switch (f) {
+    case MATCH_F_FIRST: return p->first;
+    case MATCH_F_LAST: return p->last;
+    case MATCH_F_EMAIL: return p->emails[0];
+    case MATCH_F_PHONE: return p->phones[0];
+    }
+    return NULL;
+}
+
+static int
+meta_get_u64(MDB_txn *txn, const struct nv_link_db *db, const char *name, uint64_t *out)
+{
+    MDB_val k = { strlen(name), (void *)name }, v;
+    int rc = mdb_get(txn, db->meta, &k, &v);
+
+    *out = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot read");
+    if (v.mv_size != 8)
+        return nv_fail(NV_ECORRUPT, "hub store: bad counter '%s'", name);
+    *out = get_be64(v.mv_data);
+    return 0;
+}
+
+static int
+meta_put_u64(MDB_txn *txn, const struct nv_link_db *db, const char *name, uint64_t val)
+{
+    uint8_t b[8];
+    MDB_val k = { strlen(name), (void *)name }, v = { 8, b };
+    int rc;
+
+    be64(b, val);
+    if ((rc = mdb_put(txn, db->meta, &k, &v, 0)) != 0)
+        return mdb_fail(rc, "cannot write");
+    return 0;
+}
+
+/* Count (delta +1/-1) the values of p in the store's term frequencies. */
+static int
+tf_count(MDB_txn *txn, const struct nv_link_db *db, const struct match_person *p, int delta)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        const char *v = tf_value(p, tf_fields[i]);
+        uint8_t kb[9], vb[8];
+        MDB_val k = { 9, kb }, d;
+        char tn[16], sn[16];
+        uint64_t c = 0, total, sumsq;
+        int rc, r;
+        if (v == NULL || *v == '\0')
+            continue;
+        kb[0] = (uint8_t)tf_fields[i];
+        be64(kb + 1, fnv64(v));
+        rc = mdb_get(txn, db->tf, &k, &d);
+        if (rc == 0 && d.mv_size == 8)
+            c = get_be64(d.mv_data);
+        else if (rc != 0 && rc != MDB_NOTFOUND)
+            return mdb_fail(rc, "cannot read term frequencies");
+        if (delta < 0 && c == 0)
+            continue;
+        snprintf(tn, sizeof(tn), "tf:%d", tf_fields[i]);
+        snprintf(sn, sizeof(sn), "tfsq:%d", tf_fields[i]);
+        if ((r = meta_get_u64(txn, db, tn, &total)) < 0 ||
+            (r = meta_get_u64(txn, db, sn, &sumsq)) < 0)
+            return r;
+        /* sum of squared counts: (c+1)^2 - c^2 = 2c + 1 */
+        if (delta > 0) {
+            sumsq += 2 * c + 1;
+            c++;
+            total++;
+        } else {
+            sumsq -= 2 * c - 1;
+            c--;
+            total--;
+        }
+        if (c == 0) {
+            rc = mdb_del(txn, db->tf, &k, NULL);
+        } else {
+            MDB_val nv = { 8, vb };
+            be64(vb, c);
+            rc = mdb_put(txn, db->tf, &k, &nv, 0);
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return mdb_fail(rc, "cannot write term frequencies");
+        if ((r = meta_put_u64(txn, db, tn, total)) < 0 ||
+            (r = meta_put_u64(txn, db, sn, sumsq)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Term-frequency cache for one bundle: value hash per field -> share. */
+struct tfc {
+    uint64_t *key;
+    float *val;
+    size_t cap, n;
+    uint64_t total[MATCH_NFIELDS];
+    double sumsq[MATCH_NFIELDS];
+};
+
+static int
+tfc_init(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db)
+{
+    memset(c, 0, sizeof(*c));
+    c->cap = 1 << 16;
+    c->key = calloc(c->cap, sizeof(uint64_t));
+    c->val = calloc(c->cap, sizeof(float));
+    if (c->key == NULL || c->val == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < NTF; i++) {
+        char tn[16], sn[16];
+        uint64_t sq;
+        int r;
+        snprintf(tn, sizeof(tn), "tf:%d", tf_fields[i]);
+        snprintf(sn, sizeof(sn), "tfsq:%d", tf_fields[i]);
+        if ((r = meta_get_u64(txn, db, tn, &c->total[tf_fields[i]])) < 0 ||
+            (r = meta_get_u64(txn, db, sn, &sq)) < 0)
+            return r;
+        c->sumsq[tf_fields[i]] = (double)sq;
+    }
+    return 0;
+}
+
+static void
+tfc_free(struct tfc *c)
+{
+    free(c->key);
+    free(c->val);
+}
+
+static float
+tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, const char *v)
+{
+    uint64_t h = fnv64(v) * 31 + (uint64_t)f, hk = h ? h : 1;
+    size_t i;
+    uint8_t kb[9];
+    MDB_val k = { 9, kb }, d;
+    float share = 0;
+
+    if (c->total[f] == 0)
+        return 0;
+    if (c->n * 2 >= c->cap) { /* grow */
+        size_t ncap = c->cap * 2;
+        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
+        float *nv = calloc(ncap, sizeof(float));
+        if (nk == NULL || nv == NULL) {
+            free(nk);
+            free(nv);
+            return 0;
+        }
+        for (size_t j = 0; j < c->cap; j++)
+            if (c->key[j] != 0) {
+                size_t p = (size_t)(c->key[j] & (ncap - 1));
+                while (nk[p] != 0)
+                    p = (p + 1) & (ncap - 1);
+                nk[p] = c->key[j];
+                nv[p] = c->val[j];
+            }
+        free(c->key);
+        free(c->val);
+        c->key = nk;
+        c->val = nv;
+        c->cap = ncap;
+    }
+    for (i = (size_t)(hk & (c->cap - 1)); c->key[i] != 0; i = (i + 1) & (c->cap - 1))
+        if (c->key[i] == hk)
+            return c->val[i];
+    kb[0] = (uint8_t)f;
+    be64(kb + 1, fnv64(v));
+    if (mdb_get(txn, db->tf, &k, &d) == 0 && d.mv_size == 8)
+        share = (float)((double)get_be64(d.mv_data) / (double)c->total[f]);
+    c->key[i] = hk;
+    c->val[i] = share;
+    c->n++;
+    return share;
+}
+
+static void
+tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
+          const struct match_person *p, struct match_rec *r)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        const char *v = tf_value(p, tf_fields[i]);
+        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], v) : 0;
+    }
+}
+
+static void
+tfc_model(const struct tfc *c, struct match_model *mo)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        int f = tf_fields[i];
+        double t = (double)c->total[f];
+        mo->tf_mean[f] = t > 0 ? c->sumsq[f] / (t * t) : 0;
+    }
+}
+
+/* ---- model ---- */
+
+int
+nv_link_model(MDB_txn *txn, const struct nv_link_db *db, struct match_model *mo)
+{
+    MDB_val k = { 5, (void *)"model" }, v;
+    int rc = mdb_get(txn, db->meta, &k, &v);
+
+    match_model_init(mo);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot read the model");
+    if (match_model_parse(mo, v.mv_data, v.mv_size) < 0)
+        return nv_fail(NV_ECORRUPT, "hub store: the stored match model does not parse: %s",
+                       nv_errmsg(NV_EFORMAT));
+    return 0;
+}
+
+int
+nv_link_model_save(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *mo)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    MDB_val k = { 5, (void *)"model" }, v;
+    int r, rc;
+
+    if ((r = match_model_format(mo, &b)) < 0)
+        return r;
+    v.mv_size = b.len;
+    v.mv_data = b.data;
+    rc = mdb_put(txn, db->meta, &k, &v, 0);
+    nv_buf_release(&b);
+    return rc ? mdb_fail(rc, "cannot write the model") : 0;
+}
+
+/* ---- links and RCUs ---- */
+
+int
+nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+            struct nv_link_val *out)
+{
+    MDB_val k = { keylen, (void *)key }, v;
+    int rc = mdb_get(txn, db->links, &k, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return NV_ENOTFOUND;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot read links");
+    if (v.mv_size != sizeof(*out))
+        return nv_fail(NV_ECORRUPT, "hub store: a link has a bad size");
+    memcpy(out, v.mv_data, sizeof(*out));
+    out->rcu[sizeof(out->rcu) - 1] = '\0';
+    return 0;
+}
+
+static int
+put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+         const struct nv_link_val *lv)
+{
+    MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
+    int rc = mdb_put(txn, db->links, &k, &v, 0);
+
+    return rc ? mdb_fail(rc, "cannot write a link") : 0;
+}
+
+int
+nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, char *out)
+{
+    char cur[NV_RCU_LEN + 1];
+
+    snprintf(cur, sizeof(cur), "%s", rcu);
+    for (int hops = 0; hops < 1000; hops++) {
+        MDB_val k = { strlen(cur), cur }, v;
+        int rc = mdb_get(txn, db->alias, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            memcpy(out, cur, NV_RCU_LEN + 1);
+            return 0;
+        }
+        if (rc != 0)
+            return mdb_fail(rc, "cannot read aliases");
+        if (v.mv_size != NV_RCU_LEN)
+            return nv_fail(NV_ECORRUPT, "hub store: a bad alias");
+        memcpy(cur, v.mv_data, NV_RCU_LEN);
+        cur[NV_RCU_LEN] = '\0';
+    }
+    return nv_fail(NV_ECORRUPT, "hub store: an alias loop");
+}
+
+static void
+new_rcu(char out[16])
+{
+    static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    uint8_t r[8];
+
+    randombytes_buf(r, sizeof(r));
+    out[0] = 'R';
+    for (int i = 0; i < 12; i++) {
+        uint64_t v = get_be64(r);
+        out[1 + i] = b32[(v >> (5 * i)) & 31];
+    }
+    memset(out + NV_RCU_LEN, 0, 16 - NV_RCU_LEN);
+}
+
+static int
+rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t rid,
+           int add)
+{
+    uint8_t b[8];
+    MDB_val k = { strlen(rcu), (void *)rcu }, v = { 8, b };
+    int rc;
+
+    be64(b, rid);
+    rc = add ? mdb_put(txn, db->rcus, &k, &v, MDB_NODUPDATA)
+             : mdb_del(txn, db->rcus, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
+        return mdb_fail(rc, "cannot write cluster members");
+    return 0;
+}
+
+/* The member rids of rcu, appended to *v (n, cap). */
+static int
+rcu_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t **v,
+            size_t *n, size_t *cap)
+{
+    MDB_cursor *c;
+    MDB_val k = { strlen(rcu), (void *)rcu }, d;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, db->rcus, &c)) != 0)
+        return mdb_fail(rc, "cannot read cluster members");
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
+        if (d.mv_size != 8)
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 16;
+            if ((*v = realloc(*v, *cap * sizeof(uint64_t))) == NULL)
+                abort();
+        }
+        (*v)[(*n)++] = get_be64(d.mv_data);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, "cannot read cluster members");
+}
+
+/* ---- review pairs and decisions (stored both ways: a+b and b+a) ---- */
+
+static void
+pair_key(uint8_t out[16], uint64_t a, uint64_t b)
+{
+    be64(out, a);
+    be64(out + 8, b);
+}
+
+static int
+put_both(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *text)
+{
+    uint8_t k1[16], k2[16];
+    MDB_val ka = { 16, k1 }, kb = { 16, k2 }, v = { strlen(text), (void *)text };
+    int rc;
+
+    pair_key(k1, a, b);
+    pair_key(k2, b, a);
+    if ((rc = mdb_put(txn, dbi, &ka, &v, 0)) != 0 || (rc = mdb_put(txn, dbi, &kb, &v, 0)) != 0)
+        return mdb_fail(rc, "cannot write a pair");
+    return 0;
+}
+
+static int
+del_both(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b)
+{
+    uint8_t k1[16], k2[16];
+    MDB_val ka = { 16, k1 }, kb = { 16, k2 };
+    int rc;
+
+    pair_key(k1, a, b);
+    pair_key(k2, b, a);
+    if (((rc = mdb_del(txn, dbi, &ka, NULL)) != 0 && rc != MDB_NOTFOUND) ||
+        ((rc = mdb_del(txn, dbi, &kb, NULL)) != 0 && rc != MDB_NOTFOUND))
+        return mdb_fail(rc, "cannot delete a pair");
+    return 0;
+}
+
+/* The partners of rid in dbi (review or decide), with the value text. */
+static int
+partners(MDB_txn *txn, MDB_dbi dbi, uint64_t rid,
+         int (*fn)(void *ctx, uint64_t other, const MDB_val *v), void *ctx)
+{
+    MDB_cursor *c;
+    uint8_t kb[16];
+    MDB_val k = { 8, kb }, v;
+    int rc, r = 0;
+
+    be64(kb, rid);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return mdb_fail(rc, "cannot read pairs");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 16 || get_be64(k.mv_data) != rid)
+            break;
+        r = fn(ctx, get_be64((char *)k.mv_data + 8), &v);
+    }
+    mdb_cursor_close(c);
+    if (r != 0)
+        return r;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_fail(rc, "cannot read pairs");
+}
+
+struct collect {
+    uint64_t *v;
+    size_t n, cap;
+    int *accept; /* for decisions */
+};
+
+static int
+collect_fn(void *ctx, uint64_t other, const MDB_val *val)
+{
+    struct collect *c = ctx;
+
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        if ((c->v = realloc(c->v, c->cap * sizeof(uint64_t))) == NULL ||
+            (c->accept = realloc(c->accept, c->cap * sizeof(int))) == NULL)
+            abort();
+    }
+    c->accept[c->n] = val->mv_size > 0 && memmem(val->mv_data, val->mv_size,
+                                                  "\"accept\"", 8) != NULL;
+    c->v[c->n++] = other;
+    return 0;
+}
+
+static int
+drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+{
+    struct collect c = { NULL, 0, 0, NULL };
+    int r = partners(txn, db->review, rid, collect_fn, &c);
+
+    for (size_t i = 0; r == 0 && i < c.n; i++)
+        r = del_both(txn, db->review, rid, c.v[i]);
+    free(c.v);
+    free(c.accept);
+    return r;
+}
+
+static int
+has_review(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+{
+    MDB_cursor *c;
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v;
+    int rc, yes = 0;
+
+    be64(kb, rid);
+    if (mdb_cursor_open(txn, db->review, &c) != 0)
+        return 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    yes = rc == 0 && k.mv_size == 16 && get_be64(k.mv_data) == rid;
+    mdb_cursor_close(c);
+    return yes;
+}
+
+/* ---- the batch of one bundle ---- */
+
+struct ent {
+    uint64_t rid;
+    int bundle;                    /* a record the bundle changed */
+    char old_rcu[16];              /* its RCU before ("" none) */
+    struct nv_link_val lv;         /* stored records: their link */
+    char *key;                     /* record key (owned) */
+    size_t keylen;
+};
+
+struct batch {
+    struct ent *e;
+    struct match_rec *recs;
+    size_t n, cap;
+    /* rid -> index + 1 (open addressing) */
+    uint64_t *hk;
+    uint32_t *hv;
+    size_t hcap;
+};
+
+static int
+batch_find(const struct batch *b, uint64_t rid)
+{
+    size_t i;
+
+    if (b->hcap == 0)
+        return -1;
+    for (i = (size_t)(rid * 0x9e3779b97f4a7c15ULL) & (b->hcap - 1); b->hk[i] != 0;
+         i = (i + 1) & (b->hcap - 1))
+        if (b->hk[i] == rid + 1)
+            return (int)b->hv[i] - 1;
+    return -1;
+}
+
+static void
+batch_index(struct batch *b, uint64_t rid, size_t idx)
+{
+    size_t i;
+
+    if ((b->n + 1) * 2 > b->hcap) {
+        size_t ncap = b->hcap ? b->hcap * 2 : 4096;
+        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
+        uint32_t *nv = calloc(ncap, sizeof(uint32_t));
+        if (nk == NULL || nv == NULL)
+            abort();
+        for (size_t j = 0; j < b->hcap; j++)
+            if (b->hk[j] != 0) {
+                size_t p = (size_t)((b->hk[j] - 1) * 0x9e3779b97f4a7c15ULL) & (ncap - 1);
+                while (nk[p] != 0)
+                    p = (p + 1) & (ncap - 1);
+                nk[p] = b->hk[j];
+                nv[p] = b->hv[j];
+            }
+        free(b->hk);
+        free(b->hv);
+        b->hk = nk;
+        b->hv = nv;
+        b->hcap = ncap;
+    }
+    for (i = (size_t)(rid * 0x9e3779b97f4a7c15ULL) & (b->hcap - 1); b->hk[i] != 0;
+         i = (i + 1) & (b->hcap - 1))
+        ;
+    b->hk[i] = rid + 1;
+    b->hv[i] = (uint32_t)(idx + 1);
+}
+
+static void
+batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        match_rec_release(&b->recs[i]);
+        free(b->e[i].key);
+    }
+    free(b->e);
+    free(b->recs);
+    free(b->hk);
+    free(b->hv);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Add rid to the batch from its stored mrec (and link); -1 if absent. */
+static int
+batch_load(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
+           uint64_t rid, int bundle, int *idx)
+{
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v;
+    struct match_person p;
+    const char *key;
+    size_t keylen;
+    char entity[NV_NAME_MAX + 1];
+    struct ent *e;
+    int rc, r;
+
+    *idx = batch_find(b, rid);
+    if (*idx >= 0)
+        return 0;
+    be64(kb, rid);
+    if ((rc = mdb_get(txn, db->mrec, &k, &v)) == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot read a match record");
+    if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
+        return r;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 4096;
+        struct ent *ne = realloc(b->e, cap * sizeof(*ne));
+        struct match_rec *nr;
+        if (ne == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        b->e = ne;
+        if ((nr = realloc(b->recs, cap * sizeof(*nr))) == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        b->recs = nr;
+        b->cap = cap;
+    }
+    e = &b->e[b->n];
+    memset(e, 0, sizeof(*e));
+    e->rid = rid;
+    e->bundle = bundle;
+    if ((e->key = malloc(keylen + 1)) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    memcpy(e->key, key, keylen);
+    e->key[keylen] = '\0';
+    e->keylen = keylen;
+    if ((r = match_rec_init(&b->recs[b->n], &p)) < 0) {
+        free(e->key);
+        return r;
+    }
+    tfc_apply(tc, txn, db, &p, &b->recs[b->n]);
+    if (!bundle) {
+        r = nv_link_get(txn, db, e->key, e->keylen, &e->lv);
+        if (r == 0)
+            memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
+        else if (r != NV_ENOTFOUND) {
+            match_rec_release(&b->recs[b->n]);
+            free(e->key);
+            return r;
+        }
+    }
+    batch_index(b, rid, b->n);
+    *idx = (int)b->n++;
+    return 0;
+}
+
+/* Add every member of rcu (not yet in the batch). */
+static int
+batch_cluster(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
+              const char *rcu, uint64_t *stat)
+{
+    uint64_t *m = NULL;
+    size_t n = 0, cap = 0;
+    int r, idx;
+
+    if (rcu[0] == '\0')
+        return 0;
+    if ((r = rcu_members(txn, db, rcu, &m, &n, &cap)) < 0)
+        return r;
+    for (size_t i = 0; i < n && i < CLUSTER_MAX && r == 0; i++) {
+        if (batch_find(b, m[i]) >= 0)
+            continue;
+        if ((r = batch_load(txn, db, b, tc, m[i], 0, &idx)) == 0 && idx >= 0)
+            (*stat)++;
+    }
+    free(m);
+    return r;
+}
+
+/* Blocking keys of a record into blocks (add) or out of them. */
+static int
+index_keys(MDB_txn *txn, const struct nv_link_db *db, const struct match_rec *r,
+           uint64_t rid, int add)
+{
+    struct match_key keys[MATCH_MAX_KEYS];
+    size_t nk = match_rec_keys(r, keys, MATCH_MAX_KEYS);
+    uint8_t kb[8], vb[8];
+    MDB_val k = { 8, kb }, v = { 8, vb };
+
+    be64(vb, rid);
+    for (size_t i = 0; i < nk; i++) {
+        int rc;
+        be64(kb, keys[i].hash);
+        rc = add ? mdb_put(txn, db->blocks, &k, &v, MDB_NODUPDATA)
+                 : mdb_del(txn, db->blocks, &k, &v);
+        if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
+            return mdb_fail(rc, "cannot write the blocking index");
+    }
+    return 0;
+}
+
+/* Stored records sharing a blocking key with r join the batch, with their
+ * clusters. */
+static int
+candidates(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
+           size_t self, uint64_t *loaded)
+{
+    struct match_key keys[MATCH_MAX_KEYS];
+    size_t nk = match_rec_keys(&b->recs[self], keys, MATCH_MAX_KEYS);
+    MDB_cursor *c;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(txn, db->blocks, &c)) != 0)
+        return mdb_fail(rc, "cannot read the blocking index");
+    for (size_t i = 0; i < nk && r == 0; i++) {
+        uint8_t kb[8];
+        MDB_val k = { 8, kb }, v;
+        size_t cnt = 0;
+        be64(kb, keys[i].hash);
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0 || (rc = mdb_cursor_count(c, &cnt)) != 0) {
+            r = mdb_fail(rc, "cannot read the blocking index");
+            break;
+        }
+        if (cnt > BLOCK_MAX)
+            continue;
+        /* whole pages of rids at a time */
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0 && r == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
+            for (size_t j = 0; j + 8 <= v.mv_size && r == 0; j += 8) {
+                uint64_t rid = get_be64((char *)v.mv_data + j);
+                int idx;
+                if (batch_find(b, rid) >= 0)
+                    continue;
+                if ((r = batch_load(txn, db, b, tc, rid, 0, &idx)) == 0 && idx >= 0) {
+                    (*loaded)++;
+                    r = batch_cluster(txn, db, b, tc, b->e[idx].old_rcu, loaded);
+                }
+            }
+        }
+    }
+    mdb_cursor_close(c);
+    return r;
+}
+
+/* ---- clusters to RCUs ---- */
+
+struct vote {
+    char rcu[16];
+    unsigned n;
+    size_t target; /* formers: the cluster holding most of its members */
+};
+
+static int
+vote_cmp(const void *x, const void *y)
+{
+    const struct vote *a = x, *b = y;
+
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return strcmp(a->rcu, b->rcu);
+}
+
+struct cl {
+    uint32_t root;
+    uint32_t first, n; /* range in order[] */
+};
+
+static int
+cl_cmp(const void *x, const void *y)
+{
+    const struct cl *a = x, *b = y;
+
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return a->root < b->root ? -1 : a->root > b->root;
+}
+
+static const uint32_t *sort_roots;
+
+static int
+by_root(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+    if (sort_roots[a] != sort_roots[b])
+        return sort_roots[a] < sort_roots[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* Union-find over the batch, to apply decisions to match_batch's clusters. */
+static uint32_t
+uf_find(uint32_t *p, uint32_t x)
+{
+    while (p[x] != x) {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    return x;
+}
+
+/* Apply the team's decisions: an accepted pair in two clusters joins them;
+ * a rejected pair in one cluster sends the bundle's record (or the second)
+ * out to a cluster of its own. */
+static int
+apply_decisions(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, uint32_t *cl)
+{
+    struct collect c = { NULL, 0, 0, NULL };
+    int r = 0;
+
+    for (size_t i = 0; i < b->n && r == 0; i++) {
+        if (!b->e[i].bundle)
+            continue;
+        c.n = 0;
+        if ((r = partners(txn, db->decide, b->e[i].rid, collect_fn, &c)) < 0)
+            break;
+        for (size_t j = 0; j < c.n; j++) {
+            int o = batch_find(b, c.v[j]);
+            uint32_t ri, ro;
+            if (o < 0)
+                continue;
+            ri = uf_find(cl, (uint32_t)i);
+            ro = uf_find(cl, (uint32_t)o);
+            if (c.accept[j] && ri != ro) {
+                cl[ri < ro ? ro : ri] = ri < ro ? ri : ro;
+            } else if (!c.accept[j] && ri == ro) {
+                /* out: i becomes its own root; members pointing at i move */
+                uint32_t keep = (uint32_t)o;
+                for (size_t k = 0; k < b->n; k++)
+                    if (k != i && uf_find(cl, (uint32_t)k) == ri)
+                        cl[k] = keep;
+                cl[keep] = keep;
+                for (size_t k = 0; k < b->n; k++)
+                    if (k != i && uf_find(cl, (uint32_t)k) == keep)
+                        cl[k] = keep;
+                cl[i] = (uint32_t)i;
+            }
+        }
+    }
+    free(c.v);
+    free(c.accept);
+    return r;
+}
+
+int
+nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set,
+               struct nv_link_stats *st)
+{
+    struct batch b;
+    struct tfc tc;
+    struct match_model mo;
+    struct match_opts opts;
+    struct match_result res;
+    uint64_t next_rid;
+    uint32_t *cl = NULL, *order = NULL;
+    struct cl *cls = NULL;
+    size_t ncl = 0, nbundle;
+    char (*chosen)[16] = NULL;
+    float *best = NULL;
+    int r, have_res = 0;
+
+    memset(st, 0, sizeof(*st));
+    memset(&b, 0, sizeof(b));
+    memset(&res, 0, sizeof(res));
+    if (set->n == 0)
+        return 0;
+    if ((r = tfc_init(&tc, txn, db)) < 0)
+        goto out;
+    if ((r = meta_get_u64(txn, db, "rid", &next_rid)) < 0)
+        goto out;
+    if (next_rid == 0)
+        next_rid = 1;
+    /* 1. take the changed records out, put their new versions in */
+    for (size_t i = 0; i < set->n; i++) {
+        struct nv_link_item *it = &set->v[i];
+        struct nv_link_val old;
+        int had = nv_link_get(txn, db, it->key, it->keylen, &old);
+        uint64_t rid;
+        if (had < 0 && had != NV_ENOTFOUND) {
+            r = had;
+            goto out;
+        }
+        if (had == 0) {
+            uint8_t kb[8];
+            MDB_val k = { 8, kb }, v;
+            struct match_person p;
+            const char *key;
+            size_t keylen;
+            char entity[NV_NAME_MAX + 1];
+            int rc;
+            be64(kb, old.rid);
+            rc = mdb_get(txn, db->mrec, &k, &v);
+            if (rc == 0) {
+                struct match_rec mr;
+                if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
+                    (r = match_rec_init(&mr, &p)) < 0)
+                    goto out;
+                r = index_keys(txn, db, &mr, old.rid, 0);
+                match_rec_release(&mr);
+                if (r == 0)
+                    r = tf_count(txn, db, &p, -1);
+                if (r == 0)
+                    r = ident_index(txn, db, &p, old.rid, 0);
+                if (r < 0)
+                    goto out;
+            }
+            if ((r = rcu_member(txn, db, old.rcu, old.rid, 0)) < 0 ||
+                (r = drop_reviews(txn, db, old.rid)) < 0)
+                goto out;
+            if (it->deleted) {
+                MDB_val lk = { it->keylen, it->key };
+                if ((rc = mdb_del(txn, db->mrec, &k, NULL)) != 0 && rc != MDB_NOTFOUND) {
+                    r = mdb_fail(rc, "cannot delete a match record");
+                    goto out;
+                }
+                if ((rc = mdb_del(txn, db->links, &lk, NULL)) != 0 && rc != MDB_NOTFOUND) {
+                    r = mdb_fail(rc, "cannot delete a link");
+                    goto out;
+                }
+                /* the rest of its cluster is resolved again below */
+                memcpy(it->old_rcu, old.rcu, sizeof(it->old_rcu));
+                continue;
+            }
+            rid = old.rid;
+        } else {
+            if (it->deleted)
+                continue;
+            rid = next_rid++;
+            memset(&old, 0, sizeof(old));
+        }
+        /* the new version: stored now, linked below */
+        {
+            struct nv_link_val lv;
+            const char *key;
+            size_t keylen;
+            char entity[NV_NAME_MAX + 1];
+            struct match_person p;
+            MDB_val v = { 0, NULL };
+            struct nv_buf tmp = NV_BUF_INIT;
+            if ((r = put_mrec(txn, db, rid, it->key, it->keylen, &it->person)) < 0)
+                goto out;
+            /* decode what was just written for the term frequencies */
+            if ((r = nv_buf_add(&tmp, "\0\0", 2)) < 0 ||
+                (r = nv_buf_add(&tmp, it->person.data, it->person.len)) < 0) {
+                nv_buf_release(&tmp);
+                goto out;
+            }
+            v.mv_size = tmp.len;
+            v.mv_data = tmp.data;
+            if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) == 0)
+                r = tf_count(txn, db, &p, +1);
+            if (r == 0)
+                r = ident_index(txn, db, &p, rid, 1);
+            nv_buf_release(&tmp);
+            if (r < 0)
+                goto out;
+            memset(&lv, 0, sizeof(lv));
+            lv.rid = rid;
+            memcpy(lv.rcu, old.rcu, sizeof(lv.rcu)); /* until resolved */
+            if ((r = put_link(txn, db, it->key, it->keylen, &lv)) < 0)
+                goto out;
+        }
+    }
+    if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0)
+        goto out;
+    /* refresh the term-frequency totals after the counting above */
+    tfc_free(&tc);
+    if ((r = tfc_init(&tc, txn, db)) < 0)
+        goto out;
+    /* 2. the batch: the bundle's records (each once), then their neighbours
+     * and the clusters they were and are in */
+    for (size_t i = 0; i < set->n; i++) {
+        struct nv_link_val lv;
+        int idx;
+        if (set->v[i].deleted)
+            continue;
+        if ((r = nv_link_get(txn, db, set->v[i].key, set->v[i].keylen, &lv)) < 0)
+            goto out;
+        if ((r = batch_load(txn, db, &b, &tc, lv.rid, 1, &idx)) < 0)
+            goto out;
+        if (idx >= 0)
+            memcpy(b.e[idx].old_rcu, lv.rcu, sizeof(lv.rcu));
+    }
+    nbundle = b.n;
+    st->records = nbundle;
+    /* deleted records: what remains of their clusters is resolved again */
+    for (size_t i = 0; i < set->n; i++)
+        if (set->v[i].deleted &&
+            (r = batch_cluster(txn, db, &b, &tc, set->v[i].old_rcu, &st->compared)) < 0)
+            goto out;
+    for (size_t i = 0; i < nbundle; i++) {
+        if ((r = candidates(txn, db, &b, &tc, i, &st->compared)) < 0 ||
+            (r = batch_cluster(txn, db, &b, &tc, b.e[i].old_rcu, &st->compared)) < 0 ||
+            (r = index_keys(txn, db, &b.recs[i], b.e[i].rid, 1)) < 0)
+            goto out;
+    }
+    if (b.n == 0)
+        goto save;
+    /* 3. resolve */
+    if ((r = nv_link_model(txn, db, &mo)) < 0)
+        goto out;
+    tfc_model(&tc, &mo);
+    match_opts_init(&opts);
+    opts.block_max = BLOCK_MAX;
+    opts.cluster_max = CLUSTER_MAX;
+    opts.threads = 2;
+    opts.flags = 0;
+    if (nbundle < EM_MIN_RECORDS)
+        opts.flags |= MATCH_NO_EM;
+    else
+        st->em_fitted = 1;
+    if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
+        goto out;
+    have_res = 1;
+    tfc_model(&tc, &mo);
+    /* 4. decisions, then clusters to RCUs */
+    if ((cl = malloc(b.n * sizeof(uint32_t))) == NULL ||
+        (order = malloc(b.n * sizeof(uint32_t))) == NULL ||
+        (best = calloc(b.n, sizeof(float))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(cl, res.cluster, b.n * sizeof(uint32_t));
+    if ((r = apply_decisions(txn, db, &b, cl)) < 0)
+        goto out;
+    for (size_t i = 0; i < b.n; i++) {
+        cl[i] = uf_find(cl, (uint32_t)i);
+        order[i] = (uint32_t)i;
+    }
+    sort_roots = cl;
+    qsort(order, b.n, sizeof(uint32_t), by_root);
+    if ((cls = malloc(b.n * sizeof(*cls))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < b.n;) {
+        size_t j = i;
+        while (j < b.n && cl[order[j]] == cl[order[i]])
+            j++;
+        cls[ncl].root = cl[order[i]];
+        cls[ncl].first = (uint32_t)i;
+        cls[ncl].n = (uint32_t)(j - i);
+        ncl++;
+        i = j;
+    }
+    qsort(cls, ncl, sizeof(*cls), cl_cmp);
+    if ((chosen = calloc(ncl, sizeof(*chosen))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    {
+        /* RCUs taken, and the former RCUs with the cluster that holds most
+         * of their members (for the aliases of a merge) */
+        struct vote *taken = NULL, *formers = NULL;
+        size_t ntaken = 0, nformers = 0;
+        if ((taken = calloc(ncl, sizeof(*taken))) == NULL ||
+            (formers = calloc(b.n, sizeof(*formers))) == NULL) {
+            free(taken);
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t c = 0; c < ncl; c++) {
+            struct vote *votes = calloc(cls[c].n, sizeof(*votes));
+            size_t nv = 0, k;
+            if (votes == NULL)
+                abort();
+            for (uint32_t m = 0; m < cls[c].n; m++) {
+                const char *o = b.e[order[cls[c].first + m]].old_rcu;
+                if (o[0] == '\0')
+                    continue;
+                for (k = 0; k < nv && strcmp(votes[k].rcu, o) != 0; k++)
+                    ;
+                if (k == nv) {
+                    memcpy(votes[nv].rcu, o, 16);
+                    nv++;
+                }
+                votes[k].n++;
+            }
+            qsort(votes, nv, sizeof(*votes), vote_cmp);
+            for (k = 0; k < nv; k++) {
+                size_t t;
+                for (t = 0; t < ntaken && strcmp(taken[t].rcu, votes[k].rcu) != 0; t++)
+                    ;
+                if (t == ntaken)
+                    break;
+            }
+            if (k < nv) {
+                memcpy(chosen[c], votes[k].rcu, 16);
+            } else {
+                new_rcu(chosen[c]);
+                if (nv > 0)
+                    st->split++;
+                else if (cls[c].n > 0)
+                    st->new_rcus++;
+            }
+            memcpy(taken[ntaken++].rcu, chosen[c], 16);
+            /* former RCUs not chosen here: remember the biggest share */
+            for (size_t q = 0; q < nv; q++) {
+                size_t f;
+                if (strcmp(votes[q].rcu, chosen[c]) == 0)
+                    continue;
+                for (f = 0; f < nformers && strcmp(formers[f].rcu, votes[q].rcu) != 0; f++)
+                    ;
+                if (f == nformers) {
+                    memcpy(formers[f].rcu, votes[q].rcu, 16);
+                    formers[f].n = 0;
+                    nformers++;
+                }
+                if (votes[q].n > formers[f].n) {
+                    formers[f].n = votes[q].n;
+                    formers[f].target = c;
+                }
+            }
+            free(votes);
+        }
+        /* a former RCU taken by no cluster: merged into where most went */
+        for (size_t f = 0; f < nformers && r == 0; f++) {
+            size_t t;
+            for (t = 0; t < ntaken && strcmp(taken[t].rcu, formers[f].rcu) != 0; t++)
+                ;
+            if (t < ntaken)
+                continue;
+            {
+                char from[NV_RCU_LEN + 1];
+                MDB_val k, v = { NV_RCU_LEN, chosen[formers[f].target] };
+                int rc;
+                memcpy(from, formers[f].rcu, NV_RCU_LEN);
+                from[NV_RCU_LEN] = '\0';
+                k.mv_size = NV_RCU_LEN;
+                k.mv_data = from;
+                if ((rc = mdb_put(txn, db->alias, &k, &v, 0)) != 0)
+                    r = mdb_fail(rc, "cannot write an alias");
+                st->merged++;
+            }
+        }
+        free(taken);
+        free(formers);
+        if (r < 0)
+            goto out;
+    }
+    /* 5. review pairs of the bundle's records; best link scores */
+    for (size_t i = 0; i < nbundle; i++)
+        if ((r = drop_reviews(txn, db, b.e[i].rid)) < 0)
+            goto out;
+    for (size_t p = 0; p < res.npairs; p++) {
+        const struct match_pair *mp = &res.pairs[p];
+        uint64_t ra = b.e[mp->a].rid, rb = b.e[mp->b].rid;
+        if (cl[mp->a] == cl[mp->b]) {
+            if (mp->score > best[mp->a])
+                best[mp->a] = mp->score;
+            if (mp->score > best[mp->b])
+                best[mp->b] = mp->score;
+            continue;
+        }
+        if (mp->status != MATCH_REVIEW || (!b.e[mp->a].bundle && !b.e[mp->b].bundle))
+            continue;
+        {
+            uint8_t kb[16];
+            MDB_val k = { 16, kb }, v;
+            char text[160], when[21];
+            pair_key(kb, ra, rb);
+            if (mdb_get(txn, db->decide, &k, &v) == 0)
+                continue; /* decided already: kept apart */
+            snprintf(text, sizeof(text), "{\"score\":%.3f,\"cmp\":%u,\"since\":\"%s\"}",
+                     (double)mp->score, (unsigned)match_cmp_pack(&mp->cmp),
+                     nv_time_format(nv_now(), when));
+            if ((r = put_both(txn, db->review, ra, rb, text)) < 0)
+                goto out;
+            st->review++;
+        }
+    }
+    /* 6. write the links */
+    for (size_t c = 0; c < ncl; c++) {
+        for (uint32_t m = 0; m < cls[c].n; m++) {
+            uint32_t i = order[cls[c].first + m];
+            struct ent *e = &b.e[i];
+            struct nv_link_val lv;
+            memset(&lv, 0, sizeof(lv));
+            lv.rid = e->rid;
+            memcpy(lv.rcu, chosen[c], 16);
+            lv.status = cls[c].n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
+            if (has_review(txn, db, e->rid))
+                lv.status = NV_LINK_REVIEW;
+            lv.score = best[i];
+            if (e->bundle && cls[c].n > 1)
+                st->linked++;
+            if (!e->bundle && memcmp(&lv, &e->lv, sizeof(lv)) == 0)
+                continue;
+            if (strcmp(e->old_rcu, lv.rcu) != 0) {
+                if (!e->bundle && e->old_rcu[0] != '\0' &&
+                    (r = rcu_member(txn, db, e->old_rcu, e->rid, 0)) < 0)
+                    goto out;
+            }
+            if ((r = rcu_member(txn, db, lv.rcu, e->rid, 1)) < 0 ||
+                (r = put_link(txn, db, e->key, e->keylen, &lv)) < 0)
+                goto out;
+        }
+    }
+save:
+    if (have_res && (r = nv_link_model_save(txn, db, &mo)) < 0)
+        goto out;
+    r = 0;
+out:
+    if (have_res)
+        match_result_release(&res);
+    batch_free(&b);
+    tfc_free(&tc);
+    free(cl);
+    free(order);
+    free(cls);
+    free(chosen);
+    free(best);
+    return r;
+}
+
+/* ---- loading, deciding, learning ---- */
+
+int
+nv_link_load(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct match_rec *r,
+             struct nv_buf *keyout)
+{
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v;
+    struct match_person p;
+    const char *key;
+    size_t keylen;
+    char entity[NV_NAME_MAX + 1];
+    struct tfc tc;
+    int rc, e;
+
+    be64(kb, rid);
+    if ((rc = mdb_get(txn, db->mrec, &k, &v)) == MDB_NOTFOUND)
+        return nv_fail(NV_ENOTFOUND, "no record %llu", (unsigned long long)rid);
+    if (rc != 0)
+        return mdb_fail(rc, "cannot read a match record");
+    if ((e = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
+        return e;
+    if (keyout != NULL && (e = nv_buf_add(keyout, key, keylen)) < 0)
+        return e;
+    if ((e = match_rec_init(r, &p)) < 0)
+        return e;
+    if (tfc_init(&tc, txn, db) == 0)
+        tfc_apply(&tc, txn, db, &p, r);
+    tfc_free(&tc);
+    return 0;
+}
+
+static int
+key_of(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct nv_buf *key)
+{
+    struct match_rec r;
+    int e = nv_link_load(txn, db, rid, &r, key);
+
+    if (e == 0)
+        match_rec_release(&r);
+    return e;
+}
+
+/* Set the status of rid's link from its cluster size and open reviews. */
+static int
+restatus(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+{
+    struct nv_buf key = NV_BUF_INIT;
+    struct nv_link_val lv;
+    uint64_t *m = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+
+    if ((r = key_of(txn, db, rid, &key)) < 0)
+        goto out;
+    if ((r = nv_link_get(txn, db, (char *)key.data, key.len, &lv)) < 0)
+        goto out;
+    if ((r = rcu_members(txn, db, lv.rcu, &m, &n, &cap)) < 0)
+        goto out;
+    lv.status = has_review(txn, db, rid) ? NV_LINK_REVIEW
+                : n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
+    r = put_link(txn, db, (char *)key.data, key.len, &lv);
+out:
+    free(m);
+    nv_buf_release(&key);
+    return r;
+}
+
+int
+nv_link_decide(MDB_txn *txn, const struct nv_link_db *db, uint64_t a, uint64_t b,
+               int accept, const char *by)
+{
+    struct match_rec ra, rb;
+    struct match_cmp cmp;
+    struct match_model mo;
+    struct nv_buf ka = NV_BUF_INIT, kb = NV_BUF_INIT;
+    struct nv_link_val la, lb;
+    json_t *d = NULL;
+    char when[21], *text = NULL;
+    int r, have_a = 0, have_b = 0;
+
+    if ((r = nv_link_load(txn, db, a, &ra, &ka)) < 0)
+        goto out;
+    have_a = 1;
+    if ((r = nv_link_load(txn, db, b, &rb, &kb)) < 0)
+        goto out;
+    have_b = 1;
+    if ((r = nv_link_get(txn, db, (char *)ka.data, ka.len, &la)) < 0 ||
+        (r = nv_link_get(txn, db, (char *)kb.data, kb.len, &lb)) < 0)
+        goto out;
+    match_compare(&ra, &rb, &cmp);
+    /* the label refines the weights */
+    if ((r = nv_link_model(txn, db, &mo)) < 0)
+        goto out;
+    match_model_learn(&mo, &cmp, accept);
+    if ((r = nv_link_model_save(txn, db, &mo)) < 0)
+        goto out;
+    d = json_pack("{s:s,s:s,s:s,s:I}", "decision", accept ? "accept" : "reject", "by",
+                  by, "at", nv_time_format(nv_now(), when), "cmp",
+                  (json_int_t)match_cmp_pack(&cmp));
+    if (d == NULL || (text = json_dumps(d, JSON_COMPACT)) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((r = put_both(txn, db->decide, a, b, text)) < 0 ||
+        (r = del_both(txn, db->review, a, b)) < 0)
+        goto out;
+    if (accept && strcmp(la.rcu, lb.rcu) != 0) {
+        /* merge: the bigger cluster's RCU survives, the other is an alias */
+        uint64_t *ma = NULL, *mb = NULL;
+        size_t na = 0, nb = 0, ca = 0, cb = 0;
+        const char *keep, *gone;
+        uint64_t *mv;
+        size_t nm;
+        if ((r = rcu_members(txn, db, la.rcu, &ma, &na, &ca)) < 0 ||
+            (r = rcu_members(txn, db, lb.rcu, &mb, &nb, &cb)) < 0) {
+            free(ma);
+            free(mb);
+            goto out;
+        }
+        if (na > nb || (na == nb && strcmp(la.rcu, lb.rcu) < 0)) {
+            keep = la.rcu, gone = lb.rcu, mv = mb, nm = nb;
+        } else {
+            keep = lb.rcu, gone = la.rcu, mv = ma, nm = na;
+        }
+        for (size_t i = 0; i < nm && r == 0; i++) {
+            struct nv_buf k = NV_BUF_INIT;
+            struct nv_link_val lv;
+            if ((r = key_of(txn, db, mv[i], &k)) == 0 &&
+                (r = nv_link_get(txn, db, (char *)k.data, k.len, &lv)) == 0) {
+                memcpy(lv.rcu, keep, 16);
+                if ((r = put_link(txn, db, (char *)k.data, k.len, &lv)) == 0 &&
+                    (r = rcu_member(txn, db, gone, mv[i], 0)) == 0)
+                    r = rcu_member(txn, db, keep, mv[i], 1);
+            }
+            nv_buf_release(&k);
+        }
+        if (r == 0) {
+            MDB_val k = { strlen(gone), (void *)gone }, v = { strlen(keep), (void *)keep };
+            int rc = mdb_put(txn, db->alias, &k, &v, 0);
+            if (rc != 0)
+                r = mdb_fail(rc, "cannot write an alias");
+        }
+        free(ma);
+        free(mb);
+        if (r < 0)
+            goto out;
+    } else if (!accept && strcmp(la.rcu, lb.rcu) == 0) {
+        /* split: b leaves for a new RCU */
+        char fresh[16];
+        new_rcu(fresh);
+        if ((r = rcu_member(txn, db, lb.rcu, b, 0)) < 0 ||
+            (r = rcu_member(txn, db, fresh, b, 1)) < 0)
+            goto out;
+        memcpy(lb.rcu, fresh, 16);
+        if ((r = put_link(txn, db, (char *)kb.data, kb.len, &lb)) < 0)
+            goto out;
+    }
+    if ((r = restatus(txn, db, a)) == 0)
+        r = restatus(txn, db, b);
+out:
+    free(text);
+    json_decref(d);
+    if (have_a)
+        match_rec_release(&ra);
+    if (have_b)
+        match_rec_release(&rb);
+    nv_buf_release(&ka);
+    nv_buf_release(&kb);
+    return r;
+}
+
+int
+nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
+              struct match_model *out)
+{
+    struct batch b;
+    struct tfc tc;
+    struct match_opts opts;
+    struct match_result res;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t total = 0;
+    MDB_stat ms;
+    size_t step, i = 0;
+    int r, rc;
+
+    memset(&b, 0, sizeof(b));
+    if ((r = nv_link_model(txn, db, out)) < 0)
+        return r;
+    if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0)
+        return mdb_fail(rc, "cannot read");
+    total = ms.ms_entries;
+    if (total == 0)
+        return nv_fail(NV_ENOTFOUND, "no mapped record to learn from");
+    step = max_records > 0 && total > max_records ? (size_t)(total / max_records) : 1;
+    if ((r = tfc_init(&tc, txn, db)) < 0)
+        return r;
+    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0) {
+        tfc_free(&tc);
+        return mdb_fail(rc, "cannot read");
+    }
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        int idx;
+        if (i++ % step != 0 || k.mv_size != 8)
+            continue;
+        r = batch_load(txn, db, &b, &tc, get_be64(k.mv_data), 1, &idx);
+    }
+    mdb_cursor_close(c);
+    if (r == 0) {
+        tfc_model(&tc, out);
+        match_opts_init(&opts);
+        opts.block_max = BLOCK_MAX;
+        opts.cluster_max = CLUSTER_MAX;
+        opts.threads = 2;
+        if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
+            match_result_release(&res);
+            tfc_model(&tc, out);
+            r = nv_link_model_save(txn, db, out);
+        }
+    }
+    batch_free(&b);
+    tfc_free(&tc);
+    return r;
+}
