@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -37,6 +38,80 @@ get_be64(const void *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | b[i];
     return v;
+}
+
+/* Sorted bulk inserts into a duplicate-key database (blocks, ident, rcus):
+ * one bundle adds millions of entries, and inserting them in key order
+ * keeps LMDB's pages hot. */
+static int mdb_fail(int rc, const char *what);
+static void be64(uint8_t out[8], uint64_t v);
+
+struct bulk {
+    uint8_t *v;
+    size_t n, cap, klen;
+};
+
+static size_t bulk_w; /* entry width while sorting */
+
+static int
+bulk_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, bulk_w);
+}
+
+static int
+bulk_add(struct bulk *b, const void *key, uint64_t rid)
+{
+    size_t w = b->klen + 8;
+
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 1 << 16;
+        uint8_t *v = realloc(b->v, cap * w);
+        if (v == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        b->v = v;
+        b->cap = cap;
+    }
+    memcpy(b->v + b->n * w, key, b->klen);
+    be64(b->v + b->n * w + b->klen, rid);
+    b->n++;
+    return 0;
+}
+
+static int
+bulk_flush(MDB_txn *txn, MDB_dbi dbi, struct bulk *b, size_t klen_used)
+{
+    size_t w = b->klen + 8;
+    MDB_cursor *c;
+    int rc;
+
+    if (b->n == 0)
+        return 0;
+    bulk_w = w;
+    qsort(b->v, b->n, w, bulk_cmp);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return mdb_fail(rc, "cannot write an index");
+    for (size_t i = 0; i < b->n; i++) {
+        uint8_t *e = b->v + i * w;
+        MDB_val k = { klen_used ? klen_used : b->klen, e }, v = { 8, e + b->klen };
+        if (klen_used == 0 && b->klen == 16)
+            k.mv_size = strnlen((char *)e, 16); /* an RCU string */
+        rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
+        if (rc != 0 && rc != MDB_KEYEXIST) {
+            mdb_cursor_close(c);
+            return mdb_fail(rc, "cannot write an index");
+        }
+    }
+    mdb_cursor_close(c);
+    b->n = 0;
+    return 0;
+}
+
+static void
+bulk_free(struct bulk *b)
+{
+    free(b->v);
+    memset(b, 0, sizeof(*b));
 }
 
 static uint64_t
@@ -170,7 +245,7 @@ decode_mrec(const MDB_val *v, struct match_person *p, const char **key, size_t *
 
 static int
 put_mrec(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, const char *key,
-         size_t keylen, const struct nv_buf *person)
+         size_t keylen, const struct nv_buf *person, int append)
 {
     uint8_t kb[8];
     MDB_val k = { 8, kb }, v;
@@ -178,7 +253,11 @@ put_mrec(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, const char *ke
 
     be64(kb, rid);
     v.mv_size = 2 + keylen + person->len;
-    if ((rc = mdb_put(txn, db->mrec, &k, &v, MDB_RESERVE)) != 0)
+    /* new rids only grow: appended at the end of the tree */
+    rc = mdb_put(txn, db->mrec, &k, &v, MDB_RESERVE | (append ? MDB_APPEND : 0));
+    if (rc == MDB_KEYEXIST && append)
+        rc = mdb_put(txn, db->mrec, &k, &v, MDB_RESERVE);
+    if (rc != 0)
         return mdb_fail(rc, "cannot write a match record");
     ((uint8_t *)v.mv_data)[0] = (uint8_t)(keylen >> 8);
     ((uint8_t *)v.mv_data)[1] = (uint8_t)keylen;
@@ -198,6 +277,22 @@ nv_link_ident_hash(char kind, const char *value)
     for (; *value; value++)
         h = (h ^ (unsigned char)*value) * 1099511628211ULL;
     return h ? h : 1;
+}
+
+static int
+ident_collect(struct bulk *bi, const struct match_person *p, uint64_t rid)
+{
+    for (int i = 0; i < 6; i++) {
+        const char *x = i < 3 ? p->emails[i] : p->phones[i - 3];
+        uint8_t kb[8];
+        int r;
+        if (x == NULL || *x == '\0')
+            continue;
+        be64(kb, nv_link_ident_hash(i < 3 ? 'e' : 'p', x));
+        if ((r = bulk_add(bi, kb, rid)) < 0)
+            return r;
+    }
+    return 0;
 }
 
 static int
@@ -298,54 +393,132 @@ meta_put_u64(MDB_txn *txn, const struct nv_link_db *db, const char *name, uint64
     return 0;
 }
 
-/* Count (delta +1/-1) the values of p in the store's term frequencies. */
-static int
-tf_count(MDB_txn *txn, const struct nv_link_db *db, const struct match_person *p, int delta)
+/* Term-frequency changes of one bundle, kept in memory and written once
+ * (a bundle of 450,000 records would otherwise read and write the counters
+ * millions of times). */
+struct tfd {
+    uint64_t *key; /* field in the top byte, value hash below; 0 free */
+    int64_t *delta;
+    size_t cap, n;
+};
+
+static void
+tfd_free(struct tfd *t)
 {
+    free(t->key);
+    free(t->delta);
+    memset(t, 0, sizeof(*t));
+}
+
+static int
+tfd_add(struct tfd *t, int field, uint64_t h, int64_t d)
+{
+    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
+    size_t i;
+
+    if (key == 0)
+        key = 1;
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t ncap = t->cap ? 2 * t->cap : 1 << 14;
+        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
+        int64_t *nd = calloc(ncap, sizeof(int64_t));
+        if (nk == NULL || nd == NULL) {
+            free(nk);
+            free(nd);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        for (size_t j = 0; j < t->cap; j++)
+            if (t->key[j] != 0) {
+                size_t q = (size_t)(t->key[j] * 0x9e3779b97f4a7c15ULL) & (ncap - 1);
+                while (nk[q] != 0)
+                    q = (q + 1) & (ncap - 1);
+                nk[q] = t->key[j];
+                nd[q] = t->delta[j];
+            }
+        free(t->key);
+        free(t->delta);
+        t->key = nk;
+        t->delta = nd;
+        t->cap = ncap;
+    }
+    for (i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (t->cap - 1); t->key[i] != 0;
+         i = (i + 1) & (t->cap - 1))
+        if (t->key[i] == key) {
+            t->delta[i] += d;
+            return 0;
+        }
+    t->key[i] = key;
+    t->delta[i] = d;
+    t->n++;
+    return 0;
+}
+
+/* Count (delta +1/-1) the values of p. */
+static int
+tf_count(struct tfd *t, const struct match_person *p, int delta)
+{
+    int r;
+
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
-        uint8_t kb[9], vb[8];
-        MDB_val k = { 9, kb }, d;
-        char tn[16], sn[16];
-        uint64_t c = 0, total, sumsq;
-        int rc, r;
         if (v == NULL || *v == '\0')
             continue;
-        kb[0] = (uint8_t)tf_fields[i];
-        be64(kb + 1, fnv64(v));
+        if ((r = tfd_add(t, tf_fields[i], fnv64(v), delta)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Write the changes: counts, per-field totals and sums of squares. */
+static int
+tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct tfd *t)
+{
+    int64_t dtotal[MATCH_NFIELDS] = { 0 }, dsq[MATCH_NFIELDS] = { 0 };
+
+    for (size_t i = 0; i < t->cap; i++) {
+        uint8_t kb[9], vb[8];
+        MDB_val k = { 9, kb }, d;
+        int field;
+        int64_t c = 0, nc;
+        int rc;
+        if (t->key[i] == 0 || t->delta[i] == 0)
+            continue;
+        field = (int)(t->key[i] >> 56);
+        kb[0] = (uint8_t)field;
+        be64(kb + 1, t->key[i] & 0x00ffffffffffffffULL);
         rc = mdb_get(txn, db->tf, &k, &d);
         if (rc == 0 && d.mv_size == 8)
-            c = get_be64(d.mv_data);
+            c = (int64_t)get_be64(d.mv_data);
         else if (rc != 0 && rc != MDB_NOTFOUND)
             return mdb_fail(rc, "cannot read term frequencies");
-        if (delta < 0 && c == 0)
-            continue;
-        snprintf(tn, sizeof(tn), "tf:%d", tf_fields[i]);
-        snprintf(sn, sizeof(sn), "tfsq:%d", tf_fields[i]);
-        if ((r = meta_get_u64(txn, db, tn, &total)) < 0 ||
-            (r = meta_get_u64(txn, db, sn, &sumsq)) < 0)
-            return r;
-        /* sum of squared counts: (c+1)^2 - c^2 = 2c + 1 */
-        if (delta > 0) {
-            sumsq += 2 * c + 1;
-            c++;
-            total++;
-        } else {
-            sumsq -= 2 * c - 1;
-            c--;
-            total--;
-        }
-        if (c == 0) {
+        nc = c + t->delta[i];
+        if (nc < 0)
+            nc = 0;
+        dtotal[field] += nc - c;
+        dsq[field] += nc * nc - c * c;
+        if (nc == 0) {
             rc = mdb_del(txn, db->tf, &k, NULL);
         } else {
             MDB_val nv = { 8, vb };
-            be64(vb, c);
+            be64(vb, (uint64_t)nc);
             rc = mdb_put(txn, db->tf, &k, &nv, 0);
         }
         if (rc != 0 && rc != MDB_NOTFOUND)
             return mdb_fail(rc, "cannot write term frequencies");
-        if ((r = meta_put_u64(txn, db, tn, total)) < 0 ||
-            (r = meta_put_u64(txn, db, sn, sumsq)) < 0)
+    }
+    for (size_t i = 0; i < NTF; i++) {
+        int f = tf_fields[i];
+        char tn[16], sn[16];
+        uint64_t total, sumsq;
+        int r;
+        if (dtotal[f] == 0 && dsq[f] == 0)
+            continue;
+        snprintf(tn, sizeof(tn), "tf:%d", f);
+        snprintf(sn, sizeof(sn), "tfsq:%d", f);
+        if ((r = meta_get_u64(txn, db, tn, &total)) < 0 ||
+            (r = meta_get_u64(txn, db, sn, &sumsq)) < 0 ||
+            (r = meta_put_u64(txn, db, tn, (uint64_t)((int64_t)total + dtotal[f]))) < 0 ||
+            (r = meta_put_u64(txn, db, sn, (uint64_t)((int64_t)sumsq + dsq[f]))) < 0)
             return r;
     }
     return 0;
@@ -549,9 +722,18 @@ static void
 new_rcu(char out[16])
 {
     static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    static uint8_t pool[4096];
+    static size_t left = 0;
     uint8_t r[8];
 
-    randombytes_buf(r, sizeof(r));
+    /* one getrandom() per 512 RCUs, not one each */
+    if (left < sizeof(r)) {
+        randombytes_buf(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    memcpy(r, pool + sizeof(pool) - left, sizeof(r));
+    sodium_memzero(pool + sizeof(pool) - left, sizeof(r));
+    left -= sizeof(r);
     out[0] = 'R';
     for (int i = 0; i < 12; i++) {
         uint64_t v = get_be64(r);
@@ -716,6 +898,15 @@ has_review(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
     yes = rc == 0 && k.mv_size == 16 && get_be64(k.mv_data) == rid;
     mdb_cursor_close(c);
     return yes;
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- the batch of one bundle ---- */
@@ -1060,10 +1251,13 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
 {
     struct batch b;
     struct tfc tc;
+    struct tfd tfd;
+    struct bulk bi = { NULL, 0, 0, 8 }, bb = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
     struct match_model mo;
     struct match_opts opts;
     struct match_result res;
     uint64_t next_rid;
+    double t[4] = { 0, 0, 0, 0 };
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
     size_t ncl = 0, nbundle;
@@ -1074,20 +1268,55 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     memset(st, 0, sizeof(*st));
     memset(&b, 0, sizeof(b));
     memset(&res, 0, sizeof(res));
+    memset(&tfd, 0, sizeof(tfd));
+    memset(&tc, 0, sizeof(tc));
     if (set->n == 0)
         return 0;
+    t[0] = now_s();
     if ((r = tfc_init(&tc, txn, db)) < 0)
         goto out;
     if ((r = meta_get_u64(txn, db, "rid", &next_rid)) < 0)
         goto out;
     if (next_rid == 0)
         next_rid = 1;
+    /* a key given twice: its last version counts */
+    {
+        size_t cap = 1;
+        uint32_t *slot;
+        while (cap < 2 * set->n)
+            cap <<= 1;
+        if ((slot = calloc(cap, sizeof(uint32_t))) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = set->n; i-- > 0;) {
+            uint64_t h = 1469598103934665603ULL;
+            size_t q;
+            for (size_t j = 0; j < set->v[i].keylen; j++)
+                h = (h ^ (unsigned char)set->v[i].key[j]) * 1099511628211ULL;
+            set->v[i].skip = 0;
+            for (q = (size_t)h & (cap - 1); slot[q] != 0; q = (q + 1) & (cap - 1)) {
+                const struct nv_link_item *o = &set->v[slot[q] - 1];
+                if (o->keylen == set->v[i].keylen &&
+                    memcmp(o->key, set->v[i].key, o->keylen) == 0) {
+                    set->v[i].skip = 1;
+                    break;
+                }
+            }
+            if (!set->v[i].skip)
+                slot[q] = (uint32_t)(i + 1);
+        }
+        free(slot);
+    }
     /* 1. take the changed records out, put their new versions in */
     for (size_t i = 0; i < set->n; i++) {
         struct nv_link_item *it = &set->v[i];
         struct nv_link_val old;
-        int had = nv_link_get(txn, db, it->key, it->keylen, &old);
+        int had, is_new = 0;
         uint64_t rid;
+        if (it->skip)
+            continue;
+        had = nv_link_get(txn, db, it->key, it->keylen, &old);
         if (had < 0 && had != NV_ENOTFOUND) {
             r = had;
             goto out;
@@ -1110,7 +1339,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 r = index_keys(txn, db, &mr, old.rid, 0);
                 match_rec_release(&mr);
                 if (r == 0)
-                    r = tf_count(txn, db, &p, -1);
+                    r = tf_count(&tfd, &p, -1);
                 if (r == 0)
                     r = ident_index(txn, db, &p, old.rid, 0);
                 if (r < 0)
@@ -1138,18 +1367,20 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             if (it->deleted)
                 continue;
             rid = next_rid++;
+            is_new = 1;
             memset(&old, 0, sizeof(old));
         }
+        it->rid = rid;
+        memcpy(it->old_rcu, old.rcu, sizeof(it->old_rcu));
         /* the new version: stored now, linked below */
         {
-            struct nv_link_val lv;
             const char *key;
             size_t keylen;
             char entity[NV_NAME_MAX + 1];
             struct match_person p;
             MDB_val v = { 0, NULL };
             struct nv_buf tmp = NV_BUF_INIT;
-            if ((r = put_mrec(txn, db, rid, it->key, it->keylen, &it->person)) < 0)
+            if ((r = put_mrec(txn, db, rid, it->key, it->keylen, &it->person, is_new)) < 0)
                 goto out;
             /* decode what was just written for the term frequencies */
             if ((r = nv_buf_add(&tmp, "\0\0", 2)) < 0 ||
@@ -1160,20 +1391,16 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             v.mv_size = tmp.len;
             v.mv_data = tmp.data;
             if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) == 0)
-                r = tf_count(txn, db, &p, +1);
+                r = tf_count(&tfd, &p, +1);
             if (r == 0)
-                r = ident_index(txn, db, &p, rid, 1);
+                r = ident_collect(&bi, &p, rid);
             nv_buf_release(&tmp);
             if (r < 0)
                 goto out;
-            memset(&lv, 0, sizeof(lv));
-            lv.rid = rid;
-            memcpy(lv.rcu, old.rcu, sizeof(lv.rcu)); /* until resolved */
-            if ((r = put_link(txn, db, it->key, it->keylen, &lv)) < 0)
-                goto out;
         }
     }
-    if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0)
+    if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0 || (r = tfd_flush(txn, db, &tfd)) < 0 ||
+        (r = bulk_flush(txn, db->ident, &bi, 8)) < 0)
         goto out;
     /* refresh the term-frequency totals after the counting above */
     tfc_free(&tc);
@@ -1182,32 +1409,43 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     /* 2. the batch: the bundle's records (each once), then their neighbours
      * and the clusters they were and are in */
     for (size_t i = 0; i < set->n; i++) {
-        struct nv_link_val lv;
         int idx;
-        if (set->v[i].deleted)
+        if (set->v[i].deleted || set->v[i].skip)
             continue;
-        if ((r = nv_link_get(txn, db, set->v[i].key, set->v[i].keylen, &lv)) < 0)
-            goto out;
-        if ((r = batch_load(txn, db, &b, &tc, lv.rid, 1, &idx)) < 0)
+        if ((r = batch_load(txn, db, &b, &tc, set->v[i].rid, 1, &idx)) < 0)
             goto out;
         if (idx >= 0)
-            memcpy(b.e[idx].old_rcu, lv.rcu, sizeof(lv.rcu));
+            memcpy(b.e[idx].old_rcu, set->v[i].old_rcu, sizeof(set->v[i].old_rcu));
     }
     nbundle = b.n;
     st->records = nbundle;
+    t[1] = now_s();
     /* deleted records: what remains of their clusters is resolved again */
     for (size_t i = 0; i < set->n; i++)
-        if (set->v[i].deleted &&
+        if (set->v[i].deleted && !set->v[i].skip &&
             (r = batch_cluster(txn, db, &b, &tc, set->v[i].old_rcu, &st->compared)) < 0)
             goto out;
     for (size_t i = 0; i < nbundle; i++) {
+        struct match_key keys[MATCH_MAX_KEYS];
+        size_t nk;
         if ((r = candidates(txn, db, &b, &tc, i, &st->compared)) < 0 ||
-            (r = batch_cluster(txn, db, &b, &tc, b.e[i].old_rcu, &st->compared)) < 0 ||
-            (r = index_keys(txn, db, &b.recs[i], b.e[i].rid, 1)) < 0)
+            (r = batch_cluster(txn, db, &b, &tc, b.e[i].old_rcu, &st->compared)) < 0)
             goto out;
+        nk = match_rec_keys(&b.recs[i], keys, MATCH_MAX_KEYS);
+        for (size_t q = 0; q < nk; q++) {
+            uint8_t kb[8];
+            be64(kb, keys[q].hash);
+            if ((r = bulk_add(&bb, kb, b.e[i].rid)) < 0)
+                goto out;
+        }
     }
+    /* the bundle's keys go in after every lookup: its records are in the
+     * batch already */
+    if ((r = bulk_flush(txn, db->blocks, &bb, 8)) < 0)
+        goto out;
     if (b.n == 0)
         goto save;
+    t[2] = now_s();
     /* 3. resolve */
     if ((r = nv_link_model(txn, db, &mo)) < 0)
         goto out;
@@ -1224,6 +1462,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
         goto out;
     have_res = 1;
+    t[3] = now_s();
     tfc_model(&tc, &mo);
     /* 4. decisions, then clusters to RCUs */
     if ((cl = malloc(b.n * sizeof(uint32_t))) == NULL ||
@@ -1403,20 +1642,32 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                     (r = rcu_member(txn, db, e->old_rcu, e->rid, 0)) < 0)
                     goto out;
             }
-            if ((r = rcu_member(txn, db, lv.rcu, e->rid, 1)) < 0 ||
+            if ((r = bulk_add(&br, lv.rcu, e->rid)) < 0 ||
                 (r = put_link(txn, db, e->key, e->keylen, &lv)) < 0)
                 goto out;
         }
     }
+    if ((r = bulk_flush(txn, db->rcus, &br, 0)) < 0)
+        goto out;
 save:
     if (have_res && (r = nv_link_model_save(txn, db, &mo)) < 0)
         goto out;
+    if (have_res)
+        nv_debug("link", "%zu records (%zu from the bundle): store %.2f s, candidates %.2f s, "
+                 "match_batch %.2f s (blocking %.2f, comparing %.2f, EM %.2f, clusters "
+                 "%.2f), RCUs %.2f s", b.n, nbundle, t[1] - t[0], t[2] - t[1], t[3] - t[2],
+                 res.seconds[0], res.seconds[1], res.seconds[2], res.seconds[3],
+                 now_s() - t[3]);
     r = 0;
 out:
     if (have_res)
         match_result_release(&res);
     batch_free(&b);
     tfc_free(&tc);
+    tfd_free(&tfd);
+    bulk_free(&bi);
+    bulk_free(&bb);
+    bulk_free(&br);
     free(cl);
     free(order);
     free(cls);

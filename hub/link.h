@@ -68,7 +68,9 @@ struct nv_link_item {
     size_t keylen;
     int deleted;
     struct nv_buf person; /* mrec values (nv_link_set_add), empty if deleted */
-    char old_rcu[16];     /* a deleted record's RCU (set while resolving) */
+    char old_rcu[16];     /* its RCU before this bundle (set while resolving) */
+    uint64_t rid;         /* set while resolving */
+    int skip;             /* a later item has the same key */
 };
 
 struct nv_link_set {
