@@ -17,6 +17,7 @@
 #include "cmds.h"
 #include "eval.h"
 #include "ingest.h"
+#include "gdpr.h"
 #include "link.h"
 
 static const char *status_names[] = { "new", "linked", "review" };
@@ -426,6 +427,8 @@ parse_pair_id(const char *s, uint64_t *a, uint64_t *b)
     return *end == '\0' && *b != 0 ? 0 : -1;
 }
 
+static const char *why_opt(int argc, char **argv);
+
 int
 nv_cmd_review(int argc, char **argv)
 {
@@ -442,6 +445,8 @@ nv_cmd_review(int argc, char **argv)
         } else if (nv_opt_val(argc, argv, &i, "--by", &v)) {
             if ((by = v) == NULL)
                 return nv_cli_usage("--by needs a name");
+        } else if (nv_opt_val(argc, argv, &i, "--why", &v)) {
+            (void)v;
         } else if (nv_opt_val(argc, argv, &i, "--limit", &v)) {
             char *end;
             if (v == NULL || (limit = strtoul(v, &end, 10)) == 0 || *end != '\0')
@@ -504,6 +509,13 @@ nv_cmd_review(int argc, char **argv)
                                 : "the two records stay apart for good");
         goto out;
     }
+    {
+        char what[96];
+        snprintf(what, sizeof(what), "review %s%s%.40s", pos[1], npos == 3 ? " " : "",
+                 npos == 3 ? pos[2] : "");
+        if ((r = nv_access_log(pos[0], what, why_opt(argc, argv))) < 0)
+            goto out;
+    }
     if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
         r = nv_hmdb_fail(rc, "cannot read");
         goto out;
@@ -559,6 +571,225 @@ nv_cmd_review(int argc, char **argv)
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+/* ---- explain, learn ---- */
+
+static const char *why_opt(int argc, char **argv);
+
+int
+nv_cmd_explain(int argc, char **argv)
+{
+    const char *pos[2] = { NULL, NULL }, *why = NULL, *v;
+    struct nv_hub h;
+    struct match_model mo;
+    MDB_txn *txn = NULL;
+    char rcu[NV_RCU_LEN + 1], what[160];
+    uint64_t *m = NULL;
+    size_t n = 0;
+    int json = 0, r, rc, npos = 0;
+    json_t *out = NULL, *pairs;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (nv_opt_val(argc, argv, &i, "--why", &v))
+            why = v;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (npos < 2)
+            pos[npos++] = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    if (npos != 2)
+        return nv_cli_usage("explain DIR RCU|ENTITY:KEY");
+    if ((r = nv_hub_open(&h, pos[0])) < 0)
+        return nv_cli_fail(r);
+    snprintf(what, sizeof(what), "explain %.120s", pos[1]);
+    if ((r = nv_access_log(pos[0], what, why)) < 0)
+        goto out;
+    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read");
+        txn = NULL;
+        goto out;
+    }
+    if (strchr(pos[1], ':') != NULL) {
+        /* entity:key: its RCU */
+        const char *colon = strchr(pos[1], ':');
+        MDB_cursor *c;
+        MDB_val k, d;
+        char pre[NV_NAME_MAX + 2];
+        size_t el = (size_t)(colon - pos[1]);
+        int found = 0;
+        snprintf(pre, sizeof(pre), "%.*s", (int)el, pos[1]);
+        if (mdb_cursor_open(txn, h.store.link.links, &c) != 0) {
+            r = nv_fail(NV_ECORRUPT, "hub store: cannot read links");
+            goto out;
+        }
+        k.mv_size = el + 1;
+        k.mv_data = pre;
+        for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 && !found;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+            const char *kk = k.mv_data, *z;
+            if (k.mv_size <= el || memcmp(kk, pre, el + 1) != 0)
+                break;
+            z = memchr(kk + el + 1, 0, k.mv_size - el - 1);
+            if (z && (size_t)(kk + k.mv_size - z - 1) == strlen(colon + 1) &&
+                memcmp(z + 1, colon + 1, strlen(colon + 1)) == 0 &&
+                d.mv_size == sizeof(struct nv_link_val)) {
+                struct nv_link_val lv;
+                memcpy(&lv, d.mv_data, sizeof(lv));
+                snprintf(rcu, sizeof(rcu), "%.13s", lv.rcu);
+                found = 1;
+            }
+        }
+        mdb_cursor_close(c);
+        if (!found) {
+            r = nv_fail(NV_ENOTFOUND, "no linked record '%s' (unmapped, or unknown)", pos[1]);
+            goto out;
+        }
+    } else if ((r = nv_link_resolve(txn, &h.store.link, pos[1], rcu)) < 0) {
+        goto out;
+    }
+    if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
+        goto out;
+    {
+        MDB_cursor *c;
+        MDB_val k = { strlen(rcu), rcu }, d;
+        size_t cap = 0;
+        if ((rc = mdb_cursor_open(txn, h.store.link.rcus, &c)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read");
+            goto out;
+        }
+        for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
+            uint64_t rid = 0;
+            for (int i = 0; i < 8; i++)
+                rid = rid << 8 | ((uint8_t *)d.mv_data)[i];
+            if (n == cap) {
+                cap = cap ? 2 * cap : 8;
+                if ((m = realloc(m, cap * sizeof(uint64_t))) == NULL)
+                    abort();
+            }
+            m[n++] = rid;
+        }
+        mdb_cursor_close(c);
+    }
+    if (n == 0) {
+        r = nv_fail(NV_ENOTFOUND, "no RCU '%s'", pos[1]);
+        goto out;
+    }
+    out = json_pack("{s:s,s:s,s:[],s:[]}", "rcu", rcu, "asked", pos[1], "members", "pairs");
+    pairs = json_object_get(out, "pairs");
+    for (size_t i = 0; i < n; i++) {
+        struct nv_buf key = NV_BUF_INIT;
+        struct match_rec mr;
+        char label[600];
+        if (nv_link_load(txn, &h.store.link, m[i], &mr, &key) == 0) {
+            match_rec_release(&mr);
+            label_of(&key, label, sizeof(label));
+            json_array_append_new(json_object_get(out, "members"), json_string(label));
+        }
+        nv_buf_release(&key);
+    }
+    /* each member against the others (at most the first 20) */
+    for (size_t i = 0; i < n && i < 20; i++)
+        for (size_t j = i + 1; j < n && j < 20; j++) {
+            json_t *p = pair_json(txn, &h.store.link, &mo, m[i], m[j], &r);
+            if (p == NULL)
+                goto out;
+            json_array_append_new(pairs, p);
+        }
+    if (json) {
+        char *t = json_dumps(out, JSON_COMPACT);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+    } else {
+        size_t i;
+        json_t *x;
+        printf("%s: %zu record(s)\n", rcu, n);
+        json_array_foreach(json_object_get(out, "members"), i, x)
+            printf("  %s\n", json_string_value(x));
+        if (strcmp(rcu, pos[1]) != 0 && strchr(pos[1], ':') == NULL)
+            printf("  (%s was merged into %s and still resolves to it)\n", pos[1], rcu);
+        json_array_foreach(pairs, i, x) {
+            printf("\n");
+            print_pair(x, 0);
+        }
+        if (n == 1)
+            printf("\nnot linked to any other record: no candidate scored above the "
+                   "link threshold (%.1f bits)\n", mo.link);
+    }
+    r = 0;
+out:
+    (void)why_opt;
+    json_decref(out);
+    free(m);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+static const char *
+why_opt(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--why") == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+int
+nv_cmd_learn(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    unsigned long sample = 200000;
+    struct nv_hub h;
+    struct match_model mo;
+    MDB_txn *txn;
+    int r, rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--sample", &v)) {
+            char *end;
+            if (v == NULL || (sample = strtoul(v, &end, 10)) == 0 || *end)
+                return nv_cli_usage("--sample needs a number of records");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, 0, &txn)) != 0) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_hmdb_fail(rc, "cannot write"));
+    }
+    r = nv_link_learn(txn, &h.store.link, sample, &mo);
+    if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
+        r = nv_hmdb_fail(rc, "cannot commit");
+    else if (r < 0)
+        mdb_txn_abort(txn);
+    if (r == 0) {
+        printf("weights refitted by EM (%u iterations over %.0f candidate pairs), with %.0f "
+               "accepted and %.0f rejected review decisions as labels\n",
+               mo.em_iterations, mo.em_pairs, mo.n_lab_m, mo.n_lab_u);
+        printf("  %-12s %9s %9s %9s %9s   (log2 m/u, bits)\n", "field", "exact", "close",
+               "partial", "different");
+        for (int f = 0; f < MATCH_NFIELDS; f++)
+            printf("  %-12s %+9.2f %+9.2f %+9.2f %+9.2f\n", match_field_name(f),
+                   mo.weight[f][0], mo.weight[f][1], mo.weight[f][2], mo.weight[f][3]);
+        printf("thresholds: link at %.1f bits, review from %.1f bits\n", mo.link, mo.review);
+    }
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

@@ -22,6 +22,7 @@
 #include "../formats/record.h"
 #include "../formats/contact.h"
 #include "cmds.h"
+#include "gdpr.h"
 #include "mapping.h"
 #include "maprepo.h"
 #include "ingest.h"
@@ -585,7 +586,7 @@ static int
 cmd_export(int argc, char **argv)
 {
     struct map_cache mcache = { NULL, 0 };
-    const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v;
+    const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v, *why = NULL;
     struct nv_hub h;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
@@ -609,6 +610,9 @@ cmd_export(int argc, char **argv)
             entity = v;
         } else if (nv_opt_flag(argv, i, "--common")) {
             common = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--why", &v)) {
+            if ((why = v) == NULL)
+                return nv_cli_usage("--why needs a text");
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -622,6 +626,14 @@ cmd_export(int argc, char **argv)
     if (dir == NULL || what == NULL ||
         (strcmp(what, "records") != 0 && strcmp(what, "links") != 0))
         return nv_cli_usage("DIR and what to export (records or links) are required");
+    if (nv_exists(dir)) {
+        /* every read of personal data is logged first */
+        char line[160];
+        snprintf(line, sizeof(line), "export %s%s%.63s", what, entity ? " --entity " : "",
+                 entity ? entity : "");
+        if ((r = nv_access_log(dir, line, why)) < 0)
+            return nv_cli_fail(r);
+    }
     if (strcmp(what, "links") == 0) {
         if ((r = nv_hub_open(&h, dir)) < 0)
             return nv_cli_fail(r);
@@ -915,6 +927,10 @@ static const struct nv_cmd cmds[] = {
       "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
     { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",
       "uncertain pairs side by side with each field's level and weight; decide them" },
+    { "explain", nv_cmd_explain, "explain DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
+      "why records are in one cluster: every pair's fields, levels, weights and score" },
+    { "learn", nv_cmd_learn, "learn DIR [--sample N]",
+      "refit the matching weights by EM over the store, with the review decisions as labels" },
     { "gdpr", nv_cmd_gdpr,
       "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
       "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
@@ -922,7 +938,7 @@ static const struct nv_cmd cmds[] = {
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME] [--why TEXT] | export DIR links",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "
