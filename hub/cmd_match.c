@@ -604,7 +604,7 @@ nv_cmd_explain(int argc, char **argv)
         else
             return nv_cli_usage("too many arguments");
     }
-    if (npos != 2)
+    if (npos != 2 || pos[1][0] == '\0')
         return nv_cli_usage("explain DIR RCU|ENTITY:KEY");
     if ((r = nv_hub_open(&h, pos[0])) < 0)
         return nv_cli_fail(r);
@@ -743,6 +743,8 @@ why_opt(int argc, char **argv)
     return NULL;
 }
 
+static void print_weights(const struct match_model *mo);
+
 int
 nv_cmd_learn(int argc, char **argv)
 {
@@ -783,13 +785,102 @@ nv_cmd_learn(int argc, char **argv)
         printf("weights refitted by EM (%u iterations over %.0f candidate pairs), with %.0f "
                "accepted and %.0f rejected review decisions as labels\n",
                mo.em_iterations, mo.em_pairs, mo.n_lab_m, mo.n_lab_u);
-        printf("  %-12s %9s %9s %9s %9s   (log2 m/u, bits)\n", "field", "exact", "close",
-               "partial", "different");
-        for (int f = 0; f < MATCH_NFIELDS; f++)
-            printf("  %-12s %+9.2f %+9.2f %+9.2f %+9.2f\n", match_field_name(f),
-                   mo.weight[f][0], mo.weight[f][1], mo.weight[f][2], mo.weight[f][3]);
-        printf("thresholds: link at %.1f bits, review from %.1f bits\n", mo.link, mo.review);
+        print_weights(&mo);
     }
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+static void
+print_weights(const struct match_model *mo)
+{
+    printf("  %-12s %9s %9s %9s %9s   (log2 m/u, bits)\n", "field", "exact", "close",
+           "partial", "different");
+    for (int f = 0; f < MATCH_NFIELDS; f++)
+        printf("  %-12s %+9.2f %+9.2f %+9.2f %+9.2f\n", match_field_name(f), mo->weight[f][0],
+               mo->weight[f][1], mo->weight[f][2], mo->weight[f][3]);
+    printf("thresholds: link at %.1f bits, review from %.1f bits; %.0f accepted and %.0f "
+           "rejected decisions learnt\n", mo->link, mo->review, mo->n_lab_m, mo->n_lab_u);
+}
+
+/* nova-hub model DIR show | export FILE | import FILE | freeze | unfreeze */
+int
+nv_cmd_model(int argc, char **argv)
+{
+    const char *pos[3] = { NULL, NULL, NULL };
+    struct nv_hub h;
+    struct match_model mo;
+    struct nv_buf text = NV_BUF_INIT;
+    MDB_txn *txn = NULL;
+    int npos = 0, r, rc, write;
+
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        if (npos == 3)
+            return nv_cli_usage("too many arguments");
+        pos[npos++] = argv[i];
+    }
+    if (npos < 2 || (strcmp(pos[1], "show") && strcmp(pos[1], "export") &&
+                     strcmp(pos[1], "import") && strcmp(pos[1], "freeze") &&
+                     strcmp(pos[1], "unfreeze")))
+        return nv_cli_usage("model DIR show|export FILE|import FILE|freeze|unfreeze");
+    if ((!strcmp(pos[1], "export") || !strcmp(pos[1], "import")) && npos != 3)
+        return nv_cli_usage("model DIR %s FILE", pos[1]);
+    write = strcmp(pos[1], "show") != 0 && strcmp(pos[1], "export") != 0;
+    if (!strcmp(pos[1], "import")) {
+        if ((r = nv_read_file(pos[2], MATCH_MODEL_MAX_BYTES, &text)) < 0)
+            return nv_cli_fail(r);
+        if ((r = match_model_parse(&mo, (char *)text.data, text.len)) < 0) {
+            nv_buf_release(&text);
+            fprintf(stderr, "nova-hub: error: '%s' refused: %s\n", pos[2], nv_errmsg(r));
+            return nv_exit_status(r);
+        }
+    }
+    if ((r = nv_hub_open(&h, pos[0])) < 0) {
+        nv_buf_release(&text);
+        return nv_cli_fail(r);
+    }
+    if ((rc = mdb_txn_begin(h.store.env, NULL, write ? 0 : MDB_RDONLY, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot open the store");
+        txn = NULL;
+        goto out;
+    }
+    if (!strcmp(pos[1], "import")) {
+        /* imported weights stay as they are: frozen */
+        if ((r = nv_link_model_save(txn, &h.store.link, &mo)) < 0 ||
+            (r = nv_link_freeze(txn, &h.store.link, 1)) < 0)
+            goto out;
+        printf("weights imported from %s and frozen (nova-hub model %s unfreeze to let "
+               "them learn again)\n", pos[2], pos[0]);
+    } else if (!strcmp(pos[1], "freeze") || !strcmp(pos[1], "unfreeze")) {
+        if ((r = nv_link_freeze(txn, &h.store.link, pos[1][0] == 'f')) < 0)
+            goto out;
+        printf("weights %s\n", pos[1][0] == 'f' ? "frozen: no automatic refit"
+                                                : "refitted again as the store grows");
+    } else {
+        if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
+            goto out;
+        if (!strcmp(pos[1], "show")) {
+            print_weights(&mo);
+        } else {
+            nv_buf_reset(&text);
+            if ((r = match_model_format(&mo, &text)) < 0 ||
+                (r = nv_write_file(pos[2], text.data, text.len, 0644)) < 0)
+                goto out;
+            printf("weights written to %s\n", pos[2]);
+        }
+    }
+    if (write) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    nv_buf_release(&text);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

@@ -14,7 +14,8 @@
 #define NVALS 14
 #define BLOCK_MAX 100     /* a blocking key held by more records says little */
 #define CLUSTER_MAX 50
-#define EM_MIN_RECORDS 1000 /* refit the weights on batches at least this big */
+#define EM_MIN_TOTAL 200        /* the first fit waits for this many records */
+#define EM_SAMPLE 200000        /* records an automatic fit looks at, at most */
 
 /* match values in mrec order */
 enum { V_FIRST, V_LAST, V_BIRTH_NAME, V_EMAIL0, V_PHONE0 = V_EMAIL0 + 3,
@@ -700,6 +701,8 @@ nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, char
 {
     char cur[NV_RCU_LEN + 1];
 
+    if (strlen(rcu) != NV_RCU_LEN)
+        return nv_fail(NV_ENOTFOUND, "no RCU '%.40s' (an RCU is R and 12 characters)", rcu);
     snprintf(cur, sizeof(cur), "%s", rcu);
     for (int hops = 0; hops < 1000; hops++) {
         MDB_val k = { strlen(cur), cur }, v;
@@ -1258,6 +1261,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_result res;
     uint64_t next_rid;
     double t[4] = { 0, 0, 0, 0 };
+    int rc;
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
     size_t ncl = 0, nbundle;
@@ -1446,7 +1450,25 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if (b.n == 0)
         goto save;
     t[2] = now_s();
-    /* 3. resolve */
+    /* 3. resolve, with weights refitted by EM over the whole store each
+     * time it has doubled since the last fit (unless frozen): the weights
+     * do not depend on how the data was cut into bundles */
+    {
+        uint64_t frozen, fitted;
+        MDB_stat ms;
+        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
+            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
+            goto out;
+        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
+            r = mdb_fail(rc, "cannot read");
+            goto out;
+        }
+        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
+            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
+                goto out;
+            st->em_fitted = 1;
+        }
+    }
     if ((r = nv_link_model(txn, db, &mo)) < 0)
         goto out;
     tfc_model(&tc, &mo);
@@ -1454,11 +1476,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
-    opts.flags = 0;
-    if (nbundle < EM_MIN_RECORDS)
-        opts.flags |= MATCH_NO_EM;
-    else
-        st->em_fitted = 1;
+    opts.flags = MATCH_NO_EM;
     if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
         goto out;
     have_res = 1;
@@ -1894,10 +1912,17 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
             match_result_release(&res);
             tfc_model(&tc, out);
-            r = nv_link_model_save(txn, db, out);
+            if ((r = nv_link_model_save(txn, db, out)) == 0)
+                r = meta_put_u64(txn, db, "em_records", total);
         }
     }
     batch_free(&b);
     tfc_free(&tc);
     return r;
+}
+
+int
+nv_link_freeze(MDB_txn *txn, const struct nv_link_db *db, int frozen)
+{
+    return meta_put_u64(txn, db, "frozen", frozen ? 1 : 0);
 }

@@ -134,4 +134,8 @@ int nv_link_decide(MDB_txn *txn, const struct nv_link_db *db, uint64_t a, uint64
 int nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                   struct match_model *out) __attribute__((warn_unused_result));
 
+/* Freeze the weights (no automatic refit; `learn` still refits) or not. */
+int nv_link_freeze(MDB_txn *txn, const struct nv_link_db *db, int frozen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -931,6 +931,8 @@ static const struct nv_cmd cmds[] = {
       "why records are in one cluster: every pair's fields, levels, weights and score" },
     { "learn", nv_cmd_learn, "learn DIR [--sample N]",
       "refit the matching weights by EM over the store, with the review decisions as labels" },
+    { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
+      "the matching weights: see them, carry them to another hub, freeze them" },
     { "gdpr", nv_cmd_gdpr,
       "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
       "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
