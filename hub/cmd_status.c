@@ -17,6 +17,7 @@
 #include "../formats/util.h"
 #include "cmds.h"
 #include "ingest.h"
+#include "link.h"
 #include "mapping.h"
 #include "maprepo.h"
 
@@ -154,6 +155,79 @@ count_nova(const char *dir)
     return n;
 }
 
+struct lk {
+    char rcu[16];
+    char entity[NV_NAME_MAX + 1];
+    uint8_t status;
+};
+
+static int
+lk_cmp(const void *a, const void *b)
+{
+    const struct lk *x = a, *y = b;
+    int c = strcmp(x->rcu, y->rcu);
+
+    return c ? c : strcmp(x->entity, y->entity);
+}
+
+/* What the data team looks at first: records linked, people, people known
+ * to several entities, duplicates inside one entity, review. */
+static json_t *
+matching_figures(struct nv_hub *h, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    struct lk *a = NULL;
+    size_t n = 0, cap = 0, people = 0, multi = 0, dups = 0, dup_records = 0, review = 0;
+    MDB_stat ms;
+
+    if (mdb_cursor_open(txn, h->store.link.links, &c) != 0)
+        return NULL;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        struct nv_link_val lv;
+        const char *z = memchr(k.mv_data, 0, k.mv_size);
+        if (z == NULL || v.mv_size != sizeof(lv))
+            continue;
+        memcpy(&lv, v.mv_data, sizeof(lv));
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            if ((a = realloc(a, cap * sizeof(*a))) == NULL)
+                abort();
+        }
+        snprintf(a[n].rcu, sizeof(a[n].rcu), "%.13s", lv.rcu);
+        snprintf(a[n].entity, sizeof(a[n].entity), "%.*s",
+                 (int)(z - (char *)k.mv_data), (char *)k.mv_data);
+        a[n].status = lv.status;
+        review += lv.status == NV_LINK_REVIEW;
+        n++;
+    }
+    mdb_cursor_close(c);
+    qsort(a, n, sizeof(*a), lk_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, ents = 0, extra = 0;
+        while (j < n && strcmp(a[j].rcu, a[i].rcu) == 0) {
+            if (j == i || strcmp(a[j].entity, a[j - 1].entity) != 0)
+                ents++;
+            else
+                extra++;
+            j++;
+        }
+        people++;
+        multi += ents > 1;
+        dups += extra > 0;
+        dup_records += extra;
+        i = j;
+    }
+    free(a);
+    if (mdb_stat(txn, h->store.link.review, &ms) != 0)
+        ms.ms_entries = 0;
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records", (json_int_t)n, "rcus",
+                     (json_int_t)people, "in_several_entities", (json_int_t)multi,
+                     "with_duplicates_in_one_entity", (json_int_t)dups,
+                     "duplicate_records", (json_int_t)dup_records, "records_in_review",
+                     (json_int_t)review, "review_pairs", (json_int_t)(ms.ms_entries / 2));
+}
+
 int
 nv_cmd_status(int argc, char **argv)
 {
@@ -198,6 +272,11 @@ nv_cmd_status(int argc, char **argv)
         mdb_cursor_close(cur);
     }
     scan_store(&h, txn, &es);
+    {
+        json_t *mf = matching_figures(&h, txn);
+        if (mf != NULL)
+            json_object_set_new(out, "matching", mf);
+    }
     /* bundles in the inbox ahead of their stream: a gap */
     {
         char *ib = nv_path_join(dir, "inbox");
@@ -308,6 +387,20 @@ nv_cmd_status(int argc, char **argv)
                        (long long)json_integer_value(json_object_get(y, "count")),
                        json_string_value(json_object_get(y, "reason")));
             }
+        }
+        {
+            json_t *mf = json_object_get(out, "matching");
+            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
+                printf("matching: %lld records are %lld people (RCUs); %lld people known to "
+                       "several entities; %lld with duplicates inside one entity (%lld extra "
+                       "records); %lld records in %lld review pair(s)\n",
+                       (long long)json_integer_value(json_object_get(mf, "records")),
+                       (long long)json_integer_value(json_object_get(mf, "rcus")),
+                       (long long)json_integer_value(json_object_get(mf, "in_several_entities")),
+                       (long long)json_integer_value(json_object_get(mf, "with_duplicates_in_one_entity")),
+                       (long long)json_integer_value(json_object_get(mf, "duplicate_records")),
+                       (long long)json_integer_value(json_object_get(mf, "records_in_review")),
+                       (long long)json_integer_value(json_object_get(mf, "review_pairs")));
         }
         json_array_foreach(waiting, i, x)
             printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "

@@ -104,4 +104,50 @@ if command -v minisign >/dev/null && command -v age >/dev/null; then
     step "13. the hub (and only the hub) can read the payload, with stock age"
     age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t
 fi
+
+step "14. the acquisition: the group's base and the acquired company's CRM, two entities, two agents"
+printf '$ gencrm --seed 1 --base 2000 --acquired 1000 --overlap 0.3 --out gen   (French CRM exports)\n'
+"$ROOT/$BUILD/tests/gencrm" --seed 1 --base 2000 --acquired 1000 --overlap 0.3 --out gen 2>/dev/null
+run nova-hub init group
+for e in groupe acquis; do
+    nova-agent init $e --entity $e >/dev/null
+    nova-hub enroll group $e/keys/identity.pub >/dev/null
+    nova-agent trust $e group/keys/identity.pub >/dev/null
+    mkdir -p exports-$e
+done
+printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/exports-groupe\nkey = id_client\n' "$D" > groupe/agent.conf
+printf 'entity = acquis\nsettle = 0\n[source clients]\ndir = %s/exports-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$D" > acquis/agent.conf
+cp gen/base.csv exports-groupe/contacts.csv
+cp gen/acquired.csv exports-acquis/clients.csv
+for e in groupe acquis; do
+    f=exports-groupe/contacts.csv; [ $e = acquis ] && f=exports-acquis/clients.csv
+    nova-hub mapping suggest $e $f > $e.map 2>/dev/null
+    printf 'match birth_date\n' >> $e.map
+done
+run cat acquis.map
+for e in groupe acquis; do nova-hub mapping set group $e $e.map >/dev/null; done
+run nova-agent scan groupe
+run nova-agent scan acquis
+mv groupe/outbox/*.nova acquis/outbox/*.nova group/inbox/
+run nova-hub ingest group
+
+step "15. what the data team looks at first"
+run nova-hub status group
+run nova-hub eval group gen/truth.csv
+printf '$ nova-hub review group list --limit 1\n'
+nova-hub review group list --limit 1 --why "demo" | head -12
+
+step "16. a person asks the group to erase their data: the request travels to both entities and back"
+p=$(awk -F, 'NR>1 { c[$3]++; e[$3] = e[$3] " " $1 } END { for (k in c) if (c[k] == 2 && e[k] ~ /groupe/ && e[k] ~ /acquis/) { print k; exit } }' gen/truth.csv)
+k=$(grep "^groupe,.*,$p\$" gen/truth.csv | cut -d, -f2)
+run nova-hub gdpr request group erase --record "groupe:$k"
+req=$(nova-hub gdpr list group --json | tail -1 | sed 's/.*"id":"\(REQ-[0-9]*\)".*/\1/')
+for e in groupe acquis; do mv group/outbox/$e/*.nova $e/inbox/; done
+run nova-agent scan groupe
+run nova-agent scan acquis
+mv groupe/outbox/*.nova acquis/outbox/*.nova group/inbox/
+run nova-hub ingest group
+run nova-hub gdpr show group "$req"
+run nova-audit verify group/ledger --keys group/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub
+
 printf '\ndemo done: everything is in %s\n' "$D"
