@@ -58,10 +58,11 @@ _Static_assert(MATCH_VALUE_MAX <= 255, "slot lengths are 8-bit");
 struct nview {
     const char *sp, *c, *g, *ph;
     size_t lsp, lc, lg, lph;
+    uint32_t mask; /* letters of c (see letters()) */
 };
 
 static struct nview
-view(const struct match_rec *r, int sp, int c, int g, int ph)
+view(const struct match_rec *r, int sp, int c, int g, int ph, int m)
 {
     struct nview v;
 
@@ -69,12 +70,17 @@ view(const struct match_rec *r, int sp, int c, int g, int ph)
     v.c = SP(r, c), v.lc = SL(r, c);
     v.g = SP(r, g), v.lg = SL(r, g);
     v.ph = SP(r, ph), v.lph = SL(r, ph);
+    v.mask = r->mask[m];
     return v;
 }
 
-#define FIRST_VIEW(r) view(r, S_FIRST, S_FIRST_C, S_FIRST_C, S_FIRST_PH)
-#define LAST_VIEW(r) view(r, S_LAST, S_LAST_C, S_LAST_G, S_LAST_PH)
-#define BIRTH_VIEW(r) view(r, S_BIRTH, S_BIRTH_C, S_BIRTH_G, S_BIRTH_PH)
+/* Slots whose letters are kept as a mask in the record (struct
+ * match_rec.mask), to skip Jaro-Winkler on values far apart. */
+enum { M_FIRST, M_LAST, M_BIRTH, M_CITY, M_STREET };
+
+#define FIRST_VIEW(r) view(r, S_FIRST, S_FIRST_C, S_FIRST_C, S_FIRST_PH, M_FIRST)
+#define LAST_VIEW(r) view(r, S_LAST, S_LAST_C, S_LAST_G, S_LAST_PH, M_LAST)
+#define BIRTH_VIEW(r) view(r, S_BIRTH, S_BIRTH_C, S_BIRTH_G, S_BIRTH_PH, M_BIRTH)
 
 /* ---- small string tools (bytes, no allocation) ---- */
 
@@ -162,29 +168,50 @@ jw(const char *a, size_t la, const char *b, size_t lb)
 }
 
 /*
+ * The letters of s as a mask: bit c - 'a' for a..z, bits 26..30 for other
+ * bytes (by value), bit 31 when s is not ASCII.
+ */
+static uint32_t
+letters(const char *s, size_t n)
+{
+    uint32_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 'a' && c <= 'z')
+            m |= 1u << (c - 'a');
+        else if (c < 0x80)
+            m |= 1u << (26 + c % 5);
+        else
+            m |= 1u << 31;
+    }
+    return m;
+}
+
+/*
  * Jaro-Winkler of a and b when it may reach lo, else 0 without computing
- * it: the characters of one found anywhere in the other bound the matches,
- * which bounds the score.  Most names compared are far apart, and this
- * check is a few operations where Jaro-Winkler is a quadratic loop.
+ * it.  Each letter of a that b lacks costs a at least one unmatched
+ * position, so the matches m are at most la - |letters(a) \ letters(b)|
+ * (and the same from b), which bounds the score.  Most values compared are
+ * far apart, and this is a few operations where Jaro-Winkler is a
+ * quadratic loop.
  */
 static double
-jw_min(const char *a, size_t la, const char *b, size_t lb, double lo)
+jw_min(const char *a, size_t la, uint32_t ma, const char *b, size_t lb, uint32_t mb,
+       double lo)
 {
-    uint64_t sa[2] = { 0, 0 }, sb[2] = { 0, 0 };
-    size_t ca = 0, cb = 0, m, pre = 0;
+    size_t xa = (size_t)__builtin_popcount(ma & ~mb & 0x7FFFFFFFu);
+    size_t xb = (size_t)__builtin_popcount(mb & ~ma & 0x7FFFFFFFu);
+    size_t m, pre = 0;
     double j;
 
-    if (la == 0 || lb == 0 || la > 64 || lb > 64 || !is_ascii(a, la) || !is_ascii(b, lb))
+    if (la == 0 || lb == 0)
         return jw(a, la, b, lb);
-    for (size_t i = 0; i < la; i++)
-        sa[(unsigned char)a[i] >> 6] |= (uint64_t)1 << (a[i] & 63);
-    for (size_t i = 0; i < lb; i++) {
-        sb[(unsigned char)b[i] >> 6] |= (uint64_t)1 << (b[i] & 63);
-        cb += (sa[(unsigned char)b[i] >> 6] >> (b[i] & 63)) & 1;
-    }
-    for (size_t i = 0; i < la; i++)
-        ca += (sb[(unsigned char)a[i] >> 6] >> (a[i] & 63)) & 1;
-    m = ca < cb ? ca : cb;
+    if ((ma | mb) & 0x80000000u)
+        return jw(a, la, b, lb); /* not ASCII: the bound counts bytes */
+    m = la - (xa < la ? xa : la);
+    m = m < lb - (xb < lb ? xb : lb) ? m : lb - (xb < lb ? xb : lb);
     while (pre < 4 && pre < la && pre < lb && a[pre] == b[pre])
         pre++;
     j = ((double)m / (double)la + (double)m / (double)lb + 1.0) / 3.0;
@@ -570,46 +597,49 @@ in_table(const char *const *t, size_t nt, const char *w, size_t n)
 /*
  * Street: of comma-separated parts ("lieu-dit x, 25 rue y", "12 rue z, apt
  * 3"), the first that starts with a number, else the first, is the street;
- * the others are address complements and are ignored.  A leading number becomes street_no (with "bis",
- * "ter", "quater", "b", "t" after it ignored); a street type (rue, bd, av.,
- * street, st...) becomes street_type; the remaining words, without
- * particles, glued, are the street name ("101 bd de l abbe gregoire, apt 3"
- * -> 101, boulevard, "abbegregoire").
+ * the others are address complements and are ignored.  A leading number
+ * becomes street_no (with "bis", "ter", "quater", "b", "t" after it
+ * ignored); a street type (rue, bd, av., street, st...) becomes
+ * street_type; the remaining words, without particles, glued, are the
+ * street name ("101 bd de l abbe gregoire, apt 3" -> 101, boulevard,
+ * "abbegregoire").
  */
+/* Of the comma-separated parts of s[0..*n), the first that starts with a
+ * digit, else the first; *n becomes its length. */
+static const char *
+street_part(const char *s, size_t *n)
+{
+    const char *end = s + *n, *p = s, *first_end;
+
+    if (s == NULL || (first_end = memchr(s, ',', *n)) == NULL)
+        return s;
+    while (p < end) {
+        const char *e = memchr(p, ',', (size_t)(end - p)), *q = p;
+
+        if (e == NULL)
+            e = end;
+        while (q < e && *q == ' ')
+            q++;
+        if (q < e && *q >= '0' && *q <= '9') {
+            *n = (size_t)(e - p);
+            return p;
+        }
+        p = e + 1;
+    }
+    *n = (size_t)(first_end - s);
+    return s;
+}
+
 static void
 put_street(struct match_rec *r, struct arena *ar, const char *s)
 {
     static const char *const suffix[] = { "bis", "ter", "quater", "b", "t" };
-    const char *w[16], *comma, *first_part = s;
+    const char *w[16];
     size_t wl[16], nw, first = 0, n = slen(s), k = 0;
     uint32_t no = 0;
     char c[MATCH_VALUE_MAX + 1];
 
-    /* of the comma-separated parts, the first starting with a number */
-    while (s != NULL && (comma = memchr(s, ',', n)) != NULL) {
-        const char *p = s;
-
-        while (p < comma && *p == ' ')
-            p++;
-        if (p < comma && *p >= '0' && *p <= '9') {
-            n = (size_t)(comma - s);
-            break;
-        }
-        n -= (size_t)(comma + 1 - s);
-        s = comma + 1;
-        if (memchr(s, ',', n) == NULL) {
-            const char *q = s;
-
-            while (q < s + n && *q == ' ')
-                q++;
-            if (q == s + n || *q < '0' || *q > '9') {
-                /* no part starts with a number: keep the first */
-                s = first_part;
-                n = (size_t)((const char *)memchr(s, ',', slen(s)) - s);
-            }
-            break;
-        }
-    }
+    s = street_part(s, &n);
     nw = words(s != NULL ? s : "", n, w, wl, 16);
     if (nw > 0 && w[0][0] >= '0' && w[0][0] <= '9') {
         for (size_t i = 0; i < wl[0] && w[0][i] >= '0' && w[0][i] <= '9'; i++)
@@ -625,7 +655,8 @@ put_street(struct match_rec *r, struct arena *ar, const char *s)
     r->street_no = no;
     r->street_type = 0;
     if (first < nw && nw - first >= 2 &&
-        (r->street_type = (uint8_t)in_table(street_types_fr, NTYPES_FR, w[first], wl[first])) != 0) {
+        (r->street_type =
+             (uint8_t)in_table(street_types_fr, NTYPES_FR, w[first], wl[first])) != 0) {
         first++;
     } else if (first < nw && nw - first >= 2 &&
                (r->street_type = (uint8_t)in_table(street_types_en, NTYPES_EN, w[nw - 1],
@@ -722,6 +753,11 @@ match_rec_init(struct match_rec *r, const struct match_person *p)
     put_city(r, ar, p->city);
     put_street(r, ar, p->street);
     put(r, ar, S_NATID, p->national_id, slen(p->national_id));
+    r->mask[M_FIRST] = letters(SP(r, S_FIRST_C), SL(r, S_FIRST_C));
+    r->mask[M_LAST] = letters(SP(r, S_LAST_C), SL(r, S_LAST_C));
+    r->mask[M_BIRTH] = letters(SP(r, S_BIRTH_C), SL(r, S_BIRTH_C));
+    r->mask[M_CITY] = letters(SP(r, S_CITY), SL(r, S_CITY));
+    r->mask[M_STREET] = letters(SP(r, S_STREET), SL(r, S_STREET));
     if ((r->arena = malloc(ar->len)) == NULL) {
         rc = nv_fail(NV_ENOMEM, "match record: out of memory");
         goto out;
@@ -1036,7 +1072,7 @@ name_level2(const struct nview *x, const struct nview *y, int strict, int *conta
         *contained = 1;
         return MATCH_CLOSE;
     }
-    s = jw_min(x->c, x->lc, y->c, y->lc, JW_PARTIAL);
+    s = jw_min(x->c, x->lc, x->mask, y->c, y->lc, y->mask, JW_PARTIAL);
     /* a typo: one edit, or (last names) two in a long name; Jaro-Winkler
      * alone is too kind to names that share a prefix (Martine/Marie), and
      * first names two edits apart are mostly two names (Christine/
@@ -1251,15 +1287,17 @@ postcode_level(const char *a, size_t la, const char *b, size_t lb)
 }
 
 static int
-city_level(const char *a, size_t la, const char *b, size_t lb)
+city_level(const struct match_rec *ra, const struct match_rec *rb)
 {
+    const char *a = SP(ra, S_CITY), *b = SP(rb, S_CITY);
+    size_t la = SL(ra, S_CITY), lb = SL(rb, S_CITY);
     double s;
 
     if (la == 0 || lb == 0)
         return MATCH_MISSING;
     if (eq(a, la, b, lb))
         return MATCH_EXACT;
-    s = jw_min(a, la, b, lb, JW_PARTIAL);
+    s = jw_min(a, la, ra->mask[M_CITY], b, lb, rb->mask[M_CITY], JW_PARTIAL);
     if (s >= JW_CLOSE)
         return MATCH_CLOSE;
     return s >= JW_PARTIAL ? MATCH_PARTIAL : MATCH_DIFFERENT;
@@ -1297,7 +1335,7 @@ street_level(const struct match_rec *a, const struct match_rec *b)
     if (la == 0 || lb == 0)
         return MATCH_MISSING;
     name_eq = eq(sa, la, sb, lb);
-    s = name_eq ? 1.0 : jw_min(sa, la, sb, lb, 0.75);
+    s = name_eq ? 1.0 : jw_min(sa, la, a->mask[M_STREET], sb, lb, b->mask[M_STREET], 0.75);
     name_close = name_eq || s >= 0.9 || (la >= 5 && lb >= 5 && one_edit(sa, la, sb, lb));
     num_eq = na == nb;
     num_near = na == 0 || nb == 0 || number_one_edit(na, nb);
@@ -1370,8 +1408,7 @@ match_compare(const struct match_rec *a, const struct match_rec *b, struct match
     cmp_phones(a, b, c);
     c->address[MATCH_A_POSTCODE] = (uint8_t)postcode_level(
         SP(a, S_POSTCODE), SL(a, S_POSTCODE), SP(b, S_POSTCODE), SL(b, S_POSTCODE));
-    c->address[MATCH_A_CITY] = (uint8_t)city_level(SP(a, S_CITY), SL(a, S_CITY),
-                                                   SP(b, S_CITY), SL(b, S_CITY));
+    c->address[MATCH_A_CITY] = (uint8_t)city_level(a, b);
     c->address[MATCH_A_STREET] = (uint8_t)street_level(a, b);
     c->level[MATCH_F_ADDRESS] = (uint8_t)address_level(c->address);
     c->level[MATCH_F_NATIONAL_ID] = (uint8_t)id_level(SP(a, S_NATID), SL(a, S_NATID),
@@ -1645,13 +1682,18 @@ match_model_fit(struct match_model *mo, const struct match_pattern *pat, size_t 
                 tu += au[f][l];
             }
             for (int l = 0; l < MATCH_NLEVELS; l++) {
-                double v = (am[f][l] + k * m0[f][l]) / (tm + k);
+                double v;
 
-                delta = fmax(delta, fabs(v - m[f][l]));
-                m[f][l] = v;
-                if (opts->fix_u)
+                /* a field never present (and no prior) keeps its values;
+                 * no probability may reach 0 (its log is taken) */
+                if (tm + k > 0) {
+                    v = fmax((am[f][l] + k * m0[f][l]) / (tm + k), 1e-12);
+                    delta = fmax(delta, fabs(v - m[f][l]));
+                    m[f][l] = v;
+                }
+                if (opts->fix_u || !(tu + k > 0))
                     continue;
-                v = (au[f][l] + k * u0[f][l]) / (tu + k);
+                v = fmax((au[f][l] + k * u0[f][l]) / (tu + k), 1e-12);
                 delta = fmax(delta, fabs(v - u[f][l]));
                 u[f][l] = v;
             }
@@ -2302,6 +2344,10 @@ cmp_of(uint64_t code, struct match_cmp *c)
     c->flags = (uint8_t)(code >> 32);
 }
 
+/* Pairs ahead whose records are prefetched (comparisons are bound by
+ * memory latency once the records outgrow the caches). */
+#define PREFETCH_AHEAD 16
+
 /* One thread's share of the pairs: compare them, or score them. */
 struct pair_job {
     const struct match_rec *recs;
@@ -2322,6 +2368,12 @@ pair_worker(void *arg)
         const struct match_rec *a = &j->recs[j->pairs[k] >> 32];
         const struct match_rec *b = &j->recs[j->pairs[k] & 0xFFFFFFFF];
 
+        /* b is anywhere in memory: fetch the records of a later pair now,
+         * then their values once the record (and its arena pointer) is in */
+        if (k + PREFETCH_AHEAD < j->hi)
+            __builtin_prefetch(&j->recs[j->pairs[k + PREFETCH_AHEAD] & 0xFFFFFFFF]);
+        if (k + PREFETCH_AHEAD / 2 < j->hi)
+            __builtin_prefetch(j->recs[j->pairs[k + PREFETCH_AHEAD / 2] & 0xFFFFFFFF].arena);
         if (j->score == NULL) {
             match_compare(a, b, &c);
             j->codes[k] = code_of(&c);

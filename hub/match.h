@@ -139,6 +139,7 @@ struct match_rec {
     uint32_t birth_date;              /* private: YYYYMMDD, 0 missing */
     uint32_t street_no;               /* private: leading number, 0 none */
     uint16_t nick[4];                 /* private: nickname groups + 1 */
+    uint32_t mask[5];                 /* private: letters of names, city, street */
     uint8_t role_emails;              /* private: bit i = emails[i] is a role */
     uint8_t street_type;              /* private: rue, avenue... + 1, 0 none */
     /*
@@ -503,7 +504,8 @@ struct match_result {
     size_t kind_pairs[MATCH_K_MAX]; /* pairs each key kind proposed (a pair
                                        proposed by two kinds counts twice) */
     size_t nlinks, nreviews;  /* pairs with each status */
-    double seconds[4];        /* blocking, comparison, EM, scoring+clusters */
+    double seconds[4];        /* term frequencies and blocking, comparison,
+                                 EM, scoring and clustering */
 };
 
 /*

@@ -506,7 +506,8 @@ main(int argc, char **argv)
     printf("febrl %s: %zu records, %zu values not normalised, fields: names postcode%s%s%s\n",
            link ? "link" : "dedup", s.n, s.bad_values, fl.address ? " address" : "",
            fl.dob_ssn ? " dob ssn" : "", fl.no_twins ? ", no twins rule" : "");
-    printf("  blocking:   %zu candidate pairs, %.0f of %.0f true pairs (recall %.4f), %zu keys over block_max skipped\n",
+    printf("  blocking:   %zu candidate pairs, %.0f of %.0f true pairs (recall %.4f), "
+           "%zu keys over block_max skipped\n",
            res.ncandidates, ev.cand_true, ev.truth, ev.truth > 0 ? ev.cand_true / ev.truth : 1.0,
            res.nkeys_skipped);
     printf("  model:      EM %u iterations, lambda %.4f, thresholds link %.1f review %.1f bits\n",
@@ -515,7 +516,8 @@ main(int argc, char **argv)
            ev.pred, ev.tp, prec, rec, f1);
     printf("  review:     %.0f pairs, %.0f true; recall with review %.4f\n", ev.review,
            ev.review_true, ev.truth > 0 ? (ev.tp + ev.review_true) / ev.truth : 1.0);
-    printf("  time:       read+normalise %.3f s, match %.3f s (blocking %.3f, compare %.3f, EM %.3f, score+cluster %.3f)\n",
+    printf("  time:       read+normalise %.3f s, match %.3f s (blocking %.3f, compare %.3f, "
+           "EM %.3f, score+cluster %.3f)\n",
            t_read, t_match, res.seconds[0], res.seconds[1], res.seconds[2], res.seconds[3]);
     printf("  speed:      %.0f pairs/s compared (%u threads), %.0f pairs/s end to end\n",
            res.seconds[1] > 0 ? (double)res.ncandidates / res.seconds[1] : 0, o.threads,

@@ -1,0 +1,66 @@
+#!/bin/sh
+# tests/bench/match.sh - identity resolution (hub/match.c) on the FEBRL
+# benchmark: pairwise precision, recall and F1 of the automatic links, the
+# pairs left for review, and comparisons per second.
+#
+# Run from the repository root as:  BUILD=build sh tests/bench/match.sh
+# (needs build/tests/tool_febrl: `make tests`).  The data are the FEBRL CSVs
+# of ../shared/data/febrl (FEBRL=dir to use others); see their README.md.
+#
+# Runs, with the thresholds and options fixed in hub/match.h (the same for
+# every run; nothing is tuned on the truth):
+#   FEBRL4 link 4a x 4b, one-to-one, with date_of_birth and soc_sec_id
+#   FEBRL4 the same without the twins rule (MATCH_RULE_TWINS off: FEBRL
+#          replaces first names and ids at random, which the hub's default
+#          takes for twins sharing a birth date and an address)
+#   FEBRL4 names + postcode + address;  names + postcode alone
+#   FEBRL3 dedup, with date_of_birth and soc_sec_id; without them
+# then one line per run starting with "bench:".
+set -eu
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+case $BUILD in
+/*) B=$BUILD ;;
+*) B=$ROOT/$BUILD ;;
+esac
+TOOL=$B/tests/tool_febrl
+FEBRL=${FEBRL:-${NOVA_SHARED:-$ROOT/../shared}/data/febrl}
+
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$TOOL" ] || die "$TOOL is missing: run 'make tests' first"
+for f in dataset3.csv dataset4a.csv dataset4b.csv; do
+    [ -f "$FEBRL/$f" ] || die "$FEBRL/$f is missing (set FEBRL=dir)"
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-match.XXXXXX") || die "cannot create a temp directory"
+trap 'rm -rf "$T"' EXIT
+
+# run NAME ARGS...: the tool's report on stdout, kept for the summary
+run() {
+    name=$1
+    shift
+    printf '\n== %s\n' "$name"
+    "$TOOL" "$@" >"$T/out" || die "tool_febrl $* failed"
+    cat "$T/out"
+    awk -v name="$name" '
+        /auto-link:/ { p = $7; r = $9; f = $11 }
+        /^  review:/ { rv = $2; rt = $4; rr = $NF }
+        /^  bench:/ { b = sprintf("; one thread: %s candidate, %s random pairs/s", $2, $5) }
+        END { printf "bench: %-44s precision %s recall %s F1 %s; review %s pairs (%s true), recall with review %s%s\n",
+                      name, p, r, f, rv, rt, rr, b }' "$T/out" >>"$T/summary"
+}
+
+A=$FEBRL/dataset4a.csv
+Bf=$FEBRL/dataset4b.csv
+run "FEBRL4 link, names+postcode+address+dob+ssn" link "$A" "$Bf" --with-dob-ssn --bench
+run "FEBRL4 link, same, no twins rule" link "$A" "$Bf" --with-dob-ssn --no-twins-rule
+run "FEBRL4 link, names+postcode+address" link "$A" "$Bf"
+run "FEBRL4 link, names+postcode" link "$A" "$Bf" --no-address
+run "FEBRL3 dedup, names+postcode+address+dob+ssn" dedup "$FEBRL/dataset3.csv" --with-dob-ssn
+run "FEBRL3 dedup, same, no twins rule" dedup "$FEBRL/dataset3.csv" --with-dob-ssn --no-twins-rule
+run "FEBRL3 dedup, names+postcode+address" dedup "$FEBRL/dataset3.csv"
+
+printf '\n'
+cat "$T/summary"
