@@ -1623,6 +1623,10 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         }
         if (mp->status != MATCH_REVIEW || (!b.e[mp->a].bundle && !b.e[mp->b].bundle))
             continue;
+        /* a pair the rules say are two people (a household, twins, another
+         * generation) stays apart: the queue is for real doubt */
+        if (match_cmp_contradicted(&mp->cmp, MATCH_RULES_DEFAULT))
+            continue;
         {
             uint8_t kb[16];
             MDB_val k = { 16, kb }, v;
