@@ -1167,6 +1167,29 @@ vote_cmp(const void *x, const void *y)
     return strcmp(a->rcu, b->rcu);
 }
 
+/* RCU -> vote, open addressing (a bundle can touch a million clusters). */
+struct rmap {
+    struct vote *s;
+    size_t cap;
+};
+
+static struct vote *
+rmap_get(struct rmap *m, const char *rcu, int create)
+{
+    uint64_t h = fnv64(rcu);
+    size_t i;
+
+    for (i = (size_t)h & (m->cap - 1); m->s[i].rcu[0] != '\0'; i = (i + 1) & (m->cap - 1))
+        if (strcmp(m->s[i].rcu, rcu) == 0)
+            return &m->s[i];
+    if (!create)
+        return NULL;
+    snprintf(m->s[i].rcu, sizeof(m->s[i].rcu), "%s", rcu);
+    m->s[i].n = 0;
+    m->s[i].target = 0;
+    return &m->s[i];
+}
+
 struct cl {
     uint32_t root;
     uint32_t first, n; /* range in order[] */
@@ -1261,7 +1284,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_result res;
     uint64_t next_rid;
     double t[4] = { 0, 0, 0, 0 };
-    int rc;
+    int rc, em_here = 0;
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
     size_t ncl = 0, nbundle;
@@ -1464,8 +1487,14 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             goto out;
         }
         if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
-            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
+            if (2 * nbundle >= ms.ms_entries) {
+                /* the bundle is most of the store: fit on its own batch */
+                em_here = 1;
+                if ((r = meta_put_u64(txn, db, "em_records", ms.ms_entries)) < 0)
+                    goto out;
+            } else if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0) {
                 goto out;
+            }
             st->em_fitted = 1;
         }
     }
@@ -1476,7 +1505,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
-    opts.flags = MATCH_NO_EM;
+    opts.flags = em_here ? 0 : MATCH_NO_EM;
     if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
         goto out;
     have_res = 1;
@@ -1520,11 +1549,14 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     {
         /* RCUs taken, and the former RCUs with the cluster that holds most
          * of their members (for the aliases of a merge) */
-        struct vote *taken = NULL, *formers = NULL;
-        size_t ntaken = 0, nformers = 0;
-        if ((taken = calloc(ncl, sizeof(*taken))) == NULL ||
-            (formers = calloc(b.n, sizeof(*formers))) == NULL) {
-            free(taken);
+        struct rmap taken = { NULL, 0 }, formers = { NULL, 0 };
+        size_t cap = 16;
+        while (cap < 4 * (b.n + 1))
+            cap <<= 1;
+        taken.cap = formers.cap = cap;
+        if ((taken.s = calloc(cap, sizeof(struct vote))) == NULL ||
+            (formers.s = calloc(cap, sizeof(struct vote))) == NULL) {
+            free(taken.s);
             r = nv_fail(NV_ENOMEM, "out of memory");
             goto out;
         }
@@ -1546,13 +1578,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 votes[k].n++;
             }
             qsort(votes, nv, sizeof(*votes), vote_cmp);
-            for (k = 0; k < nv; k++) {
-                size_t t;
-                for (t = 0; t < ntaken && strcmp(taken[t].rcu, votes[k].rcu) != 0; t++)
-                    ;
-                if (t == ntaken)
-                    break;
-            }
+            for (k = 0; k < nv && rmap_get(&taken, votes[k].rcu, 0) != NULL; k++)
+                ;
             if (k < nv) {
                 memcpy(chosen[c], votes[k].rcu, 16);
             } else {
@@ -1562,48 +1589,39 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 else if (cls[c].n > 0)
                     st->new_rcus++;
             }
-            memcpy(taken[ntaken++].rcu, chosen[c], 16);
+            (void)rmap_get(&taken, chosen[c], 1);
             /* former RCUs not chosen here: remember the biggest share */
             for (size_t q = 0; q < nv; q++) {
-                size_t f;
+                struct vote *f;
                 if (strcmp(votes[q].rcu, chosen[c]) == 0)
                     continue;
-                for (f = 0; f < nformers && strcmp(formers[f].rcu, votes[q].rcu) != 0; f++)
-                    ;
-                if (f == nformers) {
-                    memcpy(formers[f].rcu, votes[q].rcu, 16);
-                    formers[f].n = 0;
-                    nformers++;
-                }
-                if (votes[q].n > formers[f].n) {
-                    formers[f].n = votes[q].n;
-                    formers[f].target = c;
+                f = rmap_get(&formers, votes[q].rcu, 1);
+                if (votes[q].n > f->n) {
+                    f->n = votes[q].n;
+                    f->target = c;
                 }
             }
             free(votes);
         }
         /* a former RCU taken by no cluster: merged into where most went */
-        for (size_t f = 0; f < nformers && r == 0; f++) {
-            size_t t;
-            for (t = 0; t < ntaken && strcmp(taken[t].rcu, formers[f].rcu) != 0; t++)
-                ;
-            if (t < ntaken)
+        for (size_t f = 0; f < formers.cap && r == 0; f++) {
+            if (formers.s[f].rcu[0] == '\0' || rmap_get(&taken, formers.s[f].rcu, 0) != NULL)
                 continue;
             {
                 char from[NV_RCU_LEN + 1];
-                MDB_val k, v = { NV_RCU_LEN, chosen[formers[f].target] };
-                int rc;
-                memcpy(from, formers[f].rcu, NV_RCU_LEN);
+                MDB_val k, v = { NV_RCU_LEN, chosen[formers.s[f].target] };
+                int rc2;
+                memcpy(from, formers.s[f].rcu, NV_RCU_LEN);
                 from[NV_RCU_LEN] = '\0';
                 k.mv_size = NV_RCU_LEN;
                 k.mv_data = from;
-                if ((rc = mdb_put(txn, db->alias, &k, &v, 0)) != 0)
-                    r = mdb_fail(rc, "cannot write an alias");
+                if ((rc2 = mdb_put(txn, db->alias, &k, &v, 0)) != 0)
+                    r = mdb_fail(rc2, "cannot write an alias");
                 st->merged++;
             }
         }
-        free(taken);
-        free(formers);
+        free(taken.s);
+        free(formers.s);
         if (r < 0)
             goto out;
     }
@@ -1900,10 +1918,25 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         tfc_free(&tc);
         return mdb_fail(rc, "cannot read");
     }
+    /* a sample that keeps the records of one family name together (the
+     * pairs EM learns from are mostly there); a spelling of the name that
+     * differs is the price */
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct match_person p;
+        const char *key;
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1], word[32];
         int idx;
-        if (i++ % step != 0 || k.mv_size != 8)
+        if (k.mv_size != 8)
             continue;
+        i++;
+        if (step > 1) {
+            if (decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity)) < 0)
+                continue;
+            snprintf(word, sizeof(word), "%.*s", (int)strcspn(p.last, " "), p.last);
+            if (fnv64(word) % step != 0)
+                continue;
+        }
         r = batch_load(txn, db, &b, &tc, get_be64(k.mv_data), 1, &idx);
     }
     mdb_cursor_close(c);

@@ -1,0 +1,72 @@
+#!/bin/sh
+# tests/bench/hub-match.sh - identity resolution through the real hub (issue
+# 5): the French CRM scenario at 20,000 + 10,000 records (quality: pairwise
+# precision, recall, share in review), then an acquired entity of 450,000
+# contacts matched against a base of 1,000,000 (speed: records/s, seconds,
+# peak memory).  Data from tests/gen/gencrm; two agents; `nova-hub ingest`.
+# BENCH_BASE / BENCH_ACQUIRED change the large sizes.
+set -eu
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PATH="$ROOT/$BUILD:$ROOT/$BUILD/tests:$PATH"
+BASE=${BENCH_BASE:-1000000}
+ACQ=${BENCH_ACQUIRED:-450000}
+W=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-match.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+# scenario DIR BASE ACQUIRED: a hub with the base applied and the acquired
+# entity's bundle waiting in DIR/acquired.nova
+scenario() {
+    d=$1
+    mkdir -p $d && (
+        cd $d
+        gencrm --seed 1 --base "$2" --acquired "$3" --overlap 0.3 --out gen 2>/dev/null
+        nova-hub init H >/dev/null
+        for e in groupe acquis; do
+            nova-agent init $e --entity $e >/dev/null
+            nova-hub enroll H $e/keys/identity.pub >/dev/null
+            nova-agent trust $e H/keys/identity.pub >/dev/null
+            mkdir -p ex-$e
+        done
+        printf 'entity = groupe\nsettle = 0\nbundle_cap = 4G\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$PWD" > groupe/agent.conf
+        printf 'entity = acquis\nsettle = 0\nbundle_cap = 4G\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$PWD" > acquis/agent.conf
+        cp gen/base.csv ex-groupe/contacts.csv
+        cp gen/acquired.csv ex-acquis/contacts.csv
+        for e in groupe acquis; do
+            f=ex-$e/contacts.csv
+            nova-hub mapping suggest $e $f > $e.map 2>/dev/null
+            printf 'match birth_date address city\n' >> $e.map
+            nova-hub mapping set H $e $e.map >/dev/null
+            nova-agent scan $e >/dev/null 2>&1
+        done
+        mv acquis/outbox/*.nova acquired.nova
+        /usr/bin/time -f '%e %M' -o base.time nova-hub ingest H groupe/outbox/*.nova >/dev/null 2>&1
+        mv acquired.nova H/inbox/
+    )
+}
+
+echo "bench: identity resolution through the hub (generator: tests/gen/gencrm, seed 1)"
+scenario small 20000 10000
+(cd small && nova-hub ingest H >/dev/null 2>&1 && nova-hub eval H gen/truth.csv > eval.txt)
+p=$(sed -n 's/^precision *//p' small/eval.txt)
+rc=$(sed -n 's/^recall *//p' small/eval.txt)
+f1=$(sed -n 's/^F1 *//p' small/eval.txt)
+rv=$(sed -n 's/^review *[0-9]* records (\(.*\))/\1/p' small/eval.txt)
+printf '\nFrench CRM scenario, 20,000 + 10,000 records, two entities through two agents:\n'
+sed 's/^/  /' small/eval.txt
+echo "bench: French CRM 20000+10000: precision $p, recall $rc, F1 $f1, in review $rv"
+
+scenario big "$BASE" "$ACQ"
+read eb mb < big/base.time
+(cd big && /usr/bin/time -f '%e %M' -o acq.time nova-hub ingest H > ingest.txt 2>&1 &&
+    nova-hub eval H gen/truth.csv > eval.txt)
+read ea ma < big/acq.time
+printf '\n%d contacts of an acquired entity matched against a base of %d (2 cores):\n' "$ACQ" "$BASE"
+printf '  %-46s %9s %12s %12s\n' "step" "seconds" "records/s" "peak RSS MiB"
+awk -v e="$eb" -v m="$mb" -v n="$BASE" 'BEGIN { printf "  %-46s %9.1f %12.0f %12.0f\n", "base: ingest, map, normalise, deduplicate", e, n / (e > 0 ? e : 0.01), m / 1024 }'
+awk -v e="$ea" -v m="$ma" -v n="$ACQ" 'BEGIN { printf "  %-46s %9.1f %12.0f %12.0f\n", "acquired: ingest and match against the base", e, n / (e > 0 ? e : 0.01), m / 1024 }'
+sed 's/^/  /' big/eval.txt
+awk -v e="$ea" -v m="$ma" -v n="$ACQ" -v b="$BASE" 'BEGIN {
+    printf "bench: %d records matched against %d in %.1f s (%.0f records/s), hub peak RSS %.0f MiB\n",
+        n, b, e, n / (e > 0 ? e : 0.01), m / 1024 }'
