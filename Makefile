@@ -1,7 +1,7 @@
 # nova - plain GNU Makefile.  make | make test | make asan | make fuzz |
 # make bench | make demo | make install DESTDIR=... | make clean
 CC      ?= cc
-PKGS     = libsodium libarchive libzstd lmdb jansson libutf8proc
+PKGS     = libsodium libarchive libzstd lmdb jansson libutf8proc nettle
 HUBPKGS  = libgit2
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wformat-security -Wstrict-prototypes -Wpointer-arith \

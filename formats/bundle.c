@@ -1,11 +1,16 @@
 /*
  * bundle.c - bundle writer and reader; the file layout is in bundle.h.
  *
- * Writing: payload files -> libarchive (ustar, unblocked) -> zstd stream ->
- * age STREAM encryption -> SHA-256 + unnamed spool file.  Then the manifest
- * (with the payload size and hash) is signed and the three members are
- * written to a temp file beside the destination, fsynced and linked into
- * place.
+ * Writing: payload files -> ustar entries (the bytes libarchive wrote) ->
+ * one zstd frame -> age STREAM encryption -> SHA-256 + an unnamed spool file,
+ * in a pipeline of three threads (see "writer" below).  The payload is
+ * spooled at the offset it will have in the bundle, so that at the end the
+ * manifest (with the payload size and hash) is signed, the members before
+ * and the end blocks after it are written around it, and the spool is
+ * fsynced and linked into place as the bundle; if the guessed offset was
+ * wrong or the spool cannot be linked, the members are copied to a temp file
+ * beside the destination instead.  SHA-256 is nettle's (SHA-NI when the CPU
+ * has it).
  *
  * Reading: the container is parsed strictly (each header must be exactly the
  * canonical one), the manifest parsed and its signature checked; then the
@@ -15,6 +20,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <nettle/sha2.h>
 #include <sodium.h>
 #include <zstd.h>
 
@@ -82,80 +91,579 @@ write_member(int fd, const char *name, const void *p, size_t n)
     return nv_write_all(fd, zeros, (size_t)(padded(n) - n));
 }
 
-/* ---- writer ---- */
+/* ---- writer ----
+ *
+ * Sealing is a pipeline of three stages, each in its own thread:
+ *
+ *   caller   copies records into batches of up to 4 MiB, one batch per
+ *            "changes-NNNNNN.ndjson" entry (the caller also checks each
+ *            record before adding it: see nv_record_check)
+ *   packer   tars a batch and compresses it into 256 KiB output buffers
+ *   sealer   encrypts those (age), hashes and spools the result
+ *
+ * Buffers go round between two stages through a struct ring: a fixed number
+ * of them, so memory stays bounded, and a stage waits when the next one is
+ * behind.  Whole files (nv_bundle_add_file) and the end of the payload are
+ * compressed by the caller's thread once the packer is idle, so the payload
+ * keeps the order of the calls.
+ *
+ * Each piece of pipeline state (zstd context, current output buffer; age
+ * encryptor, hash, spool) is used by one thread at a time; ownership passes
+ * under w->mu.  An error met in the pipeline is recorded in w->perr (never
+ * with nv_fail, whose detail is global: the caller's thread may be reporting
+ * a rejected record meanwhile); the stages then drop their work, and the
+ * caller's thread raises it at its next call.  Without threads (if they
+ * cannot be started) each stage runs inline.
+ */
+
+#define NBATCH 2                /* record batches */
+#define NZBUF 4                 /* compressed output buffers */
+#define ZBUF_SIZE (256u << 10)
+#define SYNC_STEP (4u << 20)   /* spooled bytes between two fdatasync */
+#define RING_MAX 4
+_Static_assert(NBATCH <= RING_MAX && NZBUF <= RING_MAX, "ring too small");
+
+struct batch {
+    uint8_t *data;
+    size_t len, cap;
+    unsigned no; /* its entry is changes-<no>.ndjson */
+};
+
+struct zbuf {
+    uint8_t *data; /* ZBUF_SIZE bytes */
+    size_t len;
+};
+
+/* Buffers between a producer and a consumer stage; under w->mu. */
+struct ring {
+    void *queue[RING_MAX]; /* handed to the consumer, in order */
+    unsigned head, len;
+    void *pool[RING_MAX];  /* free, for the producer */
+    unsigned npool;
+    int busy;              /* the consumer is working on one */
+    int stop;              /* the consumer exits once the queue is empty */
+    pthread_t thread;      /* the consumer */
+    int started;
+    pthread_cond_t work;   /* to the consumer: a buffer, or stop */
+    pthread_cond_t done;   /* to the producer: a free buffer, or idle */
+};
+
+/* An error met in the pipeline, raised later by the caller's thread. */
+struct perr {
+    int code;           /* 0: none */
+    int errnum;         /* errno of a system error, else 0 */
+    const char *what;   /* static strings */
+    const char *arg;
+    const char *prefix;
+};
 
 struct nv_bundle_writer {
     struct nv_bundle_params p;
     uint8_t prev[32]; /* p.prev points here */
-    struct archive *ar;
+    /* packer state (the caller's when the packer is idle) */
     ZSTD_CCtx *zc;
-    uint8_t *zout;
-    size_t zout_cap;
+    struct zbuf *zcur; /* being filled, or NULL */
+    /* sealer state (the caller's before and after the pipeline runs) */
     struct nv_age_enc *age;
-    crypto_hash_sha256_state sha;
+    struct sha256_ctx sha;
     int spool;
+    uint64_t spool_off; /* where the payload starts in the spool file */
     uint64_t spooled;
-    uint64_t raw;
-    struct nv_buf records;
+    uint64_t flushed;   /* spooled bytes made durable */
+    int direct;         /* the spool may become the bundle (O_TMPFILE) */
+    /* the caller's */
+    struct batch batches[NBATCH];
+    struct zbuf zbufs[NZBUF];
+    struct batch *cur; /* being filled, or NULL */
+    uint64_t raw;      /* bytes of the entries handed over */
     unsigned record_files;
     uint64_t n_records, n_upserts, n_deletes, n_rejects;
-    int err;
     int finished;
+    /* shared */
+    int threaded; /* the packer and sealer threads run (set before they
+                   * start, cleared after they end) */
+    pthread_mutex_t mu;
+    struct ring batch_ring; /* caller -> packer */
+    struct ring zbuf_ring;  /* packer (or caller) -> sealer */
+    int failed;             /* perr is set: the stages drop their work */
+    int aborted;            /* the writer is being freed: likewise */
+    struct perr perr;
 };
 
+/* ---- the rings ---- */
+
+static void
+lock(struct nv_bundle_writer *w)
+{
+    if (w->threaded)
+        pthread_mutex_lock(&w->mu);
+}
+
+static void
+unlock(struct nv_bundle_writer *w)
+{
+    if (w->threaded)
+        pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wake_all(struct nv_bundle_writer *w)
+{
+    if (!w->threaded)
+        return;
+    pthread_cond_broadcast(&w->batch_ring.work);
+    pthread_cond_broadcast(&w->batch_ring.done);
+    pthread_cond_broadcast(&w->zbuf_ring.work);
+    pthread_cond_broadcast(&w->zbuf_ring.done);
+}
+
+/* Record the pipeline's first error; any thread. */
+static int
+perr_set(struct nv_bundle_writer *w, int code, int errnum, const char *what,
+         const char *arg, const char *prefix)
+{
+    lock(w);
+    if (w->perr.code == 0) {
+        w->perr.code = code;
+        w->perr.errnum = errnum;
+        w->perr.what = what;
+        w->perr.arg = arg;
+        w->perr.prefix = prefix;
+    }
+    code = w->perr.code;
+    w->failed = 1;
+    wake_all(w);
+    unlock(w);
+    return code;
+}
+
+/* Report the pipeline's error with nv_fail; the caller's thread, once it has
+ * seen w->failed under the lock. */
+static int
+perr_raise(struct nv_bundle_writer *w)
+{
+    const struct perr *e = &w->perr;
+    int r;
+
+    if (e->code == 0)
+        return nv_fail(NV_EINVAL, "bundle writer stopped");
+    if (e->errnum != 0) {
+        errno = e->errnum;
+        r = nv_fail_errno("%s", e->what);
+    } else {
+        r = nv_fail(e->code, "%s%s", e->what, e->arg ? e->arg : "");
+    }
+    if (e->prefix != NULL)
+        r = nv_fail_prefix(r, "%s", e->prefix);
+    return r;
+}
+
+/* Producer: a free buffer (waits for one); NULL once the pipeline failed. */
+static void *
+ring_take(struct nv_bundle_writer *w, struct ring *g)
+{
+    void *b = NULL;
+
+    lock(w);
+    while (w->threaded && g->npool == 0 && !w->failed && !w->aborted)
+        pthread_cond_wait(&g->done, &w->mu);
+    if (!w->failed && !w->aborted)
+        b = g->pool[--g->npool];
+    unlock(w);
+    return b;
+}
+
+/* Producer: give a free buffer back unused. */
+static void
+ring_untake(struct nv_bundle_writer *w, struct ring *g, void *b)
+{
+    lock(w);
+    g->pool[g->npool++] = b;
+    unlock(w);
+}
+
+/* Consumer: give a buffer back once used (or dropped). */
+static void
+ring_release(struct nv_bundle_writer *w, struct ring *g, void *b)
+{
+    lock(w);
+    g->pool[g->npool++] = b;
+    g->busy = 0;
+    if (w->threaded)
+        pthread_cond_broadcast(&g->done);
+    unlock(w);
+}
+
+/* Consumer thread: the next buffer (waits for one); NULL to exit.  *drop
+ * says whether to drop it unused. */
+static void *
+ring_next(struct nv_bundle_writer *w, struct ring *g, int *drop)
+{
+    void *b = NULL;
+
+    pthread_mutex_lock(&w->mu);
+    while (g->len == 0 && !g->stop)
+        pthread_cond_wait(&g->work, &w->mu);
+    if (g->len > 0) {
+        b = g->queue[g->head];
+        g->head = (g->head + 1) % RING_MAX;
+        g->len--;
+        g->busy = 1;
+        *drop = w->failed || w->aborted;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return b;
+}
+
+/* Producer: wait until the consumer has used every buffer handed over. */
+static void
+ring_idle(struct nv_bundle_writer *w, struct ring *g)
+{
+    lock(w);
+    while (w->threaded && (g->len > 0 || g->busy))
+        pthread_cond_wait(&g->done, &w->mu);
+    unlock(w);
+}
+
+static int
+failed(struct nv_bundle_writer *w)
+{
+    int f;
+
+    lock(w);
+    f = w->failed;
+    unlock(w);
+    return f;
+}
+
+/* ---- the sealer stage ---- */
+
+/* The age sink: hash and spool the sealed payload. */
 static int
 spool_sink(void *ctx, const void *p, size_t n)
 {
     struct nv_bundle_writer *w = ctx;
-    int r;
+    const uint8_t *c = p;
+    size_t left = n;
 
-    crypto_hash_sha256_update(&w->sha, p, n);
-    if ((r = nv_write_all(w->spool, p, n)) < 0)
-        return nv_fail_prefix(r, "cannot spool the bundle payload");
+    sha256_update(&w->sha, n, c);
+    while (left > 0) {
+        ssize_t k = write(w->spool, c, left);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return perr_set(w, NV_ESYS, k < 0 ? errno : ENOSPC,
+                            k < 0 ? "write failed" : "write made no progress",
+                            NULL, "cannot spool the bundle payload");
+        c += k;
+        left -= (size_t)k;
+    }
     w->spooled += n;
     if (w->spooled > USTAR_SIZE_MAX)
-        return nv_fail(NV_ETOOBIG, "bundle payload over 8 GiB: lower the bundle size cap");
+        return perr_set(w, NV_ETOOBIG, 0,
+                        "bundle payload over 8 GiB: lower the bundle size cap",
+                        NULL, NULL);
+    /* The spool is the bundle-to-be: make it durable as it grows, here
+     * where waiting costs little, so that the final fsync (which costs in
+     * proportion to what it writes) has little left to do.  A failure must
+     * fail the bundle: a later fsync may not report it again. */
+    if (w->direct && w->spooled - w->flushed >= SYNC_STEP) {
+        if (fdatasync(w->spool) < 0)
+            return perr_set(w, NV_ESYS, errno, "fsync failed", NULL,
+                            "cannot spool the bundle payload");
+        w->flushed = w->spooled;
+    }
     return 0;
 }
+
+static void
+seal_zbuf(struct nv_bundle_writer *w, struct zbuf *z)
+{
+    int r = nv_age_enc_write(w->age, z->data, z->len);
+
+    /* the sink's error is recorded; age's own cannot happen here */
+    if (r < 0)
+        perr_set(w, r, 0, "cannot encrypt the bundle payload", NULL, NULL);
+}
+
+static void *
+sealer_main(void *arg)
+{
+    struct nv_bundle_writer *w = arg;
+    struct zbuf *z;
+    int drop;
+
+    while ((z = ring_next(w, &w->zbuf_ring, &drop)) != NULL) {
+        if (!drop)
+            seal_zbuf(w, z);
+        z->len = 0;
+        ring_release(w, &w->zbuf_ring, z);
+    }
+    return NULL;
+}
+
+/* Hand the current output buffer to the sealer (or seal it inline). */
+static void
+put_zbuf(struct nv_bundle_writer *w)
+{
+    struct zbuf *z = w->zcur;
+
+    w->zcur = NULL;
+    if (z->len == 0) {
+        ring_untake(w, &w->zbuf_ring, z);
+        return;
+    }
+    if (!w->threaded) {
+        if (!w->failed)
+            seal_zbuf(w, z);
+        z->len = 0;
+        ring_release(w, &w->zbuf_ring, z);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->zbuf_ring.queue[(w->zbuf_ring.head + w->zbuf_ring.len) % RING_MAX] = z;
+    w->zbuf_ring.len++;
+    pthread_cond_signal(&w->zbuf_ring.work);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- the packer stage ---- */
 
 static int
 zstd_push(struct nv_bundle_writer *w, const void *p, size_t n,
           ZSTD_EndDirective mode)
 {
     ZSTD_inBuffer in = { p, n, 0 };
-    int r;
 
+    if (n == 0 && mode == ZSTD_e_continue)
+        return 0;
     for (;;) {
-        ZSTD_outBuffer out = { w->zout, w->zout_cap, 0 };
-        size_t left = ZSTD_compressStream2(w->zc, &out, &in, mode);
+        ZSTD_outBuffer out;
+        size_t left;
+
+        if (w->zcur == NULL &&
+            (w->zcur = ring_take(w, &w->zbuf_ring)) == NULL)
+            return NV_EINVAL; /* failed: perr has the error */
+        out.dst = w->zcur->data;
+        out.size = ZBUF_SIZE;
+        out.pos = w->zcur->len;
+        left = ZSTD_compressStream2(w->zc, &out, &in, mode);
+        w->zcur->len = out.pos;
         if (ZSTD_isError(left))
-            return nv_fail(NV_EINVAL, "zstd: %s", ZSTD_getErrorName(left));
-        if (out.pos > 0 && (r = nv_age_enc_write(w->age, w->zout, out.pos)) < 0)
-            return r;
+            return perr_set(w, NV_EINVAL, 0, "zstd: ",
+                            ZSTD_getErrorName(left), NULL);
+        if (w->zcur->len == ZBUF_SIZE)
+            put_zbuf(w);
         if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
             return 0;
     }
 }
 
-static la_ssize_t
-archive_sink(struct archive *a, void *ctx, const void *p, size_t n)
+/* The ustar header libarchive's writer made for payload entries, byte for
+ * byte: mode, uid, gid and device numbers as 6 octal digits, a space and a
+ * NUL; size and mtime as 11 digits and a space; no user or group name. */
+static void
+entry_header(uint8_t h[BLOCK], const char *name, uint64_t size, int64_t mtime)
 {
-    struct nv_bundle_writer *w = ctx;
-    int r = zstd_push(w, p, n, ZSTD_e_continue);
+    char num[16];
+    unsigned sum = 0;
 
-    if (r < 0) {
-        w->err = r;
-        archive_set_error(a, EIO, "payload write failed");
-        return -1;
-    }
-    return (la_ssize_t)n;
+    memset(h, 0, BLOCK);
+    memcpy(h, name, strlen(name)); /* at most 100 bytes */
+    memcpy(h + 100, "000644 ", 8);
+    memcpy(h + 108, "000000 ", 8);
+    memcpy(h + 116, "000000 ", 8);
+    snprintf(num, sizeof(num), "%011llo ", (unsigned long long)size);
+    memcpy(h + 124, num, 12);
+    snprintf(num, sizeof(num), "%011llo ", (unsigned long long)mtime);
+    memcpy(h + 136, num, 12);
+    memset(h + 148, ' ', 8);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memcpy(h + 329, "000000 ", 8);
+    memcpy(h + 337, "000000 ", 8);
+    for (int i = 0; i < BLOCK; i++)
+        sum += h[i];
+    snprintf(num, sizeof(num), "%06o", sum);
+    memcpy(h + 148, num, 7); /* 6 digits and a NUL; the space stays */
 }
 
+/* Tar and compress one payload entry. */
 static int
-open_spool(const char *dir)
+pack_entry(struct nv_bundle_writer *w, const char *name, const void *data,
+           size_t len)
 {
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    static const uint8_t zeros[BLOCK];
+    uint8_t h[BLOCK];
+    int r;
 
+    entry_header(h, name, len, w->p.created);
+    if ((r = zstd_push(w, h, BLOCK, ZSTD_e_continue)) < 0 ||
+        (len > 0 && (r = zstd_push(w, data, len, ZSTD_e_continue)) < 0))
+        return r;
+    return zstd_push(w, zeros, (size_t)(padded(len) - len), ZSTD_e_continue);
+}
+
+static void
+pack_batch(struct nv_bundle_writer *w, const struct batch *b)
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), "changes-%06u.ndjson", b->no);
+    (void)pack_entry(w, name, b->data, b->len);
+}
+
+static void *
+packer_main(void *arg)
+{
+    struct nv_bundle_writer *w = arg;
+    struct batch *b;
+    int drop;
+
+    while ((b = ring_next(w, &w->batch_ring, &drop)) != NULL) {
+        if (!drop)
+            pack_batch(w, b);
+        b->len = 0;
+        ring_release(w, &w->batch_ring, b);
+    }
+    return NULL;
+}
+
+/* ---- the caller's stage ---- */
+
+static void end_threads(struct nv_bundle_writer *w);
+
+/* Start the packer and the sealer; without them, all runs inline. */
+static void
+start_threads(struct nv_bundle_writer *w)
+{
+    struct ring *rings[2] = { &w->batch_ring, &w->zbuf_ring };
+    void *(*mains[2])(void *) = { packer_main, sealer_main };
+    sigset_t all, old;
+    int i;
+
+    if (pthread_mutex_init(&w->mu, NULL) != 0)
+        return;
+    for (i = 0; i < 2; i++) {
+        if (pthread_cond_init(&rings[i]->work, NULL) != 0)
+            break;
+        if (pthread_cond_init(&rings[i]->done, NULL) != 0) {
+            pthread_cond_destroy(&rings[i]->work);
+            break;
+        }
+    }
+    if (i < 2) {
+        while (i-- > 0) {
+            pthread_cond_destroy(&rings[i]->work);
+            pthread_cond_destroy(&rings[i]->done);
+        }
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    w->threaded = 1;
+    /* signals stay with the caller's thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (i = 0; i < 2; i++)
+        rings[i]->started =
+            pthread_create(&rings[i]->thread, NULL, mains[i], w) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!rings[0]->started || !rings[1]->started)
+        end_threads(w); /* then all runs inline */
+}
+
+/* Stop a ring's consumer once it has used what it was given. */
+static void
+stop_ring(struct nv_bundle_writer *w, struct ring *g)
+{
+    if (!g->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    g->stop = 1;
+    pthread_cond_signal(&g->work);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(g->thread, NULL);
+    g->started = 0;
+}
+
+static void
+end_threads(struct nv_bundle_writer *w)
+{
+    if (!w->threaded)
+        return;
+    stop_ring(w, &w->batch_ring);
+    stop_ring(w, &w->zbuf_ring);
+    pthread_cond_destroy(&w->batch_ring.work);
+    pthread_cond_destroy(&w->batch_ring.done);
+    pthread_cond_destroy(&w->zbuf_ring.work);
+    pthread_cond_destroy(&w->zbuf_ring.done);
+    pthread_mutex_destroy(&w->mu);
+    w->threaded = 0;
+}
+
+/* A free batch for the caller to fill. */
+static int
+take_batch(struct nv_bundle_writer *w)
+{
+    struct batch *b = ring_take(w, &w->batch_ring);
+
+    if (b == NULL)
+        return perr_raise(w);
+    /* a batch grown for a huge record is given back */
+    if (b->cap > NV_ENTRY_CHUNK) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+    if (b->data == NULL) {
+        if ((b->data = malloc(NV_ENTRY_CHUNK)) == NULL) {
+            ring_untake(w, &w->batch_ring, b);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        b->cap = NV_ENTRY_CHUNK;
+    }
+    b->len = 0;
+    w->cur = b;
+    return 0;
+}
+
+/* Hand the current batch to the packer (or pack it inline). */
+static int
+put_batch(struct nv_bundle_writer *w)
+{
+    struct batch *b = w->cur;
+
+    w->cur = NULL;
+    if (b->len == 0) {
+        ring_untake(w, &w->batch_ring, b);
+        return 0;
+    }
+    b->no = ++w->record_files;
+    w->raw += b->len;
+    if (!w->threaded) {
+        if (!w->failed)
+            pack_batch(w, b);
+        b->len = 0;
+        ring_release(w, &w->batch_ring, b);
+    } else {
+        pthread_mutex_lock(&w->mu);
+        w->batch_ring.queue[(w->batch_ring.head + w->batch_ring.len) % RING_MAX] = b;
+        w->batch_ring.len++;
+        pthread_cond_signal(&w->batch_ring.work);
+        pthread_mutex_unlock(&w->mu);
+    }
+    return failed(w) ? perr_raise(w) : 0;
+}
+
+/* An unnamed spool file in dir; *linkable when it is an O_TMPFILE file,
+ * which can later be given the bundle's name.  The mode is the bundle's. */
+static int
+open_spool(const char *dir, int *linkable)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
+
+    *linkable = fd >= 0;
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
         char *tmpl = nv_path_join(dir, ".nova-spool.XXXXXX");
         fd = mkostemp(tmpl, O_CLOEXEC);
@@ -168,19 +676,111 @@ open_spool(const char *dir)
     return fd;
 }
 
+/* The manifest of the bundle being written, as far as it is known. */
+static void
+fill_manifest(const struct nv_bundle_writer *w, struct nv_manifest *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->kind = w->p.kind;
+    strcpy(m->sender, w->p.sender);
+    memcpy(m->sender_key, w->p.sign_key->keyid, NV_KEYID_LEN);
+    strcpy(m->recipient, w->p.recipient);
+    memcpy(m->recipient_key, w->p.recipient_pk, NV_AGE_KEYLEN);
+    m->seq = w->p.seq;
+    if (w->p.prev != NULL) {
+        m->has_prev = 1;
+        memcpy(m->prev, w->p.prev, 32);
+    }
+    m->created = w->p.created;
+    m->part = w->p.part;
+    m->final = w->p.final;
+    m->records = w->n_records;
+    m->upserts = w->n_upserts;
+    m->deletes = w->n_deletes;
+    m->rejects = w->n_rejects;
+    m->payload_size = w->spooled;
+}
+
+static void
+trusted_comment(const struct nv_manifest *m, char *out, size_t n)
+{
+    snprintf(out, n, "nova %s %s->%s seq:%llu\tfile:manifest\thashed",
+             nv_kind_name(m->kind), m->sender, m->recipient,
+             (unsigned long long)m->seq);
+}
+
+/* The container bytes before the payload: three headers, the manifest and
+ * the signature, each padded. */
+static uint64_t
+prefix_size(size_t manifest_len, size_t sig_len)
+{
+    return 3 * BLOCK + padded(manifest_len) + padded(sig_len);
+}
+
+static size_t
+manifest_len(const struct nv_manifest *m)
+{
+    struct nv_buf t = NV_BUF_INIT;
+    size_t n = nv_manifest_format(m, &t) < 0 ? 0 : t.len;
+
+    nv_buf_release(&t);
+    return n;
+}
+
+/* Guess where the payload will start in the bundle, so that it can be
+ * spooled right there and the spool become the bundle.  The signature's
+ * length is known now; the manifest's depends on the counts and the payload
+ * size: if their possible range spans a 512-byte boundary, typical values
+ * decide.  A wrong guess costs a copy at the end, nothing else.  0: none. */
+static uint64_t
+guess_payload_offset(const struct nv_bundle_writer *w)
+{
+    struct nv_manifest m;
+    struct nv_buf sig = NV_BUF_INIT;
+    char trusted[256];
+    size_t lo, hi, mid, slen;
+
+    fill_manifest(w, &m);
+    m.final = 0;
+    lo = manifest_len(&m);
+    m.final = 1;
+    m.records = m.upserts = m.deletes = m.rejects = 9999999999ULL;
+    m.payload_size = USTAR_SIZE_MAX;
+    hi = manifest_len(&m);
+    m.final = w->p.final;
+    m.records = m.upserts = 999999;
+    m.deletes = 99999;
+    m.rejects = 9;
+    m.payload_size = 99999999;
+    mid = manifest_len(&m);
+    trusted_comment(&m, trusted, sizeof(trusted));
+    /* the signature's length does not depend on what is signed */
+    if (lo == 0 || nv_minisign_sign(w->p.sign_key, "", 0, NV_SIG_COMMENT,
+                                    trusted, &sig) < 0) {
+        nv_buf_release(&sig);
+        return 0;
+    }
+    slen = sig.len;
+    nv_buf_release(&sig);
+    return prefix_size(padded(lo) == padded(hi) ? lo : mid, slen);
+}
+
 int
 nv_bundle_writer_new(struct nv_bundle_writer **out,
                      const struct nv_bundle_params *p)
 {
     struct nv_bundle_writer *w;
     const uint8_t (*rcpt)[NV_AGE_KEYLEN];
-    int r, threads;
+    int r, workers;
 
     *out = NULL;
     if (p->seq == 0 || (p->seq == 1) != (p->prev == NULL) ||
         !nv_name_valid(p->sender) || !nv_name_valid(p->recipient) ||
         p->part == 0)
         return nv_fail(NV_EINVAL, "invalid bundle parameters");
+    /* the entries' mtime: 11 octal digits */
+    if (p->created < 0 || (uint64_t)p->created > USTAR_SIZE_MAX)
+        return nv_fail(NV_EINVAL, "invalid bundle parameters (creation time)");
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
     w->p = *p;
@@ -189,44 +789,51 @@ nv_bundle_writer_new(struct nv_bundle_writer **out,
         w->p.prev = w->prev;
     }
     w->spool = -1;
-    nv_buf_init(&w->records);
-    crypto_hash_sha256_init(&w->sha);
-    if ((w->spool = open_spool(p->tmp_dir ? p->tmp_dir : "/tmp")) < 0) {
+    for (int i = 0; i < NBATCH; i++)
+        w->batch_ring.pool[w->batch_ring.npool++] = &w->batches[i];
+    for (int i = 0; i < NZBUF; i++) {
+        if ((w->zbufs[i].data = malloc(ZBUF_SIZE)) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        w->zbuf_ring.pool[w->zbuf_ring.npool++] = &w->zbufs[i];
+    }
+    sha256_init(&w->sha);
+    if ((w->spool = open_spool(p->tmp_dir ? p->tmp_dir : "/tmp",
+                               &w->direct)) < 0) {
         r = w->spool;
         goto fail;
     }
-    w->zc = ZSTD_createCCtx();
-    w->zout_cap = ZSTD_CStreamOutSize();
-    w->zout = malloc(w->zout_cap);
-    if (w->zc == NULL || w->zout == NULL) {
+    if (w->direct)
+        w->spool_off = guess_payload_offset(w);
+    w->direct = w->spool_off > 0;
+    if (w->direct && lseek(w->spool, (off_t)w->spool_off, SEEK_SET) < 0) {
+        r = nv_fail_errno("cannot seek in the spool file");
+        goto fail;
+    }
+    if ((w->zc = ZSTD_createCCtx()) == NULL) {
         r = nv_fail(NV_ENOMEM, "out of memory");
         goto fail;
     }
     ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
                            p->zstd_level ? p->zstd_level : 1);
     ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
-    threads = p->zstd_threads;
-    if (threads == 0) {
+    /* The packer compresses; zstd's own workers pay (they copy the input)
+     * only with cores to spare beyond the caller's and the packer's. */
+    workers = p->zstd_threads;
+    if (workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+        workers = n >= 4 ? (n - 2 > 4 ? 4 : (int)n - 2) : 1;
     }
-    if (threads > 1)
-        ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, threads);
+    if (workers > 1)
+        ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, workers);
     rcpt = (const uint8_t(*)[NV_AGE_KEYLEN])p->recipient_pk;
-    if ((r = nv_age_enc_new(&w->age, rcpt, 1, spool_sink, w)) < 0)
-        goto fail;
-    w->ar = archive_write_new();
-    if (w->ar == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_age_enc_new(&w->age, rcpt, 1, spool_sink, w)) < 0) {
+        if (w->perr.code != 0)
+            r = perr_raise(w);
         goto fail;
     }
-    if (archive_write_set_format_ustar(w->ar) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(w->ar, BLOCK * 20) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(w->ar, 1) != ARCHIVE_OK ||
-        archive_write_open(w->ar, w, NULL, archive_sink, NULL) != ARCHIVE_OK) {
-        r = nv_fail(NV_EINVAL, "libarchive: %s", archive_error_string(w->ar));
-        goto fail;
-    }
+    start_threads(w);
     *out = w;
     return 0;
 fail:
@@ -234,61 +841,64 @@ fail:
     return r;
 }
 
+/* Wait until the packer has packed every batch handed over: then the
+ * caller may compress. */
+static int
+packer_idle(struct nv_bundle_writer *w)
+{
+    ring_idle(w, &w->batch_ring);
+    return failed(w) ? perr_raise(w) : 0;
+}
+
 int
 nv_bundle_add_file(struct nv_bundle_writer *w, const char *name,
                    const void *data, size_t len)
 {
-    struct archive_entry *e;
-    int r = 0;
+    int r;
 
     if (!nv_entry_name_valid(name))
         return nv_fail(NV_EINVAL, "invalid payload file name");
-    if ((e = archive_entry_new()) == NULL)
-        return nv_fail(NV_ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, w->p.created, 0);
-    if (archive_write_header(w->ar, e) != ARCHIVE_OK ||
-        (len > 0 && archive_write_data(w->ar, data, len) != (la_ssize_t)len)) {
-        r = w->err ? w->err
-                   : nv_fail(NV_EINVAL, "libarchive: %s",
-                             archive_error_string(w->ar));
-    }
-    archive_entry_free(e);
-    if (r == 0)
-        w->raw += len;
-    return r;
-}
-
-static int
-flush_records(struct nv_bundle_writer *w)
-{
-    char name[64];
-    int r;
-
-    if (w->records.len == 0)
-        return 0;
-    snprintf(name, sizeof(name), "changes-%06u.ndjson", ++w->record_files);
-    r = nv_bundle_add_file(w, name, w->records.data, w->records.len);
-    nv_buf_reset(&w->records);
-    return r;
+    if (w->finished)
+        return nv_fail(NV_EINVAL, "bundle writer already finished");
+    if ((uint64_t)len > USTAR_SIZE_MAX)
+        return nv_fail(NV_ETOOBIG, "payload file over 8 GiB");
+    if ((r = packer_idle(w)) < 0)
+        return r;
+    if (pack_entry(w, name, data, len) < 0 || failed(w))
+        return perr_raise(w);
+    w->raw += len;
+    return 0;
 }
 
 int
 nv_bundle_add_record(struct nv_bundle_writer *w, const void *line, size_t len)
 {
+    struct batch *b;
     int r;
 
-    if (w->records.len > 0 && w->records.len + len + 1 > NV_ENTRY_CHUNK &&
-        (r = flush_records(w)) < 0)
+    if (w->finished)
+        return nv_fail(NV_EINVAL, "bundle writer already finished");
+    if (len > NV_BUF_MAX - 1)
+        return nv_fail(NV_ETOOBIG, "record over %zu bytes", (size_t)NV_BUF_MAX);
+    if (w->cur != NULL && w->cur->len > 0 &&
+        w->cur->len + len + 1 > NV_ENTRY_CHUNK && (r = put_batch(w)) < 0)
         return r;
-    if ((r = nv_buf_add(&w->records, line, len)) < 0 ||
-        (r = nv_buf_add(&w->records, "\n", 1)) < 0)
+    if (w->cur == NULL && (r = take_batch(w)) < 0)
         return r;
-    if (w->records.len >= NV_ENTRY_CHUNK)
-        return flush_records(w);
+    b = w->cur;
+    if (b->len + len + 1 > b->cap) {
+        /* one record over NV_ENTRY_CHUNK: it gets an entry of its own */
+        uint8_t *nd = realloc(b->data, b->len + len + 1);
+        if (nd == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        b->data = nd;
+        b->cap = b->len + len + 1;
+    }
+    memcpy(b->data + b->len, line, len);
+    b->data[b->len + len] = '\n';
+    b->len += len + 1;
+    if (b->len >= NV_ENTRY_CHUNK)
+        return put_batch(w);
     return 0;
 }
 
@@ -311,14 +921,13 @@ nv_bundle_set_final(struct nv_bundle_writer *w, int final)
 uint64_t
 nv_bundle_raw_bytes(const struct nv_bundle_writer *w)
 {
-    return w->raw + w->records.len;
+    return w->raw + (w->cur != NULL ? w->cur->len : 0);
 }
 
 static int
-copy_spool(int from, int to, uint64_t n)
+copy_spool(int from, off_t off, int to, uint64_t n)
 {
     uint8_t *buf = NULL;
-    off_t off = 0;
     int r = 0;
 
     while (n > 0) {
@@ -360,10 +969,10 @@ copy_spool(int from, int to, uint64_t n)
     return r;
 }
 
-int
-nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
-                          const struct nv_buf *sig, int payload_fd,
-                          uint64_t payload_size)
+static int
+write_container_at(const char *path, const struct nv_buf *manifest,
+                   const struct nv_buf *sig, int payload_fd,
+                   uint64_t payload_off, uint64_t payload_size)
 {
     static const uint8_t zeros[2 * BLOCK];
     struct nv_atomic at;
@@ -379,7 +988,8 @@ nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
                           manifest->len)) < 0 ||
         (r = write_member(at.fd, member_names[1], sig->data, sig->len)) < 0 ||
         (r = nv_write_all(at.fd, h, BLOCK)) < 0 ||
-        (r = copy_spool(payload_fd, at.fd, payload_size)) < 0 ||
+        (r = copy_spool(payload_fd, (off_t)payload_off, at.fd,
+                        payload_size)) < 0 ||
         (r = nv_write_all(at.fd, zeros,
                           (size_t)(padded(payload_size) - payload_size))) < 0 ||
         (r = nv_write_all(at.fd, zeros, sizeof(zeros))) < 0) {
@@ -390,62 +1000,109 @@ nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
 }
 
 int
+nv_bundle_write_container(const char *path, const struct nv_buf *manifest,
+                          const struct nv_buf *sig, int payload_fd,
+                          uint64_t payload_size)
+{
+    return write_container_at(path, manifest, sig, payload_fd, 0,
+                              payload_size);
+}
+
+/* The spool already holds the payload at the right offset: write the rest
+ * of the container around it, fsync, and give it the name path (never
+ * replacing a file).  1: the spool cannot be named (no /proc, another file
+ * system...): copy it instead. */
+static int
+commit_spool(struct nv_bundle_writer *w, const char *path,
+             const struct nv_buf *manifest, const struct nv_buf *sig)
+{
+    static const uint8_t zeros[2 * BLOCK];
+    uint64_t size = w->spooled;
+    char fdpath[64], *dir;
+    uint8_t h[BLOCK];
+    int r;
+
+    if (lseek(w->spool, 0, SEEK_SET) < 0)
+        return nv_fail_errno("cannot seek in the spool file");
+    ustar_header(h, member_names[2], size);
+    if ((r = write_member(w->spool, member_names[0], manifest->data,
+                          manifest->len)) < 0 ||
+        (r = write_member(w->spool, member_names[1], sig->data, sig->len)) < 0 ||
+        (r = nv_write_all(w->spool, h, BLOCK)) < 0)
+        return nv_fail_prefix(r, "cannot write bundle '%s'", path);
+    if (lseek(w->spool, (off_t)(w->spool_off + size), SEEK_SET) < 0)
+        return nv_fail_errno("cannot seek in the spool file");
+    if ((r = nv_write_all(w->spool, zeros, (size_t)(padded(size) - size))) < 0 ||
+        (r = nv_write_all(w->spool, zeros, sizeof(zeros))) < 0)
+        return nv_fail_prefix(r, "cannot write bundle '%s'", path);
+    if (fsync(w->spool) < 0)
+        return nv_fail_errno("cannot fsync '%s'", path);
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", w->spool);
+    if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
+        if (errno == EEXIST)
+            return nv_fail(NV_EEXIST, "'%s' already exists", path);
+        return 1;
+    }
+    if ((dir = strdup(path)) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = nv_fsync_dir(dirname(dir));
+    free(dir);
+    return r;
+}
+
+int
 nv_bundle_writer_finish(struct nv_bundle_writer *w, const char *path,
                         uint8_t id[32], struct nv_manifest *manifest_out)
 {
+    static const uint8_t tar_end[2 * BLOCK];
     struct nv_manifest m;
     struct nv_buf mtext = NV_BUF_INIT, sig = NV_BUF_INIT;
-    char trusted[256], kid[17];
+    char trusted[256];
     int r;
 
     if (w->finished)
         return nv_fail(NV_EINVAL, "bundle writer already finished");
     w->finished = 1;
-    if ((r = flush_records(w)) < 0)
+    /* the last batch; then the caller ends the tar and the zstd frame */
+    if ((w->cur != NULL && (r = put_batch(w)) < 0) ||
+        (r = packer_idle(w)) < 0)
         goto out;
-    if (archive_write_close(w->ar) != ARCHIVE_OK) {
-        r = w->err ? w->err
-                   : nv_fail(NV_EINVAL, "libarchive: %s",
-                             archive_error_string(w->ar));
+    if (zstd_push(w, tar_end, sizeof(tar_end), ZSTD_e_continue) < 0 ||
+        zstd_push(w, NULL, 0, ZSTD_e_end) < 0) {
+        r = perr_raise(w);
         goto out;
     }
-    if ((r = zstd_push(w, NULL, 0, ZSTD_e_end)) < 0 ||
-        (r = nv_age_enc_finish(w->age)) < 0)
+    if (w->zcur != NULL)
+        put_zbuf(w);
+    ring_idle(w, &w->zbuf_ring);
+    end_threads(w);
+    if (w->failed) {
+        r = perr_raise(w);
         goto out;
+    }
+    if ((r = nv_age_enc_finish(w->age)) < 0) {
+        if (w->perr.code != 0)
+            r = perr_raise(w);
+        goto out;
+    }
 
-    memset(&m, 0, sizeof(m));
-    m.kind = w->p.kind;
-    strcpy(m.sender, w->p.sender);
-    memcpy(m.sender_key, w->p.sign_key->keyid, NV_KEYID_LEN);
-    strcpy(m.recipient, w->p.recipient);
-    memcpy(m.recipient_key, w->p.recipient_pk, NV_AGE_KEYLEN);
-    m.seq = w->p.seq;
-    if (w->p.prev != NULL) {
-        m.has_prev = 1;
-        memcpy(m.prev, w->p.prev, 32);
-    }
-    m.created = w->p.created;
-    m.part = w->p.part;
-    m.final = w->p.final;
-    m.records = w->n_records;
-    m.upserts = w->n_upserts;
-    m.deletes = w->n_deletes;
-    m.rejects = w->n_rejects;
-    m.payload_size = w->spooled;
-    crypto_hash_sha256_final(&w->sha, m.payload_sha256);
+    fill_manifest(w, &m);
+    sha256_digest(&w->sha, sizeof(m.payload_sha256), m.payload_sha256);
     if ((r = nv_manifest_format(&m, &mtext)) < 0)
         goto out;
-    nv_keyid_hex(m.sender_key, kid);
-    snprintf(trusted, sizeof(trusted),
-             "nova %s %s->%s seq:%llu\tfile:manifest\thashed",
-             nv_kind_name(m.kind), m.sender, m.recipient,
-             (unsigned long long)m.seq);
+    trusted_comment(&m, trusted, sizeof(trusted));
     if ((r = nv_minisign_sign(w->p.sign_key, mtext.data, mtext.len,
                               NV_SIG_COMMENT, trusted,
                               &sig)) < 0)
         goto out;
 
-    r = nv_bundle_write_container(path, &mtext, &sig, w->spool, w->spooled);
+    r = 1;
+    if (w->direct &&
+        prefix_size(mtext.len, sig.len) == w->spool_off)
+        r = commit_spool(w, path, &mtext, &sig);
+    if (r == 1)
+        r = write_container_at(path, &mtext, &sig, w->spool, w->spool_off,
+                               w->spooled);
     if (r == 0) {
         nv_manifest_id(mtext.data, mtext.len, id);
         if (manifest_out != NULL)
@@ -462,14 +1119,21 @@ nv_bundle_writer_free(struct nv_bundle_writer *w)
 {
     if (w == NULL)
         return;
-    if (w->ar != NULL)
-        archive_write_free(w->ar); /* closes if still open */
+    if (w->threaded) {
+        pthread_mutex_lock(&w->mu);
+        w->aborted = 1;
+        wake_all(w);
+        pthread_mutex_unlock(&w->mu);
+        end_threads(w);
+    }
     ZSTD_freeCCtx(w->zc);
-    free(w->zout);
     nv_age_enc_free(w->age);
     if (w->spool >= 0)
         close(w->spool);
-    nv_buf_release(&w->records);
+    for (int i = 0; i < NBATCH; i++)
+        free(w->batches[i].data);
+    for (int i = 0; i < NZBUF; i++)
+        free(w->zbufs[i].data);
     sodium_memzero(&w->sha, sizeof(w->sha));
     free(w);
 }
@@ -743,7 +1407,7 @@ archive_source(struct archive *a, void *ctx, const void **buf)
 int
 nv_bundle_check_hash(struct nv_bundle *b)
 {
-    crypto_hash_sha256_state sha;
+    struct sha256_ctx sha;
     uint8_t *buf, got_hash[32];
     uint64_t left = b->m.payload_size;
     off_t off = (off_t)b->payload_off;
@@ -751,7 +1415,7 @@ nv_bundle_check_hash(struct nv_bundle *b)
 
     if ((buf = malloc(IOBUF)) == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
-    crypto_hash_sha256_init(&sha);
+    sha256_init(&sha);
     while (left > 0) {
         size_t want = left < IOBUF ? (size_t)left : IOBUF;
         ssize_t n = pread(b->fd, buf, want, off);
@@ -760,11 +1424,11 @@ nv_bundle_check_hash(struct nv_bundle *b)
                       : nv_fail(NV_ETRUNCATED, "bundle truncated in payload");
             goto out;
         }
-        crypto_hash_sha256_update(&sha, buf, (size_t)n);
+        sha256_update(&sha, (size_t)n, buf);
         left -= (uint64_t)n;
         off += n;
     }
-    crypto_hash_sha256_final(&sha, got_hash);
+    sha256_digest(&sha, sizeof(got_hash), got_hash);
     b->hash_ok = sodium_memcmp(got_hash, b->m.payload_sha256, 32) == 0;
     if (!b->hash_ok)
         r = nv_fail(NV_EHASH,

@@ -18,7 +18,8 @@
  *   age -d -i key payload.age | zstd -d | tar t
  *
  * Writing and reading stream: memory stays bounded (a few MiB) whatever the
- * size of the payload.
+ * size of the payload.  A writer uses threads of its own (bundle.c) but is
+ * not itself thread-safe: one thread calls it.
  */
 #ifndef NOVA_BUNDLE_H
 #define NOVA_BUNDLE_H
@@ -52,8 +53,12 @@ struct nv_bundle_params {
     int final;     /* last part of the change set */
     int64_t created;
     int zstd_level;  /* 0 = default (1) */
-    int zstd_threads;/* 0 = one per core, at most 4; 1 = single-threaded */
-    const char *tmp_dir; /* where the payload is spooled (same fs as output) */
+    int zstd_threads;/* zstd's own workers: 0 = automatic (none up to 3
+                      * cores, else cores - 2, at most 4); 1 = none.  The
+                      * writer always runs two threads besides the caller's
+                      * (compression, encryption). */
+    const char *tmp_dir; /* where the payload is spooled (same fs as output:
+                          * the spool then becomes the bundle, no copy) */
 };
 
 struct nv_bundle_writer;

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "errors.h"
 #include "record.h"
@@ -54,31 +57,92 @@ hex4(const unsigned char *p, unsigned *v)
     return 0;
 }
 
-/* A string at j->p (on the opening quote); *out gets the raw bytes between
- * the quotes.  Escapes and UTF-8 are checked strictly. */
-static int
-string(struct jp *j, struct span *out)
+/* The first byte in [p, end) that ends a run of plain string content (a
+ * quote, a backslash, a control character or a byte of a multi-byte UTF-8
+ * sequence), or end.  Sixteen bytes at a time with SSE2 (a signed compare
+ * below 0x20 catches both the control characters and the bytes >= 0x80),
+ * else eight with the word tricks; the last few bytes one at a time. */
+static inline const unsigned char *
+skip_plain(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = j->p + 1, *end = j->end;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
 
-    out->s = p;
-    while (p < end) {
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                              _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#else
+    /* 8 bytes at a time: no quote, backslash, control character or byte
+     * >= 0x80 in the word */
+    while (end - p >= 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p, 8);
+        q = w ^ 0x2222222222222222ULL;  /* '"' */
+        b = w ^ 0x5c5c5c5c5c5c5c5cULL;  /* '\\' */
+        if ((((w & 0x6060606060606060ULL) + 0x6060606060606060ULL) & ~w &
+             0x8080808080808080ULL) != 0x8080808080808080ULL)
+            break; /* a byte < 0x20 (neither bit 5 nor 6) or >= 0x80 */
+        if (((q - 0x0101010101010101ULL) & ~q & 0x8080808080808080ULL) ||
+            ((b - 0x0101010101010101ULL) & ~b & 0x8080808080808080ULL))
+            break;
+        p += 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
+        p++;
+    return p;
+}
+
+/* The length of the UTF-8 sequence at p (*p >= 0x80), or 0 if it is not
+ * valid: strictly, no overlong forms, surrogates or code points past
+ * U+10FFFF. */
+static size_t
+utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = *p, cp;
+    int n;
+
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 1, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 2, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 3, cp = c & 0x07;
+    else
+        return 0;
+    if (end - p <= n)
+        return 0;
+    for (int i = 1; i <= n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return (size_t)n + 1;
+}
+
+/* The rest of a string from p, where skip_plain stopped: escapes, UTF-8
+ * sequences, errors, then plain runs again up to the closing quote. */
+static int
+string_slow(struct jp *j, struct span *out, const unsigned char *p)
+{
+    const unsigned char *end = j->end;
+
+    for (;; p = skip_plain(p, end)) {
         unsigned c;
-        /* plain ASCII, 8 bytes at a time: no quote, backslash, control
-         * character or byte >= 0x80 in the word */
-        while (end - p >= 8) {
-            uint64_t w, q, b;
-            memcpy(&w, p, 8);
-            q = w ^ 0x2222222222222222ULL;  /* '"' */
-            b = w ^ 0x5c5c5c5c5c5c5c5cULL;  /* '\\' */
-            if ((((w & 0x6060606060606060ULL) + 0x6060606060606060ULL) & ~w &
-                 0x8080808080808080ULL) != 0x8080808080808080ULL)
-                break; /* a byte < 0x20 (neither bit 5 nor 6) or >= 0x80 */
-            if (((q - 0x0101010101010101ULL) & ~q & 0x8080808080808080ULL) ||
-                ((b - 0x0101010101010101ULL) & ~b & 0x8080808080808080ULL))
-                break;
-            p += 8;
-        }
+        size_t n;
+
         if (p >= end)
             break;
         c = *p;
@@ -114,36 +178,29 @@ string(struct jp *j, struct span *out)
                 return bad("bad escape");
             }
         }
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        /* UTF-8 sequence */
-        {
-            int n;
-            unsigned cp;
-            if (c >= 0xC2 && c <= 0xDF)
-                n = 1, cp = c & 0x1F;
-            else if (c >= 0xE0 && c <= 0xEF)
-                n = 2, cp = c & 0x0F;
-            else if (c >= 0xF0 && c <= 0xF4)
-                n = 3, cp = c & 0x07;
-            else
-                return bad("invalid UTF-8");
-            if (end - p <= n)
-                return bad("invalid UTF-8");
-            for (int i = 1; i <= n; i++) {
-                if ((p[i] & 0xC0) != 0x80)
-                    return bad("invalid UTF-8");
-                cp = cp << 6 | (p[i] & 0x3F);
-            }
-            if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-                (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-                return bad("invalid UTF-8");
-            p += n + 1;
-        }
+        /* a UTF-8 sequence (c >= 0x80) */
+        if ((n = utf8_seq(p, end)) == 0)
+            return bad("invalid UTF-8");
+        p += n;
     }
     return bad("unterminated string");
+}
+
+/* A string at j->p (on the opening quote); *out gets the raw bytes between
+ * the quotes.  Escapes and UTF-8 are checked strictly.  Inline: most
+ * strings are one plain run up to the closing quote. */
+static inline int
+string(struct jp *j, struct span *out)
+{
+    const unsigned char *s = j->p + 1, *p = skip_plain(s, j->end);
+
+    out->s = s;
+    if (p < j->end && *p == '"') {
+        out->n = (size_t)(p - s);
+        j->p = p + 1;
+        return 0;
+    }
+    return string_slow(j, out, p);
 }
 
 static int value(struct jp *j);
@@ -200,15 +257,34 @@ span_cmp(const void *a, const void *b)
     return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* Are two of the names equal?  Pairwise for the usual few, sorted past. */
+/* A hash of a name, for has_dup: its length and three of its bytes. */
+static inline unsigned
+name_hash(const struct span *k)
+{
+    unsigned h = (unsigned)k->n * 0x9Du;
+
+    if (k->n > 0)
+        h += k->s[0] * 31u + k->s[k->n - 1] * 7u + k->s[k->n / 2];
+    return (h ^ (h >> 8)) & 255;
+}
+
+/* Are two of the names equal?  For the usual few, a 256-bit set of their
+ * hashes: only a name whose hash was seen is compared with the others (no
+ * pairwise loop, whose exits the branch predictor misses); sorted past. */
 static int
 has_dup(struct span *v, size_t n)
 {
-    if (n <= 24) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t k = 0; k < i; k++)
-                if (v[i].n == v[k].n && memcmp(v[i].s, v[k].s, v[i].n) == 0)
-                    return 1;
+    if (n <= 64) {
+        uint64_t seen[4] = { 0, 0, 0, 0 };
+        for (size_t i = 0; i < n; i++) {
+            unsigned h = name_hash(&v[i]);
+            if (seen[h >> 6] >> (h & 63) & 1) {
+                for (size_t k = 0; k < i; k++)
+                    if (v[k].n == v[i].n && memcmp(v[k].s, v[i].s, v[i].n) == 0)
+                        return 1;
+            }
+            seen[h >> 6] |= (uint64_t)1 << (h & 63);
+        }
         return 0;
     }
     qsort(v, n, sizeof(*v), span_cmp);
@@ -238,28 +314,29 @@ object(struct jp *j, int strings_only, int check_dups)
         return 0;
     }
     for (;;) {
-        struct span k;
+        struct span scratch;
         ws(j);
         if (j->p >= j->end || *j->p != '"') {
             r = bad("expected a member name");
             goto out;
         }
-        if ((r = string(j, &k)) < 0)
-            goto out;
-        if (check_dups) {
-            if (n == cap) {
-                struct span *nk = malloc(2 * cap * sizeof(*nk));
-                if (nk == NULL) {
-                    r = nv_fail(NV_ENOMEM, "out of memory");
-                    goto out;
-                }
-                memcpy(nk, keys, n * sizeof(*nk));
-                free(heap);
-                keys = heap = nk;
-                cap *= 2;
+        if (check_dups && n == cap) {
+            struct span *nk = malloc(2 * cap * sizeof(*nk));
+            if (nk == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                goto out;
             }
-            keys[n++] = k;
+            memcpy(nk, keys, n * sizeof(*nk));
+            free(heap);
+            keys = heap = nk;
+            cap *= 2;
         }
+        /* the name goes straight to its slot (no copy of a just-written
+         * span: that stalls on store forwarding) */
+        if ((r = string(j, check_dups ? &keys[n] : &scratch)) < 0)
+            goto out;
+        if (check_dups)
+            n++;
         ws(j);
         if (j->p >= j->end || *j->p != ':') {
             r = bad("expected ':'");
@@ -271,8 +348,13 @@ object(struct jp *j, int strings_only, int check_dups)
             r = nv_fail(NV_EFORMAT, "record field values must be strings");
             goto out;
         }
-        if ((r = value(j)) < 0)
+        if (j->p < j->end && *j->p == '"') {
+            struct span v;
+            if ((r = string(j, &v)) < 0)
+                goto out;
+        } else if ((r = value(j)) < 0) {
             goto out;
+        }
         ws(j);
         if (j->p < j->end && *j->p == ',') {
             j->p++;
@@ -363,7 +445,7 @@ int
 nv_record_check(const char *line, size_t len)
 {
     struct jp j = { (const unsigned char *)line, (const unsigned char *)line + len, 0 };
-    struct span op = { NULL, 0 }, key = { NULL, 0 }, names[64];
+    struct span op = { NULL, 0 }, key = { NULL, 0 }, names[64 + 1];
     size_t nnames = 0;
     int have_op = 0, have_key = 0, have_fields = 0, r;
 
@@ -378,23 +460,23 @@ nv_record_check(const char *line, size_t len)
         j.p++;
     else
         for (;;) {
-            struct span k;
+            const struct span *k = &names[nnames]; /* written in place */
             ws(&j);
             if (j.p >= j.end || *j.p != '"')
                 return bad("expected a member name");
-            if ((r = string(&j, &k)) < 0)
+            if ((r = string(&j, &names[nnames])) < 0)
                 return r;
-            if (nnames == sizeof(names) / sizeof(names[0]))
+            if (nnames == 64)
                 return nv_fail(NV_EFORMAT, "record has more than 64 members");
-            names[nnames++] = k;
+            nnames++;
             ws(&j);
             if (j.p >= j.end || *j.p != ':')
                 return bad("expected ':'");
             j.p++;
             ws(&j);
-            if (is(&k, "op") || is(&k, "key")) {
-                struct span *dst = is(&k, "op") ? &op : &key;
-                int *seen = is(&k, "op") ? &have_op : &have_key;
+            if (is(k, "op") || is(k, "key")) {
+                struct span *dst = is(k, "op") ? &op : &key;
+                int *seen = is(k, "op") ? &have_op : &have_key;
                 if (*seen)
                     return nv_fail(NV_EFORMAT, "record has a field name twice");
                 *seen = 1;
@@ -402,7 +484,7 @@ nv_record_check(const char *line, size_t len)
                     return nv_fail(NV_EFORMAT, "record lacks a string 'op' and a non-empty 'key'");
                 if ((r = string(&j, dst)) < 0)
                     return r;
-            } else if (is(&k, "fields")) {
+            } else if (is(k, "fields")) {
                 if (have_fields++)
                     return nv_fail(NV_EFORMAT, "record has a field name twice");
                 if (j.p >= j.end || *j.p != '{')

@@ -5,7 +5,7 @@
 set -eu
 what=${1:-build}
 pkgs="libsodium-dev libarchive-dev libzstd-dev liblmdb-dev libgit2-dev
-      libjansson-dev libutf8proc-dev pkg-config"
+      libjansson-dev libutf8proc-dev nettle-dev pkg-config"
 case $what in
 test) pkgs="$pkgs libcmocka-dev zlib1g-dev age minisign tar zstd openssh-client git" ;;
 fuzz) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev" ;;

@@ -7,7 +7,7 @@
 export PATH="$NOVA_BUILD/tests:$PATH"
 
 mkdir small
-if ! mount -t tmpfs -o size=64k tmpfs small 2>/dev/null; then
+if ! mount -t tmpfs -o size=32k tmpfs small 2>/dev/null; then
     ok "# SKIP not allowed to mount a tmpfs here"
     done_testing
 fi

@@ -34,7 +34,7 @@ if [ -z "$CC" ]; then
     exit 1
 fi
 
-PKGS="libsodium libarchive libzstd jansson libutf8proc"
+PKGS="libsodium libarchive libzstd jansson libutf8proc nettle"
 # shellcheck disable=SC2086
 if ! PKG_CFLAGS=$(pkg-config --cflags $PKGS) ||
    ! PKG_LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"; then
