@@ -46,6 +46,7 @@ get_be64(const void *p)
  * keeps LMDB's pages hot. */
 static int mdb_fail(int rc, const char *what);
 static void be64(uint8_t out[8], uint64_t v);
+static void fresh_start(struct match_model *mo);
 
 struct bulk {
     uint8_t *v;
@@ -1284,7 +1285,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_result res;
     uint64_t next_rid;
     double t[4] = { 0, 0, 0, 0 };
-    int rc, em_here = 0;
+    int rc;
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
     size_t ncl = 0, nbundle;
@@ -1487,14 +1488,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             goto out;
         }
         if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
-            if (2 * nbundle >= ms.ms_entries) {
-                /* the bundle is most of the store: fit on its own batch */
-                em_here = 1;
-                if ((r = meta_put_u64(txn, db, "em_records", ms.ms_entries)) < 0)
-                    goto out;
-            } else if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0) {
+            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
                 goto out;
-            }
             st->em_fitted = 1;
         }
     }
@@ -1505,7 +1500,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
-    opts.flags = em_here ? 0 : MATCH_NO_EM;
+    opts.flags = MATCH_NO_EM;
     if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
         goto out;
     have_res = 1;
@@ -1888,6 +1883,41 @@ out:
     return r;
 }
 
+/* Weights a person would accept: on the main fields, an exact agreement
+ * counts for a match and a disagreement does not. */
+static int
+sane(const struct match_model *mo)
+{
+    static const int f[] = { MATCH_F_FIRST, MATCH_F_LAST, MATCH_F_BIRTH_DATE, MATCH_F_EMAIL,
+                             MATCH_F_PHONE, MATCH_F_ADDRESS };
+
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if (!(mo->weight[f[i]][MATCH_EXACT] > 0) ||
+            !(mo->weight[f[i]][MATCH_DIFFERENT] < 0.5) ||
+            !(mo->weight[f[i]][MATCH_EXACT] >= mo->weight[f[i]][MATCH_DIFFERENT]))
+            return 0;
+    return 1;
+}
+
+/* The generic starting model, with the labels (review decisions) and the
+ * thresholds of mo kept. */
+static void
+fresh_start(struct match_model *mo)
+{
+    struct match_model m;
+
+    match_model_init(&m);
+    memcpy(m.lab_m, mo->lab_m, sizeof(m.lab_m));
+    memcpy(m.lab_u, mo->lab_u, sizeof(m.lab_u));
+    m.n_lab_m = mo->n_lab_m;
+    m.n_lab_u = mo->n_lab_u;
+    m.link = mo->link;
+    m.review = mo->review;
+    memcpy(m.tf_mean, mo->tf_mean, sizeof(m.tf_mean));
+    match_model_refine(&m);
+    *mo = m;
+}
+
 int
 nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
               struct match_model *out)
@@ -1946,8 +1976,36 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         opts.block_max = BLOCK_MAX;
         opts.cluster_max = CLUSTER_MAX;
         opts.threads = 2;
-        if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
-            match_result_release(&res);
+        opts.flags = 0;
+        /* EM from the generic start with the team's decisions kept (a poor
+         * earlier fit is not a starting point); if the weights come out
+         * absurd (agreement counting against a match, disagreement for it:
+         * EM found another structure than "same person"), fit again with u
+         * from random pairs, which blocking does not bias */
+        {
+            struct match_model start = *out;
+            fresh_start(out);
+            r = match_batch(b.recs, b.n, &opts, out, &res);
+            if (r == 0) {
+                match_result_release(&res);
+                if (!sane(out)) {
+                    nv_warn("link", "EM weights rejected (EM found another structure than "
+                            "\"same person\"); fitting again with u from random pairs");
+                    *out = start;
+                    fresh_start(out);
+                    opts.flags |= MATCH_FIX_U;
+                    if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
+                        match_result_release(&res);
+                        if (!sane(out)) {
+                            nv_warn("link", "EM weights rejected again: keeping the "
+                                    "previous weights");
+                            *out = start;
+                        }
+                    }
+                }
+            }
+        }
+        if (r == 0) {
             tfc_model(&tc, out);
             if ((r = nv_link_model_save(txn, db, out)) == 0)
                 r = meta_put_u64(txn, db, "em_records", total);

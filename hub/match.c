@@ -2752,8 +2752,12 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
     if (!(o->flags & MATCH_NO_EM) && np > 0) {
         struct match_model prior = model;
 
-        if (o->u_samples > 0)
+        if (o->u_samples > 0) {
             sample_u(recs, n, o, ent, &prior);
+            /* u kept as given: the random pairs' u, not a previous fit's */
+            if (o->flags & MATCH_FIX_U)
+                memcpy(model.em_u, prior.em_u, sizeof(model.em_u));
+        }
         if ((r = fit(codes, np, o, &model, &prior)) < 0)
             goto out;
     }

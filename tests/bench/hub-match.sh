@@ -12,7 +12,7 @@ PATH="$ROOT/$BUILD:$ROOT/$BUILD/tests:$PATH"
 BASE=${BENCH_BASE:-1000000}
 ACQ=${BENCH_ACQUIRED:-450000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-match.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 cd "$W"
 
 # scenario DIR BASE ACQUIRED: a hub with the base applied and the acquired
