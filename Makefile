@@ -123,8 +123,11 @@ fuzz:
 
 bench: all
 	@sh mk/deps.sh bench
+	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 	@BUILD=$(BUILD) sh tests/bench/agent.sh
+	@BUILD=$(BUILD) sh tests/bench/match.sh
+	@BUILD=$(BUILD) sh tests/bench/hub-match.sh
 
 demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh
