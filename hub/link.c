@@ -1995,6 +1995,14 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                     fresh_start(out);
                     opts.flags |= MATCH_FIX_U;
                     if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
+                        /* u describes random pairs now: so must the prior
+                         * (the share of matches among all pairs, not among
+                         * the candidates blocking chose) */
+                        double all = (double)b.n * (double)(b.n - 1) / 2;
+                        if (all > 0 && res.ncandidates > 0) {
+                            out->lambda *= (double)res.ncandidates / all;
+                            match_model_refine(out);
+                        }
                         match_result_release(&res);
                         if (!sane(out)) {
                             nv_warn("link", "EM weights rejected again: keeping the "
