@@ -564,9 +564,29 @@ send_orders(struct nv_hub *h, const char *id)
 
 /* Remove from the payload files of one retained bundle directory the
  * lines of the records keys names ([[source, key], ...]). */
+/* keys ([[source, key], ...]) as a set: "source\x1fkey" -> true */
+static json_t *
+key_set(json_t *keys)
+{
+    json_t *set = json_object(), *kv;
+    size_t i;
+
+    json_array_foreach(keys, i, kv) {
+        char *k;
+        if (asprintf(&k, "%s\x1f%s", json_string_value(json_array_get(kv, 0)),
+                     json_string_value(json_array_get(kv, 1))) < 0)
+            abort();
+        json_object_set_new(set, k, json_true());
+        free(k);
+    }
+    return set;
+}
+
 int
 nv_gdpr_purge_dir(const char *sd, json_t *keys)
 {
+    json_t *set = json_is_object(keys) ? json_incref(keys) : key_set(keys);
+    struct nv_buf probe = NV_BUF_INIT;
     struct dirent **files = NULL;
     struct nv_rec *rec = malloc(sizeof(*rec));
     struct nv_buf scratch = NV_BUF_INIT;
@@ -593,21 +613,22 @@ nv_gdpr_purge_dir(const char *sd, json_t *keys)
         } else {
             while (r == 0 && (len = getline(&line, &cap, f)) > 0) {
                 int drop = 0;
-                size_t k;
-                json_t *kv;
+                const char *kk;
+                json_t *unused;
                 if (nv_rec_parse(line, (size_t)len - (line[len - 1] == '\n'), rec,
                                  &scratch) == 0 && rec->key.s != NULL) {
-                    const char *src = rec->source.s ? rec->source.s : "";
-                    json_array_foreach(keys, k, kv)
-                        if (strcmp(json_string_value(json_array_get(kv, 1)), rec->key.s) == 0 &&
-                            strcmp(json_string_value(json_array_get(kv, 0)), src) == 0)
-                            drop = 1;
+                    nv_buf_reset(&probe);
+                    if (nv_buf_addf(&probe, "%s\x1f%s", rec->source.s ? rec->source.s : "",
+                                    rec->key.s) == 0)
+                        drop = json_object_get(set, (char *)probe.data) != NULL;
                 } else {
                     /* an unusual line: dropped if it names a key at all
                      * (never keep a line of the person) */
-                    json_array_foreach(keys, k, kv)
-                        if (strstr(line, json_string_value(json_array_get(kv, 1))) != NULL)
+                    json_object_foreach(set, kk, unused) {
+                        const char *sep = strchr(kk, '\x1f');
+                        if (sep != NULL && strstr(line, sep + 1) != NULL)
                             drop = 1;
+                    }
                 }
                 if (drop)
                     dropped++;
@@ -626,6 +647,8 @@ nv_gdpr_purge_dir(const char *sd, json_t *keys)
     free(files);
     free(rec);
     nv_buf_release(&scratch);
+    nv_buf_release(&probe);
+    json_decref(set);
     return r;
 }
 
@@ -653,19 +676,21 @@ purge_received(const char *hubdir, const char *entity, json_t *keys)
 }
 
 /* Erase the hub's copy of a request's records and suppress them. */
+struct erase_batch {
+    struct nv_link_set set;  /* the records to take out of their clusters */
+    json_t *purge;           /* entity -> {"source\x1fkey": true} */
+};
+
 static int
 erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
-           uint64_t *erased)
+           uint64_t *erased, struct erase_batch *eb)
 {
     json_t *ents = json_object_get(req, "entities"), *ent;
     const char *e;
-    struct nv_link_set set;
-    struct nv_link_stats ls;
     struct nv_buf k = NV_BUF_INIT;
     const char *id = json_string_value(json_object_get(req, "id"));
     int r = 0;
 
-    memset(&set, 0, sizeof(set));
     json_object_foreach(ents, e, ent) {
         size_t j;
         json_t *kv;
@@ -719,26 +744,50 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
             if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
-            if (r == 0 && (r = nv_link_set_add(&set, (char *)k.data, k.len, NULL)) == 0)
+            if (r == 0 && (r = nv_link_set_add(&eb->set, (char *)k.data, k.len, NULL)) == 0) {
+                json_t *pe = json_object_get(eb->purge, e);
+                char *sk;
                 (*erased)++;
+                if (pe == NULL) {
+                    pe = json_object();
+                    json_object_set_new(eb->purge, e, pe);
+                }
+                if (asprintf(&sk, "%s\x1f%s", src, rk) < 0)
+                    abort();
+                json_object_set_new(pe, sk, json_true());
+                free(sk);
+            }
         }
-        if (r == 0)
-            r = purge_received(h->dir, e, json_object_get(ent, "keys"));
         /* the record keys are not kept once erased */
         json_object_set_new(ent, "keys", json_array());
         if (r < 0)
             break;
     }
-    if (r == 0)
-        r = nv_link_bundle(txn, &h->store.link, &set, &ls);
-    nv_link_set_release(&set);
     nv_buf_release(&k);
+    return r;
+}
+
+/* After every completed request of a pass: the records out of their
+ * clusters in one go, and each entity's retained payloads purged once. */
+static int
+erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
+{
+    struct nv_link_stats ls;
+    const char *e;
+    json_t *set;
+    int r = 0;
+
+    if (eb->set.n > 0)
+        r = nv_link_bundle(txn, &h->store.link, &eb->set, &ls);
+    json_object_foreach(eb->purge, e, set)
+        if (r == 0)
+            r = purge_received(h->dir, e, set);
     return r;
 }
 
 static int
 progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *id,
-             uint64_t *erased, char ***pending, size_t *npending)
+             uint64_t *erased, char ***pending, size_t *npending, struct erase_batch *eb)
 {
     json_t *req, *ents, *ent;
     const char *e;
@@ -813,7 +862,7 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
     }
     if (r == 0 && all && !failed && json_object_size(ents) > 0) {
         uint64_t n = 0;
-        r = erase_copy(h, txn, key, req, &n);
+        r = erase_copy(h, txn, key, req, &n, eb);
         if (r == 0) {
             *erased += n;
             json_object_set_new(req, "status", json_string("complete"));
@@ -875,12 +924,19 @@ nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
         }
         mdb_cursor_close(c);
         c = NULL;
+        struct erase_batch eb;
+        memset(&eb, 0, sizeof(eb));
+        eb.purge = json_object();
         for (size_t q = 0; q < nids; q++) {
             if (r == 0)
-                r = progress_one(h, txn, key, ids[q], erased, &pending, &npending);
+                r = progress_one(h, txn, key, ids[q], erased, &pending, &npending, &eb);
             free(ids[q]);
         }
         free(ids);
+        if (r == 0)
+            r = erase_finish(h, txn, &eb);
+        nv_link_set_release(&eb.set);
+        json_decref(eb.purge);
     }
 out:
     if (r == 0) {
@@ -1403,6 +1459,8 @@ cmd_request(int argc, char **argv)
         r = 0;
         if (f == NULL)
             r = nv_fail_errno("cannot open '%s'", from);
+        /* one sync for the whole file, before any order leaves */
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 1);
         while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
             char *colon;
             line[strcspn(line, "\r\n")] = '\0';
@@ -1426,6 +1484,9 @@ cmd_request(int argc, char **argv)
         if (f != NULL)
             fclose(f);
         free(line);
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 0);
+        if (mdb_env_sync(h.store.env, 1) != 0 && r == 0)
+            r = nv_fail(NV_ESYS, "cannot sync the register");
         if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
             r = send_orders_many(&h, ids, n);
         if (r == 0)
