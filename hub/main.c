@@ -23,6 +23,7 @@
 #include "../formats/contact.h"
 #include "cmds.h"
 #include "gdpr.h"
+#include "link.h"
 #include "mapping.h"
 #include "maprepo.h"
 #include "ingest.h"
@@ -543,6 +544,38 @@ common_cell(json_t *v, char *num, size_t n, struct nv_buf *tmp)
     return "";
 }
 
+/* For a marketing export: the record has consent (not 0), and its person
+ * neither restricted processing nor objected (flags on the RCU, or an
+ * objection kept as a keyed hash of an e-mail or phone). */
+static int
+marketable(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *rec)
+{
+    json_t *c = json_object_get(rec, "c"), *v;
+    struct nv_link_val lv;
+    size_t i;
+
+    if (json_is_integer(json_object_get(c, "consent")) &&
+        json_integer_value(json_object_get(c, "consent")) == 0)
+        return 0;
+    if (nv_link_get(txn, &h->store.link, k->mv_data, k->mv_size, &lv) == 0) {
+        MDB_val fk = { strnlen(lv.rcu, sizeof(lv.rcu)), lv.rcu }, fv;
+        if (mdb_get(txn, h->store.gdpr.flags, &fk, &fv) == 0)
+            return 0;
+    }
+    for (int f = 0; f < 2; f++)
+        json_array_foreach(json_object_get(c, f ? "phone" : "email"), i, v) {
+            uint8_t hh[16];
+            MDB_val hk = { 16, hh }, hv;
+            const char *s = json_string_value(v);
+            if (s == NULL)
+                continue;
+            nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
+            if (mdb_get(txn, h->store.gdpr.object, &hk, &hv) == 0)
+                return 0;
+        }
+    return 1;
+}
+
 /* Mappings by entity and commit, for the originals of exported records. */
 struct map_cache {
     struct { char key[NV_NAME_MAX + 42]; struct nv_mapping m; int ok; } *v;
@@ -597,7 +630,8 @@ cmd_export(int argc, char **argv)
     const char **vals = NULL;
     size_t ncols = 0, fixed;
     uint64_t n = 0;
-    int r = 0, csv, common = 0;
+    int r = 0, csv, common = 0, marketing = 0;
+    uint64_t left_out = 0;
 
     for (int i = 1; i < argc; i++) {
         if (nv_opt_val(argc, argv, &i, "--format", &v)) {
@@ -610,6 +644,8 @@ cmd_export(int argc, char **argv)
             entity = v;
         } else if (nv_opt_flag(argv, i, "--common")) {
             common = 1;
+        } else if (nv_opt_flag(argv, i, "--marketing")) {
+            marketing = 1;
         } else if (nv_opt_val(argc, argv, &i, "--why", &v)) {
             if ((why = v) == NULL)
                 return nv_cli_usage("--why needs a text");
@@ -697,6 +733,11 @@ cmd_export(int argc, char **argv)
             if (entity != NULL && strcmp(entity, e) != 0)
                 continue;
             rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
+            if (marketing && !marketable(&h, txn, &k, rec)) {
+                json_decref(rec);
+                left_out += pass == 1;
+                continue;
+            }
             fields = json_object_get(rec, "fields");
             extra = json_object_get(rec, "x");
             if (pass == 0) {
@@ -765,6 +806,10 @@ cmd_export(int argc, char **argv)
     }
     fflush(stdout);
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
+    if (marketing)
+        fprintf(stderr, "nova-hub: %llu record(s) left out: no marketing consent, or the "
+                "person restricted processing or objected (GDPR)\n",
+                (unsigned long long)left_out);
     free(vals);
     map_cache_free(&mcache);
     json_decref(cols);
@@ -940,7 +985,7 @@ static const struct nv_cmd cmds[] = {
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--entity NAME] [--why TEXT] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR links",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "

@@ -134,6 +134,14 @@ ship
 check "a retention is recorded with its legal ground" sh -c "nova-hub gdpr show H $req3 | grep -q 'retained: invoice retained 10 years'"
 check "and the request completes" sh -c "nova-hub gdpr show H $req3 | grep -q 'erase, complete'"
 
+# objection and restriction: marketing exports leave the person out, and
+# an objection survives a re-import
+check "an objection is registered" sh -c 'nova-hub gdpr request H object --record groupe:G4 | grep -q "(complete)"'
+check "a restriction is registered" sh -c 'nova-hub gdpr request H restrict --record groupe:G3 | grep -q "(complete)"'
+nova-hub export H records > all.ndjson 2>/dev/null
+nova-hub export H records --marketing > mk.ndjson 2>mk.err
+check "a marketing export leaves out who objected or restricted processing" sh -c 'grep -q "\"key\":\"G4\"" all.ndjson && grep -q "\"key\":\"A3\"" all.ndjson && ! grep -q "\"key\":\"G4\"" mk.ndjson && ! grep -q "\"key\":\"G3\"" mk.ndjson && ! grep -q "\"key\":\"A3\"" mk.ndjson'
+check "and says how many it left out" grep -q "left out: no marketing consent, or the person restricted processing or objected" mk.err
 check "the ledger verifies the whole trail" nova-audit verify H/ledger --keys H/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub
 check "the suppression key is private (0600)" sh -c '[ "$(stat -c %a H/keys/suppress.key)" = 600 ]'
 done_testing
