@@ -202,7 +202,8 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
         n++;
     }
     mdb_cursor_close(c);
-    qsort(a, n, sizeof(*a), lk_cmp);
+    if (n > 1)
+        qsort(a, n, sizeof(*a), lk_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i, ents = 0, extra = 0;
         while (j < n && strcmp(a[j].rcu, a[i].rcu) == 0) {
