@@ -16,7 +16,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-match.XXXXXX")
 cd "$W"
 
 # scenario DIR BASE ACQUIRED: a hub with the base applied and the acquired
-# entity's bundle waiting in DIR/acquired.nova
+# entity's bundles (the agent's default 64 MB cap) waiting in DIR/H/inbox
 scenario() {
     d=$1
     mkdir -p $d && (
@@ -29,8 +29,8 @@ scenario() {
             nova-agent trust $e H/keys/identity.pub >/dev/null
             mkdir -p ex-$e
         done
-        printf 'entity = groupe\nsettle = 0\nbundle_cap = 4G\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$PWD" > groupe/agent.conf
-        printf 'entity = acquis\nsettle = 0\nbundle_cap = 4G\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$PWD" > acquis/agent.conf
+        printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$PWD" > groupe/agent.conf
+        printf 'entity = acquis\nsettle = 0\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$PWD" > acquis/agent.conf
         cp gen/base.csv ex-groupe/contacts.csv
         cp gen/acquired.csv ex-acquis/contacts.csv
         for e in groupe acquis; do
@@ -40,9 +40,9 @@ scenario() {
             nova-hub mapping set H $e $e.map >/dev/null
             nova-agent scan $e >/dev/null 2>&1
         done
-        mv acquis/outbox/*.nova acquired.nova
+        mkdir -p acquired && mv acquis/outbox/*.nova acquired/
         /usr/bin/time -f '%e %M' -o base.time nova-hub ingest H groupe/outbox/*.nova >/dev/null 2>&1
-        mv acquired.nova H/inbox/
+        mv acquired/*.nova H/inbox/
     )
 }
 
