@@ -67,7 +67,10 @@ first_bytes=$(stat -c %s A/outbox/*.nova | awk '{ s += $1 } END { print s }')
 # the hub's ingest of those 450,000 records: verify, decrypt, map,
 # normalise, store, ledger
 mv A/outbox/*.nova H/inbox/
-/usr/bin/time -f '%e %M' -o th nova-hub ingest H > ingest.txt 2>/dev/null
+NOVA_LOG=debug /usr/bin/time -f '%e %M' -o th nova-hub ingest H > ingest.txt 2> ingest.err
+# the identity-resolution step of that ingest (issue 5), from the debug log
+el=$(sed -n 's/.*link: .* store \([0-9.]*\) s, candidates \([0-9.]*\) s, match_batch \([0-9.]*\) s .* RCUs \([0-9.]*\) s.*/\1 \2 \3 \4/p' ingest.err |
+    awk '{ s += $1 + $2 + $3 + $4 } END { printf "%.2f", s + 0 }')
 
 cp v2.csv exports/contacts.csv
 /usr/bin/time -f '%e %M' -o t2 nova-agent scan A --json > s2.json 2>/dev/null
@@ -87,7 +90,7 @@ zs=$(zstd -3 -q -c v2.csv | wc -c)
 read e1 m1 < t1; read e2 m2 < t2; read e3 m3 < t3; read eh mh < th
 awk -v rows="$ROWS" -v mb="$mb" -v e1="$e1" -v m1="$m1" -v e2="$e2" -v m2="$m2" \
     -v e3="$e3" -v m3="$m3" -v ch="$changes" -v bb="$bundle_bytes" -v fb="$first_bytes" \
-    -v lit="$lit" -v mat="$mat" -v sent="$sent" -v zs="$zs" -v eh="$eh" -v mh="$mh" 'BEGIN {
+    -v lit="$lit" -v mat="$mat" -v sent="$sent" -v zs="$zs" -v eh="$eh" -v mh="$mh" -v el="$el" 'BEGIN {
     printf "\nagent diff on a %d-row export (%s MB, %d columns)\n", rows, mb, 12
     printf "  %-44s %8s %10s %12s\n", "operation", "seconds", "MB/s", "peak RSS MiB"
     printf "  %-44s %8.2f %10.1f %12.1f\n", "first scan: every row shipped", e1, mb / (e1 > 0 ? e1 : 0.01), m1 / 1024
@@ -100,6 +103,6 @@ awk -v rows="$ROWS" -v mb="$mb" -v e1="$e1" -v m1="$m1" -v e2="$e2" -v m2="$m2" 
     printf "  zstd -3 of the whole new export:         %10d bytes (first full shipment: %d)\n", zs, fb
     printf "\nbench: agent diff %.1f MB/s on %d rows; 1%% change = %d bytes vs rsync %d bytes sent (%.2fx); peak RSS %.1f MiB\n",
         mb / (e2 > 0 ? e2 : 0.01), rows, bb, sent, sent / bb, (m1 > m2 ? m1 : m2) / 1024
-    printf "bench: hub ingest %.0f records/s (%d records: verify, decrypt, map, normalise, store in LMDB, ledger commit); hub peak RSS %.1f MiB\n",
-        rows / (eh > 0 ? eh : 0.01), rows, mh / 1024
+    printf "bench: hub ingest %.0f records/s (%d records: verify, decrypt, map, normalise, store in LMDB, ledger commit, %.1f s of it matching); without the matching step %.0f records/s; hub peak RSS %.1f MiB\n",
+        rows / (eh > 0 ? eh : 0.01), rows, el, rows / (eh - el > 0 ? eh - el : 0.01), mh / 1024
 }'
