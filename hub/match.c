@@ -111,61 +111,7 @@ eq(const char *a, size_t la, const char *b, size_t lb)
     return 1;
 }
 
-static int
-is_ascii(const char *s, size_t n)
-{
-    unsigned char acc = 0;
 
-    for (size_t i = 0; i < n; i++)
-        acc |= (unsigned char)s[i];
-    return acc < 0x80;
-}
-
-/* Jaro-Winkler as nv_jaro_winkler, on bytes when both are short ASCII. */
-static double
-jw(const char *a, size_t la, const char *b, size_t lb)
-{
-    unsigned char ma[64] = { 0 }, mb[64] = { 0 };
-    size_t win, m = 0, t = 0, k = 0, pre = 0;
-    double jaro;
-
-    if (la == 0 && lb == 0)
-        return 1.0;
-    if (la == 0 || lb == 0)
-        return 0.0;
-    if (la > 64 || lb > 64 || !is_ascii(a, la) || !is_ascii(b, lb))
-        return nv_jaro_winkler(a, b); /* arena strings are NUL-terminated */
-    win = (la > lb ? la : lb) / 2;
-    win = win > 0 ? win - 1 : 0;
-    for (size_t i = 0; i < la; i++) {
-        size_t lo = i > win ? i - win : 0;
-        size_t hi = i + win + 1 < lb ? i + win + 1 : lb;
-
-        for (size_t j = lo; j < hi; j++) {
-            if (!mb[j] && a[i] == b[j]) {
-                ma[i] = mb[j] = 1;
-                m++;
-                break;
-            }
-        }
-    }
-    if (m == 0)
-        return 0.0;
-    for (size_t i = 0; i < la; i++) {
-        if (!ma[i])
-            continue;
-        while (!mb[k])
-            k++;
-        if (a[i] != b[k])
-            t++;
-        k++;
-    }
-    jaro = ((double)m / (double)la + (double)m / (double)lb +
-            ((double)m - (double)t / 2.0) / (double)m) / 3.0;
-    while (pre < 4 && pre < la && pre < lb && a[pre] == b[pre])
-        pre++;
-    return jaro + (double)pre * 0.1 * (1.0 - jaro);
-}
 
 /*
  * The letters of s as a mask: bit c - 'a' for a..z, bits 26..30 for other
@@ -207,9 +153,9 @@ jw_min(const char *a, size_t la, uint32_t ma, const char *b, size_t lb, uint32_t
     double j;
 
     if (la == 0 || lb == 0)
-        return jw(a, la, b, lb);
+        return nv_jaro_winkler_n(a, la, b, lb);
     if ((ma | mb) & 0x80000000u)
-        return jw(a, la, b, lb); /* not ASCII: the bound counts bytes */
+        return nv_jaro_winkler_n(a, la, b, lb); /* not ASCII: the bound counts bytes */
     m = la - (xa < la ? xa : la);
     m = m < lb - (xb < lb ? xb : lb) ? m : lb - (xb < lb ? xb : lb);
     while (pre < 4 && pre < la && pre < lb && a[pre] == b[pre])
@@ -217,7 +163,7 @@ jw_min(const char *a, size_t la, uint32_t ma, const char *b, size_t lb, uint32_t
     j = ((double)m / (double)la + (double)m / (double)lb + 1.0) / 3.0;
     if (m == 0 || j + (double)pre * 0.1 * (1.0 - j) < lo)
         return 0.0;
-    return jw(a, la, b, lb);
+    return nv_jaro_winkler_n(a, la, b, lb);
 }
 
 /* 1 when a and b differ by one insertion, deletion, substitution or swap of

@@ -1062,12 +1062,11 @@ decode_cp(const char *s, utf8proc_int32_t *cp)
     return n;
 }
 
-double
-nv_jaro_winkler(const char *a, const char *b)
+/* Jaro-Winkler on two code-point arrays (ma, mb: la and lb zeroed flags). */
+static double
+jw_core(const utf8proc_int32_t *ca, size_t la, const utf8proc_int32_t *cb, size_t lb,
+        unsigned char *ma, unsigned char *mb)
 {
-    utf8proc_int32_t ca[NV_CMP_MAX_CP], cb[NV_CMP_MAX_CP];
-    unsigned char ma[NV_CMP_MAX_CP] = { 0 }, mb[NV_CMP_MAX_CP] = { 0 };
-    size_t la = decode_cp(a, ca), lb = decode_cp(b, cb);
     size_t win, m = 0, t = 0, k = 0, pre = 0;
     double jaro;
 
@@ -1105,6 +1104,33 @@ nv_jaro_winkler(const char *a, const char *b)
     while (pre < 4 && pre < la && pre < lb && ca[pre] == cb[pre])
         pre++;
     return jaro + (double)pre * 0.1 * (1.0 - jaro);
+}
+
+double
+nv_jaro_winkler(const char *a, const char *b)
+{
+    utf8proc_int32_t ca[NV_CMP_MAX_CP], cb[NV_CMP_MAX_CP];
+    unsigned char ma[NV_CMP_MAX_CP] = { 0 }, mb[NV_CMP_MAX_CP] = { 0 };
+    size_t la = decode_cp(a, ca), lb = decode_cp(b, cb);
+
+    return jw_core(ca, la, cb, lb, ma, mb);
+}
+
+double
+nv_jaro_winkler_n(const char *a, size_t la, const char *b, size_t lb)
+{
+    utf8proc_int32_t ca[64], cb[64];
+    unsigned char ma[64] = { 0 }, mb[64] = { 0 }, acc = 0;
+
+    if (la > 64 || lb > 64)
+        return nv_jaro_winkler(a, b);
+    for (size_t i = 0; i < la; i++)
+        acc |= (unsigned char)(ca[i] = (unsigned char)a[i]);
+    for (size_t i = 0; i < lb; i++)
+        acc |= (unsigned char)(cb[i] = (unsigned char)b[i]);
+    if (acc >= 0x80)
+        return nv_jaro_winkler(a, b); /* not ASCII: code points */
+    return jw_core(ca, la, cb, lb, ma, mb);
 }
 
 size_t

@@ -182,6 +182,9 @@ int nv_phonetic_fr(const char *norm_name, struct nv_buf *out)
  * (1 - jaro).  Two empty strings give 1, one empty string 0.  NULL is "".
  */
 double nv_jaro_winkler(const char *a, const char *b);
+/* The same on a[la] and b[lb] (NUL-terminated at those lengths), without
+ * decoding when both are ASCII of at most 64 bytes (the matcher's hot path). */
+double nv_jaro_winkler_n(const char *a, size_t la, const char *b, size_t lb);
 
 /*
  * Levenshtein distance on code points (insert, delete, substitute, each 1),
