@@ -46,6 +46,14 @@ same() {
     if cmp -s "$2" "$3"; then ok "$1"; else not_ok "$1 ('$2' and '$3' differ)"; fi
 }
 
+# flip FILE OFFSET: change the byte at OFFSET to a different value (XOR
+# 0x20), so a tamper test never writes the byte that was already there
+flip() {
+    _b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $(( _b ^ 32 )))" |
+        dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # a hub H and an agent A (entity acme) that know each other
 setup_pair() {
     nova-hub init H >/dev/null &&

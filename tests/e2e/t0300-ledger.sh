@@ -20,7 +20,7 @@ pad() { echo $(( ($1 + 511) / 512 * 512 )); }
 msize=$(tar -xOf tampered.nova manifest | wc -c)
 ssize=$(tar -xOf tampered.nova manifest.minisig | wc -c)
 off=$((512 + $(pad $msize) + 512 + $(pad $ssize) + 512 + 40))
-printf 'X' | dd of=tampered.nova bs=1 seek=$off conv=notrunc 2>/dev/null
+flip tampered.nova $off
 cp A/outbox/*.nova H/inbox/
 cp tampered.nova H/inbox/zz-tampered.nova
 echo 'not a bundle' >H/inbox/junk.nova

@@ -44,7 +44,7 @@ check "status names the missing bundle" sh -c 'nova-hub status H | grep -q "wait
 drop $b2
 check "the missing bundle arrives: both apply, in order" wait_for 10 seq_is 3
 cp $b4 t4.nova
-printf 'X' | dd of=t4.nova bs=1 seek=200 conv=notrunc 2>/dev/null
+flip t4.nova 200
 drop t4.nova
 check "a tampered bundle is quarantined" wait_for 10 sh -c 'ls H/quarantine/t4.nova.reason'
 drop $b4
