@@ -57,6 +57,18 @@ default_author(char *buf, size_t n)
     snprintf(buf, n, "%s <%s@%s>", u, u, host);
 }
 
+int
+nv_hub_author(const char *author, char *buf, size_t n, const char **name, const char **email)
+{
+    char d[512];
+
+    if (author == NULL) {
+        default_author(d, sizeof(d));
+        author = d;
+    }
+    return split_author(author, buf, n, name, email);
+}
+
 static int
 mapping_set(const char *dir, const char *entity, const char *file,
             const char *author, const char *message)

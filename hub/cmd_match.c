@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "ingest.h"
 #include "gdpr.h"
+#include "golden.h"
 #include "link.h"
 
 static const char *status_names[] = { "new", "linked", "review" };
@@ -427,6 +428,24 @@ parse_pair_id(const char *s, uint64_t *a, uint64_t *b)
     return *end == '\0' && *b != 0 ? 0 : -1;
 }
 
+/* The RCU of record rid (NV_ENOTFOUND when it has none). */
+static int
+rcu_of_rid(MDB_txn *txn, struct nv_hub *h, uint64_t rid, char out[16])
+{
+    struct match_rec mr;
+    struct nv_buf key = NV_BUF_INIT;
+    struct nv_link_val lv;
+    int r = nv_link_load(txn, &h->store.link, rid, &mr, &key);
+
+    if (r == 0) {
+        match_rec_release(&mr);
+        if ((r = nv_link_get(txn, &h->store.link, (char *)key.data, key.len, &lv)) == 0)
+            memcpy(out, lv.rcu, 16);
+    }
+    nv_buf_release(&key);
+    return r;
+}
+
 static const char *why_opt(int argc, char **argv);
 
 int
@@ -495,14 +514,41 @@ nv_cmd_review(int argc, char **argv)
                         "records changed since: see review list)", pos[2]);
             goto out;
         }
-        if ((r = nv_link_decide(txn, &h.store.link, a, b, pos[1][0] == 'a', who)) < 0)
-            goto out;
-        if ((rc = mdb_txn_commit(txn)) != 0) {
+        {
+            /* the RCUs before and after: their golden records follow, and
+             * a value that changes goes out to the other entities */
+            char rcus[4][16];
+            const char *rv[4];
+            size_t nr = 0;
+            struct nv_golden_stats gs;
+            uint64_t sent = 0;
+            if ((r = rcu_of_rid(txn, &h, a, rcus[nr])) == 0)
+                rv[nr] = rcus[nr], nr++;
+            if (r >= 0 && (r = rcu_of_rid(txn, &h, b, rcus[nr])) == 0)
+                rv[nr] = rcus[nr], nr++;
+            if (r < 0 && r != NV_ENOTFOUND)
+                goto out;
+            if ((r = nv_link_decide(txn, &h.store.link, a, b, pos[1][0] == 'a', who)) < 0)
+                goto out;
+            if ((r = rcu_of_rid(txn, &h, a, rcus[nr])) == 0)
+                rv[nr] = rcus[nr], nr++;
+            if (r >= 0 && (r = rcu_of_rid(txn, &h, b, rcus[nr])) == 0)
+                rv[nr] = rcus[nr], nr++;
+            if (r < 0 && r != NV_ENOTFOUND)
+                goto out;
+            if ((r = nv_golden_rcus(&h, txn, rv, nr, 0, &gs)) < 0)
+                goto out;
+            if ((rc = mdb_txn_commit(txn)) != 0) {
+                txn = NULL;
+                r = nv_hmdb_fail(rc, "cannot commit");
+                goto out;
+            }
             txn = NULL;
-            r = nv_hmdb_fail(rc, "cannot commit");
-            goto out;
+            if ((r = nv_golden_flush(&h, &sent)) < 0)
+                goto out;
+            if (sent > 0)
+                printf("%llu update(s) sent to the other entities\n", (unsigned long long)sent);
         }
-        txn = NULL;
         printf("%s %s: %s, and the weights learn from it\n",
                pos[1][0] == 'a' ? "accepted" : "rejected", pos[2],
                pos[1][0] == 'a' ? "the two records now share one RCU"
@@ -616,44 +662,8 @@ nv_cmd_explain(int argc, char **argv)
         txn = NULL;
         goto out;
     }
-    if (strchr(pos[1], ':') != NULL) {
-        /* entity:key: its RCU */
-        const char *colon = strchr(pos[1], ':');
-        MDB_cursor *c;
-        MDB_val k, d;
-        char pre[NV_NAME_MAX + 2];
-        size_t el = (size_t)(colon - pos[1]);
-        int found = 0;
-        snprintf(pre, sizeof(pre), "%.*s", (int)el, pos[1]);
-        if (mdb_cursor_open(txn, h.store.link.links, &c) != 0) {
-            r = nv_fail(NV_ECORRUPT, "hub store: cannot read links");
-            goto out;
-        }
-        k.mv_size = el + 1;
-        k.mv_data = pre;
-        for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 && !found;
-             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-            const char *kk = k.mv_data, *z;
-            if (k.mv_size <= el || memcmp(kk, pre, el + 1) != 0)
-                break;
-            z = memchr(kk + el + 1, 0, k.mv_size - el - 1);
-            if (z && (size_t)(kk + k.mv_size - z - 1) == strlen(colon + 1) &&
-                memcmp(z + 1, colon + 1, strlen(colon + 1)) == 0 &&
-                d.mv_size == sizeof(struct nv_link_val)) {
-                struct nv_link_val lv;
-                memcpy(&lv, d.mv_data, sizeof(lv));
-                snprintf(rcu, sizeof(rcu), "%.13s", lv.rcu);
-                found = 1;
-            }
-        }
-        mdb_cursor_close(c);
-        if (!found) {
-            r = nv_fail(NV_ENOTFOUND, "no linked record '%s' (unmapped, or unknown)", pos[1]);
-            goto out;
-        }
-    } else if ((r = nv_link_resolve(txn, &h.store.link, pos[1], rcu)) < 0) {
+    if ((r = nv_link_subject(txn, &h.store.link, pos[1], rcu)) < 0)
         goto out;
-    }
     if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
         goto out;
     {

@@ -15,6 +15,13 @@ int nv_cmd_learn(int argc, char **argv);
 int nv_cmd_model(int argc, char **argv);
 int nv_cmd_gdpr(int argc, char **argv);
 int nv_cmd_accesslog(int argc, char **argv);
+int nv_cmd_show(int argc, char **argv);
+int nv_cmd_rules(int argc, char **argv);
+
+/* A commit author: "Name <email>" (NULL: $NOVA_USER or $USER at the host)
+ * split into name and email inside buf.  -1 when malformed. */
+int nv_hub_author(const char *author, char *buf, size_t n, const char **name,
+                  const char **email);
 
 struct nv_hub;
 /* `export DIR links`: entity,source_key,rcu_id,status to stdout. */

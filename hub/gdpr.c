@@ -19,6 +19,7 @@
 #include "../formats/log.h"
 #include "../formats/util.h"
 #include "gdpr.h"
+#include "golden.h"
 #include "ingest.h"
 #include "link.h"
 #include "mapping.h"
@@ -441,33 +442,6 @@ members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
 
 /* ---- orders out ---- */
 
-/* Open the outbox to entity (kind: erasure or updates). */
-static int
-outbox_for(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o, char **obox)
-{
-    const struct nv_keyring_entry *peer = nv_keyring_active(&h->kr, entity);
-    int r;
-
-    memset(o, 0, sizeof(*o));
-    *obox = NULL;
-    if (peer == NULL)
-        return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
-    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
-        return nv_fail(NV_ENOMEM, "out of memory");
-    o->outbox = *obox;
-    o->self = &h->self;
-    o->peer = peer;
-    o->env = h->store.env;
-    o->streams = h->store.streams;
-    if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
-        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
-        (r = nv_outbox_begin(o, kind)) < 0) {
-        free(*obox);
-        *obox = NULL;
-    }
-    return r;
-}
-
 /* Send the pending orders of erasure requests ids[n]: one bundle per
  * entity for all of them, each request's new state committed with it. */
 static int
@@ -500,7 +474,7 @@ send_orders_many(struct nv_hub *h, char **ids, size_t n)
         size_t orders = 0, recs = 0;
         if (r < 0)
             break;
-        if ((r = outbox_for(h, e, NV_KIND_ERASURE, &o, &obox)) < 0) {
+        if ((r = nv_hub_outbox(h, e, NV_KIND_ERASURE, &o, &obox)) < 0) {
             nv_warn("gdpr", "orders to '%s' not sent: %s", e, nv_errmsg(r));
             r = 0; /* they stay pending; sent when the agent is enrolled again */
             continue;
@@ -779,6 +753,11 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
 
     if (eb->set.n > 0)
         r = nv_link_bundle(txn, &h->store.link, &eb->set, &ls);
+    /* the golden records they were part of, without them */
+    if (eb->set.n > 0 && r == 0) {
+        struct nv_golden_stats gs;
+        r = nv_golden_after_link(h, txn, &eb->set, NULL, 0, 0, &gs);
+    }
     json_object_foreach(eb->purge, e, set)
         if (r == 0)
             r = purge_received(h->dir, e, set);
@@ -1041,33 +1020,34 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets)
             event(req, "%s has no mapping: rectification not sent there", e);
             continue;
         }
-        if ((r = outbox_for(h, e, NV_KIND_UPDATES, &o, &obox)) < 0) {
+        if ((r = nv_hub_outbox(h, e, NV_KIND_UPDATES, &o, &obox)) < 0) {
             event(req, "%s: rectification not sent: %s", e, nv_errmsg(r));
             r = 0;
             continue;
         }
         json_array_foreach(arr, j, kv) {
-            json_t *fields = json_object(), *line;
-            const char *f;
-            json_t *val;
-            char *t;
-            json_object_foreach(sets, f, val) {
-                int fi = nv_field_lookup(f);
-                if (fi >= 0 && m->inverse[fi] >= 0)
-                    json_object_set(fields, m->cols[m->inverse[fi]].name, val);
+            const char *src = json_string_value(json_array_get(kv, 0));
+            const char *rk = json_string_value(json_array_get(kv, 1));
+            struct nv_buf k = NV_BUF_INIT;
+            json_t *rec = NULL;
+            char *t = NULL;
+            MDB_val kk, vv;
+            /* the record's own key columns go with the new values */
+            if (nv_buf_add(&k, e, strlen(e) + 1) < 0 || nv_buf_add(&k, src, strlen(src) + 1) < 0 ||
+                nv_buf_add(&k, rk, strlen(rk)) < 0)
+                abort();
+            kk.mv_size = k.len;
+            kk.mv_data = k.data;
+            if (mdb_get(nv_outbox_txn(&o), h->store.records, &kk, &vv) == 0)
+                rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+            nv_buf_release(&k);
+            r = nv_golden_update_line(h, e, src, rk, json_object_get(rec, "fields"), sets, &t);
+            json_decref(rec);
+            if (r == 0 && t != NULL) {
+                r = nv_outbox_add_record(&o, t, strlen(t), 1);
+                n++;
             }
-            if (json_object_size(fields) == 0) {
-                json_decref(fields);
-                continue;
-            }
-            line = json_pack("{s:s,s:O,s:O,s:o}", "op", "upsert", "source",
-                             json_array_get(kv, 0), "key", json_array_get(kv, 1), "fields",
-                             fields);
-            t = json_dumps(line, JSON_COMPACT);
-            r = t ? nv_outbox_add_record(&o, t, strlen(t), 1) : nv_fail(NV_ENOMEM, "out of memory");
             free(t);
-            json_decref(line);
-            n++;
             if (r < 0)
                 break;
         }

@@ -13,9 +13,11 @@
 #include "../formats/fileio.h"
 #include "../formats/log.h"
 #include "../formats/spool.h"
+#include "../agent/outbox.h"
 #include "ingest.h"
 #include "gdpr.h"
 #include "ledger.h"
+#include "golden.h"
 #include "link.h"
 #include "mapping.h"
 #include "maprepo.h"
@@ -164,9 +166,10 @@ void
 nv_hub_close(struct nv_hub *h)
 {
     for (size_t i = 0; i < h->nmcache; i++) {
-        if (h->mcache[i].map != NULL)
-            nv_mapping_release(h->mcache[i].map);
-        free(h->mcache[i].map);
+        if (h->mcache[i]->map != NULL)
+            nv_mapping_release(h->mcache[i]->map);
+        free(h->mcache[i]->map);
+        free(h->mcache[i]);
     }
     free(h->mcache);
     h->mcache = NULL;
@@ -416,6 +419,14 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
             stats->merged += ls.merged;
             stats->rcus_touched += ls.records;
         }
+        /* golden records of the RCUs it touched, and the updates their
+         * changes send to the other entities (not for a replay) */
+        if (r == 0) {
+            struct nv_golden_stats gs;
+            if ((r = nv_golden_after_link(h, txn, a.links, m->sender, !h->replaying,
+                                          m->created, &gs)) == 0)
+                stats->updates += gs.updates;
+        }
     }
     /* the retained payload keeps no line of an erased person */
     if (r == 0 && a.suppressed != NULL)
@@ -586,6 +597,34 @@ nv_hub_ingest_inbox(struct nv_hub *h,
     return first;
 }
 
+/* ---- outboxes ---- */
+
+int
+nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o, char **obox)
+{
+    const struct nv_keyring_entry *peer = nv_keyring_active(&h->kr, entity);
+    int r;
+
+    memset(o, 0, sizeof(*o));
+    *obox = NULL;
+    if (peer == NULL)
+        return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
+    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    o->outbox = *obox;
+    o->self = &h->self;
+    o->peer = peer;
+    o->env = h->store.env;
+    o->streams = h->store.streams;
+    if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
+        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
+        (r = nv_outbox_begin(o, kind)) < 0) {
+        free(*obox);
+        *obox = NULL;
+    }
+    return r;
+}
+
 /* ---- mappings and replay ---- */
 
 int
@@ -602,15 +641,18 @@ nv_hub_mapping(struct nv_hub *h, const char *entity, const struct nv_mapping **m
     if ((r = nv_maprepo_tip(h->maps, tip)) < 0)
         return r;
     for (size_t i = 0; i < h->nmcache; i++)
-        if (strcmp(h->mcache[i].entity, entity) == 0)
-            c = &h->mcache[i];
+        if (strcmp(h->mcache[i]->entity, entity) == 0)
+            c = h->mcache[i];
     if (c == NULL) {
-        struct nv_hub_map *v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
-        if (v == NULL)
+        /* entries stay where they are: callers keep their commit */
+        struct nv_hub_map **v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
+        if (v == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+            if (v != NULL)
+                h->mcache = v;
             return nv_fail(NV_ENOMEM, "out of memory");
+        }
         h->mcache = v;
-        c = &h->mcache[h->nmcache++];
-        memset(c, 0, sizeof(*c));
+        h->mcache[h->nmcache++] = c;
         snprintf(c->entity, sizeof(c->entity), "%s", entity);
     }
     if (strcmp(c->commit, tip) != 0) {
@@ -752,6 +794,7 @@ nv_hub_replay(struct nv_hub *h, const char *entity,
         ne = 0;
         goto out;
     }
+    h->replaying = 1;
     for (int i = 0; i < ne && r == 0; i++) {
         struct nv_manifest m;
         struct nv_apply_stats one;
@@ -794,6 +837,7 @@ nv_hub_replay(struct nv_hub *h, const char *entity,
     if (r == 0)
         r = replay_marker(h, entity, 0);
 out:
+    h->replaying = 0;
     for (int i = 0; i < ne; i++)
         free(ents[i]);
     free(ents);
@@ -836,8 +880,11 @@ finish_replays(struct nv_hub *h)
 int
 nv_hub_after_ingest(struct nv_hub *h)
 {
-    uint64_t erased = 0;
-    int r = nv_gdpr_progress(h, &erased);
+    uint64_t erased = 0, sent = 0;
+    int r = nv_golden_flush(h, &sent);
+
+    if (r == 0)
+        r = nv_gdpr_progress(h, &erased);
 
     if (r == 0 && erased > 0) {
         nv_info("gdpr", "erased %llu record(s) at the subjects' request; compacting the store",

@@ -37,11 +37,12 @@ struct nv_hub {
     struct nv_hstore store;
     struct nv_ledger *ledger; /* DIR/ledger (ledger.h); NULL without a ledger key */
     struct nv_maprepo *maps;  /* DIR/mappings (maprepo.h) */
-    struct nv_hub_map *mcache; /* parsed mappings, one per entity */
+    struct nv_hub_map **mcache; /* parsed mappings, one per entity */
     size_t nmcache;
     uint64_t max_payload;
     struct nv_open_limits lim;
     uint8_t gkey[32]; /* the suppression key (gdpr.h), wiped at close */
+    int replaying;    /* a replay: golden records change, no update goes out */
 };
 
 enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
@@ -94,6 +95,13 @@ int nv_hub_replay(struct nv_hub *h, const char *entity,
                                  const struct nv_apply_stats *st),
                   void *ctx, struct nv_apply_stats *total)
     __attribute__((warn_unused_result));
+
+/* Open DIR/outbox/<entity> and start a change set of kind (updates or
+ * erasure) to the entity's enrolled, unrevoked key; *obox (free it after
+ * nv_outbox_end or nv_outbox_abort) holds the directory. */
+struct nv_outbox;
+int nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o,
+                  char **obox) __attribute__((warn_unused_result));
 
 /* After an ingest pass: advance the GDPR requests (receipts in, orders
  * out) and compact the store when something was erased. */

@@ -2029,3 +2029,98 @@ nv_link_freeze(MDB_txn *txn, const struct nv_link_db *db, int frozen)
 {
     return meta_put_u64(txn, db, "frozen", frozen ? 1 : 0);
 }
+
+int
+nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
+                int (*fn)(void *ctx, uint64_t rid, const char *key, size_t keylen),
+                void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k = { strlen(rcu), (void *)rcu }, v;
+    uint64_t *rids = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = 0;
+
+    /* the rids first: fn may write to the store */
+    if ((rc = mdb_cursor_open(txn, db->rcus, &c)) != 0)
+        return mdb_fail(rc, "cannot read cluster members");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+        if (v.mv_size != 8)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            if ((rids = realloc(rids, cap * sizeof(*rids))) == NULL)
+                abort();
+        }
+        rids[n++] = get_be64(v.mv_data);
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND) {
+        free(rids);
+        return mdb_fail(rc, "cannot read cluster members");
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        uint8_t b[8];
+        MDB_val mk = { 8, b }, mv;
+        size_t kl;
+        be64(b, rids[i]);
+        if ((rc = mdb_get(txn, db->mrec, &mk, &mv)) == MDB_NOTFOUND)
+            continue;
+        if (rc != 0) {
+            r = mdb_fail(rc, "cannot read match records");
+            break;
+        }
+        if (mv.mv_size < 2 ||
+            (kl = (size_t)((const uint8_t *)mv.mv_data)[0] << 8 |
+                  ((const uint8_t *)mv.mv_data)[1]) + 2 > mv.mv_size) {
+            r = nv_fail(NV_ECORRUPT, "hub store: a bad match record");
+            break;
+        }
+        r = fn(ctx, rids[i], (const char *)mv.mv_data + 2, kl);
+    }
+    free(rids);
+    return r;
+}
+
+int
+nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, char *rcu)
+{
+    const char *colon = strchr(what, ':');
+    MDB_cursor *c;
+    MDB_val k, d;
+    char pre[NV_NAME_MAX + 2];
+    size_t el, kl;
+    int rc, found = 0;
+
+    if (colon == NULL)
+        return nv_link_resolve(txn, db, what, rcu);
+    /* entity:key, whatever the record's source: the first one linked */
+    el = (size_t)(colon - what);
+    kl = strlen(colon + 1);
+    if (el == 0 || el > NV_NAME_MAX || kl == 0)
+        return nv_fail(NV_EINVAL, "'%.80s' is not ENTITY:KEY", what);
+    snprintf(pre, sizeof(pre), "%.*s", (int)el, what);
+    if ((rc = mdb_cursor_open(txn, db->links, &c)) != 0)
+        return mdb_fail(rc, "cannot read links");
+    k.mv_size = el + 1;
+    k.mv_data = pre;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 && !found;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        const char *kk = k.mv_data, *z;
+        if (k.mv_size <= el || memcmp(kk, pre, el + 1) != 0)
+            break;
+        z = memchr(kk + el + 1, 0, k.mv_size - el - 1);
+        if (z && (size_t)(kk + k.mv_size - z - 1) == kl && memcmp(z + 1, colon + 1, kl) == 0 &&
+            d.mv_size == sizeof(struct nv_link_val)) {
+            struct nv_link_val lv;
+            memcpy(&lv, d.mv_data, sizeof(lv));
+            snprintf(rcu, NV_RCU_LEN + 1, "%.13s", lv.rcu);
+            found = 1;
+        }
+    }
+    mdb_cursor_close(c);
+    if (!found)
+        return nv_fail(NV_ENOTFOUND, "no linked record '%.120s' (unmapped, or unknown)", what);
+    return 0;
+}

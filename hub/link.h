@@ -102,6 +102,15 @@ int nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set
  * RCU); NV_ENOTFOUND when not linked. */
 int nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key,
                 size_t keylen, struct nv_link_val *out) __attribute__((warn_unused_result));
+/* The records of a live RCU: fn(ctx, rid, record key) for each, in rid
+ * order (fn may write to the store); stops at fn's first error. */
+int nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
+                    int (*fn)(void *ctx, uint64_t rid, const char *key, size_t keylen),
+                    void *ctx) __attribute__((warn_unused_result));
+/* The live RCU of what: an RCU (through aliases) or ENTITY:KEY (a record
+ * key of the entity, whatever its source).  rcu: NV_RCU_LEN + 1 bytes. */
+int nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what,
+                    char *rcu) __attribute__((warn_unused_result));
 /* Resolve an RCU through aliases to the live one (out: NV_RCU_LEN + 1). */
 int nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
                     char *out) __attribute__((warn_unused_result));

@@ -983,6 +983,10 @@ static const struct nv_cmd cmds[] = {
       "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
       "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
+    { "show", nv_cmd_show, "show DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
+      "a person's golden record: each value with the entity, record and time it came from" },
+    { "rules", nv_cmd_rules, "rules set DIR FILE [--author 'Name <email>'] [--message TEXT] | show DIR [--rev REV] | log DIR",
+      "the survivorship rules (per-field source priority) in the mapping repository" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
     { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR links",

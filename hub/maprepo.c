@@ -23,7 +23,9 @@ static const char readme_text[] =
     "to nova's common contact model (format: see nova-hub mapping --help and\n"
     "the README).  Change them with `nova-hub mapping set`, which validates a\n"
     "file before committing it; every bundle the hub applies records the\n"
-    "commit it was mapped with.\n";
+    "commit it was mapped with.  survivorship.rules (when present) says\n"
+    "which entity's value a golden record keeps, field by field; change it\n"
+    "with `nova-hub rules set`.\n";
 
 static int
 git_fail(const char *what)
@@ -170,10 +172,26 @@ nv_maprepo_tip(struct nv_maprepo *r, char hex[41])
     return 0;
 }
 
+/* "<entity>.map"; a name starting with ':' is a file of its own (the
+ * survivorship rules, hub/golden.h) */
 static void
 file_name(const char *entity, char *out, size_t n)
 {
-    snprintf(out, n, "%s.map", entity);
+    if (entity[0] == ':')
+        snprintf(out, n, "%s", entity + 1);
+    else
+        snprintf(out, n, "%s.map", entity);
+}
+
+/* How errors name what is missing. */
+static const char *
+what(const char *entity, char *buf, size_t n)
+{
+    if (entity[0] == ':')
+        snprintf(buf, n, "the repository has no %s", entity + 1);
+    else
+        snprintf(buf, n, "entity '%s' has no mapping", entity);
+    return buf;
 }
 
 static int
@@ -218,6 +236,7 @@ int
 nv_maprepo_get(struct nv_maprepo *r, const char *entity, const char *rev,
                struct nv_buf *text, char hex[41])
 {
+    char wb[128];
     git_commit *c = NULL;
     git_blob *b = NULL;
     int rc;
@@ -227,7 +246,7 @@ nv_maprepo_get(struct nv_maprepo *r, const char *entity, const char *rev,
     if ((rc = blob_in(r, c, entity, &b)) < 0)
         goto out;
     if (b == NULL) {
-        rc = nv_fail(NV_ENOTFOUND, "entity '%s' has no mapping%s%s", entity,
+        rc = nv_fail(NV_ENOTFOUND, "%s%s%s", what(entity, wb, sizeof(wb)),
                      rev ? " at " : "", rev ? rev : "");
         goto out;
     }
@@ -290,6 +309,7 @@ int
 nv_maprepo_log(struct nv_maprepo *r, const char *entity,
                int (*fn)(void *, const struct nv_maprepo_change *), void *ctx)
 {
+    char wb[128];
     git_revwalk *w = NULL;
     git_oid o, tip;
     int rc, found = 0;
@@ -342,7 +362,7 @@ nv_maprepo_log(struct nv_maprepo *r, const char *entity,
     if (rc == GIT_ITEROVER)
         rc = 0;
     if (rc == 0 && found == 0)
-        rc = nv_fail(NV_ENOTFOUND, "entity '%s' has no mapping", entity);
+        rc = nv_fail(NV_ENOTFOUND, "%s", what(entity, wb, sizeof(wb)));
     return rc;
 }
 
@@ -350,6 +370,7 @@ int
 nv_maprepo_diff(struct nv_maprepo *r, const char *entity, const char *a,
                 const char *b, struct nv_buf *patch)
 {
+    char wb[128];
     git_commit *ca = NULL, *cb = NULL;
     git_blob *ba = NULL, *bb = NULL;
     git_patch *p = NULL;
@@ -370,8 +391,8 @@ nv_maprepo_diff(struct nv_maprepo *r, const char *entity, const char *a,
         (rc = blob_in(r, cb, entity, &bb)) < 0)
         goto out;
     if (ba == NULL && bb == NULL) {
-        rc = nv_fail(NV_ENOTFOUND, "entity '%s' has no mapping at either revision",
-                     entity);
+        rc = nv_fail(NV_ENOTFOUND, "%s at either revision",
+                     what(entity, wb, sizeof(wb)));
         goto out;
     }
     if (git_patch_from_blobs(&p, ba, name, bb, name, NULL) < 0 ||

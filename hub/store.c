@@ -53,6 +53,7 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = nv_link_open(txn, &s->link) < 0 ? MDB_INVALID : 0) != 0 ||
         (rc = nv_gdpr_open(txn, &s->gdpr) < 0 ? MDB_INVALID : 0) != 0 ||
+        (rc = nv_golden_open(txn, &s->golden) < 0 ? MDB_INVALID : 0) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);

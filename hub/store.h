@@ -34,6 +34,7 @@
 #include "../formats/buf.h"
 #include "../formats/stream.h"
 #include "gdpr.h"
+#include "golden.h"
 
 /* The matching databases (hub/link.h). */
 struct nv_link_db {
@@ -45,6 +46,7 @@ struct nv_hstore {
     MDB_dbi streams, bundles, records, receipts, rejects, bstats, columns, meta;
     struct nv_link_db link;
     struct nv_gdpr_db gdpr;
+    struct nv_golden_db golden;
 };
 
 struct nv_apply_stats {
@@ -52,6 +54,7 @@ struct nv_apply_stats {
     uint64_t linked, review, new_rcus, merged; /* matching (hub/link.h) */
     uint64_t rcus_touched;
     uint64_t suppressed; /* records of erased people, dropped (gdpr.h) */
+    uint64_t updates;    /* update records queued for other entities (golden.h) */
 };
 
 struct nv_mapping;
