@@ -19,6 +19,17 @@
 #include "link.h"
 #include "maprepo.h"
 
+/* Spaces that pad UTF-8 text s to width characters (0 when longer). */
+static int
+pad(const char *s, int width)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n < width ? width - n : 0;
+}
+
 /* nova-hub show DIR RCU|ENTITY:KEY [--json] [--why TEXT] */
 int
 nv_cmd_show(int argc, char **argv)
@@ -83,12 +94,13 @@ nv_cmd_show(int argc, char **argv)
         if (object_id)
             printf("objection (%s): left out of marketing exports\n", object_id);
         printf("\n%-11s %-34s %s\n", "field", "value", "from");
-        json_object_foreach(fs, name, f)
-            printf("%-11s %-34s %s:%s  %s\n", name,
-                   json_string_value(json_object_get(f, "value")),
+        json_object_foreach(fs, name, f) {
+            const char *val = json_string_value(json_object_get(f, "value"));
+            printf("%-11s %s%*s %s:%s  %s\n", name, val, pad(val, 34), "",
                    json_string_value(json_object_get(f, "entity")),
                    json_string_value(json_object_get(f, "key")),
                    json_string_value(json_object_get(f, "time")));
+        }
         printf("\nrecords:\n");
         json_array_foreach(recs, i, f)
             printf("  %s:%s  %s\n", json_string_value(json_object_get(f, "entity")),

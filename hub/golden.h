@@ -4,31 +4,7 @@
  * choose those values, and the updates that carry a changed value to the
  * other entities that know the person.
  *
- * Survivorship rules: one text file, "survivorship.rules", in the mapping
- * repository (hub/maprepo.h), so it is versioned with the mappings.  One
- * directive per line, '#' starts a comment, tokens separated by blanks:
- *
- *   nova-survivorship 1
- *   priority *      groupe               # every field: groupe's value first
- *   priority email  acquis groupe        # e-mail: acquis, then groupe
- *   noupdate title                       # kept in the golden record, never sent
- *   update consent                       # consent changes are sent too
- *
- * For each field, the candidate values are those of the RCU's records that
- * have one; the value kept is the first by, in order:
- *   1. source priority: the entity's rank in the field's priority line (or,
- *      without one, in "priority *"); unlisted entities come after, equal;
- *   2. the most recent: when the record's value of that field last changed
- *      (the record's updated_at when it has one, else the bundle's time),
- *      tracked per field, so a record re-exported with one new value does
- *      not win the fields it did not change;
- *   3. the most complete: the record with the most common fields;
- *   4. then entity name and record key, so the choice is deterministic.
- * Without a rules file: no priorities, most recent then most complete.
- * Fields: every common field but created_at and updated_at.  Updates carry
- * first and last name, birth name, title, e-mail, phone, address, postal
- * code, city, country and birth date (not consent, not person_id) unless
- * "update" or "noupdate" says otherwise.
+ * The survivorship rules (hub/rules.h) choose each value.
  *
  * Updates.  When a golden value changes because of one entity (the value
  * that now wins is that entity's), every other entity holding a record of
@@ -64,30 +40,10 @@
 #include <lmdb.h>
 
 #include "../formats/contact.h"
+#include "rules.h"
 
 struct nv_hub;
 struct nv_link_set;
-
-#define NV_RULES_NAME ":survivorship.rules" /* maprepo name of the rules file */
-#define NV_RULES_MAX_TEXT (1u << 20)
-
-struct nv_rules {
-    char commit[41];            /* the rules' commit ("" without rules) */
-    char **prio[NV_F_COUNT];    /* entities, first wins (NULL: "*" line) */
-    size_t nprio[NV_F_COUNT];
-    char **any;                 /* the "priority *" line */
-    size_t nany;
-    int update[NV_F_COUNT];     /* 1: changes are sent as updates */
-};
-
-/* Defaults (no priorities, the default update set). */
-void nv_rules_default(struct nv_rules *r);
-/* Strict parse; NV_EFORMAT "rules line N: reason". */
-int nv_rules_parse(const char *text, size_t len, struct nv_rules *out)
-    __attribute__((warn_unused_result));
-void nv_rules_release(struct nv_rules *r);
-/* 1 when field f is part of golden records. */
-int nv_golden_field(int f);
 
 struct nv_golden_db {
     MDB_dbi golden, gstate, outq;

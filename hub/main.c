@@ -242,6 +242,9 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                    (unsigned long long)res->applied.linked,
                    (unsigned long long)res->applied.review,
                    (unsigned long long)res->applied.new_rcus);
+        if (res->applied.updates > 0)
+            printf("            golden records: %llu update(s) for the other entities\n",
+                   (unsigned long long)res->applied.updates);
     }
     else if (res->outcome == NV_DUPLICATE)
         printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],

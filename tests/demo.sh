@@ -137,7 +137,30 @@ run nova-hub eval group gen/truth.csv
 printf '$ nova-hub review group list --limit 1\n'
 nova-hub review group list --limit 1 --why "demo" | head -12
 
-step "16. a person asks the group to erase their data: the request travels to both entities and back"
+step "16. a change at the acquired company reaches the group: golden record, update, no echo"
+nova-hub export group links > links.csv 2>/dev/null
+pair=$(awk -F, 'NR>1 && $4=="linked" { r[$3] = r[$3] " " $1 ":" $2 } END { for (k in r) if (r[k] ~ /groupe:/ && r[k] ~ /acquis:/ && split(r[k], x, " ") == 2) { print r[k]; exit } }' links.csv)
+ka=$(echo "$pair" | tr ' ' '\n' | sed -n 's/^acquis://p')
+kg=$(echo "$pair" | tr ' ' '\n' | sed -n 's/^groupe://p')
+run nova-hub show group "acquis:$ka" --why "demo: before the change"
+printf '$ (the acquired CRM changes the e-mail of %s and exports again)\n' "$ka"
+awk -F';' -v OFS=';' -v k="$ka" '$1 == k { $5 = "nouvelle.adresse@exemple.fr"; $13 = "01/12/2026 10:00" } { print }' exports-acquis/clients.csv > clients.tmp && mv clients.tmp exports-acquis/clients.csv
+run nova-agent scan acquis
+mv acquis/outbox/*.nova group/inbox/
+run nova-hub ingest group
+run nova-hub show group "acquis:$ka" --why "demo: after the change"
+run ls group/outbox/groupe
+mv group/outbox/groupe/*.nova groupe/inbox/
+run nova-agent scan groupe
+run cat groupe/import/nova-updates-hub-*.csv
+printf '$ (the group CRM imports the file and exports again)\n'
+awk -F, -v OFS=, -v k="$kg" '$1 == k { $6 = "nouvelle.adresse@exemple.fr"; $15 = "2026-12-01 11:00:00" } { print }' exports-groupe/contacts.csv > contacts.tmp && mv contacts.tmp exports-groupe/contacts.csv
+run nova-agent scan groupe
+mv groupe/outbox/*.nova group/inbox/
+run nova-hub ingest group
+printf 'update bundles waiting in the outboxes now: %s (nothing echoes back)\n' "$(ls group/outbox/*/*.updates.nova 2>/dev/null | wc -l)"
+
+step "17. a person asks the group to erase their data: the request travels to both entities and back"
 p=$(awk -F, 'NR>1 { c[$3]++; e[$3] = e[$3] " " $1 } END { for (k in c) if (c[k] == 2 && e[k] ~ /groupe/ && e[k] ~ /acquis/) { print k; exit } }' gen/truth.csv)
 k=$(grep "^groupe,.*,$p\$" gen/truth.csv | cut -d, -f2)
 run nova-hub gdpr request group erase --record "groupe:$k"
