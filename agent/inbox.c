@@ -78,6 +78,7 @@ struct upd {
     char **cols;
     json_t *rows;           /* array of field objects */
     uint64_t count;
+    json_t *flags;          /* [source, key, flag, request] rows */
 };
 
 static int
@@ -85,9 +86,23 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
 {
     struct upd *u = ctx;
     json_t *fields = json_object_get(o, "fields");
-    const char *k;
+    const char *k, *op = json_string_value(json_object_get(o, "op"));
     json_t *v;
 
+    if (op != NULL && strcmp(op, "flag") == 0) {
+        /* a restriction of processing or an objection (GDPR Art. 18, 21)
+         * on one of the entity's records */
+        const char *src = json_string_value(json_object_get(o, "source"));
+        const char *key = json_string_value(json_object_get(o, "key"));
+        const char *flag = json_string_value(json_object_get(o, "flag"));
+        const char *req = json_string_value(json_object_get(o, "request"));
+        if (key == NULL || flag == NULL || req == NULL ||
+            (strcmp(flag, "restrict") != 0 && strcmp(flag, "object") != 0))
+            return nv_fail(NV_EFORMAT, "flag record %llu needs a key, a flag (restrict or "
+                           "object) and a request", (unsigned long long)no);
+        json_array_append_new(u->flags, json_pack("[s,s,s,s]", src ? src : "", key, flag, req));
+        return 0;
+    }
     if (!json_is_object(fields))
         return nv_fail(NV_EFORMAT, "update record %llu has no fields object",
                        (unsigned long long)no);
@@ -112,6 +127,40 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
     return 0;
 }
 
+/* The flags as nova-flags-<sender>-<seq>.csv in the import directory:
+ * source, key, flag (restrict: stop processing but storage; object: no
+ * marketing), request id. */
+static int
+write_flags(struct nv_agent *a, const struct nv_manifest *m, json_t *flags)
+{
+    static const char *const head[] = { "source", "key", "flag", "request" };
+    struct nv_buf out = NV_BUF_INIT;
+    char name[160], *path = NULL;
+    size_t i;
+    json_t *row;
+    int r = nv_csv_write_row(&out, &a->cfg.import_dialect, head, 4);
+
+    json_array_foreach(flags, i, row) {
+        const char *v[4];
+        for (int c = 0; c < 4; c++)
+            v[c] = json_string_value(json_array_get(row, (size_t)c));
+        if (r == 0 && (r = nv_csv_write_row(&out, &a->cfg.import_dialect, v, 4)) < 0)
+            r = nv_fail_prefix(r, "flag %zu cannot be written in %s", i + 1,
+                               nv_encoding_name(a->cfg.import_dialect.encoding));
+    }
+    snprintf(name, sizeof(name), "nova-flags-%s-%010llu.csv", m->sender,
+             (unsigned long long)m->seq);
+    if (r == 0 && (r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0) {
+        path = nv_path_join(a->cfg.import_dir, name);
+        if ((r = nv_write_file(path, out.data, out.len, 0640)) == 0)
+            nv_info("inbox", "wrote %zu restriction/objection flag(s) to '%s'",
+                    json_array_size(flags), name);
+    }
+    free(path);
+    nv_buf_release(&out);
+    return r;
+}
+
 static int
 apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m,
               unsigned *count)
@@ -125,7 +174,10 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
 
     memset(&u, 0, sizeof(u));
     u.rows = json_array();
+    u.flags = json_array();
     if ((r = each_record(stage, upd_collect, &u)) < 0)
+        goto out;
+    if (json_array_size(u.flags) > 0 && (r = write_flags(a, m, u.flags)) < 0)
         goto out;
     if (u.count == 0)
         goto out;
@@ -160,6 +212,7 @@ out:
     free(u.cols);
     free(vals);
     json_decref(u.rows);
+    json_decref(u.flags);
     nv_buf_release(&out);
     free(path);
     return r;

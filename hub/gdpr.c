@@ -1001,7 +1001,7 @@ access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
 /* Rectification: the new value goes to every entity holding the person and
  * mapping the field back (inverse), as an updates bundle. */
 static int
-rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets)
+rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *flag)
 {
     const char *e;
     json_t *arr;
@@ -1041,7 +1041,18 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets)
             if (mdb_get(nv_outbox_txn(&o), h->store.records, &kk, &vv) == 0)
                 rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
             nv_buf_release(&k);
-            r = nv_golden_update_line(h, e, src, rk, json_object_get(rec, "fields"), sets, &t);
+            if (flag != NULL) {
+                /* a restriction or objection: the entity flags its record */
+                json_t *fl = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "flag", "source", src,
+                                       "key", rk, "flag", flag, "request",
+                                       json_string_value(json_object_get(req, "id")));
+                t = fl ? json_dumps(fl, JSON_COMPACT) : NULL;
+                json_decref(fl);
+                r = t ? 0 : nv_fail(NV_ENOMEM, "out of memory");
+            } else {
+                r = nv_golden_update_line(h, e, src, rk, json_object_get(rec, "fields"), sets,
+                                          &t);
+            }
             json_decref(rec);
             if (r == 0 && t != NULL) {
                 r = nv_outbox_add_record(&o, t, strlen(t), 1);
@@ -1058,9 +1069,12 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets)
         free(obox);
         if (r < 0)
             return r;
-        event(req, n ? "rectification sent to %s as updates (%zu records)"
-                     : "%s maps none of the rectified fields back: nothing sent (%zu)",
-              e, n);
+        if (flag != NULL)
+            event(req, "%s flag sent to %s (%zu records)", flag, e, n);
+        else
+            event(req, n ? "rectification sent to %s as updates (%zu records)"
+                         : "%s maps none of the rectified fields back: nothing sent (%zu)",
+                  e, n);
     }
     return r;
 }
@@ -1271,8 +1285,10 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
         r = nv_hmdb_fail(rc, "cannot commit");
         goto out;
     }
-    if (strcmp(kind, "rectify") == 0 && s.nrcus == 1) {
-        if ((r = rectify(h, req, mem, sets)) < 0)
+    if ((strcmp(kind, "rectify") == 0 || strcmp(kind, "restrict") == 0 ||
+         strcmp(kind, "object") == 0) && s.nrcus == 1) {
+        /* the new values, or the flag, go to every entity holding the person */
+        if ((r = rectify(h, req, mem, sets, kind[0] == 'r' && kind[2] == 'c' ? NULL : kind)) < 0)
             goto out;
         json_object_set_new(req, "status", json_string("complete"));
         if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||

@@ -145,6 +145,9 @@ check "show names the rules' commit" sh -c "nova-hub show H $rcu | grep -q '^sur
 
 # a restriction of processing stops outbound updates
 nova-hub gdpr request H restrict --record groupe:G1 >/dev/null 2>&1
+back
+check "the restriction flag reaches both entities' import directories" sh -c 'grep -qx "contacts;G1;restrict;REQ-000001" groupe/import/nova-flags-hub-*.csv && iconv -f cp1252 -t utf-8 acquis/import/nova-flags-hub-*.csv | grep -qx "clients;A1;restrict;REQ-000001"'
+check "the request's timeline says where the flag went" sh -c 'nova-hub gdpr show H REQ-000001 | grep -q "restrict flag sent to acquis (1 records)"'
 sed -i 's/^G1,Hélène,Lefèvre,helene@nouveau.example,06 11 22 33 44,Saint-Étienne,42000,2026-03-01,1980-05-17$/G1,Hélène,Lefèvre,helene@nouveau.example,06 22 22 22 22,Saint-Étienne,42000,2026-05-01,1980-05-17/' ex-groupe/contacts.csv
 ship
 check "a restricted person's change sends no update" [ "$(updates_for acquis)" = 0 ]
