@@ -121,7 +121,6 @@ rules_set(const char *dir, const char *file, const char *author, const char *mes
     struct nv_hub h;
     struct nv_rules ru;
     struct nv_buf text = NV_BUF_INIT;
-    struct nv_golden_stats st;
     char abuf[512], commit[41];
     const char *aname, *aemail;
     int r;
@@ -147,10 +146,10 @@ rules_set(const char *dir, const char *file, const char *author, const char *mes
                commit);
         r = 0;
     } else if (r == 0) {
-        printf("survivorship rules committed: %.12s\n", commit);
-        /* golden records follow the new rules; no update goes out for it */
-        if ((r = nv_golden_rebuild(&h, &st)) == 0)
-            printf("golden records recomputed: %llu changed\n", (unsigned long long)st.golden);
+        /* golden records are computed when read: they follow at once; no
+         * update goes out for it */
+        printf("survivorship rules committed: %.12s (golden records follow them now)\n",
+               commit);
     }
     nv_buf_release(&text);
     nv_hub_close(&h);

@@ -18,7 +18,6 @@
 #include "eval.h"
 #include "ingest.h"
 #include "gdpr.h"
-#include "golden.h"
 #include "link.h"
 
 static const char *status_names[] = { "new", "linked", "review" };
@@ -428,24 +427,6 @@ parse_pair_id(const char *s, uint64_t *a, uint64_t *b)
     return *end == '\0' && *b != 0 ? 0 : -1;
 }
 
-/* The RCU of record rid (NV_ENOTFOUND when it has none). */
-static int
-rcu_of_rid(MDB_txn *txn, struct nv_hub *h, uint64_t rid, char out[16])
-{
-    struct match_rec mr;
-    struct nv_buf key = NV_BUF_INIT;
-    struct nv_link_val lv;
-    int r = nv_link_load(txn, &h->store.link, rid, &mr, &key);
-
-    if (r == 0) {
-        match_rec_release(&mr);
-        if ((r = nv_link_get(txn, &h->store.link, (char *)key.data, key.len, &lv)) == 0)
-            memcpy(out, lv.rcu, 16);
-    }
-    nv_buf_release(&key);
-    return r;
-}
-
 static const char *why_opt(int argc, char **argv);
 
 int
@@ -514,41 +495,14 @@ nv_cmd_review(int argc, char **argv)
                         "records changed since: see review list)", pos[2]);
             goto out;
         }
-        {
-            /* the RCUs before and after: their golden records follow, and
-             * a value that changes goes out to the other entities */
-            char rcus[4][16];
-            const char *rv[4];
-            size_t nr = 0;
-            struct nv_golden_stats gs;
-            uint64_t sent = 0;
-            if ((r = rcu_of_rid(txn, &h, a, rcus[nr])) == 0)
-                rv[nr] = rcus[nr], nr++;
-            if (r >= 0 && (r = rcu_of_rid(txn, &h, b, rcus[nr])) == 0)
-                rv[nr] = rcus[nr], nr++;
-            if (r < 0 && r != NV_ENOTFOUND)
-                goto out;
-            if ((r = nv_link_decide(txn, &h.store.link, a, b, pos[1][0] == 'a', who)) < 0)
-                goto out;
-            if ((r = rcu_of_rid(txn, &h, a, rcus[nr])) == 0)
-                rv[nr] = rcus[nr], nr++;
-            if (r >= 0 && (r = rcu_of_rid(txn, &h, b, rcus[nr])) == 0)
-                rv[nr] = rcus[nr], nr++;
-            if (r < 0 && r != NV_ENOTFOUND)
-                goto out;
-            if ((r = nv_golden_rcus(&h, txn, rv, nr, 0, &gs)) < 0)
-                goto out;
-            if ((rc = mdb_txn_commit(txn)) != 0) {
-                txn = NULL;
-                r = nv_hmdb_fail(rc, "cannot commit");
-                goto out;
-            }
+        if ((r = nv_link_decide(txn, &h.store.link, a, b, pos[1][0] == 'a', who)) < 0)
+            goto out;
+        if ((rc = mdb_txn_commit(txn)) != 0) {
             txn = NULL;
-            if ((r = nv_golden_flush(&h, &sent)) < 0)
-                goto out;
-            if (sent > 0)
-                printf("%llu update(s) sent to the other entities\n", (unsigned long long)sent);
+            r = nv_hmdb_fail(rc, "cannot commit");
+            goto out;
         }
+        txn = NULL;
         printf("%s %s: %s, and the weights learn from it\n",
                pos[1][0] == 'a' ? "accepted" : "rejected", pos[2],
                pos[1][0] == 'a' ? "the two records now share one RCU"

@@ -753,10 +753,10 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
 
     if (eb->set.n > 0)
         r = nv_link_bundle(txn, &h->store.link, &eb->set, &ls);
-    /* the golden records they were part of, without them */
+    /* their per-field times go with them */
     if (eb->set.n > 0 && r == 0) {
         struct nv_golden_stats gs;
-        r = nv_golden_after_link(h, txn, &eb->set, NULL, 0, 0, &gs);
+        r = nv_golden_after_link(h, txn, &eb->set, NULL, NULL, 0, 0, &gs);
     }
     json_object_foreach(eb->purge, e, set)
         if (r == 0)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../agent/outbox.h"
 #include "../formats/errors.h"
@@ -49,8 +50,7 @@ nv_golden_open(MDB_txn *txn, struct nv_golden_db *db)
 {
     int rc;
 
-    if ((rc = mdb_dbi_open(txn, "golden", MDB_CREATE, &db->golden)) != 0 ||
-        (rc = mdb_dbi_open(txn, "gstate", MDB_CREATE, &db->gstate)) != 0 ||
+    if ((rc = mdb_dbi_open(txn, "gstate", MDB_CREATE, &db->gstate)) != 0 ||
         (rc = mdb_dbi_open(txn, "outq", MDB_CREATE, &db->outq)) != 0)
         return nv_hmdb_fail(rc, "cannot open the golden databases");
     return 0;
@@ -142,15 +142,6 @@ ts_epoch(const char *s)
     return t;
 }
 
-static uint64_t
-fnv64(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 /* ---- values ---- */
 
@@ -216,19 +207,25 @@ holds(json_t *c, int f, const char *n)
 
 /* ---- computing ---- */
 
+static double
+mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct member {
     char *key;         /* entity\0source\0key */
     size_t keylen;
     const char *entity, *source, *rkey;
     json_t *rec;       /* the stored record (NULL: gone) */
-    json_t *c, *o;     /* common values (borrowed from rec), originals (owned) */
-    json_t *gs;        /* gstate */
+    json_t *c;         /* its common values (borrowed from rec) */
     const struct nv_mapping *map;
-    int64_t t[NV_F_COUNT];
+    int64_t t[NV_F_COUNT]; /* when each field's value last changed */
     int complete;
     json_t *upd;       /* {field: value} to send */
-    int is_item;       /* changed by the bundle being applied */
-    uint8_t changed[NV_F_COUNT]; /* the field's value changed since last seen */
 };
 
 struct mapcache {
@@ -240,37 +237,14 @@ struct gctx {
     struct nv_hub *h;
     MDB_txn *txn;
     struct nv_rules rules;
-    const char *sender; /* NULL: no updates */
     int64_t when;
     struct mapcache *maps;
     size_t nmaps;
-    /* RCUs to recompute, and those done */
-    char (*work)[16];
-    size_t nwork, capwork, next;
     struct member *m;
     size_t nm, capm;
     struct nv_golden_stats *st;
     struct nv_buf b1, b2;
-    uint64_t *items;   /* hashes of the bundle's record keys, sorted */
-    size_t nitems;
-    int readonly;      /* show: nothing is written */
 };
-
-static int
-u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static int
-is_item(const struct gctx *g, const char *key, size_t len)
-{
-    uint64_t h = fnv64(key, len);
-
-    return g->nitems > 0 && bsearch(&h, g->items, g->nitems, sizeof(h), u64_cmp) != NULL;
-}
 
 static int
 mapping_of(struct gctx *g, const char *entity, const struct nv_mapping **out)
@@ -293,29 +267,11 @@ mapping_of(struct gctx *g, const char *entity, const struct nv_mapping **out)
 }
 
 static void
-work_add(struct gctx *g, const char *rcu)
-{
-    if (rcu == NULL || rcu[0] == '\0')
-        return;
-    for (size_t i = 0; i < g->nwork; i++)
-        if (strcmp(g->work[i], rcu) == 0)
-            return;
-    if (g->nwork == g->capwork) {
-        g->capwork = g->capwork ? 2 * g->capwork : 64;
-        if ((g->work = realloc(g->work, g->capwork * sizeof(*g->work))) == NULL)
-            abort();
-    }
-    snprintf(g->work[g->nwork++], 16, "%s", rcu);
-}
-
-static void
 members_release(struct gctx *g)
 {
     for (size_t i = 0; i < g->nm; i++) {
         free(g->m[i].key);
         json_decref(g->m[i].rec);
-        json_decref(g->m[i].o);
-        json_decref(g->m[i].gs);
         json_decref(g->m[i].upd);
     }
     g->nm = 0;
@@ -351,19 +307,20 @@ member_add(void *ctx, uint64_t rid, const char *key, size_t keylen)
     return 0;
 }
 
-/* The time of the record's current version: its updated_at, else when the
+/* The time of one version of a record (rec): its updated_at, else when the
  * bundle that brought it was applied, else the current bundle's time. */
 static int64_t
-rec_time(struct gctx *g, struct member *m)
+rec_time(struct gctx *g, const char *entity, json_t *rec)
 {
-    int64_t t = ts_epoch(json_string_value(json_object_get(m->c, "updated_at")));
+    int64_t t = ts_epoch(json_string_value(json_object_get(json_object_get(rec, "c"),
+                                                            "updated_at")));
     char k[NV_NAME_MAX + 32];
     json_t *bs;
 
     if (t != 0)
         return t;
-    snprintf(k, sizeof(k), "%s/%020llu", m->entity,
-             (unsigned long long)json_integer_value(json_object_get(m->rec, "seq")));
+    snprintf(k, sizeof(k), "%s/%020llu", entity,
+             (unsigned long long)json_integer_value(json_object_get(rec, "seq")));
     bs = get_json(g->txn, g->h->store.bstats, k, strlen(k));
     if (bs != NULL && nv_time_parse(json_string_value(json_object_get(bs, "applied")) ?: "",
                                     &t) == 0) {
@@ -374,14 +331,33 @@ rec_time(struct gctx *g, struct member *m)
     return g->when;
 }
 
-/* Load the member's record, mapping and gstate; refresh the per-field
- * times (a field whose value hash changed takes the record's time) and
- * point the gstate at rcu. */
-static int
-member_load(struct gctx *g, struct member *m, const char *rcu)
+/* Per-field times of a record: those kept in gstate (fields changed since
+ * it first came), else the time of its version rec. */
+static void
+field_times(struct gctx *g, const char *key, size_t keylen, const char *entity, json_t *rec,
+            int64_t t[NV_F_COUNT])
 {
-    json_t *times, *ts;
+    json_t *gs = get_json(g->txn, g->h->store.golden.gstate, key, keylen);
+    json_t *ts = json_object_get(gs, "t");
     int64_t rt = -1;
+
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        json_t *v = json_object_get(ts, nv_fields[f].name);
+        if (json_is_integer(v)) {
+            t[f] = json_integer_value(v);
+        } else {
+            if (rt < 0)
+                rt = rec_time(g, entity, rec);
+            t[f] = rt;
+        }
+    }
+    json_decref(gs);
+}
+
+/* Load the member's stored record, mapping and per-field times. */
+static int
+member_load(struct gctx *g, struct member *m)
+{
     int r;
 
     m->rec = get_json(g->txn, g->h->store.records, m->key, m->keylen);
@@ -390,52 +366,12 @@ member_load(struct gctx *g, struct member *m, const char *rcu)
         return 0;
     if ((r = mapping_of(g, m->entity, &m->map)) < 0)
         return r;
-    if (m->map != NULL)
-        m->o = nv_mapping_originals(m->map, json_object_get(m->rec, "fields"));
     m->complete = (int)json_object_size(m->c);
-    m->is_item = is_item(g, m->key, m->keylen);
-    m->gs = get_json(g->txn, g->h->store.golden.gstate, m->key, m->keylen);
-    if (m->gs == NULL)
-        m->gs = json_object();
-    if ((times = json_object_get(m->gs, "t")) == NULL) {
-        times = json_object();
-        json_object_set_new(m->gs, "t", times);
-    }
-    ts = json_object();
-    for (int f = 0; f < NV_F_COUNT; f++) {
-        json_t *v = json_object_get(m->c, nv_fields[f].name), *old;
-        char *text, hex[17];
-        if (!nv_golden_field(f) || v == NULL)
-            continue;
-        if ((text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
-            abort();
-        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)fnv64(text, strlen(text)));
-        free(text);
-        old = json_object_get(times, nv_fields[f].name);
-        if (json_is_array(old) &&
-            strcmp(json_string_value(json_array_get(old, 1)) ?: "", hex) == 0) {
-            m->t[f] = json_integer_value(json_array_get(old, 0));
-        } else {
-            m->changed[f] = old != NULL;
-            if (rt < 0)
-                rt = rec_time(g, m);
-            m->t[f] = rt;
-        }
-        json_object_set_new(ts, nv_fields[f].name, json_pack("[I,s]", (json_int_t)m->t[f], hex));
-    }
-    json_object_set_new(m->gs, "t", ts);
-    if (g->readonly)
-        return 0;
-    {
-        const char *was = json_string_value(json_object_get(m->gs, "g"));
-        if (was != NULL && strcmp(was, rcu) != 0)
-            work_add(g, was); /* the golden record it was in loses it */
-    }
-    json_object_set_new(m->gs, "g", json_string(rcu));
-    return put_json(g->txn, g->h->store.golden.gstate, m->key, m->keylen, m->gs, NULL);
+    field_times(g, m->key, m->keylen, m->entity, m->rec, m->t);
+    return 0;
 }
 
-/* Is candidate a better than b for field f? */
+/* Is a better than b for field f? */
 static int
 better(const struct gctx *g, int f, const struct member *a, const struct member *b)
 {
@@ -450,36 +386,21 @@ better(const struct gctx *g, int f, const struct member *a, const struct member 
         return a->complete > b->complete;
     if ((c = strcmp(a->entity, b->entity)) != 0)
         return c < 0;
-    return strcmp(a->rkey, b->rkey) < 0 ||
-           (strcmp(a->rkey, b->rkey) == 0 && strcmp(a->source, b->source) < 0);
+    if ((c = strcmp(a->rkey, b->rkey)) != 0)
+        return c < 0;
+    return strcmp(a->source, b->source) < 0;
 }
 
-/* The golden record of the loaded members. */
-static json_t *
-golden_of(struct gctx *g, int only_old)
+/* The member whose value of field f the golden record keeps, or NULL. */
+static struct member *
+winner(struct gctx *g, int f)
 {
-    json_t *fs = json_object();
-    char when[21];
+    struct member *best = NULL;
 
-    for (int f = 0; f < NV_F_COUNT; f++) {
-        struct member *best = NULL;
-        const char *n, *v;
-        if (!nv_golden_field(f))
-            continue;
-        for (size_t i = 0; i < g->nm; i++)
-            if (cval(g->m[i].c, f) != NULL && !(only_old && g->m[i].is_item) &&
-                (best == NULL || better(g, f, &g->m[i], best)))
-                best = &g->m[i];
-        if (best == NULL)
-            continue;
-        n = cval(best->c, f);
-        v = oval(best->o, f);
-        json_object_set_new(fs, nv_fields[f].name,
-                            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "v", v ? v : n, "n", n,
-                                      "e", best->entity, "s", best->source, "k", best->rkey,
-                                      "t", nv_time_format(best->t[f], when)));
-    }
-    return fs;
+    for (size_t i = 0; i < g->nm; i++)
+        if (cval(g->m[i].c, f) != NULL && (best == NULL || better(g, f, &g->m[i], best)))
+            best = &g->m[i];
+    return best;
 }
 
 static int
@@ -527,92 +448,6 @@ queue_update(struct gctx *g, struct member *m)
     return r;
 }
 
-/* Recompute one RCU's golden record; queue the updates its changes call for. */
-static int
-recompute(struct gctx *g, const char *rcu)
-{
-    char live[NV_RCU_LEN + 1];
-    json_t *old, *fs, *doc;
-    int r, changed = 0;
-
-    members_release(g);
-    if ((r = nv_link_resolve(g->txn, &g->h->store.link, rcu, live)) < 0)
-        return r == NV_ENOTFOUND ? 0 : r;
-    if (strcmp(live, rcu) == 0 &&
-        (r = nv_link_members(g->txn, &g->h->store.link, rcu, member_add, g)) < 0)
-        return r;
-    if (g->nm < 2) {
-        /* merged away, gone, or a lone record: no golden record kept */
-        return put_json(g->txn, g->h->store.golden.golden, rcu, strlen(rcu), NULL, NULL);
-    }
-    for (size_t i = 0; i < g->nm; i++)
-        if ((r = member_load(g, &g->m[i], rcu)) < 0)
-            return r;
-    old = get_json(g->txn, g->h->store.golden.golden, rcu, strlen(rcu));
-    fs = golden_of(g, 0);
-    if (g->sender != NULL && !restricted(g, rcu)) {
-        /* the values before: the stored golden record, or for an RCU that
-         * had none (a lone record until now), its records this bundle did
-         * not change */
-        json_t *prev = old != NULL ? NULL : golden_of(g, 1);
-        json_t *of = old != NULL ? json_object_get(old, "f") : prev;
-        for (int f = 0; f < NV_F_COUNT; f++) {
-            json_t *nw = json_object_get(fs, nv_fields[f].name);
-            const char *n = json_string_value(json_object_get(nw, "n"));
-            const char *was = json_string_value(
-                json_object_get(json_object_get(of, nv_fields[f].name), "n"));
-            const char *we = json_string_value(json_object_get(nw, "e"));
-            if (!g->rules.update[f] || n == NULL || json_object_size(of) == 0)
-                continue;
-            if (was != NULL && strcmp(cmpkey(f, n, &g->b1), cmpkey(f, was, &g->b2)) == 0)
-                continue;
-            g->st->changed++;
-            /* the change is the sender's: its record's value changed and
-             * now wins (a record that only joins the person sends nothing) */
-            {
-                size_t w;
-                for (w = 0; w < g->nm; w++)
-                    if (strcmp(g->m[w].entity, we) == 0 &&
-                        strcmp(g->m[w].rkey, json_string_value(json_object_get(nw, "k"))) == 0 &&
-                        strcmp(g->m[w].source, json_string_value(json_object_get(nw, "s"))) == 0)
-                        break;
-                if (strcmp(we, g->sender) != 0 || w == g->nm || !g->m[w].is_item ||
-                    !g->m[w].changed[f])
-                    continue;
-            }
-            for (size_t i = 0; i < g->nm; i++) {
-                struct member *m = &g->m[i];
-                if (m->c == NULL || m->map == NULL || strcmp(m->entity, we) == 0 ||
-                    m->map->inverse[f] < 0 || holds(m->c, f, n))
-                    continue;
-                if (m->upd == NULL)
-                    m->upd = json_object();
-                json_object_set(m->upd, nv_fields[f].name, json_object_get(nw, "v"));
-            }
-        }
-        for (size_t i = 0; i < g->nm; i++)
-            if (g->m[i].upd != NULL && (r = queue_update(g, &g->m[i])) < 0)
-                break;
-        json_decref(prev);
-    }
-    if (r == 0) {
-        char when[21];
-        doc = json_pack("{s:o,s:s,s:s?}", "f", fs, "at", nv_time_format(g->when, when),
-                        "rules", g->rules.commit[0] ? g->rules.commit : NULL);
-        /* "at" changes only with the values */
-        if (old != NULL && json_equal(json_object_get(old, "f"), fs) &&
-            json_equal(json_object_get(old, "rules"), json_object_get(doc, "rules")))
-            json_object_set(doc, "at", json_object_get(old, "at"));
-        r = put_json(g->txn, g->h->store.golden.golden, rcu, strlen(rcu), doc, &changed);
-        g->st->golden += changed;
-        json_decref(doc);
-    } else {
-        json_decref(fs);
-    }
-    json_decref(old);
-    return r;
-}
-
 static int
 gctx_init(struct gctx *g, struct nv_hub *h, MDB_txn *txn, struct nv_golden_stats *st)
 {
@@ -632,140 +467,179 @@ gctx_release(struct gctx *g)
 {
     members_release(g);
     free(g->m);
-    free(g->work);
     free(g->maps);
-    free(g->items);
     nv_rules_release(&g->rules);
     nv_buf_release(&g->b1);
     nv_buf_release(&g->b2);
 }
 
+/* One record that changed golden fields (changed[f]): its per-field times,
+ * then the updates its new values call for. */
 static int
-run_work(struct gctx *g)
+changed_record(struct gctx *g, const struct nv_link_item *it, json_t *oldrec, json_t *newrec,
+               const uint8_t changed[NV_F_COUNT], const char *sender, int updates)
 {
-    int r = 0;
+    const char *entity = it->key;
+    int64_t told[NV_F_COUNT], tnew[NV_F_COUNT], rt = rec_time(g, entity, newrec);
+    struct nv_link_val lv;
+    struct member *me = NULL;
+    json_t *ts = json_object(), *gs;
+    int r;
 
-    /* recompute may add RCUs (the former golden record of a member) */
-    for (g->next = 0; g->next < g->nwork && r == 0; g->next++) {
-        char rcu[16];
-        memcpy(rcu, g->work[g->next], 16);
-        r = recompute(g, rcu);
+    /* times: a changed field takes the new version's time */
+    field_times(g, it->key, it->keylen, entity, oldrec, told);
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        tnew[f] = changed[f] ? rt : told[f];
+        if (nv_golden_field(f) && json_object_get(json_object_get(newrec, "c"),
+                                                  nv_fields[f].name) != NULL)
+            json_object_set_new(ts, nv_fields[f].name, json_integer((json_int_t)tnew[f]));
     }
+    gs = json_pack("{s:o}", "t", ts);
+    r = put_json(g->txn, g->h->store.golden.gstate, it->key, it->keylen, gs, NULL);
+    json_decref(gs);
+    if (r < 0 || !updates)
+        return r;
+    if ((r = nv_link_get(g->txn, &g->h->store.link, it->key, it->keylen, &lv)) < 0)
+        return r == NV_ENOTFOUND ? 0 : r;
+    if (restricted(g, lv.rcu))
+        return 0;
+    members_release(g);
+    if ((r = nv_link_members(g->txn, &g->h->store.link, lv.rcu, member_add, g)) < 0)
+        return r;
+    if (g->nm < 2)
+        return 0;
+    for (size_t i = 0; i < g->nm && r == 0; i++) {
+        if ((r = member_load(g, &g->m[i])) < 0)
+            return r;
+        if (g->m[i].keylen == it->keylen && memcmp(g->m[i].key, it->key, it->keylen) == 0)
+            me = &g->m[i];
+    }
+    if (me == NULL || me->c == NULL || strcmp(me->entity, sender) != 0)
+        return 0;
+    memcpy(me->t, tnew, sizeof(tnew));
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        struct member *now, *before;
+        const char *n, *was = NULL, *v;
+        json_t *o;
+        if (!changed[f] || !g->rules.update[f] || !nv_golden_field(f))
+            continue;
+        /* the value kept now: it must be this record's new value */
+        if ((now = winner(g, f)) != me || (n = cval(me->c, f)) == NULL)
+            continue;
+        /* the value kept before, with this record as it was */
+        me->c = json_object_get(oldrec, "c");
+        memcpy(me->t, told, sizeof(told));
+        before = winner(g, f);
+        if (before != NULL)
+            was = cval(before->c, f);
+        if (was != NULL && strcmp(cmpkey(f, n, &g->b1), cmpkey(f, was, &g->b2)) == 0)
+            was = n; /* unchanged */
+        else
+            was = NULL;
+        me->c = json_object_get(me->rec, "c");
+        memcpy(me->t, tnew, sizeof(tnew));
+        if (was != NULL)
+            continue;
+        g->st->changed++;
+        /* the value as the entity wrote it */
+        o = nv_mapping_originals(me->map, json_object_get(me->rec, "fields"));
+        v = oval(o, f);
+        for (size_t i = 0; i < g->nm; i++) {
+            struct member *m = &g->m[i];
+            if (m->c == NULL || m->map == NULL || strcmp(m->entity, me->entity) == 0 ||
+                m->map->inverse[f] < 0 || holds(m->c, f, n))
+                continue;
+            if (m->upd == NULL)
+                m->upd = json_object();
+            json_object_set_new(m->upd, nv_fields[f].name, json_string(v ? v : n));
+        }
+        json_decref(o);
+    }
+    for (size_t i = 0; i < g->nm && r == 0; i++)
+        if (g->m[i].upd != NULL)
+            r = queue_update(g, &g->m[i]);
     return r;
+}
+
+/* The record key as a string for the prev table. */
+static void
+prev_key(const char *key, size_t keylen, struct nv_buf *b)
+{
+    nv_buf_reset(b);
+    if (nv_buf_add(b, key, keylen) < 0)
+        abort();
+    for (size_t i = 0; i < b->len; i++)
+        if (b->data[i] == '\0')
+            b->data[i] = 0x1f;
+    b->data[b->len] = '\0';
+}
+
+void
+nv_golden_prev(json_t *prev, const char *key, size_t keylen, const char *old, size_t oldlen)
+{
+    struct nv_buf b = NV_BUF_INIT;
+
+    prev_key(key, keylen, &b);
+    if (json_object_get(prev, (char *)b.data) == NULL)
+        json_object_set_new_nocheck(prev, (char *)b.data, json_stringn_nocheck(old, oldlen));
+    nv_buf_release(&b);
 }
 
 int
 nv_golden_after_link(struct nv_hub *h, MDB_txn *txn, const struct nv_link_set *set,
-                     const char *sender, int updates, int64_t when,
+                     json_t *prev, const char *sender, int updates, int64_t when,
                      struct nv_golden_stats *st)
 {
     struct gctx g;
+    struct nv_buf pk = NV_BUF_INIT;
+    double t0 = mono_s();
+    size_t nchanged = 0;
     int r;
 
     if ((r = gctx_init(&g, h, txn, st)) < 0) {
         gctx_release(&g);
         return r;
     }
-    g.sender = updates ? sender : NULL;
     if (when != 0)
         g.when = when;
-    if ((g.items = malloc((set->n + 1) * sizeof(uint64_t))) == NULL)
-        abort();
-    for (size_t i = 0; i < set->n; i++)
-        if (!set->v[i].skip)
-            g.items[g.nitems++] = fnv64(set->v[i].key, set->v[i].keylen);
-    qsort(g.items, g.nitems, sizeof(uint64_t), u64_cmp);
     for (size_t i = 0; i < set->n && r == 0; i++) {
         const struct nv_link_item *it = &set->v[i];
-        struct nv_link_val lv;
-        json_t *gs;
+        json_t *ov, *oldrec, *newrec;
+        uint8_t changed[NV_F_COUNT];
+        int any = 0;
         if (it->skip)
             continue;
-        work_add(&g, it->old_rcu);
-        if ((gs = get_json(txn, h->store.golden.gstate, it->key, it->keylen)) != NULL) {
-            work_add(&g, json_string_value(json_object_get(gs, "g")));
-            json_decref(gs);
-            if (it->deleted)
-                r = put_json(txn, h->store.golden.gstate, it->key, it->keylen, NULL, NULL);
+        if (it->deleted) {
+            /* deleted or erased: its field times go with it */
+            r = put_json(txn, h->store.golden.gstate, it->key, it->keylen, NULL, NULL);
+            continue;
         }
-        if (r == 0 && !it->deleted &&
-            (r = nv_link_get(txn, &h->store.link, it->key, it->keylen, &lv)) == 0)
-            work_add(&g, lv.rcu);
-        if (r == NV_ENOTFOUND)
-            r = 0;
-    }
-    if (r == 0)
-        r = run_work(&g);
-    gctx_release(&g);
-    return r;
-}
-
-int
-nv_golden_rcus(struct nv_hub *h, MDB_txn *txn, const char *const *rcus, size_t n,
-               int updates, struct nv_golden_stats *st)
-{
-    struct gctx g;
-    int r;
-
-    if ((r = gctx_init(&g, h, txn, st)) == 0) {
-        g.sender = updates ? "" : NULL;
-        for (size_t i = 0; i < n; i++)
-            work_add(&g, rcus[i]);
-        r = run_work(&g);
-    }
-    gctx_release(&g);
-    return r;
-}
-
-int
-nv_golden_rebuild(struct nv_hub *h, struct nv_golden_stats *st)
-{
-    struct gctx g;
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc, r;
-
-    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
-        return nv_hmdb_fail(rc, "cannot write");
-    if ((r = gctx_init(&g, h, txn, st)) < 0)
-        goto out;
-    /* every RCU of two or more records, and every stored golden record */
-    if ((rc = mdb_cursor_open(txn, h->store.link.rcus, &c)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read clusters");
-        goto out;
-    }
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
-        size_t cnt = 0;
-        char rcu[16];
-        if (mdb_cursor_count(c, &cnt) != 0 || cnt < 2 || k.mv_size >= sizeof(rcu))
+        /* a record seen for the first time changed nothing */
+        prev_key(it->key, it->keylen, &pk);
+        if ((ov = json_object_get(prev, (char *)pk.data)) == NULL)
             continue;
-        memcpy(rcu, k.mv_data, k.mv_size);
-        rcu[k.mv_size] = '\0';
-        work_add(&g, rcu);
+        oldrec = json_loadb(json_string_value(ov), json_string_length(ov), 0, NULL);
+        newrec = get_json(txn, h->store.records, it->key, it->keylen);
+        memset(changed, 0, sizeof(changed));
+        for (int f = 0; f < NV_F_COUNT && newrec != NULL; f++) {
+            json_t *a = json_object_get(json_object_get(oldrec, "c"), nv_fields[f].name);
+            json_t *b = json_object_get(json_object_get(newrec, "c"), nv_fields[f].name);
+            if (nv_golden_field(f) && !(a == NULL ? b == NULL : b != NULL && json_equal(a, b)))
+                any = changed[f] = 1;
+        }
+        if (any) {
+            nchanged++;
+            r = changed_record(&g, it, oldrec, newrec, changed, sender ? sender : "",
+                               updates && sender != NULL);
+        }
+        json_decref(oldrec);
+        json_decref(newrec);
     }
-    mdb_cursor_close(c);
-    if ((rc = mdb_cursor_open(txn, h->store.golden.golden, &c)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read golden records");
-        goto out;
-    }
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-        char rcu[16];
-        if (k.mv_size >= sizeof(rcu))
-            continue;
-        memcpy(rcu, k.mv_data, k.mv_size);
-        rcu[k.mv_size] = '\0';
-        work_add(&g, rcu);
-    }
-    mdb_cursor_close(c);
-    r = run_work(&g);
-out:
+    if (r == 0 && nchanged > 0)
+        nv_debug("golden", "%zu of %zu records changed golden fields: %llu update(s) queued, "
+                 "%.2f s", nchanged, set->n, (unsigned long long)st->updates, mono_s() - t0);
+    nv_buf_release(&pk);
     gctx_release(&g);
-    if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
-        r = nv_hmdb_fail(rc, "cannot commit");
-    else if (r < 0)
-        mdb_txn_abort(txn);
     return r;
 }
 
@@ -776,21 +650,19 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
 {
     struct gctx g;
     struct nv_golden_stats st;
-    json_t *doc = NULL, *fs = NULL, *recs, *stored, *fl;
+    json_t *doc = NULL, *fs, *recs, *fl;
     int r;
 
     *out = NULL;
-    if ((r = gctx_init(&g, h, txn, &st)) < 0)
-        goto out;
-    g.readonly = 1;
-    if ((r = nv_link_members(txn, &h->store.link, rcu, member_add, &g)) < 0)
+    if ((r = gctx_init(&g, h, txn, &st)) < 0 ||
+        (r = nv_link_members(txn, &h->store.link, rcu, member_add, &g)) < 0)
         goto out;
     recs = json_array();
     for (size_t i = 0; i < g.nm; i++) {
         struct member *m = &g.m[i];
         struct nv_link_val lv;
         static const char *const st_names[] = { "new", "linked", "review" };
-        if ((r = member_load(&g, m, rcu)) < 0) {
+        if ((r = member_load(&g, m)) < 0) {
             json_decref(recs);
             goto out;
         }
@@ -801,33 +673,30 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
                                                                        : "new"));
         r = 0;
     }
-    stored = get_json(txn, h->store.golden.golden, rcu, strlen(rcu));
-    fs = golden_of(&g, 0);
+    fs = json_object();
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        struct member *w;
+        json_t *o;
+        const char *v;
+        char when[21];
+        if (!nv_golden_field(f) || (w = winner(&g, f)) == NULL)
+            continue;
+        o = w->map ? nv_mapping_originals(w->map, json_object_get(w->rec, "fields")) : NULL;
+        v = oval(o, f);
+        json_object_set_new(fs, nv_fields[f].name,
+                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "value", v ? v : cval(w->c, f),
+                                      "entity", w->entity, "source", w->source, "key",
+                                      w->rkey, "time", nv_time_format(w->t[f], when)));
+        json_decref(o);
+    }
     doc = json_object();
     json_object_set_new(doc, "rcu", json_string(rcu));
-    {
-        json_t *pretty = json_object(), *v;
-        const char *name;
-        json_object_foreach(fs, name, v)
-            json_object_set_new(pretty, name,
-                                json_pack("{s:O,s:O,s:O,s:O,s:O}", "value",
-                                          json_object_get(v, "v"), "entity",
-                                          json_object_get(v, "e"), "source",
-                                          json_object_get(v, "s"), "key",
-                                          json_object_get(v, "k"), "time",
-                                          json_object_get(v, "t")));
-        json_object_set_new(doc, "fields", pretty);
-    }
+    json_object_set_new(doc, "fields", fs);
     json_object_set_new(doc, "records", recs);
     json_object_set_new(doc, "rules", g.rules.commit[0] ? json_string(g.rules.commit)
                                                         : json_null());
-    json_object_set_new(doc, "updated", json_is_object(stored) && json_object_get(stored, "at")
-                                            ? json_incref(json_object_get(stored, "at"))
-                                            : json_null());
     fl = get_json(txn, h->store.gdpr.flags, rcu, strlen(rcu));
     json_object_set_new(doc, "flags", fl ? fl : json_object());
-    json_decref(stored);
-    json_decref(fs);
     *out = doc;
 out:
     gctx_release(&g);

@@ -391,8 +391,10 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     a.gdb = &h->store.gdpr;
     if (m->kind == NV_KIND_CHANGES) {
         if ((a.links = calloc(1, sizeof(*a.links))) == NULL ||
+            (a.prev = json_object()) == NULL ||
             (a.nv = calloc(1, sizeof(*a.nv))) == NULL) {
             free(a.links);
+            json_decref(a.prev);
             return nv_fail(NV_ENOMEM, "out of memory");
         }
     }
@@ -423,7 +425,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
          * changes send to the other entities (not for a replay) */
         if (r == 0) {
             struct nv_golden_stats gs;
-            if ((r = nv_golden_after_link(h, txn, a.links, m->sender, !h->replaying,
+            if ((r = nv_golden_after_link(h, txn, a.links, a.prev, m->sender, !h->replaying,
                                           m->created, &gs)) == 0)
                 stats->updates += gs.updates;
         }
@@ -440,6 +442,7 @@ done:
     if (a.nv != NULL)
         nv_buf_release(&a.nv->arena);
     free(a.nv);
+    json_decref(a.prev);
     nv_apply_ctx_release(&a);
     return r;
 }

@@ -499,8 +499,12 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     if (r < 0)
         goto out;
     {
-        MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data };
-        int rc = mdb_put(txn, s->records, &kv, &vv, 0);
+        MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data }, ov;
+        int rc;
+        /* the version it replaces: what changed decides the updates */
+        if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
+            nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
+        rc = mdb_put(txn, s->records, &kv, &vv, 0);
         if (rc != 0) {
             r = nv_hmdb_fail(rc, "cannot write a record");
             goto out;

@@ -77,6 +77,7 @@ struct nv_apply_ctx {
     const uint8_t *gkey;       /* the suppression list (gdpr.h) */
     const struct nv_gdpr_db *gdb;
     json_t *suppressed;        /* [[source, key], ...] dropped as erased */
+    json_t *prev;              /* versions the bundle overwrote (golden.h), or NULL */
 };
 void nv_apply_ctx_release(struct nv_apply_ctx *a);
 
