@@ -304,6 +304,14 @@ nv_cmd_status(int argc, char **argv)
         }
         free(ib);
     }
+    {
+        /* updates queued and not yet sealed (an entity without an enrolled
+         * key, or a pass that stopped before sending) */
+        MDB_stat ms;
+        json_object_set_new(out, "updates_queued",
+                            json_integer(mdb_stat(txn, h.store.golden.outq, &ms) == 0
+                                             ? (json_int_t)ms.ms_entries : 0));
+    }
     mdb_txn_abort(txn);
     for (size_t i = 0; i < es.n; i++) {
         struct ent *e = &es.v[i];
@@ -410,6 +418,9 @@ nv_cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(x, "applied")),
                    (long long)json_integer_value(json_object_get(x, "missing_from")),
                    (long long)json_integer_value(json_object_get(x, "missing_to")));
+        if (json_integer_value(json_object_get(out, "updates_queued")) > 0)
+            printf("updates: %lld record(s) queued for other entities, not yet sent\n",
+                   (long long)json_integer_value(json_object_get(out, "updates_queued")));
         printf("inbox: %lld bundle(s) waiting\nquarantine: %lld bundle(s)\n",
                (long long)json_integer_value(json_object_get(out, "inbox")),
                (long long)json_integer_value(json_object_get(out, "quarantine")));

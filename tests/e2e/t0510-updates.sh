@@ -162,4 +162,10 @@ check "a replay sends no update" [ "$(updates_for acquis)$(updates_for groupe)" 
 nova-hub ledger H --allowed-signers signers >/dev/null 2>&1
 check "nova-audit verify passes on the ledger" nova-audit verify H/ledger --keys H/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub
 check "the ledger holds no personal data" sh -c '! git --git-dir H/ledger log -p | grep -qi "lefevre\|nouveau.example"'
+# an entity whose key is revoked: its updates wait in the queue, not lost
+nova-hub revoke H acquis --reason "key lost" >/dev/null 2>&1
+sed -i 's/^G2,Marc,Dubois,marc.dubois@example.fr,06 55 44 33 22,Lyon,69003,2026-01-10,1975-01-02$/G2,Marc,Dubois,marc.dubois@example.fr,06 55 44 33 22,Lyon 3e,69003,2026-06-01,1975-01-02/' ex-groupe/contacts.csv
+ship
+check "updates for an entity without a valid key wait in the store" sh -c 'nova-hub status H | grep -q "^updates: 1 record(s) queued for other entities, not yet sent"'
+check "and nothing was sealed for it" [ "$(updates_for acquis)" = 0 ]
 done_testing
