@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../agent/outbox.h"
+#include "../formats/csv.h"
 #include "../formats/errors.h"
 #include "../formats/record.h"
 #include "../formats/log.h"
@@ -167,6 +168,21 @@ oval(json_t *o, int f)
     if (json_is_array(v))
         v = json_array_get(v, 0);
     return json_string_value(v);
+}
+
+/* The value of field f as the golden record gives it and updates carry:
+ * as the entity wrote it for text (names, address, e-mail, country: their
+ * normalised forms are folded or canonical, not for people), normalised
+ * for the rest (ISO dates, E.164 phones, postal codes, 0/1). */
+static const char *
+outval(int f, json_t *c, json_t *o)
+{
+    int k = nv_fields[f].kind;
+    const char *v = NULL;
+
+    if (k == NV_K_NAME || k == NV_K_TEXT || k == NV_K_EMAIL || k == NV_K_COUNTRY)
+        v = oval(o, f);
+    return v ? v : cval(c, f);
 }
 
 /* The form values are compared in: free text folded like names (case,
@@ -543,7 +559,7 @@ changed_record(struct gctx *g, const struct nv_link_item *it, json_t *oldrec, js
         g->st->changed++;
         /* the value as the entity wrote it */
         o = nv_mapping_originals(me->map, json_object_get(me->rec, "fields"));
-        v = oval(o, f);
+        v = outval(f, me->c, o);
         for (size_t i = 0; i < g->nm; i++) {
             struct member *m = &g->m[i];
             if (m->c == NULL || m->map == NULL || strcmp(m->entity, me->entity) == 0 ||
@@ -551,7 +567,7 @@ changed_record(struct gctx *g, const struct nv_link_item *it, json_t *oldrec, js
                 continue;
             if (m->upd == NULL)
                 m->upd = json_object();
-            json_object_set_new(m->upd, nv_fields[f].name, json_string(v ? v : n));
+            json_object_set_new(m->upd, nv_fields[f].name, json_string(v));
         }
         json_decref(o);
     }
@@ -682,9 +698,9 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
         if (!nv_golden_field(f) || (w = winner(&g, f)) == NULL)
             continue;
         o = w->map ? nv_mapping_originals(w->map, json_object_get(w->rec, "fields")) : NULL;
-        v = oval(o, f);
+        v = outval(f, w->c, o);
         json_object_set_new(fs, nv_fields[f].name,
-                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "value", v ? v : cval(w->c, f),
+                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "value", v,
                                       "entity", w->entity, "source", w->source, "key",
                                       w->rkey, "time", nv_time_format(w->t[f], when)));
         json_decref(o);
@@ -824,5 +840,83 @@ nv_golden_flush(struct nv_hub *h, uint64_t *sent)
         free(q[x].line);
     }
     free(q);
+    return r;
+}
+
+/* ---- export ---- */
+
+int
+nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
+{
+    struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
+    struct nv_buf out = NV_BUF_INIT;
+    const char *head[1 + NV_F_COUNT + 1];
+    int fields[NV_F_COUNT], nf = 0, r = 0, rc;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    *count = 0;
+    for (int f = 0; f < NV_F_COUNT; f++)
+        if (nv_golden_field(f))
+            fields[nf++] = f;
+    if (csv) {
+        head[0] = "rcu_id";
+        for (int i = 0; i < nf; i++)
+            head[1 + i] = nv_fields[fields[i]].name;
+        head[1 + nf] = "records";
+        if ((r = nv_csv_write_row(&out, &dl, head, (size_t)nf + 2)) < 0)
+            return r;
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        nv_buf_release(&out);
+        return nv_hmdb_fail(rc, "cannot read");
+    }
+    if ((rc = mdb_cursor_open(txn, h->store.link.rcus, &c)) != 0) {
+        mdb_txn_abort(txn);
+        nv_buf_release(&out);
+        return nv_hmdb_fail(rc, "cannot read clusters");
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
+        char rcu[NV_RCU_LEN + 1];
+        json_t *doc = NULL;
+        if (k.mv_size != NV_RCU_LEN)
+            continue;
+        memcpy(rcu, k.mv_data, NV_RCU_LEN);
+        rcu[NV_RCU_LEN] = '\0';
+        if ((r = nv_golden_show(h, txn, rcu, &doc)) < 0)
+            break;
+        if (json_array_size(json_object_get(doc, "records")) > 0) {
+            nv_buf_reset(&out);
+            if (csv) {
+                const char *vals[1 + NV_F_COUNT + 1];
+                char n[24];
+                json_t *fs = json_object_get(doc, "fields");
+                vals[0] = rcu;
+                for (int i = 0; i < nf; i++)
+                    vals[1 + i] = json_string_value(json_object_get(
+                                      json_object_get(fs, nv_fields[fields[i]].name), "value"))
+                                      ?: "";
+                snprintf(n, sizeof(n), "%zu", json_array_size(json_object_get(doc, "records")));
+                vals[1 + nf] = n;
+                r = nv_csv_write_row(&out, &dl, vals, (size_t)nf + 2);
+            } else {
+                char *t = json_dumps(doc, JSON_COMPACT);
+                r = t ? nv_buf_addf(&out, "%s\n", t) : nv_fail(NV_ENOMEM, "out of memory");
+                free(t);
+            }
+            if (r == 0 && fwrite(out.data, 1, out.len, stdout) != out.len)
+                r = nv_fail_errno("cannot write the export");
+            (*count)++;
+        }
+        json_decref(doc);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    nv_buf_release(&out);
+    if (r == 0 && fflush(stdout) != 0)
+        r = nv_fail_errno("cannot write the export");
     return r;
 }

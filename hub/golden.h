@@ -76,6 +76,12 @@ int nv_golden_after_link(struct nv_hub *h, MDB_txn *txn, const struct nv_link_se
 int nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
     __attribute__((warn_unused_result));
 
+/* Every person's golden record to stdout: NDJSON (nv_golden_show's
+ * documents), or CSV (rcu_id, one column per field, records).  *count gets
+ * the number of people. */
+int nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
+    __attribute__((warn_unused_result));
+
 /* Send the queued updates: one updates bundle per entity (the queue entries
  * leave in the bundle's transaction).  *sent gets the records sent. */
 int nv_golden_flush(struct nv_hub *h, uint64_t *sent) __attribute__((warn_unused_result));

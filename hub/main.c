@@ -27,6 +27,7 @@
 #include "mapping.h"
 #include "maprepo.h"
 #include "ingest.h"
+#include "golden.h"
 #include "ledger.h"
 
 #include <jansson.h>
@@ -663,8 +664,9 @@ cmd_export(int argc, char **argv)
         }
     }
     if (dir == NULL || what == NULL ||
-        (strcmp(what, "records") != 0 && strcmp(what, "links") != 0))
-        return nv_cli_usage("DIR and what to export (records or links) are required");
+        (strcmp(what, "records") != 0 && strcmp(what, "links") != 0 &&
+         strcmp(what, "golden") != 0))
+        return nv_cli_usage("DIR and what to export (records, golden or links) are required");
     if (nv_exists(dir)) {
         /* every read of personal data is logged first */
         char line[160];
@@ -678,6 +680,18 @@ cmd_export(int argc, char **argv)
             return nv_cli_fail(r);
         r = nv_export_links(&h);
         nv_hub_close(&h);
+        return r < 0 ? nv_cli_fail(r) : 0;
+    }
+    if (strcmp(what, "golden") == 0) {
+        uint64_t n = 0;
+        if (marketing || common || entity != NULL)
+            return nv_cli_usage("export golden takes --format only");
+        if ((r = nv_hub_open(&h, dir)) < 0)
+            return nv_cli_fail(r);
+        r = nv_golden_export(&h, strcmp(format, "csv") == 0, &n);
+        nv_hub_close(&h);
+        if (r == 0)
+            nv_info("export", "%llu golden record(s)", (unsigned long long)n);
         return r < 0 ? nv_cli_fail(r) : 0;
     }
     csv = strcmp(format, "csv") == 0;
@@ -992,7 +1006,7 @@ static const struct nv_cmd cmds[] = {
       "the survivorship rules (per-field source priority) in the mapping repository" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] | export DIR links",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "
