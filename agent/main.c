@@ -118,7 +118,7 @@ seal_line(struct nv_outbox *o, const char *path, unsigned long lineno,
  * place (no stdio, no per-line copy).  A line that does not fit in the
  * buffer grows it, up to one record's maximum; past that the line is only
  * measured (and then rejected), so memory stays bounded. */
-#define SEAL_READ (1u << 20)
+#define SEAL_READ (256u << 10)
 
 static int
 seal_file(struct nv_outbox *o, const char *path, uint64_t *bad)
