@@ -126,14 +126,14 @@ write_member(int fd, const char *name, const void *p, size_t n)
  * raises it at its next call.  Without threads (if they cannot be started)
  * each stage runs inline.
  *
- * Memory: npack + 1 batches of 4 MiB, npack + 2 output buffers (each
- * touched up to one compressed entry, in huge pages) and npack + 1 zstd
- * contexts, whatever the size of the bundle (nova-agent seal peaks near
- * 28 MiB with two cores).
+ * Memory: npack batches of 4 MiB (2 at least), npack + 2 output buffers
+ * (each touched up to one compressed entry, in huge pages) and npack + 1
+ * zstd contexts, whatever the size of the bundle (nova-agent seal peaks
+ * near 24 MiB with two cores).
  */
 
 #define NPACK 4                 /* packer threads, at most */
-#define NBATCH (NPACK + 1)      /* record batches */
+#define NBATCH NPACK            /* record batches */
 #define NZBUF (NPACK + 2)       /* compressed output buffers */
 #define ZBUF_SIZE (256u << 10)  /* the caller's streaming output step */
 #define SYNC_STEP (4u << 20)   /* spooled bytes between two fdatasync */
@@ -932,14 +932,16 @@ nv_bundle_writer_new(struct nv_bundle_writer **out,
     w->spool = -1;
     /* One packer per core: the caller and the sealer need less than a
      * core between them, and the packers wait for batches when they are
-     * ahead.  One batch more than packers (the caller fills it), two
-     * output buffers more (one being sealed, one waiting). */
+     * ahead.  As many batches as packers, two at least: the caller is the
+     * slowest stage, a packer gives its batch back long before the caller
+     * has filled the next.  Two output buffers more than packers (one
+     * being sealed, one waiting). */
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     w->npack = p->zstd_threads > 0 ? p->zstd_threads : ncpu > 0 ? (int)ncpu : 1;
     if (w->npack > NPACK)
         w->npack = NPACK;
     w->next_out = 1;
-    for (int i = 0; i < w->npack + 1; i++)
+    for (int i = 0; i < (w->npack > 1 ? w->npack : 2); i++)
         w->batch_ring.pool[w->batch_ring.npool++] = &w->batches[i];
     for (int i = 0; i < w->npack + 2; i++) {
         if ((w->zbufs[i].data = malloc(ZBUF_SIZE)) == NULL) {
