@@ -136,7 +136,7 @@ write_member(int fd, const char *name, const void *p, size_t n)
 #define NBATCH NPACK            /* record batches */
 #define NZBUF (NPACK + 2)       /* compressed output buffers */
 #define ZBUF_SIZE (256u << 10)  /* the caller's streaming output step */
-#define SYNC_STEP (4u << 20)   /* spooled bytes between two fdatasync */
+#define SYNC_STEP (4u << 20)   /* spooled bytes between two write-outs */
 #define RING_MAX 8
 _Static_assert(NBATCH <= RING_MAX && NZBUF <= RING_MAX, "ring too small");
 
@@ -395,13 +395,18 @@ spool_sink(void *ctx, const void *p, size_t n)
         return perr_set(w, NV_ETOOBIG, 0,
                         "bundle payload over 8 GiB: lower the bundle size cap",
                         NULL, NULL);
-    /* The spool is the bundle-to-be: make it durable as it grows, here
-     * where waiting costs little, so that the final fsync (which costs in
-     * proportion to what it writes) has little left to do.  A failure must
-     * fail the bundle: a later fsync may not report it again. */
+    /* The spool is the bundle-to-be: start writing it out as it grows, so
+     * that the final fsync (which costs in proportion to what it writes)
+     * has little left to do.  Without waiting: an fdatasync here waited
+     * for the file system's journal (other programs' writes too) and held
+     * up the whole pipeline.  A write error is kept for the final fsync on
+     * this descriptor, which reports it and fails the bundle. */
     if (w->direct && w->spooled - w->flushed >= SYNC_STEP) {
-        if (fdatasync(w->spool) < 0)
-            return perr_set(w, NV_ESYS, errno, "fsync failed", NULL,
+        if (sync_file_range(w->spool, (off_t)(w->spool_off + w->flushed),
+                            (off_t)(w->spooled - w->flushed),
+                            SYNC_FILE_RANGE_WRITE) < 0 &&
+            errno == EIO)
+            return perr_set(w, NV_ESYS, errno, "write failed", NULL,
                             "cannot spool the bundle payload");
         w->flushed = w->spooled;
     }
