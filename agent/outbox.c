@@ -30,7 +30,7 @@ nv_outbox_recover(const char *outbox, MDB_env *env, MDB_dbi streams)
     char *pd = pending_dir(outbox);
     DIR *d = NULL;
     struct dirent *e;
-    int r = 0;
+    int r = 0, moved = !nv_exists(pd); /* a new .pending must last, too */
 
     if ((r = nv_mkdir_p(pd, 0700)) < 0)
         goto out;
@@ -68,8 +68,10 @@ nv_outbox_recover(const char *outbox, MDB_env *env, MDB_dbi streams)
         if (committed) {
             if (rename(from, to) < 0)
                 r = nv_fail_errno("cannot move '%s' to the outbox", from);
-            else
+            else {
+                moved++;
                 nv_info("outbox", "recovered pending bundle '%s'", e->d_name);
+            }
         } else {
             unlink(from);
             nv_info("outbox", "dropped uncommitted bundle '%s'", e->d_name);
@@ -77,7 +79,13 @@ nv_outbox_recover(const char *outbox, MDB_env *env, MDB_dbi streams)
         free(from);
         free(to);
     }
-    if (r == 0)
+    /* Only a bundle moved here (or a new .pending) needs the outbox made
+     * durable now.  A rename into the outbox that a crash left unsynced
+     * needs nothing: if it is lost, the bundle is back in .pending and is
+     * recovered again.  (An fsync of a directory waits for the file
+     * system's journal, other programs' changes included: every seal paid
+     * for it.) */
+    if (r == 0 && moved > 0)
         r = nv_fsync_dir(outbox);
 out:
     if (d != NULL)

@@ -53,10 +53,9 @@ struct nv_bundle_params {
     int final;     /* last part of the change set */
     int64_t created;
     int zstd_level;  /* 0 = default (1) */
-    int zstd_threads;/* zstd's own workers: 0 = automatic (none up to 3
-                      * cores, else cores - 2, at most 4); 1 = none.  The
-                      * writer always runs two threads besides the caller's
-                      * (compression, encryption). */
+    int zstd_threads;/* compression threads: 0 = automatic (one per
+                      * core, at most 4).  The writer also runs one thread
+                      * for encryption besides the caller's. */
     const char *tmp_dir; /* where the payload is spooled (same fs as output:
                           * the spool then becomes the bundle, no copy) */
 };

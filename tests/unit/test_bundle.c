@@ -711,6 +711,128 @@ test_splitting_records_into_entries(void **state)
     free(line);
 }
 
+/* Record i of the parallel test: n bytes of a pool of random letters (so
+ * that the records are quick to make, slow to compress), from an offset
+ * of its own. */
+#define POOL (8u << 20)
+
+static void
+record_line(char *line, size_t n, int i)
+{
+    static char *pool;
+
+    if (pool == NULL) {
+        uint32_t x = 12345;
+        assert_non_null(pool = malloc(POOL));
+        for (size_t k = 0; k < POOL; k++) {
+            x = x * 1103515245u + 12345u;
+            pool[k] = (char)('a' + (x >> 16) % 26);
+        }
+    }
+    memcpy(line, pool + (size_t)i * 40009u % (POOL - n), n);
+    snprintf(line, 16, "%08d", i);
+    line[8] = '-';
+}
+
+/* A hash of everything the payload delivers, in order. */
+struct hashsink {
+    crypto_generichash_state h;
+    struct nv_buf names;
+};
+
+static int
+h_entry(void *ctx, const char *name, uint64_t size)
+{
+    struct hashsink *hs = ctx;
+    (void)size;
+    return nv_buf_addf(&hs->names, "%s\n", name);
+}
+
+static int
+h_data(void *ctx, const void *p, size_t n)
+{
+    struct hashsink *hs = ctx;
+    crypto_generichash_update(&hs->h, p, n);
+    return 0;
+}
+
+static int
+h_end(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* Four packers compress entries in parallel (records come faster than one
+ * packer compresses them): the payload still holds every entry, a whole
+ * file added between records included, in order. */
+static void
+test_parallel_packers_keep_order(void **state)
+{
+    struct nv_bundle_params p;
+    struct nv_bundle_writer *w;
+    struct nv_manifest m;
+    struct nv_bundle b;
+    struct hashsink hs;
+    struct nv_payload_sink sink = { h_entry, h_data, h_end, &hs };
+    crypto_generichash_state want;
+    uint8_t id[32], h1[32], h2[32];
+    size_t n = 200u << 10;
+    char *line = malloc(n);
+
+    (void)state;
+    assert_non_null(line);
+    memset(&p, 0, sizeof(p));
+    p.kind = NV_KIND_CHANGES;
+    p.sender = "acme";
+    p.recipient = "hub";
+    p.sign_key = agent.sign;
+    p.recipient_pk = hub.pub.age;
+    p.seq = 1;
+    p.part = 1;
+    p.created = 1700000000;
+    p.zstd_threads = 4;
+    p.tmp_dir = tmp;
+    unlink(tpath("par.nova"));
+    crypto_generichash_init(&want, NULL, 0, sizeof(h1));
+    assert_int_equal(nv_bundle_writer_new(&w, &p), 0);
+    for (int i = 0; i < 150; i++) {
+        record_line(line, n, i);
+        assert_int_equal(nv_bundle_add_record(w, line, n), 0);
+        if (i == 99)
+            assert_int_equal(nv_bundle_add_file(w, "extra.txt", "hello", 5), 0);
+    }
+    assert_int_equal(nv_bundle_writer_finish(w, tpath("par.nova"), id, &m), 0);
+    nv_bundle_writer_free(w);
+    /* 20 records of 200 KiB fill an entry; the file comes before the
+     * entry being filled when it was added (records 81 to 100) */
+    for (int i = 0; i < 150; i++) {
+        if (i == 80)
+            crypto_generichash_update(&want, (const uint8_t *)"hello", 5);
+        record_line(line, n, i);
+        crypto_generichash_update(&want, (const uint8_t *)line, n);
+        crypto_generichash_update(&want, (const uint8_t *)"\n", 1);
+    }
+    crypto_generichash_final(&want, h1, sizeof(h1));
+
+    memset(&hs, 0, sizeof(hs));
+    crypto_generichash_init(&hs.h, NULL, 0, sizeof(h2));
+    assert_int_equal(nv_bundle_read(&b, tpath("par.nova"), 0), 0);
+    assert_int_equal(nv_bundle_verify(&b, nv_keyring_lookup, &kr), 0);
+    assert_int_equal(nv_bundle_open_payload(&b, hub.age, hub.nage, &sink, NULL), 0);
+    nv_bundle_release(&b);
+    crypto_generichash_final(&hs.h, h2, sizeof(h2));
+    assert_string_equal((char *)hs.names.data,
+                        "changes-000001.ndjson\nchanges-000002.ndjson\n"
+                        "changes-000003.ndjson\nchanges-000004.ndjson\n"
+                        "extra.txt\nchanges-000005.ndjson\n"
+                        "changes-000006.ndjson\nchanges-000007.ndjson\n"
+                        "changes-000008.ndjson\n");
+    assert_memory_equal(h1, h2, sizeof(h1));
+    nv_buf_release(&hs.names);
+    free(line);
+}
+
 static void
 test_stock_tar_layout(void **state)
 {
@@ -746,6 +868,7 @@ main(void)
         cmocka_unit_test(test_unsafe_entries),
         cmocka_unit_test(test_compression_bomb),
         cmocka_unit_test(test_splitting_records_into_entries),
+        cmocka_unit_test(test_parallel_packers_keep_order),
         cmocka_unit_test(test_stock_tar_layout),
     };
 
