@@ -565,10 +565,11 @@ tfc_free(struct tfc *c)
     free(c->val);
 }
 
+/* The share of records holding the value of hash vh (fnv64) in field f. */
 static float
-tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, const char *v)
+tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, uint64_t vh)
 {
-    uint64_t h = fnv64(v) * 31 + (uint64_t)f, hk = h ? h : 1;
+    uint64_t h = vh * 31 + (uint64_t)f, hk = h ? h : 1;
     size_t i;
     uint8_t kb[9];
     MDB_val k = { 9, kb }, d;
@@ -602,8 +603,9 @@ tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, const c
     for (i = (size_t)(hk & (c->cap - 1)); c->key[i] != 0; i = (i + 1) & (c->cap - 1))
         if (c->key[i] == hk)
             return c->val[i];
+    /* the counts are stored under the hash without its top byte (tfd) */
     kb[0] = (uint8_t)f;
-    be64(kb + 1, fnv64(v));
+    be64(kb + 1, vh & 0x00ffffffffffffffULL);
     if (mdb_get(txn, db->tf, &k, &d) == 0 && d.mv_size == 8)
         share = (float)((double)get_be64(d.mv_data) / (double)c->total[f]);
     c->key[i] = hk;
@@ -618,7 +620,7 @@ tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
 {
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
-        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], v) : 0;
+        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], fnv64(v)) : 0;
     }
 }
 
@@ -1036,6 +1038,7 @@ struct lcache {
     uint32_t *rnext;             /* next slot of the same RCU */
     uint8_t *inlist;             /* the slot is in its RCU's list */
     uint8_t *chg;                /* this bundle: keys to replace in bk */
+    uint64_t (*tfh)[NTF];        /* fnv64 of the term-frequency values, 0 none */
     struct u64map byrid;         /* rid -> slot */
     struct u64map byrcu;         /* fnv64(RCU) -> first slot */
     uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
@@ -1058,6 +1061,7 @@ lc_free(void)
     free(lc.rnext);
     free(lc.inlist);
     free(lc.chg);
+    free(lc.tfh);
     u64map_free(&lc.byrid);
     u64map_free(&lc.byrcu);
     free(lc.bk);
@@ -1104,6 +1108,7 @@ lc_add(uint64_t rid, const char *key, size_t keylen, uint32_t *out)
         GROW(lc.rnext);
         GROW(lc.inlist);
         GROW(lc.chg);
+        GROW(lc.tfh);
 #undef GROW
         lc.cap = cap;
     }
@@ -1118,11 +1123,21 @@ lc_add(uint64_t rid, const char *key, size_t keylen, uint32_t *out)
     lc.rnext[s] = LC_NONE;
     lc.inlist[s] = 0;
     lc.chg[s] = 0;
+    memset(lc.tfh[s], 0, sizeof(lc.tfh[s]));
     if ((r = u64map_put(&lc.byrid, rid, s)) < 0)
         return r;
     lc.n++;
     *out = s;
     return 0;
+}
+
+static void
+lc_tf(uint32_t s, const struct match_person *p)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        const char *v = tf_value(p, tf_fields[i]);
+        lc.tfh[s][i] = v != NULL && *v != '\0' ? fnv64(v) : 0;
+    }
 }
 
 static uint64_t
@@ -1243,6 +1258,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
             break;
         if ((r = match_rec_init(&lc.rec[s], &p)) < 0)
             break;
+        lc_tf(s, &p);
     }
     mdb_cursor_close(c);
     if (r == 0 && rc != MDB_NOTFOUND)
@@ -1410,6 +1426,9 @@ struct batch {
     struct match_rec *recs;
     size_t n, cap;
     struct u64map idx; /* rid -> index */
+    struct tfc *tc;    /* term frequencies from the store (NULL: none) */
+    MDB_txn *txn;
+    const struct nv_link_db *db;
 };
 
 static int
@@ -1459,8 +1478,11 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     e->key = lc_key(s);
     e->keylen = lc.klen[s];
     b->recs[b->n] = lc.rec[s];
-    /* the store's term frequencies are not applied (see tfc_get) */
     memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
+    for (size_t i = 0; b->tc != NULL && i < NTF; i++)
+        if (lc.tfh[s][i] != 0)
+            b->recs[b->n].tf[tf_fields[i]] =
+                tfc_get(b->tc, b->txn, b->db, tf_fields[i], lc.tfh[s][i]);
     if (!bundle && lc.lv[s].rcu[0] != '\0') {
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
@@ -1827,6 +1849,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                     match_rec_release(&lc.rec[s]);
                     lc.rec[s] = mr;
                     lc.chg[s] = 1;
+                    lc_tf(s, &p);
                 }
             }
             nv_buf_release(&tmp);
@@ -1841,6 +1864,9 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     tfc_free(&tc);
     if ((r = tfc_init(&tc, txn, db)) < 0)
         goto out;
+    b.tc = &tc;
+    b.txn = txn;
+    b.db = db;
     /* 2. the batch: the bundle's records (each once), then their neighbours
      * and the clusters they were and are in */
     for (size_t i = 0; i < set->n; i++) {
@@ -2395,6 +2421,9 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         return r;
     if ((r = tfc_init(&tc, txn, db)) < 0)
         return r;
+    b.tc = &tc;
+    b.txn = txn;
+    b.db = db;
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0) {
         tfc_free(&tc);
         return mdb_fail(rc, "cannot read");
