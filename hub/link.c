@@ -876,14 +876,19 @@ collect_fn(void *ctx, uint64_t other, const MDB_val *val)
     return 0;
 }
 
+struct u64map;
+static int u64map_put(struct u64map *m, uint64_t key, uint32_t val);
+
+/* Close the review pairs of rid; their partners are noted in touched. */
 static int
-drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct u64map *touched)
 {
     struct collect c = { NULL, 0, 0, NULL };
     int r = partners(txn, db->review, rid, collect_fn, &c);
 
     for (size_t i = 0; r == 0 && i < c.n; i++)
-        r = del_both(txn, db->review, rid, c.v[i]);
+        if ((r = del_both(txn, db->review, rid, c.v[i])) == 0)
+            r = u64map_put(touched, c.v[i], 1);
     free(c.v);
     free(c.accept);
     return r;
@@ -1426,6 +1431,8 @@ struct batch {
     struct match_rec *recs;
     size_t n, cap;
     struct u64map idx; /* rid -> index */
+    uint32_t *byslot;  /* cache slot -> index + 1, 0 not in the batch */
+    size_t nslot;
     struct tfc *tc;    /* term frequencies from the store (NULL: none) */
     MDB_txn *txn;
     const struct nv_link_db *db;
@@ -1444,6 +1451,7 @@ batch_free(struct batch *b)
 {
     free(b->e);
     free(b->recs);
+    free(b->byslot);
     u64map_free(&b->idx);
     memset(b, 0, sizeof(*b));
 }
@@ -1455,9 +1463,18 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     struct ent *e;
     int r;
 
-    *idx = batch_find(b, lc.rid[s]);
-    if (*idx >= 0)
+    if (b->nslot < lc.n) {
+        uint32_t *p = realloc(b->byslot, lc.n * sizeof(uint32_t));
+        if (p == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        memset(p + b->nslot, 0, (lc.n - b->nslot) * sizeof(uint32_t));
+        b->byslot = p;
+        b->nslot = lc.n;
+    }
+    if (b->byslot[s] != 0) {
+        *idx = (int)b->byslot[s] - 1;
         return 0;
+    }
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 4096;
         struct ent *ne = realloc(b->e, cap * sizeof(*ne));
@@ -1489,6 +1506,7 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     }
     if ((r = u64map_put(&b->idx, e->rid, (uint32_t)b->n)) < 0)
         return r;
+    b->byslot[s] = (uint32_t)b->n + 1;
     *idx = (int)b->n++;
     return 0;
 }
@@ -1507,7 +1525,7 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
         if (strcmp(lc.lv[s].rcu, rcu) != 0)
             continue;
         seen++;
-        if (batch_find(b, lc.rid[s]) >= 0)
+        if (s < b->nslot && b->byslot[s] != 0)
             continue;
         if ((r = batch_load(b, s, 0, &idx)) == 0)
             (*stat)++;
@@ -1528,14 +1546,14 @@ candidates(struct batch *b, size_t self, uint64_t *loaded)
     for (size_t i = 0; i < nk && r == 0; i++) {
         size_t lo, hi, cnt = 0;
         lc_block(keys[i].hash, &lo, &hi);
-        for (size_t j = lo; j < hi && cnt <= BLOCK_MAX; j++)
+        for (size_t j = lo; hi - lo > BLOCK_MAX && j < hi && cnt <= BLOCK_MAX; j++)
             cnt += !lc.chg[(uint32_t)lc.bk[j]];
         if (cnt > BLOCK_MAX)
             continue;
         for (size_t j = lo; j < hi && r == 0; j++) {
             uint32_t s = (uint32_t)lc.bk[j];
             int idx;
-            if (lc.chg[s] || lc.rid[s] == 0 || batch_find(b, lc.rid[s]) >= 0)
+            if ((s < b->nslot && b->byslot[s] != 0) || lc.chg[s] || lc.rid[s] == 0)
                 continue;
             if ((r = batch_load(b, s, 0, &idx)) == 0) {
                 (*loaded)++;
@@ -1689,6 +1707,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     float *best = NULL;
     uint8_t *active = NULL;
     uint32_t *group = NULL;
+    struct u64map revt = { NULL, NULL, 0, 0 }; /* rids whose review pairs changed */
     size_t first_new = 0;
     int r, have_res = 0;
 
@@ -1785,7 +1804,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 lc_unlink(os);
             }
             if ((r = rcu_member(txn, db, old.rcu, old.rid, 0)) < 0 ||
-                (r = drop_reviews(txn, db, old.rid)) < 0)
+                (r = drop_reviews(txn, db, old.rid, &revt)) < 0)
                 goto out;
             if (it->deleted) {
                 MDB_val lk = { it->keylen, it->key };
@@ -2089,7 +2108,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     }
     /* 5. review pairs of the bundle's records; best link scores */
     for (size_t i = 0; i < nbundle; i++)
-        if ((r = drop_reviews(txn, db, b.e[i].rid)) < 0)
+        if ((r = drop_reviews(txn, db, b.e[i].rid, &revt)) < 0)
             goto out;
     for (size_t p = 0; p < res.npairs; p++) {
         const struct match_pair *mp = &res.pairs[p];
@@ -2117,7 +2136,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             snprintf(text, sizeof(text), "{\"score\":%.3f,\"cmp\":%u,\"since\":\"%s\"}",
                      (double)mp->score, (unsigned)match_cmp_pack(&mp->cmp),
                      nv_time_format(nv_now(), when));
-            if ((r = put_both(txn, db->review, ra, rb, text)) < 0)
+            if ((r = put_both(txn, db->review, ra, rb, text)) < 0 ||
+                (r = u64map_put(&revt, ra, 1)) < 0 || (r = u64map_put(&revt, rb, 1)) < 0)
                 goto out;
             st->review++;
         }
@@ -2132,7 +2152,10 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             lv.rid = e->rid;
             memcpy(lv.rcu, chosen[c], 16);
             lv.status = cls[c].n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
-            if (has_review(txn, db, e->rid))
+            /* open review pairs: unchanged unless this bundle opened or
+             * closed one of the record's */
+            if (u64map_find(&revt, e->rid) != NULL ? has_review(txn, db, e->rid)
+                                                    : !e->bundle && e->lv.status == NV_LINK_REVIEW)
                 lv.status = NV_LINK_REVIEW;
             lv.score = best[i];
             if (e->bundle && cls[c].n > 1)
@@ -2176,6 +2199,7 @@ out:
     bulk_free(&br);
     free(active);
     free(group);
+    u64map_free(&revt);
     free(cl);
     free(order);
     free(cls);
