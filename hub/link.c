@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <jansson.h>
 #include <sodium.h>
 
@@ -1229,12 +1231,70 @@ lc_keys(uint32_t s, uint64_t **v, size_t *n, size_t *cap)
     return 0;
 }
 
+/* Sort ascending: LSD radix on 16-bit digits (millions of keys). */
 static int
-u64_cmp(const void *a, const void *b)
+u64_sort(uint64_t *a, size_t n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint64_t *tmp, *src = a, *dst;
+    size_t *cnt;
 
-    return x < y ? -1 : x > y;
+    if (n < 2)
+        return 0;
+    if ((tmp = malloc(n * sizeof(*tmp))) == NULL ||
+        (cnt = malloc(65536 * sizeof(*cnt))) == NULL) {
+        free(tmp);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    dst = tmp;
+    for (int sh = 0; sh < 64; sh += 16) {
+        size_t sum = 0;
+        uint64_t *t;
+        memset(cnt, 0, 65536 * sizeof(*cnt));
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> sh) & 0xFFFF]++;
+        if (cnt[(src[0] >> sh) & 0xFFFF] == n)
+            continue;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> sh) & 0xFFFF]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof(*a));
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+/* Prepare the records of slots [lo, hi) from their mrec values. */
+struct lc_job {
+    const MDB_val *vals;
+    size_t lo, hi;
+    int r;
+};
+
+static void *
+lc_prepare(void *arg)
+{
+    struct lc_job *j = arg;
+
+    for (size_t s = j->lo; s < j->hi && j->r == 0; s++) {
+        struct match_person p;
+        const char *key;
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1];
+        if ((j->r = decode_mrec(&j->vals[s], &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
+            (j->r = match_rec_init(&lc.rec[s], &p)) < 0)
+            break;
+        lc_tf((uint32_t)s, &p);
+    }
+    return NULL;
 }
 
 /* Build the cache from the store. */
@@ -1242,14 +1302,15 @@ static int
 lc_build(MDB_txn *txn, const struct nv_link_db *db)
 {
     MDB_cursor *c = NULL;
-    MDB_val k, v;
-    size_t cap = 0;
+    MDB_val k, v, *vals = NULL;
+    size_t cap = 0, vcap = 0;
     double t0 = now_s();
     int rc, r = 0;
 
     lc_free();
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read match records");
+    /* the values stay valid until the transaction writes again */
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key;
@@ -1261,13 +1322,33 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
             (r = lc_add(get_be64(k.mv_data), key, keylen, &s)) < 0)
             break;
-        if ((r = match_rec_init(&lc.rec[s], &p)) < 0)
-            break;
-        lc_tf(s, &p);
+        if (s >= vcap) {
+            MDB_val *nv;
+            vcap = vcap ? 2 * vcap : 1 << 16;
+            if ((nv = realloc(vals, vcap * sizeof(*nv))) == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            vals = nv;
+        }
+        vals[s] = v;
     }
     mdb_cursor_close(c);
     if (r == 0 && rc != MDB_NOTFOUND)
         r = mdb_fail(rc, "cannot read match records");
+    if (r == 0 && lc.n > 0) {
+        /* two threads (the hub's machine has two cores) */
+        struct lc_job jobs[2] = { { vals, 0, lc.n / 2, 0 }, { vals, lc.n / 2, lc.n, 0 } };
+        pthread_t tid;
+        int started = lc.n >= 10000 && pthread_create(&tid, NULL, lc_prepare, &jobs[1]) == 0;
+        lc_prepare(&jobs[0]);
+        if (started)
+            pthread_join(tid, NULL);
+        else
+            lc_prepare(&jobs[1]);
+        r = jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
+    }
+    free(vals);
     if (r == 0 && (rc = mdb_cursor_open(txn, db->links, &c)) != 0)
         r = mdb_fail(rc, "cannot read links");
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
@@ -1290,7 +1371,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
     for (size_t s = 0; r == 0 && s < lc.n; s++)
         r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
     if (r == 0)
-        qsort(lc.bk, lc.nbk, sizeof(uint64_t), u64_cmp);
+        r = u64_sort(lc.bk, lc.nbk);
     if (r < 0) {
         lc_free();
         return r;
@@ -1375,7 +1456,10 @@ lc_reindex(size_t first)
             return nv_fail(NV_ENOMEM, "out of memory");
         }
         lc.bk = nb;
-        qsort(add, nadd, sizeof(uint64_t), u64_cmp);
+        if ((r = u64_sort(add, nadd)) < 0) {
+            free(add);
+            return r;
+        }
         /* merge from the end, in place */
         i = lc.nbk, j = nadd, o = lc.nbk + nadd;
         while (j > 0) {
