@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <jansson.h>
 #include <sodium.h>
 
@@ -565,10 +567,11 @@ tfc_free(struct tfc *c)
     free(c->val);
 }
 
+/* The share of records holding the value of hash vh (fnv64) in field f. */
 static float
-tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, const char *v)
+tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, uint64_t vh)
 {
-    uint64_t h = fnv64(v) * 31 + (uint64_t)f, hk = h ? h : 1;
+    uint64_t h = vh * 31 + (uint64_t)f, hk = h ? h : 1;
     size_t i;
     uint8_t kb[9];
     MDB_val k = { 9, kb }, d;
@@ -602,8 +605,9 @@ tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, const c
     for (i = (size_t)(hk & (c->cap - 1)); c->key[i] != 0; i = (i + 1) & (c->cap - 1))
         if (c->key[i] == hk)
             return c->val[i];
+    /* the counts are stored under the hash without its top byte (tfd) */
     kb[0] = (uint8_t)f;
-    be64(kb + 1, fnv64(v));
+    be64(kb + 1, vh & 0x00ffffffffffffffULL);
     if (mdb_get(txn, db->tf, &k, &d) == 0 && d.mv_size == 8)
         share = (float)((double)get_be64(d.mv_data) / (double)c->total[f]);
     c->key[i] = hk;
@@ -618,7 +622,7 @@ tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
 {
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
-        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], v) : 0;
+        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], fnv64(v)) : 0;
     }
 }
 
@@ -874,14 +878,19 @@ collect_fn(void *ctx, uint64_t other, const MDB_val *val)
     return 0;
 }
 
+struct u64map;
+static int u64map_put(struct u64map *m, uint64_t key, uint32_t val);
+
+/* Close the review pairs of rid; their partners are noted in touched. */
 static int
-drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct u64map *touched)
 {
     struct collect c = { NULL, 0, 0, NULL };
     int r = partners(txn, db->review, rid, collect_fn, &c);
 
     for (size_t i = 0; r == 0 && i < c.n; i++)
-        r = del_both(txn, db->review, rid, c.v[i]);
+        if ((r = del_both(txn, db->review, rid, c.v[i])) == 0)
+            r = u64map_put(touched, c.v[i], 1);
     free(c.v);
     free(c.accept);
     return r;
@@ -913,111 +922,643 @@ now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* ---- maps: 64-bit key (never 0) -> 32-bit value, open addressing ---- */
+
+struct u64map {
+    uint64_t *k; /* 0: free */
+    uint32_t *v;
+    size_t cap, n;
+};
+
+static size_t
+u64map_slot(const struct u64map *m, uint64_t key)
+{
+    return (size_t)(key * 0x9e3779b97f4a7c15ULL >> 20) & (m->cap - 1);
+}
+
+static uint32_t *
+u64map_find(const struct u64map *m, uint64_t key)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = u64map_slot(m, key); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
+        if (m->k[i] == key)
+            return &m->v[i];
+    return NULL;
+}
+
+/* Set key to val (added or replaced). */
+static int
+u64map_put(struct u64map *m, uint64_t key, uint32_t val)
+{
+    size_t i;
+
+    if ((m->n + 1) * 2 > m->cap) {
+        struct u64map g = { NULL, NULL, m->cap ? 2 * m->cap : 1024, 0 };
+        if ((g.k = calloc(g.cap, sizeof(uint64_t))) == NULL ||
+            (g.v = malloc(g.cap * sizeof(uint32_t))) == NULL) {
+            free(g.k);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        for (size_t j = 0; j < m->cap; j++)
+            if (m->k[j] != 0) {
+                for (i = u64map_slot(&g, m->k[j]); g.k[i] != 0; i = (i + 1) & (g.cap - 1))
+                    ;
+                g.k[i] = m->k[j];
+                g.v[i] = m->v[j];
+            }
+        g.n = m->n;
+        free(m->k);
+        free(m->v);
+        *m = g;
+    }
+    for (i = u64map_slot(m, key); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
+        if (m->k[i] == key) {
+            m->v[i] = val;
+            return 0;
+        }
+    m->k[i] = key;
+    m->v[i] = val;
+    m->n++;
+    return 0;
+}
+
+/* Remove key (backward-shift deletion: no tombstones). */
+static void
+u64map_del(struct u64map *m, uint64_t key)
+{
+    size_t i, j;
+
+    if (m->cap == 0)
+        return;
+    for (i = u64map_slot(m, key); m->k[i] != key; i = (i + 1) & (m->cap - 1))
+        if (m->k[i] == 0)
+            return;
+    for (j = (i + 1) & (m->cap - 1); m->k[j] != 0; j = (j + 1) & (m->cap - 1)) {
+        size_t h = u64map_slot(m, m->k[j]);
+        /* j's entry may move to i if its home is not in (i, j] */
+        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+            m->k[i] = m->k[j];
+            m->v[i] = m->v[j];
+            i = j;
+        }
+    }
+    m->k[i] = 0;
+    m->n--;
+}
+
+static void
+u64map_free(struct u64map *m)
+{
+    free(m->k);
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- the resolver's memory: every stored record, prepared, per process ----
+ *
+ * Resolving a bundle reads a few blocks of candidates per record, and the
+ * candidates' clusters: with the store in LMDB alone that is millions of
+ * B-tree lookups and decodings per bundle, and the blocking index alone
+ * dirtied most of its pages in every bundle.  The hub process keeps instead
+ * every stored match record prepared (struct match_rec), its link, the
+ * members of every RCU and the blocking keys in memory, built once from
+ * mrec and links and then kept up to date by each bundle.  It stays valid
+ * as long as the store's "cache" token (linkmeta) is the one this process
+ * wrote last: any other writer (a review decision, another process, a
+ * transaction that was aborted after a bundle) leaves another token and the
+ * next bundle rebuilds it. */
+
+#define LC_NONE UINT32_MAX
+
+struct lcache {
+    int valid;
+    uint64_t token;
+    MDB_env *env;
+    size_t n, cap;               /* slots, in rid order; a dead slot has rid 0 */
+    uint64_t *rid;
+    struct match_rec *rec;
+    uint32_t *koff;              /* record key: keys.data + koff, klen bytes */
+    uint16_t *klen;
+    struct nv_buf keys;
+    struct nv_link_val *lv;      /* lv.rcu[0] == 0: no link */
+    uint32_t *rnext;             /* next slot of the same RCU */
+    uint8_t *inlist;             /* the slot is in its RCU's list */
+    uint8_t *chg;                /* this bundle: keys to replace in bk */
+    uint64_t (*tfh)[NTF];        /* fnv64 of the term-frequency values, 0 none */
+    struct u64map byrid;         /* rid -> slot */
+    struct u64map byrcu;         /* fnv64(RCU) -> first slot */
+    uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
+    size_t nbk;
+};
+
+static struct lcache lc;
+
+static void
+lc_free(void)
+{
+    for (size_t i = 0; i < lc.n; i++)
+        match_rec_release(&lc.rec[i]);
+    free(lc.rid);
+    free(lc.rec);
+    free(lc.koff);
+    free(lc.klen);
+    nv_buf_release(&lc.keys);
+    free(lc.lv);
+    free(lc.rnext);
+    free(lc.inlist);
+    free(lc.chg);
+    free(lc.tfh);
+    u64map_free(&lc.byrid);
+    u64map_free(&lc.byrcu);
+    free(lc.bk);
+    memset(&lc, 0, sizeof(lc));
+}
+
+static const char *
+lc_key(uint32_t s)
+{
+    return (const char *)lc.keys.data + lc.koff[s];
+}
+
+static uint32_t
+lc_slot(uint64_t rid)
+{
+    uint32_t *v = u64map_find(&lc.byrid, rid);
+
+    return v != NULL ? *v : LC_NONE;
+}
+
+/* A new slot for rid with record key key (rec empty, no link). */
+static int
+lc_add(uint64_t rid, const char *key, size_t keylen, uint32_t *out)
+{
+    uint32_t s;
+    int r;
+
+    if (keylen > UINT16_MAX || lc.keys.len + keylen > UINT32_MAX || lc.n >= LC_NONE - 1)
+        return nv_fail(NV_ETOOBIG, "hub store: too many records to resolve in memory");
+    if (lc.n == lc.cap) {
+        size_t cap = lc.cap ? 2 * lc.cap : 1 << 14;
+#define GROW(p)                                                              \
+    do {                                                                     \
+        void *q_ = realloc(p, cap * sizeof(*(p)));                           \
+        if (q_ == NULL)                                                      \
+            return nv_fail(NV_ENOMEM, "out of memory");                      \
+        (p) = q_;                                                            \
+    } while (0)
+        GROW(lc.rid);
+        GROW(lc.rec);
+        GROW(lc.koff);
+        GROW(lc.klen);
+        GROW(lc.lv);
+        GROW(lc.rnext);
+        GROW(lc.inlist);
+        GROW(lc.chg);
+        GROW(lc.tfh);
+#undef GROW
+        lc.cap = cap;
+    }
+    s = (uint32_t)lc.n;
+    lc.koff[s] = (uint32_t)lc.keys.len;
+    lc.klen[s] = (uint16_t)keylen;
+    if ((r = nv_buf_add(&lc.keys, key, keylen)) < 0 || (r = nv_buf_add(&lc.keys, "", 1)) < 0)
+        return r;
+    lc.rid[s] = rid;
+    memset(&lc.rec[s], 0, sizeof(lc.rec[s]));
+    memset(&lc.lv[s], 0, sizeof(lc.lv[s]));
+    lc.rnext[s] = LC_NONE;
+    lc.inlist[s] = 0;
+    lc.chg[s] = 0;
+    memset(lc.tfh[s], 0, sizeof(lc.tfh[s]));
+    if ((r = u64map_put(&lc.byrid, rid, s)) < 0)
+        return r;
+    lc.n++;
+    *out = s;
+    return 0;
+}
+
+static void
+lc_tf(uint32_t s, const struct match_person *p)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        const char *v = tf_value(p, tf_fields[i]);
+        lc.tfh[s][i] = v != NULL && *v != '\0' ? fnv64(v) : 0;
+    }
+}
+
+static uint64_t
+rcu_hash(const char *rcu)
+{
+    return fnv64(rcu);
+}
+
+/* Put slot s in (or take it out of) the member list of its RCU lv.rcu. */
+static int
+lc_link(uint32_t s)
+{
+    uint64_t h;
+    uint32_t *head;
+    int r;
+
+    if (lc.inlist[s] || lc.lv[s].rcu[0] == '\0')
+        return 0;
+    h = rcu_hash(lc.lv[s].rcu);
+    head = u64map_find(&lc.byrcu, h);
+    lc.rnext[s] = head != NULL ? *head : LC_NONE;
+    if ((r = u64map_put(&lc.byrcu, h, s)) < 0)
+        return r;
+    lc.inlist[s] = 1;
+    return 0;
+}
+
+static void
+lc_unlink(uint32_t s)
+{
+    uint64_t h;
+    uint32_t *head, *p;
+
+    if (!lc.inlist[s])
+        return;
+    h = rcu_hash(lc.lv[s].rcu);
+    head = u64map_find(&lc.byrcu, h);
+    lc.inlist[s] = 0;
+    if (head == NULL)
+        return;
+    if (*head == s) {
+        if (lc.rnext[s] == LC_NONE)
+            u64map_del(&lc.byrcu, h);
+        else
+            *head = lc.rnext[s];
+        return;
+    }
+    for (p = head; *p != LC_NONE; p = &lc.rnext[*p])
+        if (lc.rnext[*p] == s) {
+            lc.rnext[*p] = lc.rnext[s];
+            return;
+        }
+}
+
+/* The link of slot s becomes lv (member lists follow). */
+static int
+lc_set_link(uint32_t s, const struct nv_link_val *lv)
+{
+    if (strcmp(lc.lv[s].rcu, lv->rcu) != 0)
+        lc_unlink(s);
+    lc.lv[s] = *lv;
+    return lc_link(s);
+}
+
+/* Add the blocking keys of slot s to v (hash >> 32 << 32 | s). */
+static int
+lc_keys(uint32_t s, uint64_t **v, size_t *n, size_t *cap)
+{
+    struct match_key keys[MATCH_MAX_KEYS];
+    size_t nk = match_rec_keys(&lc.rec[s], keys, MATCH_MAX_KEYS);
+
+    if (*n + nk > *cap) {
+        size_t c = *cap ? *cap : 1 << 16;
+        uint64_t *p;
+        while (c < *n + nk)
+            c *= 2;
+        if ((p = realloc(*v, c * sizeof(uint64_t))) == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        *v = p;
+        *cap = c;
+    }
+    for (size_t i = 0; i < nk; i++)
+        (*v)[(*n)++] = (keys[i].hash & 0xFFFFFFFF00000000ULL) | s;
+    return 0;
+}
+
+/* Sort ascending: LSD radix on 16-bit digits (millions of keys). */
+static int
+u64_sort(uint64_t *a, size_t n)
+{
+    uint64_t *tmp, *src = a, *dst;
+    size_t *cnt;
+
+    if (n < 2)
+        return 0;
+    if ((tmp = malloc(n * sizeof(*tmp))) == NULL ||
+        (cnt = malloc(65536 * sizeof(*cnt))) == NULL) {
+        free(tmp);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    dst = tmp;
+    for (int sh = 0; sh < 64; sh += 16) {
+        size_t sum = 0;
+        uint64_t *t;
+        memset(cnt, 0, 65536 * sizeof(*cnt));
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> sh) & 0xFFFF]++;
+        if (cnt[(src[0] >> sh) & 0xFFFF] == n)
+            continue;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> sh) & 0xFFFF]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof(*a));
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+/* Prepare the records of slots [lo, hi) from their mrec values. */
+struct lc_job {
+    const MDB_val *vals;
+    size_t lo, hi;
+    int r;
+};
+
+static void *
+lc_prepare(void *arg)
+{
+    struct lc_job *j = arg;
+
+    for (size_t s = j->lo; s < j->hi && j->r == 0; s++) {
+        struct match_person p;
+        const char *key;
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1];
+        if ((j->r = decode_mrec(&j->vals[s], &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
+            (j->r = match_rec_init(&lc.rec[s], &p)) < 0)
+            break;
+        lc_tf((uint32_t)s, &p);
+    }
+    return NULL;
+}
+
+/* Build the cache from the store. */
+static int
+lc_build(MDB_txn *txn, const struct nv_link_db *db)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v, *vals = NULL;
+    size_t cap = 0, vcap = 0;
+    double t0 = now_s();
+    int rc, r = 0;
+
+    lc_free();
+    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
+        return mdb_fail(rc, "cannot read match records");
+    /* the values stay valid until the transaction writes again */
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct match_person p;
+        const char *key;
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1];
+        uint32_t s;
+        if (k.mv_size != 8)
+            continue;
+        if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
+            (r = lc_add(get_be64(k.mv_data), key, keylen, &s)) < 0)
+            break;
+        if (s >= vcap) {
+            MDB_val *nv;
+            vcap = vcap ? 2 * vcap : 1 << 16;
+            if ((nv = realloc(vals, vcap * sizeof(*nv))) == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            vals = nv;
+        }
+        vals[s] = v;
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != MDB_NOTFOUND)
+        r = mdb_fail(rc, "cannot read match records");
+    if (r == 0 && lc.n > 0) {
+        /* two threads (the hub's machine has two cores) */
+        struct lc_job jobs[2] = { { vals, 0, lc.n / 2, 0 }, { vals, lc.n / 2, lc.n, 0 } };
+        pthread_t tid;
+        int started = lc.n >= 10000 && pthread_create(&tid, NULL, lc_prepare, &jobs[1]) == 0;
+        lc_prepare(&jobs[0]);
+        if (started)
+            pthread_join(tid, NULL);
+        else
+            lc_prepare(&jobs[1]);
+        r = jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
+    }
+    free(vals);
+    if (r == 0 && (rc = mdb_cursor_open(txn, db->links, &c)) != 0)
+        r = mdb_fail(rc, "cannot read links");
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct nv_link_val lv;
+        uint32_t s;
+        if (v.mv_size != sizeof(lv))
+            continue;
+        memcpy(&lv, v.mv_data, sizeof(lv));
+        lv.rcu[sizeof(lv.rcu) - 1] = '\0';
+        if ((s = lc_slot(lv.rid)) == LC_NONE)
+            continue;
+        lc.lv[s] = lv;
+        r = lc_link(s);
+    }
+    if (r == 0) {
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND)
+            r = mdb_fail(rc, "cannot read links");
+    }
+    for (size_t s = 0; r == 0 && s < lc.n; s++)
+        r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
+    if (r == 0)
+        r = u64_sort(lc.bk, lc.nbk);
+    if (r < 0) {
+        lc_free();
+        return r;
+    }
+    lc.valid = 1;
+    lc.env = mdb_txn_env(txn);
+    nv_debug("link", "%zu records prepared in memory in %.2f s", lc.n, now_s() - t0);
+    return 0;
+}
+
+/* The cache, valid for txn (rebuilt if another writer came between). */
+static int
+lc_ready(MDB_txn *txn, const struct nv_link_db *db)
+{
+    uint64_t token;
+    int r;
+
+    if ((r = meta_get_u64(txn, db, "cache", &token)) < 0)
+        return r;
+    if (lc.valid && token == lc.token && lc.env == mdb_txn_env(txn))
+        return 0;
+    if ((r = lc_build(txn, db)) < 0)
+        return r;
+    lc.token = token;
+    return 0;
+}
+
+/* After a successful change of the store in txn: a new token, so that the
+ * cache is trusted only if txn commits. */
+static int
+lc_seal(MDB_txn *txn, const struct nv_link_db *db)
+{
+    uint64_t token;
+
+    do
+        randombytes_buf(&token, sizeof(token));
+    while (token == 0);
+    if (meta_put_u64(txn, db, "cache", token) < 0) {
+        lc_free();
+        return NV_ECORRUPT;
+    }
+    lc.token = token;
+    return 0;
+}
+
+/* Another writer changed links or clusters in txn: the cache is rebuilt by
+ * the next bundle. */
+static int
+lc_invalidate(MDB_txn *txn, const struct nv_link_db *db)
+{
+    lc_free();
+    return meta_put_u64(txn, db, "cache", 0);
+}
+
+/* Replace the blocking keys of the changed slots (chg) and add those of
+ * slots from first on. */
+static int
+lc_reindex(size_t first)
+{
+    uint64_t *add = NULL;
+    size_t nadd = 0, cap = 0, w = 0;
+    int r = 0;
+
+    for (size_t s = 0; s < lc.n && r == 0; s++)
+        if ((lc.chg[s] || s >= first) && lc.rid[s] != 0)
+            r = lc_keys((uint32_t)s, &add, &nadd, &cap);
+    if (r < 0) {
+        free(add);
+        return r;
+    }
+    for (size_t i = 0; i < lc.nbk; i++) {
+        uint32_t s = (uint32_t)lc.bk[i];
+        if (!lc.chg[s])
+            lc.bk[w++] = lc.bk[i];
+    }
+    lc.nbk = w;
+    if (nadd > 0) {
+        uint64_t *nb = realloc(lc.bk, (lc.nbk + nadd) * sizeof(uint64_t));
+        size_t i, j, o;
+        if (nb == NULL) {
+            free(add);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        lc.bk = nb;
+        if ((r = u64_sort(add, nadd)) < 0) {
+            free(add);
+            return r;
+        }
+        /* merge from the end, in place */
+        i = lc.nbk, j = nadd, o = lc.nbk + nadd;
+        while (j > 0) {
+            if (i > 0 && lc.bk[i - 1] > add[j - 1])
+                lc.bk[--o] = lc.bk[--i];
+            else
+                lc.bk[--o] = add[--j];
+        }
+        lc.nbk += nadd;
+    }
+    free(add);
+    for (size_t s = 0; s < lc.n; s++)
+        lc.chg[s] = 0;
+    return 0;
+}
+
+/* The range of bk holding key hash h (top 32 bits). */
+static void
+lc_block(uint64_t h, size_t *lo, size_t *hi)
+{
+    uint64_t k = h & 0xFFFFFFFF00000000ULL;
+    size_t a = 0, b = lc.nbk;
+
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (lc.bk[m] < k)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    for (b = a; b < lc.nbk && (lc.bk[b] & 0xFFFFFFFF00000000ULL) == k; b++)
+        ;
+    *hi = b;
+}
+
 /* ---- the batch of one bundle ---- */
 
 struct ent {
     uint64_t rid;
+    uint32_t slot;                 /* in the cache */
     int bundle;                    /* a record the bundle changed */
     char old_rcu[16];              /* its RCU before ("" none) */
     struct nv_link_val lv;         /* stored records: their link */
-    char *key;                     /* record key (owned) */
+    const char *key;               /* record key (the cache's) */
     size_t keylen;
 };
 
+/* The records of one resolution: borrowed from the cache (recs are bytewise
+ * copies of the cache's records, with their term frequencies). */
 struct batch {
     struct ent *e;
     struct match_rec *recs;
     size_t n, cap;
-    /* rid -> index + 1 (open addressing) */
-    uint64_t *hk;
-    uint32_t *hv;
-    size_t hcap;
+    struct u64map idx; /* rid -> index */
+    uint32_t *byslot;  /* cache slot -> index + 1, 0 not in the batch */
+    size_t nslot;
+    struct tfc *tc;    /* term frequencies from the store (NULL: none) */
+    MDB_txn *txn;
+    const struct nv_link_db *db;
 };
 
 static int
 batch_find(const struct batch *b, uint64_t rid)
 {
-    size_t i;
+    uint32_t *v = u64map_find(&b->idx, rid);
 
-    if (b->hcap == 0)
-        return -1;
-    for (i = (size_t)(rid * 0x9e3779b97f4a7c15ULL) & (b->hcap - 1); b->hk[i] != 0;
-         i = (i + 1) & (b->hcap - 1))
-        if (b->hk[i] == rid + 1)
-            return (int)b->hv[i] - 1;
-    return -1;
-}
-
-static void
-batch_index(struct batch *b, uint64_t rid, size_t idx)
-{
-    size_t i;
-
-    if ((b->n + 1) * 2 > b->hcap) {
-        size_t ncap = b->hcap ? b->hcap * 2 : 4096;
-        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
-        uint32_t *nv = calloc(ncap, sizeof(uint32_t));
-        if (nk == NULL || nv == NULL)
-            abort();
-        for (size_t j = 0; j < b->hcap; j++)
-            if (b->hk[j] != 0) {
-                size_t p = (size_t)((b->hk[j] - 1) * 0x9e3779b97f4a7c15ULL) & (ncap - 1);
-                while (nk[p] != 0)
-                    p = (p + 1) & (ncap - 1);
-                nk[p] = b->hk[j];
-                nv[p] = b->hv[j];
-            }
-        free(b->hk);
-        free(b->hv);
-        b->hk = nk;
-        b->hv = nv;
-        b->hcap = ncap;
-    }
-    for (i = (size_t)(rid * 0x9e3779b97f4a7c15ULL) & (b->hcap - 1); b->hk[i] != 0;
-         i = (i + 1) & (b->hcap - 1))
-        ;
-    b->hk[i] = rid + 1;
-    b->hv[i] = (uint32_t)(idx + 1);
+    return v != NULL ? (int)*v : -1;
 }
 
 static void
 batch_free(struct batch *b)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        match_rec_release(&b->recs[i]);
-        free(b->e[i].key);
-    }
     free(b->e);
     free(b->recs);
-    free(b->hk);
-    free(b->hv);
+    free(b->byslot);
+    u64map_free(&b->idx);
     memset(b, 0, sizeof(*b));
 }
 
-/* Add rid to the batch from its stored mrec (and link); -1 if absent. */
+/* Add cache slot s to the batch (*idx its index). */
 static int
-batch_load(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
-           uint64_t rid, int bundle, int *idx)
+batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
 {
-    uint8_t kb[8];
-    MDB_val k = { 8, kb }, v;
-    struct match_person p;
-    const char *key;
-    size_t keylen;
-    char entity[NV_NAME_MAX + 1];
     struct ent *e;
-    int rc, r;
+    int r;
 
-    *idx = batch_find(b, rid);
-    if (*idx >= 0)
+    if (b->nslot < lc.n) {
+        uint32_t *p = realloc(b->byslot, lc.n * sizeof(uint32_t));
+        if (p == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        memset(p + b->nslot, 0, (lc.n - b->nslot) * sizeof(uint32_t));
+        b->byslot = p;
+        b->nslot = lc.n;
+    }
+    if (b->byslot[s] != 0) {
+        *idx = (int)b->byslot[s] - 1;
         return 0;
-    be64(kb, rid);
-    if ((rc = mdb_get(txn, db->mrec, &k, &v)) == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return mdb_fail(rc, "cannot read a match record");
-    if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
-        return r;
+    }
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 4096;
         struct ent *ne = realloc(b->e, cap * sizeof(*ne));
@@ -1032,121 +1573,78 @@ batch_load(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tf
     }
     e = &b->e[b->n];
     memset(e, 0, sizeof(*e));
-    e->rid = rid;
+    e->rid = lc.rid[s];
+    e->slot = s;
     e->bundle = bundle;
-    if ((e->key = malloc(keylen + 1)) == NULL)
-        return nv_fail(NV_ENOMEM, "out of memory");
-    memcpy(e->key, key, keylen);
-    e->key[keylen] = '\0';
-    e->keylen = keylen;
-    if ((r = match_rec_init(&b->recs[b->n], &p)) < 0) {
-        free(e->key);
+    e->key = lc_key(s);
+    e->keylen = lc.klen[s];
+    b->recs[b->n] = lc.rec[s];
+    memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
+    for (size_t i = 0; b->tc != NULL && i < NTF; i++)
+        if (lc.tfh[s][i] != 0)
+            b->recs[b->n].tf[tf_fields[i]] =
+                tfc_get(b->tc, b->txn, b->db, tf_fields[i], lc.tfh[s][i]);
+    if (!bundle && lc.lv[s].rcu[0] != '\0') {
+        e->lv = lc.lv[s];
+        memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
+    }
+    if ((r = u64map_put(&b->idx, e->rid, (uint32_t)b->n)) < 0)
         return r;
-    }
-    tfc_apply(tc, txn, db, &p, &b->recs[b->n]);
-    if (!bundle) {
-        r = nv_link_get(txn, db, e->key, e->keylen, &e->lv);
-        if (r == 0)
-            memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
-        else if (r != NV_ENOTFOUND) {
-            match_rec_release(&b->recs[b->n]);
-            free(e->key);
-            return r;
-        }
-    }
-    batch_index(b, rid, b->n);
+    b->byslot[s] = (uint32_t)b->n + 1;
     *idx = (int)b->n++;
     return 0;
 }
 
-/* Add every member of rcu (not yet in the batch). */
+/* Add every member of rcu (not yet in the batch), at most CLUSTER_MAX. */
 static int
-batch_cluster(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
-              const char *rcu, uint64_t *stat)
+batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
 {
-    uint64_t *m = NULL;
-    size_t n = 0, cap = 0;
-    int r, idx;
+    uint32_t *head;
+    size_t seen = 0;
+    int r = 0, idx;
 
-    if (rcu[0] == '\0')
+    if (rcu[0] == '\0' || (head = u64map_find(&lc.byrcu, rcu_hash(rcu))) == NULL)
         return 0;
-    if ((r = rcu_members(txn, db, rcu, &m, &n, &cap)) < 0)
-        return r;
-    for (size_t i = 0; i < n && i < CLUSTER_MAX && r == 0; i++) {
-        if (batch_find(b, m[i]) >= 0)
+    for (uint32_t s = *head; s != LC_NONE && seen < CLUSTER_MAX && r == 0; s = lc.rnext[s]) {
+        if (strcmp(lc.lv[s].rcu, rcu) != 0)
             continue;
-        if ((r = batch_load(txn, db, b, tc, m[i], 0, &idx)) == 0 && idx >= 0)
+        seen++;
+        if (s < b->nslot && b->byslot[s] != 0)
+            continue;
+        if ((r = batch_load(b, s, 0, &idx)) == 0)
             (*stat)++;
     }
-    free(m);
     return r;
 }
 
-/* Blocking keys of a record into blocks (add) or out of them. */
+/* Stored records sharing a blocking key with record self of the batch join
+ * it, with their clusters.  The bundle's own records (chg) are not
+ * counted: they are in the batch already. */
 static int
-index_keys(MDB_txn *txn, const struct nv_link_db *db, const struct match_rec *r,
-           uint64_t rid, int add)
-{
-    struct match_key keys[MATCH_MAX_KEYS];
-    size_t nk = match_rec_keys(r, keys, MATCH_MAX_KEYS);
-    uint8_t kb[8], vb[8];
-    MDB_val k = { 8, kb }, v = { 8, vb };
-
-    be64(vb, rid);
-    for (size_t i = 0; i < nk; i++) {
-        int rc;
-        be64(kb, keys[i].hash);
-        rc = add ? mdb_put(txn, db->blocks, &k, &v, MDB_NODUPDATA)
-                 : mdb_del(txn, db->blocks, &k, &v);
-        if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
-            return mdb_fail(rc, "cannot write the blocking index");
-    }
-    return 0;
-}
-
-/* Stored records sharing a blocking key with r join the batch, with their
- * clusters. */
-static int
-candidates(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, struct tfc *tc,
-           size_t self, uint64_t *loaded)
+candidates(struct batch *b, size_t self, uint64_t *loaded)
 {
     struct match_key keys[MATCH_MAX_KEYS];
     size_t nk = match_rec_keys(&b->recs[self], keys, MATCH_MAX_KEYS);
-    MDB_cursor *c;
-    int rc, r = 0;
+    int r = 0;
 
-    if ((rc = mdb_cursor_open(txn, db->blocks, &c)) != 0)
-        return mdb_fail(rc, "cannot read the blocking index");
     for (size_t i = 0; i < nk && r == 0; i++) {
-        uint8_t kb[8];
-        MDB_val k = { 8, kb }, v;
-        size_t cnt = 0;
-        be64(kb, keys[i].hash);
-        rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc != 0 || (rc = mdb_cursor_count(c, &cnt)) != 0) {
-            r = mdb_fail(rc, "cannot read the blocking index");
-            break;
-        }
+        size_t lo, hi, cnt = 0;
+        lc_block(keys[i].hash, &lo, &hi);
+        for (size_t j = lo; hi - lo > BLOCK_MAX && j < hi && cnt <= BLOCK_MAX; j++)
+            cnt += !lc.chg[(uint32_t)lc.bk[j]];
         if (cnt > BLOCK_MAX)
             continue;
-        /* whole pages of rids at a time */
-        for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE); rc == 0 && r == 0;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE)) {
-            for (size_t j = 0; j + 8 <= v.mv_size && r == 0; j += 8) {
-                uint64_t rid = get_be64((char *)v.mv_data + j);
-                int idx;
-                if (batch_find(b, rid) >= 0)
-                    continue;
-                if ((r = batch_load(txn, db, b, tc, rid, 0, &idx)) == 0 && idx >= 0) {
-                    (*loaded)++;
-                    r = batch_cluster(txn, db, b, tc, b->e[idx].old_rcu, loaded);
-                }
+        for (size_t j = lo; j < hi && r == 0; j++) {
+            uint32_t s = (uint32_t)lc.bk[j];
+            int idx;
+            if ((s < b->nslot && b->byslot[s] != 0) || lc.chg[s] || lc.rid[s] == 0)
+                continue;
+            if ((r = batch_load(b, s, 0, &idx)) == 0) {
+                (*loaded)++;
+                r = batch_cluster(b, b->e[idx].old_rcu, loaded);
             }
         }
     }
-    mdb_cursor_close(c);
     return r;
 }
 
@@ -1279,7 +1777,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct batch b;
     struct tfc tc;
     struct tfd tfd;
-    struct bulk bi = { NULL, 0, 0, 8 }, bb = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
+    struct bulk bi = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
     struct match_model mo;
     struct match_opts opts;
     struct match_result res;
@@ -1291,6 +1789,10 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     size_t ncl = 0, nbundle;
     char (*chosen)[16] = NULL;
     float *best = NULL;
+    uint8_t *active = NULL;
+    uint32_t *group = NULL;
+    struct u64map revt = { NULL, NULL, 0, 0 }; /* rids whose review pairs changed */
+    size_t first_new = 0;
     int r, have_res = 0;
 
     memset(st, 0, sizeof(*st));
@@ -1301,8 +1803,19 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if (set->n == 0)
         return 0;
     t[0] = now_s();
-    if ((r = tfc_init(&tc, txn, db)) < 0)
+    if ((r = lc_ready(txn, db)) < 0 || (r = tfc_init(&tc, txn, db)) < 0)
         goto out;
+    first_new = lc.n;
+    {
+        /* blocking is in memory now: a store written before keeps no stale
+         * index */
+        MDB_stat bs;
+        if (mdb_stat(txn, db->blocks, &bs) == 0 && bs.ms_entries > 0 &&
+            (rc = mdb_drop(txn, db->blocks, 0)) != 0) {
+            r = mdb_fail(rc, "cannot empty the old blocking index");
+            goto out;
+        }
+    }
     if ((r = meta_get_u64(txn, db, "rid", &next_rid)) < 0)
         goto out;
     if (next_rid == 0)
@@ -1357,24 +1870,25 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             size_t keylen;
             char entity[NV_NAME_MAX + 1];
             int rc;
+            uint32_t os = lc_slot(old.rid);
             be64(kb, old.rid);
             rc = mdb_get(txn, db->mrec, &k, &v);
             if (rc == 0) {
-                struct match_rec mr;
-                if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
-                    (r = match_rec_init(&mr, &p)) < 0)
+                if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
                     goto out;
-                r = index_keys(txn, db, &mr, old.rid, 0);
-                match_rec_release(&mr);
-                if (r == 0)
-                    r = tf_count(&tfd, &p, -1);
+                r = tf_count(&tfd, &p, -1);
                 if (r == 0)
                     r = ident_index(txn, db, &p, old.rid, 0);
                 if (r < 0)
                     goto out;
             }
+            /* its blocking keys are replaced once the candidates are in */
+            if (os != LC_NONE) {
+                lc.chg[os] = 1;
+                lc_unlink(os);
+            }
             if ((r = rcu_member(txn, db, old.rcu, old.rid, 0)) < 0 ||
-                (r = drop_reviews(txn, db, old.rid)) < 0)
+                (r = drop_reviews(txn, db, old.rid, &revt)) < 0)
                 goto out;
             if (it->deleted) {
                 MDB_val lk = { it->keylen, it->key };
@@ -1385,6 +1899,12 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 if ((rc = mdb_del(txn, db->links, &lk, NULL)) != 0 && rc != MDB_NOTFOUND) {
                     r = mdb_fail(rc, "cannot delete a link");
                     goto out;
+                }
+                if (os != LC_NONE) {
+                    u64map_del(&lc.byrid, old.rid);
+                    match_rec_release(&lc.rec[os]);
+                    memset(&lc.lv[os], 0, sizeof(lc.lv[os]));
+                    lc.rid[os] = 0;
                 }
                 /* the rest of its cluster is resolved again below */
                 memcpy(it->old_rcu, old.rcu, sizeof(it->old_rcu));
@@ -1422,6 +1942,19 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 r = tf_count(&tfd, &p, +1);
             if (r == 0)
                 r = ident_collect(&bi, &p, rid);
+            if (r == 0) {
+                /* prepared once, kept in memory */
+                uint32_t s = lc_slot(rid);
+                struct match_rec mr;
+                if (s == LC_NONE)
+                    r = lc_add(rid, it->key, it->keylen, &s);
+                if (r == 0 && (r = match_rec_init(&mr, &p)) == 0) {
+                    match_rec_release(&lc.rec[s]);
+                    lc.rec[s] = mr;
+                    lc.chg[s] = 1;
+                    lc_tf(s, &p);
+                }
+            }
             nv_buf_release(&tmp);
             if (r < 0)
                 goto out;
@@ -1434,13 +1967,19 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     tfc_free(&tc);
     if ((r = tfc_init(&tc, txn, db)) < 0)
         goto out;
+    b.tc = &tc;
+    b.txn = txn;
+    b.db = db;
     /* 2. the batch: the bundle's records (each once), then their neighbours
      * and the clusters they were and are in */
     for (size_t i = 0; i < set->n; i++) {
         int idx;
         if (set->v[i].deleted || set->v[i].skip)
             continue;
-        if ((r = batch_load(txn, db, &b, &tc, set->v[i].rid, 1, &idx)) < 0)
+        uint32_t s = lc_slot(set->v[i].rid);
+        if (s == LC_NONE)
+            continue;
+        if ((r = batch_load(&b, s, 1, &idx)) < 0)
             goto out;
         if (idx >= 0)
             memcpy(b.e[idx].old_rcu, set->v[i].old_rcu, sizeof(set->v[i].old_rcu));
@@ -1451,28 +1990,57 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     /* deleted records: what remains of their clusters is resolved again */
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].deleted && !set->v[i].skip &&
-            (r = batch_cluster(txn, db, &b, &tc, set->v[i].old_rcu, &st->compared)) < 0)
+            (r = batch_cluster(&b, set->v[i].old_rcu, &st->compared)) < 0)
             goto out;
-    for (size_t i = 0; i < nbundle; i++) {
-        struct match_key keys[MATCH_MAX_KEYS];
-        size_t nk;
-        if ((r = candidates(txn, db, &b, &tc, i, &st->compared)) < 0 ||
-            (r = batch_cluster(txn, db, &b, &tc, b.e[i].old_rcu, &st->compared)) < 0)
+    for (size_t i = 0; i < nbundle; i++)
+        if ((r = candidates(&b, i, &st->compared)) < 0 ||
+            (r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
             goto out;
-        nk = match_rec_keys(&b.recs[i], keys, MATCH_MAX_KEYS);
-        for (size_t q = 0; q < nk; q++) {
-            uint8_t kb[8];
-            be64(kb, keys[q].hash);
-            if ((r = bulk_add(&bb, kb, b.e[i].rid)) < 0)
-                goto out;
-        }
-    }
     /* the bundle's keys go in after every lookup: its records are in the
      * batch already */
-    if ((r = bulk_flush(txn, db->blocks, &bb, 8)) < 0)
+    if ((r = lc_reindex(first_new)) < 0)
         goto out;
     if (b.n == 0)
         goto save;
+    /* Incremental: the bundle's records and the clusters they were in are
+     * resolved afresh (active); the other stored records keep the pairs
+     * within their clusters, and a pair of two of them from different
+     * clusters, weighed when they came, is not compared again. */
+    {
+        struct u64map touched = { NULL, NULL, 0, 0 }, gid = { NULL, NULL, 0, 0 };
+        if ((active = calloc(b.n, 1)) == NULL || (group = calloc(b.n, sizeof(uint32_t))) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < set->n && r == 0; i++)
+            if (!set->v[i].skip && set->v[i].old_rcu[0] != '\0')
+                r = u64map_put(&touched, rcu_hash(set->v[i].old_rcu), 1);
+        for (size_t i = 0; i < b.n && r == 0; i++) {
+            uint64_t h;
+            uint32_t *g;
+            if (b.e[i].bundle) {
+                active[i] = 1;
+                continue;
+            }
+            if (b.e[i].old_rcu[0] == '\0') {
+                active[i] = 1;
+                continue;
+            }
+            h = rcu_hash(b.e[i].old_rcu);
+            if (u64map_find(&touched, h) != NULL) {
+                active[i] = 1;
+                continue;
+            }
+            if ((g = u64map_find(&gid, h)) != NULL)
+                group[i] = *g;
+            else if ((r = u64map_put(&gid, h, (uint32_t)(gid.n + 1))) == 0)
+                group[i] = (uint32_t)gid.n;
+        }
+        u64map_free(&touched);
+        u64map_free(&gid);
+        if (r < 0)
+            goto out;
+    }
     t[2] = now_s();
     /* 3. resolve, with weights refitted by EM over the whole store each
      * time it has doubled since the last fit (unless frozen): the weights
@@ -1501,6 +2069,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
     opts.flags = MATCH_NO_EM;
+    opts.active = active;
+    opts.group = group;
     if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
         goto out;
     have_res = 1;
@@ -1622,7 +2192,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     }
     /* 5. review pairs of the bundle's records; best link scores */
     for (size_t i = 0; i < nbundle; i++)
-        if ((r = drop_reviews(txn, db, b.e[i].rid)) < 0)
+        if ((r = drop_reviews(txn, db, b.e[i].rid, &revt)) < 0)
             goto out;
     for (size_t p = 0; p < res.npairs; p++) {
         const struct match_pair *mp = &res.pairs[p];
@@ -1650,7 +2220,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             snprintf(text, sizeof(text), "{\"score\":%.3f,\"cmp\":%u,\"since\":\"%s\"}",
                      (double)mp->score, (unsigned)match_cmp_pack(&mp->cmp),
                      nv_time_format(nv_now(), when));
-            if ((r = put_both(txn, db->review, ra, rb, text)) < 0)
+            if ((r = put_both(txn, db->review, ra, rb, text)) < 0 ||
+                (r = u64map_put(&revt, ra, 1)) < 0 || (r = u64map_put(&revt, rb, 1)) < 0)
                 goto out;
             st->review++;
         }
@@ -1665,7 +2236,10 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             lv.rid = e->rid;
             memcpy(lv.rcu, chosen[c], 16);
             lv.status = cls[c].n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
-            if (has_review(txn, db, e->rid))
+            /* open review pairs: unchanged unless this bundle opened or
+             * closed one of the record's */
+            if (u64map_find(&revt, e->rid) != NULL ? has_review(txn, db, e->rid)
+                                                    : !e->bundle && e->lv.status == NV_LINK_REVIEW)
                 lv.status = NV_LINK_REVIEW;
             lv.score = best[i];
             if (e->bundle && cls[c].n > 1)
@@ -1678,7 +2252,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                     goto out;
             }
             if ((r = bulk_add(&br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link(txn, db, e->key, e->keylen, &lv)) < 0)
+                (r = put_link(txn, db, e->key, e->keylen, &lv)) < 0 ||
+                (r = lc_set_link(e->slot, &lv)) < 0)
                 goto out;
         }
     }
@@ -1686,6 +2261,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         goto out;
 save:
     if (have_res && (r = nv_link_model_save(txn, db, &mo)) < 0)
+        goto out;
+    if ((r = lc_seal(txn, db)) < 0)
         goto out;
     if (have_res)
         nv_debug("link", "%zu records (%zu from the bundle): store %.2f s, candidates %.2f s, "
@@ -1695,14 +2272,18 @@ save:
                  now_s() - t[3]);
     r = 0;
 out:
+    if (r < 0)
+        lc_free(); /* part of the bundle is in it: rebuilt next time */
     if (have_res)
         match_result_release(&res);
     batch_free(&b);
     tfc_free(&tc);
     tfd_free(&tfd);
     bulk_free(&bi);
-    bulk_free(&bb);
     bulk_free(&br);
+    free(active);
+    free(group);
+    u64map_free(&revt);
     free(cl);
     free(order);
     free(cls);
@@ -1871,6 +2452,8 @@ nv_link_decide(MDB_txn *txn, const struct nv_link_db *db, uint64_t a, uint64_t b
     }
     if ((r = restatus(txn, db, a)) == 0)
         r = restatus(txn, db, b);
+    if (r == 0)
+        r = lc_invalidate(txn, db);
 out:
     free(text);
     json_decref(d);
@@ -1942,8 +2525,13 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     if (total == 0)
         return nv_fail(NV_ENOTFOUND, "no mapped record to learn from");
     step = max_records > 0 && total > max_records ? (size_t)(total / max_records) : 1;
+    if ((r = lc_ready(txn, db)) < 0)
+        return r;
     if ((r = tfc_init(&tc, txn, db)) < 0)
         return r;
+    b.tc = &tc;
+    b.txn = txn;
+    b.db = db;
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0) {
         tfc_free(&tc);
         return mdb_fail(rc, "cannot read");
@@ -1967,7 +2555,11 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
             if (fnv64(word) % step != 0)
                 continue;
         }
-        r = batch_load(txn, db, &b, &tc, get_be64(k.mv_data), 1, &idx);
+        {
+            uint32_t s = lc_slot(get_be64(k.mv_data));
+            if (s != LC_NONE)
+                r = batch_load(&b, s, 1, &idx);
+        }
     }
     mdb_cursor_close(c);
     if (r == 0) {

@@ -22,7 +22,8 @@
  *   mrec     rid (8 bytes, big-endian) -> record key length (2 bytes) +
  *            record key + the 14 match values, each NUL-terminated
  *   links    record key -> struct nv_link_val (binary, 32 bytes)
- *   blocks   blocking key hash (8 bytes) -> rids (sorted duplicates)
+ *   blocks   no longer used (blocking is in memory; emptied by the first
+ *            bundle on a store that had it)
  *   rcus     RCU -> member rids (sorted duplicates)
  *   alias    RCU -> the RCU it was merged into
  *   review   rid a + rid b (a < b) -> {"score":S,"cmp":C,"since":T}
@@ -34,6 +35,16 @@
  *            "tfsq:<f>" (per-field totals), "rcu" (RCUs issued)
  * None of it holds a value in clear but mrec (normalised match values,
  * erased with the record).
+ *
+ * In memory, per process: every stored record prepared for comparison, its
+ * link, the members of each RCU and the blocking keys (hashes), built from
+ * mrec and links by the first bundle and kept up to date by the next ones.
+ * linkmeta "cache" holds a random token that the process writes with each
+ * bundle; when the stored token is another (a review decision, another
+ * process, an aborted transaction) the memory is rebuilt.  A bundle
+ * compares the pairs that involve its records or the clusters they were in
+ * (and the pairs within each stored cluster it meets); two stored records
+ * of different clusters were weighed when they came.
  */
 #ifndef NOVA_LINK_H
 #define NOVA_LINK_H

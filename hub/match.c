@@ -2244,6 +2244,10 @@ block(const struct match_rec *recs, size_t n, const struct match_opts *o,
 
                         if (a == b || ((o->flags & MATCH_CROSS_ENTITY) && ent[a] == ent[b]))
                             continue;
+                        if ((o->active != NULL || o->group != NULL) &&
+                            !(o->active != NULL && (o->active[a] || o->active[b])) &&
+                            !(o->group != NULL && o->group[a] != 0 && o->group[a] == o->group[b]))
+                            continue;
                         if ((r = vec_push(pairs, a << 32 | b)) < 0)
                             goto out;
                         kind_pairs[k]++;

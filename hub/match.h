@@ -476,6 +476,16 @@ struct match_opts {
     unsigned threads;      /* comparison threads (1) */
     unsigned rules;        /* enum match_rules (MATCH_RULES_DEFAULT) */
     struct match_em_opts em;
+    /*
+     * Incremental resolution (NULL: every candidate pair is compared).
+     * A candidate pair is compared only when one of its records is active
+     * (active[i] != 0) or both are in the same group (group[i] != 0, e.g.
+     * a stored cluster): pairs of two stored records of different clusters
+     * were weighed when those records came and are left out.  Both arrays
+     * have n entries (match_batch's records); either may be NULL.
+     */
+    const uint8_t *active;
+    const uint32_t *group;
 };
 
 void match_opts_init(struct match_opts *o);
