@@ -35,7 +35,7 @@ exit 0
 HOOK
 chmod +x hook.sh
 # put the hook settings in the main section (before the source section)
-{ echo "erase_hook = $T/hook.sh"; echo "erase_timeout = 1"; grep -v '^erase_hook' A/agent.conf; } > A/agent.conf.new && mv A/agent.conf.new A/agent.conf
+{ echo "erase_hook = $T/hook.sh"; echo "erase_timeout = 3"; grep -v '^erase_hook' A/agent.conf; } > A/agent.conf.new && mv A/agent.conf.new A/agent.conf
 check "config with a hook is valid" nova-agent check A
 printf '{"order":"E-1","key":"C000005","source":"contacts"}\n{"order":"E-1","key":"C000009"}\n{"order":"E-1","key":"C000010"}\n' > er.ndjson
 check "hub seals erasure orders" nova-hub send H acme --kind erasure er.ndjson
@@ -48,7 +48,7 @@ cp A/outbox/*.nova H/inbox/ && nova-hub ingest H >/dev/null 2>&1
 acks=$(find H/received -name 'changes-*.ndjson' -newer er.ndjson | xargs cat)
 check "done for the erased record" sh -c "echo '$acks' | grep -q '\"key\": *\"C000005\", *\"outcome\": *\"done\"'"
 check "failed with the hook's exit status" sh -c "echo '$acks' | grep -q 'C000009.*failed.*exited with status 4'"
-check "failed with the timeout" sh -c "echo '$acks' | grep -q 'C000010.*failed.*timed out after 1 s'"
+check "failed with the timeout" sh -c "echo '$acks' | grep -q 'C000010.*failed.*timed out after 3 s'"
 check "the erased record's fingerprint is forgotten" sh -c 'nova-agent status A --json | grep -q "\"records\":19"'
 
 # the same order again: answered from memory, the hook does not run again
