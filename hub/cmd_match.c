@@ -22,20 +22,6 @@
 
 static const char *status_names[] = { "new", "linked", "review" };
 
-/* Split "entity\0source\0key". */
-static int
-split_key(const char *k, size_t n, const char **e, const char **s, const char **key)
-{
-    const char *z1 = memchr(k, 0, n), *z2;
-
-    if (z1 == NULL || (z2 = memchr(z1 + 1, 0, n - (size_t)(z1 + 1 - k))) == NULL)
-        return -1;
-    *e = k;
-    *s = z1 + 1;
-    *key = z2 + 1;
-    return 0;
-}
-
 /* Call fn for every linked record. */
 static int
 each_link(struct nv_hub *h, MDB_txn *txn,
@@ -59,7 +45,7 @@ each_link(struct nv_hub *h, MDB_txn *txn,
         kb[k.mv_size] = '\0';
         memcpy(&lv, v.mv_data, sizeof(lv));
         lv.rcu[15] = '\0';
-        if (split_key(kb, k.mv_size + 1, &e, &s, &key) < 0)
+        if (nv_hstore_key_split(kb, k.mv_size, &e, &s, &key) < 0)
             continue;
         r = fn(ctx, e, s, key, &lv);
     }
@@ -330,7 +316,7 @@ label_of(const struct nv_buf *k, char *out, size_t n)
 {
     const char *e, *s, *key;
 
-    if (split_key((const char *)k->data, k->len + 1, &e, &s, &key) < 0)
+    if (nv_hstore_key_split((const char *)k->data, k->len, &e, &s, &key) < 0)
         snprintf(out, n, "?");
     else
         snprintf(out, n, "%s:%s", e, key);

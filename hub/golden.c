@@ -298,13 +298,8 @@ member_add(void *ctx, uint64_t rid, const char *key, size_t keylen)
 {
     struct gctx *g = ctx;
     struct member *m;
-    const char *z1, *z2;
 
     (void)rid;
-    z1 = memchr(key, 0, keylen);
-    z2 = z1 ? memchr(z1 + 1, 0, keylen - (size_t)(z1 + 1 - key)) : NULL;
-    if (z2 == NULL)
-        return nv_fail(NV_ECORRUPT, "hub store: a bad record key");
     if (g->nm == g->capm) {
         g->capm = g->capm ? 2 * g->capm : 8;
         if ((g->m = realloc(g->m, g->capm * sizeof(*g->m))) == NULL)
@@ -317,9 +312,11 @@ member_add(void *ctx, uint64_t rid, const char *key, size_t keylen)
     memcpy(m->key, key, keylen);
     m->key[keylen] = '\0';
     m->keylen = keylen;
-    m->entity = m->key;
-    m->source = m->key + (z1 + 1 - key);
-    m->rkey = m->key + (z2 + 1 - key);
+    if (nv_hstore_key_split(m->key, keylen, &m->entity, &m->source, &m->rkey) < 0) {
+        free(m->key);
+        g->nm--;
+        return nv_fail(NV_ECORRUPT, "hub store: a bad record key");
+    }
     return 0;
 }
 

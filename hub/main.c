@@ -510,17 +510,11 @@ static int
 split3(const MDB_val *k, char *buf, size_t n, const char **a, const char **b,
        const char **c)
 {
-    const char *p = k->mv_data, *e = p + k->mv_size, *z1, *z2;
-
-    if (k->mv_size >= n || (z1 = memchr(p, 0, k->mv_size)) == NULL ||
-        (z2 = memchr(z1 + 1, 0, (size_t)(e - z1 - 1))) == NULL)
+    if (k->mv_size >= n)
         return -1;
-    memcpy(buf, p, k->mv_size);
+    memcpy(buf, k->mv_data, k->mv_size);
     buf[k->mv_size] = '\0';
-    *a = buf;
-    *b = buf + (z1 - p) + 1;
-    *c = buf + (z2 - p) + 1;
-    return 0;
+    return nv_hstore_key_split(buf, k->mv_size, a, b, c);
 }
 
 /* One CSV cell from a common value: text, a number, or a list joined by

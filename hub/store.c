@@ -26,6 +26,20 @@ nv_hmdb_fail(int rc, const char *what)
 }
 
 int
+nv_hstore_key_split(const char *k, size_t len, const char **entity, const char **source,
+                    const char **key)
+{
+    const char *z1 = memchr(k, 0, len), *z2;
+
+    if (z1 == NULL || (z2 = memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - k))) == NULL)
+        return -1;
+    *entity = k;
+    *source = z1 + 1;
+    *key = z2 + 1;
+    return 0;
+}
+
+int
 nv_hstore_open(struct nv_hstore *s, const char *dir)
 {
     char *path = nv_path_join(dir, "store");
@@ -465,13 +479,13 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
             goto out;
         /* a person erased at their request does not come back */
         if (a->gkey != NULL && a->gdb != NULL) {
-            const char *z1 = memchr(k->data, 0, k->len);
-            const char *z2 = z1 ? memchr(z1 + 1, 0, k->len - (size_t)(z1 + 1 - (char *)k->data)) : NULL;
-            if (z2 != NULL && nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, z2 + 1)) {
+            const char *ke, *ks, *kk;
+            if (nv_hstore_key_split((char *)k->data, k->len, &ke, &ks, &kk) == 0 &&
+                nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, kk)) {
                 st->suppressed++;
                 if (a->suppressed == NULL)
                     a->suppressed = json_array();
-                json_array_append_new(a->suppressed, json_pack("[s,s]", z1 + 1, z2 + 1));
+                json_array_append_new(a->suppressed, json_pack("[s,s]", ks, kk));
                 r = 0;
                 goto out;
             }

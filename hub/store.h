@@ -120,5 +120,10 @@ int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
+/* Split a record key "entity\0source\0key" of len bytes, followed by a NUL
+ * (k[len] == '\0'), into its three parts (pointers into k).  -1 when it has
+ * not three parts. */
+int nv_hstore_key_split(const char *k, size_t len, const char **entity, const char **source,
+                        const char **key);
 
 #endif
