@@ -11,6 +11,7 @@
 #endif
 
 #include "errors.h"
+#include "utf8.h"
 #include "record.h"
 
 #define MAX_DEPTH 32
@@ -38,23 +39,6 @@ static int
 bad(const char *what)
 {
     return nv_fail(NV_EFORMAT, "record is not valid JSON (%s)", what);
-}
-
-static int
-hex4(const unsigned char *p, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            d = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        *v = *v << 4 | d;
-    }
-    return 0;
 }
 
 /* The first byte in [p, end) that ends a run of plain string content (a
@@ -102,36 +86,6 @@ skip_plain(const unsigned char *p, const unsigned char *end)
     return p;
 }
 
-/* The length of the UTF-8 sequence at p (*p >= 0x80), or 0 if it is not
- * valid: strictly, no overlong forms, surrogates or code points past
- * U+10FFFF. */
-static size_t
-utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = *p, cp;
-    int n;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 3, cp = c & 0x07;
-    else
-        return 0;
-    if (end - p <= n)
-        return 0;
-    for (int i = 1; i <= n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return (size_t)n + 1;
-}
-
 /* The rest of a string from p, where skip_plain stopped: escapes, UTF-8
  * sequences, errors, then plain runs again up to the closing quote. */
 static int
@@ -162,12 +116,12 @@ string_slow(struct jp *j, struct span *out, const unsigned char *p)
                 p += 2;
                 continue;
             case 'u':
-                if (end - p < 6 || hex4(p + 2, &v) < 0)
+                if (end - p < 6 || nv_hex4(p + 2, &v) < 0)
                     return bad("bad \\u escape");
                 p += 6;
                 if (v >= 0xD800 && v <= 0xDBFF) {
                     if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-                        hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+                        nv_hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
                         return bad("unpaired surrogate escape");
                     p += 6;
                 } else if (v >= 0xDC00 && v <= 0xDFFF) {
@@ -179,7 +133,7 @@ string_slow(struct jp *j, struct span *out, const unsigned char *p)
             }
         }
         /* a UTF-8 sequence (c >= 0x80) */
-        if ((n = utf8_seq(p, end)) == 0)
+        if ((n = nv_utf8_seq(p, end)) == 0)
             return bad("invalid UTF-8");
         p += n;
     }

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "../formats/errors.h"
+#include "../formats/utf8.h"
 #include "recparse.h"
 
 struct p {
@@ -13,23 +14,6 @@ ws(struct p *p)
 {
     while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\r' || *p->s == '\n'))
         p->s++;
-}
-
-static int
-hex4(const unsigned char *s, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = s[i], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            d = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        *v = *v << 4 | d;
-    }
-    return 0;
 }
 
 static int
@@ -60,35 +44,6 @@ put_cp(struct nv_buf *b, unsigned cp)
     return nv_buf_add(b, u, n);
 }
 
-/* Length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned cp;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if ((size_t)(end - s) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
-}
-
 /* A string at p->s (on its opening quote): unescaped into out, NUL
  * appended; *off gets its offset in out. */
 static int
@@ -110,7 +65,7 @@ string(struct p *p, size_t *off, size_t *len)
             continue;
         }
         if (*s >= 0x80) {
-            size_t n = utf8_seq(s, p->end);
+            size_t n = nv_utf8_seq(s, p->end);
             if (n == 0)
                 return NV_EFORMAT;
             s += n;
@@ -135,11 +90,11 @@ string(struct p *p, size_t *off, size_t *len)
         }
         case 'u': {
             unsigned cp, lo;
-            if (p->end - s < 6 || hex4(s + 2, &cp) < 0)
+            if (p->end - s < 6 || nv_hex4(s + 2, &cp) < 0)
                 return NV_EFORMAT;
             s += 6;
             if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (p->end - s < 6 || s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &lo) < 0 ||
+                if (p->end - s < 6 || s[0] != '\\' || s[1] != 'u' || nv_hex4(s + 2, &lo) < 0 ||
                     lo < 0xdc00 || lo > 0xdfff)
                     return NV_EFORMAT;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
