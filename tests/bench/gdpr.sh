@@ -13,22 +13,9 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-gdpr.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 cd "$W"
 
-gencrm --seed 2 --base 40000 --acquired 20000 --overlap 0.3 --out gen 2>/dev/null
-nova-hub init H >/dev/null
+. "$ROOT/tests/bench/lib.sh"
+two_entities 2 40000 20000
 for e in groupe acquis; do
-    nova-agent init $e --entity $e >/dev/null
-    nova-hub enroll H $e/keys/identity.pub >/dev/null
-    nova-agent trust $e H/keys/identity.pub >/dev/null
-    mkdir -p ex-$e
-done
-printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$PWD" > groupe/agent.conf
-printf 'entity = acquis\nsettle = 0\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$PWD" > acquis/agent.conf
-cp gen/base.csv ex-groupe/contacts.csv
-cp gen/acquired.csv ex-acquis/contacts.csv
-for e in groupe acquis; do
-    nova-hub mapping suggest $e ex-$e/contacts.csv > $e.map 2>/dev/null
-    printf 'match birth_date address city\n' >> $e.map
-    nova-hub mapping set H $e $e.map >/dev/null
     nova-agent scan $e >/dev/null 2>&1
     mv $e/outbox/*.nova H/inbox/
 done

@@ -14,6 +14,7 @@ ACQ=${BENCH_ACQUIRED:-450000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nova-bench-match.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 cd "$W"
+. "$ROOT/tests/bench/lib.sh"
 
 # scenario DIR BASE ACQUIRED: a hub with the base applied and the acquired
 # entity's bundles (the agent's default 64 MB cap) waiting in DIR/H/inbox
@@ -21,25 +22,8 @@ scenario() {
     d=$1
     mkdir -p $d && (
         cd $d
-        gencrm --seed 1 --base "$2" --acquired "$3" --overlap 0.3 --out gen 2>/dev/null
-        nova-hub init H >/dev/null
-        for e in groupe acquis; do
-            nova-agent init $e --entity $e >/dev/null
-            nova-hub enroll H $e/keys/identity.pub >/dev/null
-            nova-agent trust $e H/keys/identity.pub >/dev/null
-            mkdir -p ex-$e
-        done
-        printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$PWD" > groupe/agent.conf
-        printf 'entity = acquis\nsettle = 0\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$PWD" > acquis/agent.conf
-        cp gen/base.csv ex-groupe/contacts.csv
-        cp gen/acquired.csv ex-acquis/contacts.csv
-        for e in groupe acquis; do
-            f=ex-$e/contacts.csv
-            nova-hub mapping suggest $e $f > $e.map 2>/dev/null
-            printf 'match birth_date address city\n' >> $e.map
-            nova-hub mapping set H $e $e.map >/dev/null
-            nova-agent scan $e >/dev/null 2>&1
-        done
+        two_entities 1 "$2" "$3"
+        for e in groupe acquis; do nova-agent scan $e >/dev/null 2>&1; done
         mkdir -p acquired && mv acquis/outbox/*.nova acquired/
         /usr/bin/time -f '%e %M' -o base.time nova-hub ingest H groupe/outbox/*.nova >/dev/null 2>&1
         mv acquired/*.nova H/inbox/
