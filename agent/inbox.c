@@ -72,10 +72,9 @@ each_record(const char *dir, int (*fn)(void *, json_t *, uint64_t), void *ctx)
 
 /* ---- updates ---- */
 
+#define NV_MAX_UPDATE_COLUMNS 1024 /* as a mapping's columns, at most */
+
 struct upd {
-    struct nv_buf header;   /* column names, NUL-separated */
-    size_t ncols;
-    char **cols;
     json_t *rows;           /* array of field objects */
     uint64_t count;
     json_t *flags;          /* [source, key, flag, request] rows */
@@ -103,25 +102,13 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
         json_array_append_new(u->flags, json_pack("[s,s,s,s]", src ? src : "", key, flag, req));
         return 0;
     }
-    if (!json_is_object(fields))
+    if (!json_is_object(fields) || json_object_size(fields) == 0)
         return nv_fail(NV_EFORMAT, "update record %llu has no fields object",
                        (unsigned long long)no);
-    json_object_foreach(fields, k, v) {
-        size_t i;
+    json_object_foreach(fields, k, v)
         if (!json_is_string(v) && !json_is_null(v))
             return nv_fail(NV_EFORMAT, "update record %llu: field values must be strings",
                            (unsigned long long)no);
-        for (i = 0; i < u->ncols; i++)
-            if (strcmp(u->cols[i], k) == 0)
-                break;
-        if (i == u->ncols) {
-            char **nc = realloc(u->cols, (u->ncols + 1) * sizeof(char *));
-            if (nc == NULL)
-                return nv_fail(NV_ENOMEM, "out of memory");
-            u->cols = nc;
-            u->cols[u->ncols++] = strdup(k);
-        }
-    }
     json_array_append(u->rows, fields);
     u->count++;
     return 0;
@@ -167,8 +154,8 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
 {
     struct upd u;
     struct nv_buf out = NV_BUF_INIT;
-    char name[160], *path = NULL;
-    const char **vals = NULL;
+    char name[180], *path = NULL;
+    json_t *groups = NULL, *order = NULL;
     size_t i;
     int r;
 
@@ -181,36 +168,69 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
         goto out;
     if (u.count == 0)
         goto out;
-    vals = calloc(u.ncols, sizeof(char *));
-    if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect,
-                              (const char *const *)u.cols, u.ncols)) < 0)
-        goto out;
+    /* one file per set of columns: a record that does not update a column
+     * must not meet an empty cell there (an import would clear the field) */
+    groups = json_object();
+    order = json_array();
     for (i = 0; i < json_array_size(u.rows); i++) {
-        json_t *f = json_array_get(u.rows, i);
-        for (size_t c = 0; c < u.ncols; c++) {
-            json_t *v = json_object_get(f, u.cols[c]);
-            vals[c] = json_is_string(v) ? json_string_value(v) : "";
+        json_t *f = json_array_get(u.rows, i), *g;
+        const char *k;
+        json_t *v;
+        nv_buf_reset(&out);
+        json_object_foreach(f, k, v)
+            if (nv_buf_adds(&out, k) < 0 || nv_buf_add(&out, "\x1f", 1) < 0)
+                abort();
+        if ((g = json_object_get(groups, (char *)out.data)) == NULL) {
+            g = json_array();
+            json_object_set_new_nocheck(groups, (char *)out.data, g);
+            json_array_append_new(order, json_string_nocheck((char *)out.data));
         }
-        if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, vals, u.ncols)) < 0) {
-            r = nv_fail_prefix(r, "update %zu cannot be written in %s", i + 1,
-                               nv_encoding_name(a->cfg.import_dialect.encoding));
-            goto out;
-        }
+        json_array_append(g, f);
     }
-    snprintf(name, sizeof(name), "nova-updates-%s-%010llu.csv", m->sender,
-             (unsigned long long)m->seq);
     if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) < 0)
         goto out;
-    path = nv_path_join(a->cfg.import_dir, name);
-    if ((r = nv_write_file(path, out.data, out.len, 0640)) < 0)
-        goto out;
-    *count += (unsigned)u.count;
-    nv_info("inbox", "wrote %llu updates to '%s'", (unsigned long long)u.count, name);
+    for (size_t gi = 0; gi < json_array_size(order) && r == 0; gi++) {
+        json_t *g = json_object_get(groups, json_string_value(json_array_get(order, gi)));
+        json_t *first = json_array_get(g, 0), *v;
+        const char *cols[NV_MAX_UPDATE_COLUMNS], *vals[NV_MAX_UPDATE_COLUMNS], *k;
+        size_t nc = 0;
+        if (json_object_size(first) > NV_MAX_UPDATE_COLUMNS) {
+            r = nv_fail(NV_EFORMAT, "an update of over %d columns", NV_MAX_UPDATE_COLUMNS);
+            break;
+        }
+        json_object_foreach(first, k, v)
+            cols[nc++] = k;
+        nv_buf_reset(&out);
+        if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, cols, nc)) < 0)
+            break;
+        for (i = 0; i < json_array_size(g) && r == 0; i++) {
+            json_t *f = json_array_get(g, i);
+            for (size_t c = 0; c < nc; c++) {
+                json_t *x = json_object_get(f, cols[c]);
+                vals[c] = json_is_string(x) ? json_string_value(x) : "";
+            }
+            if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, vals, nc)) < 0)
+                r = nv_fail_prefix(r, "update %zu cannot be written in %s", i + 1,
+                                   nv_encoding_name(a->cfg.import_dialect.encoding));
+        }
+        if (r < 0)
+            break;
+        if (json_array_size(order) == 1)
+            snprintf(name, sizeof(name), "nova-updates-%s-%010llu.csv", m->sender,
+                     (unsigned long long)m->seq);
+        else
+            snprintf(name, sizeof(name), "nova-updates-%s-%010llu-%zu.csv", m->sender,
+                     (unsigned long long)m->seq, gi + 1);
+        free(path);
+        path = nv_path_join(a->cfg.import_dir, name);
+        if ((r = nv_write_file(path, out.data, out.len, 0640)) == 0)
+            nv_info("inbox", "wrote %zu updates to '%s'", json_array_size(g), name);
+    }
+    if (r == 0)
+        *count += (unsigned)u.count;
 out:
-    for (i = 0; i < u.ncols; i++)
-        free(u.cols[i]);
-    free(u.cols);
-    free(vals);
+    json_decref(groups);
+    json_decref(order);
     json_decref(u.rows);
     json_decref(u.flags);
     nv_buf_release(&out);
