@@ -626,16 +626,6 @@ tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
     }
 }
 
-static void
-tfc_model(const struct tfc *c, struct match_model *mo)
-{
-    for (size_t i = 0; i < NTF; i++) {
-        int f = tf_fields[i];
-        double t = (double)c->total[f];
-        mo->tf_mean[f] = t > 0 ? c->sumsq[f] / (t * t) : 0;
-    }
-}
-
 /* ---- model ---- */
 
 int
@@ -1050,6 +1040,12 @@ struct lcache {
     struct u64map byrcu;         /* fnv64(RCU) -> first slot */
     uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
     size_t nbk;
+    /* term frequencies of the live records: tf_key(field, fnv64) -> count,
+     * and per field the total and the sum of squared counts (the tf DB and
+     * its meta totals hold the same for other readers) */
+    struct u64map tfn;
+    uint64_t tftot[MATCH_NFIELDS];
+    double tfsq[MATCH_NFIELDS];
 };
 
 static struct lcache lc;
@@ -1072,6 +1068,7 @@ lc_free(void)
     u64map_free(&lc.byrid);
     u64map_free(&lc.byrcu);
     free(lc.bk);
+    u64map_free(&lc.tfn);
     memset(&lc, 0, sizeof(lc));
 }
 
@@ -1144,6 +1141,64 @@ lc_tf(uint32_t s, const struct match_person *p)
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
         lc.tfh[s][i] = v != NULL && *v != '\0' ? fnv64(v) : 0;
+    }
+}
+
+/* The key of a term-frequency count (as in the tf DB: the field in the
+ * top byte, the value hash below). */
+static uint64_t
+tf_key(int field, uint64_t h)
+{
+    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
+
+    return key ? key : 1;
+}
+
+/* Count delta more records holding value hash h in field f. */
+static int
+lc_tfadd(int f, uint64_t h, int64_t delta)
+{
+    uint64_t key = tf_key(f, h);
+    uint32_t *v = u64map_find(&lc.tfn, key);
+    int64_t c = v != NULL ? *v : 0, nc = c + delta;
+
+    if (nc < 0)
+        nc = 0;
+    if (nc > UINT32_MAX)
+        nc = UINT32_MAX;
+    lc.tftot[f] = (uint64_t)((int64_t)lc.tftot[f] + (nc - c));
+    lc.tfsq[f] += (double)nc * (double)nc - (double)c * (double)c;
+    if (nc == 0) {
+        if (v != NULL)
+            u64map_del(&lc.tfn, key);
+        return 0;
+    }
+    if (v != NULL) {
+        *v = (uint32_t)nc;
+        return 0;
+    }
+    return u64map_put(&lc.tfn, key, (uint32_t)nc);
+}
+
+/* The share of live records holding value hash h in field f (0: none). */
+static float
+lc_share(int f, uint64_t h)
+{
+    uint32_t *v;
+
+    if (lc.tftot[f] == 0 || (v = u64map_find(&lc.tfn, tf_key(f, h))) == NULL)
+        return 0;
+    return (float)((double)*v / (double)lc.tftot[f]);
+}
+
+/* The model's mean term frequencies, from the counts in memory. */
+static void
+lc_tf_model(struct match_model *mo)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        int f = tf_fields[i];
+        double t = (double)lc.tftot[f];
+        mo->tf_mean[f] = t > 0 ? lc.tfsq[f] / (t * t) : 0;
     }
 }
 
@@ -1369,6 +1424,10 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
             r = mdb_fail(rc, "cannot read links");
     }
     for (size_t s = 0; r == 0 && s < lc.n; s++)
+        for (size_t i = 0; r == 0 && i < NTF; i++)
+            if (lc.tfh[s][i] != 0)
+                r = lc_tfadd(tf_fields[i], lc.tfh[s][i], 1);
+    for (size_t s = 0; r == 0 && s < lc.n; s++)
         r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
     if (r == 0)
         r = u64_sort(lc.bk, lc.nbk);
@@ -1517,9 +1576,6 @@ struct batch {
     struct u64map idx; /* rid -> index */
     uint32_t *byslot;  /* cache slot -> index + 1, 0 not in the batch */
     size_t nslot;
-    struct tfc *tc;    /* term frequencies from the store (NULL: none) */
-    MDB_txn *txn;
-    const struct nv_link_db *db;
 };
 
 static int
@@ -1580,10 +1636,9 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     e->keylen = lc.klen[s];
     b->recs[b->n] = lc.rec[s];
     memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
-    for (size_t i = 0; b->tc != NULL && i < NTF; i++)
+    for (size_t i = 0; i < NTF; i++)
         if (lc.tfh[s][i] != 0)
-            b->recs[b->n].tf[tf_fields[i]] =
-                tfc_get(b->tc, b->txn, b->db, tf_fields[i], lc.tfh[s][i]);
+            b->recs[b->n].tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
     if (!bundle && lc.lv[s].rcu[0] != '\0') {
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
@@ -1775,7 +1830,6 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                struct nv_link_stats *st)
 {
     struct batch b;
-    struct tfc tc;
     struct tfd tfd;
     struct bulk bi = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
     struct match_model mo;
@@ -1799,11 +1853,10 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     memset(&b, 0, sizeof(b));
     memset(&res, 0, sizeof(res));
     memset(&tfd, 0, sizeof(tfd));
-    memset(&tc, 0, sizeof(tc));
     if (set->n == 0)
         return 0;
     t[0] = now_s();
-    if ((r = lc_ready(txn, db)) < 0 || (r = tfc_init(&tc, txn, db)) < 0)
+    if ((r = lc_ready(txn, db)) < 0)
         goto out;
     first_new = lc.n;
     {
@@ -1963,13 +2016,12 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0 || (r = tfd_flush(txn, db, &tfd)) < 0 ||
         (r = bulk_flush(txn, db->ident, &bi, 8)) < 0)
         goto out;
-    /* refresh the term-frequency totals after the counting above */
-    tfc_free(&tc);
-    if ((r = tfc_init(&tc, txn, db)) < 0)
+    /* the counts in memory follow */
+    for (size_t i = 0; i < tfd.cap && r == 0; i++)
+        if (tfd.key[i] != 0 && tfd.delta[i] != 0)
+            r = lc_tfadd((int)(tfd.key[i] >> 56), tfd.key[i], tfd.delta[i]);
+    if (r < 0)
         goto out;
-    b.tc = &tc;
-    b.txn = txn;
-    b.db = db;
     /* 2. the batch: the bundle's records (each once), then their neighbours
      * and the clusters they were and are in */
     for (size_t i = 0; i < set->n; i++) {
@@ -2063,7 +2115,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     }
     if ((r = nv_link_model(txn, db, &mo)) < 0)
         goto out;
-    tfc_model(&tc, &mo);
+    lc_tf_model(&mo);
     match_opts_init(&opts);
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
@@ -2075,7 +2127,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         goto out;
     have_res = 1;
     t[3] = now_s();
-    tfc_model(&tc, &mo);
+    lc_tf_model(&mo);
     /* 4. decisions, then clusters to RCUs */
     if ((cl = malloc(b.n * sizeof(uint32_t))) == NULL ||
         (order = malloc(b.n * sizeof(uint32_t))) == NULL ||
@@ -2277,7 +2329,6 @@ out:
     if (have_res)
         match_result_release(&res);
     batch_free(&b);
-    tfc_free(&tc);
     tfd_free(&tfd);
     bulk_free(&bi);
     bulk_free(&br);
@@ -2506,7 +2557,6 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
               struct match_model *out)
 {
     struct batch b;
-    struct tfc tc;
     struct match_opts opts;
     struct match_result res;
     MDB_cursor *c;
@@ -2527,15 +2577,8 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     step = max_records > 0 && total > max_records ? (size_t)(total / max_records) : 1;
     if ((r = lc_ready(txn, db)) < 0)
         return r;
-    if ((r = tfc_init(&tc, txn, db)) < 0)
-        return r;
-    b.tc = &tc;
-    b.txn = txn;
-    b.db = db;
-    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0) {
-        tfc_free(&tc);
+    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
-    }
     /* a sample that keeps the records of one family name together (the
      * pairs EM learns from are mostly there); a spelling of the name that
      * differs is the price */
@@ -2563,7 +2606,7 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     }
     mdb_cursor_close(c);
     if (r == 0) {
-        tfc_model(&tc, out);
+        lc_tf_model(out);
         match_opts_init(&opts);
         opts.block_max = BLOCK_MAX;
         opts.cluster_max = CLUSTER_MAX;
@@ -2606,13 +2649,12 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
             }
         }
         if (r == 0) {
-            tfc_model(&tc, out);
+            lc_tf_model(out);
             if ((r = nv_link_model_save(txn, db, out)) == 0)
                 r = meta_put_u64(txn, db, "em_records", total);
         }
     }
     batch_free(&b);
-    tfc_free(&tc);
     return r;
 }
 
