@@ -1672,34 +1672,124 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
     return r;
 }
 
-/* Stored records sharing a blocking key with record self of the batch join
- * it, with their clusters.  The bundle's own records (chg) are not
- * counted: they are in the batch already. */
+/* Stored records near the bundle's: every stored record sharing a blocking
+ * key (in a block of at most BLOCK_MAX) with one of the bundle's records is
+ * compared with it and scored with the model now, and only those with a
+ * pair that scores at least the review threshold join the batch, with
+ * their clusters.  A stored record whose every pair with the bundle scores
+ * below review takes no part: its pairs would be kept apart, listed
+ * nowhere, and its cluster stays as it is.  At a million stored records a
+ * bundle's keys reach several stored records per record of the bundle, and
+ * carrying them all through match_batch and the RCU step cost most of the
+ * bundle's time and memory. */
+struct near_job {
+    const struct batch *b;
+    const uint64_t *pairs; /* slot << 32 | batch index */
+    uint8_t *keep;
+    const struct match_model *mo;
+    size_t lo, hi;
+};
+
+static void *
+near_worker(void *arg)
+{
+    struct near_job *j = arg;
+    struct match_cmp c;
+
+    for (size_t k = j->lo; k < j->hi; k++) {
+        const struct match_rec *st = &lc.rec[j->pairs[k] >> 32];
+        const struct match_rec *nw = &j->b->recs[j->pairs[k] & 0xFFFFFFFF];
+        if (k + 16 < j->hi)
+            __builtin_prefetch(&j->b->recs[j->pairs[k + 16] & 0xFFFFFFFF]);
+        if (k + 8 < j->hi)
+            __builtin_prefetch(j->b->recs[j->pairs[k + 8] & 0xFFFFFFFF].arena);
+        match_compare(nw, st, &c);
+        j->keep[k] = match_score(j->mo, nw, st, &c) >= j->mo->review;
+    }
+    return NULL;
+}
+
 static int
-candidates(struct batch *b, size_t self, uint64_t *loaded)
+near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *loaded,
+     size_t *npairs)
 {
     struct match_key keys[MATCH_MAX_KEYS];
-    size_t nk = match_rec_keys(&b->recs[self], keys, MATCH_MAX_KEYS);
+    uint64_t *pairs = NULL;
+    uint8_t *keep = NULL;
+    size_t n = 0, cap = 0, w = 0;
     int r = 0;
 
-    for (size_t i = 0; i < nk && r == 0; i++) {
-        size_t lo, hi, cnt = 0;
-        lc_block(keys[i].hash, &lo, &hi);
-        for (size_t j = lo; hi - lo > BLOCK_MAX && j < hi && cnt <= BLOCK_MAX; j++)
-            cnt += !lc.chg[(uint32_t)lc.bk[j]];
-        if (cnt > BLOCK_MAX)
-            continue;
-        for (size_t j = lo; j < hi && r == 0; j++) {
-            uint32_t s = (uint32_t)lc.bk[j];
-            int idx;
-            if ((s < b->nslot && b->byslot[s] != 0) || lc.chg[s] || lc.rid[s] == 0)
+    for (size_t i = 0; i < nbundle && r == 0; i++) {
+        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS);
+        for (size_t k = 0; k < nk && r == 0; k++) {
+            size_t lo, hi;
+            lc_block(keys[k].hash, &lo, &hi);
+            if (hi - lo > BLOCK_MAX || hi - lo < 2)
                 continue;
-            if ((r = batch_load(b, s, 0, &idx)) == 0) {
-                (*loaded)++;
-                r = batch_cluster(b, b->e[idx].old_rcu, loaded);
+            if (n + (hi - lo) > cap) {
+                size_t c = cap ? 2 * cap : 1 << 20;
+                uint64_t *p;
+                while (c < n + (hi - lo))
+                    c *= 2;
+                if ((p = realloc(pairs, c * sizeof(uint64_t))) == NULL) {
+                    r = nv_fail(NV_ENOMEM, "out of memory");
+                    break;
+                }
+                pairs = p;
+                cap = c;
+            }
+            for (size_t j = lo; j < hi; j++) {
+                uint32_t s = (uint32_t)lc.bk[j];
+                if ((s < b->nslot && b->byslot[s] != 0) || lc.rid[s] == 0)
+                    continue;
+                pairs[n++] = (uint64_t)s << 32 | i;
             }
         }
     }
+    if (r == 0)
+        r = u64_sort(pairs, n);
+    for (size_t k = 0; r == 0 && k < n; k++)
+        if (w == 0 || pairs[k] != pairs[w - 1])
+            pairs[w++] = pairs[k];
+    n = w;
+    *npairs = n;
+    if (r == 0 && n > 0 && (keep = malloc(n)) == NULL)
+        r = nv_fail(NV_ENOMEM, "out of memory");
+    if (r == 0 && n > 0) {
+        /* the stored records' term frequencies, as of now */
+        for (size_t k = 0; k < n; k++) {
+            uint32_t s = (uint32_t)(pairs[k] >> 32);
+            if (k > 0 && (uint32_t)(pairs[k - 1] >> 32) == s)
+                continue;
+            memset(lc.rec[s].tf, 0, sizeof(lc.rec[s].tf));
+            for (size_t f = 0; f < NTF; f++)
+                if (lc.tfh[s][f] != 0)
+                    lc.rec[s].tf[tf_fields[f]] = lc_share(tf_fields[f], lc.tfh[s][f]);
+        }
+        {
+            struct near_job jobs[2] = { { b, pairs, keep, mo, 0, n / 2 },
+                                        { b, pairs, keep, mo, n / 2, n } };
+            pthread_t tid;
+            int started = n >= 10000 && pthread_create(&tid, NULL, near_worker, &jobs[1]) == 0;
+            near_worker(&jobs[0]);
+            if (started)
+                pthread_join(tid, NULL);
+            else
+                near_worker(&jobs[1]);
+        }
+    }
+    for (size_t k = 0; r == 0 && k < n; k++) {
+        uint32_t s = (uint32_t)(pairs[k] >> 32);
+        int idx;
+        if (!keep[k] || (s < b->nslot && b->byslot[s] != 0))
+            continue;
+        if ((r = batch_load(b, s, 0, &idx)) == 0) {
+            (*loaded)++;
+            r = batch_cluster(b, b->e[idx].old_rcu, loaded);
+        }
+    }
+    free(pairs);
+    free(keep);
     return r;
 }
 
@@ -1836,7 +1926,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_opts opts;
     struct match_result res;
     uint64_t next_rid;
-    double t[4] = { 0, 0, 0, 0 };
+    double t[5] = { 0, 0, 0, 0, 0 };
+    size_t ncand = 0;
     int rc;
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
@@ -2038,19 +2129,43 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     }
     nbundle = b.n;
     st->records = nbundle;
-    t[1] = now_s();
-    /* deleted records: what remains of their clusters is resolved again */
+    t[4] = now_s();
+    /* deleted records: what remains of their clusters is resolved again,
+     * and so are the clusters the bundle's records were in */
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].deleted && !set->v[i].skip &&
             (r = batch_cluster(&b, set->v[i].old_rcu, &st->compared)) < 0)
             goto out;
     for (size_t i = 0; i < nbundle; i++)
-        if ((r = candidates(&b, i, &st->compared)) < 0 ||
-            (r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
+        if ((r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
             goto out;
-    /* the bundle's keys go in after every lookup: its records are in the
-     * batch already */
+    /* the bundle's keys in the index: its records meet each other there */
     if ((r = lc_reindex(first_new)) < 0)
+        goto out;
+    /* the weights, refitted by EM over the whole store each time it has
+     * doubled since the last fit (unless frozen): they do not depend on
+     * how the data was cut into bundles */
+    {
+        uint64_t frozen, fitted;
+        MDB_stat ms;
+        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
+            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
+            goto out;
+        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
+            r = mdb_fail(rc, "cannot read");
+            goto out;
+        }
+        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
+            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
+                goto out;
+            st->em_fitted = 1;
+        }
+    }
+    if ((r = nv_link_model(txn, db, &mo)) < 0)
+        goto out;
+    lc_tf_model(&mo);
+    t[1] = now_s();
+    if ((r = near(&b, nbundle, &mo, &st->compared, &ncand)) < 0)
         goto out;
     if (b.n == 0)
         goto save;
@@ -2094,28 +2209,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             goto out;
     }
     t[2] = now_s();
-    /* 3. resolve, with weights refitted by EM over the whole store each
-     * time it has doubled since the last fit (unless frozen): the weights
-     * do not depend on how the data was cut into bundles */
-    {
-        uint64_t frozen, fitted;
-        MDB_stat ms;
-        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
-            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
-            goto out;
-        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
-            r = mdb_fail(rc, "cannot read");
-            goto out;
-        }
-        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
-            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
-                goto out;
-            st->em_fitted = 1;
-        }
-    }
-    if ((r = nv_link_model(txn, db, &mo)) < 0)
-        goto out;
-    lc_tf_model(&mo);
+    /* 3. resolve */
     match_opts_init(&opts);
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
@@ -2317,9 +2411,11 @@ save:
     if ((r = lc_seal(txn, db)) < 0)
         goto out;
     if (have_res)
-        nv_debug("link", "%zu records (%zu from the bundle): store %.2f s, candidates %.2f s, "
+        nv_debug("link", "%zu records (%zu from the bundle, %zu pairs with stored ones "
+                 "scored): store %.2f s, model %.2f s, candidates %.2f s, "
                  "match_batch %.2f s (blocking %.2f, comparing %.2f, EM %.2f, clusters "
-                 "%.2f), RCUs %.2f s", b.n, nbundle, t[1] - t[0], t[2] - t[1], t[3] - t[2],
+                 "%.2f), RCUs %.2f s", b.n, nbundle, ncand, t[4] - t[0], t[1] - t[4],
+                 t[2] - t[1], t[3] - t[2],
                  res.seconds[0], res.seconds[1], res.seconds[2], res.seconds[3],
                  now_s() - t[3]);
     r = 0;
