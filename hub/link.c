@@ -1020,6 +1020,7 @@ u64map_free(struct u64map *m)
  * next bundle rebuilds it. */
 
 #define LC_NONE UINT32_MAX
+#define LC_DIRBITS 21
 
 struct lcache {
     int valid;
@@ -1040,6 +1041,8 @@ struct lcache {
     struct u64map byrcu;         /* fnv64(RCU) -> first slot */
     uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
     size_t nbk;
+    uint32_t *bdir;              /* bdir[d]: first key of bk whose top LC_DIRBITS
+                                    bits are >= d (1 << LC_DIRBITS + 1 entries) */
     /* term frequencies of the live records: tf_key(field, fnv64) -> count,
      * and per field the total and the sum of squared counts (the tf DB and
      * its meta totals hold the same for other readers) */
@@ -1068,6 +1071,7 @@ lc_free(void)
     u64map_free(&lc.byrid);
     u64map_free(&lc.byrcu);
     free(lc.bk);
+    free(lc.bdir);
     u64map_free(&lc.tfn);
     memset(&lc, 0, sizeof(lc));
 }
@@ -1352,6 +1356,8 @@ lc_prepare(void *arg)
     return NULL;
 }
 
+static int lc_dir(void);
+
 /* Build the cache from the store. */
 static int
 lc_build(MDB_txn *txn, const struct nv_link_db *db)
@@ -1431,12 +1437,15 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
     if (r == 0)
         r = u64_sort(lc.bk, lc.nbk);
+    if (r == 0)
+        r = lc_dir();
     if (r < 0) {
         lc_free();
         return r;
     }
     lc.valid = 1;
     lc.env = mdb_txn_env(txn);
+    nv_hstore_unmap(txn);
     nv_debug("link", "%zu records prepared in memory in %.2f s", lc.n, now_s() - t0);
     return 0;
 }
@@ -1532,6 +1541,25 @@ lc_reindex(size_t first)
     free(add);
     for (size_t s = 0; s < lc.n; s++)
         lc.chg[s] = 0;
+    return lc_dir();
+}
+
+/* The directory of bk (a binary search over tens of millions of keys
+ * missed the cache at every step). */
+static int
+lc_dir(void)
+{
+    size_t nd = (size_t)1 << LC_DIRBITS, i = 0;
+
+    if (lc.nbk >= UINT32_MAX)
+        return nv_fail(NV_ETOOBIG, "hub store: too many blocking keys to resolve in memory");
+    if (lc.bdir == NULL && (lc.bdir = malloc((nd + 1) * sizeof(uint32_t))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t d = 0; d <= nd; d++) {
+        while (i < lc.nbk && (lc.bk[i] >> (64 - LC_DIRBITS)) < d)
+            i++;
+        lc.bdir[d] = (uint32_t)i;
+    }
     return 0;
 }
 
@@ -1540,7 +1568,8 @@ static void
 lc_block(uint64_t h, size_t *lo, size_t *hi)
 {
     uint64_t k = h & 0xFFFFFFFF00000000ULL;
-    size_t a = 0, b = lc.nbk;
+    size_t d = (size_t)(k >> (64 - LC_DIRBITS));
+    size_t a = lc.bdir[d], b = lc.bdir[d + 1];
 
     while (a < b) {
         size_t m = a + (b - a) / 2;
@@ -1947,6 +1976,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if (set->n == 0)
         return 0;
     t[0] = now_s();
+    nv_hstore_unmap(txn);
     if ((r = lc_ready(txn, db)) < 0)
         goto out;
     first_new = lc.n;
@@ -2001,6 +2031,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         uint64_t rid;
         if (it->skip)
             continue;
+        if (i % 16384 == 16383)
+            nv_hstore_unmap(txn);
         had = nv_link_get(txn, db, it->key, it->keylen, &old);
         if (had < 0 && had != NV_ENOTFOUND) {
             r = had;
@@ -2343,6 +2375,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     for (size_t p = 0; p < res.npairs; p++) {
         const struct match_pair *mp = &res.pairs[p];
         uint64_t ra = b.e[mp->a].rid, rb = b.e[mp->b].rid;
+        if (p % 16384 == 16383)
+            nv_hstore_unmap(txn);
         if (cl[mp->a] == cl[mp->b]) {
             if (mp->score > best[mp->a])
                 best[mp->a] = mp->score;
@@ -2378,6 +2412,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             uint32_t i = order[cls[c].first + m];
             struct ent *e = &b.e[i];
             struct nv_link_val lv;
+            if (i % 16384 == 16383)
+                nv_hstore_unmap(txn);
             memset(&lv, 0, sizeof(lv));
             lv.rid = e->rid;
             memcpy(lv.rcu, chosen[c], 16);
@@ -2422,6 +2458,7 @@ save:
 out:
     if (r < 0)
         lc_free(); /* part of the bundle is in it: rebuilt next time */
+    nv_hstore_unmap(txn);
     if (have_res)
         match_result_release(&res);
     batch_free(&b);

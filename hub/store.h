@@ -121,4 +121,10 @@ int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
 
+/* Drop this process's mappings of the store's pages (they stay in the page
+ * cache; the map is read-only, written through write()).  Reading and
+ * writing hundreds of thousands of records touches gigabytes of the map,
+ * which would otherwise count in the hub's resident memory. */
+void nv_hstore_unmap(MDB_txn *txn);
+
 #endif
