@@ -626,16 +626,6 @@ tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
     }
 }
 
-static void
-tfc_model(const struct tfc *c, struct match_model *mo)
-{
-    for (size_t i = 0; i < NTF; i++) {
-        int f = tf_fields[i];
-        double t = (double)c->total[f];
-        mo->tf_mean[f] = t > 0 ? c->sumsq[f] / (t * t) : 0;
-    }
-}
-
 /* ---- model ---- */
 
 int
@@ -1030,6 +1020,7 @@ u64map_free(struct u64map *m)
  * next bundle rebuilds it. */
 
 #define LC_NONE UINT32_MAX
+#define LC_DIRBITS 21
 
 struct lcache {
     int valid;
@@ -1050,6 +1041,14 @@ struct lcache {
     struct u64map byrcu;         /* fnv64(RCU) -> first slot */
     uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
     size_t nbk;
+    uint32_t *bdir;              /* bdir[d]: first key of bk whose top LC_DIRBITS
+                                    bits are >= d (1 << LC_DIRBITS + 1 entries) */
+    /* term frequencies of the live records: tf_key(field, fnv64) -> count,
+     * and per field the total and the sum of squared counts (the tf DB and
+     * its meta totals hold the same for other readers) */
+    struct u64map tfn;
+    uint64_t tftot[MATCH_NFIELDS];
+    double tfsq[MATCH_NFIELDS];
 };
 
 static struct lcache lc;
@@ -1072,6 +1071,8 @@ lc_free(void)
     u64map_free(&lc.byrid);
     u64map_free(&lc.byrcu);
     free(lc.bk);
+    free(lc.bdir);
+    u64map_free(&lc.tfn);
     memset(&lc, 0, sizeof(lc));
 }
 
@@ -1144,6 +1145,64 @@ lc_tf(uint32_t s, const struct match_person *p)
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
         lc.tfh[s][i] = v != NULL && *v != '\0' ? fnv64(v) : 0;
+    }
+}
+
+/* The key of a term-frequency count (as in the tf DB: the field in the
+ * top byte, the value hash below). */
+static uint64_t
+tf_key(int field, uint64_t h)
+{
+    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
+
+    return key ? key : 1;
+}
+
+/* Count delta more records holding value hash h in field f. */
+static int
+lc_tfadd(int f, uint64_t h, int64_t delta)
+{
+    uint64_t key = tf_key(f, h);
+    uint32_t *v = u64map_find(&lc.tfn, key);
+    int64_t c = v != NULL ? *v : 0, nc = c + delta;
+
+    if (nc < 0)
+        nc = 0;
+    if (nc > UINT32_MAX)
+        nc = UINT32_MAX;
+    lc.tftot[f] = (uint64_t)((int64_t)lc.tftot[f] + (nc - c));
+    lc.tfsq[f] += (double)nc * (double)nc - (double)c * (double)c;
+    if (nc == 0) {
+        if (v != NULL)
+            u64map_del(&lc.tfn, key);
+        return 0;
+    }
+    if (v != NULL) {
+        *v = (uint32_t)nc;
+        return 0;
+    }
+    return u64map_put(&lc.tfn, key, (uint32_t)nc);
+}
+
+/* The share of live records holding value hash h in field f (0: none). */
+static float
+lc_share(int f, uint64_t h)
+{
+    uint32_t *v;
+
+    if (lc.tftot[f] == 0 || (v = u64map_find(&lc.tfn, tf_key(f, h))) == NULL)
+        return 0;
+    return (float)((double)*v / (double)lc.tftot[f]);
+}
+
+/* The model's mean term frequencies, from the counts in memory. */
+static void
+lc_tf_model(struct match_model *mo)
+{
+    for (size_t i = 0; i < NTF; i++) {
+        int f = tf_fields[i];
+        double t = (double)lc.tftot[f];
+        mo->tf_mean[f] = t > 0 ? lc.tfsq[f] / (t * t) : 0;
     }
 }
 
@@ -1297,6 +1356,8 @@ lc_prepare(void *arg)
     return NULL;
 }
 
+static int lc_dir(void);
+
 /* Build the cache from the store. */
 static int
 lc_build(MDB_txn *txn, const struct nv_link_db *db)
@@ -1369,15 +1430,22 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
             r = mdb_fail(rc, "cannot read links");
     }
     for (size_t s = 0; r == 0 && s < lc.n; s++)
+        for (size_t i = 0; r == 0 && i < NTF; i++)
+            if (lc.tfh[s][i] != 0)
+                r = lc_tfadd(tf_fields[i], lc.tfh[s][i], 1);
+    for (size_t s = 0; r == 0 && s < lc.n; s++)
         r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
     if (r == 0)
         r = u64_sort(lc.bk, lc.nbk);
+    if (r == 0)
+        r = lc_dir();
     if (r < 0) {
         lc_free();
         return r;
     }
     lc.valid = 1;
     lc.env = mdb_txn_env(txn);
+    nv_hstore_unmap(txn);
     nv_debug("link", "%zu records prepared in memory in %.2f s", lc.n, now_s() - t0);
     return 0;
 }
@@ -1473,6 +1541,25 @@ lc_reindex(size_t first)
     free(add);
     for (size_t s = 0; s < lc.n; s++)
         lc.chg[s] = 0;
+    return lc_dir();
+}
+
+/* The directory of bk (a binary search over tens of millions of keys
+ * missed the cache at every step). */
+static int
+lc_dir(void)
+{
+    size_t nd = (size_t)1 << LC_DIRBITS, i = 0;
+
+    if (lc.nbk >= UINT32_MAX)
+        return nv_fail(NV_ETOOBIG, "hub store: too many blocking keys to resolve in memory");
+    if (lc.bdir == NULL && (lc.bdir = malloc((nd + 1) * sizeof(uint32_t))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t d = 0; d <= nd; d++) {
+        while (i < lc.nbk && (lc.bk[i] >> (64 - LC_DIRBITS)) < d)
+            i++;
+        lc.bdir[d] = (uint32_t)i;
+    }
     return 0;
 }
 
@@ -1481,7 +1568,8 @@ static void
 lc_block(uint64_t h, size_t *lo, size_t *hi)
 {
     uint64_t k = h & 0xFFFFFFFF00000000ULL;
-    size_t a = 0, b = lc.nbk;
+    size_t d = (size_t)(k >> (64 - LC_DIRBITS));
+    size_t a = lc.bdir[d], b = lc.bdir[d + 1];
 
     while (a < b) {
         size_t m = a + (b - a) / 2;
@@ -1517,9 +1605,6 @@ struct batch {
     struct u64map idx; /* rid -> index */
     uint32_t *byslot;  /* cache slot -> index + 1, 0 not in the batch */
     size_t nslot;
-    struct tfc *tc;    /* term frequencies from the store (NULL: none) */
-    MDB_txn *txn;
-    const struct nv_link_db *db;
 };
 
 static int
@@ -1580,10 +1665,9 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     e->keylen = lc.klen[s];
     b->recs[b->n] = lc.rec[s];
     memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
-    for (size_t i = 0; b->tc != NULL && i < NTF; i++)
+    for (size_t i = 0; i < NTF; i++)
         if (lc.tfh[s][i] != 0)
-            b->recs[b->n].tf[tf_fields[i]] =
-                tfc_get(b->tc, b->txn, b->db, tf_fields[i], lc.tfh[s][i]);
+            b->recs[b->n].tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
     if (!bundle && lc.lv[s].rcu[0] != '\0') {
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
@@ -1617,34 +1701,124 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
     return r;
 }
 
-/* Stored records sharing a blocking key with record self of the batch join
- * it, with their clusters.  The bundle's own records (chg) are not
- * counted: they are in the batch already. */
+/* Stored records near the bundle's: every stored record sharing a blocking
+ * key (in a block of at most BLOCK_MAX) with one of the bundle's records is
+ * compared with it and scored with the model now, and only those with a
+ * pair that scores at least the review threshold join the batch, with
+ * their clusters.  A stored record whose every pair with the bundle scores
+ * below review takes no part: its pairs would be kept apart, listed
+ * nowhere, and its cluster stays as it is.  At a million stored records a
+ * bundle's keys reach several stored records per record of the bundle, and
+ * carrying them all through match_batch and the RCU step cost most of the
+ * bundle's time and memory. */
+struct near_job {
+    const struct batch *b;
+    const uint64_t *pairs; /* slot << 32 | batch index */
+    uint8_t *keep;
+    const struct match_model *mo;
+    size_t lo, hi;
+};
+
+static void *
+near_worker(void *arg)
+{
+    struct near_job *j = arg;
+    struct match_cmp c;
+
+    for (size_t k = j->lo; k < j->hi; k++) {
+        const struct match_rec *st = &lc.rec[j->pairs[k] >> 32];
+        const struct match_rec *nw = &j->b->recs[j->pairs[k] & 0xFFFFFFFF];
+        if (k + 16 < j->hi)
+            __builtin_prefetch(&j->b->recs[j->pairs[k + 16] & 0xFFFFFFFF]);
+        if (k + 8 < j->hi)
+            __builtin_prefetch(j->b->recs[j->pairs[k + 8] & 0xFFFFFFFF].arena);
+        match_compare(nw, st, &c);
+        j->keep[k] = match_score(j->mo, nw, st, &c) >= j->mo->review;
+    }
+    return NULL;
+}
+
 static int
-candidates(struct batch *b, size_t self, uint64_t *loaded)
+near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *loaded,
+     size_t *npairs)
 {
     struct match_key keys[MATCH_MAX_KEYS];
-    size_t nk = match_rec_keys(&b->recs[self], keys, MATCH_MAX_KEYS);
+    uint64_t *pairs = NULL;
+    uint8_t *keep = NULL;
+    size_t n = 0, cap = 0, w = 0;
     int r = 0;
 
-    for (size_t i = 0; i < nk && r == 0; i++) {
-        size_t lo, hi, cnt = 0;
-        lc_block(keys[i].hash, &lo, &hi);
-        for (size_t j = lo; hi - lo > BLOCK_MAX && j < hi && cnt <= BLOCK_MAX; j++)
-            cnt += !lc.chg[(uint32_t)lc.bk[j]];
-        if (cnt > BLOCK_MAX)
-            continue;
-        for (size_t j = lo; j < hi && r == 0; j++) {
-            uint32_t s = (uint32_t)lc.bk[j];
-            int idx;
-            if ((s < b->nslot && b->byslot[s] != 0) || lc.chg[s] || lc.rid[s] == 0)
+    for (size_t i = 0; i < nbundle && r == 0; i++) {
+        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS);
+        for (size_t k = 0; k < nk && r == 0; k++) {
+            size_t lo, hi;
+            lc_block(keys[k].hash, &lo, &hi);
+            if (hi - lo > BLOCK_MAX || hi - lo < 2)
                 continue;
-            if ((r = batch_load(b, s, 0, &idx)) == 0) {
-                (*loaded)++;
-                r = batch_cluster(b, b->e[idx].old_rcu, loaded);
+            if (n + (hi - lo) > cap) {
+                size_t c = cap ? 2 * cap : 1 << 20;
+                uint64_t *p;
+                while (c < n + (hi - lo))
+                    c *= 2;
+                if ((p = realloc(pairs, c * sizeof(uint64_t))) == NULL) {
+                    r = nv_fail(NV_ENOMEM, "out of memory");
+                    break;
+                }
+                pairs = p;
+                cap = c;
+            }
+            for (size_t j = lo; j < hi; j++) {
+                uint32_t s = (uint32_t)lc.bk[j];
+                if ((s < b->nslot && b->byslot[s] != 0) || lc.rid[s] == 0)
+                    continue;
+                pairs[n++] = (uint64_t)s << 32 | i;
             }
         }
     }
+    if (r == 0)
+        r = u64_sort(pairs, n);
+    for (size_t k = 0; r == 0 && k < n; k++)
+        if (w == 0 || pairs[k] != pairs[w - 1])
+            pairs[w++] = pairs[k];
+    n = w;
+    *npairs = n;
+    if (r == 0 && n > 0 && (keep = malloc(n)) == NULL)
+        r = nv_fail(NV_ENOMEM, "out of memory");
+    if (r == 0 && n > 0) {
+        /* the stored records' term frequencies, as of now */
+        for (size_t k = 0; k < n; k++) {
+            uint32_t s = (uint32_t)(pairs[k] >> 32);
+            if (k > 0 && (uint32_t)(pairs[k - 1] >> 32) == s)
+                continue;
+            memset(lc.rec[s].tf, 0, sizeof(lc.rec[s].tf));
+            for (size_t f = 0; f < NTF; f++)
+                if (lc.tfh[s][f] != 0)
+                    lc.rec[s].tf[tf_fields[f]] = lc_share(tf_fields[f], lc.tfh[s][f]);
+        }
+        {
+            struct near_job jobs[2] = { { b, pairs, keep, mo, 0, n / 2 },
+                                        { b, pairs, keep, mo, n / 2, n } };
+            pthread_t tid;
+            int started = n >= 10000 && pthread_create(&tid, NULL, near_worker, &jobs[1]) == 0;
+            near_worker(&jobs[0]);
+            if (started)
+                pthread_join(tid, NULL);
+            else
+                near_worker(&jobs[1]);
+        }
+    }
+    for (size_t k = 0; r == 0 && k < n; k++) {
+        uint32_t s = (uint32_t)(pairs[k] >> 32);
+        int idx;
+        if (!keep[k] || (s < b->nslot && b->byslot[s] != 0))
+            continue;
+        if ((r = batch_load(b, s, 0, &idx)) == 0) {
+            (*loaded)++;
+            r = batch_cluster(b, b->e[idx].old_rcu, loaded);
+        }
+    }
+    free(pairs);
+    free(keep);
     return r;
 }
 
@@ -1775,14 +1949,14 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                struct nv_link_stats *st)
 {
     struct batch b;
-    struct tfc tc;
     struct tfd tfd;
     struct bulk bi = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
     struct match_model mo;
     struct match_opts opts;
     struct match_result res;
     uint64_t next_rid;
-    double t[4] = { 0, 0, 0, 0 };
+    double t[5] = { 0, 0, 0, 0, 0 };
+    size_t ncand = 0;
     int rc;
     uint32_t *cl = NULL, *order = NULL;
     struct cl *cls = NULL;
@@ -1799,11 +1973,11 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     memset(&b, 0, sizeof(b));
     memset(&res, 0, sizeof(res));
     memset(&tfd, 0, sizeof(tfd));
-    memset(&tc, 0, sizeof(tc));
     if (set->n == 0)
         return 0;
     t[0] = now_s();
-    if ((r = lc_ready(txn, db)) < 0 || (r = tfc_init(&tc, txn, db)) < 0)
+    nv_hstore_unmap(txn);
+    if ((r = lc_ready(txn, db)) < 0)
         goto out;
     first_new = lc.n;
     {
@@ -1857,6 +2031,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         uint64_t rid;
         if (it->skip)
             continue;
+        if (i % 16384 == 16383)
+            nv_hstore_unmap(txn);
         had = nv_link_get(txn, db, it->key, it->keylen, &old);
         if (had < 0 && had != NV_ENOTFOUND) {
             r = had;
@@ -1963,13 +2139,12 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0 || (r = tfd_flush(txn, db, &tfd)) < 0 ||
         (r = bulk_flush(txn, db->ident, &bi, 8)) < 0)
         goto out;
-    /* refresh the term-frequency totals after the counting above */
-    tfc_free(&tc);
-    if ((r = tfc_init(&tc, txn, db)) < 0)
+    /* the counts in memory follow */
+    for (size_t i = 0; i < tfd.cap && r == 0; i++)
+        if (tfd.key[i] != 0 && tfd.delta[i] != 0)
+            r = lc_tfadd((int)(tfd.key[i] >> 56), tfd.key[i], tfd.delta[i]);
+    if (r < 0)
         goto out;
-    b.tc = &tc;
-    b.txn = txn;
-    b.db = db;
     /* 2. the batch: the bundle's records (each once), then their neighbours
      * and the clusters they were and are in */
     for (size_t i = 0; i < set->n; i++) {
@@ -1986,19 +2161,43 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     }
     nbundle = b.n;
     st->records = nbundle;
-    t[1] = now_s();
-    /* deleted records: what remains of their clusters is resolved again */
+    t[4] = now_s();
+    /* deleted records: what remains of their clusters is resolved again,
+     * and so are the clusters the bundle's records were in */
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].deleted && !set->v[i].skip &&
             (r = batch_cluster(&b, set->v[i].old_rcu, &st->compared)) < 0)
             goto out;
     for (size_t i = 0; i < nbundle; i++)
-        if ((r = candidates(&b, i, &st->compared)) < 0 ||
-            (r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
+        if ((r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
             goto out;
-    /* the bundle's keys go in after every lookup: its records are in the
-     * batch already */
+    /* the bundle's keys in the index: its records meet each other there */
     if ((r = lc_reindex(first_new)) < 0)
+        goto out;
+    /* the weights, refitted by EM over the whole store each time it has
+     * doubled since the last fit (unless frozen): they do not depend on
+     * how the data was cut into bundles */
+    {
+        uint64_t frozen, fitted;
+        MDB_stat ms;
+        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
+            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
+            goto out;
+        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
+            r = mdb_fail(rc, "cannot read");
+            goto out;
+        }
+        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
+            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
+                goto out;
+            st->em_fitted = 1;
+        }
+    }
+    if ((r = nv_link_model(txn, db, &mo)) < 0)
+        goto out;
+    lc_tf_model(&mo);
+    t[1] = now_s();
+    if ((r = near(&b, nbundle, &mo, &st->compared, &ncand)) < 0)
         goto out;
     if (b.n == 0)
         goto save;
@@ -2042,28 +2241,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             goto out;
     }
     t[2] = now_s();
-    /* 3. resolve, with weights refitted by EM over the whole store each
-     * time it has doubled since the last fit (unless frozen): the weights
-     * do not depend on how the data was cut into bundles */
-    {
-        uint64_t frozen, fitted;
-        MDB_stat ms;
-        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
-            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
-            goto out;
-        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
-            r = mdb_fail(rc, "cannot read");
-            goto out;
-        }
-        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL && ms.ms_entries >= 2 * fitted) {
-            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
-                goto out;
-            st->em_fitted = 1;
-        }
-    }
-    if ((r = nv_link_model(txn, db, &mo)) < 0)
-        goto out;
-    tfc_model(&tc, &mo);
+    /* 3. resolve */
     match_opts_init(&opts);
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
@@ -2075,7 +2253,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
         goto out;
     have_res = 1;
     t[3] = now_s();
-    tfc_model(&tc, &mo);
+    lc_tf_model(&mo);
     /* 4. decisions, then clusters to RCUs */
     if ((cl = malloc(b.n * sizeof(uint32_t))) == NULL ||
         (order = malloc(b.n * sizeof(uint32_t))) == NULL ||
@@ -2197,6 +2375,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     for (size_t p = 0; p < res.npairs; p++) {
         const struct match_pair *mp = &res.pairs[p];
         uint64_t ra = b.e[mp->a].rid, rb = b.e[mp->b].rid;
+        if (p % 16384 == 16383)
+            nv_hstore_unmap(txn);
         if (cl[mp->a] == cl[mp->b]) {
             if (mp->score > best[mp->a])
                 best[mp->a] = mp->score;
@@ -2232,6 +2412,8 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             uint32_t i = order[cls[c].first + m];
             struct ent *e = &b.e[i];
             struct nv_link_val lv;
+            if (i % 16384 == 16383)
+                nv_hstore_unmap(txn);
             memset(&lv, 0, sizeof(lv));
             lv.rid = e->rid;
             memcpy(lv.rcu, chosen[c], 16);
@@ -2265,19 +2447,21 @@ save:
     if ((r = lc_seal(txn, db)) < 0)
         goto out;
     if (have_res)
-        nv_debug("link", "%zu records (%zu from the bundle): store %.2f s, candidates %.2f s, "
+        nv_debug("link", "%zu records (%zu from the bundle, %zu pairs with stored ones "
+                 "scored): store %.2f s, model %.2f s, candidates %.2f s, "
                  "match_batch %.2f s (blocking %.2f, comparing %.2f, EM %.2f, clusters "
-                 "%.2f), RCUs %.2f s", b.n, nbundle, t[1] - t[0], t[2] - t[1], t[3] - t[2],
+                 "%.2f), RCUs %.2f s", b.n, nbundle, ncand, t[4] - t[0], t[1] - t[4],
+                 t[2] - t[1], t[3] - t[2],
                  res.seconds[0], res.seconds[1], res.seconds[2], res.seconds[3],
                  now_s() - t[3]);
     r = 0;
 out:
     if (r < 0)
         lc_free(); /* part of the bundle is in it: rebuilt next time */
+    nv_hstore_unmap(txn);
     if (have_res)
         match_result_release(&res);
     batch_free(&b);
-    tfc_free(&tc);
     tfd_free(&tfd);
     bulk_free(&bi);
     bulk_free(&br);
@@ -2506,7 +2690,6 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
               struct match_model *out)
 {
     struct batch b;
-    struct tfc tc;
     struct match_opts opts;
     struct match_result res;
     MDB_cursor *c;
@@ -2527,15 +2710,8 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     step = max_records > 0 && total > max_records ? (size_t)(total / max_records) : 1;
     if ((r = lc_ready(txn, db)) < 0)
         return r;
-    if ((r = tfc_init(&tc, txn, db)) < 0)
-        return r;
-    b.tc = &tc;
-    b.txn = txn;
-    b.db = db;
-    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0) {
-        tfc_free(&tc);
+    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
-    }
     /* a sample that keeps the records of one family name together (the
      * pairs EM learns from are mostly there); a spelling of the name that
      * differs is the price */
@@ -2563,7 +2739,7 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     }
     mdb_cursor_close(c);
     if (r == 0) {
-        tfc_model(&tc, out);
+        lc_tf_model(out);
         match_opts_init(&opts);
         opts.block_max = BLOCK_MAX;
         opts.cluster_max = CLUSTER_MAX;
@@ -2606,13 +2782,12 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
             }
         }
         if (r == 0) {
-            tfc_model(&tc, out);
+            lc_tf_model(out);
             if ((r = nv_link_model_save(txn, db, out)) == 0)
                 r = meta_put_u64(txn, db, "em_records", total);
         }
     }
     batch_free(&b);
-    tfc_free(&tc);
     return r;
 }
 

@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,6 +535,60 @@ out:
     return r;
 }
 
+/* Drop this process's mappings of the store's pages (the data stay in the
+ * page cache and come back on the next read; the store is mapped read-only
+ * and written through write(), so nothing is lost).  Reading a million
+ * records and writing a bundle touches gigabytes of the map, which all
+ * counted in the hub's resident memory until it exits. */
+void
+nv_hstore_unmap(MDB_txn *txn)
+{
+    static MDB_env *menv;
+    static void *maddr;
+    static size_t msize;
+    MDB_env *env = mdb_txn_env(txn);
+    MDB_envinfo ei;
+    MDB_stat es;
+    size_t len;
+
+    if (env != menv) {
+        /* LMDB tells the map's address only for a fixed map: find it */
+        const char *path = NULL;
+        char want[PATH_MAX + 16], line[PATH_MAX + 128], *abs = NULL;
+        FILE *f;
+        int bad;
+        menv = env;
+        maddr = NULL;
+        if (mdb_env_get_path(env, &path) != 0 || path == NULL || (abs = realpath(path, NULL)) == NULL)
+            return;
+        bad = snprintf(want, sizeof(want), "%s/data.mdb", abs) >= (int)sizeof(want);
+        free(abs);
+        if (bad || (f = fopen("/proc/self/maps", "r")) == NULL)
+            return;
+        while (fgets(line, sizeof(line), f) != NULL) {
+            unsigned long lo, hi;
+            char *name = strchr(line, '/');
+            if (name == NULL)
+                continue;
+            name[strcspn(name, "\n")] = '\0';
+            if (strcmp(name, want) == 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+                maddr = (void *)lo;
+                msize = hi - lo;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (maddr == NULL || mdb_env_info(env, &ei) != 0 || mdb_env_stat(env, &es) != 0)
+        return;
+    /* pages this transaction wrote past the last committed one are not
+     * mapped yet; a margin covers a file grown by another process */
+    len = ((size_t)ei.me_last_pgno + 1 + ((size_t)1 << 18)) * es.ms_psize;
+    if (len > msize)
+        len = msize;
+    (void)madvise(maddr, len, MADV_DONTNEED);
+}
+
 int
 nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                      const struct nv_manifest *m, const char *path,
@@ -556,6 +612,8 @@ nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
             line[--n] = '\0';
         if (n > 0)
             r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
+        if (lineno % 4096 == 0)
+            nv_hstore_unmap(txn);
     }
     if (r == 0 && ferror(f))
         r = nv_fail_errno("cannot read a staged payload file");

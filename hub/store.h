@@ -126,4 +126,10 @@ int nv_hmdb_fail(int rc, const char *what);
 int nv_hstore_key_split(const char *k, size_t len, const char **entity, const char **source,
                         const char **key);
 
+/* Drop this process's mappings of the store's pages (they stay in the page
+ * cache; the map is read-only, written through write()).  Reading and
+ * writing hundreds of thousands of records touches gigabytes of the map,
+ * which would otherwise count in the hub's resident memory. */
+void nv_hstore_unmap(MDB_txn *txn);
+
 #endif
