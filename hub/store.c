@@ -125,11 +125,21 @@ out:
     return r;
 }
 
+/* Where nv_hstore_unmap found the store's map (forgotten when the
+ * environment closes: a new one may get the same address, its map not). */
+static MDB_env *menv;
+static void *maddr;
+static size_t msize;
+
 void
 nv_hstore_close(struct nv_hstore *s)
 {
     if (s->env != NULL)
         mdb_env_close(s->env);
+    if (s->env == menv) {
+        menv = NULL;
+        maddr = NULL;
+    }
     s->env = NULL;
 }
 
@@ -543,9 +553,6 @@ out:
 void
 nv_hstore_unmap(MDB_txn *txn)
 {
-    static MDB_env *menv;
-    static void *maddr;
-    static size_t msize;
     MDB_env *env = mdb_txn_env(txn);
     MDB_envinfo ei;
     MDB_stat es;
