@@ -758,6 +758,14 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
         struct nv_golden_stats gs;
         r = nv_golden_after_link(h, txn, &eb->set, NULL, NULL, 0, 0, &gs);
     }
+    /* and updates still queued for them (an entity without a valid key)
+     * are dropped: they hold the person's values */
+    if (r == 0) {
+        uint64_t dropped = 0;
+        if ((r = nv_golden_forget(txn, &h->store, eb->purge, &dropped)) == 0 && dropped > 0)
+            nv_info("gdpr", "%llu queued update(s) of erased records dropped",
+                    (unsigned long long)dropped);
+    }
     json_object_foreach(eb->purge, e, set)
         if (r == 0)
             r = purge_received(h->dir, e, set);

@@ -917,3 +917,40 @@ nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
         r = nv_fail_errno("cannot write the export");
     return r;
 }
+
+int
+nv_golden_forget(MDB_txn *txn, const struct nv_hstore *s, json_t *purge, uint64_t *dropped)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc;
+
+    *dropped = 0;
+    if (json_object_size(purge) == 0)
+        return 0;
+    if ((rc = mdb_cursor_open(txn, s->golden.outq, &c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read the update queue");
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        const char *e = k.mv_data;
+        json_t *set, *line;
+        char *sk = NULL;
+        int hit = 0;
+        if (memchr(e, 0, k.mv_size) == NULL || (set = json_object_get(purge, e)) == NULL)
+            continue;
+        line = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (asprintf(&sk, "%s\x1f%s",
+                     json_string_value(json_object_get(line, "source")) ?: "",
+                     json_string_value(json_object_get(line, "key")) ?: "") < 0)
+            abort();
+        hit = json_object_get(set, sk) != NULL;
+        free(sk);
+        json_decref(line);
+        if (hit) {
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                break;
+            (*dropped)++;
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : nv_hmdb_fail(rc, "cannot write the update queue");
+}

@@ -82,6 +82,12 @@ int nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out
 int nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
     __attribute__((warn_unused_result));
 
+/* Drop the queued updates of erased records: purge is {entity: {"<source>
+ * \x1f<key>": true}}.  *dropped gets their number. */
+struct nv_hstore;
+int nv_golden_forget(MDB_txn *txn, const struct nv_hstore *s, json_t *purge,
+                     uint64_t *dropped) __attribute__((warn_unused_result));
+
 /* Send the queued updates: one updates bundle per entity (the queue entries
  * leave in the bundle's transaction).  *sent gets the records sent. */
 int nv_golden_flush(struct nv_hub *h, uint64_t *sent) __attribute__((warn_unused_result));
