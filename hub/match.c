@@ -2501,6 +2501,9 @@ fit(const uint64_t *codes, size_t np, const struct match_opts *o, struct match_m
     /* lambda among all candidates (scores are log odds among candidates):
      * the pairs EM did not see are taken as non-matches */
     mo->lambda = mo->lambda * (double)nsel / (double)np;
+    /* only m from EM: u from random pairs (see MATCH_EM_M_ONLY) */
+    if (o->flags & MATCH_EM_M_ONLY)
+        memcpy(mo->em_u, prior->em_u, sizeof(mo->em_u));
     match_model_refine(mo);
 out:
     free(sel);
