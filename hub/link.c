@@ -19,10 +19,10 @@
 /* The hub's link threshold (a new store's model; a stored model keeps its
  * own), in bits of log2 odds.  The hub's fit keeps EM's m with u from
  * random pairs and the prior of all pairs (nv_link_learn), so a score is
- * the log odds of a match among all pairs: 6 bits is 64 to 1.  (With u held
+ * the log odds of a match among all pairs: 7 bits is 128 to 1.  (With u held
  * to the random pairs' during EM the namesakes joined the match class and
  * every score came out higher, hence the generic 10.) */
-#define HUB_LINK 6.0
+#define HUB_LINK 7.0
 #define EM_MIN_TOTAL 200        /* the first fit waits for this many records */
 #define EM_SAMPLE 200000        /* records an automatic fit looks at, at most */
 
