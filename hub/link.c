@@ -1965,7 +1965,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_opts opts;
     struct match_result res;
     uint64_t next_rid;
-    double t[5] = { 0, 0, 0, 0, 0 };
+    double t[5] = { 0, 0, 0, 0, 0 }, lambda0 = 0;
     size_t ncand = 0;
     int rc;
     uint32_t *cl = NULL, *order = NULL;
@@ -2206,6 +2206,20 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = nv_link_model(txn, db, &mo)) < 0)
         goto out;
     lc_tf_model(&mo);
+    {
+        /* a person has about as many records whatever the store's size,
+         * so the share of matches among all pairs falls as 1/records:
+         * the prior of the last fit, for the store as it is now */
+        uint64_t fitted;
+        MDB_stat ms;
+        if ((r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
+            goto out;
+        lambda0 = mo.lambda;
+        if (fitted > 0 && mdb_stat(txn, db->mrec, &ms) == 0 && ms.ms_entries > fitted) {
+            mo.lambda *= (double)fitted / (double)ms.ms_entries;
+            match_model_refine(&mo);
+        }
+    }
     t[1] = now_s();
     if ((r = near(&b, nbundle, &mo, &st->compared, &ncand)) < 0)
         goto out;
@@ -2452,8 +2466,12 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = bulk_flush(txn, db->rcus, &br, 0)) < 0)
         goto out;
 save:
-    if (have_res && (r = nv_link_model_save(txn, db, &mo)) < 0)
-        goto out;
+    if (have_res) {
+        mo.lambda = lambda0; /* stored as fitted (scaled by each bundle) */
+        match_model_refine(&mo);
+        if ((r = nv_link_model_save(txn, db, &mo)) < 0)
+            goto out;
+    }
     if ((r = lc_seal(txn, db)) < 0)
         goto out;
     if (have_res)
@@ -2767,12 +2785,19 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
             struct match_model start = *out;
             fresh_start(out);
             r = match_batch(b.recs, b.n, &opts, out, &res);
-            /* u describes random pairs: so must the prior (the share of
-             * matches among all pairs, not among the candidates) */
+            /* u describes random pairs: so must the prior, the share of
+             * matches among all pairs of the store, not among the
+             * candidates.  The sample keeps a family's records together,
+             * so it holds about n/total of the store's matches among
+             * (n/total)^2 of its pairs: the sample's share is scaled down
+             * by n/total (at a million records the prior was 2-3 bits too
+             * high and namesakes linked) */
             if (r == 0) {
                 double all = (double)b.n * (double)(b.n - 1) / 2;
                 if (all > 0 && res.ncandidates > 0) {
                     out->lambda *= (double)res.ncandidates / all;
+                    if (total > b.n)
+                        out->lambda *= (double)b.n / (double)total;
                     match_model_refine(out);
                 }
             }
