@@ -1157,10 +1157,34 @@ email_level(const char *a, size_t la, int role_a, const char *b, size_t lb, int 
     return MATCH_DIFFERENT;
 }
 
+/* Does the local part of e-mail e (letters only) hold the last name n
+ * ("jean.dupont", "jdupont75")?  Then it says what the names say. */
+static int
+local_has_name(const char *e, size_t le, const char *n, size_t ln)
+{
+    char l[MATCH_VALUE_MAX + 1];
+    size_t k = 0;
+
+    if (ln < 3)
+        return 0;
+    for (size_t i = 0; i < le && e[i] != '@'; i++)
+        if ((e[i] >= 'a' && e[i] <= 'z') || (unsigned char)e[i] >= 0x80)
+            l[k++] = e[i];
+    for (size_t i = 0; i + ln <= k; i++)
+        if (memcmp(l + i, n, ln) == 0)
+            return 1;
+    return 0;
+}
+
 static void
 cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
     int best = MATCH_MISSING, role = 0;
+    /* two people of the same name often have the same local part at two
+     * providers (or one edit apart at one): when the names agree and the
+     * local part is made of the last name, CLOSE is no evidence beyond the
+     * names (weighed as such, namesakes were linked at a million records) */
+    int namesakes = c->level[MATCH_F_FIRST] <= MATCH_CLOSE && c->level[MATCH_F_LAST] <= MATCH_CLOSE;
 
     for (int i = 0; i < MATCH_MAX_EMAILS; i++) {
         if (SL(a, S_EMAIL0 + i) == 0)
@@ -1173,6 +1197,14 @@ cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cm
             l = email_level(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i),
                             (a->role_emails >> i) & 1, SP(b, S_EMAIL0 + j),
                             SL(b, S_EMAIL0 + j), (b->role_emails >> j) & 1);
+            if (l == MATCH_CLOSE && namesakes &&
+                (local_has_name(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i), SP(a, S_LAST_C),
+                                SL(a, S_LAST_C)) ||
+                 local_has_name(SP(b, S_EMAIL0 + j), SL(b, S_EMAIL0 + j), SP(b, S_LAST_C),
+                                SL(b, S_LAST_C)))) {
+                c->flags |= MATCH_CMP_NAME_EMAIL;
+                continue;
+            }
             if (l < best) {
                 best = l;
                 role = l == MATCH_PARTIAL;

@@ -221,6 +221,10 @@ enum match_cmp_flags {
     MATCH_CMP_GENERATION = 16, /* birth years at least a generation apart */
     MATCH_CMP_COMPOUND = 32, /* first names agree as a compound name and one
                                 of its parts (Jean / Jean-Pierre) */
+    MATCH_CMP_NAME_EMAIL = 64, /* e-mails that agree only as the names do
+                                  (same local part holding the last name at
+                                  another domain, or one edit apart) are
+                                  taken as missing */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15
