@@ -670,6 +670,13 @@ match_rec_init(struct match_rec *r, const struct match_person *p)
     ar->buf[0] = '\0';
     ar->len = 1; /* offset 0 is the empty string of every missing slot */
     r->arena = ar->buf; /* while building; replaced by a copy at the end */
+    /* a date systems put for "unknown" is missing: 1900-01-01 in a CRM,
+     * the zero dates of spreadsheets and databases (1899-12-30/31,
+     * 1753-01-01, 0001-01-01), 9999-12-31 (compared, it contradicted
+     * every record of the person that has the real date) */
+    if (dob == 19000101 || dob == 18991230 || dob == 18991231 || dob == 18000101 ||
+        dob == 17530101 || dob == 10101 || dob == 99991231)
+        dob = 0;
     r->birth_date = (uint32_t)dob;
     put(r, ar, S_ENTITY, p->entity, slen(p->entity));
     if ((rc = put_name(r, ar, p->first, 0, S_FIRST, S_FIRST_C, S_FIRST_C,
