@@ -354,12 +354,13 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
                                                 sb.val[f] ? sb.val[f] : "", "level",
                                                 match_level_name(l), "weight", w));
     }
-    o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:{s:b,s:b,s:b,s:b},s:b}", "id", "", "a", la, "b",
+    o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:{s:b,s:b,s:b,s:b,s:b},s:b}", "id", "", "a", la, "b",
                   lb, "score", score, "fields", fields, "flags", "swapped",
                   (cmp.flags & MATCH_CMP_SWAPPED) != 0, "married",
                   (cmp.flags & MATCH_CMP_MARRIED) != 0, "nickname",
                   (cmp.flags & MATCH_CMP_NICKNAME) != 0, "role_email",
-                  (cmp.flags & MATCH_CMP_ROLE_EMAIL) != 0, "contradicted",
+                  (cmp.flags & MATCH_CMP_ROLE_EMAIL) != 0, "name_email",
+                  (cmp.flags & MATCH_CMP_NAME_EMAIL) != 0, "contradicted",
                   match_cmp_contradicted(&cmp, MATCH_RULES_DEFAULT) != 0);
     {
         char id[48];

@@ -16,6 +16,13 @@
 #define NVALS 14
 #define BLOCK_MAX 100     /* a blocking key held by more records says little */
 #define CLUSTER_MAX 50
+/* The hub's link threshold (a new store's model; a stored model keeps its
+ * own), in bits of log2 odds.  The hub's fit keeps EM's m with u from
+ * random pairs and the prior of all pairs (nv_link_learn), so a score is
+ * the log odds of a match among all pairs: 7 bits is 128 to 1.  (With u held
+ * to the random pairs' during EM the namesakes joined the match class and
+ * every score came out higher, hence the generic 10.) */
+#define HUB_LINK 7.0
 #define EM_MIN_TOTAL 200        /* the first fit waits for this many records */
 #define EM_SAMPLE 200000        /* records an automatic fit looks at, at most */
 
@@ -635,8 +642,11 @@ nv_link_model(MDB_txn *txn, const struct nv_link_db *db, struct match_model *mo)
     int rc = mdb_get(txn, db->meta, &k, &v);
 
     match_model_init(mo);
-    if (rc == MDB_NOTFOUND)
+    if (rc == MDB_NOTFOUND) {
+        mo->link = HUB_LINK;
+        match_model_refine(mo);
         return 0;
+    }
     if (rc != 0)
         return mdb_fail(rc, "cannot read the model");
     if (match_model_parse(mo, v.mv_data, v.mv_size) < 0)
@@ -1955,7 +1965,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     struct match_opts opts;
     struct match_result res;
     uint64_t next_rid;
-    double t[5] = { 0, 0, 0, 0, 0 };
+    double t[5] = { 0, 0, 0, 0, 0 }, lambda0 = 0;
     size_t ncand = 0;
     int rc;
     uint32_t *cl = NULL, *order = NULL;
@@ -2196,6 +2206,20 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = nv_link_model(txn, db, &mo)) < 0)
         goto out;
     lc_tf_model(&mo);
+    {
+        /* a person has about as many records whatever the store's size,
+         * so the share of matches among all pairs falls as 1/records:
+         * the prior of the last fit, for the store as it is now */
+        uint64_t fitted;
+        MDB_stat ms;
+        if ((r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
+            goto out;
+        lambda0 = mo.lambda;
+        if (fitted > 0 && mdb_stat(txn, db->mrec, &ms) == 0 && ms.ms_entries > fitted) {
+            mo.lambda *= (double)fitted / (double)ms.ms_entries;
+            match_model_refine(&mo);
+        }
+    }
     t[1] = now_s();
     if ((r = near(&b, nbundle, &mo, &st->compared, &ncand)) < 0)
         goto out;
@@ -2442,8 +2466,12 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = bulk_flush(txn, db->rcus, &br, 0)) < 0)
         goto out;
 save:
-    if (have_res && (r = nv_link_model_save(txn, db, &mo)) < 0)
-        goto out;
+    if (have_res) {
+        mo.lambda = lambda0; /* stored as fitted (scaled by each bundle) */
+        match_model_refine(&mo);
+        if ((r = nv_link_model_save(txn, db, &mo)) < 0)
+            goto out;
+    }
     if ((r = lc_seal(txn, db)) < 0)
         goto out;
     if (have_res)
@@ -2744,16 +2772,35 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         opts.block_max = BLOCK_MAX;
         opts.cluster_max = CLUSTER_MAX;
         opts.threads = 2;
-        opts.flags = 0;
+        opts.flags = MATCH_EM_M_ONLY;
         /* EM from the generic start with the team's decisions kept (a poor
-         * earlier fit is not a starting point); if the weights come out
-         * absurd (agreement counting against a match, disagreement for it:
-         * EM found another structure than "same person"), fit again with u
-         * from random pairs, which blocking does not bias */
+         * earlier fit is not a starting point), m and u free over the pairs
+         * that could be linked, then m kept with u from random pairs
+         * (MATCH_EM_M_ONLY: EM's u there is the namesakes', and made an
+         * agreement of first names count for nothing, so every fit was
+         * rejected); if the weights still come out absurd (agreement
+         * counting against a match, disagreement for it), fit again with u
+         * held to the random pairs' during EM */
         {
             struct match_model start = *out;
             fresh_start(out);
             r = match_batch(b.recs, b.n, &opts, out, &res);
+            /* u describes random pairs: so must the prior, the share of
+             * matches among all pairs of the store, not among the
+             * candidates.  The sample keeps a family's records together,
+             * so it holds about n/total of the store's matches among
+             * (n/total)^2 of its pairs: the sample's share is scaled down
+             * by n/total (at a million records the prior was 2-3 bits too
+             * high and namesakes linked) */
+            if (r == 0) {
+                double all = (double)b.n * (double)(b.n - 1) / 2;
+                if (all > 0 && res.ncandidates > 0) {
+                    out->lambda *= (double)res.ncandidates / all;
+                    if (total > b.n)
+                        out->lambda *= (double)b.n / (double)total;
+                    match_model_refine(out);
+                }
+            }
             if (r == 0) {
                 match_result_release(&res);
                 if (!sane(out)) {
@@ -2761,7 +2808,7 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                             "\"same person\"); fitting again with u from random pairs");
                     *out = start;
                     fresh_start(out);
-                    opts.flags |= MATCH_FIX_U;
+                    opts.flags = MATCH_FIX_U;
                     if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
                         /* u describes random pairs now: so must the prior
                          * (the share of matches among all pairs, not among

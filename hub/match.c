@@ -670,6 +670,13 @@ match_rec_init(struct match_rec *r, const struct match_person *p)
     ar->buf[0] = '\0';
     ar->len = 1; /* offset 0 is the empty string of every missing slot */
     r->arena = ar->buf; /* while building; replaced by a copy at the end */
+    /* a date systems put for "unknown" is missing: 1900-01-01 in a CRM,
+     * the zero dates of spreadsheets and databases (1899-12-30/31,
+     * 1753-01-01, 0001-01-01), 9999-12-31 (compared, it contradicted
+     * every record of the person that has the real date) */
+    if (dob == 19000101 || dob == 18991230 || dob == 18991231 || dob == 18000101 ||
+        dob == 17530101 || dob == 10101 || dob == 99991231)
+        dob = 0;
     r->birth_date = (uint32_t)dob;
     put(r, ar, S_ENTITY, p->entity, slen(p->entity));
     if ((rc = put_name(r, ar, p->first, 0, S_FIRST, S_FIRST_C, S_FIRST_C,
@@ -1157,10 +1164,34 @@ email_level(const char *a, size_t la, int role_a, const char *b, size_t lb, int 
     return MATCH_DIFFERENT;
 }
 
+/* Does the local part of e-mail e (letters only) hold the last name n
+ * ("jean.dupont", "jdupont75")?  Then it says what the names say. */
+static int
+local_has_name(const char *e, size_t le, const char *n, size_t ln)
+{
+    char l[MATCH_VALUE_MAX + 1];
+    size_t k = 0;
+
+    if (ln < 3)
+        return 0;
+    for (size_t i = 0; i < le && e[i] != '@'; i++)
+        if ((e[i] >= 'a' && e[i] <= 'z') || (unsigned char)e[i] >= 0x80)
+            l[k++] = e[i];
+    for (size_t i = 0; i + ln <= k; i++)
+        if (memcmp(l + i, n, ln) == 0)
+            return 1;
+    return 0;
+}
+
 static void
 cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
     int best = MATCH_MISSING, role = 0;
+    /* two people of the same name often have the same local part at two
+     * providers (or one edit apart at one): when the names agree and the
+     * local part is made of the last name, CLOSE is no evidence beyond the
+     * names (weighed as such, namesakes were linked at a million records) */
+    int namesakes = c->level[MATCH_F_FIRST] <= MATCH_CLOSE && c->level[MATCH_F_LAST] <= MATCH_CLOSE;
 
     for (int i = 0; i < MATCH_MAX_EMAILS; i++) {
         if (SL(a, S_EMAIL0 + i) == 0)
@@ -1173,6 +1204,14 @@ cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cm
             l = email_level(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i),
                             (a->role_emails >> i) & 1, SP(b, S_EMAIL0 + j),
                             SL(b, S_EMAIL0 + j), (b->role_emails >> j) & 1);
+            if (l == MATCH_CLOSE && namesakes &&
+                (local_has_name(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i), SP(a, S_LAST_C),
+                                SL(a, S_LAST_C)) ||
+                 local_has_name(SP(b, S_EMAIL0 + j), SL(b, S_EMAIL0 + j), SP(b, S_LAST_C),
+                                SL(b, S_LAST_C)))) {
+                c->flags |= MATCH_CMP_NAME_EMAIL;
+                continue;
+            }
             if (l < best) {
                 best = l;
                 role = l == MATCH_PARTIAL;
@@ -2501,6 +2540,9 @@ fit(const uint64_t *codes, size_t np, const struct match_opts *o, struct match_m
     /* lambda among all candidates (scores are log odds among candidates):
      * the pairs EM did not see are taken as non-matches */
     mo->lambda = mo->lambda * (double)nsel / (double)np;
+    /* only m from EM: u from random pairs (see MATCH_EM_M_ONLY) */
+    if (o->flags & MATCH_EM_M_ONLY)
+        memcpy(mo->em_u, prior->em_u, sizeof(mo->em_u));
     match_model_refine(mo);
 out:
     free(sel);

@@ -221,6 +221,10 @@ enum match_cmp_flags {
     MATCH_CMP_GENERATION = 16, /* birth years at least a generation apart */
     MATCH_CMP_COMPOUND = 32, /* first names agree as a compound name and one
                                 of its parts (Jean / Jean-Pierre) */
+    MATCH_CMP_NAME_EMAIL = 64, /* e-mails that agree only as the names do
+                                  (same local part holding the last name at
+                                  another domain, or one edit apart) are
+                                  taken as missing */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15
@@ -465,6 +469,8 @@ enum match_batch_flags {
                                set each r->tf and the model's tf_mean */
     MATCH_ALL_PAIRS = 32,   /* list every candidate pair, also those below
                                review (status MATCH_APART) */
+    MATCH_EM_M_ONLY = 64,   /* EM fits m and u, only m is kept: u is the
+                               random pairs' (see match_batch) */
 };
 
 struct match_opts {
@@ -534,7 +540,16 @@ struct match_result {
  * person from a namesake.  The prior (MATCH_EM_PRIOR) has u from
  * opts.u_samples random pairs; the last name's DIFFERENT level, which EM
  * does not see, keeps the prior's m and u; lambda is then rescaled to all
- * candidates, so scores are log odds among candidates.
+ * candidates, so scores are log odds among candidates.  With
+ * MATCH_EM_M_ONLY, EM fits m and u freely but only m is kept and u is set
+ * to the random pairs' (the prior): among the pairs EM sees, the
+ * non-matches are namesakes (they agree on the names by selection), so
+ * EM's own u is right for telling a person from a namesake but would make
+ * an agreement of first names count for nothing among all candidates,
+ * while a u fixed during EM lets the namesakes into the match class (one
+ * birth date in two "differs" for a person).  lambda stays the share of
+ * matches among candidates; with random-pair u the caller rescales it to
+ * all pairs.
  *
  * Clustering rule (no chaining through one weak link): candidate pairs
  * scoring >= link that are not contradicted are taken from the best score

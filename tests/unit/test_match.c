@@ -192,6 +192,45 @@ test_dates(void **state)
              MATCH_EXACT);
     level_is(MATCH_V_BIRTH_DATE, nm(nv_norm_date, "03/04/1975"),
              nm(nv_norm_date, "1975-03-04"), MATCH_CLOSE); /* US order */
+    /* the dates systems put for "unknown" are missing */
+    level_is(MATCH_V_BIRTH_DATE, "1900-01-01", "1975-03-14", MATCH_MISSING);
+    level_is(MATCH_V_BIRTH_DATE, "1899-12-30", "1975-03-14", MATCH_MISSING);
+    level_is(MATCH_V_BIRTH_DATE, "0001-01-01", "1975-03-14", MATCH_MISSING);
+    level_is(MATCH_V_BIRTH_DATE, "1900-01-02", "1900-01-02", MATCH_EXACT);
+}
+
+/* e-mails that agree only as the names do say nothing more than the names */
+static void
+test_name_emails(void **state)
+{
+    struct match_person pa, pb;
+    struct match_cmp c;
+
+    (void)state;
+    memset(&pa, 0, sizeof(pa));
+    memset(&pb, 0, sizeof(pb));
+    pa.first = pb.first = "patrick";
+    pa.last = pb.last = "lanenard";
+    pa.emails[0] = "patrick.lanenard@transports.fr";
+    pb.emails[0] = "patrick.lanenard@imprimerie.fr";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_MISSING);
+    assert_true(c.flags & MATCH_CMP_NAME_EMAIL);
+    pb.emails[0] = "patrick.lanenard2@transports.fr"; /* one edit */
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_MISSING);
+    pb.emails[0] = "patrick.lanenard@transports.fr"; /* the same address is evidence */
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_EXACT);
+    pa.emails[0] = "pat.moon@transports.fr"; /* a local part not made of the name */
+    pb.emails[0] = "pat.moon@imprimerie.fr";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_CLOSE);
+    pa.emails[0] = "patrick.lanenard@transports.fr"; /* names that disagree */
+    pb.emails[0] = "patrick.lanenard@imprimerie.fr";
+    pb.first = "sophie";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_CLOSE);
 }
 
 static void
@@ -877,6 +916,7 @@ main(void)
         cmocka_unit_test(test_names_particles),
         cmocka_unit_test(test_names_swapped_married_nicknames),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_name_emails),
         cmocka_unit_test(test_emails_phones_places),
         cmocka_unit_test(test_address_field),
         cmocka_unit_test(test_record_limits),
