@@ -30,20 +30,19 @@ pad(const char *s, int width)
     return n < width ? width - n : 0;
 }
 
-/* nova-hub show DIR RCU|ENTITY:KEY [--json] [--why TEXT] */
 int
-nv_cmd_show(int argc, char **argv)
+nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h, MDB_txn **txn,
+                    char *rcu, const char **subject, int *json)
 {
     const char *pos[2] = { NULL, NULL }, *why = NULL, *v;
-    struct nv_hub h;
-    MDB_txn *txn = NULL;
-    char rcu[NV_RCU_LEN + 1], what[160];
-    json_t *doc = NULL;
-    int json = 0, npos = 0, r, rc;
+    char what[160];
+    int npos = 0, r, rc;
 
+    *json = 0;
+    *txn = NULL;
     for (int i = 1; i < argc; i++) {
         if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
+            *json = 1;
         else if (nv_opt_val(argc, argv, &i, "--why", &v))
             why = v;
         else if (argv[i][0] == '-')
@@ -54,19 +53,44 @@ nv_cmd_show(int argc, char **argv)
             return nv_cli_usage("too many arguments");
     }
     if (npos != 2 || pos[1][0] == '\0')
-        return nv_cli_usage("show DIR RCU|ENTITY:KEY [--json] [--why TEXT]");
-    if ((r = nv_hub_open(&h, pos[0])) < 0)
+        return nv_cli_usage("%s DIR RCU|ENTITY:KEY [--json] [--why TEXT]", cmd);
+    *subject = pos[1];
+    if ((r = nv_hub_open(h, pos[0])) < 0)
         return nv_cli_fail(r);
-    snprintf(what, sizeof(what), "show %.120s", pos[1]);
-    if ((r = nv_access_log(pos[0], what, why)) < 0)
-        goto out;
-    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read");
-        txn = NULL;
-        goto out;
+    /* every read of personal data is logged first */
+    snprintf(what, sizeof(what), "%s %.120s", cmd, pos[1]);
+    if ((r = nv_access_log(pos[0], what, why)) == 0) {
+        if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, txn)) != 0) {
+            *txn = NULL;
+            r = nv_hmdb_fail(rc, "cannot read");
+        } else {
+            r = nv_link_subject(*txn, &h->store.link, pos[1], rcu);
+        }
     }
-    if ((r = nv_link_subject(txn, &h.store.link, pos[1], rcu)) < 0 ||
-        (r = nv_golden_show(&h, txn, rcu, &doc)) < 0)
+    if (r < 0) {
+        if (*txn != NULL)
+            mdb_txn_abort(*txn);
+        *txn = NULL;
+        nv_hub_close(h);
+        return nv_cli_fail(r);
+    }
+    return 0;
+}
+
+/* nova-hub show DIR RCU|ENTITY:KEY [--json] [--why TEXT] */
+int
+nv_cmd_show(int argc, char **argv)
+{
+    const char *subject;
+    struct nv_hub h;
+    MDB_txn *txn;
+    char rcu[NV_RCU_LEN + 1];
+    json_t *doc = NULL;
+    int json, r;
+
+    if ((r = nv_cmd_person_begin(argc, argv, "show", &h, &txn, rcu, &subject, &json)) != 0)
+        return r;
+    if ((r = nv_golden_show(&h, txn, rcu, &doc)) < 0)
         goto out;
     if (json_array_size(json_object_get(doc, "records")) == 0) {
         r = nv_fail(NV_ENOTFOUND, "RCU %s holds no record (erased, or merged away)", rcu);
@@ -85,8 +109,8 @@ nv_cmd_show(int argc, char **argv)
             json_string_value(json_object_get(json_object_get(doc, "flags"), "object"));
         size_t i;
         printf("%s  %zu record(s)", rcu, json_array_size(recs));
-        if (strcmp(rcu, pos[1]) != 0 && strchr(pos[1], ':') == NULL)
-            printf("  (%s was merged into it)", pos[1]);
+        if (strcmp(rcu, subject) != 0 && strchr(subject, ':') == NULL)
+            printf("  (%s was merged into it)", subject);
         printf("\nsurvivorship rules: %s\n",
                rules ? rules : "none (most recent value, then most complete record)");
         if (restrict_id)

@@ -569,42 +569,18 @@ static const char *why_opt(int argc, char **argv);
 int
 nv_cmd_explain(int argc, char **argv)
 {
-    const char *pos[2] = { NULL, NULL }, *why = NULL, *v;
+    const char *subject;
     struct nv_hub h;
     struct match_model mo;
-    MDB_txn *txn = NULL;
-    char rcu[NV_RCU_LEN + 1], what[160];
+    MDB_txn *txn;
+    char rcu[NV_RCU_LEN + 1];
     uint64_t *m = NULL;
     size_t n = 0;
-    int json = 0, r, rc, npos = 0;
+    int json, r, rc;
     json_t *out = NULL, *pairs;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (nv_opt_val(argc, argv, &i, "--why", &v))
-            why = v;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (npos < 2)
-            pos[npos++] = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
-    }
-    if (npos != 2 || pos[1][0] == '\0')
-        return nv_cli_usage("explain DIR RCU|ENTITY:KEY");
-    if ((r = nv_hub_open(&h, pos[0])) < 0)
-        return nv_cli_fail(r);
-    snprintf(what, sizeof(what), "explain %.120s", pos[1]);
-    if ((r = nv_access_log(pos[0], what, why)) < 0)
-        goto out;
-    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read");
-        txn = NULL;
-        goto out;
-    }
-    if ((r = nv_link_subject(txn, &h.store.link, pos[1], rcu)) < 0)
-        goto out;
+    if ((r = nv_cmd_person_begin(argc, argv, "explain", &h, &txn, rcu, &subject, &json)) != 0)
+        return r;
     if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
         goto out;
     {
@@ -630,10 +606,10 @@ nv_cmd_explain(int argc, char **argv)
         mdb_cursor_close(c);
     }
     if (n == 0) {
-        r = nv_fail(NV_ENOTFOUND, "no RCU '%s'", pos[1]);
+        r = nv_fail(NV_ENOTFOUND, "no RCU '%s'", subject);
         goto out;
     }
-    out = json_pack("{s:s,s:s,s:[],s:[]}", "rcu", rcu, "asked", pos[1], "members", "pairs");
+    out = json_pack("{s:s,s:s,s:[],s:[]}", "rcu", rcu, "asked", subject, "members", "pairs");
     pairs = json_object_get(out, "pairs");
     for (size_t i = 0; i < n; i++) {
         struct nv_buf key = NV_BUF_INIT;
@@ -664,8 +640,8 @@ nv_cmd_explain(int argc, char **argv)
         printf("%s: %zu record(s)\n", rcu, n);
         json_array_foreach(json_object_get(out, "members"), i, x)
             printf("  %s\n", json_string_value(x));
-        if (strcmp(rcu, pos[1]) != 0 && strchr(pos[1], ':') == NULL)
-            printf("  (%s was merged into %s and still resolves to it)\n", pos[1], rcu);
+        if (strcmp(rcu, subject) != 0 && strchr(subject, ':') == NULL)
+            printf("  (%s was merged into %s and still resolves to it)\n", subject, rcu);
         json_array_foreach(pairs, i, x) {
             printf("\n");
             print_pair(x, 0);

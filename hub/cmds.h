@@ -24,6 +24,15 @@ int nv_hub_author(const char *author, char *buf, size_t n, const char **name,
                   const char **email);
 
 struct nv_hub;
+typedef struct MDB_txn MDB_txn;
+/* The start of a command that reads one person's data, `CMD DIR
+ * RCU|ENTITY:KEY [--json] [--why TEXT]`: opens the hub, logs the access,
+ * opens a read transaction and resolves the subject to its live RCU (rcu:
+ * NV_RCU_LEN + 1 bytes).  0 when the caller goes on (it aborts txn and
+ * closes h), else the exit status to return (nothing left open). */
+int nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h,
+                        MDB_txn **txn, char *rcu, const char **subject, int *json);
+
 /* `export DIR links`: entity,source_key,rcu_id,status to stdout. */
 int nv_export_links(struct nv_hub *h);
 
