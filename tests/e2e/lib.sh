@@ -54,6 +54,34 @@ flip() {
         dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
 }
 
+# a hub H and two agents, groupe and acquis (the group and the company it
+# bought), enrolled both ways, with export directories ex-groupe, ex-acquis
+setup_two() {
+    nova-hub init H >/dev/null || return 1
+    for e in groupe acquis; do
+        nova-agent init $e --entity $e >/dev/null &&
+        nova-hub enroll H $e/keys/identity.pub >/dev/null &&
+        nova-agent trust $e H/keys/identity.pub >/dev/null &&
+        mkdir -p ex-$e || return 1
+    done
+}
+
+# ship: each agent scans its exports, its outbox goes to the hub's inbox,
+# the hub ingests; back: each hub outbox goes to its agent, which applies it
+ship() {
+    for e in groupe acquis; do
+        nova-agent scan $e >/dev/null 2>&1
+        for b in $e/outbox/*.nova; do [ -e "$b" ] && mv "$b" H/inbox/; done
+    done
+    nova-hub ingest H >/dev/null 2>&1
+}
+back() {
+    for e in groupe acquis; do
+        for b in H/outbox/$e/*.nova; do [ -e "$b" ] && mv "$b" $e/inbox/; done
+        nova-agent scan $e >/dev/null 2>&1
+    done
+}
+
 # a hub H and an agent A (entity acme) that know each other
 setup_pair() {
     nova-hub init H >/dev/null &&

@@ -10,12 +10,8 @@
 # request open, a retention, an extension, the access log.
 . "$(dirname "$0")/lib.sh"
 
-nova-hub init H >/dev/null || { not_ok "hub init"; done_testing; }
+setup_two || { not_ok "setup"; done_testing; }
 for e in groupe acquis; do
-    nova-agent init $e --entity $e >/dev/null &&
-    nova-hub enroll H $e/keys/identity.pub >/dev/null &&
-    nova-agent trust $e H/keys/identity.pub >/dev/null || not_ok "setup $e"
-    mkdir -p ex-$e
     cat > hook-$e.sh <<HOOK
 #!/bin/sh
 echo "\$NOVA_ORDER_ID \$NOVA_RECORD_KEY" >> "$T/hook-$e.log"
@@ -64,19 +60,6 @@ match birth_date
 EOF
 nova-hub mapping set H groupe groupe.map >/dev/null 2>&1 && nova-hub mapping set H acquis acquis.map >/dev/null 2>&1 || not_ok "mappings"
 
-# ship: every agent's outbox to the hub's inbox, every hub outbox to its agent
-ship() {
-    for e in groupe acquis; do
-        nova-agent scan $e >/dev/null 2>&1
-        for b in $e/outbox/*.nova; do [ -e "$b" ] && mv "$b" H/inbox/; done
-    done
-    nova-hub ingest H >/dev/null 2>&1
-}
-back() {
-    for e in groupe acquis; do
-        for b in H/outbox/$e/*.nova; do [ -e "$b" ] && mv "$b" $e/inbox/; done
-    done
-}
 ship
 nova-hub export H links > links.csv 2>/dev/null
 rcu1=$(grep '^groupe,G1,' links.csv | cut -d, -f3)

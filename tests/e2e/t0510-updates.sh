@@ -10,13 +10,7 @@
 # verifies.
 . "$(dirname "$0")/lib.sh"
 
-nova-hub init H >/dev/null || { not_ok "hub init"; done_testing; }
-for e in groupe acquis; do
-    nova-agent init $e --entity $e >/dev/null &&
-    nova-hub enroll H $e/keys/identity.pub >/dev/null &&
-    nova-agent trust $e H/keys/identity.pub >/dev/null || not_ok "setup $e"
-    mkdir -p ex-$e
-done
+setup_two || { not_ok "setup"; done_testing; }
 printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/ex-groupe\nkey = id\n' "$T" > groupe/agent.conf
 printf 'entity = acquis\nsettle = 0\nimport_encoding = windows-1252\n[source clients]\ndir = %s/ex-acquis\nkey = No\nencoding = windows-1252\ndelimiter = ;\n' "$T" > acquis/agent.conf
 cat > ex-groupe/contacts.csv <<'EOF'
@@ -68,19 +62,6 @@ inverse city Ville
 EOF
 nova-hub mapping set H groupe groupe.map >/dev/null 2>&1 && nova-hub mapping set H acquis acquis.map >/dev/null 2>&1 || not_ok "mappings"
 
-ship() {
-    for e in groupe acquis; do
-        nova-agent scan $e >/dev/null 2>&1
-        for b in $e/outbox/*.nova; do [ -e "$b" ] && mv "$b" H/inbox/; done
-    done
-    nova-hub ingest H >/dev/null 2>&1
-}
-back() {
-    for e in groupe acquis; do
-        for b in H/outbox/$e/*.nova; do [ -e "$b" ] && mv "$b" $e/inbox/; done
-        nova-agent scan $e >/dev/null 2>&1
-    done
-}
 updates_for() { ls H/outbox/$1/*.updates.nova 2>/dev/null | wc -l; }
 imports() { cat $1/import/nova-updates-*.csv 2>/dev/null | iconv -f cp1252 -t utf-8; }
 ship
