@@ -1300,47 +1300,6 @@ lc_keys(uint32_t s, uint64_t **v, size_t *n, size_t *cap)
     return 0;
 }
 
-/* Sort ascending: LSD radix on 16-bit digits (millions of keys). */
-static int
-u64_sort(uint64_t *a, size_t n)
-{
-    uint64_t *tmp, *src = a, *dst;
-    size_t *cnt;
-
-    if (n < 2)
-        return 0;
-    if ((tmp = malloc(n * sizeof(*tmp))) == NULL ||
-        (cnt = malloc(65536 * sizeof(*cnt))) == NULL) {
-        free(tmp);
-        return nv_fail(NV_ENOMEM, "out of memory");
-    }
-    dst = tmp;
-    for (int sh = 0; sh < 64; sh += 16) {
-        size_t sum = 0;
-        uint64_t *t;
-        memset(cnt, 0, 65536 * sizeof(*cnt));
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i] >> sh) & 0xFFFF]++;
-        if (cnt[(src[0] >> sh) & 0xFFFF] == n)
-            continue;
-        for (size_t d = 0; d < 65536; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> sh) & 0xFFFF]++] = src[i];
-        t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof(*a));
-    free(tmp);
-    free(cnt);
-    return 0;
-}
-
 /* Prepare the records of slots [lo, hi) from their mrec values. */
 struct lc_job {
     const MDB_val *vals;
@@ -1446,7 +1405,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
     for (size_t s = 0; r == 0 && s < lc.n; s++)
         r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
     if (r == 0)
-        r = u64_sort(lc.bk, lc.nbk);
+        r = match_sort_u64(lc.bk, lc.nbk);
     if (r == 0)
         r = lc_dir();
     if (r < 0) {
@@ -1534,7 +1493,7 @@ lc_reindex(size_t first)
             return nv_fail(NV_ENOMEM, "out of memory");
         }
         lc.bk = nb;
-        if ((r = u64_sort(add, nadd)) < 0) {
+        if ((r = match_sort_u64(add, nadd)) < 0) {
             free(add);
             return r;
         }
@@ -1786,7 +1745,7 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
         }
     }
     if (r == 0)
-        r = u64_sort(pairs, n);
+        r = match_sort_u64(pairs, n);
     for (size_t k = 0; r == 0 && k < n; k++)
         if (w == 0 || pairs[k] != pairs[w - 1])
             pairs[w++] = pairs[k];

@@ -2157,9 +2157,8 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sort ascending: LSD radix on 16-bit digits, skipping constant digits. */
-static int
-sort64(uint64_t *a, size_t n)
+int
+match_sort_u64(uint64_t *a, size_t n)
 {
     uint64_t *tmp, *src = a, *dst;
     size_t *cnt;
@@ -2237,7 +2236,7 @@ entity_hash(const struct match_rec *r)
 static int
 compact_pairs(struct vec64 *p)
 {
-    int r = sort64(p->v, p->n);
+    int r = match_sort_u64(p->v, p->n);
 
     if (r == 0)
         p->n = uniq64(p->v, p->n);
@@ -2267,7 +2266,7 @@ block(const struct match_rec *recs, size_t n, const struct match_opts *o,
     for (int k = 1; k < MATCH_K_MAX; k++) {
         struct vec64 *v = &kind[k];
 
-        if ((r = sort64(v->v, v->n)) < 0)
+        if ((r = match_sort_u64(v->v, v->n)) < 0)
             goto out;
         for (size_t i = 0; i < v->n;) {
             size_t j = i + 1;
@@ -2449,7 +2448,7 @@ sample_u(const struct match_rec *recs, size_t n, const struct match_opts *o,
 static int
 patterns(uint64_t *c, size_t n, struct match_pattern *pat, size_t *npat)
 {
-    int r = sort64(c, n);
+    int r = match_sort_u64(c, n);
 
     *npat = 0;
     for (size_t i = 0; r == 0 && i < n; i++) {

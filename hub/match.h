@@ -570,4 +570,8 @@ int match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
     __attribute__((warn_unused_result));
 void match_result_release(struct match_result *res); /* NULL ok */
 
+/* Sort ascending (LSD radix on 16-bit digits, skipping constant digits;
+ * qsort below 4096 values).  NV_ENOMEM when out of memory. */
+int match_sort_u64(uint64_t *a, size_t n) __attribute__((warn_unused_result));
+
 #endif
