@@ -118,6 +118,15 @@ nv_hub_open(struct nv_hub *h, const char *dir)
     memset(h, 0, sizeof(*h));
     h->dir = dir;
     h->lock_fd = -1;
+    {
+        /* a directory nova-hub init made: nothing is created elsewhere */
+        char *id = nv_path_join(dir, "keys/identity.pub");
+        int there = nv_exists(id);
+        free(id);
+        if (!there)
+            return nv_fail(NV_ENOTFOUND, "'%s' is not a hub directory (no keys/identity.pub; "
+                           "nova-hub init makes one)", dir);
+    }
     if ((r = nv_hub_layout(dir)) < 0)
         return r;
     if ((r = lock_hub(dir)) < 0)

@@ -48,4 +48,6 @@ check "revoked keys listed with the reason" sh -c 'nova-hub keys H | grep -q "re
 expect_status "revoke needs a reason" 2 "reason" nova-hub revoke H acme
 expect_status "revoking an unknown entity" 29 "no key or entity" nova-hub revoke H nobody --reason x
 check "--help lists the exit statuses" sh -c 'nova-hub ingest --help | grep -q "gap in sequence"'
+expect_status "a hub command on a directory that is not a hub says so" 29 "'nothub' is not a hub directory" nova-hub status nothub
+check "and creates nothing there" [ ! -e nothub ]
 done_testing
