@@ -236,8 +236,7 @@ nv_cmd_status(int argc, char **argv)
     int json = 0, r, rc;
     struct nv_hub h;
     struct ents es = { NULL, 0 };
-    json_t *out = json_object(), *streams = json_array(), *ents = json_array(),
-           *waiting = json_array();
+    json_t *out, *streams, *ents, *waiting;
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
@@ -252,6 +251,10 @@ nv_cmd_status(int argc, char **argv)
         nv_hub_close(&h);
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot read"));
     }
+    out = json_object();
+    streams = json_array();
+    ents = json_array();
+    waiting = json_array();
     if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
         while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
             struct nv_stream_state st;
