@@ -68,9 +68,9 @@ get_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 }
 
 /* Write o (compact, sorted) under key unless the stored value is the same;
- * o NULL deletes.  *changed (may be NULL) gets 1 when something changed. */
+ * o NULL deletes. */
 static int
-put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t *o, int *changed)
+put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t *o)
 {
     MDB_val k = { klen, (void *)key }, v;
     char *t = NULL;
@@ -78,8 +78,6 @@ put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t *o, int
 
     if (o == NULL) {
         rc = mdb_del(txn, dbi, &k, NULL);
-        if (rc == 0 && changed)
-            *changed = 1;
         return rc == 0 || rc == MDB_NOTFOUND ? 0 : nv_hmdb_fail(rc, "cannot write");
     }
     if ((t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
@@ -93,11 +91,7 @@ put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t *o, int
     v.mv_data = t;
     rc = mdb_put(txn, dbi, &k, &v, 0);
     free(t);
-    if (rc != 0)
-        return nv_hmdb_fail(rc, "cannot write");
-    if (changed)
-        *changed = 1;
-    return 0;
+    return rc == 0 ? 0 : nv_hmdb_fail(rc, "cannot write");
 }
 
 /* ---- times ---- */
@@ -508,7 +502,7 @@ changed_record(struct gctx *g, const struct nv_link_item *it, json_t *oldrec, js
             json_object_set_new(ts, nv_fields[f].name, json_integer((json_int_t)tnew[f]));
     }
     gs = json_pack("{s:o}", "t", ts);
-    r = put_json(g->txn, g->h->store.golden.gstate, it->key, it->keylen, gs, NULL);
+    r = put_json(g->txn, g->h->store.golden.gstate, it->key, it->keylen, gs);
     json_decref(gs);
     if (r < 0 || !updates)
         return r;
@@ -624,7 +618,7 @@ nv_golden_after_link(struct nv_hub *h, MDB_txn *txn, const struct nv_link_set *s
             continue;
         if (it->deleted) {
             /* deleted or erased: its field times go with it */
-            r = put_json(txn, h->store.golden.gstate, it->key, it->keylen, NULL, NULL);
+            r = put_json(txn, h->store.golden.gstate, it->key, it->keylen, NULL);
             continue;
         }
         /* a record seen for the first time changed nothing */
