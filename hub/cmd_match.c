@@ -566,6 +566,27 @@ out:
 
 static const char *why_opt(int argc, char **argv);
 
+struct rids {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static int
+rid_add(void *ctx, uint64_t rid, const char *key, size_t keylen)
+{
+    struct rids *rs = ctx;
+
+    (void)key;
+    (void)keylen;
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? 2 * rs->cap : 8;
+        if ((rs->v = realloc(rs->v, rs->cap * sizeof(uint64_t))) == NULL)
+            abort();
+    }
+    rs->v[rs->n++] = rid;
+    return 0;
+}
+
 int
 nv_cmd_explain(int argc, char **argv)
 {
@@ -576,7 +597,7 @@ nv_cmd_explain(int argc, char **argv)
     char rcu[NV_RCU_LEN + 1];
     uint64_t *m = NULL;
     size_t n = 0;
-    int json, r, rc;
+    int json, r;
     json_t *out = NULL, *pairs;
 
     if ((r = nv_cmd_person_begin(argc, argv, "explain", &h, &txn, rcu, &subject, &json)) != 0)
@@ -584,26 +605,13 @@ nv_cmd_explain(int argc, char **argv)
     if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
         goto out;
     {
-        MDB_cursor *c;
-        MDB_val k = { strlen(rcu), rcu }, d;
-        size_t cap = 0;
-        if ((rc = mdb_cursor_open(txn, h.store.link.rcus, &c)) != 0) {
-            r = nv_hmdb_fail(rc, "cannot read");
+        struct rids rs = { NULL, 0, 0 };
+        if ((r = nv_link_members(txn, &h.store.link, rcu, rid_add, &rs)) < 0) {
+            free(rs.v);
             goto out;
         }
-        for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
-             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
-            uint64_t rid = 0;
-            for (int i = 0; i < 8; i++)
-                rid = rid << 8 | ((uint8_t *)d.mv_data)[i];
-            if (n == cap) {
-                cap = cap ? 2 * cap : 8;
-                if ((m = realloc(m, cap * sizeof(uint64_t))) == NULL)
-                    abort();
-            }
-            m[n++] = rid;
-        }
-        mdb_cursor_close(c);
+        m = rs.v;
+        n = rs.n;
     }
     if (n == 0) {
         r = nv_fail(NV_ENOTFOUND, "no RCU '%s'", subject);

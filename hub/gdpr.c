@@ -404,40 +404,34 @@ resolve(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *by,
     return r;
 }
 
+static int
+member_json(void *ctx, uint64_t rid, const char *key, size_t keylen)
+{
+    json_t *out = ctx, *arr;
+    char *k = malloc(keylen + 1); /* the key holds NULs: no strndup */
+    const char *e, *src, *rk;
+
+    (void)rid;
+    if (k == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    memcpy(k, key, keylen);
+    k[keylen] = '\0';
+    if (nv_hstore_key_split(k, keylen, &e, &src, &rk) == 0) {
+        if ((arr = json_object_get(out, e)) == NULL) {
+            arr = json_array();
+            json_object_set_new(out, e, arr);
+        }
+        json_array_append_new(arr, json_pack("[s,s]", src, rk));
+    }
+    free(k);
+    return 0;
+}
+
 /* Every record of an RCU: entity -> [[source, key], ...] into out. */
 static int
 members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
 {
-    MDB_cursor *c;
-    MDB_val k = { strlen(rcu), (void *)rcu }, v;
-    int rc, r = 0;
-
-    if ((rc = mdb_cursor_open(txn, db->rcus, &c)) != 0)
-        return nv_hmdb_fail(rc, "cannot read clusters");
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 && r == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-        uint64_t rid = 0;
-        struct match_rec mr;
-        struct nv_buf key = NV_BUF_INIT;
-        for (int i = 0; i < 8; i++)
-            rid = rid << 8 | ((uint8_t *)v.mv_data)[i];
-        if ((r = nv_link_load(txn, db, rid, &mr, &key)) == 0) {
-            const char *e = (char *)key.data, *src = e + strlen(e) + 1;
-            const char *rk = src + strlen(src) + 1;
-            json_t *arr = json_object_get(out, e);
-            match_rec_release(&mr);
-            if (arr == NULL) {
-                arr = json_array();
-                json_object_set_new(out, e, arr);
-            }
-            json_array_append_new(arr, json_pack("[s,s]", src, rk));
-        } else if (r == NV_ENOTFOUND) {
-            r = 0;
-        }
-        nv_buf_release(&key);
-    }
-    mdb_cursor_close(c);
-    return r;
+    return nv_link_members(txn, db, rcu, member_json, out);
 }
 
 /* ---- orders out ---- */
