@@ -643,8 +643,10 @@ nv_golden_after_link(struct nv_hub *h, MDB_txn *txn, const struct nv_link_set *s
         json_decref(newrec);
     }
     if (r == 0 && nchanged > 0)
-        nv_debug("golden", "%zu of %zu records changed golden fields: %llu update(s) queued, "
-                 "%.2f s", nchanged, set->n, (unsigned long long)st->updates, mono_s() - t0);
+        nv_debug("golden", "%zu of %zu records changed golden fields, %llu golden value(s) "
+                 "changed: %llu update(s) queued, %.2f s", nchanged, set->n,
+                 (unsigned long long)st->changed, (unsigned long long)st->updates,
+                 mono_s() - t0);
     nv_buf_release(&pk);
     gctx_release(&g);
     return r;
