@@ -361,7 +361,7 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
                   (cmp.flags & MATCH_CMP_NICKNAME) != 0, "role_email",
                   (cmp.flags & MATCH_CMP_ROLE_EMAIL) != 0, "name_email",
                   (cmp.flags & MATCH_CMP_NAME_EMAIL) != 0, "contradicted",
-                  match_cmp_contradicted(&cmp, MATCH_RULES_DEFAULT) != 0);
+                  match_cmp_contradicted(&cmp, match_model_rules(mo, MATCH_RULES_DEFAULT)) != 0);
     {
         char id[48];
         snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)a, (unsigned long long)b);
@@ -736,6 +736,17 @@ print_weights(const struct match_model *mo)
                mo->weight[f][1], mo->weight[f][2], mo->weight[f][3]);
     printf("thresholds: link at %.1f bits, review from %.1f bits; %.0f accepted and %.0f "
            "rejected decisions learnt\n", mo->link, mo->review, mo->n_lab_m, mo->n_lab_u);
+    if (mo->lifted & MATCH_RULE_TWINS)
+        printf("twins rule: lifted at the last fit (of %.0f pairs agreeing on last name, birth "
+               "date and address, first names and ids disagree apart, not together: odds "
+               "ratio <= %.2f)\n", mo->twins.pairs, mo->twins.odds_hi);
+    else if (mo->twins.pairs > 0)
+        printf("twins rule: on (a birth date shared with another first name is kept apart "
+               "unless the ids agree; last fit's test: odds ratio <= %.2f over %.0f pairs)\n",
+               mo->twins.odds_hi, mo->twins.pairs);
+    else
+        printf("twins rule: on (a birth date shared with another first name is kept apart "
+               "unless the ids agree; no ids to test it on)\n");
 }
 
 /* nova-hub model DIR show | export FILE | import FILE | freeze | unfreeze */

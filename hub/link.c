@@ -2371,7 +2371,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             continue;
         /* a pair the rules say are two people (a household, twins, another
          * generation) stays apart: the queue is for real doubt */
-        if (match_cmp_contradicted(&mp->cmp, MATCH_RULES_DEFAULT))
+        if (match_cmp_contradicted(&mp->cmp, match_model_rules(&mo, MATCH_RULES_DEFAULT)))
             continue;
         {
             uint8_t kb[16];

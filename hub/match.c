@@ -1468,6 +1468,39 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
             c->level[MATCH_F_ADDRESS] == MATCH_MISSING);
 }
 
+void
+match_twins_add(struct match_twins *t, const struct match_cmp *c)
+{
+    int first = c->level[MATCH_F_FIRST], id = c->level[MATCH_F_NATIONAL_ID];
+
+    if (c->level[MATCH_F_LAST] > MATCH_CLOSE || c->level[MATCH_F_BIRTH_DATE] != MATCH_EXACT ||
+        c->level[MATCH_F_ADDRESS] > MATCH_CLOSE || first == MATCH_MISSING ||
+        id == MATCH_MISSING)
+        return;
+    t->pairs++;
+    t->first += first == MATCH_DIFFERENT;
+    t->id += id > MATCH_CLOSE;
+    t->both += first == MATCH_DIFFERENT && id > MATCH_CLOSE;
+}
+
+int
+match_twins_done(struct match_twins *t)
+{
+    double a = t->pairs - t->first - t->id + t->both + 0.5; /* both agree */
+    double b = t->id - t->both + 0.5;                       /* the id only */
+    double c = t->first - t->both + 0.5;                    /* the first name only */
+    double d = t->both + 0.5;                               /* both apart */
+
+    t->odds_hi = exp(log(a * d / (b * c)) + 1.96 * sqrt(1 / a + 1 / b + 1 / c + 1 / d));
+    return t->odds_hi < MATCH_TWINS_ODDS;
+}
+
+unsigned
+match_model_rules(const struct match_model *mo, unsigned rules)
+{
+    return rules & ~mo->lifted;
+}
+
 uint32_t
 match_cmp_pack(const struct match_cmp *c)
 {
@@ -1787,7 +1820,13 @@ match_model_format(const struct match_model *mo, struct nv_buf *out)
     if (json_object_set(root, "fields", fields) < 0 ||
         json_object_set_new(root, "n_lab_m", json_real(mo->n_lab_m)) < 0 ||
         json_object_set_new(root, "n_lab_u", json_real(mo->n_lab_u)) < 0 ||
-        json_object_set_new(root, "em_pairs", json_real(mo->em_pairs)) < 0)
+        json_object_set_new(root, "em_pairs", json_real(mo->em_pairs)) < 0 ||
+        json_object_set_new(root, "twins_rule",
+                            json_string(mo->lifted & MATCH_RULE_TWINS ? "lifted" : "on")) < 0 ||
+        json_object_set_new(root, "twins_test",
+                            json_pack("{s:f,s:f,s:f,s:f,s:f}", "pairs", mo->twins.pairs,
+                                      "first", mo->twins.first, "id", mo->twins.id, "both",
+                                      mo->twins.both, "odds_hi", mo->twins.odds_hi)) < 0)
         goto out;
     if ((s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                   JSON_REAL_PRECISION(17))) == NULL)
@@ -1864,7 +1903,8 @@ match_model_parse(struct match_model *mo, const char *text, size_t len)
 {
     static const char *const top[] = { "nova_match_model", "lambda", "link",
                                        "review", "fields", "n_lab_m", "n_lab_u",
-                                       "em_pairs" };
+                                       "em_pairs", "twins_rule", "twins_test" };
+    static const char *const twins[] = { "pairs", "first", "id", "both", "odds_hi" };
     static const char *const per[] = { "m", "u", "lab_m", "lab_u", "tf" };
     struct match_model t;
     json_t *root = NULL, *v, *fields;
@@ -1916,6 +1956,32 @@ match_model_parse(struct match_model *mo, const char *text, size_t len)
             (r = get_row(o, field_names[f], "lab_m", 0, t.lab_m[f])) < 0 ||
             (r = get_row(o, field_names[f], "lab_u", 0, t.lab_u[f])) < 0 ||
             (r = get_num(o, "tf", 0, 1, &t.tf_mean[f])) < 0)
+            goto out;
+    }
+    /* the twins test (optional: models written before it keep the rule) */
+    v = json_object_get(root, "twins_rule");
+    if (v != NULL) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "on") &&
+                                   strcmp(json_string_value(v), "lifted"))) {
+            r = nv_fail(NV_EFORMAT, "match model: 'twins_rule' must be \"on\" or \"lifted\"");
+            goto out;
+        }
+        if (!strcmp(json_string_value(v), "lifted"))
+            t.lifted |= MATCH_RULE_TWINS;
+    }
+    v = json_object_get(root, "twins_test");
+    if (v != NULL) {
+        if (!json_is_object(v)) {
+            r = nv_fail(NV_EFORMAT, "match model: 'twins_test' is not an object");
+            goto out;
+        }
+        if ((r = only_keys(v, twins, sizeof(twins) / sizeof(twins[0]), "twins_test")) < 0 ||
+            (r = get_num(v, "pairs", 0, 1e18, &t.twins.pairs)) < 0 ||
+            (r = get_num(v, "first", 0, t.twins.pairs, &t.twins.first)) < 0 ||
+            (r = get_num(v, "id", 0, t.twins.pairs, &t.twins.id)) < 0 ||
+            (r = get_num(v, "both", 0, t.twins.first < t.twins.id ? t.twins.first : t.twins.id,
+                         &t.twins.both)) < 0 ||
+            (r = get_num(v, "odds_hi", 0, 1e300, &t.twins.odds_hi)) < 0)
             goto out;
     }
     match_model_refine(&t);
@@ -2700,6 +2766,7 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
     struct clusters cl = { NULL, NULL, NULL, NULL };
     struct match_result res;
     struct match_model model = *mo;
+    struct match_opts eo;
     double t0 = now(), t1;
     size_t np, nout = 0;
     int r;
@@ -2740,25 +2807,43 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
     res.seconds[1] = t1 - t0;
     t0 = t1;
 
-    if (!(o->flags & MATCH_NO_EM) && np > 0) {
+    /* the rules in force: those the data do not refute (the twins test) */
+    eo = *o;
+    if (!(o->flags & (MATCH_NO_EM | MATCH_RULES_FIXED)) && (o->rules & MATCH_RULE_TWINS)) {
+        struct match_cmp c;
+
+        memset(&model.twins, 0, sizeof(model.twins));
+        for (size_t k = 0; k < np; k++) {
+            cmp_of(codes[k], &c);
+            match_twins_add(&model.twins, &c);
+        }
+        if (match_twins_done(&model.twins))
+            model.lifted |= MATCH_RULE_TWINS;
+        else
+            model.lifted &= ~(unsigned)MATCH_RULE_TWINS;
+    }
+    if (!(o->flags & MATCH_RULES_FIXED))
+        eo.rules = match_model_rules(&model, o->rules);
+
+    if (!(eo.flags & MATCH_NO_EM) && np > 0) {
         struct match_model prior = model;
 
         if (o->u_samples > 0) {
-            sample_u(recs, n, o, ent, &prior);
+            sample_u(recs, n, &eo, ent, &prior);
             /* u kept as given: the random pairs' u, not a previous fit's */
-            if (o->flags & MATCH_FIX_U)
+            if (eo.flags & MATCH_FIX_U)
                 memcpy(model.em_u, prior.em_u, sizeof(model.em_u));
         }
-        if ((r = fit(codes, np, o, &model, &prior)) < 0)
+        if ((r = fit(codes, np, &eo, &model, &prior)) < 0)
             goto out;
     }
     t1 = now();
     res.seconds[2] = t1 - t0;
     t0 = t1;
 
-    for_pairs(recs, pairs.v, np, codes, score, &model, o->threads);
+    for_pairs(recs, pairs.v, np, codes, score, &model, eo.threads);
     for (size_t k = 0; k < np; k++)
-        if (listed(codes[k], score[k], &model, o))
+        if (listed(codes[k], score[k], &model, &eo))
             nout++;
     if ((cl.parent = malloc((n ? n : 1) * sizeof(uint32_t))) == NULL ||
         (cl.size = malloc((n ? n : 1) * sizeof(uint32_t))) == NULL ||
@@ -2767,7 +2852,7 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
         (res.cluster = malloc((n ? n : 1) * sizeof(uint32_t))) == NULL ||
         (res.pairs = malloc((nout ? nout : 1) * sizeof(*res.pairs))) == NULL)
         goto nomem;
-    if ((r = cluster(recs, n, pairs.v, codes, score, np, ent, o, &model, &cl)) < 0)
+    if ((r = cluster(recs, n, pairs.v, codes, score, np, ent, &eo, &model, &cl)) < 0)
         goto out;
     /* cluster id: the smallest member (members are listed from the root) */
     for (size_t i = 0; i < n; i++) {
@@ -2784,7 +2869,7 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
         struct match_pair *p;
         uint32_t a = (uint32_t)(pairs.v[k] >> 32), b = (uint32_t)(pairs.v[k] & 0xFFFFFFFF);
 
-        if (!listed(codes[k], score[k], &model, o))
+        if (!listed(codes[k], score[k], &model, &eo))
             continue;
         p = &res.pairs[res.npairs++];
         p->a = a;
@@ -2793,7 +2878,7 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
         cmp_of(codes[k], &p->cmp);
         if (res.cluster[a] == res.cluster[b])
             p->status = MATCH_LINK, res.nlinks++;
-        else if (reviewable(codes[k], score[k], &model, o))
+        else if (reviewable(codes[k], score[k], &model, &eo))
             p->status = MATCH_REVIEW, res.nreviews++;
         else
             p->status = MATCH_APART;

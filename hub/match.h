@@ -301,6 +301,36 @@ enum match_rules {
 
 int match_cmp_contradicted(const struct match_cmp *c, unsigned rules);
 
+/*
+ * The twins test: does the data hold twins, or first names replaced by
+ * clerical errors?  The TWINS rule assumes twins.  Data whose errors
+ * replace a first name and an id at random in one record (FEBRL does) hold
+ * same-person pairs that look exactly like twins (one last name, birth
+ * date and address; another first name and id), and the rule sends each
+ * of them to review.  Both are told apart by how the two disagreements
+ * occur among the candidate pairs that agree on last name (EXACT or
+ * CLOSE), birth date (EXACT) and address (EXACT or CLOSE) and hold first
+ * names and ids on both sides: twins disagree on both together (an odds
+ * ratio of first name DIFFERENT against id not agreeing in the tens),
+ * clerical errors strike each field apart (an odds ratio near 1).  The
+ * rule is lifted when the odds ratio's 95% upper bound (Woolf, cells + 1/2)
+ * is under MATCH_TWINS_ODDS.  With few such pairs, or no ids, the bound is
+ * wide and the rule stays: only an identifier twins never share can show
+ * that the data hold none.
+ */
+#define MATCH_TWINS_ODDS 2.0
+struct match_twins {
+    double pairs;    /* pairs in the test (agreeing as above, ids present) */
+    double first;    /* of which first names DIFFERENT */
+    double id;       /* of which ids not agreeing (not EXACT or CLOSE) */
+    double both;     /* of which both */
+    double odds_hi;  /* 95% upper bound of the odds ratio (match_twins_done) */
+};
+/* Count one candidate pair in the test's table (start from all zeros). */
+void match_twins_add(struct match_twins *t, const struct match_cmp *c);
+/* The bound; 1 if the rule may be lifted (odds_hi < MATCH_TWINS_ODDS). */
+int match_twins_done(struct match_twins *t);
+
 /* Pack a comparison's levels into 3 bits per field (for counting patterns);
  * the address parts and flags are not kept (unpack: parts MISSING). */
 uint32_t match_cmp_pack(const struct match_cmp *c);
@@ -339,7 +369,14 @@ struct match_model {
     double prior;                               /* derived: log2(l/(1-l)) */
     unsigned em_iterations;                     /* of the last fit */
     double em_pairs;                            /* pairs the fit saw */
+    /* Rules (enum match_rules) the data refuted at the last fit: the twins
+     * test (MATCH_RULE_TWINS); the others are never lifted. */
+    unsigned lifted;
+    struct match_twins twins;                   /* the test's figures */
 };
+
+/* The rules in force: rules without those the model's fit lifted. */
+unsigned match_model_rules(const struct match_model *mo, unsigned rules);
 
 /* Starting values: m favouring agreement, u favouring disagreement, lambda
  * 0.1, default thresholds, no labels, no term frequencies. */
@@ -471,6 +508,8 @@ enum match_batch_flags {
                                review (status MATCH_APART) */
     MATCH_EM_M_ONLY = 64,   /* EM fits m and u, only m is kept: u is the
                                random pairs' (see match_batch) */
+    MATCH_RULES_FIXED = 128, /* apply opts.rules as given: no twins test,
+                               the model's lifted rules ignored */
 };
 
 struct match_opts {
@@ -531,6 +570,11 @@ struct match_result {
  * pairs (on opts.threads threads), fit the model, score, decide and
  * cluster.  *mo is the starting model and is updated with the fitted one
  * (labels in it are kept and blended).
+ *
+ * The twins test (unless MATCH_NO_EM or MATCH_RULES_FIXED) runs on every
+ * candidate pair first and sets mo->lifted and mo->twins; the rules in
+ * force from then on, for the fit as for the decisions, are
+ * match_model_rules(mo, opts.rules) (opts.rules with MATCH_RULES_FIXED).
  *
  * The fit (unless MATCH_NO_EM): EM on the candidate pairs that could be
  * linked automatically, i.e. not contradicted and whose last names agree

@@ -8,10 +8,14 @@
  *   --with-dob-ssn   also use date_of_birth and soc_sec_id (as the national
  *                    id); without it: names, postcode and address only
  *   --no-address     leave out street_number + address_1 and suburb
- *   --no-twins-rule  let pairs with different first names and the same
- *                    birth date be linked on their score (MATCH_RULE_TWINS
- *                    off): FEBRL replaces first names and ids at random,
- *                    which the hub's default takes for twins
+ *   --twins-rule     keep pairs with different first names and the same
+ *                    birth date apart whatever the twins test finds
+ *                    (MATCH_RULE_TWINS on, MATCH_RULES_FIXED)
+ *   --no-twins-rule  link them on their score whatever the test finds
+ *                    (MATCH_RULE_TWINS off, MATCH_RULES_FIXED)
+ *                    By default the twins test decides (match.h): FEBRL
+ *                    replaces a first name and an id at random in one
+ *                    record, which looks like twins pair by pair
  *   --threads N      comparison threads (default 2)
  *   --show-model     print the fitted model (JSON) on stderr
  *   --scores         print "score truth status" for every candidate pair
@@ -64,7 +68,7 @@ struct set {
 };
 
 struct flags {
-    int dob_ssn, address, threads, show_model, errors, scores, no_twins, bench;
+    int dob_ssn, address, threads, show_model, errors, scores, twins, bench;
 };
 
 static double
@@ -411,7 +415,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: tool_febrl link A.csv B.csv [--with-dob-ssn] [--no-address] "
-                    "[--no-twins-rule] [--threads N] [--bench] [--show-model] [--scores] "
+                    "[--twins-rule|--no-twins-rule] [--threads N] [--bench] [--show-model] [--scores] "
                     "[--errors]\n"
                     "       tool_febrl dedup F.csv [same options]\n");
     exit(1);
@@ -444,7 +448,9 @@ main(int argc, char **argv)
         else if (strcmp(argv[i], "--show-model") == 0)
             fl.show_model = 1;
         else if (strcmp(argv[i], "--no-twins-rule") == 0)
-            fl.no_twins = 1;
+            fl.twins = 1;
+        else if (strcmp(argv[i], "--twins-rule") == 0)
+            fl.twins = 2;
         else if (strcmp(argv[i], "--bench") == 0)
             fl.bench = 1;
         else if (strcmp(argv[i], "--scores") == 0)
@@ -471,7 +477,9 @@ main(int argc, char **argv)
     match_opts_init(&o);
     o.flags = MATCH_TF | MATCH_ALL_PAIRS | (link ? MATCH_CROSS_ENTITY | MATCH_ONE_TO_ONE : 0);
     o.threads = fl.threads > 0 ? (unsigned)fl.threads : 1;
-    if (fl.no_twins)
+    if (fl.twins)
+        o.flags |= MATCH_RULES_FIXED;
+    if (fl.twins == 1)
         o.rules &= ~(unsigned)MATCH_RULE_TWINS;
     match_model_init(&mo);
     t0 = now();
@@ -480,6 +488,8 @@ main(int argc, char **argv)
         return 1;
     }
     t_match = now() - t0;
+    if (!fl.twins)
+        o.rules = match_model_rules(&mo, o.rules);
     evaluate(&s, &res, link, fl.errors, o.rules, &ev);
 
     if (fl.show_model) {
@@ -505,13 +515,22 @@ main(int argc, char **argv)
     f1 = prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
     printf("febrl %s: %zu records, %zu values not normalised, fields: names postcode%s%s%s\n",
            link ? "link" : "dedup", s.n, s.bad_values, fl.address ? " address" : "",
-           fl.dob_ssn ? " dob ssn" : "", fl.no_twins ? ", no twins rule" : "");
+           fl.dob_ssn ? " dob ssn" : "",
+           fl.twins == 1 ? ", twins rule off" : fl.twins == 2 ? ", twins rule on" : "");
     printf("  blocking:   %zu candidate pairs, %.0f of %.0f true pairs (recall %.4f), "
            "%zu keys over block_max skipped\n",
            res.ncandidates, ev.cand_true, ev.truth, ev.truth > 0 ? ev.cand_true / ev.truth : 1.0,
            res.nkeys_skipped);
     printf("  model:      EM %u iterations, lambda %.4f, thresholds link %.1f review %.1f bits\n",
            mo.em_iterations, mo.lambda, mo.link, mo.review);
+    if (!fl.twins && mo.twins.pairs == 0)
+        printf("  twins test: no pairs with ids agree on last name, birth date and address: "
+               "twins rule on\n");
+    else if (!fl.twins)
+        printf("  twins test: %.0f pairs agree on last name, birth date and address with ids; "
+               "%.0f first names apart, %.0f ids apart, %.0f both; odds ratio <= %.2f: "
+               "twins rule %s\n", mo.twins.pairs, mo.twins.first, mo.twins.id, mo.twins.both,
+               mo.twins.odds_hi, o.rules & MATCH_RULE_TWINS ? "on" : "lifted");
     printf("  auto-link:  %.0f pairs, %.0f true: precision %.4f recall %.4f F1 %.4f\n",
            ev.pred, ev.tp, prec, rec, f1);
     printf("  review:     %.0f pairs, %.0f true; recall with review %.4f\n", ev.review,

@@ -806,6 +806,207 @@ test_batch_fits_em(void **state)
     free(r);
 }
 
+/* ---- the twins test ---- */
+
+/* Add n comparisons agreeing on last name, birth date and address, with
+ * the first names (fd) and ids (ia) DIFFERENT or EXACT. */
+static void
+twins_cells(struct match_twins *t, int n, int fd, int ia)
+{
+    struct match_cmp c;
+
+    memset(&c, 0, sizeof(c));
+    for (int f = 0; f < MATCH_NFIELDS; f++)
+        c.level[f] = MATCH_EXACT;
+    c.level[MATCH_F_FIRST] = fd ? MATCH_DIFFERENT : MATCH_EXACT;
+    c.level[MATCH_F_NATIONAL_ID] = ia ? MATCH_DIFFERENT : MATCH_EXACT;
+    for (int i = 0; i < n; i++)
+        match_twins_add(t, &c);
+}
+
+static void
+test_twins_table(void **state)
+{
+    struct match_twins t;
+    struct match_cmp c;
+
+    (void)state;
+    /* clerical errors: first names and ids disagree independently (FEBRL4's
+     * table: 2839 pairs, 252 first names apart, 125 ids, 9 both) */
+    memset(&t, 0, sizeof(t));
+    twins_cells(&t, 2839 - 252 - 125 + 9, 0, 0);
+    twins_cells(&t, 125 - 9, 0, 1);
+    twins_cells(&t, 252 - 9, 1, 0);
+    twins_cells(&t, 9, 1, 1);
+    assert_true(t.pairs == 2839 && t.first == 252 && t.id == 125 && t.both == 9);
+    assert_true(match_twins_done(&t));
+    assert_true(t.odds_hi > 1.0 && t.odds_hi < MATCH_TWINS_ODDS);
+    /* twins: 20 pairs apart on both, on top of rarer errors */
+    memset(&t, 0, sizeof(t));
+    twins_cells(&t, 2500, 0, 0);
+    twins_cells(&t, 25, 0, 1);
+    twins_cells(&t, 50, 1, 0);
+    twins_cells(&t, 20, 1, 1);
+    assert_false(match_twins_done(&t));
+    assert_true(t.odds_hi > 10);
+    /* too few pairs to tell: the rule stays */
+    memset(&t, 0, sizeof(t));
+    twins_cells(&t, 36, 0, 0);
+    twins_cells(&t, 4, 1, 0);
+    assert_false(match_twins_done(&t));
+    /* no ids: nothing counts, the rule stays */
+    memset(&t, 0, sizeof(t));
+    memset(&c, 0, sizeof(c));
+    for (int f = 0; f < MATCH_NFIELDS; f++)
+        c.level[f] = MATCH_EXACT;
+    c.level[MATCH_F_NATIONAL_ID] = MATCH_MISSING;
+    match_twins_add(&t, &c);
+    /* ... nor a pair with another address, birth date or last name */
+    c.level[MATCH_F_NATIONAL_ID] = MATCH_DIFFERENT;
+    c.level[MATCH_F_ADDRESS] = MATCH_PARTIAL;
+    match_twins_add(&t, &c);
+    c.level[MATCH_F_ADDRESS] = MATCH_EXACT;
+    c.level[MATCH_F_BIRTH_DATE] = MATCH_CLOSE;
+    match_twins_add(&t, &c);
+    c.level[MATCH_F_BIRTH_DATE] = MATCH_EXACT;
+    c.level[MATCH_F_LAST] = MATCH_PARTIAL;
+    match_twins_add(&t, &c);
+    assert_true(t.pairs == 0);
+    assert_false(match_twins_done(&t));
+}
+
+/*
+ * N persons and a copy of each (their record in another source).  With
+ * twins == 0, a copy's first name is replaced (10%) and, independently,
+ * its id (5%): clerical errors.  With twins != 0 ids are never wrong, but
+ * one person in 25 has a twin: same last name, birth date, address and
+ * landline, another first name and id.  Records 2N.. are the twins.
+ */
+static size_t
+twins_data(struct match_rec *r, int n, int twins)
+{
+    static const char *const firsts[] = { "jean", "marie", "pierre", "sophie", "luc",
+                                          "claire", "paul", "anne", "louis", "julie" };
+    static const char *const lasts[] = { "martin", "bernard", "dubois", "thomas", "robert",
+                                         "richard", "petit", "durand", "leroy", "moreau",
+                                         "simon", "laurent", "lefebvre", "michel", "garcia",
+                                         "david", "bertrand", "roux", "vincent", "fournier" };
+    uint64_t seed = 11;
+    size_t m = 0;
+
+    for (int i = 0; i < 2 * n + (twins ? n / 25 : 0); i++) {
+        struct match_person p;
+        char email[64], phone[16], street[64], dob[16], pc[8], id[16], last[40];
+        int k = i < 2 * n ? i % n : (i - 2 * n) * 25, twin = i >= 2 * n;
+        int copy = i >= n && !twin;
+
+        memset(&p, 0, sizeof(p));
+        p.first = firsts[(k + (twin ? 5 : 0)) % 10];
+        if (copy && !twins && rnd(&seed) % 10 == 0)
+            p.first = firsts[(k + 3) % 10];
+        snprintf(last, sizeof(last), "%s %s", lasts[(k / 10) % 20], lasts[(k / 200) % 20]);
+        if (k >= 4000)
+            last[0] = 'x'; /* 400 family names are not enough */
+        p.last = last;
+        snprintf(dob, sizeof(dob), "19%02d-%02d-%02d", 30 + k % 60, 1 + k % 12, 1 + k % 28);
+        p.birth_date = dob;
+        snprintf(id, sizeof(id), "1%08d", (k * 7919 + (twin ? 4999 : 0)) % 100000000);
+        if (copy && !twins && rnd(&seed) % 20 == 0)
+            snprintf(id, sizeof(id), "2%08d", (k * 104729) % 100000000);
+        p.national_id = id;
+        snprintf(email, sizeof(email), "%s.%d@example.fr", twin ? "twin" : "p", k);
+        p.emails[0] = email;
+        snprintf(phone, sizeof(phone), "+3314%07d", k);
+        p.phones[0] = phone;
+        snprintf(street, sizeof(street), "%d rue de la gare", 1 + k % 200);
+        p.street = street;
+        snprintf(pc, sizeof(pc), "%05d", 10000 + k / 200);
+        p.postcode = pc;
+        p.city = "paris";
+        assert_int_equal(match_rec_init(&r[m++], &p), 0);
+    }
+    return m;
+}
+
+static void
+test_twins_decided_by_data(void **state)
+{
+    enum { N = 6000 };
+    struct match_rec *r = calloc(2 * N + N / 25, sizeof(*r));
+    struct match_opts o;
+    struct match_model mo, fit;
+    struct match_result res;
+    size_t n, linked = 0, twins_linked = 0;
+
+    (void)state;
+    assert_non_null(r);
+    match_opts_init(&o);
+    o.flags = MATCH_TF;
+    o.threads = 2;
+
+    /* errors: the test lifts the rule and every copy links */
+    n = twins_data(r, N, 0);
+    match_model_init(&mo);
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    assert_true(mo.lifted & MATCH_RULE_TWINS);
+    assert_true(mo.twins.pairs >= N * 9 / 10 && mo.twins.both > 0);
+    for (int i = 0; i < N; i++)
+        linked += res.cluster[i] == res.cluster[i + N];
+    assert_true(linked == N);
+    match_result_release(&res);
+    /* the fitted model scores the next batch with the rule lifted; a caller
+     * may hold the rule as given */
+    fit = mo;
+    o.flags = MATCH_NO_EM;
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    assert_true(mo.lifted & MATCH_RULE_TWINS);
+    for (int i = 0; i < N; i++)
+        twins_linked += res.cluster[i] == res.cluster[i + N];
+    assert_true(twins_linked == N);
+    match_result_release(&res);
+    mo = fit;
+    o.flags = MATCH_NO_EM | MATCH_RULES_FIXED;
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    linked = 0;
+    for (int i = 0; i < N; i++)
+        linked += res.cluster[i] == res.cluster[i + N];
+    assert_true(linked < N); /* the copies with both replaced stay apart */
+    match_result_release(&res);
+    for (size_t i = 0; i < n; i++)
+        match_rec_release(&r[i]);
+
+    /* twins: the test keeps the rule; no twin joins its sibling */
+    n = twins_data(r, N, 1);
+    o.flags = MATCH_TF;
+    match_model_init(&mo);
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    assert_false(mo.lifted & MATCH_RULE_TWINS);
+    assert_true(mo.twins.odds_hi >= MATCH_TWINS_ODDS);
+    twins_linked = 0;
+    linked = 0;
+    for (int i = 0; i < N; i++)
+        linked += res.cluster[i] == res.cluster[i + N];
+    for (size_t i = 2 * N; i < n; i++) {
+        size_t k = (i - 2 * N) * 25;
+        twins_linked += res.cluster[i] == res.cluster[k] || res.cluster[i] == res.cluster[k + N];
+    }
+    assert_true(linked == N);
+    assert_int_equal(twins_linked, 0);
+    match_result_release(&res);
+    /* the stored model of a store with twins keeps them apart too */
+    o.flags = MATCH_NO_EM;
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    for (size_t i = 2 * N; i < n; i++) {
+        size_t k = (i - 2 * N) * 25;
+        twins_linked += res.cluster[i] == res.cluster[k] || res.cluster[i] == res.cluster[k + N];
+    }
+    assert_int_equal(twins_linked, 0);
+    match_result_release(&res);
+    for (size_t i = 0; i < n; i++)
+        match_rec_release(&r[i]);
+    free(r);
+}
+
 /* ---- model text ---- */
 
 static void
@@ -826,11 +1027,28 @@ test_model_round_trip(void **state)
         c.level[f] = MATCH_MISSING;
     match_model_learn(&a, &c, 1);
     match_model_learn(&a, &c, 0);
+    a.lifted = MATCH_RULE_TWINS;
+    a.twins.pairs = 2839, a.twins.first = 252, a.twins.id = 125, a.twins.both = 9;
+    a.twins.odds_hi = 1.625;
     assert_int_equal(match_model_format(&a, &t1), 0);
     assert_int_equal(match_model_parse(&b, (char *)t1.data, t1.len), 0);
     assert_int_equal(match_model_format(&b, &t2), 0);
     assert_string_equal((char *)t1.data, (char *)t2.data);
     assert_true(a.lambda == b.lambda && a.link == b.link && a.review == b.review);
+    assert_int_equal(b.lifted, MATCH_RULE_TWINS);
+    assert_memory_equal(&a.twins, &b.twins, sizeof(a.twins));
+    {
+        /* a model stored before the twins test: the rule is on */
+        char *cut = strstr((char *)t1.data, ",\"twins_rule\"");
+
+        assert_non_null(cut);
+        strcpy(cut, "}");
+        assert_int_equal(match_model_parse(&b, (char *)t1.data, strlen((char *)t1.data)), 0);
+        assert_int_equal(b.lifted, 0);
+        assert_int_equal(match_model_rules(&b, MATCH_RULES_DEFAULT), MATCH_RULES_DEFAULT);
+        assert_int_equal(match_model_rules(&a, MATCH_RULES_DEFAULT),
+                         MATCH_RULES_DEFAULT & ~MATCH_RULE_TWINS);
+    }
     for (int f = 0; f < MATCH_NFIELDS; f++) {
         assert_true(a.tf_mean[f] == b.tf_mean[f]);
         for (int l = 0; l < MATCH_NLEVELS; l++) {
@@ -899,6 +1117,11 @@ test_model_refusals(void **state)
             "review threshold above link");
     refused(variant("\"lab_m\":[0", "\"lab_m\":[-1"), NV_EFORMAT, "out of range");
     refused(variant(",\"tf\":0", ",\"tf\":0,\"tf\":0"), NV_EFORMAT, "not a JSON object");
+    refused(variant("\"twins_rule\":\"on\"", "\"twins_rule\":\"off\""), NV_EFORMAT,
+            "'twins_rule' must be");
+    refused(variant("\"both\":0", "\"both\":3"), NV_EFORMAT, "'both' out of range");
+    refused(variant("\"twins_test\":{", "\"twins_test\":{\"x\":1,"), NV_EFORMAT,
+            "unknown key");
     /* a row that does not sum to 1 */
     refused(variant("\"m\":[0.8", "\"m\":[0.7"), NV_EFORMAT, "sum to 1");
     big = calloc(1, MATCH_MODEL_MAX_BYTES + 2);
@@ -928,6 +1151,8 @@ main(void)
         cmocka_unit_test(test_household_does_not_chain),
         cmocka_unit_test(test_no_chaining_through_weak_link),
         cmocka_unit_test(test_batch_fits_em),
+        cmocka_unit_test(test_twins_table),
+        cmocka_unit_test(test_twins_decided_by_data),
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_model_refusals),
     };
