@@ -342,9 +342,10 @@ replay_report(void *ctx, uint64_t seq, const struct nv_apply_stats *st)
 {
     (void)ctx;
     printf("replayed    seq %llu: %llu upserts, %llu deletes, %llu rejected, "
-           "%llu unmapped\n", (unsigned long long)seq, (unsigned long long)st->upserts,
-           (unsigned long long)st->deletes, (unsigned long long)st->rejected,
-           (unsigned long long)st->unmapped);
+           "%llu unmapped, %llu values not normalised\n", (unsigned long long)seq,
+           (unsigned long long)st->upserts, (unsigned long long)st->deletes,
+           (unsigned long long)st->rejected, (unsigned long long)st->unmapped,
+           (unsigned long long)st->unnormalised);
     fflush(stdout);
 }
 
@@ -372,9 +373,10 @@ nv_cmd_replay(int argc, char **argv)
         r = nv_hub_replay(&h, pos[1], replay_report, NULL, &t);
     }
     if (r == 0)
-        printf("done: %llu upserts, %llu deletes, %llu rejected, %llu unmapped\n",
-               (unsigned long long)t.upserts, (unsigned long long)t.deletes,
-               (unsigned long long)t.rejected, (unsigned long long)t.unmapped);
+        printf("done: %llu upserts, %llu deletes, %llu rejected, %llu unmapped, %llu values "
+               "not normalised\n", (unsigned long long)t.upserts, (unsigned long long)t.deletes,
+               (unsigned long long)t.rejected, (unsigned long long)t.unmapped,
+               (unsigned long long)t.unnormalised);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

@@ -27,6 +27,8 @@ struct ent {
     char name[NV_NAME_MAX + 1];
     uint64_t records, mapped, rejected;
     json_t *reasons; /* reason -> count */
+    uint64_t unnorm_records, unnorm_values;
+    json_t *unnorm;  /* reason of a value left out -> count */
     json_t *last;    /* the last bundle's statistics */
     uint64_t seq;
 };
@@ -53,6 +55,7 @@ ent_get(struct ents *e, const char *name, size_t len)
     memset(x, 0, sizeof(*x));
     memcpy(x->name, name, len);
     x->reasons = json_object();
+    x->unnorm = json_object();
     return x;
 }
 
@@ -65,24 +68,43 @@ count_cmp(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The reasons of e, most frequent first, as [{"reason":..,"count":..}]. */
+/* Reasons (reason -> count), most frequent first, as
+ * [{"reason":..,"count":..}]. */
 static json_t *
-top_reasons(const struct ent *e)
+top_reasons(json_t *reasons)
 {
     json_t *a = json_array(), *v;
     const char *k;
-    size_t n = json_object_size(e->reasons), i = 0;
+    size_t n = json_object_size(reasons), i = 0;
     json_t **items = calloc(n ? n : 1, sizeof(json_t *));
 
     if (a == NULL || items == NULL)
         abort();
-    json_object_foreach(e->reasons, k, v)
+    json_object_foreach(reasons, k, v)
         items[i++] = json_pack("{s:s,s:O}", "reason", k, "count", v);
     qsort(items, n, sizeof(json_t *), count_cmp);
     for (i = 0; i < n; i++)
         json_array_append_new(a, items[i]);
     free(items);
     return a;
+}
+
+/* The first TOP_REASONS of top_reasons' list, one per line. */
+static void
+print_reasons(json_t *rs)
+{
+    size_t j;
+    json_t *y;
+
+    json_array_foreach(rs, j, y) {
+        if (j == TOP_REASONS) {
+            printf("    ... and %zu other reasons (status --json lists all)\n",
+                   json_array_size(rs) - j);
+            break;
+        }
+        printf("    %6lld x %s\n", (long long)json_integer_value(json_object_get(y, "count")),
+               json_string_value(json_object_get(y, "reason")));
+    }
 }
 
 static void
@@ -120,6 +142,29 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
             cnt = json_object_get(e->reasons, reason);
             json_object_set_new(e->reasons, reason,
                                 json_integer(json_integer_value(cnt) + 1));
+            json_decref(o);
+        }
+        mdb_cursor_close(c);
+    }
+    if (mdb_cursor_open(txn, h->store.unnorm, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            json_t *o, *r;
+            size_t i;
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            e->unnorm_records++;
+            e->unnorm_values += (uint64_t)json_integer_value(json_object_get(o, "n"));
+            json_array_foreach(json_object_get(o, "reasons"), i, r) {
+                const char *reason = json_string_value(r);
+                if (reason != NULL)
+                    json_object_set_new(
+                        e->unnorm, reason,
+                        json_integer(json_integer_value(json_object_get(e->unnorm, reason)) + 1));
+            }
             json_decref(o);
         }
         mdb_cursor_close(c);
@@ -327,7 +372,11 @@ nv_cmd_status(int argc, char **argv)
                       m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
                       (json_int_t)e->records, "unmapped",
                       (json_int_t)(e->records - e->mapped), "rejected",
-                      (json_int_t)e->rejected, "reasons", top_reasons(e));
+                      (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
+        json_object_set_new(o, "not_normalised",
+                            json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
+                                      "values", (json_int_t)e->unnorm_values, "reasons",
+                                      top_reasons(e->unnorm)));
         if (e->last != NULL)
             json_object_set(o, "last_bundle", e->last);
         json_array_append_new(ents, o);
@@ -363,10 +412,9 @@ nv_cmd_status(int argc, char **argv)
             printf("entities:\n");
         json_array_foreach(ents, i, x) {
             const char *mc = json_string_value(json_object_get(x, "mapping"));
-            json_t *last = json_object_get(x, "last_bundle"), *rs;
+            json_t *last = json_object_get(x, "last_bundle");
             long long rej = (long long)json_integer_value(json_object_get(x, "rejected"));
             long long unm = (long long)json_integer_value(json_object_get(x, "unmapped"));
-            size_t j;
             json_t *y;
             printf("  %s: %lld records", json_string_value(json_object_get(x, "entity")),
                    (long long)json_integer_value(json_object_get(x, "records")));
@@ -380,24 +428,28 @@ nv_cmd_status(int argc, char **argv)
                        mc ? "apply the mapping to them with nova-hub replay"
                           : "write one (nova-hub mapping suggest, mapping set), then "
                             "nova-hub replay");
-            if (last != NULL)
+            if (last != NULL) {
+                long long nn = (long long)json_integer_value(
+                    json_object_get(last, "not_normalised"));
                 printf("    last bundle seq %lld (%s): %lld upserts, %lld deletes, "
-                       "%lld rejected\n",
+                       "%lld rejected",
                        (long long)json_integer_value(json_object_get(x, "seq")),
                        json_string_value(json_object_get(last, "applied")),
                        (long long)json_integer_value(json_object_get(last, "upserts")),
                        (long long)json_integer_value(json_object_get(last, "deletes")),
                        (long long)json_integer_value(json_object_get(last, "rejected")));
-            rs = json_object_get(x, "reasons");
-            json_array_foreach(rs, j, y) {
-                if (j == TOP_REASONS) {
-                    printf("    ... and %zu other reasons (status --json lists all)\n",
-                           json_array_size(rs) - j);
-                    break;
-                }
-                printf("    %6lld x %s\n",
-                       (long long)json_integer_value(json_object_get(y, "count")),
-                       json_string_value(json_object_get(y, "reason")));
+                if (nn > 0)
+                    printf(", %lld value(s) not normalised", nn);
+                printf("\n");
+            }
+            print_reasons(json_object_get(x, "reasons"));
+            y = json_object_get(x, "not_normalised");
+            if (json_integer_value(json_object_get(y, "records")) > 0) {
+                printf("    %lld record(s) with %lld value(s) that did not parse: stored as "
+                       "sent, left out of matching (fix them in the CRM)\n",
+                       (long long)json_integer_value(json_object_get(y, "records")),
+                       (long long)json_integer_value(json_object_get(y, "values")));
+                print_reasons(json_object_get(y, "reasons"));
             }
         }
         {
@@ -430,6 +482,7 @@ nv_cmd_status(int argc, char **argv)
     }
     for (size_t i = 0; i < es.n; i++) {
         json_decref(es.v[i].reasons);
+        json_decref(es.v[i].unnorm);
         json_decref(es.v[i].last);
     }
     free(es.v);

@@ -712,6 +712,9 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
             if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0 && (rc = mdb_del(txn, h->store.unnorm, &kk, NULL)) != 0 &&
+                rc != MDB_NOTFOUND)
+                r = nv_hmdb_fail(rc, "cannot erase a record");
             if (r == 0 && (r = nv_link_set_add(&eb->set, (char *)k.data, k.len, NULL)) == 0) {
                 json_t *pe = json_object_get(eb->purge, e);
                 char *sk;

@@ -842,6 +842,7 @@ nv_hub_replay(struct nv_hub *h, const char *entity,
             total->deletes += one.deletes;
             total->rejected += one.rejected;
             total->unmapped += one.unmapped;
+            total->unnormalised += one.unnormalised;
             if (report != NULL)
                 report(ctx, seq, &one);
         }

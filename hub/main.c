@@ -218,6 +218,8 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                    (unsigned long long)res->applied.deletes,
                    (unsigned long long)res->applied.acks,
                    (unsigned long long)res->applied.rejected);
+        if (res->have_manifest)
+            printf(",\"not_normalised\":%llu", (unsigned long long)res->applied.unnormalised);
         if (res->code)
             printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
                 json_str(res->reason);
@@ -233,6 +235,10 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                (unsigned long long)res->applied.deletes,
                (unsigned long long)res->applied.acks,
                (unsigned long long)res->applied.rejected, name);
+        if (res->applied.unnormalised > 0)
+            printf("            %llu value(s) that did not parse left out of matching, kept as "
+                   "sent (nova-hub status says which columns)\n",
+                   (unsigned long long)res->applied.unnormalised);
         if (res->applied.suppressed > 0)
             printf("            %llu record(s) of people erased at their request dropped "
                    "(suppression list)\n", (unsigned long long)res->applied.suppressed);

@@ -742,7 +742,7 @@ nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf 
         vals[i].n = json_string_length(v);
         i++;
     }
-    r = nv_mapping_apply(m, names, vals, nf, c, x, NULL, reason, n);
+    r = nv_mapping_apply(m, names, vals, nf, c, x, NULL, NULL, reason, n);
     free(names);
     free(vals);
     return r;
@@ -770,10 +770,30 @@ nv_norm_value(const struct nv_norm_values *nv, int f, unsigned i)
     return (const char *)nv->arena.data + nv->off[f][i];
 }
 
+/* A value that does not parse: with skip, left out and counted (r becomes
+ * 0); without, the record's reject reason. */
+static int
+bad_value(struct nv_map_skipped *skip, int r, const char *col, const char *field,
+          char *reason, size_t n)
+{
+    if (r != NV_EFORMAT)
+        return r;
+    if (skip == NULL) {
+        snprintf(reason, n, "column '%.100s' (%s): %s", col, field, nv_errmsg(r));
+        return r;
+    }
+    if (skip->n < NV_MAP_SKIP_KEEP)
+        snprintf(skip->reason[skip->n], sizeof(skip->reason[0]), "column '%.100s' (%s): %s",
+                 col, field, nv_errmsg(r));
+    skip->n++;
+    return 0;
+}
+
 int
 nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                  const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
-                 struct nv_buf *x, struct nv_norm_values *nv, char *reason, size_t n)
+                 struct nv_buf *x, struct nv_norm_values *nv, struct nv_map_skipped *skip,
+                 char *reason, size_t n)
 {
     const char *vals[NV_MAP_MAX_COLUMNS];
     size_t lens[NV_MAP_MAX_COLUMNS];
@@ -785,6 +805,8 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
 
     for (size_t i = 0; i < m->ncols; i++)
         vals[i] = NULL;
+    if (skip != NULL)
+        skip->n = 0;
     if (nv != NULL) {
         nv_buf_reset(&nv->arena);
         memset(nv->n, 0, sizeof(nv->n));
@@ -839,12 +861,13 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
         size_t ci = m->fcols[NV_F_COUNTRY][0];
         if (vals[ci] != NULL && !blank(vals[ci], lens[ci])) {
             if ((r = nv_norm_country(vals[ci], lens[ci], &nb)) < 0) {
-                if (r == NV_EFORMAT)
-                    snprintf(reason, n, "column '%.100s' (country): %s", m->cols[ci].name,
-                             nv_errmsg(r));
-                goto out;
-            }
-            if (nb.len == 2) {
+                /* with skip, counted once below with the other fields */
+                if (skip == NULL || r != NV_EFORMAT) {
+                    (void)bad_value(NULL, r, m->cols[ci].name, "country", reason, n);
+                    goto out;
+                }
+                r = 0;
+            } else if (nb.len == 2) {
                 memcpy(cbuf, nb.data, 3);
                 country = cbuf;
             }
@@ -867,10 +890,9 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
             }
             nv_buf_reset(&nb);
             if ((r = normalise(nv_fields[f].kind, vals[ci], lens[ci], country, &nb)) < 0) {
-                if (r == NV_EFORMAT)
-                    snprintf(reason, n, "column '%.100s' (%s): %s", m->cols[ci].name,
-                             nv_fields[f].name, nv_errmsg(r));
-                goto out;
+                if ((r = bad_value(skip, r, m->cols[ci].name, nv_fields[f].name, reason, n)) < 0)
+                    goto out;
+                continue;
             }
             if (nb.len == 0)
                 continue;

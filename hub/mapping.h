@@ -121,11 +121,22 @@ int nv_mapping_find(const struct nv_mapping *m, const char *name);
  * over the size limits, a value that does not parse (a date, a phone, an
  * e-mail...), or characters the agent could not decode (U+FFFD, C1
  * controls).  NV_ENOMEM otherwise.
+ *
+ * With skip (may be NULL), a value that does not parse does not reject the
+ * record: it is left out of c and nv (the record is matched without it; a
+ * bad country leaves the mapping's default) and its reason is counted in
+ * skip.  The source fields, kept by the caller, still hold it as sent.
  */
+#define NV_MAP_SKIP_KEEP 4 /* reasons kept in struct nv_map_skipped */
+struct nv_map_skipped {
+    unsigned n;                            /* values left out */
+    char reason[NV_MAP_SKIP_KEEP][200];    /* the first ones' reasons */
+};
 int nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                      const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
-                     struct nv_buf *x, struct nv_norm_values *nv, char *reason,
-                     size_t n) __attribute__((warn_unused_result));
+                     struct nv_buf *x, struct nv_norm_values *nv,
+                     struct nv_map_skipped *skip, char *reason, size_t n)
+    __attribute__((warn_unused_result));
 /* The same for fields given as a JSON object (a value that is not a string
  * is a reject: "not a text value"). */
 int nv_mapping_apply_json(const struct nv_mapping *m, json_t *fields, struct nv_buf *c,

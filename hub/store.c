@@ -64,6 +64,7 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &s->records)) != 0 ||
         (rc = mdb_dbi_open(txn, "receipts", MDB_CREATE, &s->receipts)) != 0 ||
         (rc = mdb_dbi_open(txn, "rejects", MDB_CREATE, &s->rejects)) != 0 ||
+        (rc = mdb_dbi_open(txn, "unnorm", MDB_CREATE, &s->unnorm)) != 0 ||
         (rc = mdb_dbi_open(txn, "bstats", MDB_CREATE, &s->bstats)) != 0 ||
         (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
@@ -270,6 +271,11 @@ put_reject(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
     return r;
 }
 
+/* The values of a stored record that did not parse (none: the entry goes). */
+static int put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+                      const struct nv_manifest *m, uint64_t line,
+                      const struct nv_map_skipped *skip);
+
 static int
 del_key(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k)
 {
@@ -417,8 +423,10 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     json_t *keep = NULL;
     const char *why = NULL, *src;
     char reason[400];
+    struct nv_map_skipped skip;
     int r = 0;
 
+    skip.n = 0;
     if (nv_rec_parse(line, len, rec, &a->scratch) < 0 &&
         (r = slow_parse(line, len, &keep, rec, &a->raw, &why)) < 0)
         goto out;
@@ -462,7 +470,8 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     }
     if (strcmp(rec->op.s, "delete") == 0) {
         if ((r = del_key(txn, s->records, k)) == 0 &&
-            (r = del_key(txn, s->rejects, k)) == 0)
+            (r = del_key(txn, s->rejects, k)) == 0 &&
+            (r = del_key(txn, s->unnorm, k)) == 0)
             st->deletes++;
         if (r == 0 && a->links != NULL)
             r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
@@ -481,7 +490,7 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         nv_buf_reset(&a->cb);
         nv_buf_reset(&a->xb);
         r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
-                             a->nv, reason, sizeof(reason));
+                             a->nv, &skip, reason, sizeof(reason));
         if (r == NV_EFORMAT) {
             st->rejected++;
             r = put_reject(txn, s, k, m, lineno, reason);
@@ -536,8 +545,11 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
             goto out;
         }
     }
-    if ((r = del_key(txn, s->rejects, k)) == 0)
+    if ((r = del_key(txn, s->rejects, k)) == 0 &&
+        (r = put_unnorm(txn, s, k, m, lineno, &skip)) == 0) {
         st->upserts++;
+        st->unnormalised += skip.n;
+    }
     if (r == 0 && a->links != NULL && a->map != NULL && a->nv != NULL)
         r = link_person(a, k);
 out:
@@ -641,13 +653,14 @@ nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
     int r = 0;
 
     bundle_key(bk, sizeof(bk), m->sender, m->seq);
-    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
+    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
                   nv_kind_name(m->kind), "map", a->map_commit, "linked",
                   (json_int_t)st->linked, "review", (json_int_t)st->review,
                   "suppressed", (json_int_t)st->suppressed,
                   "upserts", (json_int_t)st->upserts, "deletes",
                   (json_int_t)st->deletes, "acks", (json_int_t)st->acks, "rejected",
                   (json_int_t)st->rejected, "unmapped", (json_int_t)st->unmapped,
+                  "not_normalised", (json_int_t)st->unnormalised,
                   "applied", nv_time_format(nv_now(), when));
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
@@ -745,7 +758,30 @@ nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 {
     int r;
 
-    if ((r = drop_prefix(txn, s->records, entity)) < 0)
+    if ((r = drop_prefix(txn, s->records, entity)) < 0 ||
+        (r = drop_prefix(txn, s->unnorm, entity)) < 0)
         return r;
     return drop_prefix(txn, s->rejects, entity);
+}
+
+static int
+put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+           const struct nv_manifest *m, uint64_t line, const struct nv_map_skipped *skip)
+{
+    json_t *v, *a;
+    int r;
+
+    if (skip->n == 0)
+        return del_key(txn, s->unnorm, k);
+    if ((a = json_array()) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (unsigned i = 0; i < skip->n && i < NV_MAP_SKIP_KEEP; i++)
+        json_array_append_new(a, json_string(skip->reason[i]));
+    v = json_pack("{s:I,s:I,s:I,s:o}", "seq", (json_int_t)m->seq, "line", (json_int_t)line,
+                  "n", (json_int_t)skip->n, "reasons", a);
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = put_json(txn, s->unnorm, k, v);
+    json_decref(v);
+    return r;
 }

@@ -18,8 +18,14 @@
  *             version, if any, is the one before); cleared when a later
  *             version applies.  A line that is not a change record at all is
  *             kept under the key "\x01<seq>:<line>".  Reasons never quote values.
+ *   unnorm    "<entity>\0<source>\0<key>" -> {"seq":N,"line":L,"n":V,
+ *             "reasons":[...]}: stored records of which V values did not
+ *             parse (a date, a phone...) and were left out of the common
+ *             fields (the source fields keep them as sent); cleared when a
+ *             later version parses entirely.  Reasons never quote values.
  *   bstats    "<sender>/<seq, 20 digits>" -> {"map":"<commit>"|null,
  *             "upserts":N,"deletes":N,"acks":N,"rejected":N,"unmapped":N,
+ *             "not_normalised":N,
  *             "applied":"<time>"}: what each applied bundle did
  *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
@@ -43,7 +49,7 @@ struct nv_link_db {
 
 struct nv_hstore {
     MDB_env *env;
-    MDB_dbi streams, bundles, records, receipts, rejects, bstats, columns, meta;
+    MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
     struct nv_link_db link;
     struct nv_gdpr_db gdpr;
     struct nv_golden_db golden;
@@ -51,6 +57,7 @@ struct nv_hstore {
 
 struct nv_apply_stats {
     uint64_t upserts, deletes, acks, rejected, unmapped;
+    uint64_t unnormalised; /* values that did not parse, left out (mapping.h) */
     uint64_t linked, review, new_rcus, merged; /* matching (hub/link.h) */
     uint64_t rcus_touched;
     uint64_t suppressed; /* records of erased people, dropped (gdpr.h) */
@@ -102,8 +109,10 @@ int nv_hstore_bundle_applied(MDB_txn *txn, const struct nv_hstore *s,
 /* Apply the change records (or acks) of one payload file of bundle m in
  * txn, through a->map.  A line that is not a valid record, or a record that
  * cannot be mapped, is counted in st->rejected, recorded in rejects with its
- * reason (never quoting values) and skipped; the rest applies.  Errors:
- * store or I/O only. */
+ * reason (never quoting values) and skipped; the rest applies.  A value
+ * that does not parse (a date, a phone...) does not reject its record: it
+ * is left out of the common fields, counted in st->unnormalised and its
+ * reason recorded in unnorm.  Errors: store or I/O only. */
 int nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
                          const struct nv_manifest *m, const char *path,
                          struct nv_apply_ctx *a, struct nv_apply_stats *st)
@@ -116,7 +125,8 @@ int nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
 /* Every column entity has sent (sorted; free each and the array). */
 int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
                       char ***names, size_t *n) __attribute__((warn_unused_result));
-/* Delete every record and reject of entity (a replay starts with this). */
+/* Delete every record, reject and unnorm entry of entity (a replay starts
+ * with this). */
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);

@@ -278,6 +278,67 @@ test_rejects(void **state)
     }
 }
 
+/* With a skip list (the hub's ingest), values that do not parse are left
+ * out and counted; the record is kept.  Structural problems still reject. */
+static void
+test_skip_bad_values(void **state)
+{
+    static const char *const names[] = { "id", "nom", "naissance", "tel", "email", "cp" };
+    static const char *const vals[] = { "C-9", "Martin", "31/02/1990", "call me",
+                                        "m@example.fr", "75001" };
+    struct nv_rec_str n[6], v[6];
+    struct nv_mapping m;
+    struct nv_map_skipped skip;
+    struct nv_norm_values nv;
+    struct nv_buf c = NV_BUF_INIT, x = NV_BUF_INIT;
+    char why[400];
+    json_t *cj;
+
+    (void)state;
+    parse_ok(&m);
+    for (int i = 0; i < 6; i++) {
+        n[i].s = names[i], n[i].n = strlen(names[i]);
+        v[i].s = vals[i], v[i].n = strlen(vals[i]);
+    }
+    memset(&nv, 0, sizeof(nv));
+    skip.n = 99; /* reset by the call */
+    assert_int_equal(nv_mapping_apply(&m, n, v, 6, &c, &x, &nv, &skip, why, sizeof(why)), 0);
+    assert_int_equal(skip.n, 2);
+    /* in the order of the common fields */
+    assert_string_equal(skip.reason[0], "column 'tel' (phone): phone number: unexpected letter");
+    assert_string_equal(skip.reason[1], "column 'naissance' (birth_date): date: day out of range");
+    cj = json_loadb((char *)c.data, c.len, 0, NULL);
+    assert_non_null(cj);
+    assert_null(json_object_get(cj, "birth_date"));
+    assert_null(json_object_get(cj, "phone"));
+    assert_string_equal(json_string_value(json_object_get(cj, "last_name")), "martin");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(cj, "email"), 0)),
+                        "m@example.fr");
+    assert_null(nv_norm_value(&nv, NV_F_BIRTH_DATE, 0));
+    assert_string_equal(nv_norm_value(&nv, NV_F_POSTCODE, 0), "75001");
+    json_decref(cj);
+    /* everything parses: nothing skipped */
+    v[2].s = "14/03/1975", v[2].n = 10;
+    v[3].s = "0612345678", v[3].n = 10;
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
+    assert_int_equal(nv_mapping_apply(&m, n, v, 6, &c, &x, &nv, &skip, why, sizeof(why)), 0);
+    assert_int_equal(skip.n, 0);
+    assert_string_equal(nv_norm_value(&nv, NV_F_BIRTH_DATE, 0), "1975-03-14");
+    /* an unknown column still rejects the record */
+    n[5].s = "surprise", n[5].n = 8;
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
+    assert_int_equal(nv_mapping_apply(&m, n, v, 6, &c, &x, &nv, &skip, why, sizeof(why)),
+                     NV_EFORMAT);
+    assert_non_null(strstr(why, "column 'surprise' is not in the mapping"));
+    assert_int_equal(c.len, 0);
+    nv_buf_release(&c);
+    nv_buf_release(&x);
+    nv_buf_release(&nv.arena);
+    nv_mapping_release(&m);
+}
+
 static void
 test_timestamp(void **state)
 {
@@ -320,6 +381,7 @@ main(void)
         cmocka_unit_test(test_check_columns),
         cmocka_unit_test(test_apply),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_skip_bad_values),
         cmocka_unit_test(test_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -474,6 +474,10 @@ test_country(void **state)
         { "Portugal", "PT" }, { "PT", "PT" },
         { "Pays-Bas", "NL" }, { "Netherlands", "NL" }, { "NL", "NL" },
         { "La R\xc3\xa9union", "RE" }, { "Guadeloupe", "GP" },
+        /* any ISO 3166-1 country, first and last of the table included */
+        { "AU", "AU" }, { "AUS", "AU" }, { "Australia", "AU" },
+        { "aw", "AW" }, { "Aruba", "AW" }, { "Zimbabwe", "ZW" }, { "ZWE", "ZW" },
+        { "New Zealand", "NZ" }, { "Japan", "JP" }, { "BR", "BR" }, { "Brazil", "BR" },
         { "", "" }, { "  ", "" },
     };
 
