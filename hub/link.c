@@ -2755,6 +2755,10 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                 double all = (double)b.n * (double)(b.n - 1) / 2;
                 if (all > 0 && res.ncandidates > 0) {
                     out->lambda *= (double)res.ncandidates / all;
+                    /* the random pairs u came from held that share of
+                     * matches: u without them */
+                    match_model_u_without_matches(out, out->lambda,
+                                                  0.5 / (opts.u_samples + 2.0));
                     if (total > b.n)
                         out->lambda *= (double)b.n / (double)total;
                     match_model_refine(out);

@@ -1630,6 +1630,26 @@ match_model_set_u(struct match_model *mo,
     match_model_refine(mo);
 }
 
+void
+match_model_u_without_matches(struct match_model *mo, double share, double floor)
+{
+    if (!(share > 0 && share < 0.5))
+        return;
+    for (int f = 0; f < MATCH_NFIELDS; f++) {
+        double sum = 0;
+
+        for (int l = 0; l < MATCH_NLEVELS; l++) {
+            double u = (mo->em_u[f][l] - share * mo->em_m[f][l]) / (1 - share);
+
+            mo->em_u[f][l] = u > floor ? u : floor;
+            sum += mo->em_u[f][l];
+        }
+        for (int l = 0; l < MATCH_NLEVELS; l++)
+            mo->em_u[f][l] /= sum;
+    }
+    match_model_refine(mo);
+}
+
 static const struct match_em_opts em_defaults = { 500, 1e-6, 0, MATCH_EM_PRIOR, NULL };
 
 int

@@ -436,6 +436,16 @@ int match_model_fit(struct match_model *mo, const struct match_pattern *pat,
 /* Set em_u from level counts of random pairs (counts[f][l], smoothed). */
 void match_model_set_u(struct match_model *mo,
                        const double counts[MATCH_NFIELDS][MATCH_NLEVELS]);
+/*
+ * Random pairs hold matches too, a share share of them (the share of
+ * matches among all pairs): their agreements inflate u, most for the
+ * fields that tell people apart best (an id, a birth date: in a store of
+ * 10,000 records, half the random pairs agreeing on an id are one person).
+ * Take them out: u = (u - share m) / (1 - share) per level, with EM's m,
+ * at least floor (the smoothing of a level never seen), rows summing to 1,
+ * then refine.
+ */
+void match_model_u_without_matches(struct match_model *mo, double share, double floor);
 
 /*
  * Score of a compared pair: log2 posterior odds of a match, prior + sum of

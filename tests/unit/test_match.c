@@ -806,6 +806,44 @@ test_batch_fits_em(void **state)
     free(r);
 }
 
+/* u from random pairs holding a share of matches: corrected back */
+static void
+test_u_without_matches(void **state)
+{
+    static const double m[MATCH_NLEVELS] = { 0.90, 0.05, 0.03, 0.02 };
+    static const double u[MATCH_NLEVELS] = { 0.00001, 0.0002, 0.01, 0.98979 };
+    const double share = 1e-4;
+    struct match_model mo;
+    double before;
+
+    (void)state;
+    match_model_init(&mo);
+    for (int f = 0; f < MATCH_NFIELDS; f++)
+        for (int l = 0; l < MATCH_NLEVELS; l++) {
+            mo.em_m[f][l] = m[l];
+            mo.em_u[f][l] = share * m[l] + (1 - share) * u[l]; /* what sampling sees */
+        }
+    match_model_refine(&mo);
+    before = mo.weight[MATCH_F_NATIONAL_ID][MATCH_EXACT];
+    match_model_u_without_matches(&mo, share, 1e-7);
+    for (int f = 0; f < MATCH_NFIELDS; f++)
+        for (int l = 0; l < MATCH_NLEVELS; l++)
+            assert_true(fabs(mo.em_u[f][l] - u[l]) < 1e-9);
+    /* an exact id weighed log2(10) bits too little: 9 in 10 of the random
+     * pairs agreeing on it were one person */
+    assert_true(fabs(mo.weight[MATCH_F_NATIONAL_ID][MATCH_EXACT] - before - log2(10)) < 1e-3);
+    /* never below the floor, and rows still sum to 1 */
+    match_model_u_without_matches(&mo, 0.2, 1e-6);
+    for (int f = 0; f < MATCH_NFIELDS; f++) {
+        double sum = 0;
+        for (int l = 0; l < MATCH_NLEVELS; l++) {
+            assert_true(mo.em_u[f][l] > 0);
+            sum += mo.em_u[f][l];
+        }
+        assert_true(fabs(sum - 1) < 1e-12);
+    }
+}
+
 /* ---- the twins test ---- */
 
 /* Add n comparisons agreeing on last name, birth date and address, with
@@ -1151,6 +1189,7 @@ main(void)
         cmocka_unit_test(test_household_does_not_chain),
         cmocka_unit_test(test_no_chaining_through_weak_link),
         cmocka_unit_test(test_batch_fits_em),
+        cmocka_unit_test(test_u_without_matches),
         cmocka_unit_test(test_twins_table),
         cmocka_unit_test(test_twins_decided_by_data),
         cmocka_unit_test(test_model_round_trip),
