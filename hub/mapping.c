@@ -640,7 +640,7 @@ normalise(int kind, const char *in, size_t len, const char *country,
     case NV_K_NAME: return nv_norm_name(in, len, out);
     case NV_K_TEXT: return norm_text(in, len, out);
     case NV_K_EMAIL: return nv_norm_email(in, len, out);
-    case NV_K_PHONE: return nv_norm_phone(in, len, out);
+    case NV_K_PHONE: return nv_norm_phone_in(in, len, country, out);
     case NV_K_POSTCODE: return nv_norm_postcode(in, len, country, out);
     case NV_K_COUNTRY: return nv_norm_country(in, len, out);
     case NV_K_DATE: return nv_norm_date(in, len, out);

@@ -319,8 +319,102 @@ phone_french(const char *sig, struct nv_buf *out)
     return nv_buf_addf(out, "+%s%.9s", cc, sig);
 }
 
+/*
+ * National dialling plans of the countries whose numbers are written
+ * without their country code: the calling code, the trunk prefix dialled
+ * before a national number ('0', '1' for North America, 0 for none: the
+ * number is dialled as written) and the significant digits it then has.
+ * Sorted by ISO code (bsearch).  The countries that share France's plan
+ * (overseas departments and collectivities) are in french_plan.
+ */
+struct dial {
+    char iso[3];
+    char cc[4];
+    char trunk;
+    unsigned char min, max;
+};
+
+static const struct dial dials[] = {
+    { "AT", "43", '0', 4, 13 },  { "AU", "61", '0', 9, 9 },   { "BE", "32", '0', 8, 9 },
+    { "BR", "55", '0', 10, 11 }, { "CA", "1", '1', 10, 10 },  { "CH", "41", '0', 9, 9 },
+    { "CI", "225", 0, 10, 10 },  { "CZ", "420", 0, 9, 9 },    { "DE", "49", '0', 6, 13 },
+    { "DK", "45", 0, 8, 8 },     { "DZ", "213", '0', 8, 9 },  { "ES", "34", 0, 9, 9 },
+    { "FI", "358", '0', 5, 12 }, { "GB", "44", '0', 9, 10 },  { "GR", "30", 0, 10, 10 },
+    { "IE", "353", '0', 7, 9 },  { "IN", "91", '0', 10, 10 }, { "IT", "39", 0, 6, 11 },
+    { "JP", "81", '0', 9, 10 },  { "LU", "352", 0, 4, 11 },   { "MA", "212", '0', 9, 9 },
+    { "MC", "377", 0, 8, 9 },    { "NC", "687", 0, 6, 6 },    { "NL", "31", '0', 9, 9 },
+    { "NO", "47", 0, 8, 8 },     { "NZ", "64", '0', 8, 10 },  { "PF", "689", 0, 8, 8 },
+    { "PL", "48", 0, 9, 9 },     { "PT", "351", 0, 9, 9 },    { "SE", "46", '0', 7, 9 },
+    { "SN", "221", 0, 9, 9 },    { "TN", "216", 0, 8, 8 },    { "US", "1", '1', 10, 10 },
+};
+
+static int
+dial_cmp(const void *key, const void *entry)
+{
+    return strcmp(key, ((const struct dial *)entry)->iso);
+}
+
+/* France, and the places that dial as France does (0 + 9 digits). */
+static int
+french_plan(const char *country)
+{
+    static const char *const fr[] = { "FR", "RE", "GP", "MQ", "GF", "YT", "PM", "BL", "MF" };
+
+    if (country == NULL || country[0] == '\0')
+        return 1;
+    for (size_t k = 0; k < sizeof(fr) / sizeof(fr[0]); k++)
+        if (strcasecmp(country, fr[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A national number (n digits d, no country code) of country. */
+static int
+phone_national(const char *d, size_t n, const char *country, struct nv_buf *out)
+{
+    const struct dial *p;
+    char iso[3];
+
+    if (french_plan(country)) {
+        if (n == 10 && d[0] == '0')
+            return phone_french(d + 1, out);
+        if (n == 9 && d[0] != '0')
+            return phone_french(d, out);
+        return nv_fail(NV_EFORMAT, "phone number: a French national number needs 10 digits");
+    }
+    if (strlen(country) != 2)
+        return nv_fail(NV_EFORMAT, "phone number: a national number of an unknown country");
+    iso[0] = (char)ascii_upper((unsigned char)country[0]);
+    iso[1] = (char)ascii_upper((unsigned char)country[1]);
+    iso[2] = '\0';
+    p = bsearch(iso, dials, sizeof(dials) / sizeof(dials[0]), sizeof(dials[0]), dial_cmp);
+    if (p == NULL)
+        return nv_fail(NV_EFORMAT, "phone number: a national number from a country without a "
+                                   "dialling plan here (write it with + and the country code)");
+    if (p->trunk && n > p->min && d[0] == p->trunk) {
+        d++;
+        n--;
+    }
+    if (n < p->min || n > p->max) {
+        /* counted as written: with a trunk '0' */
+        unsigned lo = p->min + (p->trunk == '0'), hi = p->max + (p->trunk == '0');
+        if (lo == hi)
+            return nv_fail(NV_EFORMAT, "phone number: a national number of %s needs %u digits",
+                           iso, lo);
+        return nv_fail(NV_EFORMAT, "phone number: a national number of %s needs %u to %u "
+                                   "digits", iso, lo, hi);
+    }
+    return nv_buf_addf(out, "+%s%.*s", p->cc, (int)n, d);
+}
+
 int
 nv_norm_phone(const char *in, size_t len, struct nv_buf *out)
+{
+    return nv_norm_phone_in(in, len, NULL, out);
+}
+
+int
+nv_norm_phone_in(const char *in, size_t len, const char *country, struct nv_buf *out)
 {
     char dig[PHONE_MAX_DIGITS];
     const char *d = dig;
@@ -368,13 +462,7 @@ nv_norm_phone(const char *in, size_t len, struct nv_buf *out)
         r = nv_buf_addf(out, "+%.*s", (int)n, d);
         goto out;
     }
-    if (n == 10 && dig[0] == '0')
-        r = phone_french(dig + 1, out);
-    else if (n == 9 && dig[0] != '0')
-        r = phone_french(dig, out);
-    else
-        r = nv_fail(NV_EFORMAT,
-                    "phone number: a French national number needs 10 digits");
+    r = phone_national(dig, n, country, out);
 out:
     if (r < 0)
         rollback(out, base);

@@ -72,6 +72,19 @@ int nv_norm_name(const char *in, size_t len, struct nv_buf *out)
  */
 int nv_norm_phone(const char *in, size_t len, struct nv_buf *out)
     __attribute__((warn_unused_result));
+/*
+ * The same, with national numbers (no + or 00 prefix) read in the dialling
+ * plan of country (ISO alpha-2; NULL or "" is France, as are RE, GP, MQ,
+ * GF, YT, PM, BL, MF): the trunk prefix is dropped ('0' in most of Europe,
+ * a leading '1' of an 11-digit North American number; Italy, Spain,
+ * Portugal and a few others dial none) and the significant digits must be
+ * in the country's range, then "+" and the calling code go in front:
+ * country BE, "02 123 45 67" -> +3221234567; US, "(212) 555-0100" ->
+ * +12125550100; IT, "06 1234 5678" -> +390612345678.  A national number of
+ * a country without a plan here is refused (write it with +CC).
+ */
+int nv_norm_phone_in(const char *in, size_t len, const char *country, struct nv_buf *out)
+    __attribute__((warn_unused_result));
 
 /*
  * E-mail addresses, canonical form: blanks trimmed, local part lower-cased

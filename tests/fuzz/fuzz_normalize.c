@@ -32,6 +32,13 @@ pc(const char *in, size_t len, struct nv_buf *out)
     return nv_norm_postcode(in, len, pc_country, out);
 }
 
+/* a phone read in pc_country's dialling plan */
+static int
+phone_in(const char *in, size_t len, struct nv_buf *out)
+{
+    return nv_norm_phone_in(in, len, pc_country, out);
+}
+
 static int
 utf8_ok(const uint8_t *p, size_t n)
 {
@@ -132,7 +139,7 @@ similarity(const char *a, const char *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const countries[] = { NULL, "FR", "GB" };
+    static const char *const countries[] = { NULL, "FR", "GB", "US", "IT", "RE", "KZ", "x" };
     const char *in = (const char *)data;
     char *name, *s, *half;
     struct nv_buf key = NV_BUF_INIT;
@@ -160,6 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t k = 0; k < sizeof(countries) / sizeof(countries[0]); k++) {
         pc_country = countries[k];
         fixed_point(pc, in, size, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -");
+        fixed_point(phone_in, in, size, "+0123456789");
     }
 
     s = run(nv_norm_email, in, size, NULL);

@@ -339,6 +339,48 @@ test_skip_bad_values(void **state)
     nv_mapping_release(&m);
 }
 
+/* An entity's country reads its records' national phones and postal codes,
+ * unless the record names another country. */
+static void
+test_entity_country(void **state)
+{
+    static const char text[] = "nova-mapping 1\nentity bxl\nkey id\nfield last_name nom\n"
+                               "field phone tel\nfield postcode cp\nfield country pays\n"
+                               "country BE\n";
+    struct nv_mapping m;
+    json_t *f, *cj;
+    struct nv_buf c = NV_BUF_INIT, x = NV_BUF_INIT;
+    char why[400];
+
+    (void)state;
+    assert_int_equal(nv_mapping_parse(text, strlen(text), "bxl", &m), 0);
+    f = json_pack("{s:s,s:s,s:s,s:s}", "id", "1", "nom", "Peeters", "tel", "02 123 45 67", "cp",
+                  "1000");
+    assert_int_equal(nv_mapping_apply_json(&m, f, &c, &x, why, sizeof(why)), 0);
+    cj = json_loadb((char *)c.data, c.len, 0, NULL);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(cj, "phone"), 0)),
+                        "+3221234567");
+    assert_string_equal(json_string_value(json_object_get(cj, "postcode")), "1000");
+    json_decref(cj);
+    json_decref(f);
+    /* a record from France in the same CRM */
+    f = json_pack("{s:s,s:s,s:s,s:s}", "id", "2", "tel", "06 12 34 56 78", "cp", "1000", "pays",
+                  "France");
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
+    assert_int_equal(nv_mapping_apply_json(&m, f, &c, &x, why, sizeof(why)), 0);
+    cj = json_loadb((char *)c.data, c.len, 0, NULL);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(cj, "phone"), 0)),
+                        "+33612345678");
+    assert_string_equal(json_string_value(json_object_get(cj, "postcode")), "01000");
+    assert_string_equal(json_string_value(json_object_get(cj, "country")), "FR");
+    json_decref(cj);
+    json_decref(f);
+    nv_buf_release(&c);
+    nv_buf_release(&x);
+    nv_mapping_release(&m);
+}
+
 static void
 test_timestamp(void **state)
 {
@@ -382,6 +424,7 @@ main(void)
         cmocka_unit_test(test_apply),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_skip_bad_values),
+        cmocka_unit_test(test_entity_country),
         cmocka_unit_test(test_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,66 @@ test_phone(void **state)
     bad(nv_norm_phone, "123456789012345678901", "too many digits");
 }
 
+/* National numbers in another country's dialling plan (the entity's or the
+ * record's country). */
+static const char *phone_country;
+
+static int
+phone_in(const char *in, size_t len, struct nv_buf *out)
+{
+    return nv_norm_phone_in(in, len, phone_country, out);
+}
+
+static void
+test_phone_countries(void **state)
+{
+    static const char *const cases[][3] = {
+        { "BE", "02 123 45 67", "+3221234567" },
+        { "BE", "0470 12 34 56", "+32470123456" },
+        { "be", "02/123.45.67", "+3221234567" },
+        { "CH", "044 668 18 00", "+41446681800" },
+        { "DE", "030 123456", "+4930123456" },
+        { "DE", "0151 23456789", "+4915123456789" },
+        { "GB", "020 7946 0958", "+442079460958" },
+        { "GB", "07700 900123", "+447700900123" },
+        { "US", "(212) 555-0199", "+12125550199" },
+        { "US", "1 212 555 0199", "+12125550199" },
+        { "CA", "514-555-0100", "+15145550100" },
+        { "IT", "06 1234 5678", "+390612345678" },  /* the 0 is dialled */
+        { "IT", "347 123 4567", "+393471234567" },
+        { "ES", "912 345 678", "+34912345678" },
+        { "PT", "21 123 4567", "+351211234567" },
+        { "MA", "0612-345678", "+212612345678" },
+        { "AU", "(02) 9876 5432", "+61298765432" },
+        { "LU", "26 12 34", "+352261234" },
+        /* the French plan: France and its overseas departments */
+        { "FR", "06 12 34 56 78", "+33612345678" },
+        { "RE", "0692 12 34 56", "+262692123456" },
+        { "", "06 12 34 56 78", "+33612345678" },
+        /* an international number is read as written, whatever the country */
+        { "BE", "+33 6 12 34 56 78", "+33612345678" },
+        { "US", "0033 6 12 34 56 78", "+33612345678" },
+    };
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        phone_country = cases[k][0];
+        ok(phone_in, cases[k][1], cases[k][2]);
+    }
+    phone_country = "BE";
+    bad(phone_in, "02 123", "a national number of BE needs 9 to 10 digits");
+    phone_country = "US";
+    bad(phone_in, "555-0199", "a national number of US needs 10 digits");
+    phone_country = "ES";
+    bad(phone_in, "91 234 56", "of ES needs 9 digits");
+    phone_country = "KZ";
+    bad(phone_in, "8 727 123 4567", "without a dialling plan here");
+    phone_country = "FR";
+    bad(phone_in, "02 123 45 67", "French national number needs 10 digits");
+    phone_country = NULL;
+    ok(phone_in, "06 12 34 56 78", "+33612345678");
+}
+
 static void
 test_phone_reason_is_not_the_number(void **state)
 {
@@ -619,6 +679,7 @@ main(void)
         cmocka_unit_test(test_name),
         cmocka_unit_test(test_name_long),
         cmocka_unit_test(test_phone),
+        cmocka_unit_test(test_phone_countries),
         cmocka_unit_test(test_phone_reason_is_not_the_number),
         cmocka_unit_test(test_email),
         cmocka_unit_test(test_email_role),
