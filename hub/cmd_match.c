@@ -808,7 +808,10 @@ nv_cmd_model(int argc, char **argv)
         if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
             goto out;
         if (!strcmp(pos[1], "show")) {
+            json_t *ws = nv_weights_state(txn, &h.store.link);
             print_weights(&mo);
+            nv_weights_state_print(ws);
+            json_decref(ws);
         } else {
             nv_buf_reset(&text);
             if ((r = match_model_format(&mo, &text)) < 0 ||

@@ -215,6 +215,43 @@ lk_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->entity, y->entity);
 }
 
+json_t *
+nv_weights_state(MDB_txn *txn, const struct nv_link_db *db)
+{
+    uint64_t fitted, frozen, records;
+
+    if (nv_link_fit_state(txn, db, &fitted, &frozen, &records) < 0)
+        return NULL;
+    return json_pack("{s:I,s:I,s:b,s:o}", "fitted_at", (json_int_t)fitted, "records",
+                     (json_int_t)records, "frozen", frozen != 0, "next_fit_at",
+                     frozen ? json_null()
+                            : json_integer((json_int_t)(2 * fitted > NV_LINK_FIT_MIN
+                                                            ? 2 * fitted
+                                                            : NV_LINK_FIT_MIN)));
+}
+
+void
+nv_weights_state_print(const json_t *w)
+{
+    long long fitted, records, next;
+
+    if (w == NULL)
+        return;
+    fitted = (long long)json_integer_value(json_object_get(w, "fitted_at"));
+    records = (long long)json_integer_value(json_object_get(w, "records"));
+    next = (long long)json_integer_value(json_object_get(w, "next_fit_at"));
+    if (json_is_true(json_object_get(w, "frozen")))
+        printf("weights: frozen (imported or frozen by hand; nova-hub model DIR unfreeze lets "
+               "them refit)\n");
+    else if (fitted == 0)
+        printf("weights: generic until the first fit, at %lld records (the store has %lld)\n",
+               next, records);
+    else
+        printf("weights: fitted by EM when the store held %lld records (it has %lld); the next "
+               "automatic fit comes at %lld, `nova-hub learn` refits now (after an acquisition, "
+               "say)\n", fitted, records, next);
+}
+
 /* What the data team looks at first: records linked, people, people known
  * to several entities, duplicates inside one entity, review. */
 static json_t *
@@ -322,7 +359,9 @@ nv_cmd_status(int argc, char **argv)
     }
     scan_store(&h, txn, &es);
     {
-        json_t *mf = matching_figures(&h, txn);
+        json_t *mf = matching_figures(&h, txn), *ws = nv_weights_state(txn, &h.store.link);
+        if (ws != NULL)
+            json_object_set_new(out, "weights", ws);
         if (mf != NULL)
             json_object_set_new(out, "matching", mf);
     }
@@ -465,6 +504,8 @@ nv_cmd_status(int argc, char **argv)
                        (long long)json_integer_value(json_object_get(mf, "duplicate_records")),
                        (long long)json_integer_value(json_object_get(mf, "records_in_review")),
                        (long long)json_integer_value(json_object_get(mf, "review_pairs")));
+            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
+                nv_weights_state_print(json_object_get(out, "weights"));
         }
         json_array_foreach(waiting, i, x)
             printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "

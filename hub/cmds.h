@@ -33,6 +33,14 @@ typedef struct MDB_txn MDB_txn;
 int nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h,
                         MDB_txn **txn, char *rcu, const char **subject, int *json);
 
+/* When the matching weights were fitted, as {"fitted_at":N,"records":M,
+ * "frozen":B,"next_fit_at":K|null} (NULL on a store error), and that as
+ * one line of text for status and `model show`. */
+struct nv_link_db;
+typedef struct json_t json_t;
+json_t *nv_weights_state(MDB_txn *txn, const struct nv_link_db *db);
+void nv_weights_state_print(const json_t *w);
+
 /* `export DIR links`: entity,source_key,rcu_id,status to stdout. */
 int nv_export_links(struct nv_hub *h);
 

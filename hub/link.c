@@ -23,7 +23,7 @@
  * to the random pairs' during EM the namesakes joined the match class and
  * every score came out higher, hence the generic 10.) */
 #define HUB_LINK 7.0
-#define EM_MIN_TOTAL 200        /* the first fit waits for this many records */
+#define EM_MIN_TOTAL NV_LINK_FIT_MIN /* the first fit waits for this many records */
 #define EM_SAMPLE 200000        /* records an automatic fit looks at, at most */
 
 /* match values in mrec order */
@@ -2799,6 +2799,23 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
     }
     batch_free(&b);
     return r;
+}
+
+int
+nv_link_fit_state(MDB_txn *txn, const struct nv_link_db *db, uint64_t *fitted,
+                  uint64_t *frozen, uint64_t *records)
+{
+    MDB_stat ms;
+    int r, rc;
+
+    *records = 0;
+    if ((r = meta_get_u64(txn, db, "em_records", fitted)) < 0 ||
+        (r = meta_get_u64(txn, db, "frozen", frozen)) < 0)
+        return r;
+    if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0)
+        return mdb_fail(rc, "cannot read");
+    *records = ms.ms_entries;
+    return 0;
 }
 
 int

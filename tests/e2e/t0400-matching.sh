@@ -51,8 +51,12 @@ hub() {
 hub learnt 1
 nova-hub model learnt/H export model.json >/dev/null
 check "the weights can be exported" grep -q nova_match_model model.json
+check "status says when the weights were fitted" sh -c 'nova-hub status learnt/H | grep -q "^weights: fitted by EM when the store held [0-9]* records (it has 3000); the next automatic fit comes at"'
+check "model show says it too" sh -c 'nova-hub model learnt/H show | grep -q "^weights: fitted by EM when the store held"'
+check "status --json gives the fit state" sh -c 'nova-hub status learnt/H --json | grep -q "\"weights\":{\"fitted_at\":[0-9]*,\"records\":3000,\"frozen\":false"'
 hub one 1 "$T/model.json"
 hub many 4 "$T/model.json"
+check "imported weights are frozen, and status says so" sh -c 'nova-hub status one/H | grep -q "^weights: frozen"'
 check "every record gets an RCU" sh -c '[ "$(nova-hub export one/H links 2>/dev/null | wc -l)" = 3001 ]'
 nova-hub eval one/H gen/truth.csv > eval.txt
 note "$(tr '\n' ' ' < eval.txt)"
