@@ -17,7 +17,7 @@
 #          (what the hub does when the data hold twins, or no ids)
 #   FEBRL4 names + postcode + address;  names + postcode alone
 #   FEBRL3 dedup, with date_of_birth and soc_sec_id; without them
-#   FEBRL4 again through the real hub (tests/tools/febrl-hub.sh)
+#   FEBRL4 and FEBRL3 again through the real hub (tests/tools/febrl-hub.sh)
 # then one line per run starting with "bench:".
 set -eu
 
@@ -70,17 +70,21 @@ run "FEBRL3 dedup, names+postcode+address+dob+ssn" dedup "$FEBRL/dataset3.csv" -
 run "FEBRL3 dedup, same, twins rule held on" dedup "$FEBRL/dataset3.csv" --with-dob-ssn --twins-rule
 run "FEBRL3 dedup, names+postcode+address" dedup "$FEBRL/dataset3.csv"
 
-# the same FEBRL4 through the real hub: two agents, nova-hub ingest, eval
-# (the hub's own fit: m by EM, u from random pairs, 7-bit link threshold)
-printf '\n== FEBRL4 link through the hub, names+postcode+address+dob+ssn\n'
-PATH="$B:$PATH" sh "$ROOT/tests/tools/febrl-hub.sh" "$FEBRL" "$T/hub" >"$T/hub.txt" 2>&1 ||
-    { cat "$T/hub.txt"; die "the FEBRL4 hub scenario failed"; }
-grep -v '^applied' "$T/hub.txt"
-awk '/^precision/ { p = $2 } /^recall/ { r = $2 } /^F1/ { f = $2 }
-     /^review/ { rv = $2; sh = $4 } /^twins rule:/ { tw = $3 }
-     END { printf "bench: %-44s precision %s recall %s F1 %s; review %s records %s; twins rule %s\n",
-                  "FEBRL4 through the hub (agents, ingest, eval)", p, r, f, rv, sh, tw }' \
-    "$T/hub.txt" >>"$T/summary"
+# FEBRL4 and FEBRL3 again through the real hub: agents, nova-hub ingest,
+# eval (the hub's own fit: m by EM, u from random pairs, 7-bit threshold)
+# hubrun NAME MODE
+hubrun() {
+    printf '\n== %s\n' "$1"
+    PATH="$B:$PATH" sh "$ROOT/tests/tools/febrl-hub.sh" "$FEBRL" "$T/hub-$2" "$2" >"$T/hub.txt" 2>&1 ||
+        { cat "$T/hub.txt"; die "the FEBRL hub scenario ($2) failed"; }
+    grep -v '^applied' "$T/hub.txt"
+    awk -v name="$1" '/^precision/ { p = $2 } /^recall/ { r = $2 } /^F1/ { f = $2 }
+         /^review/ { rv = $2; sh = $4 } /^twins rule:/ { tw = $3 }
+         END { printf "bench: %-44s precision %s recall %s F1 %s; review %s records %s; twins rule %s\n",
+                      name, p, r, f, rv, sh, tw }' "$T/hub.txt" >>"$T/summary"
+}
+hubrun "FEBRL4 through the hub (agents, ingest, eval)" link
+hubrun "FEBRL3 through the hub (one entity's dedup)" dedup
 
 printf '\n'
 cat "$T/summary"
