@@ -248,8 +248,8 @@ nv_weights_state_print(const json_t *w)
                next, records);
     else
         printf("weights: fitted by EM when the store held %lld records (it has %lld); the next "
-               "automatic fit comes at %lld, `nova-hub learn` refits now (after an acquisition, "
-               "say)\n", fitted, records, next);
+               "automatic fit comes at %lld or with a new entity's first records "
+               "(`nova-hub learn` refits now)\n", fitted, records, next);
 }
 
 /* What the data team looks at first: records linked, people, people known

@@ -157,7 +157,8 @@ int nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
 /* When the weights were fitted: *fitted the store's records at the last
  * fit (0: never, the generic weights), *frozen 1 if frozen, *records the
  * store's records now.  The next automatic fit comes when records reach
- * 2 * fitted (at least NV_LINK_FIT_MIN), unless frozen. */
+ * 2 * fitted (at least NV_LINK_FIT_MIN), or with the first records of an
+ * entity no fit has seen, unless frozen. */
 #define NV_LINK_FIT_MIN 200
 int nv_link_fit_state(MDB_txn *txn, const struct nv_link_db *db, uint64_t *fitted,
                       uint64_t *frozen, uint64_t *records) __attribute__((warn_unused_result));

@@ -52,6 +52,7 @@ hub learnt 1
 nova-hub model learnt/H export model.json >/dev/null
 check "the weights can be exported" grep -q nova_match_model model.json
 check "status says when the weights were fitted" sh -c 'nova-hub status learnt/H | grep -q "^weights: fitted by EM when the store held [0-9]* records (it has 3000); the next automatic fit comes at"'
+check "the acquired entity's first bundle refits the weights (2000 base records, then 1000)" sh -c 'nova-hub status learnt/H | grep -q "^weights: fitted by EM when the store held 3000 records"'
 check "model show says it too" sh -c 'nova-hub model learnt/H show | grep -q "^weights: fitted by EM when the store held"'
 check "status --json gives the fit state" sh -c 'nova-hub status learnt/H --json | grep -q "\"weights\":{\"fitted_at\":[0-9]*,\"records\":3000,\"frozen\":false"'
 hub one 1 "$T/model.json"
