@@ -2153,7 +2153,7 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
      * the same precision. */
     {
         uint64_t frozen, fitted, seen = 1;
-        char ek[8 + NV_NAME_MAX + 1];
+        char ek[8 + NV_NAME_MAX + 1] = "";
         MDB_stat ms;
         if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
             (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
@@ -2162,15 +2162,20 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
             r = mdb_fail(rc, "cannot read");
             goto out;
         }
-        snprintf(ek, sizeof(ek), "em_ent:%s", set->v[0].key);
-        if ((r = meta_get_u64(txn, db, ek, &seen)) < 0)
-            goto out;
+        /* the entity of the bundle's first record that is not a delete */
+        for (size_t i = 0; i < set->n && seen; i++)
+            if (!set->v[i].deleted && !set->v[i].skip) {
+                snprintf(ek, sizeof(ek), "em_ent:%s", set->v[i].key);
+                if ((r = meta_get_u64(txn, db, ek, &seen)) < 0)
+                    goto out;
+                break;
+            }
         if (!frozen && ms.ms_entries >= EM_MIN_TOTAL &&
             (ms.ms_entries >= 2 * fitted || !seen)) {
             if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
                 goto out;
             st->em_fitted = 1;
-            if ((r = meta_put_u64(txn, db, ek, 1)) < 0)
+            if (ek[0] != '\0' && (r = meta_put_u64(txn, db, ek, 1)) < 0)
                 goto out;
         }
     }
