@@ -1,8 +1,11 @@
 /*
  * fuzz_mapping.c - libFuzzer target for the mapping file parser.  The input
  * is a mapping text; when it parses, it is applied to a fixed record whose
- * columns are the mapping's own columns (so every mapped path runs), then to
- * a record with an unknown column.
+ * columns are the mapping's own columns (so every mapped path runs), strictly
+ * (the agent's CRM values that do not parse reject the record) and as the
+ * hub's ingest does (they are left out and counted: the record must then
+ * always map, to the same JSON when nothing was left out), then to a record
+ * with an unknown column.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +43,40 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         json_decref(cj);
         json_decref(xj);
+    }
+    {
+        /* as ingest applies it: every column is known, every value small
+         * and decodable, so the record maps whatever its values */
+        struct nv_rec_str *n = calloc(m.ncols + 1, sizeof(*n)), *v = calloc(m.ncols + 1, sizeof(*v));
+        struct nv_buf c2 = NV_BUF_INIT, x2 = NV_BUF_INIT;
+        struct nv_norm_values nv;
+        struct nv_map_skipped skip;
+        json_t *cj;
+        if (n == NULL || v == NULL)
+            abort();
+        memset(&nv, 0, sizeof(nv));
+        for (size_t i = 0; i < m.ncols; i++) {
+            n[i].s = m.cols[i].name, n[i].n = strlen(n[i].s);
+            v[i].s = values[i % (sizeof(values) / sizeof(values[0]))], v[i].n = strlen(v[i].s);
+        }
+        if (nv_mapping_apply(&m, n, v, m.ncols, &c2, &x2, &nv, &skip, why, sizeof(why)) != 0) {
+            fprintf(stderr, "lenient apply refused: %s\n", why);
+            abort();
+        }
+        if ((cj = json_loadb((char *)c2.data, c2.len, 0, NULL)) == NULL)
+            abort();
+        json_decref(cj);
+        /* nothing left out: the strict result, byte for byte (when the JSON
+         * record could hold every column: jansson refuses keys that are not
+         * UTF-8) */
+        if (skip.n == 0 && json_object_size(fields) == m.ncols &&
+            (c.len != c2.len || memcmp(c.data, c2.data, c.len) != 0))
+            abort();
+        nv_buf_release(&c2);
+        nv_buf_release(&x2);
+        nv_buf_release(&nv.arena);
+        free(n);
+        free(v);
     }
     o = nv_mapping_originals(&m, fields);
     json_decref(o);
