@@ -197,14 +197,14 @@ test_phone(void **state)
     bad(nv_norm_phone, "123456789012345678901", "too many digits");
 }
 
-/* National numbers in another country's dialling plan (the entity's or the
- * record's country). */
-static const char *phone_country;
+/* The country the wrappers below read values in (the entity's or the
+ * record's): national phone numbers, postal codes. */
+static const char *in_country;
 
 static int
 phone_in(const char *in, size_t len, struct nv_buf *out)
 {
-    return nv_norm_phone_in(in, len, phone_country, out);
+    return nv_norm_phone_in(in, len, in_country, out);
 }
 
 static void
@@ -240,20 +240,20 @@ test_phone_countries(void **state)
 
     (void)state;
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        phone_country = cases[k][0];
+        in_country = cases[k][0];
         ok(phone_in, cases[k][1], cases[k][2]);
     }
-    phone_country = "BE";
+    in_country = "BE";
     bad(phone_in, "02 123", "a national number of BE needs 9 to 10 digits");
-    phone_country = "US";
+    in_country = "US";
     bad(phone_in, "555-0199", "a national number of US needs 10 digits");
-    phone_country = "ES";
+    in_country = "ES";
     bad(phone_in, "91 234 56", "of ES needs 9 digits");
-    phone_country = "KZ";
+    in_country = "KZ";
     bad(phone_in, "8 727 123 4567", "without a dialling plan here");
-    phone_country = "FR";
+    in_country = "FR";
     bad(phone_in, "02 123 45 67", "French national number needs 10 digits");
-    phone_country = NULL;
+    in_country = NULL;
     ok(phone_in, "06 12 34 56 78", "+33612345678");
 }
 
@@ -343,12 +343,10 @@ test_email_role(void **state)
 
 /* ---- postal codes ---- */
 
-static const char *pc_country;
-
 static int
 pc(const char *in, size_t len, struct nv_buf *out)
 {
-    return nv_norm_postcode(in, len, pc_country, out);
+    return nv_norm_postcode(in, len, in_country, out);
 }
 
 static void
@@ -359,7 +357,7 @@ test_postcode_fr(void **state)
 
     (void)state;
     for (size_t k = 0; k < sizeof(fr) / sizeof(fr[0]); k++) {
-        pc_country = fr[k];
+        in_country = fr[k];
         ok(pc, "75002", "75002");
         ok(pc, " 75 002 ", "75002");
         ok(pc, "75\xc2\xa0" "002", "75002");
@@ -394,22 +392,22 @@ static void
 test_postcode_other(void **state)
 {
     (void)state;
-    pc_country = "GB";
+    in_country = "GB";
     ok(pc, "sw1a 1aa", "SW1A 1AA");
     ok(pc, "  SW1A   1AA ", "SW1A 1AA");
-    pc_country = "BE";
+    in_country = "BE";
     ok(pc, "1000", "1000");
-    pc_country = "CA";
+    in_country = "CA";
     ok(pc, "h2x 1y4", "H2X 1Y4");
-    pc_country = "PT";
+    in_country = "PT";
     ok(pc, "1000-001", "1000-001");
-    pc_country = "US";
+    in_country = "US";
     ok(pc, "10001-1234", "10001-1234");
     ok(pc, "", "");
     bad(pc, "10001-12345", "longer than 10");
     bad(pc, "SW1A_1AA", "unexpected character");
     bad(pc, "1000\xc3\xa9", "unexpected character");
-    pc_country = "Deutschland";
+    in_country = "Deutschland";
     ok(pc, "10115", "10115");
 }
 
