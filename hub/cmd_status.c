@@ -107,6 +107,14 @@ print_reasons(json_t *rs)
     }
 }
 
+/* One more of reason in counts (reason -> count). */
+static void
+count_reason(json_t *counts, const char *reason)
+{
+    json_object_set_new(counts, reason,
+                        json_integer(json_integer_value(json_object_get(counts, reason)) + 1));
+}
+
 static void
 scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
 {
@@ -128,7 +136,7 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
     if (mdb_cursor_open(txn, h->store.rejects, &c) == 0) {
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
             const char *z = memchr(k.mv_data, 0, k.mv_size);
-            json_t *o, *cnt;
+            json_t *o;
             const char *reason;
             struct ent *e;
             if (z == NULL)
@@ -137,11 +145,7 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
             e->rejected++;
             o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
             reason = json_string_value(json_object_get(o, "reason"));
-            if (reason == NULL)
-                reason = "-";
-            cnt = json_object_get(e->reasons, reason);
-            json_object_set_new(e->reasons, reason,
-                                json_integer(json_integer_value(cnt) + 1));
+            count_reason(e->reasons, reason != NULL ? reason : "-");
             json_decref(o);
         }
         mdb_cursor_close(c);
@@ -158,13 +162,9 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
             o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
             e->unnorm_records++;
             e->unnorm_values += (uint64_t)json_integer_value(json_object_get(o, "n"));
-            json_array_foreach(json_object_get(o, "reasons"), i, r) {
-                const char *reason = json_string_value(r);
-                if (reason != NULL)
-                    json_object_set_new(
-                        e->unnorm, reason,
-                        json_integer(json_integer_value(json_object_get(e->unnorm, reason)) + 1));
-            }
+            json_array_foreach(json_object_get(o, "reasons"), i, r)
+                if (json_string_value(r) != NULL)
+                    count_reason(e->unnorm, json_string_value(r));
             json_decref(o);
         }
         mdb_cursor_close(c);
