@@ -130,7 +130,9 @@ bench: all
 	@BUILD=$(BUILD) sh tests/bench/hub-match.sh
 	@BUILD=$(BUILD) sh tests/bench/gdpr.sh
 
-demo: all
+demo:
+	@sh mk/deps.sh demo
+	@$(MAKE) --no-print-directory all $(GEN)
 	@BUILD=$(BUILD) sh tests/demo.sh
 
 install: all

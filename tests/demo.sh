@@ -97,13 +97,15 @@ step "12. an auditor checks the signed ledger and the bundles from public keys o
 run nova-audit verify hub/ledger --keys hub/keys/identity.pub --keys acme/keys/identity.pub hub/archive/*.nova
 run nova-hub ledger hub --allowed-signers allowed_signers
 run git -C hub/ledger -c gpg.ssh.allowedSignersFile="$D/allowed_signers" verify-commit main
-if command -v minisign >/dev/null && command -v age >/dev/null; then
-    mkdir -p audit && tar -C audit -xf "$bundle"
-    run minisign -Vm audit/manifest -x audit/manifest.minisig -p acme/keys/sign.pub
-    run sha256sum audit/payload.age
-    step "13. the hub (and only the hub) can read the payload, with stock age"
-    age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t
-fi
+for tool in minisign age zstd; do
+    command -v $tool >/dev/null || { echo "demo: the stock tool '$tool' is missing (apt-get install $tool; make demo installs it as root)" >&2; exit 1; }
+done
+mkdir -p audit && tar -C audit -xf "$bundle"
+run minisign -Vm audit/manifest -x audit/manifest.minisig -p acme/keys/sign.pub
+run sha256sum audit/payload.age
+step "13. the hub (and only the hub) can read the payload, with stock age"
+printf '$ age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t\n'
+age -d -i hub/keys/age.key audit/payload.age | zstd -dq | tar -t
 
 step "14. the acquisition: the group's base and the acquired company's CRM, two entities, two agents"
 printf '$ gencrm --seed 1 --base 2000 --acquired 1000 --overlap 0.3 --out gen   (French CRM exports)\n'
