@@ -24,8 +24,9 @@ DEPS_OK := $(BUILD)/.deps-ok
 
 BASE_SRC  = $(wildcard formats/*.c) $(wildcard keys/*.c)
 AGENT_SRC = $(wildcard agent/*.c)
-HUB_SRC   = $(filter-out hub/audit_main.c,$(wildcard hub/*.c))
-AUDIT_SRC = hub/audit_main.c $(filter hub/ledger%.c,$(HUB_SRC))
+# the hub's rooms (docs/ARCHITECTURE.md); hub/audit is the auditor's program
+HUB_SRC   = $(filter-out hub/audit/%,$(wildcard hub/*/*.c))
+AUDIT_SRC = hub/audit/main.c $(filter hub/store/ledger%.c,$(HUB_SRC))
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC  = $(wildcard tests/tools/*.c)
@@ -33,7 +34,7 @@ TOOL_SRC  = $(wildcard tests/tools/*.c)
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 BASE_OBJ  = $(call obj,$(BASE_SRC))
 AGENT_LIB = $(call obj,$(filter-out agent/main.c,$(AGENT_SRC)))
-HUB_LIB   = $(call obj,$(filter-out hub/main.c,$(HUB_SRC)))
+HUB_LIB   = $(call obj,$(filter-out hub/cmd/main.c,$(HUB_SRC)))
 # the hub sends bundles with the agent's exactly-once outbox
 HUB_EXTRA = $(call obj,agent/outbox.c agent/state.c)
 
@@ -63,7 +64,7 @@ $(BUILD)/nova-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BASE_OBJ)
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/nova-hub: $(BUILD)/hub/main.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
+$(BUILD)/nova-hub: $(BUILD)/hub/cmd/main.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/bench/match.sh - identity resolution (hub/match.c) on the FEBRL
+# tests/bench/match.sh - identity resolution (hub/match/match.c) on the FEBRL
 # benchmark: pairwise precision, recall and F1 of the automatic links, the
 # pairs left for review, and comparisons per second.
 #
@@ -7,7 +7,7 @@
 # (needs build/tests/tool_febrl: `make tests`).  The data are the FEBRL CSVs
 # of ../shared/data/febrl (FEBRL=dir to use others); see their README.md.
 #
-# Runs, with the thresholds and options fixed in hub/match.h (the same for
+# Runs, with the thresholds and options fixed in hub/match/match.h (the same for
 # every run; nothing is tuned on the truth):
 #   FEBRL4 link 4a x 4b, one-to-one, with date_of_birth and soc_sec_id
 #          (the twins test decides the twins rule, as in the hub: FEBRL

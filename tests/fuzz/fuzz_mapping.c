@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../../formats/errors.h"
-#include "../../hub/mapping.h"
+#include "../../hub/model/mapping.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../hub/match.h"
+#include "../../hub/match/match.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 
 #include "../../formats/buf.h"
 #include "../../formats/errors.h"
-#include "../../hub/normalize.h"
+#include "../../hub/model/normalize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

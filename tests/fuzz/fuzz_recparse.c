@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "../../hub/recparse.h"
+#include "../../hub/model/recparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

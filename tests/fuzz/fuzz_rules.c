@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../formats/errors.h"
-#include "../../hub/rules.h"
+#include "../../hub/model/rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -49,8 +49,8 @@
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
-#include "../../hub/match.h"
-#include "../../hub/normalize.h"
+#include "../../hub/match/match.h"
+#include "../../hub/model/normalize.h"
 
 enum col { C_ID, C_GIVEN, C_SURNAME, C_NO, C_ADDR1, C_SUBURB, C_POSTCODE, C_DOB, C_SSN, C_N };
 static const char *const col_names[C_N] = {

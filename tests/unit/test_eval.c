@@ -17,7 +17,7 @@
 
 #include "../../formats/buf.h"
 #include "../../formats/errors.h"
-#include "../../hub/eval.h"
+#include "../../hub/match/eval.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "../../formats/errors.h"
-#include "../../hub/mapping.h"
+#include "../../hub/model/mapping.h"
 
 static const char good[] =
     "# a comment\n"

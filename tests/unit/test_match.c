@@ -17,8 +17,8 @@
 
 #include "../../formats/buf.h"
 #include "../../formats/errors.h"
-#include "../../hub/match.h"
-#include "../../hub/normalize.h"
+#include "../../hub/match/match.h"
+#include "../../hub/model/normalize.h"
 
 /* ---- helpers ---- */
 

@@ -14,7 +14,7 @@
 
 #include "../../formats/buf.h"
 #include "../../formats/errors.h"
-#include "../../hub/normalize.h"
+#include "../../hub/model/normalize.h"
 
 typedef int (*norm_fn)(const char *, size_t, struct nv_buf *);
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../../formats/errors.h"
-#include "../../hub/rules.h"
+#include "../../hub/model/rules.h"
 
 static void
 test_defaults(void **state)

@@ -1,0 +1,277 @@
+/*
+ * nova-audit - offline verification from public keys only.  Needs no secret
+ * key and never decrypts, so it never sees personal data.
+ *
+ *   nova-audit bundles --keys DIR|FILE... BUNDLE...
+ *     container, manifest signature, payload hash of each bundle, and the
+ *     sequence and hash chain of each stream among the bundles given.
+ *
+ *   nova-audit verify LEDGER --keys DIR|FILE... [BUNDLE...]
+ *     the hub's ledger (a git repository): every commit's SSH signature by
+ *     the hub's ledger key, every manifest signature, every stream's
+ *     sequence and hash chain, and that each BUNDLE matches its entry.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "../../formats/bundle.h"
+#include "../../formats/cli.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/log.h"
+#include "../../formats/stream.h"
+#include "../../keys/keyring.h"
+#include "../store/ledger.h"
+
+/* Keys: a keyring file's directory (DIR/keyring) and/or identity files. */
+static int
+load_keys(struct nv_keyring *kr, const char *arg)
+{
+    struct stat st;
+    struct nv_identity_pub id;
+    int r;
+
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+        struct nv_keyring tmp;
+        char *kp = nv_path_join(arg, "keyring");
+        int has = nv_exists(kp);
+        free(kp);
+        if (has) {
+            if ((r = nv_keyring_load(&tmp, arg)) < 0)
+                return r;
+            for (size_t i = 0; i < tmp.n; i++) {
+                if (kr->n == kr->cap) {
+                    kr->cap = kr->cap ? kr->cap * 2 : 16;
+                    kr->e = realloc(kr->e, kr->cap * sizeof(*kr->e));
+                    if (kr->e == NULL)
+                        abort();
+                }
+                kr->e[kr->n++] = tmp.e[i];
+            }
+            nv_keyring_release(&tmp);
+        }
+        /* plus every *.pub identity file in it */
+        {
+            struct dirent **ents;
+            int n = scandir(arg, &ents, NULL, alphasort);
+            for (int i = 0; i < n; i++) {
+                size_t l = strlen(ents[i]->d_name);
+                if (l > 4 && strcmp(ents[i]->d_name + l - 4, ".pub") == 0) {
+                    char *p = nv_path_join(arg, ents[i]->d_name);
+                    if (nv_identity_pub_read(p, &id) == 0 &&
+                        (r = nv_keyring_add(kr, &id, NULL, 0, 1)) < 0 &&
+                        r != NV_EEXIST)
+                        nv_warn("audit", "cannot add '%s': %s", p, nv_errmsg(r));
+                    free(p);
+                }
+                free(ents[i]);
+            }
+            if (n > 0)
+                free(ents);
+        }
+        return 0;
+    }
+    if ((r = nv_identity_pub_read(arg, &id)) < 0)
+        return r;
+    r = nv_keyring_add(kr, &id, NULL, 0, 1);
+    return r == NV_EEXIST ? 0 : r;
+}
+
+struct item {
+    const char *path;
+    char sender[NV_NAME_MAX + 1], recipient[NV_NAME_MAX + 1];
+    uint64_t seq;
+    uint8_t id[32], prev[32];
+    int has_prev, ok;
+};
+
+static int
+item_cmp(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    int c = strcmp(x->sender, y->sender);
+    if (c == 0)
+        c = strcmp(x->recipient, y->recipient);
+    if (c != 0)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int
+cmd_bundles(int argc, char **argv)
+{
+    struct nv_keyring kr;
+    struct item *items = calloc((size_t)argc, sizeof(*items));
+    const char *v;
+    int n = 0, problems = 0, first = 0, r, nkeys = 0;
+
+    memset(&kr, 0, sizeof(kr));
+    if (items == NULL)
+        return 3;
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--keys", &v)) {
+            if (v == NULL)
+                return nv_cli_usage("--keys needs a directory or identity file");
+            if ((r = load_keys(&kr, v)) < 0)
+                return nv_cli_fail(r);
+            nkeys++;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else {
+            items[n++].path = argv[i];
+        }
+    }
+    if (nkeys == 0 || n == 0)
+        return nv_cli_usage("--keys and at least one BUNDLE are required");
+    for (int i = 0; i < n; i++) {
+        struct nv_bundle b;
+        nv_error_clear();
+        r = nv_bundle_read(&b, items[i].path, 0);
+        if (r == 0) {
+            r = nv_bundle_verify(&b, nv_keyring_lookup, &kr);
+            if (r == 0)
+                r = nv_bundle_check_hash(&b);
+            strcpy(items[i].sender, b.m.sender);
+            strcpy(items[i].recipient, b.m.recipient);
+            items[i].seq = b.m.seq;
+            memcpy(items[i].id, b.id, 32);
+            memcpy(items[i].prev, b.m.prev, 32);
+            items[i].has_prev = b.m.has_prev;
+            nv_bundle_release(&b);
+        }
+        if (r < 0) {
+            printf("FAIL %s: %s\n", items[i].path, nv_errmsg(r));
+            problems++;
+            if (!first)
+                first = r;
+        } else {
+            items[i].ok = 1;
+        }
+    }
+    qsort(items, (size_t)n, sizeof(*items), item_cmp);
+    for (int i = 0; i < n; i++) {
+        const struct item *it = &items[i], *pr = i > 0 ? &items[i - 1] : NULL;
+        int same = pr && pr->ok && it->ok && strcmp(pr->sender, it->sender) == 0 &&
+                   strcmp(pr->recipient, it->recipient) == 0;
+        if (!it->ok)
+            continue;
+        if (same && it->seq == pr->seq) {
+            printf("FAIL stream %s->%s seq %llu: two different bundles (%s, %s)\n",
+                   it->sender, it->recipient, (unsigned long long)it->seq,
+                   pr->path, it->path);
+            problems++;
+            first = first ? first : NV_EFORK;
+        } else if (same && it->seq != pr->seq + 1) {
+            printf("FAIL stream %s->%s: bundles %llu to %llu are missing\n",
+                   it->sender, it->recipient, (unsigned long long)pr->seq + 1,
+                   (unsigned long long)it->seq - 1);
+            problems++;
+            first = first ? first : NV_ESEQGAP;
+        } else if (same && (!it->has_prev || memcmp(it->prev, pr->id, 32) != 0)) {
+            printf("FAIL stream %s->%s seq %llu: does not chain to seq %llu\n",
+                   it->sender, it->recipient, (unsigned long long)it->seq,
+                   (unsigned long long)pr->seq);
+            problems++;
+            first = first ? first : NV_EFORK;
+        } else {
+            char id[65];
+            printf("ok   %s->%s seq %llu id %s\n", it->sender, it->recipient,
+                   (unsigned long long)it->seq, nv_hex(it->id, 32, id));
+        }
+    }
+    printf("%d bundle(s) checked, %d problem(s)\n", n, problems);
+    free(items);
+    free(kr.e);
+    free(kr.path);
+    return problems ? nv_exit_status(first) : 0;
+}
+
+static void
+verify_report(void *ctx, int code, const char *msg)
+{
+    (void)ctx, (void)code;
+    printf("FAIL %s\n", msg);
+    fflush(stdout);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    struct nv_keyring kr;
+    struct nv_ledger_audit *a = NULL;
+    const char **bundles = calloc((size_t)argc, sizeof(char *));
+    const char *ledger = NULL, *v;
+    int nb = 0, nkeys = 0, r, commits, nbundles, problems, first;
+
+    memset(&kr, 0, sizeof(kr));
+    if (bundles == NULL)
+        return 3;
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--keys", &v)) {
+            if (v == NULL) {
+                r = nv_cli_usage("--keys needs a directory or identity file");
+                goto out;
+            }
+            if ((r = load_keys(&kr, v)) < 0) {
+                r = nv_cli_fail(r);
+                goto out;
+            }
+            nkeys++;
+        } else if (argv[i][0] == '-') {
+            r = nv_cli_usage("unknown option '%s'", argv[i]);
+            goto out;
+        } else if (ledger == NULL) {
+            ledger = argv[i];
+        } else {
+            bundles[nb++] = argv[i];
+        }
+    }
+    if (ledger == NULL || nkeys == 0) {
+        r = nv_cli_usage("LEDGER and --keys are required");
+        goto out;
+    }
+    if ((r = nv_ledger_verify(&a, ledger, &kr, verify_report, NULL)) < 0) {
+        r = nv_cli_fail(r);
+        goto out;
+    }
+    for (int i = 0; i < nb; i++)
+        nv_ledger_audit_bundle(a, bundles[i]);
+    nv_ledger_audit_counts(a, &commits, &nbundles, &problems, &first);
+    printf("%d commits, %d bundles, %d problems\n", commits, nbundles, problems);
+    if (nb > 0)
+        printf("%d bundle file(s) checked against the ledger\n", nb);
+    r = problems ? nv_exit_status(first ? first : NV_ESIG) : 0;
+    if (r == 0 && problems)
+        r = 1;
+out:
+    nv_ledger_audit_free(a);
+    free(bundles);
+    free(kr.e);
+    free(kr.path);
+    return r;
+}
+
+static const struct nv_cmd cmds[] = {
+    { "bundles", cmd_bundles, "bundles --keys DIR|IDENTITY.pub... BUNDLE...",
+      "verify bundles offline: signature, payload hash, sequence and chain" },
+    { "verify", cmd_verify, "verify LEDGER --keys DIR|IDENTITY.pub... [BUNDLE...]",
+      "verify the hub's ledger offline: commit and manifest signatures, "
+      "sequences, chains, and bundle files against their entries" },
+    { NULL, NULL, NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+    if (sodium_init() < 0)
+        return 3;
+    nv_log_init("nova-audit", NV_LOG_INFO);
+    return nv_cli_main("nova-audit",
+                       "nova auditor's tool: verifies bundles and the hub's ledger from public keys only",
+                       cmds, argc, argv);
+}

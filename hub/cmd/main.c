@@ -1,0 +1,1035 @@
+/*
+ * nova-hub - the group side: keys, enrolment of agents, revocation, and the
+ * verified intake of bundles.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../../formats/cli.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/log.h"
+#include "../../keys/identity.h"
+#include "../../keys/keyring.h"
+#include "../../agent/outbox.h"
+#include "../../formats/csv.h"
+#include "../../formats/record.h"
+#include "../../formats/contact.h"
+#include "cmds.h"
+#include "../gdpr/gdpr.h"
+#include "../link/link.h"
+#include "../model/mapping.h"
+#include "../store/maprepo.h"
+#include "../intake/ingest.h"
+#include "../golden/golden.h"
+#include "../store/ledger.h"
+
+#include <jansson.h>
+
+static int
+cmd_init(int argc, char **argv)
+{
+    const char *dir = NULL, *entity = "hub";
+    int r;
+
+    if ((r = nv_cli_dir_opt(argc, argv, "--entity", &entity, &dir)) != 0)
+        return r;
+    if ((r = nv_hub_layout(dir)) < 0 ||
+        (r = nv_identity_create(dir, entity, NV_ROLE_HUB)) < 0)
+        return nv_cli_fail(r);
+    printf("hub '%s' initialised in %s\n"
+           "hand %s/keys/identity.pub to each agent (nova-agent trust), and enroll\n"
+           "each agent's identity with: nova-hub enroll %s AGENT-IDENTITY.pub\n",
+           entity, dir, dir, dir);
+    return 0;
+}
+
+static int
+cmd_enroll(int argc, char **argv)
+{
+    const char *dir = NULL, *file = NULL;
+    struct nv_identity_pub id;
+    char kid[17];
+    int force = 0, r;
+
+    {
+        const char *pos[2];
+        if ((r = nv_cli_args(argc, argv, "--force", &force, pos, 2)) != 0)
+            return r;
+        dir = pos[0];
+        file = pos[1];
+    }
+    if (file == NULL)
+        return nv_cli_usage("DIR and FILE are required");
+    if ((r = nv_keyring_add_file(dir, file, force, NV_ROLE_AGENT, &id)) < 0)
+        return nv_cli_fail(r);
+    nv_keyid_hex(id.sign.keyid, kid);
+    printf("agent '%s' enrolled with key %s\n", id.entity, kid);
+    return 0;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+    const char *dir = NULL, *what = NULL, *reason = NULL;
+    struct nv_keyring kr;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
+            if (reason == NULL)
+                return nv_cli_usage("--reason needs a value");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (what == NULL) {
+            what = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (what == NULL || reason == NULL)
+        return nv_cli_usage("DIR, ENTITY|KEYID and --reason are required");
+    if ((r = nv_keyring_load(&kr, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((r = nv_keyring_revoke(&kr, what, reason)) == 0)
+        r = nv_keyring_save(&kr);
+    nv_keyring_release(&kr);
+    if (r < 0)
+        return nv_cli_fail(r);
+    printf("revoked '%s': bundles it signs are now refused\n", what);
+    return 0;
+}
+
+static int
+cmd_rotate(int argc, char **argv)
+{
+    int r;
+
+    if (argc != 2 || argv[1][0] == '-')
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_identity_rotate(argv[1])) < 0)
+        return nv_cli_fail(r);
+    printf("new hub keys in %s/keys; the old encryption key is kept to open bundles in flight.\n"
+           "hand keys/identity.pub and keys/identity.pub.minisig to every agent (nova-agent trust)\n",
+           argv[1]);
+    return 0;
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+    struct nv_keyring kr;
+    int json = 0, r;
+    const char *dir = NULL;
+
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_keyring_load(&kr, dir)) < 0)
+        return nv_cli_fail(r);
+    if (json)
+        printf("[");
+    for (size_t i = 0; i < kr.n; i++) {
+        char kid[17], when[21];
+        nv_keyid_hex(kr.e[i].id.sign.keyid, kid);
+        nv_time_format(kr.e[i].since, when);
+        if (json)
+            printf("%s{\"entity\":\"%s\",\"key_id\":\"%s\",\"state\":\"%s\",\"since\":\"%s\"}",
+                   i ? "," : "", kr.e[i].id.entity, kid,
+                   nv_key_state_name(kr.e[i].state), when);
+        else
+            printf("%-20s %s  %-8s since %s%s%s\n", kr.e[i].id.entity, kid,
+                   nv_key_state_name(kr.e[i].state), when,
+                   kr.e[i].reason[0] ? "  " : "", kr.e[i].reason);
+    }
+    if (json)
+        printf("]\n");
+    nv_keyring_release(&kr);
+    return 0;
+}
+
+static int
+parse_hub_opts(int argc, char **argv, const char **dir, int *json,
+               uint64_t *max_payload, const char ***files, int *nfiles)
+{
+    const char *v;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json")) {
+            *json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
+            if (v == NULL || nv_parse_size(v, max_payload) < 0)
+                return nv_cli_usage("--max-size needs a size (e.g. 512M)");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (*dir == NULL) {
+            *dir = argv[i];
+        } else {
+            (*files)[(*nfiles)++] = argv[i];
+        }
+    }
+    if (*dir == NULL)
+        return nv_cli_usage("DIR is required");
+    return 0;
+}
+
+static void
+json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void
+report(void *ctx, const char *name, const struct nv_ingest_result *res)
+{
+    static const char *words[] = { "", "applied", "waiting", "quarantined",
+                                   "duplicate", "failed" };
+    int json = *(int *)ctx;
+
+    if (json) {
+        printf("{\"bundle\":");
+        json_str(name);
+        printf(",\"outcome\":\"%s\"", words[res->outcome]);
+        if (res->have_manifest)
+            printf(",\"sender\":\"%s\",\"seq\":%llu,\"records\":%llu,"
+                   "\"upserts\":%llu,\"deletes\":%llu,\"acks\":%llu,\"rejected\":%llu",
+                   res->m.sender, (unsigned long long)res->m.seq,
+                   (unsigned long long)res->m.records,
+                   (unsigned long long)res->applied.upserts,
+                   (unsigned long long)res->applied.deletes,
+                   (unsigned long long)res->applied.acks,
+                   (unsigned long long)res->applied.rejected);
+        if (res->have_manifest)
+            printf(",\"not_normalised\":%llu", (unsigned long long)res->applied.unnormalised);
+        if (res->code)
+            printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
+                json_str(res->reason);
+        printf("}\n");
+        fflush(stdout);
+        return;
+    }
+    if (res->outcome == NV_APPLIED) {
+        printf("%-11s %s->%s seq %llu (%llu records: %llu upserts, %llu deletes, %llu acks, %llu rejected) %s\n",
+               words[res->outcome], res->m.sender, res->m.recipient,
+               (unsigned long long)res->m.seq, (unsigned long long)res->m.records,
+               (unsigned long long)res->applied.upserts,
+               (unsigned long long)res->applied.deletes,
+               (unsigned long long)res->applied.acks,
+               (unsigned long long)res->applied.rejected, name);
+        if (res->applied.unnormalised > 0)
+            printf("            %llu value(s) that did not parse left out of matching, kept as "
+                   "sent (nova-hub status says which columns)\n",
+                   (unsigned long long)res->applied.unnormalised);
+        if (res->applied.suppressed > 0)
+            printf("            %llu record(s) of people erased at their request dropped "
+                   "(suppression list)\n", (unsigned long long)res->applied.suppressed);
+        if (res->applied.rcus_touched > 0)
+            printf("            matching: %llu records resolved, %llu linked, %llu review "
+                   "pair(s), %llu new RCU(s)\n",
+                   (unsigned long long)res->applied.rcus_touched,
+                   (unsigned long long)res->applied.linked,
+                   (unsigned long long)res->applied.review,
+                   (unsigned long long)res->applied.new_rcus);
+        if (res->applied.updates > 0)
+            printf("            golden records: %llu update(s) for the other entities\n",
+                   (unsigned long long)res->applied.updates);
+    }
+    else if (res->outcome == NV_DUPLICATE)
+        printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],
+               res->m.sender, res->m.recipient, (unsigned long long)res->m.seq,
+               (unsigned long long)res->m.records, name);
+    else
+        printf("%-11s %s: %s\n", words[res->outcome], name, res->reason);
+    fflush(stdout);
+}
+
+static int
+cmd_ingest(int argc, char **argv)
+{
+    const char *dir = NULL;
+    const char **files = calloc((size_t)argc, sizeof(char *));
+    int json = 0, nfiles = 0, r, first = 0;
+    uint64_t max = 0;
+    struct nv_hub h;
+
+    if (files == NULL)
+        return 3;
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0) {
+        free(files);
+        return r;
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        free(files);
+        return nv_cli_fail(r);
+    }
+    h.max_payload = max;
+    if (nfiles == 0) {
+        first = nv_hub_ingest_inbox(&h, report, &json);
+    } else {
+        for (int i = 0; i < nfiles; i++) {
+            struct nv_ingest_result res;
+            const char *base = strrchr(files[i], '/');
+            r = nv_hub_ingest_file(&h, files[i], 1, &res);
+            report(&json, base ? base + 1 : files[i], &res);
+            if ((res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED ||
+                 res.outcome == NV_WAITING) && first == 0)
+                first = res.code ? res.code : r;
+        }
+    }
+    if ((r = nv_hub_after_ingest(&h)) < 0) {
+        fprintf(stderr, "nova-hub: error: GDPR requests not advanced: %s\n", nv_errmsg(r));
+        if (first == 0)
+            first = r;
+    }
+    nv_hub_close(&h);
+    free(files);
+    if (first < 0) {
+        fprintf(stderr, "nova-hub: error: not every bundle was applied (first problem: %s)\n",
+                nv_strerror(first));
+        return nv_exit_status(first);
+    }
+    return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    const char *dir = NULL;
+    const char **files = calloc((size_t)argc, sizeof(char *));
+    int json = 0, nfiles = 0, r, first = 0;
+    uint64_t max = 0;
+    struct nv_hub h;
+
+    if (files == NULL)
+        return 3;
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0 ||
+        nfiles == 0) {
+        free(files);
+        return r ? r : nv_cli_usage("DIR and at least one BUNDLE are required");
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        free(files);
+        return nv_cli_fail(r);
+    }
+    h.max_payload = max;
+    for (int i = 0; i < nfiles; i++) {
+        struct nv_bundle b;
+        nv_error_clear();
+        r = nv_hub_verify_file(&h, files[i], &b);
+        if (r < 0) {
+            fprintf(stderr, "nova-hub: error: '%s': %s\n", files[i], nv_errmsg(r));
+            if (first == 0)
+                first = r;
+            continue;
+        }
+        printf("ok %s: %s bundle %s->%s seq %llu, %llu records\n", files[i],
+               nv_kind_name(b.m.kind), b.m.sender, b.m.recipient,
+               (unsigned long long)b.m.seq, (unsigned long long)b.m.records);
+        nv_bundle_release(&b);
+    }
+    nv_hub_close(&h);
+    free(files);
+    return first ? nv_exit_status(first) : 0;
+}
+
+static int
+send_file(struct nv_outbox *o, const char *path, int kind, uint64_t *bad)
+{
+    FILE *f = fopen(path, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned long no = 0;
+    int r = 0;
+
+    if (f == NULL)
+        return nv_fail_errno("cannot open '%s'", path);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_error_t err;
+        json_t *o2;
+        int ok, op = 0;
+        no++;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (kind == NV_KIND_UPDATES) {
+            op = nv_record_check(line, (size_t)n);
+            ok = op == NV_OP_UPSERT;
+        } else {
+            o2 = json_loadb(line, (size_t)n, 0, &err);
+            ok = json_is_object(o2) && json_is_string(json_object_get(o2, "order")) &&
+                 json_is_string(json_object_get(o2, "key"));
+            json_decref(o2);
+        }
+        if (!ok) {
+            fprintf(stderr, "nova-hub: warning: line %lu of '%s' is not a valid %s record: skipped\n",
+                    no, path, kind == NV_KIND_UPDATES ? "update" : "erasure order");
+            (*bad)++;
+            continue;
+        }
+        if ((r = nv_outbox_add_record(o, line, (size_t)n, op)) < 0)
+            break;
+    }
+    free(line);
+    fclose(f);
+    return r;
+}
+
+static int
+cmd_send(int argc, char **argv)
+{
+    const char *dir = NULL, *entity = NULL, *v;
+    int kind = 0, r, nfiles = 0;
+    uint64_t bad = 0;
+    struct nv_hub h;
+    struct nv_outbox o;
+    const struct nv_keyring_entry *peer;
+    char *obox = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--kind", &v)) {
+            kind = v ? nv_kind_parse(v) : 0;
+            if (kind != NV_KIND_UPDATES && kind != NV_KIND_ERASURE)
+                return nv_cli_usage("--kind must be updates or erasure");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (entity == NULL) {
+            entity = argv[i];
+        } else {
+            nfiles++;
+        }
+    }
+    if (dir == NULL || entity == NULL || nfiles == 0 || kind == 0)
+        return nv_cli_usage("DIR, ENTITY, --kind and at least one FILE are required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((peer = nv_keyring_active(&h.kr, entity)) == NULL) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity));
+    }
+    obox = malloc(strlen(dir) + strlen(entity) + 16);
+    sprintf(obox, "%s/outbox/%s", dir, entity);
+    memset(&o, 0, sizeof(o));
+    o.outbox = obox;
+    o.self = &h.self;
+    o.peer = peer;
+    o.env = h.store.env;
+    o.streams = h.store.streams;
+    if ((r = nv_mkdir_p(obox, 0700)) < 0 ||
+        (r = nv_outbox_recover(obox, o.env, o.streams)) < 0 ||
+        (r = nv_outbox_begin(&o, kind)) < 0)
+        goto out;
+    for (int i = 1, seen = 0; i < argc && r == 0; i++) {
+        if (!strcmp(argv[i], "--kind")) {
+            i++;
+            continue;
+        }
+        if (argv[i][0] == '-' || seen++ < 2)
+            continue;
+        r = send_file(&o, argv[i], kind, &bad);
+    }
+    if (r == 0)
+        r = nv_outbox_end(&o);
+    else
+        nv_outbox_abort(&o);
+out:
+    nv_hub_close(&h);
+    if (r < 0) {
+        free(obox);
+        return nv_cli_fail(r);
+    }
+    printf("%u %s bundle(s) for '%s' in %s (%llu lines skipped)\n", o.bundles,
+           nv_kind_name(kind), entity, obox, (unsigned long long)bad);
+    free(obox);
+    return bad ? 1 : 0;
+}
+
+/* nova-hub ledger DIR [--allowed-signers FILE]: where the ledger is, its tip
+ * and size; with --allowed-signers, write the file stock git needs
+ * (git -c gpg.ssh.allowedSignersFile=FILE verify-commit ...). */
+static int
+cmd_ledger(int argc, char **argv)
+{
+    const char *dir = NULL, *as = NULL;
+    struct nv_buf line = NV_BUF_INIT;
+    struct nv_hub h;
+    char tip[41];
+    uint64_t n = 0;
+    int r;
+
+    if ((r = nv_cli_dir_opt(argc, argv, "--allowed-signers", &as, &dir)) != 0)
+        return r;
+    if ((r = nv_hub_open(&h, dir)) < 0) /* opens and reconciles the ledger */
+        return nv_cli_fail(r);
+    if (h.ledger == NULL) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_fail(NV_EKEY, "the hub has no ledger key"));
+    }
+    if ((r = nv_ledger_head(h.ledger, tip, &n)) < 0 ||
+        (r = nv_ledger_allowed_signers(h.ledger, &line)) < 0 ||
+        (as != NULL && (r = nv_write_file(as, line.data, line.len, 0644)) < 0))
+        goto out;
+    printf("ledger %s/%s: branch main at %s, %llu commits\n", dir, NV_LEDGER_DIR,
+           tip, (unsigned long long)n);
+    printf("allowed signer: %s", (const char *)line.data);
+    if (as != NULL) {
+        char *abs = realpath(as, NULL); /* git -C changes directory */
+        printf("wrote %s; verify with: git -C %s/%s -c gpg.ssh.allowedSignersFile=%s "
+               "verify-commit main\n", as, dir, NV_LEDGER_DIR, abs ? abs : as);
+        free(abs);
+    }
+out:
+    nv_buf_release(&line);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+/* table entry:
+    { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
+      "show the signed ledger's tip; write the allowed_signers file for git" },
+   and #include "../store/ledger.h" at the top. */
+
+/* Split a store key "<a>\0<b>\0<c>" into its parts (borrowed, NUL-ended
+ * copies in buf). */
+static int
+split3(const MDB_val *k, char *buf, size_t n, const char **a, const char **b,
+       const char **c)
+{
+    if (k->mv_size >= n)
+        return -1;
+    memcpy(buf, k->mv_data, k->mv_size);
+    buf[k->mv_size] = '\0';
+    return nv_hstore_key_split(buf, k->mv_size, a, b, c);
+}
+
+/* One CSV cell from a common value: text, a number, or a list joined by
+ * " | ". */
+static const char *
+common_cell(json_t *v, char *num, size_t n, struct nv_buf *tmp)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(num, n, "%lld", (long long)json_integer_value(v));
+        return num;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        nv_buf_reset(tmp);
+        json_array_foreach(v, i, e) {
+            if ((i > 0 && nv_buf_adds(tmp, " | ") < 0) ||
+                nv_buf_adds(tmp, json_string_value(e) ? json_string_value(e) : "") < 0)
+                return "";
+        }
+        return tmp->data ? (const char *)tmp->data : "";
+    }
+    return "";
+}
+
+/* For a marketing export: the record has consent (not 0), and its person
+ * neither restricted processing nor objected (flags on the RCU, or an
+ * objection kept as a keyed hash of an e-mail or phone). */
+static int
+marketable(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *rec)
+{
+    json_t *c = json_object_get(rec, "c"), *v;
+    struct nv_link_val lv;
+    size_t i;
+
+    if (json_is_integer(json_object_get(c, "consent")) &&
+        json_integer_value(json_object_get(c, "consent")) == 0)
+        return 0;
+    if (nv_link_get(txn, &h->store.link, k->mv_data, k->mv_size, &lv) == 0) {
+        MDB_val fk = { strnlen(lv.rcu, sizeof(lv.rcu)), lv.rcu }, fv;
+        if (mdb_get(txn, h->store.gdpr.flags, &fk, &fv) == 0)
+            return 0;
+    }
+    for (int f = 0; f < 2; f++)
+        json_array_foreach(json_object_get(c, f ? "phone" : "email"), i, v) {
+            uint8_t hh[16];
+            MDB_val hk = { 16, hh }, hv;
+            const char *s = json_string_value(v);
+            if (s == NULL)
+                continue;
+            nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
+            if (mdb_get(txn, h->store.gdpr.object, &hk, &hv) == 0)
+                return 0;
+        }
+    return 1;
+}
+
+/* Mappings by entity and commit, for the originals of exported records. */
+struct map_cache {
+    struct { char key[NV_NAME_MAX + 42]; struct nv_mapping m; int ok; } *v;
+    size_t n;
+};
+
+static const struct nv_mapping *
+mapping_at(struct nv_hub *h, struct map_cache *c, const char *entity, const char *commit)
+{
+    char key[NV_NAME_MAX + 42];
+    struct nv_buf text = NV_BUF_INIT;
+    size_t i;
+
+    if (commit == NULL || strlen(entity) > NV_NAME_MAX || strlen(commit) != 40)
+        return NULL;
+    snprintf(key, sizeof(key), "%.63s/%.40s", entity, commit);
+    for (i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].key, key) == 0)
+            return c->v[i].ok ? &c->v[i].m : NULL;
+    if ((c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v))) == NULL)
+        abort();
+    i = c->n++;
+    memset(&c->v[i], 0, sizeof(c->v[i]));
+    snprintf(c->v[i].key, sizeof(c->v[i].key), "%s", key);
+    c->v[i].ok = nv_maprepo_get(h->maps, entity, commit, &text, NULL) == 0 &&
+                 nv_mapping_parse((char *)text.data, text.len, entity, &c->v[i].m) == 0;
+    nv_buf_release(&text);
+    return c->v[i].ok ? &c->v[i].m : NULL;
+}
+
+static void
+map_cache_free(struct map_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].ok)
+            nv_mapping_release(&c->v[i].m);
+    free(c->v);
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+    struct map_cache mcache = { NULL, 0 };
+    const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v, *why = NULL;
+    struct nv_hub h;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, d;
+    json_t *cols = json_object();
+    struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
+    struct nv_buf out = NV_BUF_INIT, tmp = NV_BUF_INIT;
+    const char **vals = NULL;
+    size_t ncols = 0, fixed;
+    uint64_t n = 0;
+    int r = 0, csv, common = 0, marketing = 0;
+    uint64_t left_out = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--format", &v)) {
+            if (v == NULL || (strcmp(v, "csv") && strcmp(v, "ndjson")))
+                return nv_cli_usage("--format must be csv or ndjson");
+            format = v;
+        } else if (nv_opt_val(argc, argv, &i, "--entity", &v)) {
+            if (v == NULL)
+                return nv_cli_usage("--entity needs a name");
+            entity = v;
+        } else if (nv_opt_flag(argv, i, "--common")) {
+            common = 1;
+        } else if (nv_opt_flag(argv, i, "--marketing")) {
+            marketing = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--why", &v)) {
+            if ((why = v) == NULL)
+                return nv_cli_usage("--why needs a text");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (what == NULL) {
+            what = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || what == NULL ||
+        (strcmp(what, "records") != 0 && strcmp(what, "links") != 0 &&
+         strcmp(what, "golden") != 0))
+        return nv_cli_usage("DIR and what to export (records, golden or links) are required");
+    if (nv_exists(dir)) {
+        /* every read of personal data is logged first */
+        char line[160];
+        snprintf(line, sizeof(line), "export %s%s%.63s", what, entity ? " --entity " : "",
+                 entity ? entity : "");
+        if ((r = nv_access_log(dir, line, why)) < 0)
+            return nv_cli_fail(r);
+    }
+    if (strcmp(what, "links") == 0) {
+        if ((r = nv_hub_open(&h, dir)) < 0)
+            return nv_cli_fail(r);
+        r = nv_export_links(&h);
+        nv_hub_close(&h);
+        return r < 0 ? nv_cli_fail(r) : 0;
+    }
+    if (strcmp(what, "golden") == 0) {
+        uint64_t n = 0;
+        if (marketing || common || entity != NULL)
+            return nv_cli_usage("export golden takes --format only");
+        if ((r = nv_hub_open(&h, dir)) < 0)
+            return nv_cli_fail(r);
+        r = nv_golden_export(&h, strcmp(format, "csv") == 0, &n);
+        nv_hub_close(&h);
+        if (r == 0)
+            nv_info("export", "%llu golden record(s)", (unsigned long long)n);
+        return r < 0 ? nv_cli_fail(r) : 0;
+    }
+    csv = strcmp(format, "csv") == 0;
+    if (common && !csv)
+        return nv_cli_usage("--common is for --format csv (ndjson always has both)");
+    fixed = common ? 5 + NV_F_COUNT : 4;
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    /* two passes for CSV: the columns are every field (or extension) name
+     * seen */
+    for (int pass = csv ? 0 : 1; pass < 2 && r == 0; pass++) {
+        int rc;
+        if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
+            (rc = mdb_cursor_open(txn, h.store.records, &cur)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read records");
+            break;
+        }
+        if (pass == 1 && csv) {
+            const char *name;
+            json_t *unused;
+            size_t i = 4;
+            char **heads;
+            ncols = fixed + json_object_size(cols);
+            vals = calloc(ncols, sizeof(char *));
+            heads = calloc(ncols, sizeof(char *));
+            if (vals == NULL || heads == NULL)
+                abort();
+            vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
+            if (common) {
+                vals[i++] = "mapping";
+                for (int f = 0; f < NV_F_COUNT; f++)
+                    vals[i++] = nv_fields[f].name;
+            }
+            json_object_foreach(cols, name, unused) {
+                if (common) {
+                    if (asprintf(&heads[i], "ext.%s", name) < 0)
+                        abort();
+                    vals[i] = heads[i];
+                    i++;
+                } else {
+                    vals[i++] = name;
+                }
+            }
+            if ((r = nv_csv_write_row(&out, &dl, vals, ncols)) == 0)
+                fwrite(out.data, 1, out.len, stdout);
+            for (size_t j = 0; j < ncols; j++)
+                free(heads[j]);
+            free(heads);
+        }
+        while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+            char kb[520], seq[24];
+            const char *e, *src, *key;
+            json_t *rec, *fields, *extra;
+            if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
+                continue;
+            if (entity != NULL && strcmp(entity, e) != 0)
+                continue;
+            rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
+            if (marketing && !marketable(&h, txn, &k, rec)) {
+                json_decref(rec);
+                left_out += pass == 1;
+                continue;
+            }
+            fields = json_object_get(rec, "fields");
+            extra = json_object_get(rec, "x");
+            if (pass == 0) {
+                const char *name;
+                json_t *fv;
+                json_object_foreach(common ? extra : fields, name, fv)
+                    json_object_set(cols, name, json_true());
+            } else if (csv) {
+                const char **row = calloc(ncols, sizeof(char *));
+                char nums[NV_F_COUNT][24];
+                const char *name;
+                json_t *unused, *c = json_object_get(rec, "c");
+                size_t i = 4;
+                struct nv_buf *lists = calloc(NV_F_COUNT, sizeof(struct nv_buf));
+                if (row == NULL || lists == NULL)
+                    abort();
+                snprintf(seq, sizeof(seq), "%lld",
+                         (long long)json_integer_value(json_object_get(rec, "seq")));
+                row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
+                if (common) {
+                    const char *mc = json_string_value(json_object_get(rec, "map"));
+                    row[i++] = mc ? mc : "";
+                    for (int f = 0; f < NV_F_COUNT; f++)
+                        row[i++] = common_cell(json_object_get(c, nv_fields[f].name),
+                                               nums[f], sizeof(nums[f]), &lists[f]);
+                }
+                json_object_foreach(cols, name, unused) {
+                    json_t *fv = json_object_get(common ? extra : fields, name);
+                    row[i++] = json_is_string(fv) ? json_string_value(fv) : "";
+                }
+                nv_buf_reset(&out);
+                if ((r = nv_csv_write_row(&out, &dl, row, ncols)) == 0)
+                    fwrite(out.data, 1, out.len, stdout);
+                for (int f = 0; f < NV_F_COUNT; f++)
+                    nv_buf_release(&lists[f]);
+                free(lists);
+                free(row);
+                n++;
+            } else {
+                json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src,
+                                      "key", key, "seq", json_object_get(rec, "seq"),
+                                      "fields", fields ? fields : json_null());
+                char *text;
+                if (o != NULL && json_object_get(rec, "map") != NULL) {
+                    const struct nv_mapping *mp =
+                        mapping_at(&h, &mcache, e, json_string_value(json_object_get(rec, "map")));
+                    json_object_set(o, "mapping", json_object_get(rec, "map"));
+                    json_object_set(o, "common", json_object_get(rec, "c"));
+                    if (mp != NULL && fields != NULL)
+                        json_object_set_new(o, "original", nv_mapping_originals(mp, fields));
+                    json_object_set(o, "ext", extra);
+                }
+                text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                if (text != NULL)
+                    printf("%s\n", text);
+                free(text);
+                json_decref(o);
+                n++;
+            }
+            json_decref(rec);
+        }
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        cur = NULL;
+        txn = NULL;
+    }
+    fflush(stdout);
+    fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
+    if (marketing)
+        fprintf(stderr, "nova-hub: %llu record(s) left out: no marketing consent, or the "
+                "person restricted processing or objected (GDPR)\n",
+                (unsigned long long)left_out);
+    free(vals);
+    map_cache_free(&mcache);
+    json_decref(cols);
+    nv_buf_release(&out);
+    nv_buf_release(&tmp);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+/* Read "key: value" from a .reason file into out (empty if absent). */
+static void
+reason_field(const char *text, const char *key, char *out, size_t n)
+{
+    size_t kl = strlen(key);
+    const char *p = text;
+
+    out[0] = '\0';
+    while (p && *p) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == ':' && p[kl + 1] == ' ') {
+            const char *v = p + kl + 2, *e = strchr(v, '\n');
+            int len = (int)(e ? (size_t)(e - v) : strlen(v));
+            snprintf(out, n, "%.*s", len, v);
+            return;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+}
+
+static int
+cmd_quarantine(int argc, char **argv)
+{
+    const char *dir = NULL, *action = NULL, *name = NULL;
+    struct dirent **ents = NULL;
+    char *qd = NULL;
+    int json = 0, n, r = 0, shown = 0;
+
+    {
+        const char *pos[3];
+        if ((r = nv_cli_args(argc, argv, "--json", &json, pos, 3)) != 0)
+            return r;
+        dir = pos[0];
+        action = pos[1];
+        name = pos[2];
+    }
+    if (dir == NULL || action == NULL ||
+        (strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "retry")))
+        return nv_cli_usage("DIR and list, show NAME or retry NAME|all are required");
+    if (strcmp(action, "list") != 0 && name == NULL)
+        return nv_cli_usage("%s needs a bundle name (or 'all' for retry)", action);
+    if (name != NULL && strcmp(name, "all") != 0 &&
+        (strchr(name, '/') || name[0] == '.'))
+        return nv_cli_usage("a bundle name is a file name in DIR/quarantine");
+    qd = nv_path_join(dir, "quarantine");
+    n = scandir(qd, &ents, NULL, alphasort);
+    if (n < 0) {
+        r = nv_fail_errno("cannot read '%s'", qd);
+        free(qd);
+        return nv_cli_fail(r);
+    }
+    if (json && strcmp(action, "list") == 0)
+        printf("[");
+    for (int i = 0; i < n; i++) {
+        const char *f = ents[i]->d_name;
+        size_t l = strlen(f);
+        char *bp, *rp;
+        struct nv_buf rs = NV_BUF_INIT;
+        char when[32], code[16], why[512];
+
+        if (f[0] == '.' || l < 6 || strcmp(f + l - 5, NV_BUNDLE_EXT) != 0 ||
+            (name != NULL && strcmp(name, "all") != 0 && strcmp(name, f) != 0)) {
+            free(ents[i]);
+            continue;
+        }
+        bp = nv_path_join(qd, f);
+        rp = malloc(strlen(bp) + 8);
+        sprintf(rp, "%s.reason", bp);
+        (void)!nv_read_file(rp, 65536, &rs);
+        reason_field(rs.len ? (char *)rs.data : "", "time", when, sizeof(when));
+        reason_field(rs.len ? (char *)rs.data : "", "code", code, sizeof(code));
+        reason_field(rs.len ? (char *)rs.data : "", "reason", why, sizeof(why));
+        if (strcmp(action, "list") == 0) {
+            if (json) {
+                printf("%s{\"bundle\":", shown ? "," : "");
+                json_str(f);
+                printf(",\"time\":\"%s\",\"status\":%s,\"reason\":", when,
+                       code[0] ? code : "null");
+                json_str(why);
+                printf("}");
+            } else {
+                printf("%-44s %s  %3s  %s\n", f, when, code, why);
+            }
+        } else if (strcmp(action, "show") == 0) {
+            struct nv_bundle b;
+            printf("bundle: %s\ntime:   %s\nstatus: %s\nreason: %s\n", f, when, code, why);
+            if (nv_bundle_read(&b, bp, 0) == 0) {
+                printf("\n%s", (char *)b.manifest_text.data);
+                nv_bundle_release(&b);
+            } else {
+                printf("(the manifest cannot be read)\n");
+            }
+        } else {
+            char *ib = nv_path_join(dir, "inbox"), *to = nv_path_join(ib, f);
+            if (rename(bp, to) < 0) {
+                r = nv_fail_errno("cannot move '%s' back to the inbox", f);
+            } else {
+                unlink(rp);
+                printf("moved %s back to the inbox\n", f);
+            }
+            free(ib);
+            free(to);
+        }
+        shown++;
+        nv_buf_release(&rs);
+        free(bp);
+        free(rp);
+        free(ents[i]);
+    }
+    free(ents);
+    if (json && strcmp(action, "list") == 0)
+        printf("]\n");
+    free(qd);
+    if (r < 0)
+        return nv_cli_fail(r);
+    if (name != NULL && shown == 0)
+        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "no quarantined bundle '%s'", name));
+    if (strcmp(action, "retry") == 0) {
+        char *args[] = { (char *)"ingest", (char *)dir, NULL };
+        printf("ingesting the inbox again:\n");
+        fflush(stdout);
+        return cmd_ingest(2, args);
+    }
+    return 0;
+}
+
+static const struct nv_cmd cmds[] = {
+    { "init", cmd_init, "init DIR [--entity NAME]",
+      "create the hub's keys (signing, encryption, ledger) and directories" },
+    { "enroll", cmd_enroll, "enroll DIR AGENT-IDENTITY.pub [--force]",
+      "accept an agent's public identity (a new key needs its .minisig)" },
+    { "revoke", cmd_revoke, "revoke DIR ENTITY|KEYID --reason TEXT",
+      "refuse every bundle signed by that key (or entity) from now on" },
+    { "rotate", cmd_rotate, "rotate DIR",
+      "replace the hub's signing and encryption keys" },
+    { "keys", cmd_keys, "keys DIR [--json]", "list enrolled keys and their state" },
+    { "verify", cmd_verify, "verify DIR [--max-size SIZE] BUNDLE...",
+      "check bundles completely without applying them" },
+    { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
+      "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
+    { "run", nv_cmd_run, "run DIR [--rescan SECONDS] [--max-size SIZE]",
+      "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
+    { "status", nv_cmd_status, "status DIR [--json]",
+      "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },
+    { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
+      "show the signed ledger's tip; write the allowed_signers file for git" },
+    { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",
+      "see refused bundles and their reasons; move them back and ingest again" },
+    { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",
+      "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
+    { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",
+      "uncertain pairs side by side with each field's level and weight; decide them" },
+    { "explain", nv_cmd_explain, "explain DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
+      "why records are in one cluster: every pair's fields, levels, weights and score" },
+    { "learn", nv_cmd_learn, "learn DIR [--sample N]",
+      "refit the matching weights by EM over the store, with the review decisions as labels" },
+    { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
+      "the matching weights: see them, carry them to another hub, freeze them" },
+    { "gdpr", nv_cmd_gdpr,
+      "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
+      "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
+      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
+      "the register of data-subject requests: deadlines, orders, receipts, proof" },
+    { "show", nv_cmd_show, "show DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
+      "a person's golden record: each value with the entity, record and time it came from" },
+    { "rules", nv_cmd_rules, "rules set DIR FILE [--author 'Name <email>'] [--message TEXT] | show DIR [--rev REV] | log DIR",
+      "the survivorship rules (per-field source priority) in the mapping repository" },
+    { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
+      "every read of personal data: who, when, what, why" },
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] | export DIR links",
+      "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
+    { "mapping", nv_cmd_mapping,
+      "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "
+      "show DIR ENTITY [--rev REV] [--json] | log DIR ENTITY [--json] | "
+      "diff DIR ENTITY [REV [REV]] | suggest ENTITY SAMPLE.csv [--encoding ENC]",
+      "per-entity mappings to the common model, versioned in DIR/mappings (git)" },
+    { "replay", nv_cmd_replay, "replay DIR ENTITY",
+      "re-apply an entity's retained bundles under its current mapping" },
+    { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",
+      "seal update records or erasure orders for an agent into DIR/outbox/ENTITY" },
+    { NULL, NULL, NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "nova-hub: error: cannot initialise libsodium\n");
+        return 3;
+    }
+    umask(077);
+    nv_log_init("nova-hub", NV_LOG_INFO);
+    return nv_cli_main("nova-hub",
+                       "nova hub: verifies, records and applies bundles from the agents",
+                       cmds, argc, argv);
+}

@@ -1,0 +1,533 @@
+/*
+ * cmd_status.c - `nova-hub status`: streams, entities (mapping, records,
+ * rejected records and why), bundles waiting for a missing one, inbox and
+ * quarantine.  Never prints personal data: reasons name columns and fields.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../../formats/cli.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/spool.h"
+#include "../../formats/util.h"
+#include "cmds.h"
+#include "../intake/ingest.h"
+#include "../link/link.h"
+#include "../model/mapping.h"
+#include "../store/maprepo.h"
+
+#define TOP_REASONS 5
+
+struct ent {
+    char name[NV_NAME_MAX + 1];
+    uint64_t records, mapped, rejected;
+    json_t *reasons; /* reason -> count */
+    uint64_t unnorm_records, unnorm_values;
+    json_t *unnorm;  /* reason of a value left out -> count */
+    json_t *last;    /* the last bundle's statistics */
+    uint64_t seq;
+};
+
+struct ents {
+    struct ent *v;
+    size_t n;
+};
+
+static struct ent *
+ent_get(struct ents *e, const char *name, size_t len)
+{
+    struct ent *x;
+
+    if (len > NV_NAME_MAX)
+        len = NV_NAME_MAX;
+    for (size_t i = 0; i < e->n; i++)
+        if (strlen(e->v[i].name) == len && memcmp(e->v[i].name, name, len) == 0)
+            return &e->v[i];
+    if ((x = realloc(e->v, (e->n + 1) * sizeof(*x))) == NULL)
+        abort();
+    e->v = x;
+    x = &e->v[e->n++];
+    memset(x, 0, sizeof(*x));
+    memcpy(x->name, name, len);
+    x->reasons = json_object();
+    x->unnorm = json_object();
+    return x;
+}
+
+static int
+count_cmp(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count"));
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Reasons (reason -> count), most frequent first, as
+ * [{"reason":..,"count":..}]. */
+static json_t *
+top_reasons(json_t *reasons)
+{
+    json_t *a = json_array(), *v;
+    const char *k;
+    size_t n = json_object_size(reasons), i = 0;
+    json_t **items = calloc(n ? n : 1, sizeof(json_t *));
+
+    if (a == NULL || items == NULL)
+        abort();
+    json_object_foreach(reasons, k, v)
+        items[i++] = json_pack("{s:s,s:O}", "reason", k, "count", v);
+    qsort(items, n, sizeof(json_t *), count_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, items[i]);
+    free(items);
+    return a;
+}
+
+/* The first TOP_REASONS of top_reasons' list, one per line. */
+static void
+print_reasons(json_t *rs)
+{
+    size_t j;
+    json_t *y;
+
+    json_array_foreach(rs, j, y) {
+        if (j == TOP_REASONS) {
+            printf("    ... and %zu other reasons (status --json lists all)\n",
+                   json_array_size(rs) - j);
+            break;
+        }
+        printf("    %6lld x %s\n", (long long)json_integer_value(json_object_get(y, "count")),
+               json_string_value(json_object_get(y, "reason")));
+    }
+}
+
+/* One more of reason in counts (reason -> count). */
+static void
+count_reason(json_t *counts, const char *reason)
+{
+    json_object_set_new(counts, reason,
+                        json_integer(json_integer_value(json_object_get(counts, reason)) + 1));
+}
+
+static void
+scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    if (mdb_cursor_open(txn, h->store.records, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            e->records++;
+            e->mapped += memmem(v.mv_data, v.mv_size, "\"map\":\"", 7) != NULL;
+        }
+        mdb_cursor_close(c);
+    }
+    if (mdb_cursor_open(txn, h->store.rejects, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            json_t *o;
+            const char *reason;
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            e->rejected++;
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            reason = json_string_value(json_object_get(o, "reason"));
+            count_reason(e->reasons, reason != NULL ? reason : "-");
+            json_decref(o);
+        }
+        mdb_cursor_close(c);
+    }
+    if (mdb_cursor_open(txn, h->store.unnorm, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *z = memchr(k.mv_data, 0, k.mv_size);
+            json_t *o, *r;
+            size_t i;
+            struct ent *e;
+            if (z == NULL)
+                continue;
+            e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            e->unnorm_records++;
+            e->unnorm_values += (uint64_t)json_integer_value(json_object_get(o, "n"));
+            json_array_foreach(json_object_get(o, "reasons"), i, r)
+                if (json_string_value(r) != NULL)
+                    count_reason(e->unnorm, json_string_value(r));
+            json_decref(o);
+        }
+        mdb_cursor_close(c);
+    }
+    /* the last bundle of each entity */
+    for (size_t i = 0; i < es->n; i++) {
+        struct nv_stream_state st;
+        char bk[128];
+        if (nv_hstore_stream_get(txn, &h->store, es->v[i].name, &st) < 0 || st.seq == 0)
+            continue;
+        es->v[i].seq = st.seq;
+        snprintf(bk, sizeof(bk), "%s/%020llu", es->v[i].name, (unsigned long long)st.seq);
+        k.mv_size = strlen(bk);
+        k.mv_data = bk;
+        if (mdb_get(txn, h->store.bstats, &k, &v) == 0)
+            es->v[i].last = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    }
+}
+
+static int
+count_nova(const char *dir)
+{
+    struct dirent **ents;
+    int n = 0, m = scandir(dir, &ents, NULL, NULL);
+
+    for (int i = 0; i < m; i++) {
+        size_t l = strlen(ents[i]->d_name);
+        n += l > 5 && strcmp(ents[i]->d_name + l - 5, ".nova") == 0;
+        free(ents[i]);
+    }
+    if (m > 0)
+        free(ents);
+    return n;
+}
+
+struct lk {
+    char rcu[16];
+    char entity[NV_NAME_MAX + 1];
+    uint8_t status;
+};
+
+static int
+lk_cmp(const void *a, const void *b)
+{
+    const struct lk *x = a, *y = b;
+    int c = strcmp(x->rcu, y->rcu);
+
+    return c ? c : strcmp(x->entity, y->entity);
+}
+
+json_t *
+nv_weights_state(MDB_txn *txn, const struct nv_link_db *db)
+{
+    uint64_t fitted, frozen, records;
+
+    if (nv_link_fit_state(txn, db, &fitted, &frozen, &records) < 0)
+        return NULL;
+    return json_pack("{s:I,s:I,s:b,s:o}", "fitted_at", (json_int_t)fitted, "records",
+                     (json_int_t)records, "frozen", frozen != 0, "next_fit_at",
+                     frozen ? json_null()
+                            : json_integer((json_int_t)(2 * fitted > NV_LINK_FIT_MIN
+                                                            ? 2 * fitted
+                                                            : NV_LINK_FIT_MIN)));
+}
+
+void
+nv_weights_state_print(const json_t *w)
+{
+    long long fitted, records, next;
+
+    if (w == NULL)
+        return;
+    fitted = (long long)json_integer_value(json_object_get(w, "fitted_at"));
+    records = (long long)json_integer_value(json_object_get(w, "records"));
+    next = (long long)json_integer_value(json_object_get(w, "next_fit_at"));
+    if (json_is_true(json_object_get(w, "frozen")))
+        printf("weights: frozen (imported or frozen by hand; nova-hub model DIR unfreeze lets "
+               "them refit)\n");
+    else if (fitted == 0)
+        printf("weights: generic until the first fit, at %lld records (the store has %lld)\n",
+               next, records);
+    else
+        printf("weights: fitted by EM when the store held %lld records (it has %lld); the next "
+               "automatic fit comes at %lld or with a new entity's first records "
+               "(`nova-hub learn` refits now)\n", fitted, records, next);
+}
+
+/* What the data team looks at first: records linked, people, people known
+ * to several entities, duplicates inside one entity, review. */
+static json_t *
+matching_figures(struct nv_hub *h, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    struct lk *a = NULL;
+    size_t n = 0, cap = 0, people = 0, multi = 0, dups = 0, dup_records = 0, review = 0;
+    MDB_stat ms;
+
+    if (mdb_cursor_open(txn, h->store.link.links, &c) != 0)
+        return NULL;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        struct nv_link_val lv;
+        const char *z = memchr(k.mv_data, 0, k.mv_size);
+        if (z == NULL || v.mv_size != sizeof(lv))
+            continue;
+        memcpy(&lv, v.mv_data, sizeof(lv));
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            if ((a = realloc(a, cap * sizeof(*a))) == NULL)
+                abort();
+        }
+        snprintf(a[n].rcu, sizeof(a[n].rcu), "%.13s", lv.rcu);
+        snprintf(a[n].entity, sizeof(a[n].entity), "%.*s",
+                 (int)(z - (char *)k.mv_data), (char *)k.mv_data);
+        a[n].status = lv.status;
+        review += lv.status == NV_LINK_REVIEW;
+        n++;
+    }
+    mdb_cursor_close(c);
+    if (n > 1)
+        qsort(a, n, sizeof(*a), lk_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, ents = 0, extra = 0;
+        while (j < n && strcmp(a[j].rcu, a[i].rcu) == 0) {
+            if (j == i || strcmp(a[j].entity, a[j - 1].entity) != 0)
+                ents++;
+            else
+                extra++;
+            j++;
+        }
+        people++;
+        multi += ents > 1;
+        dups += extra > 0;
+        dup_records += extra;
+        i = j;
+    }
+    free(a);
+    if (mdb_stat(txn, h->store.link.review, &ms) != 0)
+        ms.ms_entries = 0;
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records", (json_int_t)n, "rcus",
+                     (json_int_t)people, "in_several_entities", (json_int_t)multi,
+                     "with_duplicates_in_one_entity", (json_int_t)dups,
+                     "duplicate_records", (json_int_t)dup_records, "records_in_review",
+                     (json_int_t)review, "review_pairs", (json_int_t)(ms.ms_entries / 2));
+}
+
+int
+nv_cmd_status(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, r, rc;
+    struct nv_hub h;
+    struct ents es = { NULL, 0 };
+    json_t *out, *streams, *ents, *waiting;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read"));
+    }
+    out = json_object();
+    streams = json_array();
+    ents = json_array();
+    waiting = json_array();
+    if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            struct nv_stream_state st;
+            char id[65], name[NV_NAME_MAX + 8];
+            int o = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
+            size_t skip = o ? 4 : 0, l = k.mv_size - skip;
+            if (v.mv_size != NV_STREAM_STATE_LEN || l > NV_NAME_MAX)
+                continue;
+            nv_stream_decode(v.mv_data, &st);
+            nv_hex(st.last_id, 32, id);
+            memcpy(name, (char *)k.mv_data + skip, l);
+            name[l] = '\0';
+            json_array_append_new(streams, json_pack("{s:s,s:I,s:s}", o ? "to" : "sender",
+                                                     name, "seq", (json_int_t)st.seq,
+                                                     "last_id", id));
+            if (!o)
+                (void)ent_get(&es, name, l);
+        }
+        mdb_cursor_close(cur);
+    }
+    scan_store(&h, txn, &es);
+    {
+        json_t *mf = matching_figures(&h, txn), *ws = nv_weights_state(txn, &h.store.link);
+        if (ws != NULL)
+            json_object_set_new(out, "weights", ws);
+        if (mf != NULL)
+            json_object_set_new(out, "matching", mf);
+    }
+    /* bundles in the inbox ahead of their stream: a gap */
+    {
+        char *ib = nv_path_join(dir, "inbox");
+        struct nv_spool_entry *sv;
+        size_t sn;
+        if (nv_spool_list(ib, 0, &sv, &sn) == 0) {
+            for (size_t i = 0; i < sn; i++) {
+                struct nv_stream_state st;
+                if (sv[i].sender[0] == '\0' ||
+                    nv_hstore_stream_get(txn, &h.store, sv[i].sender, &st) < 0 ||
+                    sv[i].seq <= st.seq + 1)
+                    continue;
+                /* only the first bundle past the gap of each stream */
+                if (i > 0 && strcmp(sv[i - 1].sender, sv[i].sender) == 0 &&
+                    sv[i - 1].seq > st.seq + 1)
+                    continue;
+                json_array_append_new(waiting,
+                                      json_pack("{s:s,s:I,s:I,s:I}", "entity",
+                                                sv[i].sender, "applied", (json_int_t)st.seq,
+                                                "missing_from", (json_int_t)(st.seq + 1),
+                                                "missing_to", (json_int_t)(sv[i].seq - 1)));
+            }
+            nv_spool_list_free(sv, sn);
+        }
+        free(ib);
+    }
+    {
+        /* updates queued and not yet sealed (an entity without an enrolled
+         * key, or a pass that stopped before sending) */
+        MDB_stat ms;
+        json_object_set_new(out, "updates_queued",
+                            json_integer(mdb_stat(txn, h.store.golden.outq, &ms) == 0
+                                             ? (json_int_t)ms.ms_entries : 0));
+    }
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < es.n; i++) {
+        struct ent *e = &es.v[i];
+        const struct nv_mapping *m = NULL;
+        const char *commit = NULL;
+        json_t *o;
+        if (nv_hub_mapping(&h, e->name, &m, &commit) < 0)
+            m = NULL, commit = NULL;
+        o = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:o}", "entity", e->name, "mapping",
+                      m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
+                      (json_int_t)e->records, "unmapped",
+                      (json_int_t)(e->records - e->mapped), "rejected",
+                      (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
+        json_object_set_new(o, "not_normalised",
+                            json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
+                                      "values", (json_int_t)e->unnorm_values, "reasons",
+                                      top_reasons(e->unnorm)));
+        if (e->last != NULL)
+            json_object_set(o, "last_bundle", e->last);
+        json_array_append_new(ents, o);
+    }
+    json_object_set_new(out, "hub", json_string(h.self.pub.entity));
+    json_object_set_new(out, "streams", streams);
+    json_object_set_new(out, "entities", ents);
+    json_object_set_new(out, "waiting", waiting);
+    {
+        char *qd = nv_path_join(dir, "quarantine"), *ib = nv_path_join(dir, "inbox");
+        json_object_set_new(out, "inbox", json_integer(count_nova(ib)));
+        json_object_set_new(out, "quarantine", json_integer(count_nova(qd)));
+        free(qd);
+        free(ib);
+    }
+    if (json) {
+        char *t = json_dumps(out, JSON_COMPACT);
+        if (t != NULL)
+            printf("%s\n", t);
+        free(t);
+    } else {
+        size_t i;
+        json_t *x;
+        printf("hub: %s\nstreams:\n", h.self.pub.entity);
+        json_array_foreach(streams, i, x)
+            printf("  %-4s %-16s seq %lld  last %s\n",
+                   json_object_get(x, "to") ? "to" : "from",
+                   json_string_value(json_object_get(x, "to") ? json_object_get(x, "to")
+                                                              : json_object_get(x, "sender")),
+                   (long long)json_integer_value(json_object_get(x, "seq")),
+                   json_string_value(json_object_get(x, "last_id")));
+        if (json_array_size(ents) > 0)
+            printf("entities:\n");
+        json_array_foreach(ents, i, x) {
+            const char *mc = json_string_value(json_object_get(x, "mapping"));
+            json_t *last = json_object_get(x, "last_bundle");
+            long long rej = (long long)json_integer_value(json_object_get(x, "rejected"));
+            long long unm = (long long)json_integer_value(json_object_get(x, "unmapped"));
+            json_t *y;
+            printf("  %s: %lld records", json_string_value(json_object_get(x, "entity")),
+                   (long long)json_integer_value(json_object_get(x, "records")));
+            if (mc != NULL)
+                printf(", mapping %.12s", mc);
+            else
+                printf(", no mapping");
+            printf(", %lld rejected\n", rej);
+            if (unm > 0)
+                printf("    %lld records stored unmapped: %s\n", unm,
+                       mc ? "apply the mapping to them with nova-hub replay"
+                          : "write one (nova-hub mapping suggest, mapping set), then "
+                            "nova-hub replay");
+            if (last != NULL) {
+                long long nn = (long long)json_integer_value(
+                    json_object_get(last, "not_normalised"));
+                printf("    last bundle seq %lld (%s): %lld upserts, %lld deletes, "
+                       "%lld rejected",
+                       (long long)json_integer_value(json_object_get(x, "seq")),
+                       json_string_value(json_object_get(last, "applied")),
+                       (long long)json_integer_value(json_object_get(last, "upserts")),
+                       (long long)json_integer_value(json_object_get(last, "deletes")),
+                       (long long)json_integer_value(json_object_get(last, "rejected")));
+                if (nn > 0)
+                    printf(", %lld value(s) not normalised", nn);
+                printf("\n");
+            }
+            print_reasons(json_object_get(x, "reasons"));
+            y = json_object_get(x, "not_normalised");
+            if (json_integer_value(json_object_get(y, "records")) > 0) {
+                printf("    %lld record(s) with %lld value(s) that did not parse: stored as "
+                       "sent, left out of matching (fix them in the CRM)\n",
+                       (long long)json_integer_value(json_object_get(y, "records")),
+                       (long long)json_integer_value(json_object_get(y, "values")));
+                print_reasons(json_object_get(y, "reasons"));
+            }
+        }
+        {
+            json_t *mf = json_object_get(out, "matching");
+            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
+                printf("matching: %lld records are %lld people (RCUs); %lld people known to "
+                       "several entities; %lld with duplicates inside one entity (%lld extra "
+                       "records); %lld records in %lld review pair(s)\n",
+                       (long long)json_integer_value(json_object_get(mf, "records")),
+                       (long long)json_integer_value(json_object_get(mf, "rcus")),
+                       (long long)json_integer_value(json_object_get(mf, "in_several_entities")),
+                       (long long)json_integer_value(json_object_get(mf, "with_duplicates_in_one_entity")),
+                       (long long)json_integer_value(json_object_get(mf, "duplicate_records")),
+                       (long long)json_integer_value(json_object_get(mf, "records_in_review")),
+                       (long long)json_integer_value(json_object_get(mf, "review_pairs")));
+            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
+                nv_weights_state_print(json_object_get(out, "weights"));
+        }
+        json_array_foreach(waiting, i, x)
+            printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "
+                   "has not arrived\n",
+                   json_string_value(json_object_get(x, "entity")),
+                   (long long)json_integer_value(json_object_get(x, "applied")),
+                   (long long)json_integer_value(json_object_get(x, "missing_from")),
+                   (long long)json_integer_value(json_object_get(x, "missing_to")));
+        if (json_integer_value(json_object_get(out, "updates_queued")) > 0)
+            printf("updates: %lld record(s) queued for other entities, not yet sent\n",
+                   (long long)json_integer_value(json_object_get(out, "updates_queued")));
+        printf("inbox: %lld bundle(s) waiting\nquarantine: %lld bundle(s)\n",
+               (long long)json_integer_value(json_object_get(out, "inbox")),
+               (long long)json_integer_value(json_object_get(out, "quarantine")));
+    }
+    for (size_t i = 0; i < es.n; i++) {
+        json_decref(es.v[i].reasons);
+        json_decref(es.v[i].unnorm);
+        json_decref(es.v[i].last);
+    }
+    free(es.v);
+    json_decref(out);
+    nv_hub_close(&h);
+    return 0;
+}

@@ -1,0 +1,1798 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../../agent/outbox.h"
+#include "../../formats/cli.h"
+#include "../../formats/contact.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/log.h"
+#include "../../formats/util.h"
+#include "gdpr.h"
+#include "../golden/golden.h"
+#include "../intake/ingest.h"
+#include "../link/link.h"
+#include "../model/mapping.h"
+#include "../model/normalize.h"
+#include "../model/recparse.h"
+
+int
+nv_gdpr_open(MDB_txn *txn, struct nv_gdpr_db *db)
+{
+    int rc;
+
+    if ((rc = mdb_dbi_open(txn, "gdpr", MDB_CREATE, &db->req)) != 0 ||
+        (rc = mdb_dbi_open(txn, "suppress", MDB_CREATE, &db->suppress)) != 0 ||
+        (rc = mdb_dbi_open(txn, "object", MDB_CREATE, &db->object)) != 0 ||
+        (rc = mdb_dbi_open(txn, "flags", MDB_CREATE, &db->flags)) != 0)
+        return nv_hmdb_fail(rc, "cannot open the GDPR register");
+    return 0;
+}
+
+int
+nv_gdpr_key(const char *hubdir, uint8_t key[32])
+{
+    char *p = nv_path_join(hubdir, NV_GDPR_KEY_FILE);
+    struct nv_buf b = NV_BUF_INIT;
+    int r;
+
+    b.secret = 1;
+    r = nv_read_file(p, 64, &b);
+    if (r == NV_ENOTFOUND || (r < 0 && errno == ENOENT)) {
+        uint8_t fresh[32];
+        randombytes_buf(fresh, sizeof(fresh));
+        r = nv_write_file(p, fresh, sizeof(fresh), 0600);
+        if (r == 0)
+            memcpy(key, fresh, 32);
+        sodium_memzero(fresh, sizeof(fresh));
+    } else if (r == 0) {
+        if (b.len != 32)
+            r = nv_fail(NV_EKEY, "'%s' is not a 32-byte key", p);
+        else
+            memcpy(key, b.data, 32);
+    }
+    nv_buf_release(&b);
+    free(p);
+    return r;
+}
+
+void
+nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen, const char *b,
+             size_t blen, uint8_t out[16])
+{
+    crypto_generichash_state st;
+    uint8_t k = (uint8_t)kind, colon = ':', nul = 0;
+
+    crypto_generichash_init(&st, key, 32, 16);
+    crypto_generichash_update(&st, &k, 1);
+    crypto_generichash_update(&st, &colon, 1);
+    crypto_generichash_update(&st, (const uint8_t *)a, alen);
+    if (b != NULL) {
+        crypto_generichash_update(&st, &nul, 1);
+        crypto_generichash_update(&st, (const uint8_t *)b, blen);
+    }
+    crypto_generichash_final(&st, out, 16);
+}
+
+static int
+in_db(MDB_txn *txn, MDB_dbi dbi, const uint8_t h[16])
+{
+    MDB_val k = { 16, (void *)h }, v;
+
+    return mdb_get(txn, dbi, &k, &v) == 0;
+}
+
+int
+nv_gdpr_suppressed(MDB_txn *txn, const struct nv_gdpr_db *db, const uint8_t key[32],
+                   const struct nv_norm_values *nv, const char *entity, const char *reckey)
+{
+    uint8_t h[16];
+
+    nv_gdpr_hash(key, 'k', entity, strlen(entity), reckey, strlen(reckey), h);
+    if (in_db(txn, db->suppress, h))
+        return 1;
+    for (unsigned i = 0; nv != NULL && i < NV_NORM_VALUES_MAX; i++) {
+        const char *e = nv_norm_value(nv, NV_F_EMAIL, i), *p = nv_norm_value(nv, NV_F_PHONE, i);
+        if (e != NULL) {
+            nv_gdpr_hash(key, 'e', e, strlen(e), NULL, 0, h);
+            if (in_db(txn, db->suppress, h))
+                return 1;
+        }
+        if (p != NULL) {
+            nv_gdpr_hash(key, 'p', p, strlen(p), NULL, 0, h);
+            if (in_db(txn, db->suppress, h))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- access log ---- */
+
+static const char *
+who(void)
+{
+    const char *u = getenv("NOVA_USER");
+
+    if (u == NULL || *u == '\0')
+        u = getenv("USER");
+    return u != NULL && *u ? u : "unknown";
+}
+
+int
+nv_access_log(const char *hubdir, const char *what, const char *why)
+{
+    char *p = nv_path_join(hubdir, "accesslog.ndjson"), when[21], *t;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "at", nv_time_format(nv_now(), when), "who",
+                          who(), "what", what, "why", why && *why ? why : "not given");
+    int fd, r = 0;
+    size_t n;
+
+    if (o == NULL || (t = json_dumps(o, JSON_COMPACT)) == NULL) {
+        json_decref(o);
+        free(p);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    n = strlen(t);
+    t[n] = '\n';
+    /* append-only: one write per line, fsynced before the data is shown */
+    fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, t, n + 1) != (ssize_t)(n + 1) || fsync(fd) < 0)
+        r = nv_fail_errno("cannot write the access log '%s'", p);
+    if (fd >= 0)
+        close(fd);
+    free(t);
+    json_decref(o);
+    free(p);
+    return r;
+}
+
+/* ---- dates ---- */
+
+static int64_t
+add_months(int64_t t, int months)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int y, m, dim;
+
+    gmtime_r(&tt, &tm);
+    m = tm.tm_mon + months;
+    y = tm.tm_year + 1900 + m / 12;
+    m %= 12;
+    dim = mdays[m] + (m == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    if (tm.tm_mday > dim)
+        tm.tm_mday = dim; /* 31 January + 1 month: the last day of February */
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m;
+    return (int64_t)timegm(&tm);
+}
+
+static char *
+day(int64_t t, char out[11])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+    return out;
+}
+
+static int64_t
+parse_day(const char *s)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (strlen(s) != 10 || strptime(s, "%Y-%m-%d", &tm) == NULL)
+        return -1;
+    return (int64_t)timegm(&tm);
+}
+
+/* ---- requests ---- */
+
+static void
+event(json_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+event(json_t *req, const char *fmt, ...)
+{
+    char when[21], text[512];
+    va_list ap;
+    json_t *ev = json_object_get(req, "events");
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (!json_is_array(ev)) {
+        ev = json_array();
+        json_object_set_new(req, "events", ev);
+    }
+    json_array_append_new(ev, json_pack("{s:s,s:s}", "at", nv_time_format(nv_now(), when),
+                                        "event", text));
+}
+
+static int
+req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    char *t = json_dumps(req, JSON_COMPACT);
+    MDB_val k = { strlen(id), (void *)id }, v;
+    int rc;
+
+    if (t == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    v.mv_size = strlen(t);
+    v.mv_data = t;
+    rc = mdb_put(txn, db->req, &k, &v, 0);
+    free(t);
+    return rc ? nv_hmdb_fail(rc, "cannot write a request") : 0;
+}
+
+static int
+req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
+{
+    MDB_val k = { strlen(id), (void *)id }, v;
+    int rc = mdb_get(txn, db->req, &k, &v);
+
+    *out = NULL;
+    if (rc == MDB_NOTFOUND)
+        return nv_fail(NV_ENOTFOUND, "no request '%s'", id);
+    if (rc != 0)
+        return nv_hmdb_fail(rc, "cannot read a request");
+    if ((*out = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+        return nv_fail(NV_ECORRUPT, "hub store: request '%s' does not parse", id);
+    return 0;
+}
+
+static int
+next_id(MDB_txn *txn, const struct nv_gdpr_db *db, char out[16])
+{
+    MDB_val k = { 5, (void *)"#next" }, v;
+    uint64_t n = 1;
+    char num[24];
+    int rc = mdb_get(txn, db->req, &k, &v);
+
+    if (rc == 0 && v.mv_size < sizeof(num)) {
+        memcpy(num, v.mv_data, v.mv_size);
+        num[v.mv_size] = '\0';
+        n = strtoull(num, NULL, 10);
+    }
+    snprintf(out, 16, "REQ-%06llu", (unsigned long long)n);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)(n + 1));
+    v.mv_size = strlen(num);
+    v.mv_data = num;
+    if ((rc = mdb_put(txn, db->req, &k, &v, 0)) != 0)
+        return nv_hmdb_fail(rc, "cannot write a request");
+    return 0;
+}
+
+/* ---- subjects ---- */
+
+#define MAX_RCUS 16
+
+struct subject {
+    char by[8];
+    uint8_t hash[16];
+    char rcus[MAX_RCUS][NV_RCU_LEN + 1];
+    size_t nrcus;
+};
+
+static void
+add_rcu(struct subject *s, const char *rcu)
+{
+    for (size_t i = 0; i < s->nrcus; i++)
+        if (strcmp(s->rcus[i], rcu) == 0)
+            return;
+    if (s->nrcus < MAX_RCUS)
+        snprintf(s->rcus[s->nrcus++], NV_RCU_LEN + 1, "%s", rcu);
+}
+
+/* The RCU of record rid. */
+static int
+rcu_of(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, char rcu[NV_RCU_LEN + 1])
+{
+    struct match_rec r;
+    struct nv_buf key = NV_BUF_INIT;
+    struct nv_link_val lv;
+    int e = nv_link_load(txn, db, rid, &r, &key);
+
+    if (e < 0) {
+        nv_buf_release(&key);
+        return e;
+    }
+    match_rec_release(&r);
+    e = nv_link_get(txn, db, (char *)key.data, key.len, &lv);
+    nv_buf_release(&key);
+    if (e == 0)
+        snprintf(rcu, NV_RCU_LEN + 1, "%.13s", lv.rcu);
+    return e;
+}
+
+/* Resolve a subject given as "email:X", "phone:X", "rcu:X" or
+ * "record:ENTITY:KEY" (also --email X etc. by the caller). */
+static int
+resolve(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *by,
+        const char *value, struct subject *s)
+{
+    struct nv_buf n = NV_BUF_INIT;
+    int r = 0;
+
+    memset(s, 0, sizeof(*s));
+    snprintf(s->by, sizeof(s->by), "%s", by);
+    if (strcmp(by, "email") == 0 || strcmp(by, "phone") == 0) {
+        uint64_t *rids = NULL;
+        size_t nr = 0;
+        char kind = by[0] == 'e' ? 'e' : 'p';
+        r = kind == 'e' ? nv_norm_email(value, strlen(value), &n)
+                        : nv_norm_phone(value, strlen(value), &n);
+        if (r < 0 || n.len == 0) {
+            nv_buf_release(&n);
+            return nv_fail(NV_EINVAL, "the subject's %s does not parse: %s", by,
+                           r < 0 ? nv_errmsg(r) : "empty");
+        }
+        nv_gdpr_hash(key, kind, (char *)n.data, n.len, NULL, 0, s->hash);
+        if ((r = nv_link_ident(txn, &h->store.link, kind, (char *)n.data, &rids, &nr)) == 0)
+            for (size_t i = 0; i < nr && r == 0; i++) {
+                char rcu[NV_RCU_LEN + 1];
+                if ((r = rcu_of(txn, &h->store.link, rids[i], rcu)) == 0)
+                    add_rcu(s, rcu);
+                else if (r == NV_ENOTFOUND)
+                    r = 0;
+            }
+        free(rids);
+    } else if (strcmp(by, "rcu") == 0) {
+        char live[NV_RCU_LEN + 1];
+        nv_gdpr_hash(key, 'r', value, strlen(value), NULL, 0, s->hash);
+        if (strlen(value) == NV_RCU_LEN &&
+            (r = nv_link_resolve(txn, &h->store.link, value, live)) == 0) {
+            MDB_val k = { NV_RCU_LEN, live }, v;
+            if (mdb_get(txn, h->store.link.rcus, &k, &v) == 0)
+                add_rcu(s, live);
+        }
+    } else if (strcmp(by, "record") == 0) {
+        const char *colon = strchr(value, ':');
+        MDB_cursor *c;
+        MDB_val k, v;
+        size_t el;
+        if (colon == NULL || colon == value || colon[1] == '\0')
+            return nv_fail(NV_EINVAL, "a record subject is ENTITY:KEY");
+        el = (size_t)(colon - value);
+        nv_gdpr_hash(key, 'k', value, el, colon + 1, strlen(colon + 1), s->hash);
+        if (mdb_cursor_open(txn, h->store.link.links, &c) != 0)
+            return nv_fail(NV_ECORRUPT, "hub store: cannot read links");
+        k.mv_size = el + 1;
+        k.mv_data = (void *)value;
+        {
+            char pre[NV_NAME_MAX + 2];
+            snprintf(pre, sizeof(pre), "%.*s", (int)el, value);
+            k.mv_size = el + 1;
+            k.mv_data = pre;
+            for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+                 rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+                const char *kk = k.mv_data, *z;
+                struct nv_link_val lv;
+                if (k.mv_size <= el || memcmp(kk, pre, el + 1) != 0)
+                    break;
+                z = memchr(kk + el + 1, 0, k.mv_size - el - 1);
+                if (z == NULL || (size_t)(kk + k.mv_size - z - 1) != strlen(colon + 1) ||
+                    memcmp(z + 1, colon + 1, strlen(colon + 1)) != 0 ||
+                    v.mv_size != sizeof(lv))
+                    continue;
+                memcpy(&lv, v.mv_data, sizeof(lv));
+                lv.rcu[15] = '\0';
+                add_rcu(s, lv.rcu);
+            }
+        }
+        mdb_cursor_close(c);
+    } else {
+        r = nv_fail(NV_EINVAL, "a subject is given by email, phone, rcu or record");
+    }
+    nv_buf_release(&n);
+    return r;
+}
+
+static int
+member_json(void *ctx, uint64_t rid, const char *key, size_t keylen)
+{
+    json_t *out = ctx, *arr;
+    char *k = malloc(keylen + 1); /* the key holds NULs: no strndup */
+    const char *e, *src, *rk;
+
+    (void)rid;
+    if (k == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    memcpy(k, key, keylen);
+    k[keylen] = '\0';
+    if (nv_hstore_key_split(k, keylen, &e, &src, &rk) == 0) {
+        if ((arr = json_object_get(out, e)) == NULL) {
+            arr = json_array();
+            json_object_set_new(out, e, arr);
+        }
+        json_array_append_new(arr, json_pack("[s,s]", src, rk));
+    }
+    free(k);
+    return 0;
+}
+
+/* Every record of an RCU: entity -> [[source, key], ...] into out. */
+static int
+members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
+{
+    return nv_link_members(txn, db, rcu, member_json, out);
+}
+
+/* ---- orders out ---- */
+
+/* Send the pending orders of erasure requests ids[n]: one bundle per
+ * entity for all of them, each request's new state committed with it. */
+static int
+send_orders_many(struct nv_hub *h, char **ids, size_t n)
+{
+    json_t *names = json_object();
+    const char *e;
+    json_t *unused;
+    MDB_txn *txn;
+    int r = 0, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        json_decref(names);
+        return nv_hmdb_fail(rc, "cannot read");
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        json_t *req, *ent;
+        const char *en;
+        if ((r = req_get(txn, &h->store.gdpr, ids[i], &req)) < 0)
+            break;
+        json_object_foreach(json_object_get(req, "entities"), en, ent)
+            if (strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "pending") == 0)
+                json_object_set_new(names, en, json_true());
+        json_decref(req);
+    }
+    mdb_txn_abort(txn);
+    json_object_foreach(names, e, unused) {
+        struct nv_outbox o;
+        char *obox, when[21];
+        size_t orders = 0, recs = 0;
+        if (r < 0)
+            break;
+        if ((r = nv_hub_outbox(h, e, NV_KIND_ERASURE, &o, &obox)) < 0) {
+            nv_warn("gdpr", "orders to '%s' not sent: %s", e, nv_errmsg(r));
+            r = 0; /* they stay pending; sent when the agent is enrolled again */
+            continue;
+        }
+        for (size_t i = 0; i < n && r == 0; i++) {
+            json_t *req, *ent, *keys, *kv;
+            size_t j;
+            /* read again in the outbox's transaction (a part sealed on the
+             * way commits the requests with it) */
+            if ((r = req_get(nv_outbox_txn(&o), &h->store.gdpr, ids[i], &req)) < 0)
+                break;
+            ent = json_object_get(json_object_get(req, "entities"), e);
+            if (ent == NULL ||
+                strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "pending") != 0) {
+                json_decref(req);
+                continue;
+            }
+            json_object_set_new(ent, "status", json_string("sent"));
+            json_object_set_new(ent, "sent", json_string(nv_time_format(nv_now(), when)));
+            keys = json_object_get(ent, "keys");
+            event(req, "erasure order sent to %s (%zu records)", e, json_array_size(keys));
+            r = req_put(nv_outbox_txn(&o), &h->store.gdpr, req);
+            json_array_foreach(keys, j, kv) {
+                json_t *line;
+                char *t;
+                if (r < 0)
+                    break;
+                line = json_pack("{s:s,s:O,s:O}", "order", ids[i], "source",
+                                 json_array_get(kv, 0), "key", json_array_get(kv, 1));
+                t = line ? json_dumps(line, JSON_COMPACT) : NULL;
+                r = t ? nv_outbox_add_record(&o, t, strlen(t), 0)
+                      : nv_fail(NV_ENOMEM, "out of memory");
+                free(t);
+                json_decref(line);
+                recs++;
+            }
+            orders++;
+            json_decref(req);
+        }
+        if (r == 0)
+            r = nv_outbox_end(&o);
+        else
+            nv_outbox_abort(&o);
+        if (r == 0)
+            nv_info("gdpr", "%zu erasure order(s) for %zu record(s) sent to '%s'", orders, recs, e);
+        free(obox);
+    }
+    json_decref(names);
+    return r;
+}
+
+static int
+send_orders(struct nv_hub *h, const char *id)
+{
+    char *ids[1] = { (char *)id };
+
+    return send_orders_many(h, ids, 1);
+}
+
+/* ---- completion ---- */
+
+/* Remove from the payload files of one retained bundle directory the
+ * lines of the records keys names ([[source, key], ...]). */
+/* keys ([[source, key], ...]) as a set: "source\x1fkey" -> true */
+static json_t *
+key_set(json_t *keys)
+{
+    json_t *set = json_object(), *kv;
+    size_t i;
+
+    json_array_foreach(keys, i, kv) {
+        char *k;
+        if (asprintf(&k, "%s\x1f%s", json_string_value(json_array_get(kv, 0)),
+                     json_string_value(json_array_get(kv, 1))) < 0)
+            abort();
+        json_object_set_new(set, k, json_true());
+        free(k);
+    }
+    return set;
+}
+
+int
+nv_gdpr_purge_dir(const char *sd, json_t *keys)
+{
+    json_t *set = json_is_object(keys) ? json_incref(keys) : key_set(keys);
+    struct nv_buf probe = NV_BUF_INIT;
+    struct dirent **files = NULL;
+    struct nv_rec *rec = malloc(sizeof(*rec));
+    struct nv_buf scratch = NV_BUF_INIT;
+    int nf, r = 0;
+
+    if (rec == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    nf = scandir(sd, &files, NULL, alphasort);
+    for (int j = 0; j < nf; j++) {
+        char *fp;
+        FILE *f;
+        struct nv_buf out = NV_BUF_INIT;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        int dropped = 0;
+        if (strncmp(files[j]->d_name, "changes-", 8) != 0 || r < 0) {
+            free(files[j]);
+            continue;
+        }
+        fp = nv_path_join(sd, files[j]->d_name);
+        if ((f = fopen(fp, "re")) == NULL) {
+            r = nv_fail_errno("cannot read '%s'", fp);
+        } else {
+            while (r == 0 && (len = getline(&line, &cap, f)) > 0) {
+                int drop = 0;
+                const char *kk;
+                json_t *unused;
+                if (nv_rec_parse(line, (size_t)len - (line[len - 1] == '\n'), rec,
+                                 &scratch) == 0 && rec->key.s != NULL) {
+                    nv_buf_reset(&probe);
+                    if (nv_buf_addf(&probe, "%s\x1f%s", rec->source.s ? rec->source.s : "",
+                                    rec->key.s) == 0)
+                        drop = json_object_get(set, (char *)probe.data) != NULL;
+                } else {
+                    /* an unusual line: dropped if it names a key at all
+                     * (never keep a line of the person) */
+                    json_object_foreach(set, kk, unused) {
+                        const char *sep = strchr(kk, '\x1f');
+                        if (sep != NULL && strstr(line, sep + 1) != NULL)
+                            drop = 1;
+                    }
+                }
+                if (drop)
+                    dropped++;
+                else
+                    r = nv_buf_add(&out, line, (size_t)len);
+            }
+            fclose(f);
+            if (r == 0 && dropped > 0)
+                r = nv_write_file(fp, out.data ? out.data : (uint8_t *)"", out.len, 0600);
+        }
+        free(line);
+        nv_buf_release(&out);
+        free(fp);
+        free(files[j]);
+    }
+    free(files);
+    free(rec);
+    nv_buf_release(&scratch);
+    nv_buf_release(&probe);
+    json_decref(set);
+    return r;
+}
+
+/* ... and from every retained bundle of entity (DIR/received/<entity>/). */
+static int
+purge_received(const char *hubdir, const char *entity, json_t *keys)
+{
+    char *rd = nv_path_join(hubdir, "received"), *ed = nv_path_join(rd, entity);
+    struct dirent **seqs = NULL;
+    int ns, r = 0;
+
+    free(rd);
+    ns = scandir(ed, &seqs, NULL, alphasort);
+    for (int i = 0; i < ns; i++) {
+        if (seqs[i]->d_name[0] != '.' && r == 0) {
+            char *sd = nv_path_join(ed, seqs[i]->d_name);
+            r = nv_gdpr_purge_dir(sd, keys);
+            free(sd);
+        }
+        free(seqs[i]);
+    }
+    free(seqs);
+    free(ed);
+    return r;
+}
+
+/* Erase the hub's copy of a request's records and suppress them. */
+struct erase_batch {
+    struct nv_link_set set;  /* the records to take out of their clusters */
+    json_t *purge;           /* entity -> {"source\x1fkey": true} */
+};
+
+static int
+erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
+           uint64_t *erased, struct erase_batch *eb)
+{
+    json_t *ents = json_object_get(req, "entities"), *ent;
+    const char *e;
+    struct nv_buf k = NV_BUF_INIT;
+    const char *id = json_string_value(json_object_get(req, "id"));
+    int r = 0;
+
+    json_object_foreach(ents, e, ent) {
+        size_t j;
+        json_t *kv;
+        json_array_foreach(json_object_get(ent, "keys"), j, kv) {
+            const char *src = json_string_value(json_array_get(kv, 0));
+            const char *rk = json_string_value(json_array_get(kv, 1));
+            uint8_t hh[16];
+            MDB_val kk, vv = { strlen(id), (void *)id };
+            struct nv_link_val lv;
+            int rc;
+            if (r < 0 || src == NULL || rk == NULL)
+                break;
+            nv_buf_reset(&k);
+            if ((r = nv_buf_add(&k, e, strlen(e) + 1)) < 0 ||
+                (r = nv_buf_add(&k, src, strlen(src) + 1)) < 0 ||
+                (r = nv_buf_add(&k, rk, strlen(rk))) < 0)
+                break;
+            /* the identifiers it had, as keyed hashes, before they go */
+            if (nv_link_get(txn, &h->store.link, (char *)k.data, k.len, &lv) == 0) {
+                uint8_t kb[8];
+                MDB_val mk = { 8, kb }, mv;
+                for (int i = 0; i < 8; i++)
+                    kb[i] = (uint8_t)(lv.rid >> (56 - 8 * i));
+                if (mdb_get(txn, h->store.link.mrec, &mk, &mv) == 0 && mv.mv_size > 2) {
+                    const char *p = mv.mv_data, *end = p + mv.mv_size;
+                    size_t kl = (size_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
+                    p += 2 + kl;
+                    for (int i = 0; i < 9 && p < end; i++) {
+                        size_t l = strnlen(p, (size_t)(end - p));
+                        if (i >= 3 && l > 0) { /* 3 e-mails, then 3 phones */
+                            nv_gdpr_hash(key, i < 6 ? 'e' : 'p', p, l, NULL, 0, hh);
+                            kk.mv_size = 16;
+                            kk.mv_data = hh;
+                            if ((rc = mdb_put(txn, h->store.gdpr.suppress, &kk, &vv, 0)) != 0)
+                                r = nv_hmdb_fail(rc, "cannot write the suppression list");
+                        }
+                        p += l + 1;
+                    }
+                }
+            }
+            nv_gdpr_hash(key, 'k', e, strlen(e), rk, strlen(rk), hh);
+            kk.mv_size = 16;
+            kk.mv_data = hh;
+            if (r == 0 && (rc = mdb_put(txn, h->store.gdpr.suppress, &kk, &vv, 0)) != 0)
+                r = nv_hmdb_fail(rc, "cannot write the suppression list");
+            kk.mv_size = k.len;
+            kk.mv_data = k.data;
+            if (r == 0 && (rc = mdb_del(txn, h->store.records, &kk, NULL)) != 0 &&
+                rc != MDB_NOTFOUND)
+                r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
+                rc != MDB_NOTFOUND)
+                r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0 && (rc = mdb_del(txn, h->store.unnorm, &kk, NULL)) != 0 &&
+                rc != MDB_NOTFOUND)
+                r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0 && (r = nv_link_set_add(&eb->set, (char *)k.data, k.len, NULL)) == 0) {
+                json_t *pe = json_object_get(eb->purge, e);
+                char *sk;
+                (*erased)++;
+                if (pe == NULL) {
+                    pe = json_object();
+                    json_object_set_new(eb->purge, e, pe);
+                }
+                if (asprintf(&sk, "%s\x1f%s", src, rk) < 0)
+                    abort();
+                json_object_set_new(pe, sk, json_true());
+                free(sk);
+            }
+        }
+        /* the record keys are not kept once erased */
+        json_object_set_new(ent, "keys", json_array());
+        if (r < 0)
+            break;
+    }
+    nv_buf_release(&k);
+    return r;
+}
+
+/* After every completed request of a pass: the records out of their
+ * clusters in one go, and each entity's retained payloads purged once. */
+static int
+erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
+{
+    struct nv_link_stats ls;
+    const char *e;
+    json_t *set;
+    int r = 0;
+
+    if (eb->set.n > 0)
+        r = nv_link_bundle(txn, &h->store.link, &eb->set, &ls);
+    /* their per-field times go with them */
+    if (eb->set.n > 0 && r == 0) {
+        struct nv_golden_stats gs;
+        r = nv_golden_after_link(h, txn, &eb->set, NULL, NULL, 0, 0, &gs);
+    }
+    /* and updates still queued for them (an entity without a valid key)
+     * are dropped: they hold the person's values */
+    if (r == 0) {
+        uint64_t dropped = 0;
+        if ((r = nv_golden_forget(txn, &h->store, eb->purge, &dropped)) == 0 && dropped > 0)
+            nv_info("gdpr", "%llu queued update(s) of erased records dropped",
+                    (unsigned long long)dropped);
+    }
+    json_object_foreach(eb->purge, e, set)
+        if (r == 0)
+            r = purge_received(h->dir, e, set);
+    return r;
+}
+
+static int
+progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *id,
+             uint64_t *erased, char ***pending, size_t *npending, struct erase_batch *eb)
+{
+    json_t *req, *ents, *ent;
+    const char *e;
+    int all = 1, failed = 0, any_pending = 0, changed = 0, r;
+    char when[21];
+
+    if ((r = req_get(txn, &h->store.gdpr, id, &req)) < 0)
+        return r;
+    ents = json_object_get(req, "entities");
+    json_object_foreach(ents, e, ent) {
+        const char *st = json_string_value(json_object_get(ent, "status")) ?: "";
+        size_t j, done = 0, fail = 0, kept = 0, answered = 0;
+        json_t *kv, *reasons = json_array();
+        if (strcmp(st, "pending") == 0) {
+            any_pending = 1;
+            all = 0;
+            json_decref(reasons);
+            continue;
+        }
+        json_array_foreach(json_object_get(ent, "keys"), j, kv) {
+            struct nv_buf rk = NV_BUF_INIT;
+            MDB_val kk, vv;
+            const char *rkey = json_string_value(json_array_get(kv, 1));
+            if (nv_buf_add(&rk, e, strlen(e) + 1) < 0 ||
+                nv_buf_add(&rk, id, strlen(id) + 1) < 0 ||
+                nv_buf_add(&rk, rkey, strlen(rkey)) < 0) {
+                nv_buf_release(&rk);
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            kk.mv_size = rk.len;
+            kk.mv_data = rk.data;
+            if (mdb_get(txn, h->store.receipts, &kk, &vv) == 0) {
+                json_t *rc2 = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+                const char *out = json_string_value(json_object_get(rc2, "outcome")) ?: "";
+                const char *why = json_string_value(json_object_get(rc2, "reason"));
+                answered++;
+                if (strcmp(out, "done") == 0)
+                    done++;
+                else if (strcmp(out, "retained") == 0)
+                    kept++;
+                else
+                    fail++;
+                if (why != NULL && *why && strcmp(out, "done") != 0 &&
+                    json_array_size(reasons) < 10)
+                    json_array_append_new(reasons, json_sprintf("%s: %s", out, why));
+                json_decref(rc2);
+            }
+            nv_buf_release(&rk);
+        }
+        if ((size_t)json_integer_value(json_object_get(ent, "done")) != done ||
+            (size_t)json_integer_value(json_object_get(ent, "failed")) != fail ||
+            (size_t)json_integer_value(json_object_get(ent, "retained")) != kept)
+            changed = 1;
+        json_object_set_new(ent, "done", json_integer((json_int_t)done));
+        json_object_set_new(ent, "failed", json_integer((json_int_t)fail));
+        json_object_set_new(ent, "retained", json_integer((json_int_t)kept));
+        json_object_set_new(ent, "reasons", reasons);
+        if (answered < json_array_size(json_object_get(ent, "keys"))) {
+            all = 0;
+        } else if (strcmp(st, "sent") == 0) {
+            const char *ns = fail ? "failed" : kept ? "retained" : "done";
+            json_object_set_new(ent, "status", json_string(ns));
+            json_object_set_new(ent, "answered",
+                                json_string(nv_time_format(nv_now(), when)));
+            event(req, "%s answered: %zu done, %zu retained, %zu failed", e, done, kept,
+                  fail);
+            changed = 1;
+        }
+        if (fail)
+            failed = 1;
+    }
+    if (r == 0 && all && !failed && json_object_size(ents) > 0) {
+        uint64_t n = 0;
+        r = erase_copy(h, txn, key, req, &n, eb);
+        if (r == 0) {
+            *erased += n;
+            json_object_set_new(req, "status", json_string("complete"));
+            json_object_set_new(req, "completed",
+                                json_string(nv_time_format(nv_now(), when)));
+            json_object_set_new(req, "erased", json_integer((json_int_t)n));
+            event(req, "every entity answered: the hub erased its copy (%llu records) "
+                  "and keeps keyed hashes in the suppression list",
+                  (unsigned long long)n);
+            changed = 1;
+        }
+    }
+    if (r == 0 && changed)
+        r = req_put(txn, &h->store.gdpr, req);
+    if (r == 0 && any_pending) {
+        if ((*pending = realloc(*pending, (*npending + 1) * sizeof(char *))) == NULL)
+            abort();
+        (*pending)[(*npending)++] = strdup(id);
+    }
+    json_decref(req);
+    return r;
+}
+
+int
+nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint8_t key[32];
+    char **pending = NULL;
+    size_t npending = 0;
+    int rc, r;
+
+    *erased = 0;
+    if ((r = nv_gdpr_key(h->dir, key)) < 0)
+        return r;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+        sodium_memzero(key, sizeof(key));
+        return nv_hmdb_fail(rc, "cannot write");
+    }
+    if ((rc = mdb_cursor_open(txn, h->store.gdpr.req, &c)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read the register");
+        goto out;
+    }
+    /* the open erasure requests first, then each in turn (no cursor
+     * left open on the register while it is written) */
+    {
+        char **ids = NULL;
+        size_t nids = 0;
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
+                memmem(v.mv_data, v.mv_size, "\"kind\":\"erase\"", 14) == NULL ||
+                memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
+                continue;
+            if ((ids = realloc(ids, (nids + 1) * sizeof(char *))) == NULL ||
+                (ids[nids++] = strndup(k.mv_data, k.mv_size)) == NULL)
+                abort();
+        }
+        mdb_cursor_close(c);
+        c = NULL;
+        struct erase_batch eb;
+        memset(&eb, 0, sizeof(eb));
+        eb.purge = json_object();
+        for (size_t q = 0; q < nids; q++) {
+            if (r == 0)
+                r = progress_one(h, txn, key, ids[q], erased, &pending, &npending, &eb);
+            free(ids[q]);
+        }
+        free(ids);
+        if (r == 0)
+            r = erase_finish(h, txn, &eb);
+        nv_link_set_release(&eb.set);
+        json_decref(eb.purge);
+    }
+out:
+    if (r == 0) {
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+    } else {
+        mdb_txn_abort(txn);
+    }
+    sodium_memzero(key, sizeof(key));
+    if (r == 0 && npending > 0)
+        r = send_orders_many(h, pending, npending);
+    for (size_t i = 0; i < npending; i++)
+        free(pending[i]);
+    free(pending);
+    return r;
+}
+
+/* ---- the command ---- */
+
+static const char *kinds[] = { "erase", "access", "rectify", "restrict", "object", NULL };
+
+static int
+valid_kind(const char *k)
+{
+    for (int i = 0; kinds[i]; i++)
+        if (strcmp(kinds[i], k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Everything held about an RCU's records: the access document. */
+static json_t *
+access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
+{
+    json_t *doc = json_pack("{s:s,s:[]}", "rcu", rcu, "records"), *arr, *kv;
+    json_t *recs = json_object_get(doc, "records");
+    const char *e;
+    size_t j;
+    struct nv_buf k = NV_BUF_INIT;
+
+    json_object_foreach(mem, e, arr) {
+        json_array_foreach(arr, j, kv) {
+            const char *src = json_string_value(json_array_get(kv, 0));
+            const char *rk = json_string_value(json_array_get(kv, 1));
+            MDB_val kk, vv;
+            json_t *rec, *one;
+            nv_buf_reset(&k);
+            if (nv_buf_add(&k, e, strlen(e) + 1) < 0 || nv_buf_add(&k, src, strlen(src) + 1) < 0 ||
+                nv_buf_add(&k, rk, strlen(rk)) < 0)
+                continue;
+            kk.mv_size = k.len;
+            kk.mv_data = k.data;
+            if (mdb_get(txn, h->store.records, &kk, &vv) != 0)
+                continue;
+            rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+            one = json_pack("{s:s,s:s,s:s,s:O,s:O*,s:O*,s:O*,s:O*}", "entity", e, "source", src,
+                            "key", rk, "fields", json_object_get(rec, "fields"), "common",
+                            json_object_get(rec, "c"), "extension", json_object_get(rec, "x"),
+                            "mapping", json_object_get(rec, "map"), "bundle_seq",
+                            json_object_get(rec, "seq"));
+            /* when the entity sent it */
+            {
+                char bk[128];
+                MDB_val bv;
+                snprintf(bk, sizeof(bk), "%s/%020lld", e,
+                         (long long)json_integer_value(json_object_get(rec, "seq")));
+                kk.mv_size = strlen(bk);
+                kk.mv_data = bk;
+                if (mdb_get(txn, h->store.bstats, &kk, &bv) == 0) {
+                    json_t *bs = json_loadb(bv.mv_data, bv.mv_size, 0, NULL);
+                    json_object_set(one, "received", json_object_get(bs, "applied"));
+                    json_decref(bs);
+                }
+            }
+            json_array_append_new(recs, one);
+            json_decref(rec);
+        }
+    }
+    nv_buf_release(&k);
+    return doc;
+}
+
+/* Rectification: the new value goes to every entity holding the person and
+ * mapping the field back (inverse), as an updates bundle. */
+static int
+rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *flag)
+{
+    const char *e;
+    json_t *arr;
+    int r = 0;
+
+    json_object_foreach(mem, e, arr) {
+        const struct nv_mapping *m;
+        const char *commit;
+        struct nv_outbox o;
+        char *obox;
+        size_t j, n = 0;
+        json_t *kv;
+        if ((r = nv_hub_mapping(h, e, &m, &commit)) < 0)
+            return r;
+        if (m == NULL) {
+            event(req, "%s has no mapping: rectification not sent there", e);
+            continue;
+        }
+        if ((r = nv_hub_outbox(h, e, NV_KIND_UPDATES, &o, &obox)) < 0) {
+            event(req, "%s: rectification not sent: %s", e, nv_errmsg(r));
+            r = 0;
+            continue;
+        }
+        json_array_foreach(arr, j, kv) {
+            const char *src = json_string_value(json_array_get(kv, 0));
+            const char *rk = json_string_value(json_array_get(kv, 1));
+            struct nv_buf k = NV_BUF_INIT;
+            json_t *rec = NULL;
+            char *t = NULL;
+            MDB_val kk, vv;
+            /* the record's own key columns go with the new values */
+            if (nv_buf_add(&k, e, strlen(e) + 1) < 0 || nv_buf_add(&k, src, strlen(src) + 1) < 0 ||
+                nv_buf_add(&k, rk, strlen(rk)) < 0)
+                abort();
+            kk.mv_size = k.len;
+            kk.mv_data = k.data;
+            if (mdb_get(nv_outbox_txn(&o), h->store.records, &kk, &vv) == 0)
+                rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+            nv_buf_release(&k);
+            if (flag != NULL) {
+                /* a restriction or objection: the entity flags its record */
+                json_t *fl = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "flag", "source", src,
+                                       "key", rk, "flag", flag, "request",
+                                       json_string_value(json_object_get(req, "id")));
+                t = fl ? json_dumps(fl, JSON_COMPACT) : NULL;
+                json_decref(fl);
+                r = t ? 0 : nv_fail(NV_ENOMEM, "out of memory");
+            } else {
+                r = nv_golden_update_line(h, e, src, rk, json_object_get(rec, "fields"), sets,
+                                          &t);
+            }
+            json_decref(rec);
+            if (r == 0 && t != NULL) {
+                r = nv_outbox_add_record(&o, t, strlen(t), 1);
+                n++;
+            }
+            free(t);
+            if (r < 0)
+                break;
+        }
+        if (r == 0)
+            r = nv_outbox_end(&o);
+        else
+            nv_outbox_abort(&o);
+        free(obox);
+        if (r < 0)
+            return r;
+        if (flag != NULL)
+            event(req, "%s flag sent to %s (%zu records)", flag, e, n);
+        else
+            event(req, n ? "rectification sent to %s as updates (%zu records)"
+                         : "%s maps none of the rectified fields back: nothing sent (%zu)",
+                  e, n);
+    }
+    return r;
+}
+
+static int
+print_req(json_t *req, int json)
+{
+    json_t *ents, *ent, *evs, *ev;
+    const char *e;
+    size_t i;
+
+    if (json) {
+        char *t = json_dumps(req, JSON_COMPACT);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+        return 0;
+    }
+    printf("request %s: %s, %s\n", json_string_value(json_object_get(req, "id")),
+           json_string_value(json_object_get(req, "kind")),
+           json_string_value(json_object_get(req, "status")));
+    printf("  subject   by %s (keyed hash %.16s...)\n",
+           json_string_value(json_object_get(json_object_get(req, "subject"), "by")),
+           json_string_value(json_object_get(json_object_get(req, "subject"), "hash")));
+    printf("  received  %s\n  target    %s\n  deadline  %s%s\n",
+           json_string_value(json_object_get(req, "received")),
+           json_string_value(json_object_get(req, "target")),
+           json_string_value(json_object_get(req, "deadline")),
+           json_is_object(json_object_get(req, "extended")) ? " (extended)" : "");
+    if (json_array_size(json_object_get(req, "rcus")) > 0)
+        printf("  rcu       %s\n",
+               json_string_value(json_array_get(json_object_get(req, "rcus"), 0)));
+    ents = json_object_get(req, "entities");
+    json_object_foreach(ents, e, ent) {
+        printf("  entity    %-12s %-8s records %lld: %lld done, %lld retained, %lld failed\n", e,
+               json_string_value(json_object_get(ent, "status")),
+               (long long)json_integer_value(json_object_get(ent, "records")),
+               (long long)json_integer_value(json_object_get(ent, "done")),
+               (long long)json_integer_value(json_object_get(ent, "retained")),
+               (long long)json_integer_value(json_object_get(ent, "failed")));
+        json_array_foreach(json_object_get(ent, "reasons"), i, ev)
+            printf("              %s\n", json_string_value(ev));
+    }
+    if (json_array_size(json_object_get(req, "recipients")) > 0) {
+        printf("  recipients (Art. 19):");
+        json_array_foreach(json_object_get(req, "recipients"), i, ev)
+            printf(" %s", json_string_value(ev));
+        printf("\n");
+    }
+    printf("  timeline\n");
+    evs = json_object_get(req, "events");
+    json_array_foreach(evs, i, ev)
+        printf("    %s  %s\n", json_string_value(json_object_get(ev, "at")),
+               json_string_value(json_object_get(ev, "event")));
+    return 0;
+}
+
+/* Entities that received the subject's data: those holding records, and
+ * those the hub sent updates to (the outbound streams). */
+static json_t *
+recipients(struct nv_hub *h, json_t *mem)
+{
+    json_t *out = json_array();
+    const char *e;
+    json_t *arr;
+
+    (void)h;
+    json_object_foreach(mem, e, arr)
+        json_array_append_new(out, json_string(e));
+    return out;
+}
+
+static int
+create(struct nv_hub *h, const char *kind, const char *by, const char *value,
+       unsigned target_days, const char *received, const char *out_file, json_t *sets,
+       int json, int defer, char id_out[16])
+{
+    uint8_t key[32];
+    struct subject s;
+    MDB_txn *txn = NULL;
+    json_t *req = NULL, *mem = json_object();
+    char id[16], hex[33], d1[11], d2[11], d3[11], when[21];
+    int64_t t0;
+    int r, rc, send = 0;
+
+    if ((r = nv_gdpr_key(h->dir, key)) < 0)
+        return r;
+    t0 = received ? parse_day(received) : nv_now();
+    if (t0 < 0) {
+        r = nv_fail(NV_EINVAL, "--received must be YYYY-MM-DD");
+        goto out;
+    }
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot write");
+        goto out;
+    }
+    if ((r = resolve(h, txn, key, by, value, &s)) < 0 || (r = next_id(txn, &h->store.gdpr, id)) < 0)
+        goto out;
+    nv_hex(s.hash, 16, hex);
+    req = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:s,s:n,s:s,s:[],s:{},s:[]}", "id", id,
+                    "kind", kind, "subject", "by", by, "hash", hex, "received",
+                    received ? received : nv_time_format(t0, when), "deadline",
+                    day(add_months(t0, 1), d1), "target",
+                    day(t0 + (int64_t)target_days * 86400, d2), "extended", "status",
+                    "open", "rcus", "entities", "events");
+    (void)d3;
+    event(req, "received: %s request, subject given by %s", kind, by);
+    if (s.nrcus == 0) {
+        json_object_set_new(req, "status", json_string("no-data"));
+        event(req, "no record matches the subject: answered that the group holds no data");
+        if (strcmp(kind, "object") == 0) {
+            MDB_val kk = { 16, s.hash }, vv = { strlen(id), id };
+            if ((rc = mdb_put(txn, h->store.gdpr.object, &kk, &vv, 0)) != 0) {
+                r = nv_hmdb_fail(rc, "cannot write");
+                goto out;
+            }
+            event(req, "the objection is kept as a keyed hash: a later import cannot undo it");
+        }
+    } else if (s.nrcus > 1) {
+        json_t *cands = json_array();
+        json_object_set_new(req, "status", json_string("ambiguous"));
+        for (size_t i = 0; i < s.nrcus; i++) {
+            json_t *m = json_object(), *counts = json_object();
+            const char *e;
+            json_t *arr;
+            json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[i]));
+            if ((r = members(txn, &h->store.link, s.rcus[i], m)) < 0) {
+                json_decref(m);
+                json_decref(counts);
+                json_decref(cands);
+                goto out;
+            }
+            json_object_foreach(m, e, arr)
+                json_object_set_new(counts, e, json_integer((json_int_t)json_array_size(arr)));
+            json_array_append_new(cands, json_pack("{s:s,s:o}", "rcu", s.rcus[i], "records",
+                                                   counts));
+            json_decref(m);
+        }
+        json_object_set_new(req, "candidates", cands);
+        event(req, "the subject matches %zu people: choose one with nova-hub gdpr choose",
+              s.nrcus);
+    } else {
+        json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[0]));
+        if ((r = members(txn, &h->store.link, s.rcus[0], mem)) < 0)
+            goto out;
+        json_object_set_new(req, "recipients", recipients(h, mem));
+        event(req, "resolved to %s: %zu entities hold the person", s.rcus[0],
+              json_object_size(mem));
+        if (strcmp(kind, "erase") == 0) {
+            const char *e;
+            json_t *arr;
+            json_object_foreach(mem, e, arr)
+                json_object_set_new(json_object_get(req, "entities"), e,
+                                    json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
+                                              (json_int_t)json_array_size(arr), "keys", arr));
+            send = 1;
+        } else if (strcmp(kind, "access") == 0) {
+            json_t *doc = access_doc(h, txn, s.rcus[0], mem);
+            char *t = json_dumps(doc, JSON_INDENT(2));
+            json_decref(doc);
+            if (t == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                goto out;
+            }
+            if (out_file != NULL)
+                r = nv_write_file(out_file, t, strlen(t), 0600);
+            else
+                printf("%s\n", t);
+            free(t);
+            if (r < 0)
+                goto out;
+            json_object_set_new(req, "status", json_string("complete"));
+            event(req, "access document produced%s%s", out_file ? " in " : "",
+                  out_file ? out_file : " on standard output");
+        } else if (strcmp(kind, "restrict") == 0 || strcmp(kind, "object") == 0) {
+            MDB_val kk = { strlen(s.rcus[0]), s.rcus[0] }, vv;
+            json_t *fl = NULL;
+            char *t;
+            if (mdb_get(txn, h->store.gdpr.flags, &kk, &vv) == 0)
+                fl = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+            if (fl == NULL)
+                fl = json_object();
+            json_object_set_new(fl, kind, json_string(id));
+            t = json_dumps(fl, JSON_COMPACT);
+            json_decref(fl);
+            vv.mv_size = strlen(t);
+            vv.mv_data = t;
+            rc = mdb_put(txn, h->store.gdpr.flags, &kk, &vv, 0);
+            free(t);
+            if (rc == 0 && strcmp(kind, "object") == 0) {
+                MDB_val hk = { 16, s.hash }, iv = { strlen(id), id };
+                rc = mdb_put(txn, h->store.gdpr.object, &hk, &iv, 0);
+            }
+            if (rc != 0) {
+                r = nv_hmdb_fail(rc, "cannot write");
+                goto out;
+            }
+            json_object_set_new(req, "status", json_string("complete"));
+            event(req, "%s flag set on %s: marketing exports leave the person out%s",
+                  kind, s.rcus[0],
+                  strcmp(kind, "restrict") == 0 ? " and no update goes out for them" : "");
+        }
+    }
+    if ((r = req_put(txn, &h->store.gdpr, req)) < 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        r = nv_hmdb_fail(rc, "cannot commit");
+        goto out;
+    }
+    if ((strcmp(kind, "rectify") == 0 || strcmp(kind, "restrict") == 0 ||
+         strcmp(kind, "object") == 0) && s.nrcus == 1) {
+        /* the new values, or the flag, go to every entity holding the person */
+        if ((r = rectify(h, req, mem, sets, kind[0] == 'r' && kind[2] == 'c' ? NULL : kind)) < 0)
+            goto out;
+        json_object_set_new(req, "status", json_string("complete"));
+        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
+            (r = req_put(txn, &h->store.gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
+            if (txn && r < 0)
+                mdb_txn_abort(txn);
+            r = r < 0 ? r : nv_hmdb_fail(rc, "cannot commit");
+            txn = NULL;
+            goto out;
+        }
+        txn = NULL;
+    }
+    if (send && !defer && (r = send_orders(h, id)) < 0)
+        goto out;
+    memcpy(id_out, id, 16);
+    if (!json)
+        printf("%s: %s request registered (%s)\n", id, kind,
+               json_string_value(json_object_get(req, "status")));
+    r = s.nrcus > 1 ? NV_EEXIST : 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    json_decref(mem);
+    sodium_memzero(key, sizeof(key));
+    return r;
+}
+
+static int
+subject_arg(int argc, char **argv, int *i, const char **by, const char **value)
+{
+    static const char *opts[] = { "--email", "--phone", "--rcu", "--record" };
+    const char *v;
+
+    for (int k = 0; k < 4; k++)
+        if (nv_opt_val(argc, argv, i, opts[k], &v)) {
+            if (v == NULL)
+                return nv_cli_usage("%s needs a value", opts[k]);
+            *by = opts[k] + 2;
+            *value = v;
+            return 1;
+        }
+    return 0;
+}
+
+static int
+cmd_request(int argc, char **argv)
+{
+    const char *dir = NULL, *kind = NULL, *by = NULL, *value = NULL, *received = NULL,
+               *out_file = NULL, *from = NULL, *v;
+    unsigned target = NV_GDPR_TARGET_DAYS;
+    json_t *sets = json_object();
+    struct nv_hub h;
+    char id[16];
+    int json = 0, r, s;
+
+    for (int i = 2; i < argc; i++) {
+        if ((s = subject_arg(argc, argv, &i, &by, &value)) != 0) {
+            if (s != 1) {
+                json_decref(sets);
+                return s;
+            }
+        } else if (nv_opt_flag(argv, i, "--json")) {
+            json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--target-days", &v)) {
+            char *end;
+            unsigned long d = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end || d == 0 || d > 90) {
+                json_decref(sets);
+                return nv_cli_usage("--target-days needs 1 to 90");
+            }
+            target = (unsigned)d;
+        } else if (nv_opt_val(argc, argv, &i, "--received", &received)) {
+        } else if (nv_opt_val(argc, argv, &i, "--out", &out_file)) {
+        } else if (nv_opt_val(argc, argv, &i, "--from", &from)) {
+        } else if (nv_opt_val(argc, argv, &i, "--set", &v)) {
+            const char *eq = v ? strchr(v, '=') : NULL;
+            char f[64];
+            if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(f)) {
+                json_decref(sets);
+                return nv_cli_usage("--set needs FIELD=VALUE");
+            }
+            snprintf(f, sizeof(f), "%.*s", (int)(eq - v), v);
+            if (nv_field_lookup(f) < 0) {
+                json_decref(sets);
+                return nv_cli_usage("unknown common field '%s'", f);
+            }
+            json_object_set_new(sets, f, json_string(eq + 1));
+        } else if (argv[i][0] == '-') {
+            json_decref(sets);
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (kind == NULL) {
+            kind = argv[i];
+        } else {
+            json_decref(sets);
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || kind == NULL || !valid_kind(kind)) {
+        json_decref(sets);
+        return nv_cli_usage("gdpr request DIR erase|access|rectify|restrict|object "
+                            "--email X|--phone X|--rcu R|--record ENTITY:KEY");
+    }
+    if ((by == NULL) == (from == NULL)) {
+        json_decref(sets);
+        return nv_cli_usage("give the subject (--email, --phone, --rcu or --record) or "
+                            "--from FILE (one subject per line, like email:a@b.fr)");
+    }
+    if (strcmp(kind, "rectify") == 0 && json_object_size(sets) == 0) {
+        json_decref(sets);
+        return nv_cli_usage("rectify needs at least one --set FIELD=VALUE");
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        json_decref(sets);
+        return nv_cli_fail(r);
+    }
+    if (strcmp(kind, "access") == 0)
+        if ((r = nv_access_log(dir, "gdpr access request", "data-subject access request")) < 0) {
+            nv_hub_close(&h);
+            json_decref(sets);
+            return nv_cli_fail(r);
+        }
+    if (from == NULL) {
+        r = create(&h, kind, by, value, target, received, out_file, sets, json, 0, id);
+        if (r == NV_EEXIST) {
+            MDB_txn *txn;
+            json_t *req = NULL;
+            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
+                if (req_get(txn, &h.store.gdpr, id, &req) == 0) {
+                    size_t i;
+                    json_t *c;
+                    fprintf(stderr, "nova-hub: %s: the subject matches %zu people; choose "
+                            "one with: nova-hub gdpr choose %s %s RCU\n", id,
+                            json_array_size(json_object_get(req, "candidates")), dir, id);
+                    json_array_foreach(json_object_get(req, "candidates"), i, c) {
+                        char *t = json_dumps(json_object_get(c, "records"), JSON_COMPACT);
+                        fprintf(stderr, "  %s  records %s\n",
+                                json_string_value(json_object_get(c, "rcu")), t ? t : "");
+                        free(t);
+                    }
+                    json_decref(req);
+                }
+                mdb_txn_abort(txn);
+            }
+        } else if (r == 0 && json) {
+            MDB_txn *txn;
+            json_t *req = NULL;
+            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
+                if (req_get(txn, &h.store.gdpr, id, &req) == 0)
+                    print_req(req, 1);
+                json_decref(req);
+                mdb_txn_abort(txn);
+            }
+        }
+    } else {
+        /* many subjects: every request registered, then one bundle of
+         * orders per entity */
+        FILE *f = fopen(from, "re");
+        char *line = NULL, **ids = NULL;
+        size_t cap = 0, n = 0, bad = 0;
+        ssize_t len;
+        r = 0;
+        if (f == NULL)
+            r = nv_fail_errno("cannot open '%s'", from);
+        /* one sync for the whole file, before any order leaves */
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 1);
+        while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
+            char *colon;
+            line[strcspn(line, "\r\n")] = '\0';
+            if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
+                bad += line[0] != '\0' && line[0] != '#';
+                continue;
+            }
+            *colon = '\0';
+            r = create(&h, kind, line, colon + 1, target, received, NULL, sets, 1, 1, id);
+            if (r == NV_EINVAL || r == NV_EEXIST) {
+                bad += r == NV_EINVAL;
+                r = 0;
+                continue;
+            }
+            if (r == 0) {
+                if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
+                    abort();
+                ids[n++] = strdup(id);
+            }
+        }
+        if (f != NULL)
+            fclose(f);
+        free(line);
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 0);
+        if (mdb_env_sync(h.store.env, 1) != 0 && r == 0)
+            r = nv_fail(NV_ESYS, "cannot sync the register");
+        if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
+            r = send_orders_many(&h, ids, n);
+        if (r == 0)
+            printf("%zu %s request(s) registered%s; %zu line(s) skipped\n", n, kind,
+                   strcmp(kind, "erase") == 0 ? ", orders in the outboxes" : "", bad);
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]);
+        free(ids);
+    }
+    nv_hub_close(&h);
+    json_decref(sets);
+    if (r == NV_EEXIST)
+        return nv_exit_status(r);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+static int
+overdue(json_t *req, int64_t now)
+{
+    const char *d = json_string_value(json_object_get(req, "deadline"));
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    int64_t t = d ? parse_day(d) : -1;
+
+    return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, only_open = 0, only_overdue = 0, r, rc;
+    struct nv_hub h;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    unsigned n = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (nv_opt_flag(argv, i, "--open"))
+            only_open = 1;
+        else if (nv_opt_flag(argv, i, "--overdue"))
+            only_overdue = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (dir == NULL)
+            dir = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, h.store.gdpr.req, &c)) != 0) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read the register"));
+    }
+    if (!json)
+        printf("%-11s %-8s %-10s %-11s %-11s %-11s %s\n", "id", "kind", "status", "received",
+               "target", "deadline", "entities");
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        json_t *req;
+        const char *st;
+        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#')
+            continue;
+        if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+            continue;
+        st = json_string_value(json_object_get(req, "status")) ?: "";
+        if ((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
+            (only_overdue && !overdue(req, nv_now()))) {
+            json_decref(req);
+            continue;
+        }
+        json_object_del(req, "events");
+        {
+            const char *e;
+            json_t *ent;
+            json_object_foreach(json_object_get(req, "entities"), e, ent)
+                json_object_del(ent, "keys");
+        }
+        if (json) {
+            char *t = json_dumps(req, JSON_COMPACT);
+            printf("%s\n", t ? t : "{}");
+            free(t);
+        } else {
+            const char *e;
+            json_t *ent;
+            char rec[12];
+            snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
+            printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
+                   json_string_value(json_object_get(req, "kind")),
+                   overdue(req, nv_now()) ? "OVERDUE" : st, rec,
+                   json_string_value(json_object_get(req, "target")),
+                   json_string_value(json_object_get(req, "deadline")));
+            json_object_foreach(json_object_get(req, "entities"), e, ent)
+                printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
+            printf("\n");
+        }
+        n++;
+        json_decref(req);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    nv_hub_close(&h);
+    if (!json)
+        printf("%u request(s)\n", n);
+    return 0;
+}
+
+static int
+cmd_one(int argc, char **argv)
+{
+    const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
+               *told = NULL, *v;
+    int json = 0, r, rc, months = 0;
+    struct nv_hub h;
+    MDB_txn *txn = NULL;
+    json_t *req = NULL;
+
+    for (int i = 2; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json")) {
+            json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
+        } else if (nv_opt_val(argc, argv, &i, "--told", &told)) {
+        } else if (nv_opt_val(argc, argv, &i, "--months", &v)) {
+            months = v ? atoi(v) : 0;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (id == NULL) {
+            id = argv[i];
+        } else if (arg == NULL) {
+            arg = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || id == NULL)
+        return nv_cli_usage("gdpr %s DIR ID%s", action,
+                            strcmp(action, "choose") == 0 ? " RCU" : "");
+    if (strcmp(action, "extend") == 0 &&
+        (months < 1 || months > 2 || reason == NULL || told == NULL || parse_day(told) < 0))
+        return nv_cli_usage("gdpr extend DIR ID --months 1|2 --reason TEXT --told YYYY-MM-DD "
+                            "(the date the person was told)");
+    if (strcmp(action, "choose") == 0 && (arg == NULL || strlen(arg) != NV_RCU_LEN))
+        return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, strcmp(action, "show") ? 0 : MDB_RDONLY,
+                            &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read");
+        txn = NULL;
+        goto out;
+    }
+    if ((r = req_get(txn, &h.store.gdpr, id, &req)) < 0)
+        goto out;
+    if (strcmp(action, "show") == 0) {
+        const char *e;
+        json_t *ent;
+        json_object_foreach(json_object_get(req, "entities"), e, ent)
+            json_object_set_new(ent, "keys",
+                                json_integer((json_int_t)json_array_size(json_object_get(ent, "keys"))));
+        print_req(req, json);
+    } else if (strcmp(action, "extend") == 0) {
+        const char *rec = json_string_value(json_object_get(req, "received"));
+        const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+        int64_t t0;
+        char d[11];
+        json_t *ext = json_object_get(req, "extended");
+        int before = json_is_object(ext) ? (int)json_integer_value(json_object_get(ext, "months")) : 0;
+        if (strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) {
+            r = nv_fail(NV_EINVAL, "%s is %s: nothing to extend", id, st);
+            goto out;
+        }
+        if (before + months > 2) {
+            r = nv_fail(NV_EINVAL, "%s: the deadline can be extended by two months at most "
+                        "(already %d)", id, before);
+            goto out;
+        }
+        t0 = rec ? (nv_time_parse(rec, &t0) == 0 ? t0 : parse_day(rec)) : nv_now();
+        json_object_set_new(req, "extended", json_pack("{s:i,s:s,s:s}", "months", before + months,
+                                                       "reason", reason, "told", told));
+        json_object_set_new(req, "deadline", json_string(day(add_months(t0, 1 + before + months), d)));
+        event(req, "deadline extended by %d month(s) to %s: %s (the person was told on %s)",
+              months, d, reason, told);
+        r = req_put(txn, &h.store.gdpr, req);
+    } else { /* choose */
+        const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+        size_t i;
+        json_t *c;
+        int found = 0;
+        json_t *mem = json_object();
+        if (strcmp(st, "ambiguous") != 0) {
+            r = nv_fail(NV_EINVAL, "%s is %s, not waiting for a choice", id, st);
+            json_decref(mem);
+            goto out;
+        }
+        json_array_foreach(json_object_get(req, "candidates"), i, c)
+            found |= strcmp(json_string_value(json_object_get(c, "rcu")), arg) == 0;
+        if (!found) {
+            r = nv_fail(NV_EINVAL, "%s is not one of the candidates of %s", arg, id);
+            json_decref(mem);
+            goto out;
+        }
+        if ((r = members(txn, &h.store.link, arg, mem)) < 0) {
+            json_decref(mem);
+            goto out;
+        }
+        json_object_set_new(req, "rcus", json_pack("[s]", arg));
+        json_object_set_new(req, "recipients", recipients(&h, mem));
+        event(req, "the DPO chose %s", arg);
+        if (strcmp(json_string_value(json_object_get(req, "kind")), "erase") == 0) {
+            const char *e;
+            json_t *arr;
+            json_object_foreach(mem, e, arr)
+                json_object_set_new(json_object_get(req, "entities"), e,
+                                    json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
+                                              (json_int_t)json_array_size(arr), "keys", arr));
+            json_object_set_new(req, "status", json_string("open"));
+        } else {
+            event(req, "run the request again with --rcu %s to act on it", arg);
+            json_object_set_new(req, "status", json_string("complete"));
+        }
+        json_decref(mem);
+        r = req_put(txn, &h.store.gdpr, req);
+    }
+    if (r == 0 && strcmp(action, "show") != 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else if (strcmp(action, "choose") == 0)
+            r = send_orders(&h, id);
+        if (r == 0)
+            printf("%s: %s\n", id, strcmp(action, "extend") == 0 ? "deadline extended"
+                                                                 : "subject chosen");
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+int
+nv_cmd_gdpr(int argc, char **argv)
+{
+    if (argc < 2)
+        return nv_cli_usage("gdpr request|list|show|extend|choose DIR ...");
+    if (strcmp(argv[1], "request") == 0)
+        return cmd_request(argc, argv);
+    if (strcmp(argv[1], "list") == 0)
+        return cmd_list(argc, argv);
+    if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "extend") == 0 ||
+        strcmp(argv[1], "choose") == 0)
+        return cmd_one(argc, argv);
+    return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose)", argv[1]);
+}
+
+int
+nv_cmd_accesslog(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, r;
+    char *p;
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0;
+
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    p = nv_path_join(dir, "accesslog.ndjson");
+    if ((f = fopen(p, "re")) == NULL) {
+        if (errno == ENOENT) {
+            printf("no read of personal data has been logged\n");
+            free(p);
+            return 0;
+        }
+        r = nv_fail_errno("cannot read '%s'", p);
+        free(p);
+        return nv_cli_fail(r);
+    }
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o;
+        if (json) {
+            fputs(line, stdout);
+            continue;
+        }
+        if ((o = json_loads(line, 0, NULL)) == NULL)
+            continue;
+        printf("%s  %-12s %-40s why: %s\n", json_string_value(json_object_get(o, "at")),
+               json_string_value(json_object_get(o, "who")),
+               json_string_value(json_object_get(o, "what")),
+               json_string_value(json_object_get(o, "why")));
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    free(p);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * gdpr.h - the group's register of data-subject requests (GDPR Art. 12-21),
+ * the suppression list, objections and restrictions, and the access log.
+ *
+ * A request enters once at the hub, gets an id (REQ-000001), the date it
+ * was received, its legal deadline (one month, extendable by two more with a
+ * reason and the date the person was told) and the group's target (10 days
+ * unless --target-days), and is resolved to the subject's RCU (by e-mail,
+ * phone, RCU or entity:key).  Erasure sends one signed order per entity that
+ * holds a linked record, tracks each entity's signed receipts (done, failed
+ * with its reason, or retained with its legal ground, Art. 17(3)), and once
+ * every entity has answered without failure erases the hub's own copy and
+ * keeps only keyed hashes of the subject's identifiers in the suppression
+ * list, so a later export that still holds the person is dropped and
+ * counted, never re-created.
+ *
+ * Store (LMDB, beside store.h's):
+ *   gdpr      "<id>" -> the request (JSON, below); "next" -> counter
+ *   suppress  keyed hash (16 bytes) -> request id: erased identifiers
+ *   object    keyed hash (16 bytes) -> request id: objections (marketing)
+ *   flags     RCU -> {"restrict":ID|null,"object":ID|null}
+ * Keyed hashes are BLAKE2b-128 keyed by DIR/keys/suppress.key (32 random
+ * bytes, 0600), of "e:" + normalised e-mail, "p:" + E.164 phone, or
+ * "k:" + entity + NUL + record key: without the key they cannot be tested
+ * against a list of addresses.
+ *
+ * Request JSON: {"id","kind","subject":{"by":"email|phone|rcu|record",
+ * "hash":hex},"received","deadline","target","extended":{...}|null,
+ * "status":"open|complete|no-data|ambiguous|failed","rcus":[...],
+ * "entities":{"acme":{"status":"pending|sent|done|failed|retained",
+ * "records":N,"keys":[[source,key],...],"done":N,"failed":N,"retained":N,
+ * "reasons":[...],"sent":T,"answered":T}},"recipients":[...],
+ * "events":[{"at":T,"event":"..."}]}.  No e-mail, phone or name: the
+ * subject is the keyed hash, records are named by their entity's key, and
+ * record keys are dropped when the request completes.
+ */
+#ifndef NOVA_GDPR_H
+#define NOVA_GDPR_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "../../formats/buf.h"
+
+struct nv_hub;
+struct nv_norm_values;
+
+#define NV_GDPR_KEY_FILE "keys/suppress.key"
+#define NV_GDPR_TARGET_DAYS 10
+
+struct nv_gdpr_db {
+    MDB_dbi req, suppress, object, flags;
+};
+
+int nv_gdpr_open(MDB_txn *txn, struct nv_gdpr_db *db) __attribute__((warn_unused_result));
+
+/* The hub's suppression key (created, 0600, on first use). */
+int nv_gdpr_key(const char *hubdir, uint8_t key[32]) __attribute__((warn_unused_result));
+void nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen,
+                  const char *b, size_t blen, uint8_t out[16]);
+
+/* 1 when a record (its normalised values nv and record key) was erased by
+ * a request: it must not come back.  0 otherwise. */
+int nv_gdpr_suppressed(MDB_txn *txn, const struct nv_gdpr_db *db, const uint8_t key[32],
+                       const struct nv_norm_values *nv, const char *entity,
+                       const char *reckey);
+
+/* Advance open erasure requests: send pending orders, count receipts,
+ * complete (erase the hub's copy, suppress) those every entity answered.
+ * *erased gets the number of records erased (the caller compacts the store
+ * when it is not 0). */
+int nv_gdpr_progress(struct nv_hub *h, uint64_t *erased) __attribute__((warn_unused_result));
+
+/* Remove the lines of the records keys names ([[source, key], ...]) from
+ * the payload files of one retained bundle directory. */
+int nv_gdpr_purge_dir(const char *dir, json_t *keys) __attribute__((warn_unused_result));
+
+/* Append one line to DIR/accesslog.ndjson (who, when, what, why). */
+int nv_access_log(const char *hubdir, const char *what, const char *why)
+    __attribute__((warn_unused_result));
+
+#endif

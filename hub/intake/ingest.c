@@ -1,0 +1,908 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/log.h"
+#include "../../formats/spool.h"
+#include "../../agent/outbox.h"
+#include "ingest.h"
+#include "../gdpr/gdpr.h"
+#include "../store/ledger.h"
+#include "../golden/golden.h"
+#include "../link/link.h"
+#include "../model/mapping.h"
+#include "../store/maprepo.h"
+
+static const char *layout[] = { "inbox", "quarantine", "received", "archive" };
+
+int
+nv_hub_layout(const char *dir)
+{
+    int r = nv_mkdir_p(dir, 0700);
+
+    for (size_t i = 0; r == 0 && i < sizeof(layout) / sizeof(layout[0]); i++) {
+        char *p = nv_path_join(dir, layout[i]);
+        r = nv_mkdir_p(p, 0700);
+        free(p);
+    }
+    return r;
+}
+
+/* Remove staging left by a crash and received dirs never committed. */
+static int
+recover(struct nv_hub *h)
+{
+    char *rd = nv_path_join(h->dir, "received");
+    DIR *d = opendir(rd);
+    struct dirent *e;
+    MDB_txn *txn = NULL;
+    int r = 0;
+
+    if (d == NULL) {
+        free(rd);
+        return nv_fail_errno("cannot open '%s/received'", h->dir);
+    }
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        txn = NULL;
+    while ((e = readdir(d)) != NULL && r == 0) {
+        char *sub = nv_path_join(rd, e->d_name);
+        if (strncmp(e->d_name, ".staging-", 9) == 0) {
+            r = nv_rm_rf(sub);
+        } else if (e->d_name[0] != '.' && txn != NULL) {
+            struct nv_stream_state st;
+            DIR *sd = opendir(sub);
+            struct dirent *se;
+            if (sd != NULL && nv_hstore_stream_get(txn, &h->store, e->d_name, &st) == 0) {
+                while ((se = readdir(sd)) != NULL) {
+                    char *end;
+                    unsigned long long seq = strtoull(se->d_name, &end, 10);
+                    if (se->d_name[0] >= '0' && se->d_name[0] <= '9' &&
+                        *end == '\0' && seq > st.seq) {
+                        char *x = nv_path_join(sub, se->d_name);
+                        nv_warn("ingest", "removing uncommitted '%s/%s'", e->d_name,
+                                se->d_name);
+                        r = nv_rm_rf(x);
+                        free(x);
+                    }
+                }
+            }
+            if (sd != NULL)
+                closedir(sd);
+        }
+        free(sub);
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    closedir(d);
+    free(rd);
+    return r;
+}
+
+static int finish_replays(struct nv_hub *h);
+
+/* One nova-hub at a time works in DIR: wait for the one that does (a
+ * `nova-hub run` pass, an ingest) up to NOVA_LOCK_WAIT seconds (30). */
+static int
+lock_hub(const char *dir)
+{
+    const char *e = getenv("NOVA_LOCK_WAIT");
+    long wait_ms = (e != NULL && *e) ? strtol(e, NULL, 10) * 1000 : 30000;
+    int r, said = 0;
+
+    for (long waited = 0;; waited += 100) {
+        r = nv_dir_lock(dir, "hub.lock", "nova-hub");
+        if (r != NV_EEXIST || waited >= wait_ms)
+            return r;
+        if (!said && waited >= 1000) {
+            nv_info("ingest", "waiting for another nova-hub working in '%s'", dir);
+            said = 1;
+        }
+        usleep(100000);
+    }
+}
+
+int
+nv_hub_open(struct nv_hub *h, const char *dir)
+{
+    int r;
+
+    memset(h, 0, sizeof(*h));
+    h->dir = dir;
+    h->lock_fd = -1;
+    {
+        /* a directory nova-hub init made: nothing is created elsewhere */
+        char *id = nv_path_join(dir, "keys/identity.pub");
+        int there = nv_exists(id);
+        free(id);
+        if (!there)
+            return nv_fail(NV_ENOTFOUND, "'%s' is not a hub directory (no keys/identity.pub; "
+                           "nova-hub init makes one)", dir);
+    }
+    if ((r = nv_hub_layout(dir)) < 0)
+        return r;
+    if ((r = lock_hub(dir)) < 0)
+        return r;
+    h->lock_fd = r;
+    if ((r = nv_identity_load(dir, &h->self)) < 0)
+        goto fail;
+    if ((r = nv_keyring_load(&h->kr, dir)) < 0)
+        goto fail;
+    if ((r = nv_hstore_open(&h->store, dir)) < 0)
+        goto fail;
+    if ((r = recover(h)) < 0)
+        goto fail;
+    if ((r = nv_maprepo_open(&h->maps, dir)) < 0)
+        goto fail;
+    if ((r = nv_gdpr_key(dir, h->gkey)) < 0)
+        goto fail;
+    if ((r = finish_replays(h)) < 0)
+        goto fail;
+    if (h->self.ledger == NULL) {
+        nv_warn("ingest", "the hub has no ledger key: bundles are not recorded "
+                "in a ledger");
+    } else {
+        /* and append what a crash kept from it (applied, archived, not
+         * recorded) */
+        char *ad = nv_path_join(dir, "archive");
+        char *stale = nv_path_join(dir, "ledger/refs/heads/main.lock");
+        int added = 0;
+        /* we hold hub.lock: a ref lock left by a killed process is stale */
+        if (unlink(stale) == 0)
+            nv_warn("ingest", "removed a stale ledger lock left by a crash");
+        free(stale);
+        if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0)
+            r = nv_ledger_reconcile(h->ledger, ad, &added);
+        free(ad);
+        if (r < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    nv_hub_close(h);
+    return r;
+}
+
+void
+nv_hub_close(struct nv_hub *h)
+{
+    for (size_t i = 0; i < h->nmcache; i++) {
+        if (h->mcache[i]->map != NULL)
+            nv_mapping_release(h->mcache[i]->map);
+        free(h->mcache[i]->map);
+        free(h->mcache[i]);
+    }
+    free(h->mcache);
+    h->mcache = NULL;
+    h->nmcache = 0;
+    nv_maprepo_close(h->maps);
+    h->maps = NULL;
+    sodium_memzero(h->gkey, sizeof(h->gkey));
+    nv_ledger_close(h->ledger);
+    h->ledger = NULL;
+    nv_hstore_close(&h->store);
+    nv_keyring_release(&h->kr);
+    nv_identity_release(&h->self);
+    if (h->lock_fd >= 0)
+        close(h->lock_fd);
+    h->lock_fd = -1;
+}
+
+/* ---- sinks ---- */
+
+static int
+null_entry(void *ctx, const char *name, uint64_t size)
+{
+    (void)ctx, (void)name, (void)size;
+    return 0;
+}
+
+static int
+null_data(void *ctx, const void *p, size_t n)
+{
+    (void)p;
+    *(uint64_t *)ctx += n;
+    return 0;
+}
+
+static int
+null_end(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* ---- checks ---- */
+
+static int
+check_head(struct nv_hub *h, const char *path, struct nv_bundle *b)
+{
+    int r;
+
+    if ((r = nv_bundle_read(b, path, h->max_payload)) < 0)
+        return r;
+    if (strcmp(b->m.recipient, h->self.pub.entity) != 0) {
+        r = nv_fail(NV_EWRONGRCPT, "stream %s->%s bundle %llu is addressed to '%s', not to this hub ('%s')",
+                    b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
+                    b->m.recipient, h->self.pub.entity);
+        goto fail;
+    }
+    if ((r = nv_bundle_verify(b, nv_keyring_lookup, &h->kr)) < 0)
+        goto fail;
+    /* before the stream rules, so a tampered copy is named as such */
+    if ((r = nv_bundle_check_hash(b)) < 0)
+        goto fail;
+    return 0;
+fail:
+    nv_bundle_release(b);
+    return r;
+}
+
+static int
+check_stream(struct nv_hub *h, struct nv_bundle *b, int *duplicate)
+{
+    struct nv_stream_state st;
+    MDB_txn *txn;
+    int rc, r;
+
+    *duplicate = 0;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    r = nv_hstore_stream_get(txn, &h->store, b->m.sender, &st);
+    if (r == 0)
+        r = nv_stream_check(&st, &b->m);
+    /* the very bundle applied before a crash kept it from the archive */
+    if (r == NV_EREPLAY &&
+        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id)) {
+        char name[160], *ad = nv_path_join(h->dir, "archive"), *ap;
+        nv_bundle_filename(&b->m, name, sizeof(name));
+        ap = nv_path_join(ad, name);
+        *duplicate = !nv_exists(ap);
+        free(ad);
+        free(ap);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int
+nv_hub_verify_file(struct nv_hub *h, const char *path, struct nv_bundle *b)
+{
+    struct nv_payload_sink sink;
+    uint64_t dummy = 0;
+    int r, dup;
+
+    if ((r = check_head(h, path, b)) < 0)
+        return r;
+    if ((r = check_stream(h, b, &dup)) < 0)
+        goto out;
+    sink.entry = null_entry;
+    sink.data = null_data;
+    sink.end = null_end;
+    sink.ctx = &dummy;
+    r = nv_bundle_open_payload(b, h->self.age, h->self.nage, &sink, &h->lim);
+out:
+    if (r < 0)
+        nv_bundle_release(b);
+    return r;
+}
+
+static int
+is_transient(int code)
+{
+    return code == NV_ESYS || code == NV_ENOMEM || code == NV_ENOSPC ||
+           code == NV_ECORRUPT;
+}
+
+/* Record an applied bundle in the ledger.  It is applied already: a failure
+ * is made transient, so the bundle stays in the inbox and the next run
+ * records it (as a duplicate) before archiving it. */
+static int
+ledger_applied(struct nv_hub *h, struct nv_bundle *b)
+{
+    int r;
+
+    if (h->ledger == NULL)
+        return 0;
+    if ((r = nv_ledger_record(h->ledger, b, 1, 0, NULL)) < 0 && !is_transient(r))
+        r = nv_fail(NV_ECORRUPT, "stream %s->%s bundle %llu: cannot record it in "
+                    "the ledger: %s", b->m.sender, b->m.recipient,
+                    (unsigned long long)b->m.seq, nv_errmsg(r));
+    return r;
+}
+
+static void
+quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
+{
+    const char *base = strrchr(path, '/');
+    char *qd = nv_path_join(h->dir, "quarantine"), *to, *rp;
+    struct nv_buf b = NV_BUF_INIT;
+    char when[21];
+
+    base = base ? base + 1 : path;
+    /* into the ledger first: if that fails the bundle stays in the inbox and
+     * the next run tries again (recording is idempotent) */
+    if (h->ledger != NULL) {
+        int r = nv_ledger_record_file(h->ledger, path, res->code, res->reason);
+        if (r < 0) {
+            nv_err("ingest", "cannot record '%s' in the ledger: %s", base,
+                   nv_errmsg(r));
+            res->outcome = NV_FAILED;
+            free(qd);
+            return;
+        }
+    }
+    to = nv_path_join(qd, base);
+    rp = malloc(strlen(to) + 8);
+    if (rp == NULL)
+        abort();
+    sprintf(rp, "%s.reason", to);
+    if (nv_buf_addf(&b, "time: %s\ncode: %d\nreason: %s\n",
+                    nv_time_format(nv_now(), when), nv_exit_status(res->code),
+                    res->reason) == 0 &&
+        nv_write_file(rp, b.data, b.len, 0640) == 0 && rename(path, to) == 0 &&
+        nv_fsync_dir(qd) == 0) {
+        res->outcome = NV_QUARANTINED;
+    } else {
+        nv_err("ingest", "cannot quarantine '%s': %s", base, nv_errmsg(NV_ESYS));
+        res->outcome = NV_FAILED;
+    }
+    nv_buf_release(&b);
+    free(qd);
+    free(to);
+    free(rp);
+}
+
+static int
+move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
+{
+    char name[160], *ad = nv_path_join(h->dir, "archive"), *to;
+    int r = 0;
+
+    nv_bundle_filename(m, name, sizeof(name));
+    to = nv_path_join(ad, name);
+    if (rename(path, to) < 0)
+        r = nv_fail_errno("cannot archive bundle");
+    else
+        r = nv_fsync_dir(ad);
+    free(ad);
+    free(to);
+    return r;
+}
+
+/* Apply the payload files in dir (changes-*, in name order) for bundle m in
+ * txn, then record the bundle's statistics. */
+static int
+apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
+          const char *dir, struct nv_apply_stats *stats)
+{
+    struct nv_apply_ctx a;
+    struct dirent **ents;
+    const char *commit = NULL;
+    const struct nv_mapping *map = NULL;
+    int ne, r = 0;
+
+    memset(&a, 0, sizeof(a));
+    if (m->kind == NV_KIND_CHANGES &&
+        (r = nv_hub_mapping(h, m->sender, &map, &commit)) < 0)
+        return r;
+    a.map = map;
+    a.map_commit = map != NULL ? commit : NULL;
+    a.gkey = h->gkey;
+    a.gdb = &h->store.gdpr;
+    if (m->kind == NV_KIND_CHANGES) {
+        if ((a.links = calloc(1, sizeof(*a.links))) == NULL ||
+            (a.prev = json_object()) == NULL ||
+            (a.nv = calloc(1, sizeof(*a.nv))) == NULL) {
+            free(a.links);
+            json_decref(a.prev);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+    }
+    if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0) {
+        r = nv_fail_errno("cannot read the applied payload");
+        goto done;
+    }
+    for (int i = 0; i < ne; i++) {
+        if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
+            char *fp = nv_path_join(dir, ents[i]->d_name);
+            r = nv_hstore_apply_file(txn, &h->store, m, fp, &a, stats);
+            free(fp);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (r == 0 && a.links != NULL && a.links->n > 0) {
+        /* one customer ID per person, in the same transaction */
+        struct nv_link_stats ls;
+        if ((r = nv_link_bundle(txn, &h->store.link, a.links, &ls)) == 0) {
+            stats->linked += ls.linked;
+            stats->review += ls.review;
+            stats->new_rcus += ls.new_rcus;
+            stats->merged += ls.merged;
+            stats->rcus_touched += ls.records;
+        }
+        /* golden records of the RCUs it touched, and the updates their
+         * changes send to the other entities (not for a replay) */
+        if (r == 0) {
+            struct nv_golden_stats gs;
+            if ((r = nv_golden_after_link(h, txn, a.links, a.prev, m->sender, !h->replaying,
+                                          m->created, &gs)) == 0)
+                stats->updates += gs.updates;
+        }
+    }
+    /* the retained payload keeps no line of an erased person */
+    if (r == 0 && a.suppressed != NULL)
+        r = nv_gdpr_purge_dir(dir, a.suppressed);
+    if (r == 0)
+        r = nv_hstore_bundle_done(txn, &h->store, m, &a, stats);
+done:
+    if (a.links != NULL)
+        nv_link_set_release(a.links);
+    free(a.links);
+    if (a.nv != NULL)
+        nv_buf_release(&a.nv->arena);
+    free(a.nv);
+    json_decref(a.prev);
+    nv_apply_ctx_release(&a);
+    return r;
+}
+
+static int
+apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
+      struct nv_apply_stats *stats)
+{
+    struct nv_stage s;
+    struct nv_payload_sink sink;
+    char sub[96], seqname[32], *rd = nv_path_join(h->dir, "received"),
+                                *final_dir = NULL, *sender_dir = NULL, *sdir;
+    MDB_txn *txn = NULL;
+    int r, rc;
+
+    snprintf(sub, sizeof(sub), ".staging-%s-%llu", b->m.sender,
+             (unsigned long long)b->m.seq);
+    sdir = nv_path_join(rd, sub);
+    nv_stage_sink(&s, sdir, &sink);
+    if ((r = nv_rm_rf(sdir)) < 0 || (r = nv_mkdir_p(sdir, 0700)) < 0)
+        goto out;
+    if ((r = nv_bundle_open_payload(b, h->self.age, h->self.nage, &sink, &h->lim)) < 0) {
+        nv_stage_abort(&s);
+        goto out;
+    }
+    if ((r = nv_fsync_dir(sdir)) < 0)
+        goto out;
+    sender_dir = nv_path_join(rd, b->m.sender);
+    if ((r = nv_mkdir_p(sender_dir, 0700)) < 0)
+        goto out;
+    snprintf(seqname, sizeof(seqname), "%010llu", (unsigned long long)b->m.seq);
+    final_dir = nv_path_join(sender_dir, seqname);
+    if ((r = nv_rm_rf(final_dir)) < 0)
+        goto out;
+    if (rename(sdir, final_dir) < 0) {
+        r = nv_fail_errno("cannot move staged payload");
+        goto out;
+    }
+    if ((r = nv_fsync_dir(sender_dir)) < 0)
+        goto out;
+    /* commit point: one transaction per bundle */
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot write");
+        goto out;
+    }
+    /* every record of the bundle, then its stream state: all or nothing */
+    if ((r = apply_dir(h, txn, &b->m, final_dir, stats)) < 0)
+        goto out;
+    if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        r = nv_hmdb_fail(rc, "cannot commit");
+        goto out;
+    }
+    if ((r = ledger_applied(h, b)) < 0)
+        goto out;
+    r = move_to_archive(h, path, &b->m);
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (r < 0)
+        (void)nv_rm_rf(sdir);
+    free(sdir);
+    free(rd);
+    free(final_dir);
+    free(sender_dir);
+    return r;
+}
+
+int
+nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
+                   struct nv_ingest_result *res)
+{
+    struct nv_bundle b;
+    int r, dup = 0;
+
+    memset(res, 0, sizeof(*res));
+    nv_error_clear();
+    if ((r = check_head(h, path, &b)) < 0)
+        goto refused;
+    res->m = b.m;
+    res->have_manifest = 1;
+    if ((r = check_stream(h, &b, &dup)) < 0) {
+        if (dup) {
+            /* applied before a crash kept it from reaching the archive (and
+             * perhaps the ledger) */
+            r = ledger_applied(h, &b);
+            nv_bundle_release(&b);
+            if (r < 0)
+                goto refused;
+            res->outcome = NV_DUPLICATE;
+            res->code = 0;
+            return move_to_archive(h, path, &res->m);
+        }
+        nv_bundle_release(&b);
+        if (r == NV_ESEQGAP) {
+            res->outcome = NV_WAITING;
+            res->code = r;
+            snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+            return 0;
+        }
+        goto refused;
+    }
+    r = apply(h, path, &b, &res->applied);
+    nv_bundle_release(&b);
+    if (r < 0)
+        goto refused;
+    res->outcome = NV_APPLIED;
+    return 0;
+refused:
+    res->code = r;
+    snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+    if (is_transient(r)) {
+        res->outcome = NV_FAILED;
+        return r;
+    }
+    if (quar)
+        quarantine(h, path, res);
+    else
+        res->outcome = NV_QUARANTINED;
+    return r;
+}
+
+int
+nv_hub_ingest_inbox(struct nv_hub *h,
+                    void (*report)(void *, const char *,
+                                   const struct nv_ingest_result *),
+                    void *ctx)
+{
+    char *inbox = nv_path_join(h->dir, "inbox");
+    struct nv_spool_entry *v;
+    size_t n;
+    int first = 0, r;
+
+    if ((r = nv_spool_list(inbox, h->max_payload, &v, &n)) < 0) {
+        free(inbox);
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct nv_ingest_result res;
+        char *p = nv_path_join(inbox, v[i].name);
+        r = nv_hub_ingest_file(h, p, 1, &res);
+        if (res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED) {
+            if (first == 0)
+                first = res.code ? res.code : r;
+        }
+        if (report != NULL)
+            report(ctx, v[i].name, &res);
+        free(p);
+    }
+    nv_spool_list_free(v, n);
+    free(inbox);
+    return first;
+}
+
+/* ---- outboxes ---- */
+
+int
+nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o, char **obox)
+{
+    const struct nv_keyring_entry *peer = nv_keyring_active(&h->kr, entity);
+    int r;
+
+    memset(o, 0, sizeof(*o));
+    *obox = NULL;
+    if (peer == NULL)
+        return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
+    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    o->outbox = *obox;
+    o->self = &h->self;
+    o->peer = peer;
+    o->env = h->store.env;
+    o->streams = h->store.streams;
+    if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
+        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
+        (r = nv_outbox_begin(o, kind)) < 0) {
+        free(*obox);
+        *obox = NULL;
+    }
+    return r;
+}
+
+/* ---- mappings and replay ---- */
+
+int
+nv_hub_mapping(struct nv_hub *h, const char *entity, const struct nv_mapping **map,
+               const char **commit)
+{
+    struct nv_hub_map *c = NULL;
+    struct nv_buf text = NV_BUF_INIT;
+    char tip[41];
+    int r;
+
+    *map = NULL;
+    *commit = NULL;
+    if ((r = nv_maprepo_tip(h->maps, tip)) < 0)
+        return r;
+    for (size_t i = 0; i < h->nmcache; i++)
+        if (strcmp(h->mcache[i]->entity, entity) == 0)
+            c = h->mcache[i];
+    if (c == NULL) {
+        /* entries stay where they are: callers keep their commit */
+        struct nv_hub_map **v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
+        if (v == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+            if (v != NULL)
+                h->mcache = v;
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        h->mcache = v;
+        h->mcache[h->nmcache++] = c;
+        snprintf(c->entity, sizeof(c->entity), "%s", entity);
+    }
+    if (strcmp(c->commit, tip) != 0) {
+        if (c->map != NULL) {
+            nv_mapping_release(c->map);
+            free(c->map);
+            c->map = NULL;
+        }
+        c->have = 0;
+        c->commit[0] = '\0';
+        r = nv_maprepo_get(h->maps, entity, tip, &text, NULL);
+        if (r == 0) {
+            if ((c->map = calloc(1, sizeof(*c->map))) == NULL)
+                abort();
+            if ((r = nv_mapping_parse((char *)text.data, text.len, entity, c->map)) < 0) {
+                free(c->map);
+                c->map = NULL;
+                r = nv_fail(NV_ECONFIG, "the mapping of '%s' at commit %.12s does not "
+                            "parse (fix it with nova-hub mapping set): %s", entity, tip,
+                            nv_errmsg(r));
+                nv_buf_release(&text);
+                return r;
+            }
+            c->have = 1;
+        } else if (r != NV_ENOTFOUND) {
+            nv_buf_release(&text);
+            return r;
+        }
+        nv_buf_release(&text);
+        memcpy(c->commit, tip, sizeof(tip));
+    }
+    *map = c->have ? c->map : NULL;
+    *commit = c->commit;
+    return 0;
+}
+
+static int
+replay_marker(struct nv_hub *h, const char *entity, int set)
+{
+    char key[NV_NAME_MAX + 16];
+    MDB_val k, v = { 0, (void *)"" };
+    MDB_txn *txn;
+    int rc;
+
+    snprintf(key, sizeof(key), "replay:%s", entity);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if (set) {
+        int r;
+        rc = mdb_put(txn, h->store.meta, &k, &v, 0);
+        if (rc == 0 && (r = nv_hstore_drop_entity(txn, &h->store, entity)) < 0) {
+            mdb_txn_abort(txn);
+            return r;
+        }
+    } else {
+        rc = mdb_del(txn, h->store.meta, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return nv_hmdb_fail(rc, "cannot write the replay marker");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot commit");
+    return 0;
+}
+
+/* The kind of applied bundle sender/seq from its statistics (changes when
+ * unknown). */
+static int
+applied_kind(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq)
+{
+    char bk[128];
+    MDB_val k, v;
+    int kind = NV_KIND_CHANGES;
+
+    snprintf(bk, sizeof(bk), "%s/%020llu", sender, (unsigned long long)seq);
+    k.mv_size = strlen(bk);
+    k.mv_data = bk;
+    if (mdb_get(txn, h->store.bstats, &k, &v) == 0) {
+        json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *kn = json_string_value(json_object_get(o, "kind"));
+        if (kn != NULL && strcmp(kn, "acks") == 0)
+            kind = NV_KIND_ACKS;
+        json_decref(o);
+    }
+    return kind;
+}
+
+static int
+is_seq_dir(const struct dirent *e)
+{
+    const char *p = e->d_name;
+
+    if (*p == '\0')
+        return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+int
+nv_hub_replay(struct nv_hub *h, const char *entity,
+              void (*report)(void *, uint64_t, const struct nv_apply_stats *),
+              void *ctx, struct nv_apply_stats *total)
+{
+    char *rd = nv_path_join(h->dir, "received"), *ed = nv_path_join(rd, entity);
+    struct dirent **ents = NULL;
+    struct nv_stream_state st;
+    MDB_txn *txn = NULL;
+    int ne = 0, r, rc;
+
+    memset(total, 0, sizeof(*total));
+    if (!nv_name_valid(entity)) {
+        r = nv_fail(NV_EINVAL, "'%s' is not an entity name", entity);
+        goto out;
+    }
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read");
+        goto out;
+    }
+    r = nv_hstore_stream_get(txn, &h->store, entity, &st);
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (r < 0)
+        goto out;
+    if (st.seq == 0) {
+        r = nv_fail(NV_ENOTFOUND, "no bundle from '%s' has been applied", entity);
+        goto out;
+    }
+    if ((r = replay_marker(h, entity, 1)) < 0)
+        goto out;
+    if ((ne = scandir(ed, &ents, is_seq_dir, alphasort)) < 0) {
+        r = nv_fail_errno("cannot read '%s/received/%s'", h->dir, entity);
+        ne = 0;
+        goto out;
+    }
+    h->replaying = 1;
+    for (int i = 0; i < ne && r == 0; i++) {
+        struct nv_manifest m;
+        struct nv_apply_stats one;
+        uint64_t seq = strtoull(ents[i]->d_name, NULL, 10);
+        char *sd;
+        if (seq == 0 || seq > st.seq)
+            continue; /* not applied: recover() removes such leftovers */
+        memset(&m, 0, sizeof(m));
+        memset(&one, 0, sizeof(one));
+        snprintf(m.sender, sizeof(m.sender), "%s", entity);
+        snprintf(m.recipient, sizeof(m.recipient), "%s", h->self.pub.entity);
+        m.seq = seq;
+        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot write");
+            break;
+        }
+        m.kind = applied_kind(txn, h, entity, seq);
+        if (m.kind != NV_KIND_CHANGES) {
+            mdb_txn_abort(txn);
+            txn = NULL;
+            continue;
+        }
+        sd = nv_path_join(ed, ents[i]->d_name);
+        r = apply_dir(h, txn, &m, sd, &one);
+        free(sd);
+        if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else if (r < 0)
+            mdb_txn_abort(txn);
+        txn = NULL;
+        if (r == 0) {
+            total->upserts += one.upserts;
+            total->deletes += one.deletes;
+            total->rejected += one.rejected;
+            total->unmapped += one.unmapped;
+            total->unnormalised += one.unnormalised;
+            if (report != NULL)
+                report(ctx, seq, &one);
+        }
+    }
+    if (r == 0)
+        r = replay_marker(h, entity, 0);
+out:
+    h->replaying = 0;
+    for (int i = 0; i < ne; i++)
+        free(ents[i]);
+    free(ents);
+    free(rd);
+    free(ed);
+    return r;
+}
+
+/* Replays a crash interrupted: redo them from the start. */
+static int
+finish_replays(struct nv_hub *h)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char names[16][NV_NAME_MAX + 1];
+    int n = 0, rc, r = 0;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    if ((rc = mdb_cursor_open(txn, h->store.meta, &c)) == 0) {
+        while (n < 16 && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+            if (k.mv_size > 7 && k.mv_size - 7 <= NV_NAME_MAX &&
+                memcmp(k.mv_data, "replay:", 7) == 0) {
+                memcpy(names[n], (char *)k.mv_data + 7, k.mv_size - 7);
+                names[n++][k.mv_size - 7] = '\0';
+            }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    for (int i = 0; i < n && r == 0; i++) {
+        struct nv_apply_stats t;
+        nv_warn("ingest", "finishing the replay of '%s' that was interrupted",
+                names[i]);
+        r = nv_hub_replay(h, names[i], NULL, NULL, &t);
+    }
+    return r;
+}
+
+int
+nv_hub_after_ingest(struct nv_hub *h)
+{
+    uint64_t erased = 0, sent = 0;
+    int r = nv_golden_flush(h, &sent);
+
+    if (r == 0)
+        r = nv_gdpr_progress(h, &erased);
+
+    if (r == 0 && erased > 0) {
+        nv_info("gdpr", "erased %llu record(s) at the subjects' request; compacting the store",
+                (unsigned long long)erased);
+        r = nv_hstore_compact(&h->store, h->dir);
+    }
+    return r;
+}

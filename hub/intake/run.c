@@ -1,0 +1,214 @@
+/*
+ * run.c - `nova-hub run DIR`: the hub's unattended intake.
+ *
+ * inotify watches DIR/inbox (close-after-write, moved-in).  A pass (open
+ * the hub, ingest the inbox in stream order, close) runs at start, after
+ * events once files have settled, after an inotify queue overflow, while
+ * bundles wait for a missing one (every rescan interval), and every rescan
+ * interval as a safety net.  The hub is locked only during a pass, so other
+ * nova-hub commands (status, mapping, export...) run between passes.
+ * SIGTERM and SIGINT stop after the current pass.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../formats/cli.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/log.h"
+#include "../cmd/cmds.h"
+#include "ingest.h"
+
+#define SETTLE_MS 200
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct pass_stats {
+    unsigned applied, waiting, quarantined, failed;
+};
+
+static void
+log_result(void *ctx, const char *name, const struct nv_ingest_result *res)
+{
+    struct pass_stats *ps = ctx;
+
+    switch (res->outcome) {
+    case NV_APPLIED:
+        ps->applied++;
+        nv_info("run", "applied %s->%s seq %llu: %llu upserts, %llu deletes, %llu acks, "
+                "%llu rejected", res->m.sender, res->m.recipient,
+                (unsigned long long)res->m.seq, (unsigned long long)res->applied.upserts,
+                (unsigned long long)res->applied.deletes,
+                (unsigned long long)res->applied.acks,
+                (unsigned long long)res->applied.rejected);
+        break;
+    case NV_DUPLICATE:
+        ps->applied++;
+        break;
+    case NV_WAITING:
+        ps->waiting++;
+        nv_warn("run", "%s waits: %s", name, res->reason);
+        break;
+    case NV_QUARANTINED:
+        ps->quarantined++;
+        nv_err("run", "quarantined %s: %s", name, res->reason);
+        break;
+    default:
+        ps->failed++;
+        nv_err("run", "%s not applied, will retry: %s", name, res->reason);
+        break;
+    }
+}
+
+/* 0, or a code when the pass could not run (the hub is busy or broken). */
+static int
+pass(const char *dir, uint64_t max, struct pass_stats *ps)
+{
+    struct nv_hub h;
+    int r;
+
+    memset(ps, 0, sizeof(*ps));
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return r;
+    h.max_payload = max;
+    (void)nv_hub_ingest_inbox(&h, log_result, ps);
+    if ((r = nv_hub_after_ingest(&h)) < 0)
+        nv_err("run", "GDPR requests not advanced: %s", nv_errmsg(r));
+    nv_hub_close(&h);
+    return 0;
+}
+
+int
+nv_cmd_run(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    uint64_t max = 0;
+    unsigned rescan_s = 300;
+    sigset_t mask;
+    int sfd, in, wd, r = 0, stop = 0;
+    int64_t due, next_rescan;
+    char *inbox;
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--rescan", &v)) {
+            char *end;
+            unsigned long s = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end != '\0' || s == 0 || s > 86400)
+                return nv_cli_usage("--rescan needs seconds (1 to 86400)");
+            rescan_s = (unsigned)s;
+        } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
+            if (v == NULL || nv_parse_size(v, &max) < 0)
+                return nv_cli_usage("--max-size needs a size (e.g. 512M)");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    {
+        /* refuse at once what cannot work: no hub, no keys */
+        struct nv_hub h;
+        if ((r = nv_hub_open(&h, dir)) < 0)
+            return nv_cli_fail(r);
+        nv_info("run", "hub '%s' running: watching '%s/inbox', rescan every %u s",
+                h.self.pub.entity, dir, rescan_s);
+        nv_hub_close(&h);
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+        return nv_cli_fail(nv_fail_errno("signalfd"));
+    if ((in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+        close(sfd);
+        return nv_cli_fail(nv_fail_errno("inotify"));
+    }
+    inbox = nv_path_join(dir, "inbox");
+    wd = inotify_add_watch(in, inbox, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+    if (wd < 0) {
+        r = nv_fail_errno("cannot watch '%s'", inbox);
+        goto out;
+    }
+    due = now_ms();
+    next_rescan = due + (int64_t)rescan_s * 1000;
+    while (!stop) {
+        struct pollfd pf[2] = { { in, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+        int64_t t = now_ms(), wake = next_rescan;
+        int timeout;
+
+        if (due && due < wake)
+            wake = due;
+        timeout = wake <= t ? 0 : (int)(wake - t > 60000 ? 60000 : wake - t);
+        if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+            r = nv_fail_errno("poll");
+            break;
+        }
+        if (pf[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                nv_info("run", "signal %u: stopping", si.ssi_signo);
+                stop = 1;
+                break;
+            }
+        }
+        if (pf[0].revents & POLLIN) {
+            ssize_t n;
+            while ((n = read(in, buf, sizeof(buf))) > 0) {
+                for (char *p = buf; p < buf + n;) {
+                    struct inotify_event *ev = (struct inotify_event *)p;
+                    if (ev->mask & IN_Q_OVERFLOW)
+                        nv_warn("run", "inotify queue overflow: reading the whole inbox");
+                    if (ev->mask & IN_IGNORED) {
+                        r = nv_fail(NV_ENOTFOUND, "'%s' went away", inbox);
+                        stop = 1;
+                    }
+                    p += sizeof(*ev) + ev->len;
+                }
+                due = now_ms() + SETTLE_MS;
+            }
+        }
+        t = now_ms();
+        if (!stop && ((due && t >= due) || t >= next_rescan)) {
+            struct pass_stats ps;
+            int pr = pass(dir, max, &ps);
+            due = 0;
+            if (pr < 0) {
+                nv_err("run", "pass failed (%s); retrying in 10 s", nv_errmsg(pr));
+                due = now_ms() + 10000;
+            } else if (ps.failed > 0) {
+                due = now_ms() + 10000; /* disk full, I/O: try again */
+            } else if (ps.applied + ps.quarantined > 0 || ps.waiting > 0) {
+                if (ps.applied + ps.quarantined > 0)
+                    nv_info("run", "pass: %u applied, %u quarantined, %u waiting for a "
+                            "missing bundle", ps.applied, ps.quarantined, ps.waiting);
+            }
+            next_rescan = now_ms() + (int64_t)rescan_s * 1000;
+        }
+    }
+out:
+    free(inbox);
+    close(in);
+    close(sfd);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * link.h - identity resolution at the hub: every mapped source record gets
+ * one customer ID (RCU), incrementally, in the same LMDB write transaction
+ * as the bundle that brought the record (hub/match.h does the comparing).
+ *
+ * Per bundle: the records it changed are taken out of their clusters, put
+ * back in the blocking index, and resolved together with the stored records
+ * that share a blocking key with them and with every member of those
+ * records' clusters (match_batch: EM-fitted Fellegi-Sunter weights, term
+ * frequencies counted over the whole store, clustering that does not chain
+ * through one weak link).  Clusters then take RCUs: a cluster keeps the RCU
+ * most of its members had; an RCU whose members all joined another cluster
+ * becomes an alias of that cluster's RCU (a merge: the old ID still
+ * resolves); a cluster whose RCU was taken by a bigger part gets a new one
+ * (a split).  RCUs are opaque ("R" and 12 base32 characters, random) and
+ * never reused.  Pairs scoring between the review and link thresholds go to
+ * the review queue; the team's decisions are kept, applied to the clusters
+ * (an accepted pair is merged, a rejected pair never linked again) and
+ * used as labels that refine the weights.
+ *
+ * Store (named LMDB databases, beside store.h's):
+ *   mrec     rid (8 bytes, big-endian) -> record key length (2 bytes) +
+ *            record key + the 14 match values, each NUL-terminated
+ *   links    record key -> struct nv_link_val (binary, 32 bytes)
+ *   blocks   no longer used (blocking is in memory; emptied by the first
+ *            bundle on a store that had it)
+ *   rcus     RCU -> member rids (sorted duplicates)
+ *   alias    RCU -> the RCU it was merged into
+ *   review   rid a + rid b (a < b) -> {"score":S,"cmp":C,"since":T}
+ *   revby    rid -> the rids it has open review pairs with (duplicates)
+ *   decide   rid a + rid b -> {"decision":"accept"|"reject","by":..,"at":..}
+ *   tf       field (1 byte) + value hash (8) -> count (8 bytes)
+ *   ident    hash of an e-mail or phone (8 bytes) -> rids (duplicates)
+ *   meta     "model" (match model text), "rid" (next rid), "tf:<f>" and
+ *            "tfsq:<f>" (per-field totals), "rcu" (RCUs issued)
+ * None of it holds a value in clear but mrec (normalised match values,
+ * erased with the record).
+ *
+ * In memory, per process: every stored record prepared for comparison, its
+ * link, the members of each RCU and the blocking keys (hashes), built from
+ * mrec and links by the first bundle and kept up to date by the next ones.
+ * linkmeta "cache" holds a random token that the process writes with each
+ * bundle; when the stored token is another (a review decision, another
+ * process, an aborted transaction) the memory is rebuilt.  A bundle
+ * compares the pairs that involve its records or the clusters they were in
+ * (and the pairs within each stored cluster it meets); two stored records
+ * of different clusters were weighed when they came.
+ */
+#ifndef NOVA_LINK_H
+#define NOVA_LINK_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "../../formats/buf.h"
+#include "../match/match.h"
+#include "../store/store.h"
+
+#define NV_RCU_LEN 13 /* "R" + 12 base32 characters */
+
+enum nv_link_status { NV_LINK_NEW = 0, NV_LINK_LINKED = 1, NV_LINK_REVIEW = 2 };
+
+struct nv_link_val {
+    uint64_t rid;
+    char rcu[16];  /* NUL-terminated */
+    uint8_t status; /* enum nv_link_status */
+    uint8_t pad[3];
+    float score;   /* best link score, bits (0 for new) */
+};
+
+/* Open (creating) the databases in txn. */
+int nv_link_open(MDB_txn *txn, struct nv_link_db *db) __attribute__((warn_unused_result));
+
+/* The records a bundle changed, in order; a key given twice keeps its last
+ * version. */
+struct nv_link_item {
+    char *key;     /* record key "entity\0source\0key", owned */
+    size_t keylen;
+    int deleted;
+    struct nv_buf person; /* mrec values (nv_link_set_add), empty if deleted */
+    char old_rcu[16];     /* its RCU before this bundle (set while resolving) */
+    uint64_t rid;         /* set while resolving */
+    int skip;             /* a later item has the same key */
+};
+
+struct nv_link_set {
+    struct nv_link_item *v;
+    size_t n, cap;
+};
+
+void nv_link_set_release(struct nv_link_set *s);
+/* Add one change: person (may be NULL for a delete) is the 14 values in
+ * match order (first, last, birth name, 3 e-mails, 3 phones, postcode,
+ * city, street, birth date, national id), NULL for missing. */
+int nv_link_set_add(struct nv_link_set *s, const char *key, size_t keylen,
+                    const char *const person[14]) __attribute__((warn_unused_result));
+
+struct nv_link_stats {
+    uint64_t records;   /* records resolved in this bundle */
+    uint64_t compared;  /* candidate records loaded from the store */
+    uint64_t linked;    /* of records, in a cluster of two or more */
+    uint64_t review;    /* review pairs opened */
+    uint64_t new_rcus, merged, split;
+    int em_fitted;
+};
+
+/* Resolve the records of set in txn (see the top of this file). */
+int nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set,
+                   struct nv_link_stats *st) __attribute__((warn_unused_result));
+
+/* The RCU a record is in (following no alias: links always hold the live
+ * RCU); NV_ENOTFOUND when not linked. */
+int nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key,
+                size_t keylen, struct nv_link_val *out) __attribute__((warn_unused_result));
+/* The records of a live RCU: fn(ctx, rid, record key) for each, in rid
+ * order (fn may write to the store); stops at fn's first error. */
+int nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
+                    int (*fn)(void *ctx, uint64_t rid, const char *key, size_t keylen),
+                    void *ctx) __attribute__((warn_unused_result));
+/* The live RCU of what: an RCU (through aliases) or ENTITY:KEY (a record
+ * key of the entity, whatever its source).  rcu: NV_RCU_LEN + 1 bytes. */
+int nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what,
+                    char *rcu) __attribute__((warn_unused_result));
+/* Resolve an RCU through aliases to the live one (out: NV_RCU_LEN + 1). */
+int nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
+                    char *out) __attribute__((warn_unused_result));
+
+/* The model in store (or the defaults) into mo. */
+int nv_link_model(MDB_txn *txn, const struct nv_link_db *db, struct match_model *mo)
+    __attribute__((warn_unused_result));
+int nv_link_model_save(MDB_txn *txn, const struct nv_link_db *db,
+                       const struct match_model *mo) __attribute__((warn_unused_result));
+
+/* Load the match record of rid (with term frequencies from the store) and
+ * its record key (appended to key). */
+int nv_link_load(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid,
+                 struct match_rec *r, struct nv_buf *key) __attribute__((warn_unused_result));
+
+/* The records holding an identifier: kind 'e' (a normalised e-mail) or 'p'
+ * (a phone in E.164).  *rids (free it) gets n rids. */
+int nv_link_ident(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *value,
+                  uint64_t **rids, size_t *n) __attribute__((warn_unused_result));
+uint64_t nv_link_ident_hash(char kind, const char *value);
+
+/* Review decisions: accept merges the two records' clusters, reject keeps
+ * them apart for good; both are kept as labels (the model learns them) and
+ * close the review pair. by names who decided. */
+int nv_link_decide(MDB_txn *txn, const struct nv_link_db *db, uint64_t a, uint64_t b,
+                   int accept, const char *by) __attribute__((warn_unused_result));
+
+/* Refit the model by EM over a sample of up to max_records stored records
+ * (and every labelled decision). */
+int nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
+                  struct match_model *out) __attribute__((warn_unused_result));
+
+/* When the weights were fitted: *fitted the store's records at the last
+ * fit (0: never, the generic weights), *frozen 1 if frozen, *records the
+ * store's records now.  The next automatic fit comes when records reach
+ * 2 * fitted (at least NV_LINK_FIT_MIN), or with the first records of an
+ * entity no fit has seen, unless frozen. */
+#define NV_LINK_FIT_MIN 200
+int nv_link_fit_state(MDB_txn *txn, const struct nv_link_db *db, uint64_t *fitted,
+                      uint64_t *frozen, uint64_t *records) __attribute__((warn_unused_result));
+
+/* Freeze the weights (no automatic refit; `learn` still refits) or not. */
+int nv_link_freeze(MDB_txn *txn, const struct nv_link_db *db, int frozen)
+    __attribute__((warn_unused_result));
+
+#endif
