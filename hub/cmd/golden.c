@@ -64,7 +64,7 @@ nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h, MD
             *txn = NULL;
             r = nv_hmdb_fail(rc, "cannot read");
         } else {
-            r = nv_link_subject(*txn, &h->store.link, pos[1], rcu);
+            r = nv_link_subject(*txn, h->link, pos[1], rcu);
         }
     }
     if (r < 0) {

@@ -561,9 +561,9 @@ marketable(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *rec)
     if (json_is_integer(json_object_get(c, "consent")) &&
         json_integer_value(json_object_get(c, "consent")) == 0)
         return 0;
-    if (nv_link_get(txn, &h->store.link, k->mv_data, k->mv_size, &lv) == 0) {
+    if (nv_link_get(txn, h->link, k->mv_data, k->mv_size, &lv) == 0) {
         MDB_val fk = { strnlen(lv.rcu, sizeof(lv.rcu)), lv.rcu }, fv;
-        if (mdb_get(txn, h->store.gdpr.flags, &fk, &fv) == 0)
+        if (mdb_get(txn, h->gdpr->flags, &fk, &fv) == 0)
             return 0;
     }
     for (int f = 0; f < 2; f++)
@@ -574,7 +574,7 @@ marketable(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *rec)
             if (s == NULL)
                 continue;
             nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
-            if (mdb_get(txn, h->store.gdpr.object, &hk, &hv) == 0)
+            if (mdb_get(txn, h->gdpr->object, &hk, &hv) == 0)
                 return 0;
         }
     return 1;

@@ -34,7 +34,7 @@ each_link(struct nv_hub *h, MDB_txn *txn,
     char kb[520];
     int rc, r = 0;
 
-    if ((rc = mdb_cursor_open(txn, h->store.link.links, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, h->link->links, &c)) != 0)
         return nv_hmdb_fail(rc, "cannot read links");
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct nv_link_val lv;
@@ -477,12 +477,12 @@ nv_cmd_review(int argc, char **argv)
             kb[i] = (uint8_t)(a >> (56 - 8 * i));
             kb[8 + i] = (uint8_t)(b >> (56 - 8 * i));
         }
-        if (mdb_get(txn, h.store.link.review, &k, &d) != 0) {
+        if (mdb_get(txn, h.link->review, &k, &d) != 0) {
             r = nv_fail(NV_ENOTFOUND, "no open review pair '%s' (decided already, or the "
                         "records changed since: see review list)", pos[2]);
             goto out;
         }
-        if ((r = nv_link_decide(txn, &h.store.link, a, b, pos[1][0] == 'a', who)) < 0)
+        if ((r = nv_link_decide(txn, h.link, a, b, pos[1][0] == 'a', who)) < 0)
             goto out;
         if ((rc = mdb_txn_commit(txn)) != 0) {
             txn = NULL;
@@ -507,7 +507,7 @@ nv_cmd_review(int argc, char **argv)
         r = nv_hmdb_fail(rc, "cannot read");
         goto out;
     }
-    if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
+    if ((r = nv_link_model(txn, h.link, &mo)) < 0)
         goto out;
     if (strcmp(pos[1], "show") == 0) {
         uint64_t a, b;
@@ -516,7 +516,7 @@ nv_cmd_review(int argc, char **argv)
             r = nv_fail(NV_EINVAL, "'%s' is not a pair id (like 12-345)", pos[2]);
             goto out;
         }
-        if ((p = pair_json(txn, &h.store.link, &mo, a, b, &r)) == NULL)
+        if ((p = pair_json(txn, h.link, &mo, a, b, &r)) == NULL)
             goto out;
         print_pair(p, json);
         json_decref(p);
@@ -524,7 +524,7 @@ nv_cmd_review(int argc, char **argv)
         MDB_cursor *c;
         MDB_val k, d;
         unsigned long shown = 0, total = 0;
-        if ((rc = mdb_cursor_open(txn, h.store.link.review, &c)) != 0) {
+        if ((rc = mdb_cursor_open(txn, h.link->review, &c)) != 0) {
             r = nv_hmdb_fail(rc, "cannot read");
             goto out;
         }
@@ -542,7 +542,7 @@ nv_cmd_review(int argc, char **argv)
             total++;
             if (shown >= limit)
                 continue;
-            if ((p = pair_json(txn, &h.store.link, &mo, a, b, &r)) == NULL)
+            if ((p = pair_json(txn, h.link, &mo, a, b, &r)) == NULL)
                 break;
             print_pair(p, json);
             if (!json)
@@ -602,11 +602,11 @@ nv_cmd_explain(int argc, char **argv)
 
     if ((r = nv_cmd_person_begin(argc, argv, "explain", &h, &txn, rcu, &subject, &json)) != 0)
         return r;
-    if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
+    if ((r = nv_link_model(txn, h.link, &mo)) < 0)
         goto out;
     {
         struct rids rs = { NULL, 0, 0 };
-        if ((r = nv_link_members(txn, &h.store.link, rcu, rid_add, &rs)) < 0) {
+        if ((r = nv_link_members(txn, h.link, rcu, rid_add, &rs)) < 0) {
             free(rs.v);
             goto out;
         }
@@ -623,7 +623,7 @@ nv_cmd_explain(int argc, char **argv)
         struct nv_buf key = NV_BUF_INIT;
         struct match_rec mr;
         char label[600];
-        if (nv_link_load(txn, &h.store.link, m[i], &mr, &key) == 0) {
+        if (nv_link_load(txn, h.link, m[i], &mr, &key) == 0) {
             match_rec_release(&mr);
             label_of(&key, label, sizeof(label));
             json_array_append_new(json_object_get(out, "members"), json_string(label));
@@ -633,7 +633,7 @@ nv_cmd_explain(int argc, char **argv)
     /* each member against the others (at most the first 20) */
     for (size_t i = 0; i < n && i < 20; i++)
         for (size_t j = i + 1; j < n && j < 20; j++) {
-            json_t *p = pair_json(txn, &h.store.link, &mo, m[i], m[j], &r);
+            json_t *p = pair_json(txn, h.link, &mo, m[i], m[j], &r);
             if (p == NULL)
                 goto out;
             json_array_append_new(pairs, p);
@@ -711,7 +711,7 @@ nv_cmd_learn(int argc, char **argv)
         nv_hub_close(&h);
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot write"));
     }
-    r = nv_link_learn(txn, &h.store.link, sample, &mo);
+    r = nv_link_learn(txn, h.link, sample, &mo);
     if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
         r = nv_hmdb_fail(rc, "cannot commit");
     else if (r < 0)
@@ -794,21 +794,21 @@ nv_cmd_model(int argc, char **argv)
     }
     if (!strcmp(pos[1], "import")) {
         /* imported weights stay as they are: frozen */
-        if ((r = nv_link_model_save(txn, &h.store.link, &mo)) < 0 ||
-            (r = nv_link_freeze(txn, &h.store.link, 1)) < 0)
+        if ((r = nv_link_model_save(txn, h.link, &mo)) < 0 ||
+            (r = nv_link_freeze(txn, h.link, 1)) < 0)
             goto out;
         printf("weights imported from %s and frozen (nova-hub model %s unfreeze to let "
                "them learn again)\n", pos[2], pos[0]);
     } else if (!strcmp(pos[1], "freeze") || !strcmp(pos[1], "unfreeze")) {
-        if ((r = nv_link_freeze(txn, &h.store.link, pos[1][0] == 'f')) < 0)
+        if ((r = nv_link_freeze(txn, h.link, pos[1][0] == 'f')) < 0)
             goto out;
         printf("weights %s\n", pos[1][0] == 'f' ? "frozen: no automatic refit"
                                                 : "refitted again as the store grows");
     } else {
-        if ((r = nv_link_model(txn, &h.store.link, &mo)) < 0)
+        if ((r = nv_link_model(txn, h.link, &mo)) < 0)
             goto out;
         if (!strcmp(pos[1], "show")) {
-            json_t *ws = nv_weights_state(txn, &h.store.link);
+            json_t *ws = nv_weights_state(txn, h.link);
             print_weights(&mo);
             nv_weights_state_print(ws);
             json_decref(ws);

@@ -17,6 +17,7 @@
 #include "../../formats/util.h"
 #include "cmds.h"
 #include "../intake/ingest.h"
+#include "../golden/golden.h"
 #include "../link/link.h"
 #include "../model/mapping.h"
 #include "../store/maprepo.h"
@@ -263,7 +264,7 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
     size_t n = 0, cap = 0, people = 0, multi = 0, dups = 0, dup_records = 0, review = 0;
     MDB_stat ms;
 
-    if (mdb_cursor_open(txn, h->store.link.links, &c) != 0)
+    if (mdb_cursor_open(txn, h->link->links, &c) != 0)
         return NULL;
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         struct nv_link_val lv;
@@ -302,7 +303,7 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
         i = j;
     }
     free(a);
-    if (mdb_stat(txn, h->store.link.review, &ms) != 0)
+    if (mdb_stat(txn, h->link->review, &ms) != 0)
         ms.ms_entries = 0;
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records", (json_int_t)n, "rcus",
                      (json_int_t)people, "in_several_entities", (json_int_t)multi,
@@ -359,7 +360,7 @@ nv_cmd_status(int argc, char **argv)
     }
     scan_store(&h, txn, &es);
     {
-        json_t *mf = matching_figures(&h, txn), *ws = nv_weights_state(txn, &h.store.link);
+        json_t *mf = matching_figures(&h, txn), *ws = nv_weights_state(txn, h.link);
         if (ws != NULL)
             json_object_set_new(out, "weights", ws);
         if (mf != NULL)
@@ -396,7 +397,7 @@ nv_cmd_status(int argc, char **argv)
          * key, or a pass that stopped before sending) */
         MDB_stat ms;
         json_object_set_new(out, "updates_queued",
-                            json_integer(mdb_stat(txn, h.store.golden.outq, &ms) == 0
+                            json_integer(mdb_stat(txn, h.golden->outq, &ms) == 0
                                              ? (json_int_t)ms.ms_entries : 0));
     }
     mdb_txn_abort(txn);

@@ -20,15 +20,16 @@
 #include "../../formats/util.h"
 #include "gdpr.h"
 #include "../golden/golden.h"
-#include "../intake/ingest.h"
+#include "../core/hub.h"
 #include "../link/link.h"
 #include "../model/mapping.h"
 #include "../model/normalize.h"
 #include "../model/recparse.h"
 
 int
-nv_gdpr_open(MDB_txn *txn, struct nv_gdpr_db *db)
+nv_gdpr_open(MDB_txn *txn, void *dbs)
 {
+    struct nv_gdpr_db *db = dbs;
     int rc;
 
     if ((rc = mdb_dbi_open(txn, "gdpr", MDB_CREATE, &db->req)) != 0 ||
@@ -82,6 +83,16 @@ nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen, const
         crypto_generichash_update(&st, (const uint8_t *)b, blen);
     }
     crypto_generichash_final(&st, out, 16);
+}
+
+json_t *
+nv_gdpr_flags(struct nv_hub *h, MDB_txn *txn, const char *rcu)
+{
+    MDB_val k = { strlen(rcu), (void *)rcu }, v;
+
+    if (mdb_get(txn, h->gdpr->flags, &k, &v) != 0)
+        return NULL;
+    return json_loadb(v.mv_data, v.mv_size, 0, NULL);
 }
 
 static int
@@ -160,7 +171,7 @@ nv_access_log(const char *hubdir, const char *what, const char *why)
 /* ---- dates ---- */
 
 static int64_t
-add_months(int64_t t, int months)
+nv_gdpr_add_months(int64_t t, int months)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -180,7 +191,7 @@ add_months(int64_t t, int months)
 }
 
 static char *
-day(int64_t t, char out[11])
+nv_gdpr_day(int64_t t, char out[11])
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -190,8 +201,8 @@ day(int64_t t, char out[11])
     return out;
 }
 
-static int64_t
-parse_day(const char *s)
+int64_t
+nv_gdpr_parse_day(const char *s)
 {
     struct tm tm;
 
@@ -204,10 +215,10 @@ parse_day(const char *s)
 /* ---- requests ---- */
 
 static void
-event(json_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+nv_gdpr_event(json_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-event(json_t *req, const char *fmt, ...)
+nv_gdpr_event(json_t *req, const char *fmt, ...)
 {
     char when[21], text[512];
     va_list ap;
@@ -224,8 +235,8 @@ event(json_t *req, const char *fmt, ...)
                                         "event", text));
 }
 
-static int
-req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
+int
+nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
     char *t = json_dumps(req, JSON_COMPACT);
@@ -241,8 +252,8 @@ req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
     return rc ? nv_hmdb_fail(rc, "cannot write a request") : 0;
 }
 
-static int
-req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
+int
+nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
 {
     MDB_val k = { strlen(id), (void *)id }, v;
     int rc = mdb_get(txn, db->req, &k, &v);
@@ -344,10 +355,10 @@ resolve(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *by,
                            r < 0 ? nv_errmsg(r) : "empty");
         }
         nv_gdpr_hash(key, kind, (char *)n.data, n.len, NULL, 0, s->hash);
-        if ((r = nv_link_ident(txn, &h->store.link, kind, (char *)n.data, &rids, &nr)) == 0)
+        if ((r = nv_link_ident(txn, h->link, kind, (char *)n.data, &rids, &nr)) == 0)
             for (size_t i = 0; i < nr && r == 0; i++) {
                 char rcu[NV_RCU_LEN + 1];
-                if ((r = rcu_of(txn, &h->store.link, rids[i], rcu)) == 0)
+                if ((r = rcu_of(txn, h->link, rids[i], rcu)) == 0)
                     add_rcu(s, rcu);
                 else if (r == NV_ENOTFOUND)
                     r = 0;
@@ -357,9 +368,9 @@ resolve(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *by,
         char live[NV_RCU_LEN + 1];
         nv_gdpr_hash(key, 'r', value, strlen(value), NULL, 0, s->hash);
         if (strlen(value) == NV_RCU_LEN &&
-            (r = nv_link_resolve(txn, &h->store.link, value, live)) == 0) {
+            (r = nv_link_resolve(txn, h->link, value, live)) == 0) {
             MDB_val k = { NV_RCU_LEN, live }, v;
-            if (mdb_get(txn, h->store.link.rcus, &k, &v) == 0)
+            if (mdb_get(txn, h->link->rcus, &k, &v) == 0)
                 add_rcu(s, live);
         }
     } else if (strcmp(by, "record") == 0) {
@@ -371,7 +382,7 @@ resolve(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *by,
             return nv_fail(NV_EINVAL, "a record subject is ENTITY:KEY");
         el = (size_t)(colon - value);
         nv_gdpr_hash(key, 'k', value, el, colon + 1, strlen(colon + 1), s->hash);
-        if (mdb_cursor_open(txn, h->store.link.links, &c) != 0)
+        if (mdb_cursor_open(txn, h->link->links, &c) != 0)
             return nv_fail(NV_ECORRUPT, "hub store: cannot read links");
         k.mv_size = el + 1;
         k.mv_data = (void *)value;
@@ -429,7 +440,7 @@ member_json(void *ctx, uint64_t rid, const char *key, size_t keylen)
 
 /* Every record of an RCU: entity -> [[source, key], ...] into out. */
 static int
-members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
+nv_gdpr_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
 {
     return nv_link_members(txn, db, rcu, member_json, out);
 }
@@ -438,8 +449,8 @@ members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, json_t *out)
 
 /* Send the pending orders of erasure requests ids[n]: one bundle per
  * entity for all of them, each request's new state committed with it. */
-static int
-send_orders_many(struct nv_hub *h, char **ids, size_t n)
+int
+nv_gdpr_send_orders_many(struct nv_hub *h, char **ids, size_t n)
 {
     json_t *names = json_object();
     const char *e;
@@ -454,7 +465,7 @@ send_orders_many(struct nv_hub *h, char **ids, size_t n)
     for (size_t i = 0; i < n && r == 0; i++) {
         json_t *req, *ent;
         const char *en;
-        if ((r = req_get(txn, &h->store.gdpr, ids[i], &req)) < 0)
+        if ((r = nv_gdpr_req_get(txn, h->gdpr, ids[i], &req)) < 0)
             break;
         json_object_foreach(json_object_get(req, "entities"), en, ent)
             if (strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "pending") == 0)
@@ -478,7 +489,7 @@ send_orders_many(struct nv_hub *h, char **ids, size_t n)
             size_t j;
             /* read again in the outbox's transaction (a part sealed on the
              * way commits the requests with it) */
-            if ((r = req_get(nv_outbox_txn(&o), &h->store.gdpr, ids[i], &req)) < 0)
+            if ((r = nv_gdpr_req_get(nv_outbox_txn(&o), h->gdpr, ids[i], &req)) < 0)
                 break;
             ent = json_object_get(json_object_get(req, "entities"), e);
             if (ent == NULL ||
@@ -489,8 +500,8 @@ send_orders_many(struct nv_hub *h, char **ids, size_t n)
             json_object_set_new(ent, "status", json_string("sent"));
             json_object_set_new(ent, "sent", json_string(nv_time_format(nv_now(), when)));
             keys = json_object_get(ent, "keys");
-            event(req, "erasure order sent to %s (%zu records)", e, json_array_size(keys));
-            r = req_put(nv_outbox_txn(&o), &h->store.gdpr, req);
+            nv_gdpr_event(req, "erasure order sent to %s (%zu records)", e, json_array_size(keys));
+            r = nv_gdpr_req_put(nv_outbox_txn(&o), h->gdpr, req);
             json_array_foreach(keys, j, kv) {
                 json_t *line;
                 char *t;
@@ -520,12 +531,12 @@ send_orders_many(struct nv_hub *h, char **ids, size_t n)
     return r;
 }
 
-static int
-send_orders(struct nv_hub *h, const char *id)
+int
+nv_gdpr_send_orders(struct nv_hub *h, const char *id)
 {
     char *ids[1] = { (char *)id };
 
-    return send_orders_many(h, ids, 1);
+    return nv_gdpr_send_orders_many(h, ids, 1);
 }
 
 /* ---- completion ---- */
@@ -677,12 +688,12 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
                 (r = nv_buf_add(&k, rk, strlen(rk))) < 0)
                 break;
             /* the identifiers it had, as keyed hashes, before they go */
-            if (nv_link_get(txn, &h->store.link, (char *)k.data, k.len, &lv) == 0) {
+            if (nv_link_get(txn, h->link, (char *)k.data, k.len, &lv) == 0) {
                 uint8_t kb[8];
                 MDB_val mk = { 8, kb }, mv;
                 for (int i = 0; i < 8; i++)
                     kb[i] = (uint8_t)(lv.rid >> (56 - 8 * i));
-                if (mdb_get(txn, h->store.link.mrec, &mk, &mv) == 0 && mv.mv_size > 2) {
+                if (mdb_get(txn, h->link->mrec, &mk, &mv) == 0 && mv.mv_size > 2) {
                     const char *p = mv.mv_data, *end = p + mv.mv_size;
                     size_t kl = (size_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
                     p += 2 + kl;
@@ -692,7 +703,7 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
                             nv_gdpr_hash(key, i < 6 ? 'e' : 'p', p, l, NULL, 0, hh);
                             kk.mv_size = 16;
                             kk.mv_data = hh;
-                            if ((rc = mdb_put(txn, h->store.gdpr.suppress, &kk, &vv, 0)) != 0)
+                            if ((rc = mdb_put(txn, h->gdpr->suppress, &kk, &vv, 0)) != 0)
                                 r = nv_hmdb_fail(rc, "cannot write the suppression list");
                         }
                         p += l + 1;
@@ -702,7 +713,7 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
             nv_gdpr_hash(key, 'k', e, strlen(e), rk, strlen(rk), hh);
             kk.mv_size = 16;
             kk.mv_data = hh;
-            if (r == 0 && (rc = mdb_put(txn, h->store.gdpr.suppress, &kk, &vv, 0)) != 0)
+            if (r == 0 && (rc = mdb_put(txn, h->gdpr->suppress, &kk, &vv, 0)) != 0)
                 r = nv_hmdb_fail(rc, "cannot write the suppression list");
             kk.mv_size = k.len;
             kk.mv_data = k.data;
@@ -749,7 +760,7 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
     int r = 0;
 
     if (eb->set.n > 0)
-        r = nv_link_bundle(txn, &h->store.link, &eb->set, &ls);
+        r = nv_link_bundle(txn, h->link, &eb->set, &ls);
     /* their per-field times go with them */
     if (eb->set.n > 0 && r == 0) {
         struct nv_golden_stats gs;
@@ -759,7 +770,7 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
      * are dropped: they hold the person's values */
     if (r == 0) {
         uint64_t dropped = 0;
-        if ((r = nv_golden_forget(txn, &h->store, eb->purge, &dropped)) == 0 && dropped > 0)
+        if ((r = nv_golden_forget(txn, h->golden, eb->purge, &dropped)) == 0 && dropped > 0)
             nv_info("gdpr", "%llu queued update(s) of erased records dropped",
                     (unsigned long long)dropped);
     }
@@ -778,7 +789,7 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
     int all = 1, failed = 0, any_pending = 0, changed = 0, r;
     char when[21];
 
-    if ((r = req_get(txn, &h->store.gdpr, id, &req)) < 0)
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
         return r;
     ents = json_object_get(req, "entities");
     json_object_foreach(ents, e, ent) {
@@ -837,7 +848,7 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
             json_object_set_new(ent, "status", json_string(ns));
             json_object_set_new(ent, "answered",
                                 json_string(nv_time_format(nv_now(), when)));
-            event(req, "%s answered: %zu done, %zu retained, %zu failed", e, done, kept,
+            nv_gdpr_event(req, "%s answered: %zu done, %zu retained, %zu failed", e, done, kept,
                   fail);
             changed = 1;
         }
@@ -853,14 +864,14 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
             json_object_set_new(req, "completed",
                                 json_string(nv_time_format(nv_now(), when)));
             json_object_set_new(req, "erased", json_integer((json_int_t)n));
-            event(req, "every entity answered: the hub erased its copy (%llu records) "
+            nv_gdpr_event(req, "every entity answered: the hub erased its copy (%llu records) "
                   "and keeps keyed hashes in the suppression list",
                   (unsigned long long)n);
             changed = 1;
         }
     }
     if (r == 0 && changed)
-        r = req_put(txn, &h->store.gdpr, req);
+        r = nv_gdpr_req_put(txn, h->gdpr, req);
     if (r == 0 && any_pending) {
         if ((*pending = realloc(*pending, (*npending + 1) * sizeof(char *))) == NULL)
             abort();
@@ -888,7 +899,7 @@ nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
         sodium_memzero(key, sizeof(key));
         return nv_hmdb_fail(rc, "cannot write");
     }
-    if ((rc = mdb_cursor_open(txn, h->store.gdpr.req, &c)) != 0) {
+    if ((rc = mdb_cursor_open(txn, h->gdpr->req, &c)) != 0) {
         r = nv_hmdb_fail(rc, "cannot read the register");
         goto out;
     }
@@ -931,7 +942,7 @@ out:
     }
     sodium_memzero(key, sizeof(key));
     if (r == 0 && npending > 0)
-        r = send_orders_many(h, pending, npending);
+        r = nv_gdpr_send_orders_many(h, pending, npending);
     for (size_t i = 0; i < npending; i++)
         free(pending[i]);
     free(pending);
@@ -942,8 +953,8 @@ out:
 
 static const char *kinds[] = { "erase", "access", "rectify", "restrict", "object", NULL };
 
-static int
-valid_kind(const char *k)
+int
+nv_gdpr_valid_kind(const char *k)
 {
     for (int i = 0; kinds[i]; i++)
         if (strcmp(kinds[i], k) == 0)
@@ -1022,11 +1033,11 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *fl
         if ((r = nv_hub_mapping(h, e, &m, &commit)) < 0)
             return r;
         if (m == NULL) {
-            event(req, "%s has no mapping: rectification not sent there", e);
+            nv_gdpr_event(req, "%s has no mapping: rectification not sent there", e);
             continue;
         }
         if ((r = nv_hub_outbox(h, e, NV_KIND_UPDATES, &o, &obox)) < 0) {
-            event(req, "%s: rectification not sent: %s", e, nv_errmsg(r));
+            nv_gdpr_event(req, "%s: rectification not sent: %s", e, nv_errmsg(r));
             r = 0;
             continue;
         }
@@ -1075,71 +1086,20 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *fl
         if (r < 0)
             return r;
         if (flag != NULL)
-            event(req, "%s flag sent to %s (%zu records)", flag, e, n);
+            nv_gdpr_event(req, "%s flag sent to %s (%zu records)", flag, e, n);
         else
-            event(req, n ? "rectification sent to %s as updates (%zu records)"
+            nv_gdpr_event(req, n ? "rectification sent to %s as updates (%zu records)"
                          : "%s maps none of the rectified fields back: nothing sent (%zu)",
                   e, n);
     }
     return r;
 }
 
-static int
-print_req(json_t *req, int json)
-{
-    json_t *ents, *ent, *evs, *ev;
-    const char *e;
-    size_t i;
-
-    if (json) {
-        char *t = json_dumps(req, JSON_COMPACT);
-        printf("%s\n", t ? t : "{}");
-        free(t);
-        return 0;
-    }
-    printf("request %s: %s, %s\n", json_string_value(json_object_get(req, "id")),
-           json_string_value(json_object_get(req, "kind")),
-           json_string_value(json_object_get(req, "status")));
-    printf("  subject   by %s (keyed hash %.16s...)\n",
-           json_string_value(json_object_get(json_object_get(req, "subject"), "by")),
-           json_string_value(json_object_get(json_object_get(req, "subject"), "hash")));
-    printf("  received  %s\n  target    %s\n  deadline  %s%s\n",
-           json_string_value(json_object_get(req, "received")),
-           json_string_value(json_object_get(req, "target")),
-           json_string_value(json_object_get(req, "deadline")),
-           json_is_object(json_object_get(req, "extended")) ? " (extended)" : "");
-    if (json_array_size(json_object_get(req, "rcus")) > 0)
-        printf("  rcu       %s\n",
-               json_string_value(json_array_get(json_object_get(req, "rcus"), 0)));
-    ents = json_object_get(req, "entities");
-    json_object_foreach(ents, e, ent) {
-        printf("  entity    %-12s %-8s records %lld: %lld done, %lld retained, %lld failed\n", e,
-               json_string_value(json_object_get(ent, "status")),
-               (long long)json_integer_value(json_object_get(ent, "records")),
-               (long long)json_integer_value(json_object_get(ent, "done")),
-               (long long)json_integer_value(json_object_get(ent, "retained")),
-               (long long)json_integer_value(json_object_get(ent, "failed")));
-        json_array_foreach(json_object_get(ent, "reasons"), i, ev)
-            printf("              %s\n", json_string_value(ev));
-    }
-    if (json_array_size(json_object_get(req, "recipients")) > 0) {
-        printf("  recipients (Art. 19):");
-        json_array_foreach(json_object_get(req, "recipients"), i, ev)
-            printf(" %s", json_string_value(ev));
-        printf("\n");
-    }
-    printf("  timeline\n");
-    evs = json_object_get(req, "events");
-    json_array_foreach(evs, i, ev)
-        printf("    %s  %s\n", json_string_value(json_object_get(ev, "at")),
-               json_string_value(json_object_get(ev, "event")));
-    return 0;
-}
 
 /* Entities that received the subject's data: those holding records, and
  * those the hub sent updates to (the outbound streams). */
 static json_t *
-recipients(struct nv_hub *h, json_t *mem)
+nv_gdpr_recipients(struct nv_hub *h, json_t *mem)
 {
     json_t *out = json_array();
     const char *e;
@@ -1151,8 +1111,8 @@ recipients(struct nv_hub *h, json_t *mem)
     return out;
 }
 
-static int
-create(struct nv_hub *h, const char *kind, const char *by, const char *value,
+int
+nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
        unsigned target_days, const char *received, const char *out_file, json_t *sets,
        int json, int defer, char id_out[16])
 {
@@ -1166,7 +1126,7 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
 
     if ((r = nv_gdpr_key(h->dir, key)) < 0)
         return r;
-    t0 = received ? parse_day(received) : nv_now();
+    t0 = received ? nv_gdpr_parse_day(received) : nv_now();
     if (t0 < 0) {
         r = nv_fail(NV_EINVAL, "--received must be YYYY-MM-DD");
         goto out;
@@ -1175,27 +1135,27 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
         r = nv_hmdb_fail(rc, "cannot write");
         goto out;
     }
-    if ((r = resolve(h, txn, key, by, value, &s)) < 0 || (r = next_id(txn, &h->store.gdpr, id)) < 0)
+    if ((r = resolve(h, txn, key, by, value, &s)) < 0 || (r = next_id(txn, h->gdpr, id)) < 0)
         goto out;
     nv_hex(s.hash, 16, hex);
     req = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:s,s:n,s:s,s:[],s:{},s:[]}", "id", id,
                     "kind", kind, "subject", "by", by, "hash", hex, "received",
                     received ? received : nv_time_format(t0, when), "deadline",
-                    day(add_months(t0, 1), d1), "target",
-                    day(t0 + (int64_t)target_days * 86400, d2), "extended", "status",
+                    nv_gdpr_day(nv_gdpr_add_months(t0, 1), d1), "target",
+                    nv_gdpr_day(t0 + (int64_t)target_days * 86400, d2), "extended", "status",
                     "open", "rcus", "entities", "events");
     (void)d3;
-    event(req, "received: %s request, subject given by %s", kind, by);
+    nv_gdpr_event(req, "received: %s request, subject given by %s", kind, by);
     if (s.nrcus == 0) {
         json_object_set_new(req, "status", json_string("no-data"));
-        event(req, "no record matches the subject: answered that the group holds no data");
+        nv_gdpr_event(req, "no record matches the subject: answered that the group holds no data");
         if (strcmp(kind, "object") == 0) {
             MDB_val kk = { 16, s.hash }, vv = { strlen(id), id };
-            if ((rc = mdb_put(txn, h->store.gdpr.object, &kk, &vv, 0)) != 0) {
+            if ((rc = mdb_put(txn, h->gdpr->object, &kk, &vv, 0)) != 0) {
                 r = nv_hmdb_fail(rc, "cannot write");
                 goto out;
             }
-            event(req, "the objection is kept as a keyed hash: a later import cannot undo it");
+            nv_gdpr_event(req, "the objection is kept as a keyed hash: a later import cannot undo it");
         }
     } else if (s.nrcus > 1) {
         json_t *cands = json_array();
@@ -1205,7 +1165,7 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
             const char *e;
             json_t *arr;
             json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[i]));
-            if ((r = members(txn, &h->store.link, s.rcus[i], m)) < 0) {
+            if ((r = nv_gdpr_members(txn, h->link, s.rcus[i], m)) < 0) {
                 json_decref(m);
                 json_decref(counts);
                 json_decref(cands);
@@ -1218,14 +1178,14 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
             json_decref(m);
         }
         json_object_set_new(req, "candidates", cands);
-        event(req, "the subject matches %zu people: choose one with nova-hub gdpr choose",
+        nv_gdpr_event(req, "the subject matches %zu people: choose one with nova-hub gdpr choose",
               s.nrcus);
     } else {
         json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[0]));
-        if ((r = members(txn, &h->store.link, s.rcus[0], mem)) < 0)
+        if ((r = nv_gdpr_members(txn, h->link, s.rcus[0], mem)) < 0)
             goto out;
-        json_object_set_new(req, "recipients", recipients(h, mem));
-        event(req, "resolved to %s: %zu entities hold the person", s.rcus[0],
+        json_object_set_new(req, "recipients", nv_gdpr_recipients(h, mem));
+        nv_gdpr_event(req, "resolved to %s: %zu entities hold the person", s.rcus[0],
               json_object_size(mem));
         if (strcmp(kind, "erase") == 0) {
             const char *e;
@@ -1251,13 +1211,13 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
             if (r < 0)
                 goto out;
             json_object_set_new(req, "status", json_string("complete"));
-            event(req, "access document produced%s%s", out_file ? " in " : "",
+            nv_gdpr_event(req, "access document produced%s%s", out_file ? " in " : "",
                   out_file ? out_file : " on standard output");
         } else if (strcmp(kind, "restrict") == 0 || strcmp(kind, "object") == 0) {
             MDB_val kk = { strlen(s.rcus[0]), s.rcus[0] }, vv;
             json_t *fl = NULL;
             char *t;
-            if (mdb_get(txn, h->store.gdpr.flags, &kk, &vv) == 0)
+            if (mdb_get(txn, h->gdpr->flags, &kk, &vv) == 0)
                 fl = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
             if (fl == NULL)
                 fl = json_object();
@@ -1266,23 +1226,23 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
             json_decref(fl);
             vv.mv_size = strlen(t);
             vv.mv_data = t;
-            rc = mdb_put(txn, h->store.gdpr.flags, &kk, &vv, 0);
+            rc = mdb_put(txn, h->gdpr->flags, &kk, &vv, 0);
             free(t);
             if (rc == 0 && strcmp(kind, "object") == 0) {
                 MDB_val hk = { 16, s.hash }, iv = { strlen(id), id };
-                rc = mdb_put(txn, h->store.gdpr.object, &hk, &iv, 0);
+                rc = mdb_put(txn, h->gdpr->object, &hk, &iv, 0);
             }
             if (rc != 0) {
                 r = nv_hmdb_fail(rc, "cannot write");
                 goto out;
             }
             json_object_set_new(req, "status", json_string("complete"));
-            event(req, "%s flag set on %s: marketing exports leave the person out%s",
+            nv_gdpr_event(req, "%s flag set on %s: marketing exports leave the person out%s",
                   kind, s.rcus[0],
                   strcmp(kind, "restrict") == 0 ? " and no update goes out for them" : "");
         }
     }
-    if ((r = req_put(txn, &h->store.gdpr, req)) < 0)
+    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
         goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -1297,7 +1257,7 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
             goto out;
         json_object_set_new(req, "status", json_string("complete"));
         if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
-            (r = req_put(txn, &h->store.gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
+            (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
             if (txn && r < 0)
                 mdb_txn_abort(txn);
             r = r < 0 ? r : nv_hmdb_fail(rc, "cannot commit");
@@ -1306,7 +1266,7 @@ create(struct nv_hub *h, const char *kind, const char *by, const char *value,
         }
         txn = NULL;
     }
-    if (send && !defer && (r = send_orders(h, id)) < 0)
+    if (send && !defer && (r = nv_gdpr_send_orders(h, id)) < 0)
         goto out;
     memcpy(id_out, id, 16);
     if (!json)
@@ -1322,477 +1282,75 @@ out:
     return r;
 }
 
-static int
-subject_arg(int argc, char **argv, int *i, const char **by, const char **value)
+int
+nv_gdpr_extend(json_t *req, const char *id, int months, const char *reason, const char *told)
 {
-    static const char *opts[] = { "--email", "--phone", "--rcu", "--record" };
-    const char *v;
-
-    for (int k = 0; k < 4; k++)
-        if (nv_opt_val(argc, argv, i, opts[k], &v)) {
-            if (v == NULL)
-                return nv_cli_usage("%s needs a value", opts[k]);
-            *by = opts[k] + 2;
-            *value = v;
-            return 1;
-        }
-    return 0;
-}
-
-static int
-cmd_request(int argc, char **argv)
-{
-    const char *dir = NULL, *kind = NULL, *by = NULL, *value = NULL, *received = NULL,
-               *out_file = NULL, *from = NULL, *v;
-    unsigned target = NV_GDPR_TARGET_DAYS;
-    json_t *sets = json_object();
-    struct nv_hub h;
-    char id[16];
-    int json = 0, r, s;
-
-    for (int i = 2; i < argc; i++) {
-        if ((s = subject_arg(argc, argv, &i, &by, &value)) != 0) {
-            if (s != 1) {
-                json_decref(sets);
-                return s;
-            }
-        } else if (nv_opt_flag(argv, i, "--json")) {
-            json = 1;
-        } else if (nv_opt_val(argc, argv, &i, "--target-days", &v)) {
-            char *end;
-            unsigned long d = v ? strtoul(v, &end, 10) : 0;
-            if (v == NULL || *end || d == 0 || d > 90) {
-                json_decref(sets);
-                return nv_cli_usage("--target-days needs 1 to 90");
-            }
-            target = (unsigned)d;
-        } else if (nv_opt_val(argc, argv, &i, "--received", &received)) {
-        } else if (nv_opt_val(argc, argv, &i, "--out", &out_file)) {
-        } else if (nv_opt_val(argc, argv, &i, "--from", &from)) {
-        } else if (nv_opt_val(argc, argv, &i, "--set", &v)) {
-            const char *eq = v ? strchr(v, '=') : NULL;
-            char f[64];
-            if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(f)) {
-                json_decref(sets);
-                return nv_cli_usage("--set needs FIELD=VALUE");
-            }
-            snprintf(f, sizeof(f), "%.*s", (int)(eq - v), v);
-            if (nv_field_lookup(f) < 0) {
-                json_decref(sets);
-                return nv_cli_usage("unknown common field '%s'", f);
-            }
-            json_object_set_new(sets, f, json_string(eq + 1));
-        } else if (argv[i][0] == '-') {
-            json_decref(sets);
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (kind == NULL) {
-            kind = argv[i];
-        } else {
-            json_decref(sets);
-            return nv_cli_usage("too many arguments");
-        }
-    }
-    if (dir == NULL || kind == NULL || !valid_kind(kind)) {
-        json_decref(sets);
-        return nv_cli_usage("gdpr request DIR erase|access|rectify|restrict|object "
-                            "--email X|--phone X|--rcu R|--record ENTITY:KEY");
-    }
-    if ((by == NULL) == (from == NULL)) {
-        json_decref(sets);
-        return nv_cli_usage("give the subject (--email, --phone, --rcu or --record) or "
-                            "--from FILE (one subject per line, like email:a@b.fr)");
-    }
-    if (strcmp(kind, "rectify") == 0 && json_object_size(sets) == 0) {
-        json_decref(sets);
-        return nv_cli_usage("rectify needs at least one --set FIELD=VALUE");
-    }
-    if ((r = nv_hub_open(&h, dir)) < 0) {
-        json_decref(sets);
-        return nv_cli_fail(r);
-    }
-    if (strcmp(kind, "access") == 0)
-        if ((r = nv_access_log(dir, "gdpr access request", "data-subject access request")) < 0) {
-            nv_hub_close(&h);
-            json_decref(sets);
-            return nv_cli_fail(r);
-        }
-    if (from == NULL) {
-        r = create(&h, kind, by, value, target, received, out_file, sets, json, 0, id);
-        if (r == NV_EEXIST) {
-            MDB_txn *txn;
-            json_t *req = NULL;
-            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
-                if (req_get(txn, &h.store.gdpr, id, &req) == 0) {
-                    size_t i;
-                    json_t *c;
-                    fprintf(stderr, "nova-hub: %s: the subject matches %zu people; choose "
-                            "one with: nova-hub gdpr choose %s %s RCU\n", id,
-                            json_array_size(json_object_get(req, "candidates")), dir, id);
-                    json_array_foreach(json_object_get(req, "candidates"), i, c) {
-                        char *t = json_dumps(json_object_get(c, "records"), JSON_COMPACT);
-                        fprintf(stderr, "  %s  records %s\n",
-                                json_string_value(json_object_get(c, "rcu")), t ? t : "");
-                        free(t);
-                    }
-                    json_decref(req);
-                }
-                mdb_txn_abort(txn);
-            }
-        } else if (r == 0 && json) {
-            MDB_txn *txn;
-            json_t *req = NULL;
-            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
-                if (req_get(txn, &h.store.gdpr, id, &req) == 0)
-                    print_req(req, 1);
-                json_decref(req);
-                mdb_txn_abort(txn);
-            }
-        }
-    } else {
-        /* many subjects: every request registered, then one bundle of
-         * orders per entity */
-        FILE *f = fopen(from, "re");
-        char *line = NULL, **ids = NULL;
-        size_t cap = 0, n = 0, bad = 0;
-        ssize_t len;
-        r = 0;
-        if (f == NULL)
-            r = nv_fail_errno("cannot open '%s'", from);
-        /* one sync for the whole file, before any order leaves */
-        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 1);
-        while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
-            char *colon;
-            line[strcspn(line, "\r\n")] = '\0';
-            if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
-                bad += line[0] != '\0' && line[0] != '#';
-                continue;
-            }
-            *colon = '\0';
-            r = create(&h, kind, line, colon + 1, target, received, NULL, sets, 1, 1, id);
-            if (r == NV_EINVAL || r == NV_EEXIST) {
-                bad += r == NV_EINVAL;
-                r = 0;
-                continue;
-            }
-            if (r == 0) {
-                if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
-                    abort();
-                ids[n++] = strdup(id);
-            }
-        }
-        if (f != NULL)
-            fclose(f);
-        free(line);
-        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 0);
-        if (mdb_env_sync(h.store.env, 1) != 0 && r == 0)
-            r = nv_fail(NV_ESYS, "cannot sync the register");
-        if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
-            r = send_orders_many(&h, ids, n);
-        if (r == 0)
-            printf("%zu %s request(s) registered%s; %zu line(s) skipped\n", n, kind,
-                   strcmp(kind, "erase") == 0 ? ", orders in the outboxes" : "", bad);
-        for (size_t i = 0; i < n; i++)
-            free(ids[i]);
-        free(ids);
-    }
-    nv_hub_close(&h);
-    json_decref(sets);
-    if (r == NV_EEXIST)
-        return nv_exit_status(r);
-    return r < 0 ? nv_cli_fail(r) : 0;
-}
-
-static int
-overdue(json_t *req, int64_t now)
-{
-    const char *d = json_string_value(json_object_get(req, "deadline"));
+    const char *rec = json_string_value(json_object_get(req, "received"));
     const char *st = json_string_value(json_object_get(req, "status")) ?: "";
-    int64_t t = d ? parse_day(d) : -1;
+    int64_t t0;
+    char d[11];
+    json_t *ext = json_object_get(req, "extended");
+    int r, before = json_is_object(ext) ? (int)json_integer_value(json_object_get(ext, "months")) : 0;
 
-    return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
-}
-
-static int
-cmd_list(int argc, char **argv)
-{
-    const char *dir = NULL;
-    int json = 0, only_open = 0, only_overdue = 0, r, rc;
-    struct nv_hub h;
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    unsigned n = 0;
-
-    for (int i = 2; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json"))
-            json = 1;
-        else if (nv_opt_flag(argv, i, "--open"))
-            only_open = 1;
-        else if (nv_opt_flag(argv, i, "--overdue"))
-            only_overdue = 1;
-        else if (argv[i][0] == '-')
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        else if (dir == NULL)
-            dir = argv[i];
-        else
-            return nv_cli_usage("too many arguments");
+    if (strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) {
+        r = nv_fail(NV_EINVAL, "%s is %s: nothing to extend", id, st);
+        return r;
     }
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
-    if ((r = nv_hub_open(&h, dir)) < 0)
-        return nv_cli_fail(r);
-    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
-        (rc = mdb_cursor_open(txn, h.store.gdpr.req, &c)) != 0) {
-        nv_hub_close(&h);
-        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read the register"));
+    if (before + months > 2) {
+        r = nv_fail(NV_EINVAL, "%s: the deadline can be extended by two months at most "
+                    "(already %d)", id, before);
+        return r;
     }
-    if (!json)
-        printf("%-11s %-8s %-10s %-11s %-11s %-11s %s\n", "id", "kind", "status", "received",
-               "target", "deadline", "entities");
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-        json_t *req;
-        const char *st;
-        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#')
-            continue;
-        if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
-            continue;
-        st = json_string_value(json_object_get(req, "status")) ?: "";
-        if ((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
-            (only_overdue && !overdue(req, nv_now()))) {
-            json_decref(req);
-            continue;
-        }
-        json_object_del(req, "events");
-        {
-            const char *e;
-            json_t *ent;
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                json_object_del(ent, "keys");
-        }
-        if (json) {
-            char *t = json_dumps(req, JSON_COMPACT);
-            printf("%s\n", t ? t : "{}");
-            free(t);
-        } else {
-            const char *e;
-            json_t *ent;
-            char rec[12];
-            snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
-            printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
-                   json_string_value(json_object_get(req, "kind")),
-                   overdue(req, nv_now()) ? "OVERDUE" : st, rec,
-                   json_string_value(json_object_get(req, "target")),
-                   json_string_value(json_object_get(req, "deadline")));
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
-            printf("\n");
-        }
-        n++;
-        json_decref(req);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    nv_hub_close(&h);
-    if (!json)
-        printf("%u request(s)\n", n);
+    t0 = rec ? (nv_time_parse(rec, &t0) == 0 ? t0 : nv_gdpr_parse_day(rec)) : nv_now();
+    json_object_set_new(req, "extended", json_pack("{s:i,s:s,s:s}", "months", before + months,
+                                                   "reason", reason, "told", told));
+    json_object_set_new(req, "deadline", json_string(nv_gdpr_day(nv_gdpr_add_months(t0, 1 + before + months), d)));
+    nv_gdpr_event(req, "deadline extended by %d month(s) to %s: %s (the person was told on %s)",
+                  months, d, reason, told);
     return 0;
 }
 
-static int
-cmd_one(int argc, char **argv)
+int
+nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id, const char *arg)
 {
-    const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
-               *told = NULL, *v;
-    int json = 0, r, rc, months = 0;
-    struct nv_hub h;
-    MDB_txn *txn = NULL;
-    json_t *req = NULL;
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    size_t i;
+    json_t *c;
+    int found = 0;
+    json_t *mem = json_object();
+    int r;
 
-    for (int i = 2; i < argc; i++) {
-        if (nv_opt_flag(argv, i, "--json")) {
-            json = 1;
-        } else if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
-        } else if (nv_opt_val(argc, argv, &i, "--told", &told)) {
-        } else if (nv_opt_val(argc, argv, &i, "--months", &v)) {
-            months = v ? atoi(v) : 0;
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (id == NULL) {
-            id = argv[i];
-        } else if (arg == NULL) {
-            arg = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
-    if (dir == NULL || id == NULL)
-        return nv_cli_usage("gdpr %s DIR ID%s", action,
-                            strcmp(action, "choose") == 0 ? " RCU" : "");
-    if (strcmp(action, "extend") == 0 &&
-        (months < 1 || months > 2 || reason == NULL || told == NULL || parse_day(told) < 0))
-        return nv_cli_usage("gdpr extend DIR ID --months 1|2 --reason TEXT --told YYYY-MM-DD "
-                            "(the date the person was told)");
-    if (strcmp(action, "choose") == 0 && (arg == NULL || strlen(arg) != NV_RCU_LEN))
-        return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
-    if ((r = nv_hub_open(&h, dir)) < 0)
-        return nv_cli_fail(r);
-    if ((rc = mdb_txn_begin(h.store.env, NULL, strcmp(action, "show") ? 0 : MDB_RDONLY,
-                            &txn)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read");
-        txn = NULL;
-        goto out;
-    }
-    if ((r = req_get(txn, &h.store.gdpr, id, &req)) < 0)
-        goto out;
-    if (strcmp(action, "show") == 0) {
-        const char *e;
-        json_t *ent;
-        json_object_foreach(json_object_get(req, "entities"), e, ent)
-            json_object_set_new(ent, "keys",
-                                json_integer((json_int_t)json_array_size(json_object_get(ent, "keys"))));
-        print_req(req, json);
-    } else if (strcmp(action, "extend") == 0) {
-        const char *rec = json_string_value(json_object_get(req, "received"));
-        const char *st = json_string_value(json_object_get(req, "status")) ?: "";
-        int64_t t0;
-        char d[11];
-        json_t *ext = json_object_get(req, "extended");
-        int before = json_is_object(ext) ? (int)json_integer_value(json_object_get(ext, "months")) : 0;
-        if (strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) {
-            r = nv_fail(NV_EINVAL, "%s is %s: nothing to extend", id, st);
-            goto out;
-        }
-        if (before + months > 2) {
-            r = nv_fail(NV_EINVAL, "%s: the deadline can be extended by two months at most "
-                        "(already %d)", id, before);
-            goto out;
-        }
-        t0 = rec ? (nv_time_parse(rec, &t0) == 0 ? t0 : parse_day(rec)) : nv_now();
-        json_object_set_new(req, "extended", json_pack("{s:i,s:s,s:s}", "months", before + months,
-                                                       "reason", reason, "told", told));
-        json_object_set_new(req, "deadline", json_string(day(add_months(t0, 1 + before + months), d)));
-        event(req, "deadline extended by %d month(s) to %s: %s (the person was told on %s)",
-              months, d, reason, told);
-        r = req_put(txn, &h.store.gdpr, req);
-    } else { /* choose */
-        const char *st = json_string_value(json_object_get(req, "status")) ?: "";
-        size_t i;
-        json_t *c;
-        int found = 0;
-        json_t *mem = json_object();
-        if (strcmp(st, "ambiguous") != 0) {
-            r = nv_fail(NV_EINVAL, "%s is %s, not waiting for a choice", id, st);
-            json_decref(mem);
-            goto out;
-        }
-        json_array_foreach(json_object_get(req, "candidates"), i, c)
-            found |= strcmp(json_string_value(json_object_get(c, "rcu")), arg) == 0;
-        if (!found) {
-            r = nv_fail(NV_EINVAL, "%s is not one of the candidates of %s", arg, id);
-            json_decref(mem);
-            goto out;
-        }
-        if ((r = members(txn, &h.store.link, arg, mem)) < 0) {
-            json_decref(mem);
-            goto out;
-        }
-        json_object_set_new(req, "rcus", json_pack("[s]", arg));
-        json_object_set_new(req, "recipients", recipients(&h, mem));
-        event(req, "the DPO chose %s", arg);
-        if (strcmp(json_string_value(json_object_get(req, "kind")), "erase") == 0) {
-            const char *e;
-            json_t *arr;
-            json_object_foreach(mem, e, arr)
-                json_object_set_new(json_object_get(req, "entities"), e,
-                                    json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
-                                              (json_int_t)json_array_size(arr), "keys", arr));
-            json_object_set_new(req, "status", json_string("open"));
-        } else {
-            event(req, "run the request again with --rcu %s to act on it", arg);
-            json_object_set_new(req, "status", json_string("complete"));
-        }
+    if (strcmp(st, "ambiguous") != 0) {
+        r = nv_fail(NV_EINVAL, "%s is %s, not waiting for a choice", id, st);
         json_decref(mem);
-        r = req_put(txn, &h.store.gdpr, req);
-    }
-    if (r == 0 && strcmp(action, "show") != 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-        else if (strcmp(action, "choose") == 0)
-            r = send_orders(&h, id);
-        if (r == 0)
-            printf("%s: %s\n", id, strcmp(action, "extend") == 0 ? "deadline extended"
-                                                                 : "subject chosen");
-    }
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    json_decref(req);
-    nv_hub_close(&h);
-    return r < 0 ? nv_cli_fail(r) : 0;
-}
-
-int
-nv_cmd_gdpr(int argc, char **argv)
-{
-    if (argc < 2)
-        return nv_cli_usage("gdpr request|list|show|extend|choose DIR ...");
-    if (strcmp(argv[1], "request") == 0)
-        return cmd_request(argc, argv);
-    if (strcmp(argv[1], "list") == 0)
-        return cmd_list(argc, argv);
-    if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "extend") == 0 ||
-        strcmp(argv[1], "choose") == 0)
-        return cmd_one(argc, argv);
-    return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose)", argv[1]);
-}
-
-int
-nv_cmd_accesslog(int argc, char **argv)
-{
-    const char *dir = NULL;
-    int json = 0, r;
-    char *p;
-    FILE *f;
-    char *line = NULL;
-    size_t cap = 0;
-
-    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
         return r;
-    if (dir == NULL)
-        return nv_cli_usage("DIR is required");
-    p = nv_path_join(dir, "accesslog.ndjson");
-    if ((f = fopen(p, "re")) == NULL) {
-        if (errno == ENOENT) {
-            printf("no read of personal data has been logged\n");
-            free(p);
-            return 0;
-        }
-        r = nv_fail_errno("cannot read '%s'", p);
-        free(p);
-        return nv_cli_fail(r);
     }
-    while (getline(&line, &cap, f) > 0) {
-        json_t *o;
-        if (json) {
-            fputs(line, stdout);
-            continue;
-        }
-        if ((o = json_loads(line, 0, NULL)) == NULL)
-            continue;
-        printf("%s  %-12s %-40s why: %s\n", json_string_value(json_object_get(o, "at")),
-               json_string_value(json_object_get(o, "who")),
-               json_string_value(json_object_get(o, "what")),
-               json_string_value(json_object_get(o, "why")));
-        json_decref(o);
+    json_array_foreach(json_object_get(req, "candidates"), i, c)
+        found |= strcmp(json_string_value(json_object_get(c, "rcu")), arg) == 0;
+    if (!found) {
+        r = nv_fail(NV_EINVAL, "%s is not one of the candidates of %s", arg, id);
+        json_decref(mem);
+        return r;
     }
-    free(line);
-    fclose(f);
-    free(p);
+    if ((r = nv_gdpr_members(txn, h->link, arg, mem)) < 0) {
+        json_decref(mem);
+        return r;
+    }
+    json_object_set_new(req, "rcus", json_pack("[s]", arg));
+    json_object_set_new(req, "recipients", nv_gdpr_recipients(h, mem));
+    nv_gdpr_event(req, "the DPO chose %s", arg);
+    if (strcmp(json_string_value(json_object_get(req, "kind")), "erase") == 0) {
+        const char *e;
+        json_t *arr;
+        json_object_foreach(mem, e, arr)
+            json_object_set_new(json_object_get(req, "entities"), e,
+                                json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
+                                          (json_int_t)json_array_size(arr), "keys", arr));
+        json_object_set_new(req, "status", json_string("open"));
+    } else {
+        nv_gdpr_event(req, "run the request again with --rcu %s to act on it", arg);
+        json_object_set_new(req, "status", json_string("complete"));
+    }
+    json_decref(mem);
     return 0;
 }

@@ -54,7 +54,8 @@ struct nv_gdpr_db {
     MDB_dbi req, suppress, object, flags;
 };
 
-int nv_gdpr_open(MDB_txn *txn, struct nv_gdpr_db *db) __attribute__((warn_unused_result));
+/* an nv_hstore_open_fn: db is a struct nv_gdpr_db */
+int nv_gdpr_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
 
 /* The hub's suppression key (created, 0600, on first use). */
 int nv_gdpr_key(const char *hubdir, uint8_t key[32]) __attribute__((warn_unused_result));
@@ -63,6 +64,10 @@ void nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen,
 
 /* 1 when a record (its normalised values nv and record key) was erased by
  * a request: it must not come back.  0 otherwise. */
+/* A person's flags ({"restrict":ID|null,"object":ID|null}, a new
+ * reference) or NULL: the hub's person_flags (hub/core/hub.h). */
+struct nv_hub;
+json_t *nv_gdpr_flags(struct nv_hub *h, MDB_txn *txn, const char *rcu);
 int nv_gdpr_suppressed(MDB_txn *txn, const struct nv_gdpr_db *db, const uint8_t key[32],
                        const struct nv_norm_values *nv, const char *entity,
                        const char *reckey);
@@ -80,5 +85,36 @@ int nv_gdpr_purge_dir(const char *dir, json_t *keys) __attribute__((warn_unused_
 /* Append one line to DIR/accesslog.ndjson (who, when, what, why). */
 int nv_access_log(const char *hubdir, const char *what, const char *why)
     __attribute__((warn_unused_result));
+
+/* ---- the register, for the commands (hub/cmd/gdpr.c) ---- */
+
+/* Register a request of kind for the subject given by (by, value): resolve
+ * it to people, record the request (id_out: REQ-NNNNNN) and, unless defer,
+ * send its orders.  NV_EEXIST: the subject matches several people (the
+ * request waits for nova-hub gdpr choose); NV_EINVAL: a subject that does
+ * not parse. */
+int nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
+                   unsigned target_days, const char *received, const char *out_file,
+                   json_t *sets, int json, int defer, char id_out[16]);
+int nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
+    __attribute__((warn_unused_result));
+int nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
+    __attribute__((warn_unused_result));
+/* Send the erasure orders of requests ids (one bundle per entity). */
+int nv_gdpr_send_orders_many(struct nv_hub *h, char **ids, size_t n)
+    __attribute__((warn_unused_result));
+int nv_gdpr_send_orders(struct nv_hub *h, const char *id) __attribute__((warn_unused_result));
+/* erase, access, rectify, restrict or object */
+int nv_gdpr_valid_kind(const char *k);
+/* "YYYY-MM-DD" as a Unix time, or -1. */
+int64_t nv_gdpr_parse_day(const char *s);
+/* Extend request req's deadline by months (1 or 2 in all), with the reason
+ * and the day the person was told; the caller stores req. */
+int nv_gdpr_extend(json_t *req, const char *id, int months, const char *reason,
+                   const char *told) __attribute__((warn_unused_result));
+/* The DPO's choice of rcu among an ambiguous request's candidates; the
+ * caller stores req, then sends the orders. */
+int nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id,
+                   const char *rcu) __attribute__((warn_unused_result));
 
 #endif

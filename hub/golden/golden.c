@@ -14,7 +14,7 @@
 #include "../../formats/log.h"
 #include "../../formats/util.h"
 #include "golden.h"
-#include "../intake/ingest.h"
+#include "../core/hub.h"
 #include "../link/link.h"
 #include "../model/mapping.h"
 #include "../store/maprepo.h"
@@ -47,8 +47,9 @@ rules_load(struct nv_hub *h, struct nv_rules *out)
 /* ---- store ---- */
 
 int
-nv_golden_open(MDB_txn *txn, struct nv_golden_db *db)
+nv_golden_open(MDB_txn *txn, void *dbs)
 {
+    struct nv_golden_db *db = dbs;
     int rc;
 
     if ((rc = mdb_dbi_open(txn, "gstate", MDB_CREATE, &db->gstate)) != 0 ||
@@ -344,7 +345,7 @@ static void
 field_times(struct gctx *g, const char *key, size_t keylen, const char *entity, json_t *rec,
             int64_t t[NV_F_COUNT])
 {
-    json_t *gs = get_json(g->txn, g->h->store.golden.gstate, key, keylen);
+    json_t *gs = get_json(g->txn, g->h->golden->gstate, key, keylen);
     json_t *ts = json_object_get(gs, "t");
     int64_t rt = -1;
 
@@ -413,7 +414,7 @@ winner(struct gctx *g, int f)
 static int
 restricted(struct gctx *g, const char *rcu)
 {
-    json_t *fl = get_json(g->txn, g->h->store.gdpr.flags, rcu, strlen(rcu));
+    json_t *fl = g->h->person_flags(g->h, g->txn, rcu);
     int yes = fl != NULL && json_is_string(json_object_get(fl, "restrict"));
 
     json_decref(fl);
@@ -447,7 +448,7 @@ queue_update(struct gctx *g, struct member *m)
     v.mv_size = strlen(line);
     v.mv_data = line;
     if ((rc = mdb_put(g->txn, g->h->store.meta, &ck, &cv, 0)) != 0 ||
-        (rc = mdb_put(g->txn, g->h->store.golden.outq, &k, &v, 0)) != 0)
+        (rc = mdb_put(g->txn, g->h->golden->outq, &k, &v, 0)) != 0)
         r = nv_hmdb_fail(rc, "cannot queue an update");
     else
         g->st->updates++;
@@ -502,16 +503,16 @@ changed_record(struct gctx *g, const struct nv_link_item *it, json_t *oldrec, js
             json_object_set_new(ts, nv_fields[f].name, json_integer((json_int_t)tnew[f]));
     }
     gs = json_pack("{s:o}", "t", ts);
-    r = put_json(g->txn, g->h->store.golden.gstate, it->key, it->keylen, gs);
+    r = put_json(g->txn, g->h->golden->gstate, it->key, it->keylen, gs);
     json_decref(gs);
     if (r < 0 || !updates)
         return r;
-    if ((r = nv_link_get(g->txn, &g->h->store.link, it->key, it->keylen, &lv)) < 0)
+    if ((r = nv_link_get(g->txn, g->h->link, it->key, it->keylen, &lv)) < 0)
         return r == NV_ENOTFOUND ? 0 : r;
     if (restricted(g, lv.rcu))
         return 0;
     members_release(g);
-    if ((r = nv_link_members(g->txn, &g->h->store.link, lv.rcu, member_add, g)) < 0)
+    if ((r = nv_link_members(g->txn, g->h->link, lv.rcu, member_add, g)) < 0)
         return r;
     if (g->nm < 2)
         return 0;
@@ -618,7 +619,7 @@ nv_golden_after_link(struct nv_hub *h, MDB_txn *txn, const struct nv_link_set *s
             continue;
         if (it->deleted) {
             /* deleted or erased: its field times go with it */
-            r = put_json(txn, h->store.golden.gstate, it->key, it->keylen, NULL);
+            r = put_json(txn, h->golden->gstate, it->key, it->keylen, NULL);
             continue;
         }
         /* a record seen for the first time changed nothing */
@@ -664,7 +665,7 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
 
     *out = NULL;
     if ((r = gctx_init(&g, h, txn, &st)) < 0 ||
-        (r = nv_link_members(txn, &h->store.link, rcu, member_add, &g)) < 0)
+        (r = nv_link_members(txn, h->link, rcu, member_add, &g)) < 0)
         goto out;
     recs = json_array();
     for (size_t i = 0; i < g.nm; i++) {
@@ -675,7 +676,7 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
             json_decref(recs);
             goto out;
         }
-        r = nv_link_get(txn, &h->store.link, m->key, m->keylen, &lv);
+        r = nv_link_get(txn, h->link, m->key, m->keylen, &lv);
         json_array_append_new(recs, json_pack("{s:s,s:s,s:s,s:s}", "entity", m->entity,
                                               "source", m->source, "key", m->rkey, "status",
                                               r == 0 && lv.status <= 2 ? st_names[lv.status]
@@ -704,7 +705,7 @@ nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out)
     json_object_set_new(doc, "records", recs);
     json_object_set_new(doc, "rules", g.rules.commit[0] ? json_string(g.rules.commit)
                                                         : json_null());
-    fl = get_json(txn, h->store.gdpr.flags, rcu, strlen(rcu));
+    fl = h->person_flags(h, txn, rcu);
     json_object_set_new(doc, "flags", fl ? fl : json_object());
     *out = doc;
 out:
@@ -773,7 +774,7 @@ nv_golden_flush(struct nv_hub *h, uint64_t *sent)
     *sent = 0;
     if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
         return nv_hmdb_fail(rc, "cannot read");
-    if ((rc = mdb_cursor_open(txn, h->store.golden.outq, &c)) != 0) {
+    if ((rc = mdb_cursor_open(txn, h->golden->outq, &c)) != 0) {
         mdb_txn_abort(txn);
         return nv_hmdb_fail(rc, "cannot read the update queue");
     }
@@ -813,7 +814,7 @@ nv_golden_flush(struct nv_hub *h, uint64_t *sent)
             /* the line is in the current part: its queue entry leaves in
              * the transaction that commits with that part */
             if ((r = nv_outbox_add_record(&o, q[i].line, q[i].len, NV_OP_UPSERT)) == 0 &&
-                (rc = mdb_del(nv_outbox_txn(&o), h->store.golden.outq, &dk, NULL)) != 0)
+                (rc = mdb_del(nv_outbox_txn(&o), h->golden->outq, &dk, NULL)) != 0)
                 r = nv_hmdb_fail(rc, "cannot write the update queue");
             n++;
         }
@@ -866,7 +867,7 @@ nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
         nv_buf_release(&out);
         return nv_hmdb_fail(rc, "cannot read");
     }
-    if ((rc = mdb_cursor_open(txn, h->store.link.rcus, &c)) != 0) {
+    if ((rc = mdb_cursor_open(txn, h->link->rcus, &c)) != 0) {
         mdb_txn_abort(txn);
         nv_buf_release(&out);
         return nv_hmdb_fail(rc, "cannot read clusters");
@@ -915,7 +916,7 @@ nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
 }
 
 int
-nv_golden_forget(MDB_txn *txn, const struct nv_hstore *s, json_t *purge, uint64_t *dropped)
+nv_golden_forget(MDB_txn *txn, const struct nv_golden_db *db, json_t *purge, uint64_t *dropped)
 {
     MDB_cursor *c;
     MDB_val k, v;
@@ -924,7 +925,7 @@ nv_golden_forget(MDB_txn *txn, const struct nv_hstore *s, json_t *purge, uint64_
     *dropped = 0;
     if (json_object_size(purge) == 0)
         return 0;
-    if ((rc = mdb_cursor_open(txn, s->golden.outq, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, db->outq, &c)) != 0)
         return nv_hmdb_fail(rc, "cannot read the update queue");
     while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         const char *e = k.mv_data;

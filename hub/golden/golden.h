@@ -48,7 +48,8 @@ struct nv_link_set;
 struct nv_golden_db {
     MDB_dbi gstate, outq;
 };
-int nv_golden_open(MDB_txn *txn, struct nv_golden_db *db) __attribute__((warn_unused_result));
+/* an nv_hstore_open_fn: db is a struct nv_golden_db */
+int nv_golden_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
 
 struct nv_golden_stats {
     uint64_t changed;  /* golden values changed by the bundle */
@@ -84,8 +85,7 @@ int nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
 
 /* Drop the queued updates of erased records: purge is {entity: {"<source>
  * \x1f<key>": true}}.  *dropped gets their number. */
-struct nv_hstore;
-int nv_golden_forget(MDB_txn *txn, const struct nv_hstore *s, json_t *purge,
+int nv_golden_forget(MDB_txn *txn, const struct nv_golden_db *db, json_t *purge,
                      uint64_t *dropped) __attribute__((warn_unused_result));
 
 /* Send the queued updates: one updates bundle per entity (the queue entries

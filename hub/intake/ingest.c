@@ -136,6 +136,18 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     if ((r = nv_keyring_load(&h->kr, dir)) < 0)
         goto fail;
+    /* every module's databases open with the store's: the one place that
+     * knows them all */
+    if ((h->link = calloc(1, sizeof(*h->link))) == NULL ||
+        (h->gdpr = calloc(1, sizeof(*h->gdpr))) == NULL ||
+        (h->golden = calloc(1, sizeof(*h->golden))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    h->person_flags = nv_gdpr_flags;
+    nv_hstore_register(&h->store, nv_link_open, h->link);
+    nv_hstore_register(&h->store, nv_gdpr_open, h->gdpr);
+    nv_hstore_register(&h->store, nv_golden_open, h->golden);
     if ((r = nv_hstore_open(&h->store, dir)) < 0)
         goto fail;
     if ((r = recover(h)) < 0)
@@ -174,21 +186,19 @@ fail:
 void
 nv_hub_close(struct nv_hub *h)
 {
-    for (size_t i = 0; i < h->nmcache; i++) {
-        if (h->mcache[i]->map != NULL)
-            nv_mapping_release(h->mcache[i]->map);
-        free(h->mcache[i]->map);
-        free(h->mcache[i]);
-    }
-    free(h->mcache);
-    h->mcache = NULL;
-    h->nmcache = 0;
+    nv_hub_mappings_release(h);
     nv_maprepo_close(h->maps);
     h->maps = NULL;
     sodium_memzero(h->gkey, sizeof(h->gkey));
     nv_ledger_close(h->ledger);
     h->ledger = NULL;
     nv_hstore_close(&h->store);
+    free(h->link);
+    free(h->gdpr);
+    free(h->golden);
+    h->link = NULL;
+    h->gdpr = NULL;
+    h->golden = NULL;
     nv_keyring_release(&h->kr);
     nv_identity_release(&h->self);
     if (h->lock_fd >= 0)
@@ -397,7 +407,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     a.map = map;
     a.map_commit = map != NULL ? commit : NULL;
     a.gkey = h->gkey;
-    a.gdb = &h->store.gdpr;
+    a.gdb = h->gdpr;
     if (m->kind == NV_KIND_CHANGES) {
         if ((a.links = calloc(1, sizeof(*a.links))) == NULL ||
             (a.prev = json_object()) == NULL ||
@@ -414,7 +424,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     for (int i = 0; i < ne; i++) {
         if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
             char *fp = nv_path_join(dir, ents[i]->d_name);
-            r = nv_hstore_apply_file(txn, &h->store, m, fp, &a, stats);
+            r = nv_apply_file(txn, &h->store, m, fp, &a, stats);
             free(fp);
         }
         free(ents[i]);
@@ -423,7 +433,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     if (r == 0 && a.links != NULL && a.links->n > 0) {
         /* one customer ID per person, in the same transaction */
         struct nv_link_stats ls;
-        if ((r = nv_link_bundle(txn, &h->store.link, a.links, &ls)) == 0) {
+        if ((r = nv_link_bundle(txn, h->link, a.links, &ls)) == 0) {
             stats->linked += ls.linked;
             stats->review += ls.review;
             stats->new_rcus += ls.new_rcus;
@@ -443,7 +453,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     if (r == 0 && a.suppressed != NULL)
         r = nv_gdpr_purge_dir(dir, a.suppressed);
     if (r == 0)
-        r = nv_hstore_bundle_done(txn, &h->store, m, &a, stats);
+        r = nv_apply_bundle_done(txn, &h->store, m, &a, stats);
 done:
     if (a.links != NULL)
         nv_link_set_release(a.links);
@@ -609,97 +619,7 @@ nv_hub_ingest_inbox(struct nv_hub *h,
     return first;
 }
 
-/* ---- outboxes ---- */
-
-int
-nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o, char **obox)
-{
-    const struct nv_keyring_entry *peer = nv_keyring_active(&h->kr, entity);
-    int r;
-
-    memset(o, 0, sizeof(*o));
-    *obox = NULL;
-    if (peer == NULL)
-        return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
-    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
-        return nv_fail(NV_ENOMEM, "out of memory");
-    o->outbox = *obox;
-    o->self = &h->self;
-    o->peer = peer;
-    o->env = h->store.env;
-    o->streams = h->store.streams;
-    if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
-        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
-        (r = nv_outbox_begin(o, kind)) < 0) {
-        free(*obox);
-        *obox = NULL;
-    }
-    return r;
-}
-
-/* ---- mappings and replay ---- */
-
-int
-nv_hub_mapping(struct nv_hub *h, const char *entity, const struct nv_mapping **map,
-               const char **commit)
-{
-    struct nv_hub_map *c = NULL;
-    struct nv_buf text = NV_BUF_INIT;
-    char tip[41];
-    int r;
-
-    *map = NULL;
-    *commit = NULL;
-    if ((r = nv_maprepo_tip(h->maps, tip)) < 0)
-        return r;
-    for (size_t i = 0; i < h->nmcache; i++)
-        if (strcmp(h->mcache[i]->entity, entity) == 0)
-            c = h->mcache[i];
-    if (c == NULL) {
-        /* entries stay where they are: callers keep their commit */
-        struct nv_hub_map **v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
-        if (v == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
-            if (v != NULL)
-                h->mcache = v;
-            return nv_fail(NV_ENOMEM, "out of memory");
-        }
-        h->mcache = v;
-        h->mcache[h->nmcache++] = c;
-        snprintf(c->entity, sizeof(c->entity), "%s", entity);
-    }
-    if (strcmp(c->commit, tip) != 0) {
-        if (c->map != NULL) {
-            nv_mapping_release(c->map);
-            free(c->map);
-            c->map = NULL;
-        }
-        c->have = 0;
-        c->commit[0] = '\0';
-        r = nv_maprepo_get(h->maps, entity, tip, &text, NULL);
-        if (r == 0) {
-            if ((c->map = calloc(1, sizeof(*c->map))) == NULL)
-                abort();
-            if ((r = nv_mapping_parse((char *)text.data, text.len, entity, c->map)) < 0) {
-                free(c->map);
-                c->map = NULL;
-                r = nv_fail(NV_ECONFIG, "the mapping of '%s' at commit %.12s does not "
-                            "parse (fix it with nova-hub mapping set): %s", entity, tip,
-                            nv_errmsg(r));
-                nv_buf_release(&text);
-                return r;
-            }
-            c->have = 1;
-        } else if (r != NV_ENOTFOUND) {
-            nv_buf_release(&text);
-            return r;
-        }
-        nv_buf_release(&text);
-        memcpy(c->commit, tip, sizeof(tip));
-    }
-    *map = c->have ? c->map : NULL;
-    *commit = c->commit;
-    return 0;
-}
+/* ---- replay ---- */
 
 static int
 replay_marker(struct nv_hub *h, const char *entity, int set)

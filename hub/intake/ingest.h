@@ -15,35 +15,9 @@
 #include "../../formats/bundle.h"
 #include "../../keys/identity.h"
 #include "../../keys/keyring.h"
-#include "../store/store.h"
+#include "../core/hub.h"
+#include "apply.h"
 
-struct nv_ledger;
-struct nv_maprepo;
-struct nv_mapping;
-
-/* A parsed mapping of one entity at one commit of the mapping repository. */
-struct nv_hub_map {
-    char entity[NV_NAME_MAX + 1];
-    char commit[41];
-    int have; /* 0: the entity has no mapping at that commit */
-    struct nv_mapping *map;
-};
-
-struct nv_hub {
-    const char *dir;
-    int lock_fd;      /* DIR/hub.lock: one nova-hub at a time */
-    struct nv_identity self;
-    struct nv_keyring kr;
-    struct nv_hstore store;
-    struct nv_ledger *ledger; /* DIR/ledger (ledger.h); NULL without a ledger key */
-    struct nv_maprepo *maps;  /* DIR/mappings (maprepo.h) */
-    struct nv_hub_map **mcache; /* parsed mappings, one per entity */
-    size_t nmcache;
-    uint64_t max_payload;
-    struct nv_open_limits lim;
-    uint8_t gkey[32]; /* the suppression key (gdpr.h), wiped at close */
-    int replaying;    /* a replay: golden records change, no update goes out */
-};
 
 enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
                   NV_FAILED };
@@ -78,13 +52,6 @@ int nv_hub_ingest_inbox(struct nv_hub *h,
                                        const struct nv_ingest_result *res),
                         void *ctx);
 
-/* The entity's mapping at the tip of the mapping repository: *map NULL when
- * it has none; *commit the tip (40 hex).  A mapping in the repository that
- * does not parse (committed around nova-hub) is NV_ECONFIG. */
-int nv_hub_mapping(struct nv_hub *h, const char *entity,
-                   const struct nv_mapping **map, const char **commit)
-    __attribute__((warn_unused_result));
-
 /* Re-apply every retained changes bundle of entity (DIR/received/<entity>/)
  * under its current mapping: its records and rejects are dropped and
  * rebuilt, bundle by bundle, in sequence order.  A crash during a replay is
@@ -95,13 +62,6 @@ int nv_hub_replay(struct nv_hub *h, const char *entity,
                                  const struct nv_apply_stats *st),
                   void *ctx, struct nv_apply_stats *total)
     __attribute__((warn_unused_result));
-
-/* Open DIR/outbox/<entity> and start a change set of kind (updates or
- * erasure) to the entity's enrolled, unrevoked key; *obox (free it after
- * nv_outbox_end or nv_outbox_abort) holds the directory. */
-struct nv_outbox;
-int nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o,
-                  char **obox) __attribute__((warn_unused_result));
 
 /* After an ingest pass: advance the GDPR requests (receipts in, orders
  * out) and compact the store when something was erased. */

@@ -142,8 +142,9 @@ mdb_fail(int rc, const char *what)
 }
 
 int
-nv_link_open(MDB_txn *txn, struct nv_link_db *db)
+nv_link_open(MDB_txn *txn, void *dbs)
 {
+    struct nv_link_db *db = dbs;
     const unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
     int rc;
 

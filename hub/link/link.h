@@ -70,7 +70,12 @@ struct nv_link_val {
 };
 
 /* Open (creating) the databases in txn. */
-int nv_link_open(MDB_txn *txn, struct nv_link_db *db) __attribute__((warn_unused_result));
+/* The matching databases in the store (see above). */
+struct nv_link_db {
+    MDB_dbi mrec, links, blocks, rcus, alias, review, revby, decide, tf, meta, ident;
+};
+/* Open them (an nv_hstore_open_fn: db is a struct nv_link_db). */
+int nv_link_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
 
 /* The records a bundle changed, in order; a key given twice keeps its last
  * version. */

@@ -39,55 +39,28 @@
 
 #include "../../formats/buf.h"
 #include "../../formats/stream.h"
-#include "../gdpr/gdpr.h"
-#include "../golden/golden.h"
+#include <jansson.h>
 
-/* The matching databases (hub/link.h). */
-struct nv_link_db {
-    MDB_dbi mrec, links, blocks, rcus, alias, review, revby, decide, tf, meta, ident;
+/* A module above the store (link, gdpr, golden) opens its own databases
+ * in the store's environment: open(txn, dbs) fills the module's handles. */
+typedef int (*nv_hstore_open_fn)(MDB_txn *txn, void *dbs);
+struct nv_hstore_module {
+    nv_hstore_open_fn open;
+    void *dbs;
 };
+#define NV_HSTORE_MODULES 8
 
 struct nv_hstore {
     MDB_env *env;
     MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
-    struct nv_link_db link;
-    struct nv_gdpr_db gdpr;
-    struct nv_golden_db golden;
+    struct nv_hstore_module mod[NV_HSTORE_MODULES];
+    size_t nmod;
 };
 
-struct nv_apply_stats {
-    uint64_t upserts, deletes, acks, rejected, unmapped;
-    uint64_t unnormalised; /* values that did not parse, left out (mapping.h) */
-    uint64_t linked, review, new_rcus, merged; /* matching (hub/link.h) */
-    uint64_t rcus_touched;
-    uint64_t suppressed; /* records of erased people, dropped (gdpr.h) */
-    uint64_t updates;    /* update records queued for other entities (golden.h) */
-};
-
-struct nv_mapping;
-struct nv_rec;
-struct nv_link_set;
-struct nv_norm_values;
-
-/* How a bundle's records are applied: with the entity's current mapping
- * (NULL: stored unmapped, to be mapped by a replay once one is set). */
-struct nv_apply_ctx {
-    const struct nv_mapping *map;
-    const char *map_commit; /* 40 hex, or NULL without a mapping */
-    char **cols;            /* columns seen in this bundle */
-    size_t ncols, capcols;
-    struct nv_buf cb, xb, vb; /* scratch: common, extension, stored value */
-    struct nv_buf scratch, raw;
-    struct nv_rec *rec;
-    struct nv_link_set *links; /* the records to resolve (NULL: none) */
-    struct nv_norm_values *nv;
-    const uint8_t *gkey;       /* the suppression list (gdpr.h) */
-    const struct nv_gdpr_db *gdb;
-    json_t *suppressed;        /* [[source, key], ...] dropped as erased */
-    json_t *prev;              /* versions the bundle overwrote (golden.h), or NULL */
-};
-void nv_apply_ctx_release(struct nv_apply_ctx *a);
-
+/* The one registration point: before nv_hstore_open, each module above the
+ * store says how to open its databases; the store calls it at open and at
+ * every reopen (nv_hstore_compact).  The store knows nothing else of them. */
+void nv_hstore_register(struct nv_hstore *s, nv_hstore_open_fn open, void *dbs);
 int nv_hstore_open(struct nv_hstore *s, const char *dir)
     __attribute__((warn_unused_result));
 void nv_hstore_close(struct nv_hstore *s);
@@ -106,22 +79,6 @@ int nv_hstore_stream_advance(MDB_txn *txn, const struct nv_hstore *s,
 int nv_hstore_bundle_applied(MDB_txn *txn, const struct nv_hstore *s,
                              const char *sender, uint64_t seq,
                              const uint8_t id[32]);
-/* Apply the change records (or acks) of one payload file of bundle m in
- * txn, through a->map.  A line that is not a valid record, or a record that
- * cannot be mapped, is counted in st->rejected, recorded in rejects with its
- * reason (never quoting values) and skipped; the rest applies.  A value
- * that does not parse (a date, a phone...) does not reject its record: it
- * is left out of the common fields, counted in st->unnormalised and its
- * reason recorded in unnorm.  Errors: store or I/O only. */
-int nv_hstore_apply_file(MDB_txn *txn, const struct nv_hstore *s,
-                         const struct nv_manifest *m, const char *path,
-                         struct nv_apply_ctx *a, struct nv_apply_stats *st)
-    __attribute__((warn_unused_result));
-/* After the files of bundle m: its statistics and the columns it used. */
-int nv_hstore_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
-                          const struct nv_manifest *m, struct nv_apply_ctx *a,
-                          const struct nv_apply_stats *st)
-    __attribute__((warn_unused_result));
 /* Every column entity has sent (sorted; free each and the array). */
 int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
                       char ***names, size_t *n) __attribute__((warn_unused_result));
@@ -130,6 +87,17 @@ int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
+/* "<a>\0<b>\0<c>" into k; 0 or NV_ETOOBIG past LMDB's key limit. */
+int nv_hstore_key3(struct nv_buf *k, const char *a, const char *b, const char *c)
+    __attribute__((warn_unused_result));
+/* v as compact JSON (members sorted) under k in dbi. */
+int nv_hstore_put_json(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k, json_t *v)
+    __attribute__((warn_unused_result));
+/* Delete k from dbi; a missing key is not an error. */
+int nv_hstore_del(MDB_txn *txn, MDB_dbi dbi, const struct nv_buf *k)
+    __attribute__((warn_unused_result));
+/* The bundles and bstats key of (sender, seq): "<sender>/<seq, 20 digits>". */
+void nv_hstore_bundle_key(char *out, size_t n, const char *sender, uint64_t seq);
 /* Split a record key "entity\0source\0key" of len bytes, followed by a NUL
  * (k[len] == '\0'), into its three parts (pointers into k).  -1 when it has
  * not three parts. */

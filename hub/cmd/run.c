@@ -24,8 +24,8 @@
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
-#include "../cmd/cmds.h"
-#include "ingest.h"
+#include "cmds.h"
+#include "../intake/ingest.h"
 
 #define SETTLE_MS 200
 

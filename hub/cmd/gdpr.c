@@ -1,0 +1,492 @@
+/*
+ * gdpr.c - `nova-hub gdpr` and `nova-hub accesslog`: arguments and printing
+ * around the register (hub/gdpr/gdpr.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "../../formats/cli.h"
+#include "../../formats/contact.h"
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../formats/util.h"
+#include "../gdpr/gdpr.h"
+#include "../link/link.h"
+#include "../intake/ingest.h"
+#include "cmds.h"
+
+static int
+print_req(json_t *req, int json)
+{
+    json_t *ents, *ent, *evs, *ev;
+    const char *e;
+    size_t i;
+
+    if (json) {
+        char *t = json_dumps(req, JSON_COMPACT);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+        return 0;
+    }
+    printf("request %s: %s, %s\n", json_string_value(json_object_get(req, "id")),
+           json_string_value(json_object_get(req, "kind")),
+           json_string_value(json_object_get(req, "status")));
+    printf("  subject   by %s (keyed hash %.16s...)\n",
+           json_string_value(json_object_get(json_object_get(req, "subject"), "by")),
+           json_string_value(json_object_get(json_object_get(req, "subject"), "hash")));
+    printf("  received  %s\n  target    %s\n  deadline  %s%s\n",
+           json_string_value(json_object_get(req, "received")),
+           json_string_value(json_object_get(req, "target")),
+           json_string_value(json_object_get(req, "deadline")),
+           json_is_object(json_object_get(req, "extended")) ? " (extended)" : "");
+    if (json_array_size(json_object_get(req, "rcus")) > 0)
+        printf("  rcu       %s\n",
+               json_string_value(json_array_get(json_object_get(req, "rcus"), 0)));
+    ents = json_object_get(req, "entities");
+    json_object_foreach(ents, e, ent) {
+        printf("  entity    %-12s %-8s records %lld: %lld done, %lld retained, %lld failed\n", e,
+               json_string_value(json_object_get(ent, "status")),
+               (long long)json_integer_value(json_object_get(ent, "records")),
+               (long long)json_integer_value(json_object_get(ent, "done")),
+               (long long)json_integer_value(json_object_get(ent, "retained")),
+               (long long)json_integer_value(json_object_get(ent, "failed")));
+        json_array_foreach(json_object_get(ent, "reasons"), i, ev)
+            printf("              %s\n", json_string_value(ev));
+    }
+    if (json_array_size(json_object_get(req, "recipients")) > 0) {
+        printf("  recipients (Art. 19):");
+        json_array_foreach(json_object_get(req, "recipients"), i, ev)
+            printf(" %s", json_string_value(ev));
+        printf("\n");
+    }
+    printf("  timeline\n");
+    evs = json_object_get(req, "events");
+    json_array_foreach(evs, i, ev)
+        printf("    %s  %s\n", json_string_value(json_object_get(ev, "at")),
+               json_string_value(json_object_get(ev, "event")));
+    return 0;
+}
+
+static int
+subject_arg(int argc, char **argv, int *i, const char **by, const char **value)
+{
+    static const char *opts[] = { "--email", "--phone", "--rcu", "--record" };
+    const char *v;
+
+    for (int k = 0; k < 4; k++)
+        if (nv_opt_val(argc, argv, i, opts[k], &v)) {
+            if (v == NULL)
+                return nv_cli_usage("%s needs a value", opts[k]);
+            *by = opts[k] + 2;
+            *value = v;
+            return 1;
+        }
+    return 0;
+}
+
+static int
+cmd_request(int argc, char **argv)
+{
+    const char *dir = NULL, *kind = NULL, *by = NULL, *value = NULL, *received = NULL,
+               *out_file = NULL, *from = NULL, *v;
+    unsigned target = NV_GDPR_TARGET_DAYS;
+    json_t *sets = json_object();
+    struct nv_hub h;
+    char id[16];
+    int json = 0, r, s;
+
+    for (int i = 2; i < argc; i++) {
+        if ((s = subject_arg(argc, argv, &i, &by, &value)) != 0) {
+            if (s != 1) {
+                json_decref(sets);
+                return s;
+            }
+        } else if (nv_opt_flag(argv, i, "--json")) {
+            json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--target-days", &v)) {
+            char *end;
+            unsigned long d = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end || d == 0 || d > 90) {
+                json_decref(sets);
+                return nv_cli_usage("--target-days needs 1 to 90");
+            }
+            target = (unsigned)d;
+        } else if (nv_opt_val(argc, argv, &i, "--received", &received)) {
+        } else if (nv_opt_val(argc, argv, &i, "--out", &out_file)) {
+        } else if (nv_opt_val(argc, argv, &i, "--from", &from)) {
+        } else if (nv_opt_val(argc, argv, &i, "--set", &v)) {
+            const char *eq = v ? strchr(v, '=') : NULL;
+            char f[64];
+            if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(f)) {
+                json_decref(sets);
+                return nv_cli_usage("--set needs FIELD=VALUE");
+            }
+            snprintf(f, sizeof(f), "%.*s", (int)(eq - v), v);
+            if (nv_field_lookup(f) < 0) {
+                json_decref(sets);
+                return nv_cli_usage("unknown common field '%s'", f);
+            }
+            json_object_set_new(sets, f, json_string(eq + 1));
+        } else if (argv[i][0] == '-') {
+            json_decref(sets);
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (kind == NULL) {
+            kind = argv[i];
+        } else {
+            json_decref(sets);
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || kind == NULL || !nv_gdpr_valid_kind(kind)) {
+        json_decref(sets);
+        return nv_cli_usage("gdpr request DIR erase|access|rectify|restrict|object "
+                            "--email X|--phone X|--rcu R|--record ENTITY:KEY");
+    }
+    if ((by == NULL) == (from == NULL)) {
+        json_decref(sets);
+        return nv_cli_usage("give the subject (--email, --phone, --rcu or --record) or "
+                            "--from FILE (one subject per line, like email:a@b.fr)");
+    }
+    if (strcmp(kind, "rectify") == 0 && json_object_size(sets) == 0) {
+        json_decref(sets);
+        return nv_cli_usage("rectify needs at least one --set FIELD=VALUE");
+    }
+    if ((r = nv_hub_open(&h, dir)) < 0) {
+        json_decref(sets);
+        return nv_cli_fail(r);
+    }
+    if (strcmp(kind, "access") == 0)
+        if ((r = nv_access_log(dir, "gdpr access request", "data-subject access request")) < 0) {
+            nv_hub_close(&h);
+            json_decref(sets);
+            return nv_cli_fail(r);
+        }
+    if (from == NULL) {
+        r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, sets, json, 0, id);
+        if (r == NV_EEXIST) {
+            MDB_txn *txn;
+            json_t *req = NULL;
+            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
+                if (nv_gdpr_req_get(txn, h.gdpr, id, &req) == 0) {
+                    size_t i;
+                    json_t *c;
+                    fprintf(stderr, "nova-hub: %s: the subject matches %zu people; choose "
+                            "one with: nova-hub gdpr choose %s %s RCU\n", id,
+                            json_array_size(json_object_get(req, "candidates")), dir, id);
+                    json_array_foreach(json_object_get(req, "candidates"), i, c) {
+                        char *t = json_dumps(json_object_get(c, "records"), JSON_COMPACT);
+                        fprintf(stderr, "  %s  records %s\n",
+                                json_string_value(json_object_get(c, "rcu")), t ? t : "");
+                        free(t);
+                    }
+                    json_decref(req);
+                }
+                mdb_txn_abort(txn);
+            }
+        } else if (r == 0 && json) {
+            MDB_txn *txn;
+            json_t *req = NULL;
+            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
+                if (nv_gdpr_req_get(txn, h.gdpr, id, &req) == 0)
+                    print_req(req, 1);
+                json_decref(req);
+                mdb_txn_abort(txn);
+            }
+        }
+    } else {
+        /* many subjects: every request registered, then one bundle of
+         * orders per entity */
+        FILE *f = fopen(from, "re");
+        char *line = NULL, **ids = NULL;
+        size_t cap = 0, n = 0, bad = 0;
+        ssize_t len;
+        r = 0;
+        if (f == NULL)
+            r = nv_fail_errno("cannot open '%s'", from);
+        /* one sync for the whole file, before any order leaves */
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 1);
+        while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
+            char *colon;
+            line[strcspn(line, "\r\n")] = '\0';
+            if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
+                bad += line[0] != '\0' && line[0] != '#';
+                continue;
+            }
+            *colon = '\0';
+            r = nv_gdpr_create(&h, kind, line, colon + 1, target, received, NULL, sets, 1, 1, id);
+            if (r == NV_EINVAL || r == NV_EEXIST) {
+                bad += r == NV_EINVAL;
+                r = 0;
+                continue;
+            }
+            if (r == 0) {
+                if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
+                    abort();
+                ids[n++] = strdup(id);
+            }
+        }
+        if (f != NULL)
+            fclose(f);
+        free(line);
+        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 0);
+        if (mdb_env_sync(h.store.env, 1) != 0 && r == 0)
+            r = nv_fail(NV_ESYS, "cannot sync the register");
+        if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
+            r = nv_gdpr_send_orders_many(&h, ids, n);
+        if (r == 0)
+            printf("%zu %s request(s) registered%s; %zu line(s) skipped\n", n, kind,
+                   strcmp(kind, "erase") == 0 ? ", orders in the outboxes" : "", bad);
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]);
+        free(ids);
+    }
+    nv_hub_close(&h);
+    json_decref(sets);
+    if (r == NV_EEXIST)
+        return nv_exit_status(r);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+static int
+overdue(json_t *req, int64_t now)
+{
+    const char *d = json_string_value(json_object_get(req, "deadline"));
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    int64_t t = d ? nv_gdpr_parse_day(d) : -1;
+
+    return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, only_open = 0, only_overdue = 0, r, rc;
+    struct nv_hub h;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    unsigned n = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json"))
+            json = 1;
+        else if (nv_opt_flag(argv, i, "--open"))
+            only_open = 1;
+        else if (nv_opt_flag(argv, i, "--overdue"))
+            only_overdue = 1;
+        else if (argv[i][0] == '-')
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        else if (dir == NULL)
+            dir = argv[i];
+        else
+            return nv_cli_usage("too many arguments");
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, h.gdpr->req, &c)) != 0) {
+        nv_hub_close(&h);
+        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read the register"));
+    }
+    if (!json)
+        printf("%-11s %-8s %-10s %-11s %-11s %-11s %s\n", "id", "kind", "status", "received",
+               "target", "deadline", "entities");
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        json_t *req;
+        const char *st;
+        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#')
+            continue;
+        if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+            continue;
+        st = json_string_value(json_object_get(req, "status")) ?: "";
+        if ((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
+            (only_overdue && !overdue(req, nv_now()))) {
+            json_decref(req);
+            continue;
+        }
+        json_object_del(req, "events");
+        {
+            const char *e;
+            json_t *ent;
+            json_object_foreach(json_object_get(req, "entities"), e, ent)
+                json_object_del(ent, "keys");
+        }
+        if (json) {
+            char *t = json_dumps(req, JSON_COMPACT);
+            printf("%s\n", t ? t : "{}");
+            free(t);
+        } else {
+            const char *e;
+            json_t *ent;
+            char rec[12];
+            snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
+            printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
+                   json_string_value(json_object_get(req, "kind")),
+                   overdue(req, nv_now()) ? "OVERDUE" : st, rec,
+                   json_string_value(json_object_get(req, "target")),
+                   json_string_value(json_object_get(req, "deadline")));
+            json_object_foreach(json_object_get(req, "entities"), e, ent)
+                printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
+            printf("\n");
+        }
+        n++;
+        json_decref(req);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    nv_hub_close(&h);
+    if (!json)
+        printf("%u request(s)\n", n);
+    return 0;
+}
+
+static int
+cmd_one(int argc, char **argv)
+{
+    const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
+               *told = NULL, *v;
+    int json = 0, r, rc, months = 0;
+    struct nv_hub h;
+    MDB_txn *txn = NULL;
+    json_t *req = NULL;
+
+    for (int i = 2; i < argc; i++) {
+        if (nv_opt_flag(argv, i, "--json")) {
+            json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
+        } else if (nv_opt_val(argc, argv, &i, "--told", &told)) {
+        } else if (nv_opt_val(argc, argv, &i, "--months", &v)) {
+            months = v ? atoi(v) : 0;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (id == NULL) {
+            id = argv[i];
+        } else if (arg == NULL) {
+            arg = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL || id == NULL)
+        return nv_cli_usage("gdpr %s DIR ID%s", action,
+                            strcmp(action, "choose") == 0 ? " RCU" : "");
+    if (strcmp(action, "extend") == 0 &&
+        (months < 1 || months > 2 || reason == NULL || told == NULL || nv_gdpr_parse_day(told) < 0))
+        return nv_cli_usage("gdpr extend DIR ID --months 1|2 --reason TEXT --told YYYY-MM-DD "
+                            "(the date the person was told)");
+    if (strcmp(action, "choose") == 0 && (arg == NULL || strlen(arg) != NV_RCU_LEN))
+        return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    if ((rc = mdb_txn_begin(h.store.env, NULL, strcmp(action, "show") ? 0 : MDB_RDONLY,
+                            &txn)) != 0) {
+        r = nv_hmdb_fail(rc, "cannot read");
+        txn = NULL;
+        goto out;
+    }
+    if ((r = nv_gdpr_req_get(txn, h.gdpr, id, &req)) < 0)
+        goto out;
+    if (strcmp(action, "show") == 0) {
+        const char *e;
+        json_t *ent;
+        json_object_foreach(json_object_get(req, "entities"), e, ent)
+            json_object_set_new(ent, "keys",
+                                json_integer((json_int_t)json_array_size(json_object_get(ent, "keys"))));
+        print_req(req, json);
+    } else if (strcmp(action, "extend") == 0) {
+        if ((r = nv_gdpr_extend(req, id, months, reason, told)) == 0)
+            r = nv_gdpr_req_put(txn, h.gdpr, req);
+    } else { /* choose */
+        if ((r = nv_gdpr_choose(&h, txn, req, id, arg)) == 0)
+            r = nv_gdpr_req_put(txn, h.gdpr, req);
+    }
+    if (r == 0 && strcmp(action, "show") != 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else if (strcmp(action, "choose") == 0)
+            r = nv_gdpr_send_orders(&h, id);
+        if (r == 0)
+            printf("%s: %s\n", id, strcmp(action, "extend") == 0 ? "deadline extended"
+                                                                 : "subject chosen");
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+int
+nv_cmd_gdpr(int argc, char **argv)
+{
+    if (argc < 2)
+        return nv_cli_usage("gdpr request|list|show|extend|choose DIR ...");
+    if (strcmp(argv[1], "request") == 0)
+        return cmd_request(argc, argv);
+    if (strcmp(argv[1], "list") == 0)
+        return cmd_list(argc, argv);
+    if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "extend") == 0 ||
+        strcmp(argv[1], "choose") == 0)
+        return cmd_one(argc, argv);
+    return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose)", argv[1]);
+}
+
+int
+nv_cmd_accesslog(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int json = 0, r;
+    char *p;
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0;
+
+    if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
+        return r;
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    p = nv_path_join(dir, "accesslog.ndjson");
+    if ((f = fopen(p, "re")) == NULL) {
+        if (errno == ENOENT) {
+            printf("no read of personal data has been logged\n");
+            free(p);
+            return 0;
+        }
+        r = nv_fail_errno("cannot read '%s'", p);
+        free(p);
+        return nv_cli_fail(r);
+    }
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o;
+        if (json) {
+            fputs(line, stdout);
+            continue;
+        }
+        if ((o = json_loads(line, 0, NULL)) == NULL)
+            continue;
+        printf("%s  %-12s %-40s why: %s\n", json_string_value(json_object_get(o, "at")),
+               json_string_value(json_object_get(o, "who")),
+               json_string_value(json_object_get(o, "what")),
+               json_string_value(json_object_get(o, "why")));
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    free(p);
+    return 0;
+}

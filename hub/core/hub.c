@@ -1,0 +1,121 @@
+/*
+ * hub.c - the hub's working context (hub.h): the mapping cache and the
+ * outboxes to the agents.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../formats/errors.h"
+#include "../../formats/fileio.h"
+#include "../../agent/outbox.h"
+#include "../model/mapping.h"
+#include "../store/maprepo.h"
+#include "hub.h"
+
+/* ---- outboxes ---- */
+
+int
+nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o, char **obox)
+{
+    const struct nv_keyring_entry *peer = nv_keyring_active(&h->kr, entity);
+    int r;
+
+    memset(o, 0, sizeof(*o));
+    *obox = NULL;
+    if (peer == NULL)
+        return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
+    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    o->outbox = *obox;
+    o->self = &h->self;
+    o->peer = peer;
+    o->env = h->store.env;
+    o->streams = h->store.streams;
+    if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
+        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
+        (r = nv_outbox_begin(o, kind)) < 0) {
+        free(*obox);
+        *obox = NULL;
+    }
+    return r;
+}
+
+/* ---- mappings ---- */
+
+int
+nv_hub_mapping(struct nv_hub *h, const char *entity, const struct nv_mapping **map,
+               const char **commit)
+{
+    struct nv_hub_map *c = NULL;
+    struct nv_buf text = NV_BUF_INIT;
+    char tip[41];
+    int r;
+
+    *map = NULL;
+    *commit = NULL;
+    if ((r = nv_maprepo_tip(h->maps, tip)) < 0)
+        return r;
+    for (size_t i = 0; i < h->nmcache; i++)
+        if (strcmp(h->mcache[i]->entity, entity) == 0)
+            c = h->mcache[i];
+    if (c == NULL) {
+        /* entries stay where they are: callers keep their commit */
+        struct nv_hub_map **v = realloc(h->mcache, (h->nmcache + 1) * sizeof(*v));
+        if (v == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+            if (v != NULL)
+                h->mcache = v;
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        h->mcache = v;
+        h->mcache[h->nmcache++] = c;
+        snprintf(c->entity, sizeof(c->entity), "%s", entity);
+    }
+    if (strcmp(c->commit, tip) != 0) {
+        if (c->map != NULL) {
+            nv_mapping_release(c->map);
+            free(c->map);
+            c->map = NULL;
+        }
+        c->have = 0;
+        c->commit[0] = '\0';
+        r = nv_maprepo_get(h->maps, entity, tip, &text, NULL);
+        if (r == 0) {
+            if ((c->map = calloc(1, sizeof(*c->map))) == NULL)
+                abort();
+            if ((r = nv_mapping_parse((char *)text.data, text.len, entity, c->map)) < 0) {
+                free(c->map);
+                c->map = NULL;
+                r = nv_fail(NV_ECONFIG, "the mapping of '%s' at commit %.12s does not "
+                            "parse (fix it with nova-hub mapping set): %s", entity, tip,
+                            nv_errmsg(r));
+                nv_buf_release(&text);
+                return r;
+            }
+            c->have = 1;
+        } else if (r != NV_ENOTFOUND) {
+            nv_buf_release(&text);
+            return r;
+        }
+        nv_buf_release(&text);
+        memcpy(c->commit, tip, sizeof(tip));
+    }
+    *map = c->have ? c->map : NULL;
+    *commit = c->commit;
+    return 0;
+}
+
+
+void
+nv_hub_mappings_release(struct nv_hub *h)
+{
+    for (size_t i = 0; i < h->nmcache; i++) {
+        if (h->mcache[i]->map != NULL)
+            nv_mapping_release(h->mcache[i]->map);
+        free(h->mcache[i]->map);
+        free(h->mcache[i]);
+    }
+    free(h->mcache);
+    h->mcache = NULL;
+    h->nmcache = 0;
+}

@@ -1,0 +1,425 @@
+/*
+ * apply.c - one bundle's change records into the store (apply.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../../formats/errors.h"
+#include "../../formats/log.h"
+#include "../../formats/util.h"
+#include "../gdpr/gdpr.h"
+#include "../golden/golden.h"
+#include "../link/link.h"
+#include "../model/mapping.h"
+#include "../model/normalize.h"
+#include "../model/recparse.h"
+#include "apply.h"
+
+void
+nv_apply_ctx_release(struct nv_apply_ctx *a)
+{
+    for (size_t i = 0; i < a->ncols; i++)
+        free(a->cols[i]);
+    free(a->cols);
+    a->cols = NULL;
+    a->ncols = a->capcols = 0;
+    nv_buf_release(&a->cb);
+    nv_buf_release(&a->xb);
+    nv_buf_release(&a->vb);
+    nv_buf_release(&a->scratch);
+    nv_buf_release(&a->raw);
+    free(a->rec);
+    a->rec = NULL;
+    json_decref(a->suppressed);
+    a->suppressed = NULL;
+}
+
+static int
+put_reject(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+           const struct nv_manifest *m, uint64_t line, const char *reason)
+{
+    json_t *v = json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)m->seq, "line",
+                          (json_int_t)line, "reason", reason);
+    int r;
+
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = nv_hstore_put_json(txn, s->rejects, k, v);
+    json_decref(v);
+    return r;
+}
+
+/* The values of a stored record that did not parse (none: the entry goes). */
+static int put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+                      const struct nv_manifest *m, uint64_t line,
+                      const struct nv_map_skipped *skip);
+
+static int
+dump_to_buf(const char *p, size_t n, void *ctx)
+{
+    return nv_buf_add(ctx, p, n) < 0 ? -1 : 0;
+}
+
+/* The full JSON parser's reading of a line the fast reader did not take,
+ * into the same shape.  *why gets a reject reason when the line is JSON but
+ * not a usable record. */
+static int
+slow_parse(const char *line, size_t len, json_t **keep, struct nv_rec *rec,
+           struct nv_buf *raw, const char **why)
+{
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *f, *v;
+    struct nv_rec_str *dst[6] = { &rec->op, &rec->key, &rec->source, &rec->order,
+                                  &rec->outcome, &rec->reason };
+    static const char *const names[] = { "op", "key", "source", "order", "outcome",
+                                         "reason" };
+    const char *name;
+
+    *keep = o;
+    *why = NULL;
+    rec->nfields = 0;
+    rec->has_fields = 0;
+    if (!json_is_object(o)) {
+        *why = "not a JSON change record";
+        return 0;
+    }
+    for (int i = 0; i < 6; i++) {
+        v = json_object_get(o, names[i]);
+        dst[i]->s = json_string_value(v);
+        dst[i]->n = dst[i]->s ? json_string_length(v) : 0;
+        if (dst[i]->s != NULL && memchr(dst[i]->s, 0, dst[i]->n) != NULL)
+            *why = "a NUL character in a record's op, key or source";
+    }
+    f = json_object_get(o, "fields");
+    if (f == NULL)
+        return 0;
+    if (!json_is_object(f)) {
+        *why = "fields is not an object";
+        return 0;
+    }
+    if (json_object_size(f) > NV_REC_MAX_FIELDS) {
+        *why = "more than 1024 fields";
+        return 0;
+    }
+    rec->has_fields = 1;
+    json_object_foreach(f, name, v) {
+        if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v))) {
+            *why = "a field value is not text";
+            return 0;
+        }
+        rec->name[rec->nfields].s = name;
+        rec->name[rec->nfields].n = strlen(name);
+        rec->value[rec->nfields].s = json_string_value(v);
+        rec->value[rec->nfields].n = json_string_length(v);
+        rec->nfields++;
+    }
+    nv_buf_reset(raw);
+    if (json_dump_callback(f, dump_to_buf, raw, JSON_COMPACT) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    rec->fields_raw = (const char *)raw->data;
+    rec->fields_raw_len = raw->len;
+    return 0;
+}
+
+static void
+note_rec_columns(struct nv_apply_ctx *a, const struct nv_rec *rec)
+{
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const char *name = rec->name[i].s;
+        size_t j;
+        /* a bundle's records mostly share the columns, in the same order */
+        if (i < a->ncols && strcmp(a->cols[i], name) == 0)
+            continue;
+        for (j = 0; j < a->ncols; j++)
+            if (strcmp(a->cols[j], name) == 0)
+                break;
+        if (j == a->ncols && a->ncols < NV_MAP_MAX_COLUMNS) {
+            if (a->ncols == a->capcols) {
+                a->capcols = a->capcols ? 2 * a->capcols : 32;
+                a->cols = realloc(a->cols, a->capcols * sizeof(char *));
+                if (a->cols == NULL)
+                    abort();
+            }
+            if ((a->cols[a->ncols++] = strdup(name)) == NULL)
+                abort();
+        }
+    }
+}
+
+/* The record's match values (hub/link.h order) from its normalised values:
+ * the five default criteria, and those the mapping adds. */
+static int
+link_person(struct nv_apply_ctx *a, const struct nv_buf *k)
+{
+    const struct nv_mapping *m = a->map;
+    const struct nv_norm_values *nv = a->nv;
+    const char *p[14];
+    struct nv_buf street = NV_BUF_INIT;
+    int r;
+
+    memset(p, 0, sizeof(p));
+    p[0] = nv_norm_value(nv, NV_F_FIRST_NAME, 0);
+    p[1] = nv_norm_value(nv, NV_F_LAST_NAME, 0);
+    p[2] = nv_norm_value(nv, NV_F_BIRTH_NAME, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        p[3 + i] = nv_norm_value(nv, NV_F_EMAIL, i);
+        p[6 + i] = nv_norm_value(nv, NV_F_PHONE, i);
+    }
+    p[9] = nv_norm_value(nv, NV_F_POSTCODE, 0);
+    if (m->match[NV_F_CITY])
+        p[10] = nv_norm_value(nv, NV_F_CITY, 0);
+    if (m->match[NV_F_ADDRESS] && nv_norm_value(nv, NV_F_ADDRESS, 0) != NULL) {
+        const char *ad = nv_norm_value(nv, NV_F_ADDRESS, 0);
+        if (nv_norm_name(ad, strlen(ad), &street) == 0 && street.len > 0)
+            p[11] = (const char *)street.data;
+    }
+    if (m->match[NV_F_BIRTH_DATE])
+        p[12] = nv_norm_value(nv, NV_F_BIRTH_DATE, 0);
+    if (m->match[NV_F_PERSON_ID])
+        p[13] = nv_norm_value(nv, NV_F_PERSON_ID, 0);
+    r = nv_link_set_add(a->links, (char *)k->data, k->len, p);
+    nv_buf_release(&street);
+    return r;
+}
+
+static int
+apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
+           const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
+           struct nv_apply_ctx *a, struct nv_apply_stats *st)
+{
+    struct nv_rec *rec = a->rec;
+    json_t *keep = NULL;
+    const char *why = NULL, *src;
+    char reason[400];
+    struct nv_map_skipped skip;
+    int r = 0;
+
+    skip.n = 0;
+    if (nv_rec_parse(line, len, rec, &a->scratch) < 0 &&
+        (r = slow_parse(line, len, &keep, rec, &a->raw, &why)) < 0)
+        goto out;
+    src = rec->source.s ? rec->source.s : "";
+    if (why == NULL && (rec->op.s == NULL || rec->key.s == NULL || rec->key.n == 0))
+        why = rec->key.s == NULL || rec->key.n == 0 ? "a change record without a key"
+                                                    : "a change record without an op";
+    if (why == NULL && nv_hstore_key3(k, m->sender, src, rec->key.s) < 0)
+        why = "a record key over the store's 500-byte limit";
+    if (why != NULL) {
+        char tag[48];
+        st->rejected++;
+        snprintf(tag, sizeof(tag), "\x01%llu:%llu", (unsigned long long)m->seq,
+                 (unsigned long long)lineno);
+        if ((r = nv_hstore_key3(k, m->sender, "", tag)) == 0)
+            r = put_reject(txn, s, k, m, lineno, why);
+        goto out;
+    }
+    if (m->kind == NV_KIND_ACKS) {
+        json_t *v;
+        if (strcmp(rec->op.s, "ack") != 0 || rec->order.s == NULL || rec->outcome.s == NULL) {
+            st->rejected++;
+            r = put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
+                           "order or an outcome");
+            goto out;
+        }
+        if (nv_hstore_key3(k, m->sender, rec->order.s, rec->key.s) < 0) {
+            st->rejected++;
+            goto out;
+        }
+        v = json_pack("{s:s,s:s?,s:I}", "outcome", rec->outcome.s, "reason",
+                      rec->reason.s, "seq", (json_int_t)m->seq);
+        if (v == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
+        r = nv_hstore_put_json(txn, s->receipts, k, v);
+        json_decref(v);
+        st->acks += r == 0;
+        goto out;
+    }
+    if (strcmp(rec->op.s, "delete") == 0) {
+        if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
+            (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
+            (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
+            st->deletes++;
+        if (r == 0 && a->links != NULL)
+            r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
+        goto out;
+    }
+    if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {
+        st->rejected++;
+        r = put_reject(txn, s, k, m, lineno, strcmp(rec->op.s, "upsert") != 0
+                                                 ? "unknown op (upsert or delete)"
+                                                 : "an upsert without fields");
+        goto out;
+    }
+    note_rec_columns(a, rec);
+    nv_buf_reset(&a->vb);
+    if (a->map != NULL) {
+        nv_buf_reset(&a->cb);
+        nv_buf_reset(&a->xb);
+        r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
+                             a->nv, &skip, reason, sizeof(reason));
+        if (r == NV_EFORMAT) {
+            st->rejected++;
+            r = put_reject(txn, s, k, m, lineno, reason);
+            goto out;
+        }
+        if (r < 0)
+            goto out;
+        /* a person erased at their request does not come back */
+        if (a->gkey != NULL && a->gdb != NULL) {
+            const char *ke, *ks, *kk;
+            if (nv_hstore_key_split((char *)k->data, k->len, &ke, &ks, &kk) == 0 &&
+                nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, kk)) {
+                st->suppressed++;
+                if (a->suppressed == NULL)
+                    a->suppressed = json_array();
+                json_array_append_new(a->suppressed, json_pack("[s,s]", ks, kk));
+                r = 0;
+                goto out;
+            }
+        }
+        if ((r = nv_buf_adds(&a->vb, "{\"c\":")) < 0 ||
+            (r = nv_buf_add(&a->vb, a->cb.data, a->cb.len)) < 0 ||
+            (r = nv_buf_adds(&a->vb, ",\"fields\":")) < 0)
+            goto out;
+    } else {
+        st->unmapped++;
+        if ((r = nv_buf_adds(&a->vb, "{\"fields\":")) < 0)
+            goto out;
+    }
+    /* the source fields as they came, then the rest */
+    if ((r = nv_buf_add(&a->vb, rec->fields_raw, rec->fields_raw_len)) < 0)
+        goto out;
+    if (a->map != NULL)
+        r = nv_buf_addf(&a->vb, ",\"map\":\"%s\",\"seq\":%llu,\"x\":", a->map_commit,
+                        (unsigned long long)m->seq);
+    else
+        r = nv_buf_addf(&a->vb, ",\"seq\":%llu}", (unsigned long long)m->seq);
+    if (r == 0 && a->map != NULL && ((r = nv_buf_add(&a->vb, a->xb.data, a->xb.len)) < 0 ||
+                                     (r = nv_buf_adds(&a->vb, "}")) < 0))
+        goto out;
+    if (r < 0)
+        goto out;
+    {
+        MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data }, ov;
+        int rc;
+        /* the version it replaces: what changed decides the updates */
+        if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
+            nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
+        rc = mdb_put(txn, s->records, &kv, &vv, 0);
+        if (rc != 0) {
+            r = nv_hmdb_fail(rc, "cannot write a record");
+            goto out;
+        }
+    }
+    if ((r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
+        (r = put_unnorm(txn, s, k, m, lineno, &skip)) == 0) {
+        st->upserts++;
+        st->unnormalised += skip.n;
+    }
+    if (r == 0 && a->links != NULL && a->map != NULL && a->nv != NULL)
+        r = link_person(a, k);
+out:
+    json_decref(keep);
+    return r;
+}
+
+int
+nv_apply_file(MDB_txn *txn, const struct nv_hstore *s,
+                     const struct nv_manifest *m, const char *path,
+                     struct nv_apply_ctx *a, struct nv_apply_stats *st)
+{
+    FILE *f;
+    struct nv_buf k = NV_BUF_INIT;
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t lineno = 0;
+    ssize_t n;
+    int r = 0;
+
+    if (a->rec == NULL && (a->rec = malloc(sizeof(*a->rec))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((f = fopen(path, "re")) == NULL)
+        return nv_fail_errno("cannot open a staged payload file");
+    while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n > 0)
+            r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
+        if (lineno % 4096 == 0)
+            nv_hstore_unmap(txn);
+    }
+    if (r == 0 && ferror(f))
+        r = nv_fail_errno("cannot read a staged payload file");
+    free(line);
+    fclose(f);
+    nv_buf_release(&k);
+    return r;
+}
+
+int
+nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
+                      const struct nv_manifest *m, struct nv_apply_ctx *a,
+                      const struct nv_apply_stats *st)
+{
+    struct nv_buf k = NV_BUF_INIT;
+    char bk[128], when[21];
+    json_t *v;
+    int r = 0;
+
+    nv_hstore_bundle_key(bk, sizeof(bk), m->sender, m->seq);
+    v = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "kind",
+                  nv_kind_name(m->kind), "map", a->map_commit, "linked",
+                  (json_int_t)st->linked, "review", (json_int_t)st->review,
+                  "suppressed", (json_int_t)st->suppressed,
+                  "upserts", (json_int_t)st->upserts, "deletes",
+                  (json_int_t)st->deletes, "acks", (json_int_t)st->acks, "rejected",
+                  (json_int_t)st->rejected, "unmapped", (json_int_t)st->unmapped,
+                  "not_normalised", (json_int_t)st->unnormalised,
+                  "applied", nv_time_format(nv_now(), when));
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_buf_adds(&k, bk)) == 0)
+        r = nv_hstore_put_json(txn, s->bstats, &k, v);
+    json_decref(v);
+    for (size_t i = 0; r == 0 && i < a->ncols; i++) {
+        MDB_val kv, vv = { 0, (void *)"" };
+        int rc;
+        nv_buf_reset(&k);
+        if (nv_buf_add(&k, m->sender, strlen(m->sender) + 1) < 0 ||
+            nv_buf_adds(&k, a->cols[i]) < 0 || k.len > 500)
+            continue;
+        kv.mv_size = k.len;
+        kv.mv_data = k.data;
+        if ((rc = mdb_put(txn, s->columns, &kv, &vv, 0)) != 0)
+            r = nv_hmdb_fail(rc, "cannot write columns");
+    }
+    nv_buf_release(&k);
+    return r;
+}
+
+static int
+put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+           const struct nv_manifest *m, uint64_t line, const struct nv_map_skipped *skip)
+{
+    json_t *v, *a;
+    int r;
+
+    if (skip->n == 0)
+        return nv_hstore_del(txn, s->unnorm, k);
+    if ((a = json_array()) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (unsigned i = 0; i < skip->n && i < NV_MAP_SKIP_KEEP; i++)
+        json_array_append_new(a, json_string(skip->reason[i]));
+    v = json_pack("{s:I,s:I,s:I,s:o}", "seq", (json_int_t)m->seq, "line", (json_int_t)line,
+                  "n", (json_int_t)skip->n, "reasons", a);
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = nv_hstore_put_json(txn, s->unnorm, k, v);
+    json_decref(v);
+    return r;
+}
