@@ -90,6 +90,12 @@ $(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_O
 	$(SAY) LINK $@
 	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
 
+# a tool that seals as the agent does (tests only): the agent's code
+$(BUILD)/tests/tool_forge: $(BUILD)/tests/tools/forge.o $(AGENT_LIB) $(BASE_OBJ)
+	@mkdir -p $(dir $@)
+	$(SAY) LINK $@
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(SAY) CC $<

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +8,14 @@
 #include "../formats/fileio.h"
 #include "state.h"
 
+/* The directory of the state store last opened (nv_lmdb_code). */
+static char state_dir[PATH_MAX];
+
 int
 nv_mdb_fail(int rc, const char *what)
 {
-    return nv_fail(rc == MDB_MAP_FULL ? NV_ENOSPC : NV_ECORRUPT,
-                   "state store: %s: %s", what, mdb_strerror(rc));
+    return nv_fail(nv_lmdb_code(rc, state_dir[0] ? state_dir : NULL), "state store: %s: %s",
+                   what, mdb_strerror(rc));
 }
 
 int
@@ -24,6 +28,7 @@ nv_astate_open(struct nv_astate *s, const char *dir)
     memset(s, 0, sizeof(*s));
     if ((r = nv_mkdir_p(path, 0700)) < 0)
         goto out;
+    snprintf(state_dir, sizeof(state_dir), "%s", path);
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)64 << 30)) != 0 ||

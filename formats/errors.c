@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +46,7 @@ static const struct {
     { NV_EWRONGRCPT, 31, "addressed to another recipient" },
     { NV_ECORRUPT, 32, "local state is corrupt" },
     { NV_ENOSPC, 33, "no space left on device" },
+    { NV_ECOUNTS, 34, "payload counts differ from the manifest" },
 };
 
 static int
@@ -160,4 +163,23 @@ nv_exit_table(void)
             break;
     }
     return text;
+}
+
+int
+nv_lmdb_code(int rc, const char *dir)
+{
+    struct statvfs sv;
+
+    if (rc == -30792) /* MDB_MAP_FULL */
+        return NV_ENOSPC;
+    if (rc <= 0)
+        return NV_ECORRUPT;
+    if (rc == ENOSPC || rc == EDQUOT)
+        return NV_ENOSPC;
+    if (rc == ENOMEM)
+        return NV_ENOMEM;
+    if (rc == EIO && dir != NULL && statvfs(dir, &sv) == 0 &&
+        (uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)64 << 20))
+        return NV_ENOSPC;
+    return NV_ESYS;
 }

@@ -37,7 +37,8 @@ enum nv_error {
     NV_EWRONGRCPT = -25, /* bundle addressed to someone else */
     NV_ECORRUPT = -26,   /* local state is inconsistent */
     NV_ENOSPC = -27,     /* disk full */
-    NV_ERRMIN = -27
+    NV_ECOUNTS = -28,    /* payload's counts differ from its signed manifest */
+    NV_ERRMIN = -28
 };
 
 /* Record a detail sentence (printf-style, no trailing newline) for code and
@@ -70,5 +71,13 @@ int nv_exit_status(int code);
 
 /* The exit-status table as text, for --help and the README. */
 const char *nv_exit_table(void);
+
+/* The NV_E code of an LMDB return code rc.  System error numbers (rc > 0)
+ * by their cause: ENOSPC and EDQUOT, and EIO when the file system holding
+ * dir (NULL: unknown) has less than 64 MiB free, are NV_ENOSPC (a full
+ * disk); ENOMEM NV_ENOMEM; other I/O errors NV_ESYS.  LMDB's MDB_MAP_FULL
+ * is NV_ENOSPC; its other codes (a corrupt page, a bad version) are
+ * NV_ECORRUPT: only those mean the local state is damaged. */
+int nv_lmdb_code(int rc, const char *dir);
 
 #endif

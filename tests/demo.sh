@@ -78,8 +78,9 @@ off=$((size - 1024 - (psize + 511) / 512 * 512 + psize / 2))
 byte=$(od -An -tu1 -j "$off" -N1 tampered.nova | tr -d ' ')
 printf "\\$(printf %03o $(((byte + 1) % 256)))" | dd of=tampered.nova bs=1 seek="$off" conv=notrunc 2>/dev/null
 cp tampered.nova hub/inbox/acme-tampered.nova
+printf '(a refused file is quarantined only once it has not changed for 10 s, since a copy may still be\n running; this copy is complete, so --settle 0)\n'
 set +e
-nova-hub ingest hub
+run nova-hub ingest hub --settle 0
 echo "(exit status $?)"
 set -e
 run cat hub/quarantine/acme-tampered.nova.reason

@@ -159,13 +159,19 @@ cmd_keys(int argc, char **argv)
 
 static int
 parse_hub_opts(int argc, char **argv, const char **dir, int *json,
-               uint64_t *max_payload, const char ***files, int *nfiles)
+               uint64_t *max_payload, long *settle_s, const char ***files, int *nfiles)
 {
     const char *v;
 
     for (int i = 1; i < argc; i++) {
         if (nv_opt_flag(argv, i, "--json")) {
             *json = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--settle", &v)) {
+            char *end;
+            long n = v ? strtol(v, &end, 10) : -1;
+            if (v == NULL || *end != '\0' || n < 0 || n > 86400)
+                return nv_cli_usage("--settle needs seconds (0 to 86400)");
+            *settle_s = n;
         } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
             if (v == NULL || nv_parse_size(v, max_payload) < 0)
                 return nv_cli_usage("--max-size needs a size (e.g. 512M)");
@@ -202,7 +208,7 @@ static void
 report(void *ctx, const char *name, const struct nv_ingest_result *res)
 {
     static const char *words[] = { "", "applied", "waiting", "quarantined",
-                                   "duplicate", "failed" };
+                                   "duplicate", "failed", "arriving" };
     int json = *(int *)ctx;
 
     if (json) {
@@ -269,11 +275,12 @@ cmd_ingest(int argc, char **argv)
     const char **files = calloc((size_t)argc, sizeof(char *));
     int json = 0, nfiles = 0, r, first = 0;
     uint64_t max = 0;
+    long settle = -1;
     struct nv_hub h;
 
     if (files == NULL)
         return 3;
-    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0) {
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &settle, &files, &nfiles)) != 0) {
         free(files);
         return r;
     }
@@ -282,6 +289,8 @@ cmd_ingest(int argc, char **argv)
         return nv_cli_fail(r);
     }
     h.max_payload = max;
+    if (settle >= 0)
+        h.settle_ms = (unsigned)settle * 1000;
     if (nfiles == 0) {
         first = nv_hub_ingest_inbox(&h, report, &json);
     } else {
@@ -317,11 +326,12 @@ cmd_verify(int argc, char **argv)
     const char **files = calloc((size_t)argc, sizeof(char *));
     int json = 0, nfiles = 0, r, first = 0;
     uint64_t max = 0;
+    long settle = -1;
     struct nv_hub h;
 
     if (files == NULL)
         return 3;
-    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &files, &nfiles)) != 0 ||
+    if ((r = parse_hub_opts(argc, argv, &dir, &json, &max, &settle, &files, &nfiles)) != 0 ||
         nfiles == 0) {
         free(files);
         return r ? r : nv_cli_usage("DIR and at least one BUNDLE are required");
@@ -975,9 +985,10 @@ static const struct nv_cmd cmds[] = {
     { "keys", cmd_keys, "keys DIR [--json]", "list enrolled keys and their state" },
     { "verify", cmd_verify, "verify DIR [--max-size SIZE] BUNDLE...",
       "check bundles completely without applying them" },
-    { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [BUNDLE...]",
-      "apply the bundles of DIR/inbox (or those given), quarantine the refused" },
-    { "run", nv_cmd_run, "run DIR [--rescan SECONDS] [--max-size SIZE]",
+    { "ingest", cmd_ingest, "ingest DIR [--json] [--max-size SIZE] [--settle SECONDS] [BUNDLE...]",
+      "apply the bundles of DIR/inbox (or copies of those given), quarantine the refused "
+      "once unchanged for --settle seconds (10)" },
+    { "run", nv_cmd_run, "run DIR [--rescan SECONDS] [--max-size SIZE] [--settle SECONDS]",
       "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
     { "status", nv_cmd_status, "status DIR [--json]",
       "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },

@@ -39,7 +39,7 @@ now_ms(void)
 }
 
 struct pass_stats {
-    unsigned applied, waiting, quarantined, failed;
+    unsigned applied, waiting, quarantined, failed, arriving;
 };
 
 static void
@@ -64,6 +64,10 @@ log_result(void *ctx, const char *name, const struct nv_ingest_result *res)
         ps->waiting++;
         nv_warn("run", "%s waits: %s", name, res->reason);
         break;
+    case NV_ARRIVING:
+        ps->arriving++;
+        nv_info("run", "%s: %s", name, res->reason);
+        break;
     case NV_QUARANTINED:
         ps->quarantined++;
         nv_err("run", "quarantined %s: %s", name, res->reason);
@@ -77,7 +81,7 @@ log_result(void *ctx, const char *name, const struct nv_ingest_result *res)
 
 /* 0, or a code when the pass could not run (the hub is busy or broken). */
 static int
-pass(const char *dir, uint64_t max, struct pass_stats *ps)
+pass(const char *dir, uint64_t max, long settle, struct pass_stats *ps)
 {
     struct nv_hub h;
     int r;
@@ -86,6 +90,8 @@ pass(const char *dir, uint64_t max, struct pass_stats *ps)
     if ((r = nv_hub_open(&h, dir)) < 0)
         return r;
     h.max_payload = max;
+    if (settle >= 0)
+        h.settle_ms = (unsigned)settle * 1000;
     (void)nv_hub_ingest_inbox(&h, log_result, ps);
     if ((r = nv_hub_after_ingest(&h)) < 0)
         nv_err("run", "GDPR requests not advanced: %s", nv_errmsg(r));
@@ -99,6 +105,7 @@ nv_cmd_run(int argc, char **argv)
     const char *dir = NULL, *v;
     uint64_t max = 0;
     unsigned rescan_s = 300;
+    long settle = -1;
     sigset_t mask;
     int sfd, in, wd, r = 0, stop = 0;
     int64_t due, next_rescan;
@@ -115,6 +122,12 @@ nv_cmd_run(int argc, char **argv)
         } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
             if (v == NULL || nv_parse_size(v, &max) < 0)
                 return nv_cli_usage("--max-size needs a size (e.g. 512M)");
+        } else if (nv_opt_val(argc, argv, &i, "--settle", &v)) {
+            char *end;
+            long n = v ? strtol(v, &end, 10) : -1;
+            if (v == NULL || *end != '\0' || n < 0 || n > 86400)
+                return nv_cli_usage("--settle needs seconds (0 to 86400)");
+            settle = n;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -191,13 +204,17 @@ nv_cmd_run(int argc, char **argv)
         t = now_ms();
         if (!stop && ((due && t >= due) || t >= next_rescan)) {
             struct pass_stats ps;
-            int pr = pass(dir, max, &ps);
+            int pr = pass(dir, max, settle, &ps);
             due = 0;
             if (pr < 0) {
                 nv_err("run", "pass failed (%s); retrying in 10 s", nv_errmsg(pr));
                 due = now_ms() + 10000;
             } else if (ps.failed > 0) {
                 due = now_ms() + 10000; /* disk full, I/O: try again */
+            } else if (ps.arriving > 0) {
+                /* a copy still running: look again once it may have settled
+                 * (its next writes wake us sooner) */
+                due = now_ms() + (settle >= 0 ? settle * 1000 : NV_HUB_SETTLE_MS) + 500;
             } else if (ps.applied + ps.quarantined > 0 || ps.waiting > 0) {
                 if (ps.applied + ps.quarantined > 0)
                     nv_info("run", "pass: %u applied, %u quarantined, %u waiting for a "

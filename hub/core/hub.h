@@ -15,6 +15,9 @@
 
 #include "../store/store.h"
 
+/* An inbox file younger than this may still be being copied (ms). */
+#define NV_HUB_SETTLE_MS 10000
+
 struct nv_ledger;
 struct nv_maprepo;
 struct nv_mapping;
@@ -46,6 +49,7 @@ struct nv_hub {
     struct nv_hub_map **mcache; /* parsed mappings, one per entity */
     size_t nmcache;
     uint64_t max_payload;
+    unsigned settle_ms; /* an inbox file younger than this may still be copying */
     struct nv_open_limits lim;
     uint8_t gkey[32]; /* the suppression key (gdpr.h), wiped at close */
     int replaying;    /* a replay: golden records change, no update goes out */

@@ -200,6 +200,11 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     if (nv_rec_parse(line, len, rec, &a->scratch) < 0 &&
         (r = slow_parse(line, len, &keep, rec, &a->raw, &why)) < 0)
         goto out;
+    st->lines++;
+    if (rec->op.s != NULL && rec->op.n == 6 && memcmp(rec->op.s, "upsert", 6) == 0)
+        st->op_upserts++;
+    else if (rec->op.s != NULL && rec->op.n == 6 && memcmp(rec->op.s, "delete", 6) == 0)
+        st->op_deletes++;
     src = rec->source.s ? rec->source.s : "";
     if (why == NULL && (rec->op.s == NULL || rec->key.s == NULL || rec->key.n == 0))
         why = rec->key.s == NULL || rec->key.n == 0 ? "a change record without a key"

@@ -29,6 +29,9 @@ struct nv_apply_stats {
     uint64_t rcus_touched;
     uint64_t suppressed; /* records of erased people, dropped (gdpr.h) */
     uint64_t updates;    /* update records queued for other entities (golden.h) */
+    /* what the payload holds, whatever became of it: checked against the
+     * signed manifest's counts before the bundle's transaction commits */
+    uint64_t lines, op_upserts, op_deletes;
 };
 
 struct nv_mapping;

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,6 +120,15 @@ nv_hub_open(struct nv_hub *h, const char *dir)
     memset(h, 0, sizeof(*h));
     h->dir = dir;
     h->lock_fd = -1;
+    h->settle_ms = NV_HUB_SETTLE_MS;
+    {
+        /* NOVA_INBOX_SETTLE=SECONDS (the commands' --settle sets it too) */
+        const char *e = getenv("NOVA_INBOX_SETTLE");
+        char *end;
+        unsigned long v = e != NULL && *e ? strtoul(e, &end, 10) : 0;
+        if (e != NULL && *e && *end == '\0' && v <= 86400)
+            h->settle_ms = (unsigned)v * 1000;
+    }
     {
         /* a directory nova-hub init made: nothing is created elsewhere */
         char *id = nv_path_join(dir, "keys/identity.pub");
@@ -329,6 +340,9 @@ ledger_applied(struct nv_hub *h, struct nv_bundle *b)
     return r;
 }
 
+static int ingest_path(struct nv_hub *h, const char *path, int quar,
+                       struct nv_ingest_result *res);
+
 static void
 quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
 {
@@ -430,6 +444,17 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
         free(ents[i]);
     }
     free(ents);
+    /* the payload must be what the signed manifest says, before anything
+     * of it is linked, sent on or committed */
+    if (r == 0 && (stats->lines != m->records || stats->op_upserts != m->upserts ||
+                   stats->op_deletes != m->deletes))
+        r = nv_fail(NV_ECOUNTS, "bundle %s->%s seq %llu: its payload holds %llu records "
+                    "(%llu upserts, %llu deletes) but its signed manifest says %llu (%llu "
+                    "upserts, %llu deletes)", m->sender, m->recipient,
+                    (unsigned long long)m->seq, (unsigned long long)stats->lines,
+                    (unsigned long long)stats->op_upserts,
+                    (unsigned long long)stats->op_deletes, (unsigned long long)m->records,
+                    (unsigned long long)m->upserts, (unsigned long long)m->deletes);
     if (r == 0 && a.links != NULL && a.links->n > 0) {
         /* one customer ID per person, in the same transaction */
         struct nv_link_stats ls;
@@ -475,7 +500,7 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
     char sub[96], seqname[32], *rd = nv_path_join(h->dir, "received"),
                                 *final_dir = NULL, *sender_dir = NULL, *sdir;
     MDB_txn *txn = NULL;
-    int r, rc;
+    int r, rc, committed = 0;
 
     snprintf(sub, sizeof(sub), ".staging-%s-%llu", b->m.sender,
              (unsigned long long)b->m.seq);
@@ -518,6 +543,7 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
         r = nv_hmdb_fail(rc, "cannot commit");
         goto out;
     }
+    committed = 1;
     if ((r = ledger_applied(h, b)) < 0)
         goto out;
     r = move_to_archive(h, path, &b->m);
@@ -526,6 +552,10 @@ out:
         mdb_txn_abort(txn);
     if (r < 0)
         (void)nv_rm_rf(sdir);
+    /* a refused bundle leaves no payload behind (recover() would remove it
+     * at the next open anyway) */
+    if (r < 0 && !committed && final_dir != NULL)
+        (void)nv_rm_rf(final_dir);
     free(sdir);
     free(rd);
     free(final_dir);
@@ -533,15 +563,100 @@ out:
     return r;
 }
 
+/* Copy the regular file from to a new file to (temporary name, fsync,
+ * rename, fsync of the directory). */
+static int
+copy_file(const char *from, const char *to)
+{
+    struct nv_atomic a;
+    char buf[65536];
+    ssize_t n;
+    int in = nv_open_read(from), r;
+
+    if (in < 0)
+        return in;
+    if ((r = nv_atomic_open(&a, to, 0600)) < 0) {
+        close(in);
+        return r;
+    }
+    while ((n = nv_read_full(in, buf, sizeof(buf))) > 0)
+        if ((r = nv_write_all(a.fd, buf, (size_t)n)) < 0)
+            break;
+    if (r == 0 && n < 0)
+        r = (int)n;
+    close(in);
+    if (r < 0) {
+        nv_atomic_abort(&a);
+        return r;
+    }
+    return nv_atomic_commit(&a, 1);
+}
+
+/* A bundle named from outside the inbox is copied in (temporary name,
+ * fsync, rename): what follows moves the copy, never the caller's file.
+ * *inpath (free it) is the path to ingest. */
+static int
+into_inbox(struct nv_hub *h, const char *path, char **inpath)
+{
+    char *inbox = nv_path_join(h->dir, "inbox");
+    char *ri = realpath(inbox, NULL), *rp = realpath(path, NULL), *slash;
+    const char *base = strrchr(path, '/');
+    int r = 0;
+
+    *inpath = NULL;
+    base = base ? base + 1 : path;
+    if (ri != NULL && rp != NULL && (slash = strrchr(rp, '/')) != NULL) {
+        *slash = '\0';
+        if (strcmp(rp, ri) == 0) { /* already in the inbox */
+            *inpath = strdup(path);
+            goto out;
+        }
+    }
+    *inpath = nv_path_join(inbox, base);
+    if (nv_exists(*inpath)) {
+        r = nv_fail(NV_EEXIST, "'%s' is already in the inbox", base);
+        goto out;
+    }
+    r = copy_file(path, *inpath);
+out:
+    if (r < 0) {
+        free(*inpath);
+        *inpath = NULL;
+    } else if (*inpath == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+    }
+    free(inbox);
+    free(ri);
+    free(rp);
+    return r;
+}
+
 int
 nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
                    struct nv_ingest_result *res)
 {
-    struct nv_bundle b;
-    int r, dup = 0;
+    char *inpath = NULL;
+    int r;
 
     memset(res, 0, sizeof(*res));
     nv_error_clear();
+    if ((r = into_inbox(h, path, &inpath)) < 0) {
+        res->outcome = NV_FAILED;
+        res->code = r;
+        snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+        return r;
+    }
+    r = ingest_path(h, inpath, quar, res);
+    free(inpath);
+    return r;
+}
+
+static int
+ingest_path(struct nv_hub *h, const char *path, int quar, struct nv_ingest_result *res)
+{
+    struct nv_bundle b;
+    int r, dup = 0;
+
     if ((r = check_head(h, path, &b)) < 0)
         goto refused;
     res->m = b.m;
@@ -587,6 +702,34 @@ refused:
     return r;
 }
 
+/* A refused inbox file modified less than settle_ms ago: a copy still
+ * running (copies that keep the source's times set them when done). */
+static int
+still_arriving(const struct nv_hub *h, const char *path, unsigned *age_s)
+{
+    struct stat st;
+    struct timespec now;
+    int64_t t, age_ms;
+
+    if (h->settle_ms == 0 || stat(path, &st) < 0)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    t = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    age_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - t;
+    *age_s = age_ms > 0 ? (unsigned)(age_ms / 1000) : 0;
+    return age_ms < (int64_t)h->settle_ms;
+}
+
+/* Names a copy uses while it runs: never read. */
+static int
+temporary_name(const char *name)
+{
+    size_t l = strlen(name);
+
+    return name[0] == '.' || (l >= 5 && strcmp(name + l - 5, ".part") == 0) ||
+           (l >= 4 && strcmp(name + l - 4, ".tmp") == 0);
+}
+
 int
 nv_hub_ingest_inbox(struct nv_hub *h,
                     void (*report)(void *, const char *,
@@ -604,8 +747,28 @@ nv_hub_ingest_inbox(struct nv_hub *h,
     }
     for (size_t i = 0; i < n; i++) {
         struct nv_ingest_result res;
-        char *p = nv_path_join(inbox, v[i].name);
-        r = nv_hub_ingest_file(h, p, 1, &res);
+        char *p;
+        unsigned age;
+        if (temporary_name(v[i].name))
+            continue;
+        p = nv_path_join(inbox, v[i].name);
+        r = nv_hub_ingest_file(h, p, 0, &res);
+        if (res.outcome == NV_QUARANTINED) {
+            /* only what a copy cut short can cause: a bundle that reads
+             * whole is complete, whatever else is wrong with it */
+            int partial = res.code == NV_ETRUNCATED || res.code == NV_EFORMAT ||
+                          res.code == NV_EHASH || res.code == NV_EPAYLOAD;
+            if (partial && still_arriving(h, p, &age)) {
+                res.outcome = NV_ARRIVING;
+                snprintf(res.reason, sizeof(res.reason),
+                         "still being copied (changed %u s ago; %s): left in the inbox, "
+                         "quarantined if it is still refused once unchanged for %u s",
+                         age, nv_errmsg(res.code), (h->settle_ms + 999) / 1000);
+                res.code = 0;
+            } else {
+                quarantine(h, p, &res);
+            }
+        }
         if (res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED) {
             if (first == 0)
                 first = res.code ? res.code : r;

@@ -19,8 +19,10 @@
 #include "apply.h"
 
 
+/* NV_ARRIVING: a bundle in the inbox that does not read whole yet and
+ * changed less than settle_ms ago: still being copied, left where it is. */
 enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
-                  NV_FAILED };
+                  NV_FAILED, NV_ARRIVING };
 
 struct nv_ingest_result {
     int outcome;
@@ -41,12 +43,17 @@ int nv_hub_layout(const char *dir) __attribute__((warn_unused_result));
  * applying it. 0 or the refusal code. */
 int nv_hub_verify_file(struct nv_hub *h, const char *path, struct nv_bundle *b)
     __attribute__((warn_unused_result));
-/* Ingest one bundle file from anywhere; quarantine=1 moves refused ones to
- * DIR/quarantine with a .reason file. */
+/* Ingest one bundle file; quarantine=1 moves refused ones to
+ * DIR/quarantine with a .reason file.  A file outside DIR/inbox is copied
+ * into the inbox first (the caller's file stays where it is). */
 int nv_hub_ingest_file(struct nv_hub *h, const char *path, int quarantine,
                        struct nv_ingest_result *res);
 /* Ingest everything in DIR/inbox in stream order; calls report per bundle.
- * Returns the first refusal code (0 if none). */
+ * Names that copies use while they run (".*", "*.part", "*.tmp") are not
+ * read.  A bundle that is refused but changed less than h->settle_ms ago
+ * is taken for a copy still running: left in the inbox (NV_ARRIVING) and
+ * quarantined only once it has stopped changing.  Returns the first
+ * refusal code (0 if none). */
 int nv_hub_ingest_inbox(struct nv_hub *h,
                         void (*report)(void *ctx, const char *name,
                                        const struct nv_ingest_result *res),

@@ -16,11 +16,15 @@
 #include "../../formats/util.h"
 #include "store.h"
 
+/* The directory of the store last opened: a full disk is told from a
+ * failing one by its free space (nv_lmdb_code). */
+static char store_dir[PATH_MAX];
+
 int
 nv_hmdb_fail(int rc, const char *what)
 {
-    return nv_fail(rc == MDB_MAP_FULL ? NV_ENOSPC : NV_ECORRUPT,
-                   "hub store: %s: %s", what, mdb_strerror(rc));
+    return nv_fail(nv_lmdb_code(rc, store_dir[0] ? store_dir : NULL), "hub store: %s: %s",
+                   what, mdb_strerror(rc));
 }
 
 int
@@ -65,6 +69,7 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
     }
     if ((r = nv_mkdir_p(path, 0700)) < 0)
         goto out;
+    snprintf(store_dir, sizeof(store_dir), "%s", path);
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 64)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)1 << 40)) != 0 ||

@@ -6,7 +6,10 @@ NOVA_ROOT=${NOVA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 NOVA_BUILD=${NOVA_BUILD:-$NOVA_ROOT/build}
 NOVA_SHARED=${NOVA_SHARED:-$NOVA_ROOT/../shared}
 PATH="$NOVA_BUILD:$PATH"
-export PATH NOVA_ROOT NOVA_BUILD NOVA_SHARED
+# a refused inbox bundle is quarantined at once (t0340 tests the wait for a
+# copy still running)
+NOVA_INBOX_SETTLE=${NOVA_INBOX_SETTLE:-0}
+export PATH NOVA_ROOT NOVA_BUILD NOVA_SHARED NOVA_INBOX_SETTLE
 T=$(mktemp -d "${TMPDIR:-/tmp}/nova-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
