@@ -5,9 +5,11 @@
 # exports from tests/gen/gencrm in ex-groupe/ and ex-acquis/, and each
 # entity's mapping suggested from its export and committed.
 #
-# two_entities SEED BASE ACQUIRED
+# two_entities SEED BASE ACQUIRED [PROFILE]
+# (PROFILE: a gencrm --profile; without it, gencrm's default, classic)
 two_entities() {
-    gencrm --seed "$1" --base "$2" --acquired "$3" --overlap 0.3 --out gen 2>/dev/null
+    gencrm --seed "$1" --base "$2" --acquired "$3" --overlap 0.3 ${4:+--profile "$4"} \
+        --out gen 2>/dev/null
     nova-hub init H >/dev/null
     for e in groupe acquis; do
         nova-agent init $e --entity $e >/dev/null

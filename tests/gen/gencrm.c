@@ -3,6 +3,7 @@
  * acquires, with the truth of who is who, to measure matching quality.
  *
  *   gencrm --seed S --base N --acquired M --overlap F --out DIR
+ *          [--profile classic|light|realistic|heavy|cross-company]
  *          [--dup R] [--noise X] [--moves R] [--namesakes R] [--households R]
  *
  * Writes DIR/base.csv (the group, "groupe": UTF-8, ',', LF, ISO dates),
@@ -23,7 +24,11 @@
  *     row to a person's first record or to one of the file's duplicates,
  *     so duplicates sit anywhere in the file, as in a real CRM;
  *   - every record draws its own variations (names, phones, e-mails,
- *     addresses, dates, missing values) from a stream keyed by its row.
+ *     addresses, dates, missing values) from a stream keyed by its row;
+ *   - profiles other than classic then run a second noise model on the
+ *     rendered record (cut or abbreviated given names, another mailbox,
+ *     phone or address of the person), from streams of its own, so that
+ *     classic, the default, writes the same bytes it did before profiles.
  * Memory: two bytes per person (record counts for the summary).
  *
  * Plain C11 and libc (+ libm), so it builds with a bare `cc -O2`.
@@ -62,7 +67,10 @@ struct rng {
 
 enum stream_tag {
     T_LINK = 1, T_HH, T_PERSON, T_DETAIL, T_BREC, T_AREC, T_PERM, T_FILEB,
-    T_FILEA, T_DUPB, T_DUPA, T_KEYB, T_KEYA
+    T_FILEA, T_DUPB, T_DUPA, T_KEYB, T_KEYA,
+    /* the second noise model (profiles other than classic) draws only from
+     * these, so the classic files stay byte for byte what they were */
+    T_NOISEB, T_NOISEA, T_ALT, T_NSPC
 };
 
 static void
@@ -981,6 +989,71 @@ static struct config cfg = {
     1, 20000, 10000, 0.3, 0.03, 1.0, 0.12, 0.02, 0.2, NULL,
 };
 
+/* Corruption profiles (tests/gen/README.md has the table).  `classic` is
+ * the generator as it was before profiles and stays the default: its rates
+ * are the constants the code always used, and it never runs the second
+ * noise model, so its files are the same bytes as before.  Rates marked
+ * [2] are {base, acquired}; "x noise" rates are multiplied by --noise (and
+ * by 2.5 in an in-file duplicate). */
+struct profile {
+    const char *name;
+    /* defaults of the knobs (an explicit option wins) */
+    double noise, dup, moves, namesakes, households;
+    /* first model: rates the classic code had as constants */
+    double nick[2];         /* nickname for the given name, x noise */
+    double compound[2];     /* compound given name rewritten, x noise */
+    double first_typo;      /* one-key slip in the given name, x noise */
+    double swap;            /* given name and surname swapped, x noise */
+    double birth_acq;       /* married woman under her birth name in acquired */
+    double mail_missing[2]; /* record without e-mail */
+    double work_share;      /* persons born after 1958 with a work mailbox */
+    double p_work[2];       /* record shows the work mailbox, when both */
+    double land_drop;       /* base: landline left out, x noise */
+    double mob_drop;        /* base: mobile left out, x noise */
+    double acq_phone_drop;  /* acquired: no phone, x noise */
+    double mb_family;       /* 2+ households with a family mailbox */
+    double mb_any;          /* ... family mailbox or the head's, cumulative */
+    double landline;        /* households with a landline */
+    /* second noise model (0 in classic) */
+    int second;
+    double first_part[2];   /* compound given name written as its first part */
+    double initial[2];      /* given name as an initial or abbreviation */
+    double typo2[2];        /* one more one-letter slip in the given name, x noise */
+    double mail_other[2];   /* another mailbox of the person (work or 2nd personal) */
+    double phone_other[2];  /* another number of the person (old mobile, work line) */
+    double addr_other[2];   /* another address (work, second home) */
+    double ns_same_pc;      /* namesakes who live in the other's postcode */
+};
+
+static const struct profile profiles[] = {
+    { "classic", 1.0, 0.03, 0.12, 0.02, 0.2,
+      { 0.02, 0.04 }, { 0.08, 0.2 }, 0.02, 0.01, 0.5,
+      { 0.06, 0.15 }, 0.25, { 0.1, 0.35 }, 0.1, 0.08, 0.12, 0.12, 0.22, 0.45,
+      0, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, 0 },
+    { "light", 0.5, 0.02, 0.05, 0.01, 0.2,
+      { 0.02, 0.04 }, { 0.08, 0.2 }, 0.02, 0.01, 0.3,
+      { 0.03, 0.08 }, 0.25, { 0.1, 0.2 }, 0.1, 0.08, 0.12, 0.08, 0.14, 0.45,
+      1, { 0.03, 0.08 }, { 0.005, 0.01 }, { 0.005, 0.01 }, { 0.02, 0.05 },
+      { 0.02, 0.03 }, { 0, 0.01 }, 0.2 },
+    { "realistic", 1.0, 0.03, 0.12, 0.03, 0.25,
+      { 0.03, 0.08 }, { 0.08, 0.2 }, 0.02, 0.01, 0.5,
+      { 0.08, 0.18 }, 0.3, { 0.1, 0.4 }, 0.1, 0.08, 0.15, 0.15, 0.25, 0.5,
+      1, { 0.15, 0.4 }, { 0.02, 0.06 }, { 0.015, 0.05 }, { 0.04, 0.2 },
+      { 0.04, 0.12 }, { 0.01, 0.03 }, 0.4 },
+    { "heavy", 1.5, 0.05, 0.2, 0.05, 0.3,
+      { 0.05, 0.12 }, { 0.1, 0.25 }, 0.02, 0.01, 0.6,
+      { 0.12, 0.25 }, 0.3, { 0.1, 0.4 }, 0.15, 0.12, 0.2, 0.2, 0.32, 0.5,
+      1, { 0.2, 0.5 }, { 0.04, 0.1 }, { 0.03, 0.08 }, { 0.08, 0.3 },
+      { 0.08, 0.2 }, { 0.03, 0.08 }, 0.5 },
+    { "cross-company", 1.0, 0.03, 0.25, 0.03, 0.25,
+      { 0.03, 0.08 }, { 0.08, 0.2 }, 0.02, 0.01, 0.5,
+      { 0.10, 0.30 }, 0.6, { 0.05, 0.8 }, 0.15, 0.1, 0.25, 0.15, 0.25, 0.5,
+      1, { 0.15, 0.4 }, { 0.02, 0.06 }, { 0.015, 0.05 }, { 0.05, 0.55 },
+      { 0.05, 0.5 }, { 0.02, 0.15 }, 0.4 },
+};
+
+static const struct profile *prof = &profiles[0];
+
 static uint64_t n_persons;   /* P */
 static uint64_t pb, pa, n_overlap, db, da; /* persons and duplicates per file */
 static struct perm member_perm, fileb_perm, filea_perm, dupb_perm, dupa_perm;
@@ -1010,6 +1083,7 @@ struct member {
     char birth[NAME_MAX_BYTES]; /* birth name when it differs, else "" */
     int by, bm, bd;
     int namesake, twin, junior;
+    int same_pc; /* namesake living in the other's postcode */
 };
 
 struct household {
@@ -1178,7 +1252,7 @@ draw_addr(struct rng *r, struct addr *a)
     a->type = (unsigned)wtab_pick(&w_stype, r);
     a->street = below(r, N(street_names));
     a->compl = chance(r, 0.10) ? (int)below(r, N(complements)) : -1;
-    if (chance(r, 0.45))
+    if (chance(r, prof->landline))
         draw_phone(r, c->zone, 0, a->land);
     else
         a->land[0] = '\0';
@@ -1307,6 +1381,19 @@ members_load(struct household *H, int depth)
                 }
                 if (m[0].by == t->by)
                     m[0].by += m[0].by > 1960 ? -3 : 3;
+                /* second model: the namesake lives in the other's postcode
+                 * (own street and number, own landline) */
+                if (prof->ns_same_pc > 0) {
+                    struct rng r2;
+                    rng_init(&r2, T_NSPC, H->start);
+                    if (chance(&r2, prof->ns_same_pc)) {
+                        H->cur.city = T->cur.city;
+                        memcpy(H->cur.pc, T->cur.pc, sizeof(H->cur.pc));
+                        if (H->cur.land[0])
+                            draw_phone(&r2, communes[H->cur.city].zone, 0, H->cur.land);
+                        m[0].same_pc = 1;
+                    }
+                }
             }
             free(T);
         }
@@ -1337,7 +1424,8 @@ household_load(struct household *H, uint64_t h, int depth)
     H->married = chance(&r, 0.7);
     H->single_wed = chance(&r, 0.3); /* widowed or divorced, kept the name */
     u = unit(&r);
-    H->mailbox = H->size < 2 ? MB_NONE : u < 0.12 ? MB_FAMILY : u < 0.22 ? MB_HEAD : MB_NONE;
+    H->mailbox = H->size < 2 ? MB_NONE : u < prof->mb_family ? MB_FAMILY
+               : u < prof->mb_any ? MB_HEAD : MB_NONE;
     H->family_mail[0] = '\0';
     if (H->mailbox == MB_FAMILY) {
         char n[NAME_MAX_BYTES];
@@ -1425,7 +1513,7 @@ contact_load(const struct household *H, unsigned k, struct contact *c)
         draw_phone(&r, communes[H->cur.city].zone, 1, c->mobile);
     if (chance(&r, p->by < 1950 ? 0.6 : 0.9))
         draw_email(&r, H, p, c->email);
-    if (p->by > 1958 && chance(&r, 0.25)) {
+    if (p->by > 1958 && chance(&r, prof->work_share)) {
         char f[NAME_MAX_BYTES], l[NAME_MAX_BYTES];
         const char *d = work_domains[below(&r, N(work_domains))];
         s_mailpart(p->first, f, sizeof(f), 1);
@@ -1641,11 +1729,11 @@ first_render(struct rng *r, int ent, double s, const char *first, char *out)
     const char *nick = nickname_of(first);
 
     s_set(out, first);
-    if (nick && chance(r, (ent == E_BASE ? 0.02 : 0.04) * s))
+    if (nick && chance(r, prof->nick[ent] * s))
         s_set(out, nick);
-    else if (chance(r, (ent == E_BASE ? 0.08 : 0.2) * s))
+    else if (chance(r, prof->compound[ent] * s))
         compound_variant(r, out);
-    if (chance(r, 0.02 * s))
+    if (chance(r, prof->first_typo * s))
         s_typo(out, r);
     if (chance(r, ent == E_BASE ? 0.03 : 0.25))
         s_noaccent(out);
@@ -1850,10 +1938,10 @@ stamp_render(struct rng *r, int ent, char *out)
 static const char *
 email_pick(struct rng *r, int ent, int dup, const struct contact *c)
 {
-    double p_work = ent == E_BASE ? 0.1 : 0.35;
+    double p_work = prof->p_work[ent];
     int work;
 
-    if (chance(r, ent == E_BASE ? 0.06 : 0.15))
+    if (chance(r, prof->mail_missing[ent]))
         return "";
     work = c->work[0] && (c->email[0] == '\0' || chance(r, p_work));
     if (dup && c->work[0] && c->email[0] && chance(r, 0.5))
@@ -1880,6 +1968,8 @@ struct shown {
     double s; /* noise scale */
     char first[FLD], last[FLD], birth[FLD];
     const struct addr *a;
+    int swapped;       /* given name and surname swapped */
+    const char *mail;  /* the mailbox the record shows ("" for none) */
 };
 
 static void
@@ -1893,7 +1983,7 @@ shown_draw(struct rng *r, int ent, int dup, const struct household *H,
     v->birth[0] = '\0';
     /* a married woman may be known by her birth name in the acquired
      * entity's older data, or in an old duplicate */
-    if (p->birth[0] && ((ent == E_ACQ && chance(r, 0.5)) ||
+    if (p->birth[0] && ((ent == E_ACQ && chance(r, prof->birth_acq)) ||
                         (ent == E_BASE && dup && chance(r, 0.3))))
         lastname = p->birth;
     else if (ent == E_BASE && p->birth[0] && chance(r, 0.75))
@@ -1902,11 +1992,14 @@ shown_draw(struct rng *r, int ent, int dup, const struct household *H,
         last_render(r, ent, 0.3, p->last, v->birth);
     first_render(r, ent, v->s, p->first, v->first);
     last_render(r, ent, v->s, lastname, v->last);
-    if (chance(r, 0.01 * v->s)) { /* given name and surname swapped */
+    if (chance(r, prof->swap * v->s)) { /* given name and surname swapped */
         char t[FLD];
         s_set(t, v->first);
         s_set(v->first, v->last);
         s_set(v->last, t);
+        v->swapped = 1;
+    } else {
+        v->swapped = 0;
     }
     /* the acquired entity's data is older: it has the address before the
      * move; a duplicate was made at the other address */
@@ -1918,7 +2011,7 @@ shown_draw(struct rng *r, int ent, int dup, const struct household *H,
 
 static void
 base_fields(struct rng *r, int dup, const struct member *p, const struct contact *c,
-            const struct shown *v, char f[][FLD])
+            struct shown *v, char f[][FLD])
 {
     const char *civ = p->sex == FEMALE ? "Mme" : "M.";
     const struct addr *a = v->a;
@@ -1932,13 +2025,14 @@ base_fields(struct rng *r, int dup, const struct member *p, const struct contact
     s_set(f[2], v->first);
     s_set(f[3], v->last);
     s_set(f[4], v->birth);
-    email_render(r, E_BASE, s, email_pick(r, E_BASE, dup, c), f[5]);
+    v->mail = email_pick(r, E_BASE, dup, c);
+    email_render(r, E_BASE, s, v->mail, f[5]);
     /* landline in telephone, mobile in mobile; some put the mobile in
      * telephone */
     f[6][0] = f[7][0] = '\0';
-    if (a->land[0] && !chance(r, 0.1 * s))
+    if (a->land[0] && !chance(r, prof->land_drop * s))
         phone_render(r, E_BASE, s, a->land, f[6]);
-    if (c->mobile[0] && !chance(r, 0.08 * s)) {
+    if (c->mobile[0] && !chance(r, prof->mob_drop * s)) {
         if (f[6][0] == '\0' && chance(r, 0.3))
             phone_render(r, E_BASE, s, c->mobile, f[6]);
         else
@@ -1955,7 +2049,7 @@ base_fields(struct rng *r, int dup, const struct member *p, const struct contact
 
 static void
 acq_fields(struct rng *r, int dup, const struct member *p, const struct contact *c,
-           const struct shown *v, char f[][FLD])
+           struct shown *v, char f[][FLD])
 {
     const char *civ = p->sex == FEMALE ? "Madame" : "Monsieur";
     const struct addr *a = v->a;
@@ -1966,9 +2060,10 @@ acq_fields(struct rng *r, int dup, const struct member *p, const struct contact 
     s_set(f[1], chance(r, 0.08) ? "" : civ);
     s_set(f[2], v->first);
     s_set(f[3], v->last);
-    email_render(r, E_ACQ, s, email_pick(r, E_ACQ, dup, c), f[4]);
+    v->mail = email_pick(r, E_ACQ, dup, c);
+    email_render(r, E_ACQ, s, v->mail, f[4]);
     f[5][0] = '\0';
-    if (!chance(r, 0.12 * s)) {
+    if (!chance(r, prof->acq_phone_drop * s)) {
         if (c->mobile[0] && (!a->land[0] || chance(r, 0.65)))
             phone_render(r, E_ACQ, s, c->mobile, f[5]);
         else if (a->land[0])
@@ -1989,11 +2084,182 @@ acq_fields(struct rng *r, int dup, const struct member *p, const struct contact 
     stamp_render(r, E_ACQ, f[12]);
 }
 
-/* one record of person k of H as the entity's CRM holds it (f[0], the key,
- * is the caller's) */
+/* ------------------------------------------------------------------ */
+/* the second noise model (profiles other than classic)               */
+/* ------------------------------------------------------------------ */
+
+/* Records the second model changed, for the summary. */
+static struct {
+    uint64_t first_part, initial, typo, mail, phone, addr;
+} st2;
+
+static int
+cp_vowel(uint32_t c)
+{
+    const char *plain = cp_plain(c);
+
+    if (plain != NULL)
+        c = (uint32_t)(unsigned char)plain[0];
+    return c < 0x80 && strchr("aeiouyAEIOUY", (int)c) != NULL;
+}
+
+/* A given name as a CRM clerk shortens it: an initial ("J.", "J"), a
+ * clipped form cut before a vowel ("Christophe" -> "Christ.", "Frédéric"
+ * -> "Fréd.", "Nathalie" -> "Nath."), or the initials of a compound
+ * ("J.-P.", "J-P", "J.P."). */
 static void
-record_render(struct rng *r, int ent, int dup, const struct household *H,
-              unsigned k, const struct contact *c, char f[][FLD])
+first_abbrev(struct rng *r, const char *first, char *out)
+{
+    uint32_t cp[CPMAX], o[CPMAX];
+    int n = u8_decode(first, cp, CPMAX), no = 0, i = 0, dash = -1;
+    unsigned u;
+
+    for (int j = 0; j < n; j++)
+        if (cp[j] == '-' && dash < 0)
+            dash = j;
+    if (n == 0) {
+        out[0] = '\0';
+        return;
+    }
+    if (dash > 0 && dash + 1 < n) {
+        uint32_t a = cp[0], b = cp[dash + 1];
+        switch (below(r, 3)) {
+        case 0: o[0] = a, o[1] = '.', o[2] = '-', o[3] = b, o[4] = '.', no = 5; break;
+        case 1: o[0] = a, o[1] = '-', o[2] = b, no = 3; break;
+        default: o[0] = a, o[1] = '.', o[2] = b, o[3] = '.', no = 4; break;
+        }
+        u8_encode(o, no, out, FLD);
+        return;
+    }
+    u = below(r, 10);
+    if (u >= 7) { /* clipped: consonants, vowels, consonants; at least 3 letters */
+        for (int round = 0; round < 2 && (round == 0 || i < 3); round++) {
+            while (i < n && !cp_vowel(cp[i]))
+                i++;
+            while (i < n && cp_vowel(cp[i]))
+                i++;
+            while (i < n && !cp_vowel(cp[i]))
+                i++;
+        }
+        if (i >= 3 && i < n) {
+            memcpy(o, cp, (size_t)i * sizeof(*cp));
+            o[i] = '.';
+            u8_encode(o, i + 1, out, FLD);
+            return;
+        }
+    }
+    o[0] = cp[0];
+    no = 1;
+    if (u < 5 || u >= 7)
+        o[no++] = '.';
+    u8_encode(o, no, out, FLD);
+}
+
+/* What else a person has: a second personal mailbox, another mobile (an
+ * old number or a work one), a work line and a second address (work or
+ * second home, in the same town half the time).  From its own stream, so
+ * the same whatever record asks. */
+struct alt {
+    char email[MAIL_MAX_BYTES];
+    char mobile[11], workline[11];
+    struct addr addr;
+};
+
+static void
+alt_load(const struct household *H, unsigned k, const struct contact *c, struct alt *a)
+{
+    const struct member *p = &H->m[k];
+    struct rng r;
+
+    memset(a, 0, sizeof(*a));
+    rng_init(&r, T_ALT, p->id);
+    draw_phone(&r, communes[H->cur.city].zone, 1, a->mobile);
+    draw_addr(&r, &a->addr);
+    if (chance(&r, 0.5)) {
+        a->addr.city = H->cur.city;
+        pick_postcode(&communes[a->addr.city], &r, a->addr.pc);
+    }
+    draw_phone(&r, communes[a->addr.city].zone, 0, a->workline);
+    for (int t = 0; t < 4; t++) {
+        draw_email(&r, H, p, a->email);
+        if (strcmp(a->email, c->email) != 0 && strcmp(a->email, c->work) != 0)
+            break;
+    }
+}
+
+/* The failure classes that real CRMs show and the first model makes rare:
+ * a compound given name cut to its first part, an initial or a clipped
+ * given name, one more one-letter slip, another mailbox, another phone,
+ * another address.  Applied to the rendered fields f of one record, from
+ * the record's own second stream r. */
+static void
+noise2(struct rng *r, int ent, const struct household *H, unsigned k,
+       const struct contact *c, const struct shown *v, char f[][FLD])
+{
+    const struct member *p = &H->m[k];
+    int ei = ent == E_BASE ? 5 : 4, si = ent == E_BASE ? 8 : 6, have_alt = 0;
+    struct alt a;
+    char t[FLD];
+
+    if (!v->swapped) {
+        const char *dash = strchr(p->first, '-');
+        if (dash != NULL && chance(r, prof->first_part[ent])) {
+            size_t l = (size_t)(dash - p->first);
+            memcpy(t, p->first, l);
+            t[l] = '\0';
+            first_render(r, ent, 0, t, f[2]);
+            st2.first_part++;
+        } else if (chance(r, prof->initial[ent])) {
+            first_abbrev(r, p->first, t);
+            first_render(r, ent, 0, t, f[2]);
+            st2.initial++;
+        }
+        if (chance(r, prof->typo2[ent] * v->s)) {
+            s_set(t, f[2]);
+            s_typo(f[2], r);
+            st2.typo += strcmp(t, f[2]) != 0;
+        }
+    }
+    if (v->mail[0] && chance(r, prof->mail_other[ent])) {
+        const char *m;
+        alt_load(H, k, c, &a);
+        have_alt = 1;
+        if (c->work[0] && v->mail != c->work && chance(r, 0.6))
+            m = c->work;
+        else if (v->mail != c->email && c->email[0])
+            m = c->email;
+        else
+            m = a.email;
+        email_render(r, ent, v->s, m, f[ei]);
+        st2.mail++;
+    }
+    if (chance(r, prof->phone_other[ent])) {
+        char *dst = ent == E_BASE ? (f[7][0] ? f[7] : f[6][0] ? f[6] : NULL)
+                                  : (f[5][0] ? f[5] : NULL);
+        if (dst != NULL) {
+            if (!have_alt)
+                alt_load(H, k, c, &a);
+            have_alt = 1;
+            phone_render(r, ent, v->s, chance(r, 0.6) ? a.mobile : a.workline, dst);
+            st2.phone++;
+        }
+    }
+    if (chance(r, prof->addr_other[ent])) {
+        if (!have_alt)
+            alt_load(H, k, c, &a);
+        street_render(r, ent, v->s, &a.addr, f[si]);
+        s_set(f[si + 1], a.addr.pc);
+        town_render(r, ent, &a.addr, f[si + 2]);
+        st2.addr++;
+    }
+}
+
+/* one record of person k of H as the entity's CRM holds it (f[0], the key,
+ * is the caller's); r2 feeds the second noise model only */
+static void
+record_render(struct rng *r, struct rng *r2, int ent, int dup,
+              const struct household *H, unsigned k, const struct contact *c,
+              char f[][FLD])
 {
     struct shown v;
 
@@ -2002,6 +2268,8 @@ record_render(struct rng *r, int ent, int dup, const struct household *H,
         base_fields(r, dup, &H->m[k], c, &v, f);
     else
         acq_fields(r, dup, &H->m[k], c, &v, f);
+    if (prof->second)
+        noise2(r2, ent, H, k, c, &v, f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2156,6 +2424,7 @@ out_close(struct csvout *o)
 struct stats {
     uint64_t households, hh_persons, hh_split, hh_shared, twins, juniors;
     uint64_t namesakes, married_names, moved_overlap, overlap_pairs;
+    uint64_t ns_same_pc;
 };
 
 static struct stats st;
@@ -2184,6 +2453,7 @@ stats_household(const struct household *H)
         st.twins += (uint64_t)p->twin;
         st.juniors += (uint64_t)p->junior;
         st.namesakes += (uint64_t)p->namesake;
+        st.ns_same_pc += (uint64_t)p->same_pc;
         st.married_names += p->birth[0] != '\0';
         if (ib && ia && H->moved)
             st.moved_overlap++;
@@ -2228,7 +2498,7 @@ write_entity(int ent, struct csvout *o, struct csvout *truth)
         uint64_t rec = perm_fwd(fp, s), rank, i;
         int dup = rec >= persons;
         struct contact c;
-        struct rng rr;
+        struct rng rr, r2;
 
         rank = dup ? perm_fwd(dp, rec - persons) : rec;
         i = perm_inv(&member_perm, first_rank + rank);
@@ -2237,7 +2507,8 @@ write_entity(int ent, struct csvout *o, struct csvout *truth)
             stats_household(H);
         contact_load(H, (unsigned)(i - H->start), &c);
         rng_init(&rr, ent == E_BASE ? T_BREC : T_AREC, s);
-        record_render(&rr, ent, dup, H, (unsigned)(i - H->start), &c, f);
+        rng_init(&r2, ent == E_BASE ? T_NOISEB : T_NOISEA, s);
+        record_render(&rr, &r2, ent, dup, H, (unsigned)(i - H->start), &c, f);
         rng_init(&rr, ent == E_BASE ? T_KEYB : T_KEYA, s);
         if (ent == E_BASE)
             catu(key, key + sizeof(key), 100000 + 3 * s + below(&rr, 3), 1);
@@ -2271,16 +2542,19 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: gencrm --seed S --base N --acquired M --overlap F --out DIR\n"
-        "              [--dup R] [--noise X] [--moves R] [--namesakes R]\n"
-        "              [--households R]\n"
+        "              [--profile P] [--dup R] [--noise X] [--moves R]\n"
+        "              [--namesakes R] [--households R]\n"
         "  --base N        rows of DIR/base.csv (groupe: UTF-8, ',')\n"
         "  --acquired M    rows of DIR/acquired.csv (acquis: Windows-1252, ';')\n"
         "  --overlap F     share of the acquired persons also in base (0..1)\n"
-        "  --dup R         in-file duplicates per person (default 0.03)\n"
-        "  --noise X       scale of typos and format slips (default 1)\n"
-        "  --moves R       households that moved between the exports (0.12)\n"
-        "  --namesakes R   lone persons named like someone else (0.02)\n"
-        "  --households R  chance a person lives with the previous one (0.2)\n"
+        "  --profile P     classic (default), light, realistic, heavy or\n"
+        "                  cross-company: corruption rates, see tests/gen/README.md;\n"
+        "                  it sets the defaults of the options below\n"
+        "  --dup R         in-file duplicates per person (classic: 0.03)\n"
+        "  --noise X       scale of typos and format slips (classic: 1)\n"
+        "  --moves R       households that moved between the exports (classic: 0.12)\n"
+        "  --namesakes R   lone persons named like someone else (classic: 0.02)\n"
+        "  --households R  chance a person lives with the previous one (classic: 0.2)\n"
         "writes DIR/base.csv, DIR/acquired.csv, DIR/truth.csv; summary on stderr\n");
 }
 
@@ -2315,7 +2589,7 @@ parse_rate(const char *s, double *out, double max)
 static int
 parse_args(int argc, char **argv)
 {
-    int have = 0;
+    int have = 0, set = 0; /* set: knobs given explicitly, over the profile */
 
     for (int i = 1; i < argc; i += 2) { /* --name value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2339,16 +2613,23 @@ parse_args(int argc, char **argv)
             bad = parse_rate(v, &cfg.overlap, 1), have |= 8;
         else if (strcmp(a, "--out") == 0)
             cfg.out = v, have |= 16;
-        else if (strcmp(a, "--dup") == 0)
-            bad = parse_rate(v, &cfg.dup, 1);
+        else if (strcmp(a, "--profile") == 0) {
+            size_t j;
+            for (j = 0; j < N(profiles) && strcmp(profiles[j].name, v) != 0; j++)
+                ;
+            bad = j == N(profiles);
+            if (!bad)
+                prof = &profiles[j];
+        } else if (strcmp(a, "--dup") == 0)
+            bad = parse_rate(v, &cfg.dup, 1), set |= 1;
         else if (strcmp(a, "--noise") == 0)
-            bad = parse_rate(v, &cfg.noise, 10);
+            bad = parse_rate(v, &cfg.noise, 10), set |= 2;
         else if (strcmp(a, "--moves") == 0)
-            bad = parse_rate(v, &cfg.moves, 1);
+            bad = parse_rate(v, &cfg.moves, 1), set |= 4;
         else if (strcmp(a, "--namesakes") == 0)
-            bad = parse_rate(v, &cfg.namesakes, 1);
+            bad = parse_rate(v, &cfg.namesakes, 1), set |= 8;
         else if (strcmp(a, "--households") == 0)
-            bad = parse_rate(v, &cfg.households, 1);
+            bad = parse_rate(v, &cfg.households, 1), set |= 16;
         else {
             fprintf(stderr, "gencrm: unknown option '%s'\n", a);
             return -1;
@@ -2362,6 +2643,16 @@ parse_args(int argc, char **argv)
         fprintf(stderr, "gencrm: --seed, --base, --acquired, --overlap and --out are required\n");
         return -1;
     }
+    if (!(set & 1))
+        cfg.dup = prof->dup;
+    if (!(set & 2))
+        cfg.noise = prof->noise;
+    if (!(set & 4))
+        cfg.moves = prof->moves;
+    if (!(set & 8))
+        cfg.namesakes = prof->namesakes;
+    if (!(set & 16))
+        cfg.households = prof->households;
     if (cfg.base > 100000000 || cfg.acquired > 100000000) {
         fprintf(stderr, "gencrm: at most 100,000,000 rows per file\n");
         return -1;
@@ -2464,6 +2755,16 @@ out:
         (unsigned long long)st.hh_shared, (unsigned long long)st.twins,
         (unsigned long long)st.juniors, (unsigned long long)st.married_names,
         (unsigned long long)st.moved_overlap, (unsigned long long)st.namesakes);
+    if (prof->second)
+        fprintf(stderr,
+            "  profile          %s: %llu namesakes in the other's postcode; records with\n"
+            "                   a compound given name cut %llu, an initial or clipped\n"
+            "                   given name %llu, one more slip %llu, another mailbox %llu,\n"
+            "                   another phone %llu, another address %llu\n",
+            prof->name, (unsigned long long)st.ns_same_pc,
+            (unsigned long long)st2.first_part, (unsigned long long)st2.initial,
+            (unsigned long long)st2.typo, (unsigned long long)st2.mail,
+            (unsigned long long)st2.phone, (unsigned long long)st2.addr);
     free(count_b);
     free(count_a);
     return 0;
