@@ -139,6 +139,7 @@ bench: all
 	@BUILD=$(BUILD) sh tests/bench/agent.sh
 	@BUILD=$(BUILD) sh tests/bench/match.sh
 	@BUILD=$(BUILD) sh tests/bench/hub-match.sh
+	@BUILD=$(BUILD) sh tests/bench/quality.sh
 	@BUILD=$(BUILD) sh tests/bench/gdpr.sh
 
 demo:
