@@ -1047,6 +1047,70 @@ name_level(const struct nview *x, const struct nview *y, int strict)
     return name_level2(x, y, strict, &contained);
 }
 
+/*
+ * An initial or a shortened first name and the name it may stand for: the
+ * words of one are all single letters (J, J P, or one token of two letters:
+ * JP) that begin the other's words in order (J / Jacques, J P / Jean-Pierre,
+ * J / Jean-Pierre, J P / Jean), or one word of three letters or more begins
+ * the other's first word (Rom / Romain, Christ / Christophe).  Two
+ * letters with a vowel are a name (Jo, Al), not initials.  Jean / Jeanne
+ * are two names (gendered, checked before).
+ */
+static int
+initial_of(const struct nview *x, const struct nview *y)
+{
+    const char *w[2][8];
+    size_t wl[2][8], n[2];
+    char ini[2][8];
+    size_t ni[2];
+
+    n[0] = words(x->sp, x->lsp, w[0], wl[0], 8);
+    n[1] = words(y->sp, y->lsp, w[1], wl[1], 8);
+    if (n[0] == 0 || n[1] == 0)
+        return 0;
+    for (int s = 0; s < 2; s++) {
+        int all_single = 1;
+        ni[s] = 0;
+        for (size_t i = 0; i < n[s]; i++) {
+            all_single &= wl[s][i] == 1;
+            ini[s][ni[s]++] = w[s][i][0];
+        }
+        if (all_single)
+            continue;
+        if (n[s] == 1 && wl[s][0] == 2 && !strchr("aeiouy", w[s][0][0]) &&
+            !strchr("aeiouy", w[s][0][1])) { /* "jp", not "jo" */
+            ini[s][0] = w[s][0][0];
+            ini[s][1] = w[s][0][1];
+            ni[s] = 2;
+            continue;
+        }
+        ni[s] = 0; /* not initials: compare by word starts below */
+    }
+    for (int s = 0; s < 2; s++) {
+        int g = 1 - s;
+        size_t k;
+        if (ni[s] == 0)
+            continue;
+        /* the other's initials, whatever it is */
+        if (ni[g] == 0) {
+            ni[g] = n[g];
+            for (size_t i = 0; i < n[g]; i++)
+                ini[g][i] = w[g][i][0];
+        }
+        k = ni[s] < ni[g] ? ni[s] : ni[g];
+        return memcmp(ini[s], ini[g], k) == 0 && !(ni[s] == ni[g] && n[s] == n[g] &&
+                                                   wl[s][0] == wl[g][0]);
+    }
+    /* a shortened form: one word, a strict prefix of the other's first */
+    for (int s = 0; s < 2; s++) {
+        int g = 1 - s;
+        if (n[s] == 1 && wl[s][0] >= 3 && wl[s][0] < wl[g][0] &&
+            memcmp(w[s][0], w[g][0], wl[s][0]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int
 first_level(const struct match_rec *a, const struct match_rec *b, const struct nview *x,
             const struct nview *y, struct match_cmp *c)
@@ -1064,6 +1128,10 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
     if (l > MATCH_CLOSE && nick_agree(a, b)) {
         c->flags |= MATCH_CMP_NICKNAME;
         return MATCH_CLOSE;
+    }
+    if (l > MATCH_PARTIAL && initial_of(x, y)) {
+        c->flags |= MATCH_CMP_INITIAL;
+        return MATCH_PARTIAL;
     }
     return l;
 }
@@ -1114,7 +1182,8 @@ cmp_names(const struct match_rec *a, const struct match_rec *b, struct match_cmp
             ff = fl < MATCH_CLOSE ? MATCH_CLOSE : fl;
             ll = lf < MATCH_CLOSE ? MATCH_CLOSE : lf;
             c->flags |= MATCH_CMP_SWAPPED;
-            c->flags &= (uint8_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND);
+            c->flags &= (uint8_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND |
+                                   MATCH_CMP_INITIAL);
         }
     }
     c->level[MATCH_F_FIRST] = (uint8_t)ff;
@@ -1445,6 +1514,24 @@ match_compare_values(int what, const char *a, const char *b)
     }
 }
 
+/*
+ * First names that differ only as one person's names do (an initial, a
+ * shortened form, a compound and its part, a nickname, a typo), with a
+ * personal e-mail in common (not a role or family mailbox, not one that
+ * agrees only as the names do): the same person, not a relative at the
+ * same address.  A landline or an address alone is the household's.
+ */
+static int
+personal_variant(const struct match_cmp *c)
+{
+    int first = c->level[MATCH_F_FIRST], email = c->level[MATCH_F_EMAIL];
+    int variant = (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
+                  first == MATCH_CLOSE;
+
+    return variant && email <= MATCH_CLOSE &&
+           !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL));
+}
+
 int
 match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
 {
@@ -1455,7 +1542,8 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
         return 0;
     if ((rules & MATCH_RULE_HOUSEHOLD) && dob != MATCH_EXACT &&
         (first == MATCH_DIFFERENT || first == MATCH_PARTIAL ||
-         (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND))))
+         (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND))) &&
+        !personal_variant(c))
         return 1;
     if ((rules & MATCH_RULE_TWINS) && first == MATCH_DIFFERENT && dob == MATCH_EXACT)
         return 1;

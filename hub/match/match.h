@@ -225,6 +225,11 @@ enum match_cmp_flags {
                                   (same local part holding the last name at
                                   another domain, or one edit apart) are
                                   taken as missing */
+    MATCH_CMP_INITIAL = 128, /* first names agree only as an initial or a
+                                shortened form and the name it stands for
+                                (J. / Jacques, J.-P. / Jean-Pierre, Rom. /
+                                Romain): PARTIAL, a variant, not a
+                                different name */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15

@@ -108,6 +108,31 @@ test_names_accents_and_compounds(void **state)
 }
 
 static void
+test_names_initials(void **state)
+{
+    (void)state;
+    /* an initial or a shortened form agrees with the name it stands for,
+     * as a variant (PARTIAL), never as the same name */
+    level_is(MATCH_V_FIRST, NAME("J."), NAME("Jacques"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("J"), NAME("Jean-Pierre"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("J.-P."), NAME("Jean-Pierre"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("J.-P."), NAME("Jaen-Pierre"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("JP"), NAME("Jean-Pierre"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("É."), NAME("Élodie"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("Rom."), NAME("Romain"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("Christ."), NAME("Christophe"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("J."), NAME("J."), MATCH_EXACT);
+    /* another letter, another name */
+    level_is(MATCH_V_FIRST, NAME("J."), NAME("Paul"), MATCH_DIFFERENT);
+    level_is(MATCH_V_FIRST, NAME("P."), NAME("J."), MATCH_DIFFERENT);
+    level_is(MATCH_V_FIRST, NAME("J.-P."), NAME("Jean-Marc"), MATCH_DIFFERENT);
+    /* two letters with a vowel are a name; a feminine ending stays two */
+    level_is(MATCH_V_FIRST, NAME("Jo"), NAME("Jacques"), MATCH_DIFFERENT);
+    level_is(MATCH_V_FIRST, "jean", "jeanne", MATCH_DIFFERENT);
+    level_is(MATCH_V_FIRST, "ma", "martine", MATCH_DIFFERENT);
+}
+
+static void
 test_names_particles(void **state)
 {
     (void)state;
@@ -594,11 +619,35 @@ test_contradictions(void **state)
     assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
     c.flags = MATCH_CMP_GENERATION;
     assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
-    /* Marie and Marie-Claude, no birth date */
+    /* Marie and Marie-Claude, no birth date, sharing what a household
+     * shares (address, landline): two people */
     c.flags = MATCH_CMP_COMPOUND;
     c.level[MATCH_F_FIRST] = MATCH_CLOSE;
     c.level[MATCH_F_BIRTH_DATE] = MATCH_MISSING;
+    c.level[MATCH_F_EMAIL] = MATCH_MISSING;
     assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    c.level[MATCH_F_EMAIL] = MATCH_DIFFERENT;
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* ... with a personal e-mail in common: one person (a known variant
+     * does not veto strong evidence) */
+    c.level[MATCH_F_EMAIL] = MATCH_EXACT;
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* ... but a family or role mailbox is the household's */
+    c.flags = MATCH_CMP_COMPOUND | MATCH_CMP_ROLE_EMAIL;
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* and e-mails that agree only as the names do are not evidence */
+    c.flags = MATCH_CMP_COMPOUND | MATCH_CMP_NAME_EMAIL;
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* an initial (J. / Jacques) is a variant too; a first name that is
+     * only phonetically alike is not */
+    c.flags = MATCH_CMP_INITIAL;
+    c.level[MATCH_F_FIRST] = MATCH_PARTIAL;
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    c.flags = 0;
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    c.level[MATCH_F_EMAIL] = MATCH_EXACT;
+    c.flags = MATCH_CMP_COMPOUND;
+    c.level[MATCH_F_FIRST] = MATCH_CLOSE;
     c.level[MATCH_F_BIRTH_DATE] = MATCH_EXACT;
     assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
     /* names alone, elsewhere */
@@ -1174,6 +1223,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_accents_and_compounds),
+        cmocka_unit_test(test_names_initials),
         cmocka_unit_test(test_names_particles),
         cmocka_unit_test(test_names_swapped_married_nicknames),
         cmocka_unit_test(test_dates),
