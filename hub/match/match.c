@@ -989,6 +989,17 @@ words_contained(const char *a, size_t la, const char *b, size_t lb)
  * a couple: Jean/Jeanne, Christian/Christiane, Daniel/Danielle, Paul/
  * Pauline, Antoine/Antoinette, Julien/Julienne, and Julie/Julien.
  */
+/* Given names whose feminine adds an ending (Jean / Jeanne): only these
+ * make a gendered pair, so that a shortened name (Mart / Martine, Côm /
+ * Côme) is not taken for one. */
+static const char *const masculine_names[] = {
+    "adrien albert antoine augustin bastien bernard celestin christian claud clement",
+    "damien daniel denis emmanuel ernest eugen fabien florentin francois gabriel",
+    "gilbert henri hubert jean joseph jose julien justin leon lionel louis lucien",
+    "manuel marcel martin michel noel norbert pascal paul pierre raphael rene robert",
+    "sebastien simon valentin vivien yvon",
+};
+
 static int
 gendered(const char *a, size_t la, const char *b, size_t lb)
 {
@@ -1000,6 +1011,9 @@ gendered(const char *a, size_t la, const char *b, size_t lb)
         return 0;
     if (d == 1 && l[ls] == 'n' && s[ls - 2] == 'i' && s[ls - 1] == 'e')
         return 1;
+    if (!in_table(masculine_names, sizeof(masculine_names) / sizeof(masculine_names[0]), s,
+                  ls))
+        return 0;
     for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++)
         if (strlen(endings[i]) == d && memcmp(l + ls, endings[i], d) == 0)
             return s[ls - 1] != 'e' || d > 1;
@@ -1053,7 +1067,8 @@ name_level(const struct nview *x, const struct nview *y, int strict)
  * JP) that begin the other's words in order (J / Jacques, J P / Jean-Pierre,
  * J / Jean-Pierre, J P / Jean), or one word of three letters or more begins
  * the other's first word (Rom / Romain, Christ / Christophe).  Two
- * letters with a vowel are a name (Jo, Al), not initials.  Jean / Jeanne
+ * letters with a vowel are initials only beside a compound name (AS /
+ * Anne-Sophie); alone they are a name (Jo, Al).  Jean / Jeanne
  * are two names (gendered, checked before).
  */
 static int
@@ -1077,8 +1092,9 @@ initial_of(const struct nview *x, const struct nview *y)
         }
         if (all_single)
             continue;
-        if (n[s] == 1 && wl[s][0] == 2 && !strchr("aeiouy", w[s][0][0]) &&
-            !strchr("aeiouy", w[s][0][1])) { /* "jp", not "jo" */
+        if (n[s] == 1 && wl[s][0] == 2 &&
+            ((!strchr("aeiouy", w[s][0][0]) && !strchr("aeiouy", w[s][0][1])) ||
+             n[1 - s] >= 2)) { /* "jp", "as" for Anne-Sophie; not "jo" alone */
             ini[s][0] = w[s][0][0];
             ini[s][1] = w[s][0][1];
             ni[s] = 2;

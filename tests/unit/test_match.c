@@ -121,6 +121,13 @@ test_names_initials(void **state)
     level_is(MATCH_V_FIRST, NAME("É."), NAME("Élodie"), MATCH_PARTIAL);
     level_is(MATCH_V_FIRST, NAME("Rom."), NAME("Romain"), MATCH_PARTIAL);
     level_is(MATCH_V_FIRST, NAME("Christ."), NAME("Christophe"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("AS"), NAME("Anne-Sophie"), MATCH_PARTIAL);
+    /* a shortened name is not a gendered pair (Mart. / Martine), a name
+     * and its feminine are (Martin / Martine) */
+    level_is(MATCH_V_FIRST, NAME("Mart."), NAME("Martine"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("Côm"), NAME("Côme"), MATCH_PARTIAL);
+    level_is(MATCH_V_FIRST, NAME("Martin"), NAME("Martine"), MATCH_DIFFERENT);
+    level_is(MATCH_V_FIRST, NAME("Michel"), NAME("Michèle"), MATCH_DIFFERENT);
     level_is(MATCH_V_FIRST, NAME("J."), NAME("J."), MATCH_EXACT);
     /* another letter, another name */
     level_is(MATCH_V_FIRST, NAME("J."), NAME("Paul"), MATCH_DIFFERENT);
