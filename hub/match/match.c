@@ -1198,8 +1198,8 @@ cmp_names(const struct match_rec *a, const struct match_rec *b, struct match_cmp
             ff = fl < MATCH_CLOSE ? MATCH_CLOSE : fl;
             ll = lf < MATCH_CLOSE ? MATCH_CLOSE : lf;
             c->flags |= MATCH_CMP_SWAPPED;
-            c->flags &= (uint8_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND |
-                                   MATCH_CMP_INITIAL);
+            c->flags &= (uint16_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND |
+                                    MATCH_CMP_INITIAL);
         }
     }
     c->level[MATCH_F_FIRST] = (uint8_t)ff;
@@ -1321,10 +1321,33 @@ phone_level(const char *a, size_t la, const char *b, size_t lb)
     return MATCH_DIFFERENT;
 }
 
+/* A mobile number (E.164, as nv_norm_phone writes it): a person's own,
+ * where a landline is the household's.  Numbering plans that tell them
+ * apart by their first digits; elsewhere (North America) none is. */
+static int
+is_mobile(const char *p, size_t n)
+{
+    static const char *const prefixes[] = {
+        "+336", "+337",                                   /* France */
+        "+26269", "+262639", "+590690", "+590691", "+594694", "+596696",
+        "+596697", "+689", "+687",                        /* overseas */
+        "+324", "+417", "+447", "+4915", "+4916", "+4917", "+346", "+347",
+        "+393", "+3519", "+316", "+3526", "+3538", "+614", "+2126", "+2127",
+        "+2135", "+2136", "+2137", "+2162", "+2165", "+2169",
+    };
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t l = strlen(prefixes[i]);
+        if (n > l + 4 && memcmp(p, prefixes[i], l) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void
 cmp_phones(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
-    int best = MATCH_MISSING;
+    int best = MATCH_MISSING, mobile = 0;
 
     for (int i = 0; i < MATCH_MAX_PHONES; i++) {
         if (SL(a, S_PHONE0 + i) == 0)
@@ -1336,10 +1359,14 @@ cmp_phones(const struct match_rec *a, const struct match_rec *b, struct match_cm
                 continue;
             l = phone_level(SP(a, S_PHONE0 + i), SL(a, S_PHONE0 + i),
                             SP(b, S_PHONE0 + j), SL(b, S_PHONE0 + j));
+            if (l == MATCH_EXACT && is_mobile(SP(a, S_PHONE0 + i), SL(a, S_PHONE0 + i)))
+                mobile = 1;
             best = better(best, l);
         }
     }
     c->level[MATCH_F_PHONE] = (uint8_t)best;
+    if (mobile)
+        c->flags |= MATCH_CMP_MOBILE;
 }
 
 static int
@@ -1534,8 +1561,9 @@ match_compare_values(int what, const char *a, const char *b)
  * First names that differ only as one person's names do (an initial, a
  * shortened form, a compound and its part, a nickname, a typo), with a
  * personal e-mail in common (not a role or family mailbox, not one that
- * agrees only as the names do): the same person, not a relative at the
- * same address.  A landline or an address alone is the household's.
+ * agrees only as the names do), or the same mobile number and no e-mails
+ * that differ: the same person, not a relative at the same address.  A
+ * landline or an address alone is the household's.
  */
 static int
 personal_variant(const struct match_cmp *c)
@@ -1544,8 +1572,12 @@ personal_variant(const struct match_cmp *c)
     int variant = (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
                   first == MATCH_CLOSE;
 
-    return variant && email <= MATCH_CLOSE &&
-           !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL));
+    if (!variant)
+        return 0;
+    if (email <= MATCH_CLOSE && !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL)))
+        return 1;
+    /* the same mobile, and no e-mail that tells them apart */
+    return (c->flags & MATCH_CMP_MOBILE) && email != MATCH_DIFFERENT;
 }
 
 int
@@ -2499,7 +2531,7 @@ out:
 }
 
 /* A whole comparison in one word: levels (match_cmp_pack) in bits 0..20,
- * address parts in 21..29, flags in 32..39. */
+ * address parts in 21..29, flags in 32..47. */
 #define CODE_LEVELS ((1u << (3 * MATCH_NFIELDS)) - 1)
 _Static_assert(3 * (MATCH_NFIELDS + MATCH_NADDRESS_PARTS) <= 32, "code layout");
 
@@ -2519,7 +2551,7 @@ cmp_of(uint64_t code, struct match_cmp *c)
     match_cmp_unpack((uint32_t)(code & CODE_LEVELS), c);
     for (int i = 0; i < MATCH_NADDRESS_PARTS; i++)
         c->address[i] = (uint8_t)(code >> (3 * (MATCH_NFIELDS + i)) & 7);
-    c->flags = (uint8_t)(code >> 32);
+    c->flags = (uint16_t)(code >> 32);
 }
 
 /* Pairs ahead whose records are prefetched (comparisons are bound by

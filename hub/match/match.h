@@ -230,6 +230,9 @@ enum match_cmp_flags {
                                 (J. / Jacques, J.-P. / Jean-Pierre, Rom. /
                                 Romain): PARTIAL, a variant, not a
                                 different name */
+    MATCH_CMP_MOBILE = 256,  /* the phones agree on a mobile number (a
+                                person's, where a landline is the
+                                household's) */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15
@@ -246,7 +249,7 @@ enum match_cmp_flags {
 struct match_cmp {
     uint8_t level[MATCH_NFIELDS]; /* enum match_level */
     uint8_t address[MATCH_NADDRESS_PARTS]; /* levels of the address parts */
-    uint8_t flags;                /* enum match_cmp_flags */
+    uint16_t flags;               /* enum match_cmp_flags */
 };
 
 /* Compare two records field by field.  Pure, no allocation, symmetric. */
