@@ -1145,7 +1145,7 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
         c->flags |= MATCH_CMP_NICKNAME;
         return MATCH_CLOSE;
     }
-    if (l > MATCH_PARTIAL && initial_of(x, y)) {
+    if (l >= MATCH_PARTIAL && initial_of(x, y)) {
         c->flags |= MATCH_CMP_INITIAL;
         return MATCH_PARTIAL;
     }
