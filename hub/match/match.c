@@ -275,6 +275,9 @@ static const char *const nicknames[] = {
     "anthony tony",
     "antoine toine toinou",
     "benjamin ben benji",
+    "benoit ben",
+    "aurelien aurel",
+    "bernard nanard",
     "bernadette bernie",
     "catherine cathy kate katie cat",
     "caroline caro carol",
@@ -282,6 +285,7 @@ static const char *const nicknames[] = {
     "charlotte charly lottie",
     "christian chris",
     "christine chris tina",
+    "christelle chris",
     "christophe chris",
     "christopher chris kit",
     "daniel dan danny",
@@ -290,7 +294,7 @@ static const char *const nicknames[] = {
     "dominique dom",
     "dorothee doro",
     "edward ed eddie ted",
-    "elisabeth babette lisa zabeth",
+    "elisabeth babette babeth lisa zabeth",
     "elizabeth liz lizzie beth betty eliza libby",
     "emmanuel manu",
     "emmanuelle manue manu",
@@ -302,12 +306,14 @@ static const char *const nicknames[] = {
     "frederick fred freddie",
     "frederique fred",
     "gabriel gaby",
+    "gerard gege",
     "gabrielle gaby",
     "gregory greg",
     "guillaume guigui will",
     "henry harry hank",
     "isabelle isa babette",
     "jacques jacquot jacky",
+    "jacqueline jackie jacky",
     "james jim jimmy jamie",
     "jean jeannot",
     "jeanbaptiste jb",
@@ -315,6 +321,8 @@ static const char *const nicknames[] = {
     "jonathan jon jonny",
     "joseph joe joey jo jojo",
     "josephine jo josy",
+    "josiane josy",
+    "josette josy",
     "katherine kate katie kathy kat",
     "kenneth ken kenny",
     "laurent lolo",
@@ -324,6 +332,9 @@ static const char *const nicknames[] = {
     "marguerite margot",
     "matthew matt",
     "maxime max",
+    "mathieu math",
+    "matthieu math",
+    "margaux margot",
     "maximilien max",
     "michael mike mick mickey",
     "michel michou",
@@ -349,6 +360,7 @@ static const char *const nicknames[] = {
     "susan sue susie",
     "thomas tom tommy",
     "timothy tim",
+    "timothee tim",
     "valentin val",
     "valerie val",
     "veronique vero",
@@ -1561,8 +1573,8 @@ match_compare_values(int what, const char *a, const char *b)
  * First names that differ only as one person's names do (an initial, a
  * shortened form, a compound and its part, a nickname, a typo), with a
  * personal e-mail in common (not a role or family mailbox, not one that
- * agrees only as the names do), or the same mobile number and no e-mails
- * that differ: the same person, not a relative at the same address.  A
+ * agrees only as the names do), or the same mobile number: the same
+ * person, not a relative at the same address.  A
  * landline or an address alone is the household's.
  */
 static int
@@ -1576,8 +1588,9 @@ personal_variant(const struct match_cmp *c)
         return 0;
     if (email <= MATCH_CLOSE && !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL)))
         return 1;
-    /* the same mobile, and no e-mail that tells them apart */
-    return (c->flags & MATCH_CMP_MOBILE) && email != MATCH_DIFFERENT;
+    /* the same mobile: one person's (people keep several mailboxes, so
+     * e-mails that differ do not tell them apart) */
+    return (c->flags & MATCH_CMP_MOBILE) != 0;
 }
 
 int
