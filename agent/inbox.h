@@ -30,6 +30,8 @@
 
 struct nv_inbox_stats {
     unsigned applied, waiting, quarantined, updates, orders, failed;
+    unsigned transliterated; /* updates written with characters replaced */
+    unsigned side;           /* records written to UTF-8 side files */
 };
 
 /* Process every bundle in the inbox. Returns the first refusal code (the
