@@ -786,13 +786,15 @@ open_entry(const struct nv_source *s, struct entry *e, uint64_t *unreadable)
     return fd;
 }
 
-/* Does the file end without a line end (cut, or still being written)? */
+/* Does the file end without a line end (cut, or still being written)?  A
+ * last NUL byte (UTF-16, binary) is left to the reader, which names it. */
 static int
 unterminated(int fd, const struct stat *st)
 {
     char c;
 
-    return st->st_size > 0 && pread(fd, &c, 1, st->st_size - 1) == 1 && c != '\n' && c != '\r';
+    return st->st_size > 0 && pread(fd, &c, 1, st->st_size - 1) == 1 && c != '\n' &&
+           c != '\r' && c != '\0';
 }
 
 static int
