@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
@@ -55,8 +56,19 @@ nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
     if ((r = nv_astate_open(&a->st, dir)) < 0)
         goto fail;
     a->have_st = 1;
-    if ((r = nv_mkdir_p(a->cfg.outbox, 0700)) < 0 ||
-        (r = nv_outbox_recover(a->cfg.outbox, a->st.env, a->st.streams)) < 0)
+    /* the outbox is never created here: a mistyped path must not become a
+     * new directory anywhere (init makes the default one) */
+    {
+        struct stat st;
+        if (stat(a->cfg.outbox, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            if (!need_hub)
+                return 0; /* check and status: check reports it */
+            r = nv_fail(NV_ECONFIG, "outbox '%s' is not a directory: create it or correct "
+                        "'outbox' in %s", a->cfg.outbox, a->cfg.path);
+            goto fail;
+        }
+    }
+    if ((r = nv_outbox_recover(a->cfg.outbox, a->st.env, a->st.streams)) < 0)
         goto fail;
     return 0;
 fail:

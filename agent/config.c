@@ -29,8 +29,15 @@ static const char template_text[] =
     "bundle_cap = 64M            # change records per bundle, before compression\n"
     "compression_level = 1       # zstd level, 1 (fast, least memory) to 19 (small)\n"
     "settle = 2000               # ms a file must stay unchanged before it is read\n"
+    "incomplete_wait = 60000     # ms, when its last line has no line end (then rejected)\n"
+    "max_delete_share = 20%%     # full exports: deletes over this share of the known\n"
+    "max_delete_count = 10000    # records, or this many, are withheld until\n"
+    "                            # 'nova-agent accept-deletes' (per source too)\n"
     "import_delimiter = ;        # dialect of the CSV files written to import_dir\n"
     "import_encoding = utf-8\n"
+    "import_formula_guard = yes  # neutralise =, +, -, @ values for spreadsheets\n"
+    "import_unrepresentable = transliterate  # or utf8-file: characters the\n"
+    "                            # import_encoding lacks (see README)\n"
     "\n"
     "# One section per watched export directory.\n"
     "# [source contacts]\n"
@@ -41,7 +48,11 @@ static const char template_text[] =
     "# header = yes\n"
     "# encoding = windows-1252   # utf-8 (BOM or not), windows-1252, iso-8859-1\n"
     "# key = id                  # record key column(s), comma-separated\n"
-    "# mode = full               # full snapshots (deletes detected) or delta\n";
+    "# mode = full               # full snapshots (deletes detected) or delta\n"
+    "# snapshot = file           # full: each file is the snapshot, or multi: the files\n"
+    "# snapshot_window = 300     # written within this many seconds are one snapshot\n"
+    "# snapshot_parts = 0        # multi: files one run has (0: any number)\n"
+    "# max_field_lines = 100     # lines a quoted field may span\n";
 
 const char *
 nv_agent_config_template(const char *entity)
@@ -117,6 +128,25 @@ parse_delim(const char *v, char *out)
 
 #define BAD(...) do { r = nv_fail(NV_ECONFIG, __VA_ARGS__); goto out; } while (0)
 
+/* "20%", "0.2": a share from 0 to 1 */
+static int
+parse_share(const char *v, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+
+    if (end == v)
+        return -1;
+    if (*end == '%') {
+        d /= 100;
+        end++;
+    }
+    if (*end != '\0' || !(d >= 0 && d <= 1))
+        return -1;
+    *out = d;
+    return 0;
+}
+
 static int
 set_source(struct nv_source *s, const char *dir, const char *path, int line,
            const char *k, const char *v)
@@ -128,8 +158,39 @@ set_source(struct nv_source *s, const char *dir, const char *path, int line,
             BAD("%s line %d: 'dir' given twice", path, line);
         s->dir = resolve(dir, v);
     } else if (!strcmp(k, "pattern")) {
+        if (strchr(v, '/') != NULL || strstr(v, "..") != NULL)
+            BAD("%s line %d: pattern must be a file-name pattern inside 'dir' (no '/' and no '..')",
+                path, line);
         free(s->pattern);
         s->pattern = strdup(v);
+    } else if (!strcmp(k, "snapshot")) {
+        if (!strcmp(v, "file"))
+            s->snapshot = NV_SNAP_FILE;
+        else if (!strcmp(v, "multi"))
+            s->snapshot = NV_SNAP_MULTI;
+        else
+            BAD("%s line %d: snapshot must be file or multi", path, line);
+    } else if (!strcmp(k, "snapshot_window")) {
+        uint64_t n;
+        if (nv_parse_u64(v, &n) < 0 || n == 0 || n > 86400)
+            BAD("%s line %d: snapshot_window must be 1..86400 seconds", path, line);
+        s->snapshot_window = (unsigned)n;
+    } else if (!strcmp(k, "snapshot_parts")) {
+        uint64_t n;
+        if (nv_parse_u64(v, &n) < 0 || n > 1000)
+            BAD("%s line %d: snapshot_parts must be 0..1000", path, line);
+        s->snapshot_parts = (unsigned)n;
+    } else if (!strcmp(k, "max_field_lines")) {
+        uint64_t n;
+        if (nv_parse_u64(v, &n) < 0 || n == 0 || n > 100000)
+            BAD("%s line %d: max_field_lines must be 1..100000", path, line);
+        s->dialect.max_field_lines = (unsigned)n;
+    } else if (!strcmp(k, "max_delete_share")) {
+        if (parse_share(v, &s->max_delete_share) < 0)
+            BAD("%s line %d: max_delete_share must be a share such as 20%% or 0.2", path, line);
+    } else if (!strcmp(k, "max_delete_count")) {
+        if (nv_parse_u64(v, &s->max_delete_count) < 0)
+            BAD("%s line %d: max_delete_count must be a number (0: no limit)", path, line);
     } else if (!strcmp(k, "delimiter")) {
         if (parse_delim(v, &s->dialect.delim) < 0)
             BAD("%s line %d: delimiter must be one of , ; tab | : or auto", path, line);
@@ -228,6 +289,27 @@ set_main(struct nv_agent_config *c, const char *dir, int line, const char *k,
     } else if (!strcmp(k, "import_encoding")) {
         if ((c->import_dialect.encoding = nv_encoding_parse(v)) == 0)
             BAD("%s line %d: unknown import_encoding '%.40s'", path, line, v);
+    } else if (!strcmp(k, "import_formula_guard")) {
+        if (parse_bool(v, &c->import_dialect.formula_guard) < 0)
+            BAD("%s line %d: import_formula_guard must be yes or no", path, line);
+    } else if (!strcmp(k, "import_unrepresentable")) {
+        if (!strcmp(v, "transliterate"))
+            c->import_unrepresentable = NV_UNREP_TRANSLITERATE;
+        else if (!strcmp(v, "utf8-file"))
+            c->import_unrepresentable = NV_UNREP_UTF8_FILE;
+        else
+            BAD("%s line %d: import_unrepresentable must be transliterate or utf8-file",
+                path, line);
+    } else if (!strcmp(k, "incomplete_wait")) {
+        if (nv_parse_u64(v, &n) < 0 || n > 86400000)
+            BAD("%s line %d: incomplete_wait must be 0..86400000 ms", path, line);
+        c->incomplete_wait_ms = (unsigned)n;
+    } else if (!strcmp(k, "max_delete_share")) {
+        if (parse_share(v, &c->max_delete_share) < 0)
+            BAD("%s line %d: max_delete_share must be a share such as 20%% or 0.2", path, line);
+    } else if (!strcmp(k, "max_delete_count")) {
+        if (nv_parse_u64(v, &c->max_delete_count) < 0)
+            BAD("%s line %d: max_delete_count must be a number (0: no limit)", path, line);
     } else {
         BAD("%s line %d: unknown setting '%.40s'", path, line, k);
     }
@@ -246,6 +328,11 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     char *s, *nl;
     int r, line = 0;
     struct nv_source *cur = NULL;
+    struct {
+        char name[32];
+        int line;
+    } given[64]; /* settings of the current section, for repeats */
+    int ngiven = 0;
 
     memset(c, 0, sizeof(*c));
     c->path = nv_path_join(dir, "agent.conf");
@@ -253,6 +340,11 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     c->bundle_cap = 64u << 20;
     c->compression_level = 1;
     c->settle_ms = 2000;
+    c->incomplete_wait_ms = NV_INCOMPLETE_WAIT_DEFAULT;
+    c->max_delete_share = NV_MAX_DELETE_SHARE_DEFAULT;
+    c->max_delete_count = NV_MAX_DELETE_COUNT_DEFAULT;
+    c->import_unrepresentable = NV_UNREP_TRANSLITERATE;
+    c->import_dialect.formula_guard = 1;
     c->import_dialect.delim = ';';
     c->import_dialect.quote = '"';
     c->import_dialect.header = 1;
@@ -261,6 +353,16 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
         r = nv_fail_prefix(r == NV_ENOTFOUND ? NV_ECONFIG : r,
                            "cannot read the configuration");
         goto out;
+    }
+    {
+        const char *z = memchr(b.data, '\0', b.len);
+        if (z != NULL) {
+            int zl = 1;
+            for (const char *p = (const char *)b.data; p < z; p++)
+                zl += *p == '\n';
+            BAD("%s line %d: NUL byte (the file is binary or UTF-16; write it in UTF-8)",
+                c->path, zl);
+        }
     }
     for (s = (char *)b.data; s && *s; s = nl) {
         char *k, *v, *eq;
@@ -289,7 +391,12 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
             cur->dialect.header = 1;
             cur->dialect.encoding = NV_ENC_UTF8;
             cur->mode = NV_MODE_FULL;
+            cur->snapshot = NV_SNAP_FILE;
+            cur->snapshot_window = NV_SNAPSHOT_WINDOW_DEFAULT;
+            cur->max_delete_share = c->max_delete_share;
+            cur->max_delete_count = c->max_delete_count;
             cur->pattern = strdup("*.csv");
+            ngiven = 0;
             continue;
         }
         if ((eq = strchr(k, '=')) == NULL)
@@ -301,6 +408,15 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
         v = trim(v);
         if (*v == '\0')
             BAD("%s line %d: '%s' has no value", c->path, line, k);
+        for (int i = 0; i < ngiven; i++)
+            if (!strcmp(given[i].name, k))
+                BAD("%s line %d: '%.31s' is already set on line %d%s%s (give each setting once)",
+                    c->path, line, k, given[i].line, cur ? " in source " : "",
+                    cur ? cur->name : "");
+        if (ngiven < (int)(sizeof(given) / sizeof(given[0])) && strlen(k) < sizeof(given[0].name)) {
+            strcpy(given[ngiven].name, k);
+            given[ngiven++].line = line;
+        }
         if (cur != NULL)
             r = set_source(cur, dir, c->path, line, k, v);
         else

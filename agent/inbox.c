@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,57 +115,107 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
     return 0;
 }
 
+static int write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out);
+
 /* The flags as nova-flags-<sender>-<seq>.csv in the import directory:
  * source, key, flag (restrict: stop processing but storage; object: no
  * marketing), request id. */
 static int
-write_flags(struct nv_agent *a, const struct nv_manifest *m, json_t *flags)
+write_flags(struct nv_agent *a, const struct nv_manifest *m, json_t *flags,
+            struct nv_inbox_stats *stats)
 {
     static const char *const head[] = { "source", "key", "flag", "request" };
-    struct nv_buf out = NV_BUF_INIT;
-    char name[160], *path = NULL;
+    struct nv_buf out = NV_BUF_INIT, side = NV_BUF_INIT;
+    struct nv_csv_dialect utf8 = a->cfg.import_dialect;
+    char name[180];
     size_t i;
     json_t *row;
     int r = nv_csv_write_row(&out, &a->cfg.import_dialect, head, 4);
 
+    utf8.encoding = NV_ENC_UTF8;
     json_array_foreach(flags, i, row) {
         const char *v[4];
         for (int c = 0; c < 4; c++)
             v[c] = json_string_value(json_array_get(row, (size_t)c));
-        if (r == 0 && (r = nv_csv_write_row(&out, &a->cfg.import_dialect, v, 4)) < 0)
-            r = nv_fail_prefix(r, "flag %zu cannot be written in %s", i + 1,
-                               nv_encoding_name(a->cfg.import_dialect.encoding));
+        if (r < 0)
+            break;
+        if (nv_csv_write_row(&out, &a->cfg.import_dialect, v, 4) == 0)
+            continue;
+        /* a key the encoding lacks: exact, in UTF-8, beside */
+        if ((side.len == 0 && (r = nv_csv_write_row(&side, &utf8, head, 4)) < 0) ||
+            (r = nv_csv_write_row(&side, &utf8, v, 4)) < 0)
+            break;
+        stats->side++;
+        nv_warn("inbox", "flag %zu cannot be written in %s: written in UTF-8 to "
+                "'nova-flags-%s-%010llu.utf-8.csv'", i + 1,
+                nv_encoding_name(a->cfg.import_dialect.encoding), m->sender,
+                (unsigned long long)m->seq);
     }
-    snprintf(name, sizeof(name), "nova-flags-%s-%010llu.csv", m->sender,
-             (unsigned long long)m->seq);
-    if (r == 0 && (r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0) {
-        path = nv_path_join(a->cfg.import_dir, name);
-        if ((r = nv_write_file(path, out.data, out.len, 0640)) == 0)
+    if (r == 0)
+        r = nv_mkdir_p(a->cfg.import_dir, 0700);
+    if (r == 0) {
+        snprintf(name, sizeof(name), "nova-flags-%s-%010llu.csv", m->sender,
+                 (unsigned long long)m->seq);
+        if ((r = write_import(a, name, &out)) == 0)
             nv_info("inbox", "wrote %zu restriction/objection flag(s) to '%s'",
                     json_array_size(flags), name);
     }
-    free(path);
+    if (r == 0 && side.len > 0) {
+        snprintf(name, sizeof(name), "nova-flags-%s-%010llu.utf-8.csv", m->sender,
+                 (unsigned long long)m->seq);
+        r = write_import(a, name, &side);
+    }
     nv_buf_release(&out);
+    nv_buf_release(&side);
+    return r;
+}
+
+/* Is column a record key column of one of the sources? Such a value is
+ * never transliterated: the CRM would update another record. */
+static int
+is_key_column(const struct nv_agent *a, const char *column)
+{
+    for (int i = 0; i < a->cfg.nsrc; i++)
+        for (int k = 0; k < a->cfg.src[i].nkeycols; k++)
+            if (strcmp(a->cfg.src[i].keycols[k], column) == 0)
+                return 1;
+    return 0;
+}
+
+/* Write one file of an updates bundle: out holds the rows that the import
+ * encoding can represent, side (UTF-8) the records it cannot represent
+ * exactly, so no value is lost and the bundle is never refused for an
+ * encoding limit. */
+static int
+write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out)
+{
+    char *path = nv_path_join(a->cfg.import_dir, name);
+    int r = nv_write_file(path, out->data, out->len, 0640);
+
+    free(path);
     return r;
 }
 
 static int
 apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m,
-              unsigned *count)
+              struct nv_inbox_stats *stats)
 {
     struct upd u;
-    struct nv_buf out = NV_BUF_INIT;
-    char name[180], *path = NULL;
+    struct nv_buf out = NV_BUF_INIT, side = NV_BUF_INIT, tr = NV_BUF_INIT;
+    struct nv_csv_dialect utf8 = a->cfg.import_dialect;
+    const int enc = a->cfg.import_dialect.encoding;
+    char name[200];
     json_t *groups = NULL, *order = NULL;
     size_t i;
     int r;
 
+    utf8.encoding = NV_ENC_UTF8;
     memset(&u, 0, sizeof(u));
     u.rows = json_array();
     u.flags = json_array();
     if ((r = each_record(stage, upd_collect, &u)) < 0)
         goto out;
-    if (json_array_size(u.flags) > 0 && (r = write_flags(a, m, u.flags)) < 0)
+    if (json_array_size(u.flags) > 0 && (r = write_flags(a, m, u.flags, stats)) < 0)
         goto out;
     if (u.count == 0)
         goto out;
@@ -193,7 +244,8 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
         json_t *g = json_object_get(groups, json_string_value(json_array_get(order, gi)));
         json_t *first = json_array_get(g, 0), *v;
         const char *cols[NV_MAX_UPDATE_COLUMNS], *vals[NV_MAX_UPDATE_COLUMNS], *k;
-        size_t nc = 0;
+        size_t nc = 0, nside = 0, nmain = 0;
+        char base[180];
         if (json_object_size(first) > NV_MAX_UPDATE_COLUMNS) {
             r = nv_fail(NV_EFORMAT, "an update of over %d columns", NV_MAX_UPDATE_COLUMNS);
             break;
@@ -201,59 +253,204 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
         json_object_foreach(first, k, v)
             cols[nc++] = k;
         nv_buf_reset(&out);
-        if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, cols, nc)) < 0)
-            break;
-        for (i = 0; i < json_array_size(g) && r == 0; i++) {
+        nv_buf_reset(&side);
+        if (json_array_size(order) == 1)
+            snprintf(base, sizeof(base), "nova-updates-%s-%010llu", m->sender,
+                     (unsigned long long)m->seq);
+        else
+            snprintf(base, sizeof(base), "nova-updates-%s-%010llu-%zu", m->sender,
+                     (unsigned long long)m->seq, gi + 1);
+        if (nv_csv_write_row(&out, &a->cfg.import_dialect, cols, nc) < 0)
+            nv_buf_reset(&out); /* a column name the encoding lacks: all in UTF-8 */
+        r = 0;
+        for (i = 0; i < json_array_size(g) && r >= 0; i++) {
             json_t *f = json_array_get(g, i);
+            const char *tv[NV_MAX_UPDATE_COLUMNS];
+            size_t bad = 0, badkey = 0, nrep = 0;
+            r = 0;
             for (size_t c = 0; c < nc; c++) {
                 json_t *x = json_object_get(f, cols[c]);
                 vals[c] = json_is_string(x) ? json_string_value(x) : "";
+                if (!nv_csv_representable(vals[c], enc) || !nv_csv_representable(cols[c], enc)) {
+                    bad++;
+                    badkey += is_key_column(a, cols[c]) || !nv_csv_representable(cols[c], enc);
+                }
             }
-            if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, vals, nc)) < 0)
-                r = nv_fail_prefix(r, "update %zu cannot be written in %s", i + 1,
-                                   nv_encoding_name(a->cfg.import_dialect.encoding));
+            if (bad == 0 && out.len > 0) {
+                if ((r = nv_csv_write_row(&out, &a->cfg.import_dialect, vals, nc)) < 0)
+                    r = nv_fail_prefix(r, "update %zu cannot be written", i + 1);
+                nmain++;
+                continue;
+            }
+            /* the exact record, in UTF-8, in the side file */
+            if (side.len == 0 && (r = nv_csv_write_row(&side, &utf8, cols, nc)) < 0)
+                break;
+            if ((r = nv_csv_write_row(&side, &utf8, vals, nc)) < 0) {
+                r = nv_fail_prefix(r, "update %zu cannot be written", i + 1);
+                break;
+            }
+            nside++;
+            stats->side++;
+            if (a->cfg.import_unrepresentable != NV_UNREP_TRANSLITERATE || badkey || out.len == 0) {
+                nv_warn("inbox", "update %zu of '%s': %zu value(s) that %s cannot represent%s; "
+                        "written to '%s.utf-8.csv' only", i + 1, base, bad,
+                        nv_encoding_name(enc), badkey ? " (in a key column)" : "", base);
+                continue;
+            }
+            /* transliterated into the import file as well */
+            nv_buf_reset(&tr);
+            {
+                size_t offs[NV_MAX_UPDATE_COLUMNS];
+                for (size_t c = 0; c < nc && r >= 0; c++) {
+                    offs[c] = tr.len;
+                    if ((r = nv_csv_transliterate(&tr, vals[c], enc)) >= 0) {
+                        nrep += (size_t)r;
+                        r = nv_buf_add(&tr, "", 1);
+                    }
+                }
+                for (size_t c = 0; c < nc && r >= 0; c++)
+                    tv[c] = (const char *)tr.data + offs[c];
+            }
+            if (r < 0 || (r = nv_csv_write_row(&out, &a->cfg.import_dialect, tv, nc)) < 0)
+                break;
+            nmain++;
+            stats->transliterated++;
+            nv_warn("inbox", "update %zu of '%s': %zu character(s) that %s cannot represent "
+                    "transliterated; the exact record is in '%s.utf-8.csv'", i + 1, base, nrep,
+                    nv_encoding_name(enc), base);
         }
         if (r < 0)
             break;
-        if (json_array_size(order) == 1)
-            snprintf(name, sizeof(name), "nova-updates-%s-%010llu.csv", m->sender,
-                     (unsigned long long)m->seq);
-        else
-            snprintf(name, sizeof(name), "nova-updates-%s-%010llu-%zu.csv", m->sender,
-                     (unsigned long long)m->seq, gi + 1);
-        free(path);
-        path = nv_path_join(a->cfg.import_dir, name);
-        if ((r = nv_write_file(path, out.data, out.len, 0640)) == 0)
-            nv_info("inbox", "wrote %zu updates to '%s'", json_array_size(g), name);
+        if (nmain > 0) {
+            snprintf(name, sizeof(name), "%s.csv", base);
+            if ((r = write_import(a, name, &out)) == 0)
+                nv_info("inbox", "wrote %zu updates to '%s'", nmain, name);
+        }
+        if (r == 0 && nside > 0) {
+            snprintf(name, sizeof(name), "%s.utf-8.csv", base);
+            if ((r = write_import(a, name, &side)) == 0)
+                nv_info("inbox", "wrote %zu updates in UTF-8 to '%s'", nside, name);
+        }
     }
     if (r == 0)
-        *count += (unsigned)u.count;
+        stats->updates += (unsigned)u.count;
 out:
     json_decref(groups);
     json_decref(order);
     json_decref(u.rows);
     json_decref(u.flags);
     nv_buf_release(&out);
-    free(path);
+    nv_buf_release(&side);
+    nv_buf_release(&tr);
     return r;
 }
 
-/* ---- erasure ---- */
+/* What a hook printed: its first stdout line (a retention's ground) and the
+ * last HOOK_TAIL bytes of stdout and stderr together (for a failure's
+ * receipt).  Everything else is read and dropped, so a chatty hook never
+ * blocks on a full pipe. */
+#define HOOK_TAIL 4096
+
+struct hook_out {
+    char first[256];
+    size_t nfirst;
+    int first_done;
+    char tail[HOOK_TAIL];
+    size_t ntail; /* bytes in tail, kept as a sliding window */
+    uint64_t total;
+};
+
+static void
+hook_take(struct hook_out *h, const char *b, size_t n, int is_stdout)
+{
+    h->total += n;
+    if (is_stdout && !h->first_done) {
+        for (size_t i = 0; i < n && !h->first_done; i++) {
+            if (b[i] == '\n' || b[i] == '\r' || h->nfirst + 1 >= sizeof(h->first))
+                h->first_done = 1;
+            else
+                h->first[h->nfirst++] = b[i];
+        }
+    }
+    if (n >= HOOK_TAIL) {
+        memcpy(h->tail, b + n - HOOK_TAIL, HOOK_TAIL);
+        h->ntail = HOOK_TAIL;
+    } else {
+        if (h->ntail + n > HOOK_TAIL) {
+            size_t drop = h->ntail + n - HOOK_TAIL;
+            memmove(h->tail, h->tail + drop, h->ntail - drop);
+            h->ntail -= drop;
+        }
+        memcpy(h->tail + h->ntail, b, n);
+        h->ntail += n;
+    }
+}
+
+/* Read what is there on fd; 0 at end of file, 1 if still open. */
+static int
+hook_drain(struct hook_out *h, int fd, int is_stdout)
+{
+    char buf[16384];
+
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            hook_take(h, buf, (size_t)n, is_stdout);
+            continue;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : 0;
+    }
+}
+
+/* The last non-empty line of the tail, control characters as spaces. */
+static void
+hook_last_line(const struct hook_out *h, char *out, size_t n)
+{
+    size_t e = h->ntail, b;
+
+    while (e > 0 && (h->tail[e - 1] == '\n' || h->tail[e - 1] == '\r' || h->tail[e - 1] == ' '))
+        e--;
+    b = e;
+    while (b > 0 && h->tail[b - 1] != '\n' && h->tail[b - 1] != '\r')
+        b--;
+    if (e - b >= n)
+        b = e - (n - 1);
+    memcpy(out, h->tail + b, e - b);
+    out[e - b] = '\0';
+    for (char *c = out; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7F)
+            *c = ' ';
+}
 
 /* Run the hook; outcome text into why (empty when done).  0 done, 1
  * failed, 2 retained (the hook exits with status 3 and prints the legal
- * ground and how long on its first output line, GDPR Art. 17(3)). */
+ * ground and how long on its first output line, GDPR Art. 17(3)).  Its
+ * stdout and stderr are read while it runs (poll), so it may print as much
+ * as it likes. */
 static int
 run_hook(const struct nv_agent *a, const char *order, const char *key,
          const char *source, char *why, size_t whylen)
 {
     pid_t pid;
-    int status = 0, out[2];
+    int status = 0, out[2], err[2], exited = 0, open_out = 1, open_err = 1;
     struct timespec start, now;
+    struct hook_out h;
+    char last[161];
 
     why[0] = '\0';
+    memset(&h, 0, sizeof(h));
     if (pipe2(out, O_CLOEXEC) < 0) {
         snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
+        return 1;
+    }
+    if (pipe2(err, O_CLOEXEC) < 0) {
+        snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
+        close(out[0]);
+        close(out[1]);
         return 1;
     }
     pid = fork();
@@ -261,16 +458,17 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
         snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
         close(out[0]);
         close(out[1]);
+        close(err[0]);
+        close(err[1]);
         return 1;
     }
     if (pid == 0) {
         int dn = open("/dev/null", O_RDWR);
         setpgid(0, 0);
-        if (dn >= 0) {
+        if (dn >= 0)
             dup2(dn, 0);
-            dup2(out[1], 1);
-            dup2(dn, 2);
-        }
+        dup2(out[1], 1);
+        dup2(err[1], 2);
         close_range(3, ~0U, 0);
         setenv("NOVA_ORDER_ID", order, 1);
         setenv("NOVA_RECORD_KEY", key, 1);
@@ -280,52 +478,76 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
         _exit(127);
     }
     close(out[1]);
+    close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        struct timespec nap = { 0, 10 * 1000 * 1000 };
-        if (w == pid)
+        struct pollfd pf[2] = { { open_out ? out[0] : -1, POLLIN, 0 },
+                                { open_err ? err[0] : -1, POLLIN, 0 } };
+        long left;
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w == pid) {
+                exited = 1;
+            } else if (w < 0 && errno != EINTR) {
+                snprintf(why, whylen, "lost the erase hook: %s", strerror(errno));
+                close(out[0]);
+                close(err[0]);
+                return 1;
+            }
+        }
+        if (exited) {
+            /* what it left in the pipes; a background child of the hook
+             * that keeps them open is not waited for */
+            if (open_out)
+                (void)hook_drain(&h, out[0], 1);
+            if (open_err)
+                (void)hook_drain(&h, err[0], 0);
             break;
-        if (w < 0 && errno != EINTR) {
-            snprintf(why, whylen, "lost the erase hook: %s", strerror(errno));
-            close(out[0]);
-            return 1;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= (time_t)a->cfg.erase_timeout) {
+        left = ((long)a->cfg.erase_timeout - (long)(now.tv_sec - start.tv_sec)) * 1000 -
+               (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (left <= 0) {
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             snprintf(why, whylen, "erase hook timed out after %u s", a->cfg.erase_timeout);
             close(out[0]);
+            close(err[0]);
             return 1;
         }
-        nanosleep(&nap, NULL);
-    }
-    {
-        /* the first line of what it printed (a retention's ground) */
-        char line[256];
-        ssize_t n = read(out[0], line, sizeof(line) - 1);
-        close(out[0]);
-        if (n < 0)
-            n = 0;
-        line[n] = '\0';
-        line[strcspn(line, "\r\n")] = '\0';
-        for (char *c = line; *c; c++)
-            if ((unsigned char)*c < 0x20)
-                *c = ' ';
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-            snprintf(why, whylen, "%s", line[0] ? line : "retained (no ground given)");
-            return 2;
+        /* wake for output, or every 50 ms to see whether it has exited */
+        if (poll(pf, 2, left < 50 ? (int)left : 50) > 0) {
+            if (pf[0].revents & (POLLIN | POLLHUP | POLLERR))
+                open_out = hook_drain(&h, out[0], 1);
+            if (pf[1].revents & (POLLIN | POLLHUP | POLLERR))
+                open_err = hook_drain(&h, err[0], 0);
         }
+    }
+    close(out[0]);
+    close(err[0]);
+    if (h.total > HOOK_TAIL)
+        nv_info("inbox", "erase hook printed %llu bytes (the last %d kept)",
+                (unsigned long long)h.total, HOOK_TAIL);
+    h.first[h.nfirst] = '\0';
+    for (char *c = h.first; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+        snprintf(why, whylen, "%s", h.first[0] ? h.first : "retained (no ground given)");
+        return 2;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
+    hook_last_line(&h, last, sizeof(last));
     if (WIFEXITED(status))
-        snprintf(why, whylen, "erase hook exited with status %d", WEXITSTATUS(status));
+        snprintf(why, whylen, "erase hook exited with status %d%s%s", WEXITSTATUS(status),
+                 last[0] ? "; its last output: " : "", last);
     else
-        snprintf(why, whylen, "erase hook killed by signal %d", WTERMSIG(status));
+        snprintf(why, whylen, "erase hook killed by signal %d%s%s", WTERMSIG(status),
+                 last[0] ? "; its last output: " : "", last);
     return 1;
 }
 
@@ -334,6 +556,7 @@ struct era {
     struct nv_outbox *o;
     const struct nv_manifest *m;
     struct nv_buf file;      /* erasure file without a hook */
+    struct nv_buf side;      /* its rows the import encoding cannot hold, UTF-8 */
     struct nv_buf line, k;
     unsigned orders, failed;
 };
@@ -415,9 +638,15 @@ era_one(void *ctx, json_t *o, uint64_t no)
                 return r;
         }
         if (nv_csv_write_row(&e->file, &e->a->cfg.import_dialect, vals, 3) < 0) {
-            failed = 1;
-            snprintf(why, sizeof(why), "the record key cannot be written in %s",
-                     nv_encoding_name(e->a->cfg.import_dialect.encoding));
+            /* a key the encoding lacks: exact, in UTF-8, beside */
+            struct nv_csv_dialect utf8 = e->a->cfg.import_dialect;
+            static const char *hdr[3] = { "order_id", "record_key", "source" };
+            utf8.encoding = NV_ENC_UTF8;
+            if ((e->side.len == 0 && (r = nv_csv_write_row(&e->side, &utf8, hdr, 3)) < 0) ||
+                (r = nv_csv_write_row(&e->side, &utf8, vals, 3)) < 0)
+                return r;
+            snprintf(why, sizeof(why), "handed to the CRM team in nova-erasure-%s-%010llu.utf-8.csv",
+                     e->m->sender, (unsigned long long)e->m->seq);
         } else {
             snprintf(why, sizeof(why), "handed to the CRM team in nova-erasure-%s-%010llu.csv",
                      e->m->sender, (unsigned long long)e->m->seq);
@@ -573,7 +802,7 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
     if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0)
         goto out;
     if (b->m.kind == NV_KIND_UPDATES) {
-        r = apply_updates(a, sdir, &b->m, &stats->updates);
+        r = apply_updates(a, sdir, &b->m, stats);
     } else {
         struct era e;
         memset(&e, 0, sizeof(e));
@@ -593,6 +822,16 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
                 r = nv_write_file(p, e.file.data, e.file.len, 0640);
             free(p);
         }
+        if (r == 0 && e.side.len > 0) {
+            char name[170], *p;
+            snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.utf-8.csv", b->m.sender,
+                     (unsigned long long)b->m.seq);
+            p = nv_path_join(a->cfg.import_dir, name);
+            if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0)
+                r = nv_write_file(p, e.side.data, e.side.len, 0640);
+            free(p);
+        }
+        nv_buf_release(&e.side);
         stats->orders += e.orders;
         stats->failed += e.failed;
         nv_buf_release(&e.file);

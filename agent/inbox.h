@@ -10,11 +10,17 @@
  *   updates: records {"op":"upsert","key":K,"fields":{column: value}} in the
  *            entity's own columns become one CSV file in the import dialect,
  *            written atomically to import_dir as
- *            nova-updates-<hub>-<seq>.csv.
+ *            nova-updates-<hub>-<seq>.csv.  A record with a value the import
+ *            encoding lacks is transliterated (never a key column) or left
+ *            out (import_unrepresentable), and written exactly in UTF-8 to
+ *            nova-updates-<hub>-<seq>.utf-8.csv: a bundle is never refused
+ *            for an encoding limit.
  *   erasure: records {"order":ID,"key":K[,"source":S]}.  The erase hook runs
  *            once per record (environment NOVA_ORDER_ID, NOVA_RECORD_KEY,
- *            NOVA_SOURCE, NOVA_ENTITY; stdin, stdout and stderr are
- *            /dev/null; killed after erase_timeout); without a hook, the
+ *            NOVA_SOURCE, NOVA_ENTITY; stdin is /dev/null, stdout and
+ *            stderr are read while it runs and their last 4 KiB kept (its
+ *            last line goes in a failure's reason); killed after
+ *            erase_timeout); without a hook, the
  *            orders are written to import_dir/nova-erasure-<hub>-<seq>.csv.
  *            Either way the record's fingerprints are forgotten and an acks
  *            bundle answers each order: {"order":ID,"key":K,"outcome":"done"
@@ -30,6 +36,8 @@
 
 struct nv_inbox_stats {
     unsigned applied, waiting, quarantined, updates, orders, failed;
+    unsigned transliterated; /* updates written with characters replaced */
+    unsigned side;           /* records written to UTF-8 side files */
 };
 
 /* Process every bundle in the inbox. Returns the first refusal code (the

@@ -314,25 +314,66 @@ cmd_scan(int argc, char **argv)
                "\"unchanged\":%llu,\"rejects\":%llu,\"withheld_deletes\":%llu,"
                "\"waiting\":%llu,\"bundles\":%u,\"inbox_applied\":%u,"
                "\"inbox_waiting\":%u,\"inbox_quarantined\":%u,\"updates\":%u,"
-               "\"orders\":%u,\"orders_failed\":%u}\n",
+               "\"orders\":%u,\"orders_failed\":%u,\"unreadable\":%llu,\"ignored\":%llu,"
+               "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u}\n",
                (unsigned long long)ss.files, (unsigned long long)ss.rows,
                (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
                (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
                (unsigned long long)ss.withheld, (unsigned long long)ss.waiting,
                ss.bundles, is.applied, is.waiting, is.quarantined, is.updates,
-               is.orders, is.failed);
+               is.orders, is.failed, (unsigned long long)ss.unreadable,
+               (unsigned long long)ss.ignored, (unsigned long long)ss.released,
+               is.transliterated, is.side);
     else
         printf("exports: %llu file(s), %llu rows: %llu upserts, %llu deletes, %llu unchanged, "
                "%llu rejected; %u bundle(s) sealed%s\n"
+               "         %llu deletes withheld, %llu released; %llu file(s) unreadable, "
+               "%llu entries skipped (not files to read)\n"
                "inbox:   %u bundle(s) applied (%u updates, %u erasure orders, %u failed), "
-               "%u waiting, %u quarantined\n",
+               "%u waiting, %u quarantined; %u update(s) transliterated, %u in UTF-8 side files\n",
                (unsigned long long)ss.files, (unsigned long long)ss.rows,
                (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
                (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
                ss.bundles, ss.waiting ? " (some files still settling)" : "",
+               (unsigned long long)ss.withheld, (unsigned long long)ss.released,
+               (unsigned long long)ss.unreadable, (unsigned long long)ss.ignored,
                is.applied, is.updates, is.orders, is.failed, is.waiting,
-               is.quarantined);
+               is.quarantined, is.transliterated, is.side);
     return ri < 0 ? nv_exit_status(ri) : 0;
+}
+
+static int
+cmd_accept_deletes(int argc, char **argv)
+{
+    const char *pos[2] = { NULL, NULL };
+    struct nv_agent a;
+    struct nv_scan_stats ss;
+    int u, r;
+
+    if ((u = nv_cli_args(argc, argv, NULL, NULL, pos, 2)) != 0)
+        return u;
+    if (pos[0] == NULL)
+        return nv_cli_usage("DIR is required");
+    r = nv_agent_open(&a, pos[0], 1);
+    if (r == NV_EEXIST) {
+        /* `run` holds the lock: it applies the request at its next pass */
+        if ((r = nv_scan_request_accept(pos[0], pos[1])) < 0)
+            return nv_cli_fail(r);
+        printf("another nova-agent is working in %s: it releases the withheld deletes of %s "
+               "at its next pass (send it SIGHUP to pass now)\n",
+               pos[0], pos[1] ? pos[1] : "every source");
+        return 0;
+    }
+    if (r < 0)
+        return nv_cli_fail(r);
+    r = nv_scan_accept(&a, pos[1], &ss);
+    nv_agent_close(&a);
+    if (r < 0)
+        return nv_cli_fail(r);
+    printf("%llu withheld delete(s) released%s; %u bundle(s) sealed\n",
+           (unsigned long long)ss.released,
+           ss.released ? "" : " (nothing was withheld)", ss.bundles);
+    return 0;
 }
 
 static int
@@ -357,6 +398,22 @@ cmd_run(int argc, char **argv)
     if ((r = nv_watch_run(dir, (unsigned)rescan)) < 0)
         return nv_cli_fail(r);
     return 0;
+}
+
+static void
+json_print_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
 }
 
 static int
@@ -392,7 +449,7 @@ cmd_status(int argc, char **argv)
     nv_keyid_hex(a.self.pub.sign.keyid, kid);
     if (json)
         printf("{\"entity\":\"%s\",\"key_id\":\"%s\",\"hub\":%s%s%s,\"sent_seq\":%llu,"
-               "\"received_seq\":%llu,\"records\":%zu,\"sources\":%d}\n",
+               "\"received_seq\":%llu,\"records\":%zu,\"sources\":%d,\"source\":[",
                a.self.pub.entity, kid, a.hub ? "\"" : "",
                a.hub ? a.hub->id.entity : "null", a.hub ? "\"" : "",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp, a.cfg.nsrc);
@@ -403,6 +460,66 @@ cmd_status(int argc, char **argv)
                a.self.pub.entity, kid, a.hub ? a.hub->id.entity : "(none trusted)",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
                a.cfg.nsrc);
+    for (int i = 0; i < a.cfg.nsrc && r == 0; i++) {
+        const struct nv_source *s = &a.cfg.src[i];
+        struct nv_withheld w;
+        if ((r = nv_scan_withheld(&a, s->name, &w)) < 0)
+            break;
+        if (json) {
+            printf("%s{\"name\":\"%s\",\"mode\":\"%s\",\"snapshot\":\"%s\","
+                   "\"snapshot_window\":%u,\"snapshot_parts\":%u,\"max_delete_share\":%g,"
+                   "\"max_delete_count\":%llu,\"max_field_lines\":%u,\"withheld_deletes\":%llu",
+                   i ? "," : "", s->name, s->mode == NV_MODE_FULL ? "full" : "delta",
+                   s->snapshot == NV_SNAP_MULTI ? "multi" : "file", s->snapshot_window,
+                   s->snapshot_parts, s->max_delete_share,
+                   (unsigned long long)s->max_delete_count,
+                   s->dialect.max_field_lines ? s->dialect.max_field_lines
+                                              : NV_CSV_MAX_FIELD_LINES_DEFAULT,
+                   (unsigned long long)w.count);
+            if (w.count) {
+                printf(",\"withheld_at\":\"%s\",\"withheld_reason\":", w.when);
+                json_print_str(stdout, w.reason);
+            }
+            printf("}");
+            continue;
+        }
+        printf("source %s: %s\n", s->name,
+               s->mode == NV_MODE_DELTA ? "delta exports: upserts only, never a delete"
+               : s->snapshot == NV_SNAP_MULTI ? "full snapshots of several files (snapshot = multi)"
+                                              : "full snapshots, one file each");
+        if (s->mode == NV_MODE_FULL) {
+            printf("  snapshot:      ");
+            if (s->snapshot == NV_SNAP_MULTI)
+                printf("the files written within %u s of each other are one export run, read "
+                       "together%s\n", s->snapshot_window,
+                       s->snapshot_parts ? "; a run with fewer than snapshot_parts files "
+                                           "withholds its deletes" : "");
+            else
+                printf("each file is the whole export\n");
+            printf("  deletes guard: withheld when over %g%% of the known records",
+                   100.0 * s->max_delete_share);
+            if (s->max_delete_count)
+                printf(" or over %llu records", (unsigned long long)s->max_delete_count);
+            printf(", and whenever the export holds no record, has rejected rows or a "
+                   "file of the source could not be read;\n"
+                   "                 released only by 'nova-agent accept-deletes %s %s'\n",
+                   dir, s->name);
+            printf("  withheld:      ");
+            if (w.count)
+                printf("%llu deletes since %s: %s\n", (unsigned long long)w.count, w.when,
+                       w.reason);
+            else
+                printf("none\n");
+        }
+        printf("  rows:          a quoted field may span %u lines (max_field_lines) and must "
+               "not hold whole rows; a last line without a line end waits %u ms "
+               "(incomplete_wait), then is rejected\n",
+               s->dialect.max_field_lines ? s->dialect.max_field_lines
+                                          : NV_CSV_MAX_FIELD_LINES_DEFAULT,
+               a.cfg.incomplete_wait_ms);
+    }
+    if (json)
+        printf("]}\n");
     nv_agent_close(&a);
     return r < 0 ? nv_cli_fail(r) : 0;
 }
@@ -434,7 +551,10 @@ static const struct nv_cmd cmds[] = {
       "watch the exports and the inbox with inotify until SIGTERM (SIGHUP reloads)" },
     { "seal", cmd_seal, "seal DIR [--cap SIZE] FILE.ndjson...",
       "seal ready-made change records (one JSON object per line) into the outbox" },
-    { "status", cmd_status, "status DIR [--json]", "identity, streams and records known" },
+    { "status", cmd_status, "status DIR [--json]",
+      "identity, streams, records known, each source's guards and withheld deletes" },
+    { "accept-deletes", cmd_accept_deletes, "accept-deletes DIR [SOURCE]",
+      "ship once the deletes the guard withheld (every source, or SOURCE)" },
     { "rotate", cmd_rotate, "rotate DIR",
       "replace the agent's keys; the new identity is signed by the old key" },
     { NULL, NULL, NULL, NULL },

@@ -1,9 +1,12 @@
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -275,16 +278,149 @@ emit_delete(struct scan *sc, const char *source, const char *key, size_t klen)
     return 0;
 }
 
-/* Full export: known records of the source that the file did not hold. */
+/* ---- withheld deletes ---- */
+
+/* Drop the source's withheld deletes (and their summary). */
 static int
-emit_deletes(struct scan *sc, const struct nv_source *s, const char *file,
-             struct seen *seen, uint64_t rejected)
+withheld_clear(struct scan *sc, const char *source)
+{
+    MDB_txn *txn = nv_outbox_txn(&sc->o);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t plen = strlen(source) + 1;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, sc->a->st.withheld, &cur)) != 0)
+        return nv_mdb_fail(rc, "cannot read withheld deletes");
+    k.mv_size = plen;
+    k.mv_data = (void *)source;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, source, plen) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_mdb_fail(rc, "cannot clear withheld deletes");
+    return 0;
+}
+
+/* Record the withheld deletes of a source: gone holds key\0key\0... */
+static int
+withheld_store(struct scan *sc, const char *source, const char *file,
+               const struct nv_buf *gone, uint64_t ngone, const char *reason)
+{
+    MDB_txn *txn = nv_outbox_txn(&sc->o);
+    struct nv_buf sum = NV_BUF_INIT;
+    char when[21];
+    MDB_val k, v = { 0, (void *)"" };
+    int r, rc = 0;
+
+    if ((r = withheld_clear(sc, source)) < 0)
+        return r;
+    for (size_t off = 0; off < gone->len && rc == 0;) {
+        const char *key = (char *)gone->data + off;
+        size_t klen = strlen(key);
+        if ((r = set_dbkey(&sc->dbkey, source, key, klen)) < 0)
+            return r;
+        k.mv_size = sc->dbkey.len;
+        k.mv_data = sc->dbkey.data;
+        rc = mdb_put(txn, sc->a->st.withheld, &k, &v, 0);
+        off += klen + 1;
+    }
+    if (rc != 0)
+        return nv_mdb_fail(rc, "cannot record withheld deletes");
+    if ((r = nv_buf_addf(&sum, "%llu\t%s\t%s\t%s", (unsigned long long)ngone,
+                         nv_time_format(nv_now(), when), file, reason)) < 0 ||
+        (r = set_dbkey(&sc->dbkey, source, "", 0)) < 0) {
+        nv_buf_release(&sum);
+        return r;
+    }
+    k.mv_size = sc->dbkey.len;
+    k.mv_data = sc->dbkey.data;
+    v.mv_size = sum.len;
+    v.mv_data = sum.data;
+    rc = mdb_put(txn, sc->a->st.withheld, &k, &v, 0);
+    nv_buf_release(&sum);
+    return rc ? nv_mdb_fail(rc, "cannot record withheld deletes") : 0;
+}
+
+/* Release the withheld deletes of one source: each key still known is
+ * deleted.  *n: deletes shipped. */
+static int
+withheld_release(struct scan *sc, const char *source, uint64_t *n)
+{
+    MDB_txn *txn = nv_outbox_txn(&sc->o);
+    struct nv_buf keys = NV_BUF_INIT;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t plen = strlen(source) + 1;
+    int r = 0, rc;
+
+    *n = 0;
+    if ((rc = mdb_cursor_open(txn, sc->a->st.withheld, &cur)) != 0)
+        return nv_mdb_fail(rc, "cannot read withheld deletes");
+    k.mv_size = plen;
+    k.mv_data = (void *)source;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, source, plen) != 0)
+            break;
+        if (k.mv_size == plen)
+            continue; /* the summary */
+        if ((r = nv_buf_add(&keys, (uint8_t *)k.mv_data + plen, k.mv_size - plen)) == 0)
+            r = nv_buf_add(&keys, "", 1);
+    }
+    mdb_cursor_close(cur);
+    for (size_t off = 0; r == 0 && off < keys.len;) {
+        const char *key = (char *)keys.data + off;
+        size_t klen = strlen(key);
+        off += klen + 1;
+        if ((r = set_dbkey(&sc->dbkey, source, key, klen)) < 0)
+            break;
+        k.mv_size = sc->dbkey.len;
+        k.mv_data = sc->dbkey.data;
+        rc = mdb_get(nv_outbox_txn(&sc->o), sc->a->st.fp, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue; /* erased or deleted since */
+        if (rc != 0) {
+            r = nv_mdb_fail(rc, "cannot read a fingerprint");
+            break;
+        }
+        if ((r = emit_delete(sc, source, key, klen)) == 0)
+            (*n)++;
+    }
+    nv_buf_release(&keys);
+    if (r == 0)
+        r = withheld_clear(sc, source);
+    return r;
+}
+
+/* What a snapshot (one file, or the files of one run) left undecided. */
+struct snap {
+    const char *file;    /* for the report: the (first) file */
+    struct seen seen;    /* keys read */
+    uint64_t rows, rejected;
+    unsigned unreadable; /* files of the source that could not be read */
+    unsigned files, parts_missing;
+};
+
+/* Full export: known records of the source that the snapshot did not hold.
+ * The deletes are withheld (kept for accept-deletes) when the snapshot may
+ * not be whole: unreadable files, rejected rows, no row at all, parts
+ * missing, or more deletes than max_delete_share of the known records or
+ * max_delete_count. */
+static int
+emit_deletes(struct scan *sc, const struct nv_source *s, struct snap *sn)
 {
     struct nv_buf gone = NV_BUF_INIT; /* key\0key\0... */
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     size_t plen = strlen(s->name) + 1;
     uint64_t known = 0, ngone = 0;
+    char why[300];
     int r = 0, rc;
 
     if ((rc = mdb_cursor_open(nv_outbox_txn(&sc->o), sc->a->st.fp, &cur)) != 0)
@@ -298,7 +434,7 @@ emit_deletes(struct scan *sc, const struct nv_source *s, const char *file,
             break;
         known++;
         key_hash(h, (uint8_t *)k.mv_data + plen, k.mv_size - plen);
-        if (seen_probe(seen, h, 0) == 1)
+        if (seen_probe(&sn->seen, h, 0) == 1)
             continue;
         ngone++;
         if ((r = nv_buf_add(&gone, (uint8_t *)k.mv_data + plen, k.mv_size - plen)) < 0 ||
@@ -307,19 +443,43 @@ emit_deletes(struct scan *sc, const struct nv_source *s, const char *file,
     }
     mdb_cursor_close(cur);
     cur = NULL;
-    if (ngone == 0)
-        goto out;
-    if (rejected > 0 || (ngone * 2 > known && ngone > 100)) {
-        char why[200];
-        snprintf(why, sizeof(why),
-                 rejected ? "%llu deletes withheld: %llu rows were rejected, so the records they held are unknown"
-                          : "%llu deletes withheld: they would remove more than half of the %llu known records (truncated export?)",
-                 (unsigned long long)ngone,
-                 (unsigned long long)(rejected ? rejected : known));
-        sc->stats->withheld += ngone;
-        reject(sc, s->name, file, 0, why);
+    if (ngone == 0) {
+        r = withheld_clear(sc, s->name); /* a whole snapshot supersedes */
         goto out;
     }
+    why[0] = '\0';
+    if (sn->unreadable)
+        snprintf(why, sizeof(why), "%u file(s) of the source could not be read", sn->unreadable);
+    else if (sn->rejected)
+        snprintf(why, sizeof(why), "%llu rows were rejected, so the records they held are unknown",
+                 (unsigned long long)sn->rejected);
+    else if (sn->rows == 0)
+        snprintf(why, sizeof(why), "the export holds no record (header only?)");
+    else if (sn->parts_missing)
+        snprintf(why, sizeof(why), "the export run has %u of its %u files (snapshot_parts)",
+                 sn->files, sn->files + sn->parts_missing);
+    else if (s->max_delete_count > 0 && ngone > s->max_delete_count)
+        snprintf(why, sizeof(why), "more than max_delete_count (%llu)",
+                 (unsigned long long)s->max_delete_count);
+    else if ((double)ngone > s->max_delete_share * (double)known)
+        snprintf(why, sizeof(why), "%.1f%% of the %llu known records, over max_delete_share (%g%%)",
+                 100.0 * (double)ngone / (double)known, (unsigned long long)known,
+                 100.0 * s->max_delete_share);
+    if (why[0]) {
+        char line[420];
+        snprintf(line, sizeof(line), "%llu deletes withheld: %s",
+                 (unsigned long long)ngone, why);
+        sc->stats->withheld += ngone;
+        reject(sc, s->name, sn->file, 0, line);
+        nv_warn("scan", "source %s: %llu deletes withheld (%llu known records): %s; after "
+                "checking the export, release them with 'nova-agent accept-deletes %s %s'",
+                s->name, (unsigned long long)ngone, (unsigned long long)known, why,
+                sc->a->dir, s->name);
+        r = withheld_store(sc, s->name, sn->file, &gone, ngone, why);
+        goto out;
+    }
+    if ((r = withheld_clear(sc, s->name)) < 0)
+        goto out;
     for (size_t off = 0; off < gone.len;) {
         const char *key = (char *)gone.data + off;
         size_t klen = strlen(key);
@@ -334,26 +494,28 @@ out:
     return r;
 }
 
+/* One export file's rows into upserts; its keys go into sn->seen.  A file
+ * that cannot be read as CSV at all is rejected whole (and counted in
+ * sn->rejected). */
 static int
-scan_file(struct scan *sc, const struct nv_source *s, const char *path,
-          const char *name, const struct stat *st)
+scan_file(struct scan *sc, const struct nv_source *s, int fd, const char *name,
+          const struct stat *st, struct snap *sn)
 {
     struct nv_csv *csv = NULL;
     const struct nv_csv_row *hdr, *row;
     struct colorder *order = NULL;
     size_t keyidx[NV_MAX_KEYCOLS];
-    struct seen seen = { NULL, 0, 0 };
+    struct seen *seen = &sn->seen;
     struct nv_buf key = NV_BUF_INIT, fpb = NV_BUF_INIT;
     uint64_t rows = 0, up = 0, same = 0, rejected = 0;
-    int fd = -1, r = 0, rc;
+    int r = 0, rc;
     char esc[256];
 
-    if ((fd = nv_open_read(path)) < 0)
-        return fd;
     r = nv_csv_open(&csv, fd, &s->dialect, 0, 0);
     if (r == NV_ENOTFOUND || r == NV_EFORMAT) {
         reject(sc, s->name, name, 0, r == NV_ENOTFOUND ? "empty file" : nv_errmsg(r));
-        r = mark_processed(sc, s->name, name, st);
+        sn->rejected++;
+        r = 0;
         goto out;
     }
     if (r < 0)
@@ -369,11 +531,12 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
             snprintf(why, sizeof(why), "key column '%.64s' is not in the header",
                      s->keycols[k]);
             reject(sc, s->name, name, 0, why);
-            r = mark_processed(sc, s->name, name, st);
+            sn->rejected++;
             goto out;
         }
         keyidx[k] = i;
     }
+    nv_csv_set_key(csv, keyidx, (size_t)s->nkeycols);
     if ((order = calloc(hdr->n, sizeof(*order))) == NULL) {
         r = nv_fail(NV_ENOMEM, "out of memory");
         goto out;
@@ -400,6 +563,14 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
         }
         if (r < 0)
             goto out;
+        if (row->partial) {
+            /* no line end: the file was cut, or is still being written
+             * (it waited incomplete_wait): never ship a fragment */
+            rejected++;
+            reject(sc, s->name, name, row->line,
+                   "the last line has no line end (a cut or unfinished export): not shipped");
+            continue;
+        }
         rows++;
         nv_buf_reset(&key);
         for (int c = 0; c < s->nkeycols; c++) {
@@ -414,7 +585,7 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
             continue;
         }
         key_hash(kh, key.data, key.len);
-        seen_prefetch(&seen, kh);
+        seen_prefetch(seen, kh);
         /* fingerprint: BLAKE2b-128 of name NUL value NUL ..., by column
          * name, hashed in one call */
         nv_buf_reset(&fpb);
@@ -435,13 +606,14 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
             goto out;
         }
         changed = rc == MDB_NOTFOUND || v.mv_size != HLEN || memcmp(v.mv_data, fp, HLEN) != 0;
-        if ((r = seen_probe(&seen, kh, 1)) < 0)
+        if ((r = seen_probe(seen, kh, 1)) < 0)
             goto out;
         if (r == 1) {
             r = 0;
             rejected++;
             reject(sc, s->name, name, row->line,
-                   "duplicate record key (already on an earlier line of this file)");
+                   sn->files > 1 ? "duplicate record key (already on an earlier line or file of this export)"
+                                 : "duplicate record key (already on an earlier line of this file)");
             continue;
         }
         if (!changed) {
@@ -476,25 +648,19 @@ scan_file(struct scan *sc, const struct nv_source *s, const char *path,
         }
         up++;
     }
-    if (s->mode == NV_MODE_FULL &&
-        (r = emit_deletes(sc, s, name, &seen, rejected)) < 0)
-        goto out;
-    r = mark_processed(sc, s->name, name, st);
+    sn->rows += rows;
+    sn->rejected += rejected;
     sc->stats->rows += rows;
     sc->stats->upserts += up;
     sc->stats->unchanged += same;
     sc->stats->bytes += (uint64_t)st->st_size;
-    sc->stats->files++;
     nv_info("scan", "source %s: '%s': %llu rows, %llu changed, %llu unchanged, %llu rejected",
             s->name, nv_log_escape(name, esc, sizeof(esc)), (unsigned long long)rows,
             (unsigned long long)up, (unsigned long long)same,
             (unsigned long long)rejected);
 out:
     nv_csv_free(csv);
-    if (fd >= 0)
-        close(fd);
     free(order);
-    seen_release(&seen);
     nv_buf_release(&key);
     nv_buf_release(&fpb);
     return r;
@@ -502,8 +668,13 @@ out:
 
 struct entry {
     char *name;
-    struct stat st;
+    char *path;     /* what to open (a symlink's target) */
+    struct stat st; /* of what is opened */
+    int fd;
+    int state;      /* E_* */
 };
+
+enum { E_NEW, E_DONE, E_WAIT, E_BAD };
 
 static int
 entry_cmp(const void *a, const void *b)
@@ -533,6 +704,99 @@ already_processed(struct scan *sc, const char *source, const char *name,
            v.mv_size == sizeof(sig) && memcmp(v.mv_data, sig, sizeof(sig)) == 0;
 }
 
+static const char *
+kind_name(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+           : "not a regular file";
+}
+
+/* A directory entry matching the pattern: a regular file, or a symbolic
+ * link to a regular file inside the source directory.  Anything else is
+ * skipped with a log line.  Returns 1 with e->path and e->st set. */
+static int
+admit(struct scan *sc, const struct nv_source *s, const char *rdir, const char *name,
+      struct entry *e)
+{
+    struct stat st;
+    char esc[256], *p = nv_path_join(s->dir, name);
+    const char *why = NULL;
+
+    nv_log_escape(name, esc, sizeof(esc));
+    if (lstat(p, &st) < 0) {
+        free(p); /* gone since the listing: not there */
+        return 0;
+    }
+    if (S_ISREG(st.st_mode)) {
+        e->path = p;
+        e->st = st;
+        return 1;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char *t = realpath(p, NULL);
+        size_t dl = rdir ? strlen(rdir) : 0;
+        if (t == NULL || stat(t, &st) < 0)
+            why = "a symbolic link to nothing (dangling)";
+        else if (!S_ISREG(st.st_mode))
+            why = "a symbolic link to something that is not a regular file";
+        else if (rdir == NULL || strncmp(t, rdir, dl) != 0 || t[dl] != '/')
+            why = "a symbolic link to a file outside the source directory";
+        if (why == NULL) {
+            free(p);
+            e->path = t;
+            e->st = st;
+            return 1;
+        }
+        free(t);
+    } else {
+        why = kind_name(st.st_mode);
+    }
+    free(p);
+    sc->stats->ignored++;
+    nv_warn("scan", "source %s: '%s' matches the pattern but is skipped: %s", s->name, esc,
+            why);
+    return 0;
+}
+
+/* Open an admitted file; it must still be the regular file listed. */
+static int
+open_entry(const struct nv_source *s, struct entry *e, uint64_t *unreadable)
+{
+    struct stat st;
+    char esc[256];
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    nv_log_escape(e->name, esc, sizeof(esc));
+    if (fd < 0) {
+        int en = errno;
+        nv_warn("scan", "source %s: '%s' skipped: cannot open it: %s%s", s->name, esc,
+                strerror(en), en == ENOENT ? " (removed after the listing)" : "");
+        (*unreadable)++;
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        nv_warn("scan", "source %s: '%s' skipped: it is no longer a regular file", s->name, esc);
+        close(fd);
+        (*unreadable)++;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    e->st = st; /* what is read is what is recorded */
+    return fd;
+}
+
+/* Does the file end without a line end (cut, or still being written)?  A
+ * last NUL byte (UTF-16, binary) is left to the reader, which names it. */
+static int
+unterminated(int fd, const struct stat *st)
+{
+    char c;
+
+    return st->st_size > 0 && pread(fd, &c, 1, st->st_size - 1) == 1 && c != '\n' &&
+           c != '\r' && c != '\0';
+}
+
 static int
 scan_source(struct scan *sc, const struct nv_source *s)
 {
@@ -542,6 +806,8 @@ scan_source(struct scan *sc, const struct nv_source *s)
     size_t n = 0, cap = 0;
     int64_t now_ms;
     struct timespec ts;
+    uint64_t unreadable = 0;
+    char *rdir;
     int r = 0;
 
     if (d == NULL) {
@@ -550,58 +816,204 @@ scan_source(struct scan *sc, const struct nv_source *s)
                 nv_errmsg(nv_fail_errno("opendir")));
         return 0;
     }
+    rdir = realpath(s->dir, NULL);
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     while ((e = readdir(d)) != NULL) {
-        struct stat st;
-        char *p;
         if (e->d_name[0] == '.' || fnmatch(s->pattern, e->d_name, FNM_PERIOD) != 0)
             continue;
-        p = nv_path_join(s->dir, e->d_name);
-        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                v = realloc(v, cap * sizeof(*v));
-                if (v == NULL)
-                    abort();
-            }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = realloc(v, cap * sizeof(*v));
+            if (v == NULL)
+                abort();
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        v[n].fd = -1;
+        if (admit(sc, s, rdir, e->d_name, &v[n])) {
             v[n].name = strdup(e->d_name);
-            v[n].st = st;
             n++;
         }
-        free(p);
     }
     closedir(d);
+    free(rdir);
     if (n > 0)
         qsort(v, n, sizeof(*v), entry_cmp);
+
+    /* what each file is: done, settling, to read (opened now, so that a
+     * file that cannot be read withholds the deletes of the whole pass) */
     for (size_t i = 0; i < n; i++) {
         int64_t mt = (int64_t)v[i].st.st_mtim.tv_sec * 1000 + v[i].st.st_mtim.tv_nsec / 1000000;
-        char *p;
-        if (r < 0)
-            goto next;
         if (already_processed(sc, s->name, v[i].name, &v[i].st)) {
-            sc->stats->skipped++;
-            goto next;
+            v[i].state = E_DONE;
+            continue;
         }
         if (now_ms - mt < (int64_t)sc->a->cfg.settle_ms) {
-            sc->stats->waiting++;
-            goto next;
+            v[i].state = E_WAIT;
+            continue;
         }
-        p = nv_path_join(s->dir, v[i].name);
-        r = scan_file(sc, s, p, v[i].name, &v[i].st);
-        free(p);
-    next:
+        if ((v[i].fd = open_entry(s, &v[i], &unreadable)) < 0) {
+            v[i].state = E_BAD;
+            continue;
+        }
+        if (unterminated(v[i].fd, &v[i].st) &&
+            now_ms - mt < (int64_t)sc->a->cfg.incomplete_wait_ms) {
+            char esc[256];
+            nv_info("scan", "source %s: '%s' ends without a line end: waiting (incomplete_wait)",
+                    s->name, nv_log_escape(v[i].name, esc, sizeof(esc)));
+            v[i].state = E_WAIT;
+            continue;
+        }
+        v[i].state = E_NEW;
+    }
+    sc->stats->unreadable += unreadable;
+
+    /* snapshots: each file, or (snapshot = multi) the files of one run */
+    for (size_t i = 0; i < n && r == 0;) {
+        size_t j = i + 1, nnew = 0, nwait = 0, nbad = 0;
+        struct snap sn;
+        if (s->mode == NV_MODE_FULL && s->snapshot == NV_SNAP_MULTI)
+            while (j < n && v[j].st.st_mtim.tv_sec - v[j - 1].st.st_mtim.tv_sec <=
+                                (time_t)s->snapshot_window)
+                j++;
+        for (size_t k = i; k < j; k++) {
+            nnew += v[k].state == E_NEW;
+            nwait += v[k].state == E_WAIT;
+            nbad += v[k].state == E_BAD;
+        }
+        if (nwait > 0 || nnew == 0) {
+            /* a run still being written waits whole; a done one is done */
+            for (size_t k = i; k < j; k++)
+                sc->stats->skipped += v[k].state == E_DONE;
+            sc->stats->waiting += nwait;
+            i = j;
+            continue;
+        }
+        memset(&sn, 0, sizeof(sn));
+        sn.file = v[i].name;
+        sn.unreadable = (unsigned)unreadable;
+        sn.files = (unsigned)(j - i - nbad);
+        if (s->snapshot == NV_SNAP_MULTI && s->snapshot_parts > sn.files)
+            sn.parts_missing = s->snapshot_parts - sn.files;
+        for (size_t k = i; k < j && r == 0; k++) {
+            if (v[k].state == E_BAD)
+                continue;
+            if (v[k].fd < 0 && (v[k].fd = open_entry(s, &v[k], &unreadable)) < 0) {
+                /* an earlier part of this run, read again with the rest */
+                sn.unreadable++;
+                sc->stats->unreadable++;
+                v[k].state = E_BAD;
+                continue;
+            }
+            r = scan_file(sc, s, v[k].fd, v[k].name, &v[k].st, &sn);
+            if (r == 0)
+                sc->stats->files++;
+        }
+        if (r == 0 && s->mode == NV_MODE_FULL)
+            r = emit_deletes(sc, s, &sn);
+        for (size_t k = i; k < j && r == 0; k++)
+            if (v[k].state != E_BAD)
+                r = mark_processed(sc, s->name, v[k].name, &v[k].st);
+        seen_release(&sn.seen);
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].fd >= 0)
+            close(v[i].fd);
         free(v[i].name);
+        free(v[i].path);
     }
     free(v);
     return r;
 }
 
+/* accept-deletes requests left while another nova-agent held the lock */
+#define ACCEPT_REQUEST "accept-deletes.request"
+
+static int
+accept_one(struct scan *sc, const char *source, uint64_t *n)
+{
+    int r = withheld_release(sc, source, n);
+
+    if (r == 0 && *n > 0)
+        nv_info("scan", "source %s: %llu withheld deletes released (accept-deletes)", source,
+                (unsigned long long)*n);
+    return r;
+}
+
+/* Release the withheld deletes of source (NULL or "*": every source) in
+ * the change set being built. */
+static int
+accept_sources(struct scan *sc, const char *source, uint64_t *n)
+{
+    int r = 0, found = 0;
+
+    *n = 0;
+    for (int i = 0; i < sc->a->cfg.nsrc && r == 0; i++) {
+        uint64_t k = 0;
+        if (source != NULL && strcmp(source, "*") != 0 && strcmp(source, sc->a->cfg.src[i].name))
+            continue;
+        found = 1;
+        r = accept_one(sc, sc->a->cfg.src[i].name, &k);
+        *n += k;
+    }
+    if (r == 0 && !found)
+        r = nv_fail(NV_ENOTFOUND, "no source '%s' in the configuration", source);
+    return r;
+}
+
+static int
+accept_requests(struct scan *sc, int *had)
+{
+    char *p = nv_path_join(sc->a->dir, ACCEPT_REQUEST);
+    struct nv_buf b = NV_BUF_INIT;
+    int r;
+
+    *had = 0;
+    r = nv_read_file(p, 64 << 10, &b);
+    free(p);
+    if (r == NV_ENOTFOUND)
+        return 0;
+    if (r < 0)
+        return r;
+    *had = 1;
+    for (char *s = (char *)b.data, *nl; r == 0 && s && *s; s = nl) {
+        uint64_t n = 0;
+        if ((nl = strchr(s, '\n')) != NULL)
+            *nl++ = '\0';
+        if (*s && (r = accept_sources(sc, s, &n)) == NV_ENOTFOUND) {
+            nv_warn("scan", "accept-deletes request: %s", nv_errmsg(r));
+            r = 0;
+        } else if (r == 0) {
+            sc->stats->released += n;
+        }
+    }
+    nv_buf_release(&b);
+    return r;
+}
+
 int
-nv_scan(struct nv_agent *a, struct nv_scan_stats *stats)
+nv_scan_request_accept(const char *dir, const char *source)
+{
+    char *p = nv_path_join(dir, ACCEPT_REQUEST);
+    struct nv_buf b = NV_BUF_INIT;
+    int r = nv_read_file(p, 64 << 10, &b);
+
+    if (r == NV_ENOTFOUND)
+        r = 0;
+    if (r == 0 && (r = nv_buf_addf(&b, "%s\n", source ? source : "*")) == 0)
+        r = nv_write_file(p, b.data, b.len, 0600);
+    free(p);
+    nv_buf_release(&b);
+    return r;
+}
+
+static int
+scan_or_accept(struct nv_agent *a, struct nv_scan_stats *stats, int accept_only,
+               const char *source)
 {
     struct scan sc;
-    int r;
+    int r, had = 0;
 
     memset(&sc, 0, sizeof(sc));
     memset(stats, 0, sizeof(*stats));
@@ -610,8 +1022,13 @@ nv_scan(struct nv_agent *a, struct nv_scan_stats *stats)
     nv_agent_outbox(a, &sc.o);
     if ((r = nv_outbox_begin(&sc.o, NV_KIND_CHANGES)) < 0)
         return r;
-    for (int i = 0; i < a->cfg.nsrc && r == 0; i++)
-        r = scan_source(&sc, &a->cfg.src[i]);
+    if (accept_only) {
+        r = accept_sources(&sc, source, &stats->released);
+    } else {
+        r = accept_requests(&sc, &had);
+        for (int i = 0; i < a->cfg.nsrc && r == 0; i++)
+            r = scan_source(&sc, &a->cfg.src[i]);
+    }
     if (r == 0 && sc.report.len > 0) {
         r = nv_outbox_add_file(&sc.o, "rejects.ndjson", sc.report.data, sc.report.len);
         nv_outbox_add_rejects(&sc.o, stats->rejects);
@@ -620,9 +1037,61 @@ nv_scan(struct nv_agent *a, struct nv_scan_stats *stats)
         r = nv_outbox_end(&sc.o);
     else
         nv_outbox_abort(&sc.o);
+    if (r == 0 && had) {
+        /* committed: the request is done (applying it twice is harmless) */
+        char *p = nv_path_join(a->dir, ACCEPT_REQUEST);
+        unlink(p);
+        free(p);
+    }
     stats->bundles = sc.o.bundles;
     nv_buf_release(&sc.report);
     nv_buf_release(&sc.line);
     nv_buf_release(&sc.dbkey);
+    return r;
+}
+
+int
+nv_scan(struct nv_agent *a, struct nv_scan_stats *stats)
+{
+    return scan_or_accept(a, stats, 0, NULL);
+}
+
+int
+nv_scan_accept(struct nv_agent *a, const char *source, struct nv_scan_stats *stats)
+{
+    return scan_or_accept(a, stats, 1, source);
+}
+
+int
+nv_scan_withheld(struct nv_agent *a, const char *source, struct nv_withheld *w)
+{
+    MDB_txn *txn;
+    MDB_val k, v;
+    struct nv_buf key = NV_BUF_INIT;
+    int rc, r = 0;
+
+    memset(w, 0, sizeof(*w));
+    if ((rc = mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_mdb_fail(rc, "cannot read");
+    if ((r = set_dbkey(&key, source, "", 0)) == 0) {
+        k.mv_size = key.len;
+        k.mv_data = key.data;
+        rc = mdb_get(txn, a->st.withheld, &k, &v);
+        if (rc == 0) {
+            char buf[600], *f[4] = { NULL, NULL, NULL, NULL }, *save = NULL;
+            snprintf(buf, sizeof(buf), "%.*s", (int)v.mv_size, (char *)v.mv_data);
+            f[0] = strtok_r(buf, "\t", &save);
+            for (int i = 1; i < 4 && f[i - 1]; i++)
+                f[i] = strtok_r(NULL, i == 3 ? "" : "\t", &save);
+            w->count = f[0] ? strtoull(f[0], NULL, 10) : 0;
+            snprintf(w->when, sizeof(w->when), "%s", f[1] ? f[1] : "");
+            snprintf(w->file, sizeof(w->file), "%s", f[2] ? f[2] : "");
+            snprintf(w->reason, sizeof(w->reason), "%s", f[3] ? f[3] : "");
+        } else if (rc != MDB_NOTFOUND) {
+            r = nv_mdb_fail(rc, "cannot read withheld deletes");
+        }
+    }
+    mdb_txn_abort(txn);
+    nv_buf_release(&key);
     return r;
 }

@@ -41,6 +41,7 @@ nv_astate_open(struct nv_astate *s, const char *dir)
         (rc = mdb_dbi_open(txn, "fp", MDB_CREATE, &s->fp)) != 0 ||
         (rc = mdb_dbi_open(txn, "files", MDB_CREATE, &s->files)) != 0 ||
         (rc = mdb_dbi_open(txn, "orders", MDB_CREATE, &s->orders)) != 0 ||
+        (rc = mdb_dbi_open(txn, "withheld", MDB_CREATE, &s->withheld)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);

@@ -10,6 +10,10 @@
  *             each): export files already processed
  *   orders    "<order id>\0<record key>" -> outcome text: erasure orders
  *             already answered
+ *   withheld  "<source>\0<record key>" -> "": deletes a full export implied
+ *             but the guard withheld (released by accept-deletes, replaced by
+ *             the source's next full snapshot); "<source>\0" -> summary
+ *             "count\ttime\tfile\treason"
  */
 #ifndef NOVA_AGENT_STATE_H
 #define NOVA_AGENT_STATE_H
@@ -20,7 +24,7 @@
 
 struct nv_astate {
     MDB_env *env;
-    MDB_dbi streams, fp, files, orders;
+    MDB_dbi streams, fp, files, orders, withheld;
 };
 
 int nv_astate_open(struct nv_astate *s, const char *dir)

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "csv.h"
 #include "errors.h"
 #include "fileio.h"
@@ -40,6 +42,8 @@ struct nv_csv {
     struct nv_csv_row header;
     struct nv_buf hbuf;   /* header storage */
     uint64_t reject_line;
+    size_t key[NV_CSV_MAX_KEYS], nkey; /* key columns, for the stray-quote check */
+    int partial;          /* the last row read had no line end */
 };
 
 /* Windows-1252 0x80..0x9F; 0 = undefined */
@@ -265,12 +269,20 @@ add_field(struct nv_csv *c, size_t *n, size_t off, size_t len)
 
 enum { ROW_OK = 1, ROW_MORE = 2, ROW_OPENQUOTE = 3 };
 
+/* Flags of a parsed row */
+enum {
+    F_LONG = 1, F_NUL = 2, F_MANY = 4, F_QUOTED = 8,
+    F_MIDCLOSE = 16, /* a multi-line quoted field closed inside a field */
+    F_NOEOL = 32,    /* the row ended at end of file without a line end */
+};
+
 /* Parse one row at c->pos.  ROW_OK: fields in fbuf, *end after the line
- * end, *lines LFs consumed; ROW_MORE: the window ends first (not at EOF);
- * ROW_OPENQUOTE: EOF inside a quoted field.  *flags: 1 field too long,
- * 2 NUL byte, 4 too many fields, 8 a field was quoted. */
+ * end, *lines LFs consumed, *qlines the most LFs one quoted field held;
+ * ROW_MORE: the window ends first (not at EOF); ROW_OPENQUOTE: EOF inside a
+ * quoted field.  *flags: the F_ values. */
 static int
-parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines, int *flags)
+parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines,
+          uint64_t *qlines, int *flags)
 {
     const uint8_t *w = c->win;
     size_t p = c->pos, L = c->len;
@@ -279,12 +291,14 @@ parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines, int *flags
 
     *nf = 0;
     *lines = 0;
+    *qlines = 0;
     *flags = 0;
     nv_buf_reset(&c->fbuf);
     for (;;) {
         size_t start = c->fbuf.len;
         if (p < L && q && w[p] == (uint8_t)q) {
-            *flags |= 8;
+            uint64_t before = *lines;
+            *flags |= F_QUOTED;
             p++;
             for (;;) {
                 const uint8_t *qp = p < L ? memchr(w + p, q, L - p) : NULL;
@@ -307,6 +321,11 @@ parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines, int *flags
                     return ROW_MORE;
                 break;
             }
+            if (*lines - before > *qlines)
+                *qlines = *lines - before;
+            if (*lines > before && p < L && w[p] != (uint8_t)dl && w[p] != '\n' &&
+                w[p] != '\r')
+                *flags |= F_MIDCLOSE;
         }
         /* unquoted part (or text after a closing quote, kept as data) */
         {
@@ -319,11 +338,11 @@ parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines, int *flags
         if (p == L && !c->eof)
             return ROW_MORE;
         if (c->fbuf.len - start > c->max_field)
-            *flags |= 1;
+            *flags |= F_LONG;
         if (memchr(c->fbuf.data + start, '\0', c->fbuf.len - start) != NULL)
-            *flags |= 2;
+            *flags |= F_NUL;
         if ((r = add_field(c, nf, start, c->fbuf.len - start)) == NV_ETOOBIG) {
-            *flags |= 4;
+            *flags |= F_MANY;
             *nf = 0;
         } else if (r < 0) {
             return r;
@@ -335,6 +354,8 @@ parse_row(struct nv_csv *c, size_t *nf, size_t *end, uint64_t *lines, int *flags
             continue;
         }
         /* end of line: CR LF, LF, lone CR, or end of file */
+        if (p == L)
+            *flags |= F_NOEOL;
         if (p < L && w[p] == '\r') {
             p++;
             if (p == L && !c->eof)
@@ -382,11 +403,135 @@ skip_row(struct nv_csv *c)
     }
 }
 
+/* The shape of a key value: runs of digits, of letters (any byte over
+ * 0x7F counts as a letter) and each other byte, as 9, a and the byte. */
+static size_t
+key_shape(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        char k = p[i] >= '0' && p[i] <= '9' ? '9'
+                 : (p[i] >= 0x80 || ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'z')) ? 'a'
+                 : (char)p[i];
+        if (o == 0 || out[o - 1] != k || (k != '9' && k != 'a'))
+            out[o++] = k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Does the line [a, b) of the window parse on its own as a whole row: the
+ * header's field count, each key value non-empty and shaped like the key
+ * of the row being read (whose fields are in fbuf)? */
+static int
+line_is_row(const struct nv_csv *c, size_t a, size_t b)
+{
+    const uint8_t *w = c->win;
+    const char dl = c->d.delim, q = c->d.quote;
+    size_t nf = 0, ks[NV_CSV_MAX_KEYS], kl[NV_CSV_MAX_KEYS];
+    size_t p = a;
+
+    if (b > a && w[b - 1] == '\r')
+        b--;
+    for (size_t i = 0; i < c->nkey; i++)
+        kl[i] = ks[i] = 0;
+    for (;;) {
+        size_t fs = p, fe;
+        if (p < b && q && w[p] == (uint8_t)q) {
+            fs = ++p;
+            for (;;) {
+                while (p < b && w[p] != (uint8_t)q)
+                    p++;
+                if (p == b)
+                    return 0; /* a quote left open: not a row on its own */
+                if (p + 1 < b && w[p + 1] == (uint8_t)q) {
+                    p += 2;
+                    continue;
+                }
+                break;
+            }
+            fe = p++;
+            while (p < b && w[p] != (uint8_t)dl)
+                p++;
+        } else {
+            while (p < b && w[p] != (uint8_t)dl)
+                p++;
+            fe = p;
+        }
+        for (size_t i = 0; i < c->nkey; i++)
+            if (c->key[i] == nf) {
+                ks[i] = fs;
+                kl[i] = fe - fs;
+            }
+        if (++nf > c->header.n)
+            return 0;
+        if (p >= b)
+            break;
+        p++; /* the delimiter */
+    }
+    if (nf != c->header.n)
+        return 0;
+    for (size_t i = 0; i < c->nkey; i++) {
+        char s1[64], s2[64];
+        if (kl[i] == 0)
+            return 0;
+        key_shape(w + ks[i], kl[i], s1, sizeof(s1));
+        key_shape(c->fbuf.data + c->foff[c->key[i]], c->flen[c->key[i]], s2, sizeof(s2));
+        if (strcmp(s1, s2) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* A row whose quoted field spans lines: NULL if plausible, else why not. */
+static const char *
+implausible(const struct nv_csv *c, size_t end, size_t nf, uint64_t qlines, int flags)
+{
+    unsigned maxl = c->d.max_field_lines ? c->d.max_field_lines
+                                         : NV_CSV_MAX_FIELD_LINES_DEFAULT;
+
+    if (flags & F_MIDCLOSE)
+        return "a quoted field runs over several lines and closes in the middle of a "
+               "later field (a stray quote?)";
+    if (qlines > maxl)
+        return "a quoted field runs over more lines than max_field_lines (a stray quote?)";
+    if (c->nkey > 0 && c->d.header && c->header.n >= 2 && nf == c->header.n) {
+        /* lines strictly inside the row: after its first LF, before its last */
+        const uint8_t *w = c->win;
+        size_t a = c->pos, last = end;
+        const uint8_t *nl;
+        if (last > a && w[last - 1] == '\n')
+            last--;
+        nl = memchr(w + a, '\n', last - a);
+        while (nl != NULL) {
+            size_t s = (size_t)(nl - w) + 1;
+            const uint8_t *nx = s < last ? memchr(w + s, '\n', last - s) : NULL;
+            if (nx == NULL)
+                break; /* the row's last line: ends with the rest of the row */
+            if (line_is_row(c, s, (size_t)(nx - w)))
+                return "a quoted field runs over lines that read as whole rows of their "
+                       "own (a stray quote?)";
+            nl = nx;
+        }
+    }
+    return NULL;
+}
+
+void
+nv_csv_set_key(struct nv_csv *c, const size_t *idx, size_t n)
+{
+    c->nkey = 0;
+    for (size_t i = 0; i < n && i < NV_CSV_MAX_KEYS; i++)
+        if (!c->d.header || idx[i] < c->header.n)
+            c->key[c->nkey++] = idx[i];
+}
+
 static int
 next_raw(struct nv_csv *c, size_t *nf, uint64_t *line)
 {
     size_t end;
-    uint64_t lines;
+    uint64_t lines, qlines;
     int flags, k;
 
     for (;;) {
@@ -402,7 +547,7 @@ next_raw(struct nv_csv *c, size_t *nf, uint64_t *line)
                 continue;
             }
         }
-        k = parse_row(c, nf, &end, &lines, &flags);
+        k = parse_row(c, nf, &end, &lines, &qlines, &flags);
         if (k < 0)
             return k;
         *line = c->line;
@@ -431,25 +576,38 @@ next_raw(struct nv_csv *c, size_t *nf, uint64_t *line)
             c->reject_line = c->line;
             goto unbalanced;
         }
+        if (qlines > 0 && c->d.header && c->header.n > 0) {
+            const char *why = implausible(c, end, *nf, qlines, flags);
+            if (why != NULL) {
+                uint8_t *nl = memchr(c->win + c->pos, '\n', end - c->pos);
+                c->reject_line = c->line;
+                c->pos = nl ? (size_t)(nl - c->win) + 1 : end;
+                c->line++;
+                return nv_fail(NV_EFORMAT, "line %llu: %s; the row is rejected and "
+                               "reading goes on at the next line",
+                               (unsigned long long)c->reject_line, why);
+            }
+        }
         {
             size_t rowlen = end - c->pos;
             c->pos = end;
             c->line += lines;
             c->reject_line = *line;
+            c->partial = (flags & F_NOEOL) != 0;
             if (rowlen > c->max_row)
                 return nv_fail(NV_EFORMAT, "line %llu: row over %zu bytes",
                                (unsigned long long)*line, c->max_row);
         }
-        if (flags & 4)
+        if (flags & F_MANY)
             return nv_fail(NV_EFORMAT, "line %llu: more than %d fields",
                            (unsigned long long)*line, NV_CSV_MAX_FIELDS);
-        if (flags & 2)
+        if (flags & F_NUL)
             return nv_fail(NV_EFORMAT, "line %llu: NUL byte", (unsigned long long)*line);
-        if (flags & 1)
+        if (flags & F_LONG)
             return nv_fail(NV_EFORMAT, "line %llu: field over %zu bytes",
                            (unsigned long long)*line, c->max_field);
         /* an empty line is not a row */
-        if (*nf == 1 && c->flen[0] == 0 && !(flags & 8))
+        if (*nf == 1 && c->flen[0] == 0 && !(flags & F_QUOTED))
             continue;
         return 1;
     unbalanced:
@@ -528,6 +686,27 @@ nv_csv_open(struct nv_csv **out, int fd, const struct nv_csv_dialect *d,
         if (n <= 0)
             break;
     } while (c->len < c->cap);
+    if (c->len >= 2) {
+        const uint8_t *w = c->win;
+        const char *u = NULL;
+        if (c->len >= 4 && memcmp(w, "\xFF\xFE\0\0", 4) == 0)
+            u = "UTF-32 (little-endian, byte order mark FF FE 00 00)";
+        else if (c->len >= 4 && memcmp(w, "\0\0\xFE\xFF", 4) == 0)
+            u = "UTF-32 (big-endian, byte order mark 00 00 FE FF)";
+        else if (w[0] == 0xFF && w[1] == 0xFE)
+            u = "UTF-16 (little-endian, byte order mark FF FE)";
+        else if (w[0] == 0xFE && w[1] == 0xFF)
+            u = "UTF-16 (big-endian, byte order mark FE FF)";
+        else if (c->len >= 4 && w[0] && !w[1] && w[2] && !w[3] && w[0] < 0x80 && w[2] < 0x80)
+            u = "UTF-16 (little-endian, without a byte order mark)";
+        else if (c->len >= 4 && !w[0] && w[1] && !w[2] && w[3] && w[1] < 0x80 && w[3] < 0x80)
+            u = "UTF-16 (big-endian, without a byte order mark)";
+        if (u != NULL) {
+            r = nv_fail(NV_EFORMAT, "the file is encoded in %s; nova reads utf-8, "
+                        "windows-1252 or iso-8859-1: export it in one of them", u);
+            goto fail;
+        }
+    }
     if (c->d.encoding == NV_ENC_UTF8 && c->len >= 3 &&
         memcmp(c->win, "\xEF\xBB\xBF", 3) == 0)
         c->pos = 3;
@@ -624,6 +803,7 @@ nv_csv_next(struct nv_csv *c, const struct nv_csv_row **row)
     c->row.field = c->field;
     c->row.len = c->dlen;
     c->row.line = line;
+    c->row.partial = c->partial;
     *row = &c->row;
     return 1;
 }
@@ -706,6 +886,73 @@ encode(struct nv_buf *out, const char *s, size_t n, int enc)
 }
 
 int
+nv_csv_formula_like(const char *s)
+{
+    if (s[0] == '=' || s[0] == '@' || s[0] == '\t' || s[0] == '\r')
+        return 1;
+    if (s[0] == '+' || s[0] == '-') {
+        /* +33 6 12 34 56 78, -12.5, (01) 23: numbers, not formulas */
+        int digits = 0;
+        for (const char *p = s + 1; *p; p++) {
+            if (*p >= '0' && *p <= '9')
+                digits = 1;
+            else if (!strchr(" .,/()-", *p))
+                return 1;
+        }
+        return !digits;
+    }
+    return 0;
+}
+
+int
+nv_csv_representable(const char *s, int enc)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    int r = encode(&b, s, strlen(s), enc);
+
+    nv_buf_release(&b);
+    return r == 0;
+}
+
+int
+nv_csv_transliterate(struct nv_buf *out, const char *s, int enc)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t n = strlen(s), i = 0;
+    struct nv_buf tmp = NV_BUF_INIT;
+    int replaced = 0, r = 0;
+
+    while (i < n && r >= 0) {
+        utf8proc_int32_t cp, dec[8];
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        int lbc = 0;
+        if (k <= 0) {
+            r = NV_EFORMAT;
+            break;
+        }
+        nv_buf_reset(&tmp);
+        if (encode(&tmp, (const char *)p + i, (size_t)k, enc) == 0) {
+            r = nv_buf_add(out, p + i, (size_t)k);
+        } else {
+            /* the base letter of the decomposition, if enc has it */
+            utf8proc_uint8_t u[8];
+            utf8proc_ssize_t nd = utf8proc_decompose_char(
+                cp, dec, 8, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &lbc);
+            utf8proc_ssize_t ul = nd > 0 ? utf8proc_encode_char(dec[0], u) : 0;
+            nv_buf_reset(&tmp);
+            if (ul > 0 && dec[0] != cp && encode(&tmp, (const char *)u, (size_t)ul, enc) == 0)
+                r = nv_buf_add(out, u, (size_t)ul);
+            else
+                r = nv_buf_add(out, "?", 1);
+            replaced++;
+        }
+        i += (size_t)k;
+    }
+    nv_buf_release(&tmp);
+    return r < 0 ? r : replaced;
+}
+
+int
 nv_csv_write_row(struct nv_buf *out, const struct nv_csv_dialect *d,
                  const char *const *fields, size_t n)
 {
@@ -716,8 +963,10 @@ nv_csv_write_row(struct nv_buf *out, const struct nv_csv_dialect *d,
     for (size_t i = 0; i < n; i++) {
         const char *f = fields[i] ? fields[i] : "";
         size_t len = strlen(f);
+        int guard = d->formula_guard && nv_csv_formula_like(f);
         int quote = q && (strchr(f, dl) || strchr(f, q) || strpbrk(f, "\r\n") ||
-                          (len > 0 && (f[0] == ' ' || f[len - 1] == ' ')));
+                          (len > 0 && (f[0] == ' ' || f[len - 1] == ' ')) ||
+                          (guard && q == '\''));
         if (i > 0 && (r = nv_buf_add(out, &dl, 1)) < 0)
             goto fail;
         if (!q && (strchr(f, dl) || strpbrk(f, "\r\n"))) {
@@ -726,6 +975,8 @@ nv_csv_write_row(struct nv_buf *out, const struct nv_csv_dialect *d,
             goto fail;
         }
         if (quote && (r = nv_buf_add(out, &q, 1)) < 0)
+            goto fail;
+        if (guard && (r = nv_buf_add(out, "''", q == '\'' ? 2 : 1)) < 0)
             goto fail;
         for (const char *s = f;;) {
             const char *e = quote ? strchr(s, q) : NULL;

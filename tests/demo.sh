@@ -26,10 +26,10 @@ run nova-agent trust acme hub/keys/identity.pub
 
 step "3. the agent is told where the CRM exports (Windows-1252, ';', key column 'id')"
 mkdir crm-exports
+# each setting once (a repeated one is refused): edit the template's lines
+sed -i 's/^settle = .*/settle = 0/; s/^import_encoding = .*/import_encoding = windows-1252/' acme/agent.conf
 cat >> acme/agent.conf <<CONF
 
-settle = 0
-import_encoding = windows-1252
 [source contacts]
 dir = $D/crm-exports
 pattern = *.csv

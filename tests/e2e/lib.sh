@@ -109,7 +109,8 @@ done_testing() {
 }
 
 # agent_conf DIR SOURCE-DIR [extra source lines...]: a config watching one
-# source "contacts" (key id), settle 0 so scans read files at once
+# source "contacts" (key id), settle 0 so scans read files at once; the
+# pattern is *.csv unless an extra line sets it (a setting is given once)
 agent_conf() {
     d=$1 src=$2; shift 2
     {
@@ -118,7 +119,7 @@ agent_conf() {
         echo "import_delimiter = ;"
         echo "[source ${SRC:-contacts}]"
         echo "dir = $src"
-        echo "pattern = *.csv"
+        case "$*" in *"pattern ="*) ;; *) echo "pattern = *.csv" ;; esac
         echo "key = id"
         for l in "$@"; do echo "$l"; done
     } > "$d/agent.conf"

@@ -147,6 +147,64 @@ test_errors_name_the_line(void **state)
     expect_error("entity = a\n[source s]\ndir = /x\nkey = id\ndelimiter = ;;\n", "line 5: delimiter");
     expect_error("entity = a\n[source s]\ndir = /x\nkey = id\nheader = no\n", "without a header row");
     expect_error("entity = a\n[source s]\ndir = /x\nkey = id\nbogus = 2\n", "line 5: unknown setting 'bogus' in a source section");
+    /* issue 13: repeats name both lines; patterns stay in 'dir' */
+    expect_error("entity = a\nsettle = 0\nhub = h\nsettle = 5\n", "line 4: 'settle' is already set on line 2");
+    expect_error("entity = a\n[source s]\ndir = /x\nkey = id\nkey = no\n",
+                 "line 5: 'key' is already set on line 4 in source s");
+    expect_error("entity = a\n[source s]\ndir = /x\nkey = id\npattern = ../*.csv\n", "line 5: pattern");
+    expect_error("entity = a\n[source s]\ndir = /x\nkey = id\npattern = sub/*.csv\n", "no '/'");
+    expect_error("entity = a\nmax_delete_share = 150%\n", "line 2: max_delete_share");
+    expect_error("entity = a\n[source s]\ndir = /x\nkey = id\nsnapshot = some\n", "line 5: snapshot must be file or multi");
+    expect_error("entity = a\nimport_unrepresentable = drop\n", "line 2: import_unrepresentable");
+}
+
+static void
+test_nul_byte(void **state)
+{
+    struct nv_agent_config c;
+    char *p = nv_path_join(dir, "agent.conf");
+    static const char text[] = "entity = a\nsettle = 0\nhub\0 = x\n";
+
+    (void)state;
+    assert_int_equal(nv_write_file(p, text, sizeof(text) - 1, 0600), 0);
+    free(p);
+    assert_int_equal(nv_agent_config_load(&c, dir), NV_ECONFIG);
+    assert_non_null(strstr(nv_errmsg(NV_ECONFIG), "line 3: NUL byte"));
+}
+
+static void
+test_guards(void **state)
+{
+    struct nv_agent_config c;
+
+    (void)state;
+    assert_int_equal(load("entity = a\n[source s]\ndir = /x\nkey = id\n", &c), 0);
+    assert_true(c.src[0].max_delete_share > 0.19 && c.src[0].max_delete_share < 0.21);
+    assert_int_equal(c.src[0].max_delete_count, 10000);
+    assert_int_equal(c.src[0].snapshot, NV_SNAP_FILE);
+    assert_int_equal(c.import_dialect.formula_guard, 1);
+    assert_int_equal(c.import_unrepresentable, NV_UNREP_TRANSLITERATE);
+    nv_agent_config_release(&c);
+    assert_int_equal(load("entity = a\nmax_delete_share = 0.5\nmax_delete_count = 7\n"
+                          "import_formula_guard = no\nimport_unrepresentable = utf8-file\n"
+                          "incomplete_wait = 10\n"
+                          "[source s]\ndir = /x\nkey = id\nsnapshot = multi\nsnapshot_window = 60\n"
+                          "snapshot_parts = 2\nmax_field_lines = 5\n"
+                          "[source t]\ndir = /x\nkey = id\nmax_delete_share = 5%\nmax_delete_count = 0\n",
+                          &c),
+                     0);
+    assert_true(c.src[0].max_delete_share > 0.49 && c.src[0].max_delete_share < 0.51);
+    assert_int_equal(c.src[0].max_delete_count, 7);
+    assert_int_equal(c.src[0].snapshot, NV_SNAP_MULTI);
+    assert_int_equal(c.src[0].snapshot_window, 60);
+    assert_int_equal(c.src[0].snapshot_parts, 2);
+    assert_int_equal(c.src[0].dialect.max_field_lines, 5);
+    assert_true(c.src[1].max_delete_share > 0.049 && c.src[1].max_delete_share < 0.051);
+    assert_int_equal(c.src[1].max_delete_count, 0);
+    assert_int_equal(c.import_dialect.formula_guard, 0);
+    assert_int_equal(c.import_unrepresentable, NV_UNREP_UTF8_FILE);
+    assert_int_equal(c.incomplete_wait_ms, 10);
+    nv_agent_config_release(&c);
 }
 
 static void
@@ -194,6 +252,8 @@ main(void)
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_guards),
         cmocka_unit_test(test_check_finds_problems),
     };
 

@@ -19,6 +19,9 @@
 
 /* Read text with dialect d; write "f1|f2|...\n" per row and "!L:reason\n"
  * per rejected row (L its line) into out. Returns open's result. */
+static size_t run_key[2] = { 0, 0 };
+static size_t run_nkey;
+
 static int
 run(const char *text, size_t len, struct nv_csv_dialect d, char *out, size_t outsz)
 {
@@ -44,6 +47,8 @@ run(const char *text, size_t len, struct nv_csv_dialect d, char *out, size_t out
             o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? "|" : "H:", h->field[i]);
         o += (size_t)snprintf(out + o, outsz - o, "\n");
     }
+    if (run_nkey)
+        nv_csv_set_key(c, run_key, run_nkey);
     while ((r = nv_csv_next(c, &row)) != 0) {
         if (r == NV_EFORMAT) {
             const char *m = nv_errmsg(r);
@@ -55,7 +60,7 @@ run(const char *text, size_t len, struct nv_csv_dialect d, char *out, size_t out
         assert_true(r > 0);
         for (size_t i = 0; i < row->n; i++)
             o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? "|" : "", row->field[i]);
-        o += (size_t)snprintf(out + o, outsz - o, "\n");
+        o += (size_t)snprintf(out + o, outsz - o, "%s\n", row->partial ? " (partial)" : "");
     }
     nv_csv_free(c);
     fclose(f);
@@ -75,7 +80,8 @@ static void
 test_basic(void **s)
 {
     (void)s;
-    EXPECT("id,nom\n1,Dupont\n2,Martin", UTF8, "H:id|nom\n1|Dupont\n2|Martin\n");
+    EXPECT("id,nom\n1,Dupont\n2,Martin", UTF8, "H:id|nom\n1|Dupont\n2|Martin (partial)\n");
+    EXPECT("id,nom\n1,Dupont\r", UTF8, "H:id|nom\n1|Dupont\n");
     EXPECT("id,nom\r\n1,\"Du,pont\"\r\n2,\"say \"\"hi\"\"\"\r\n", UTF8,
            "H:id|nom\n1|Du,pont\n2|say \"hi\"\n");
     EXPECT("\xEF\xBB\xBFid,nom\n1,\xC3\xA9\n", UTF8, "H:id|nom\n1|\xC3\xA9\n");
@@ -125,6 +131,59 @@ test_bad_rows(void **s)
            "H:id|nom\n!2:unbalanced quote\n2|b\n3|c\n");
     /* file cut inside a quoted field on its last row */
     EXPECT("id,nom\n1,a\n2,\"cut", UTF8, "H:id|nom\n1|a\n!3:unbalanced quote\n");
+}
+
+/* A stray quote must not swallow the rows after it (issue 13 item 1). */
+static void
+test_stray_quotes(void **s)
+{
+    (void)s;
+    /* two-row variant: the "closing" quote is in the middle of row 4 */
+    EXPECT("id,nom,email,tel\n3,\"Le Grand Cafe,c@x.fr,01\n4,Person 4 dit \"Toto,p4@x.fr,02\n5,ok,o@x.fr,03\n",
+           UTF8,
+           "H:id|nom|email|tel\n!2:a quoted field runs over several lines and closes in the middle "
+           "of a later field (a stray quote?); the row is rejected and reading goes on at the "
+           "next line\n4|Person 4 dit \"Toto|p4@x.fr|02\n5|ok|o@x.fr|03\n");
+    /* the closing quote happens to end a field: whole rows inside, caught
+     * with the key column known */
+    run_key[0] = 0;
+    run_nkey = 1;
+    EXPECT("id,note,email\nC100,\"Client VIP,a@x.fr\nC101,n,b@x.fr\nC102,n,c@x.fr\nC103,x\",d@x.fr\nC104,n,e@x.fr\n",
+           UTF8,
+           "H:id|note|email\n!2:a quoted field runs over lines that read as whole rows of their "
+           "own (a stray quote?); the row is rejected and reading goes on at the next line\n"
+           "C101|n|b@x.fr\nC102|n|c@x.fr\nC103|x\"|d@x.fr\nC104|n|e@x.fr\n");
+    /* legitimate multi-line notes and addresses, even with commas and a
+     * line shaped like a row but not like a key */
+    EXPECT("id,note,email\nC1,\"12 rue X\nBat B, esc 2\n75001 Paris\",a@x.fr\n"
+           "C2,\"Appel, rappel, ok\nsuite, et, fin\nfin\",b@x.fr\nC3,\"x\"\"y\nz\",c@x.fr\n",
+           UTF8,
+           "H:id|note|email\nC1|12 rue X\nBat B, esc 2\n75001 Paris|a@x.fr\n"
+           "C2|Appel, rappel, ok\nsuite, et, fin\nfin|b@x.fr\nC3|x\"y\nz|c@x.fr\n");
+    run_nkey = 0;
+    /* over max_field_lines */
+    {
+        struct nv_csv_dialect d = UTF8;
+        d.max_field_lines = 2;
+        EXPECT("id,note\n1,\"a\nb\nc\nd\"\n2,\"a\nb\"\n", d,
+               "H:id|note\n!2:a quoted field runs over more lines than max_field_lines (a stray "
+               "quote?); the row is rejected and reading goes on at the next line\n"
+               "!3:1 fields where the header has 2\n!4:1 fields where the header has 2\n"
+               "!5:1 fields where the header has 2\n2|a\nb\n");
+    }
+}
+
+static void
+test_utf16(void **s)
+{
+    char got[512];
+    (void)s;
+    assert_int_equal(run("\xFF\xFEi\0d\0\n\0", 8, UTF8, got, sizeof(got)), NV_EFORMAT);
+    assert_non_null(strstr(got, "UTF-16 (little-endian, byte order mark FF FE)"));
+    assert_int_equal(run("\xFE\xFF\0i\0d\0\n", 8, UTF8, got, sizeof(got)), NV_EFORMAT);
+    assert_non_null(strstr(got, "UTF-16 (big-endian"));
+    assert_int_equal(run("i\0d\0,\0n\0\n\0", 10, UTF8, got, sizeof(got)), NV_EFORMAT);
+    assert_non_null(strstr(got, "without a byte order mark"));
 }
 
 static void
@@ -221,6 +280,41 @@ test_writer(void **s)
     assert_int_equal(nv_encoding_parse("ebcdic"), 0);
 }
 
+static void
+test_formula_guard(void **s)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    struct nv_csv_dialect d = { ';', '"', 1, NV_ENC_UTF8, 0, 1 };
+    const char *row[] = { "=HYPERLINK(\"x\")", "+33 6 12 34 56 78", "-12.5", "@SUM(A1)",
+                          "\tx", "+1+cmd|' /C calc'!A0", "-", "plain" };
+    (void)s;
+    assert_int_equal(nv_csv_write_row(&b, &d, row, 8), 0);
+    assert_string_equal((char *)b.data,
+                        "\"'=HYPERLINK(\"\"x\"\")\";+33 6 12 34 56 78;-12.5;'@SUM(A1);'\tx;"
+                        "'+1+cmd|' /C calc'!A0;'-;plain\n");
+    nv_buf_reset(&b);
+    d.formula_guard = 0;
+    assert_int_equal(nv_csv_write_row(&b, &d, row + 3, 1), 0);
+    assert_string_equal((char *)b.data, "@SUM(A1)\n");
+    nv_buf_release(&b);
+}
+
+static void
+test_transliterate(void **s)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    (void)s;
+    assert_false(nv_csv_representable("Dvo\xC5\x99\xC3\xA1k", NV_ENC_CP1252));
+    assert_true(nv_csv_representable("Lef\xC3\xA8vre \xE2\x82\xAC", NV_ENC_CP1252));
+    assert_int_equal(nv_csv_transliterate(&b, "Dvo\xC5\x99\xC3\xA1k", NV_ENC_CP1252), 1);
+    assert_string_equal((char *)b.data, "Dvor\xC3\xA1k");
+    nv_buf_reset(&b);
+    /* no base letter: a question mark */
+    assert_int_equal(nv_csv_transliterate(&b, "\xE2\x98\x83 \xC5\x82", NV_ENC_LATIN1), 2);
+    assert_string_equal((char *)b.data, "? ?");
+    nv_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -229,10 +323,14 @@ main(void)
         cmocka_unit_test(test_detection),
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_stray_quotes),
+        cmocka_unit_test(test_utf16),
         cmocka_unit_test(test_long_rows),
         cmocka_unit_test(test_empty_and_header_only),
         cmocka_unit_test(test_window_boundaries),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_formula_guard),
+        cmocka_unit_test(test_transliterate),
     };
     return cmocka_run_group_tests_name("csv", tests, NULL, NULL);
 }
