@@ -104,4 +104,38 @@ nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o)
     o->streams = a->st.streams;
     o->cap = a->cfg.bundle_cap;
     o->zstd_level = a->cfg.compression_level;
+    /* every bundle witnesses the newest ledger head the hub sent */
+    nv_agent_witness(a, o->ledger_head);
+}
+
+/* The key of the witnessed ledger head in the state's streams database. */
+#define WITNESS_KEY "witness:ledger"
+
+void
+nv_agent_witness(struct nv_agent *a, char out[41])
+{
+    MDB_txn *txn;
+    MDB_val k = { sizeof(WITNESS_KEY) - 1, (void *)WITNESS_KEY }, v;
+
+    out[0] = '\0';
+    if (a->st.env == NULL || mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_get(txn, a->st.streams, &k, &v) == 0 && v.mv_size == 40) {
+        memcpy(out, v.mv_data, 40);
+        out[40] = '\0';
+    }
+    mdb_txn_abort(txn);
+}
+
+int
+nv_agent_witness_put(MDB_txn *txn, struct nv_agent *a, const char *head)
+{
+    MDB_val k = { sizeof(WITNESS_KEY) - 1, (void *)WITNESS_KEY }, v = { 40, (void *)head };
+    int rc;
+
+    if (head == NULL || strlen(head) != 40)
+        return 0;
+    if ((rc = mdb_put(txn, a->st.streams, &k, &v, 0)) != 0)
+        return nv_mdb_fail(rc, "cannot keep the witnessed ledger head");
+    return 0;
 }

@@ -29,5 +29,13 @@ int nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
 void nv_agent_close(struct nv_agent *a);
 /* An outbox to the hub, set up from the configuration. */
 void nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o);
+/* The newest head of the hub's ledger that a hub bundle carried (40 hex;
+ * "" when none yet): the agent witnesses it in every bundle it seals, so
+ * an auditor can check that the hub's ledger still holds it. */
+void nv_agent_witness(struct nv_agent *a, char out[41]);
+/* Keep head (40 hex; NULL or other: nothing) as the witnessed head, in
+ * txn. */
+int nv_agent_witness_put(MDB_txn *txn, struct nv_agent *a, const char *head)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -799,6 +799,8 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
         goto out;
     }
     nv_agent_outbox(a, &o);
+    if (b->m.ledger_head[0] != '\0')
+        memcpy(o.ledger_head, b->m.ledger_head, sizeof(o.ledger_head));
     if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0)
         goto out;
     if (b->m.kind == NV_KIND_UPDATES) {
@@ -846,7 +848,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
     stream_key(key, sizeof(key), b->m.sender);
     memset(&st, 0, sizeof(st));
     nv_stream_advance(&st, &b->m, b->id);
-    if ((r = nv_astate_stream_put(nv_outbox_txn(&o), &a->st, key, &st)) < 0) {
+    if ((r = nv_astate_stream_put(nv_outbox_txn(&o), &a->st, key, &st)) < 0 ||
+        (b->m.ledger_head[0] != '\0' &&
+         (r = nv_agent_witness_put(nv_outbox_txn(&o), a, b->m.ledger_head)) < 0)) {
         nv_outbox_abort(&o);
         goto out;
     }

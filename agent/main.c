@@ -421,7 +421,7 @@ cmd_status(int argc, char **argv)
 {
     struct nv_agent a;
     struct nv_stream_state out, in;
-    char kid[17], key[80];
+    char kid[17], key[80], witness[41];
     int json = 0, r;
     const char *dir;
     MDB_txn *txn;
@@ -447,19 +447,24 @@ cmd_status(int argc, char **argv)
         mdb_txn_abort(txn);
     }
     nv_keyid_hex(a.self.pub.sign.keyid, kid);
+    nv_agent_witness(&a, witness);
     if (json)
         printf("{\"entity\":\"%s\",\"key_id\":\"%s\",\"hub\":%s%s%s,\"sent_seq\":%llu,"
-               "\"received_seq\":%llu,\"records\":%zu,\"sources\":%d,\"source\":[",
+               "\"received_seq\":%llu,\"records\":%zu,\"ledger_head_witnessed\":%s%s%s,"
+               "\"sources\":%d,\"source\":[",
                a.self.pub.entity, kid, a.hub ? "\"" : "",
                a.hub ? a.hub->id.entity : "null", a.hub ? "\"" : "",
-               (unsigned long long)out.seq, (unsigned long long)in.seq, nfp, a.cfg.nsrc);
+               (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
+               witness[0] ? "\"" : "", witness[0] ? witness : "null", witness[0] ? "\"" : "",
+               a.cfg.nsrc);
     else
         printf("entity:        %s\nkey id:        %s\nhub:           %s\n"
                "sent seq:      %llu\nreceived seq:  %llu\nrecords known: %zu\n"
+               "hub ledger:    %s\n"
                "sources:       %d\n",
                a.self.pub.entity, kid, a.hub ? a.hub->id.entity : "(none trusted)",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
-               a.cfg.nsrc);
+               witness[0] ? witness : "(no head witnessed yet)", a.cfg.nsrc);
     for (int i = 0; i < a.cfg.nsrc && r == 0; i++) {
         const struct nv_source *s = &a.cfg.src[i];
         struct nv_withheld w;

@@ -131,6 +131,7 @@ start_part(struct nv_outbox *o)
     p.created = nv_now();
     p.zstd_level = o->zstd_level;
     p.tmp_dir = pd;
+    p.ledger_head = o->ledger_head;
     r = nv_bundle_writer_new(&o->w, &p);
     free(pd);
     o->records = o->upserts = o->deletes = o->rejects = o->files = 0;

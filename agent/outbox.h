@@ -30,6 +30,8 @@ struct nv_outbox {
     MDB_dbi streams;
     uint64_t cap;                    /* raw payload bytes per bundle */
     int zstd_level;
+    char ledger_head[41];            /* the hub ledger head to witness in
+                                        each manifest ("" none) */
     /* current change set */
     MDB_txn *txn;
     struct nv_bundle_writer *w;

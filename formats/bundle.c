@@ -844,6 +844,8 @@ fill_manifest(const struct nv_bundle_writer *w, struct nv_manifest *m)
     m->deletes = w->n_deletes;
     m->rejects = w->n_rejects;
     m->payload_size = w->spooled;
+    if (w->p.ledger_head != NULL && strlen(w->p.ledger_head) == 40)
+        memcpy(m->ledger_head, w->p.ledger_head, 41);
 }
 
 static void

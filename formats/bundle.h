@@ -58,6 +58,8 @@ struct nv_bundle_params {
                       * for encryption besides the caller's. */
     const char *tmp_dir; /* where the payload is spooled (same fs as output:
                           * the spool then becomes the bundle, no copy) */
+    const char *ledger_head; /* 40 hex, or NULL/"": the manifest's optional
+                              * ledger-head line (manifest.h) */
 };
 
 struct nv_bundle_writer;

@@ -32,7 +32,7 @@ nv_manifest_format(const struct nv_manifest *m, struct nv_buf *out)
 
     if (nv_kind_parse(nv_kind_name(m->kind)) == 0 || !nv_name_valid(m->sender) ||
         !nv_name_valid(m->recipient) || m->seq == 0 || m->part == 0 || (m->seq == 1) == (m->has_prev != 0) ||
-        m->created < 0)
+        m->created < 0 || (m->ledger_head[0] != '\0' && strlen(m->ledger_head) != 40))
         return nv_fail(NV_EINVAL, "invalid manifest fields");
     nv_keyid_hex(m->sender_key, kid);
     nv_age_recipient_encode(m->recipient_key, rcpt);
@@ -40,7 +40,7 @@ nv_manifest_format(const struct nv_manifest *m, struct nv_buf *out)
         nv_hex(m->prev, 32, prev);
     else
         strcpy(prev, "none");
-    return nv_buf_addf(out,
+    int r = nv_buf_addf(out,
                        "nova-bundle: %d\nkind: %s\nsender: %s\nsender-key: %s\n"
                        "recipient: %s\nrecipient-key: %s\nseq: %llu\nprev: %s\n"
                        "created: %s\npart: %u\nfinal: %s\nrecords: %llu\nupserts: %llu\n"
@@ -56,6 +56,9 @@ nv_manifest_format(const struct nv_manifest *m, struct nv_buf *out)
                        (unsigned long long)m->rejects,
                        (unsigned long long)m->payload_size,
                        nv_hex(m->payload_sha256, 32, hash));
+    if (r == 0 && m->ledger_head[0] != '\0')
+        r = nv_buf_addf(out, "ledger-head: %s\n", m->ledger_head);
+    return r;
 }
 
 /* Take the next line "key: value"; value points into a copy in val. */
@@ -173,6 +176,13 @@ nv_manifest_parse(const char *text, size_t len, struct nv_manifest *out)
     FIELD("payload-sha256");
     if (nv_unhex(v, m.payload_sha256, 32) < 0)
         return BAD("payload-sha256");
+    if (p != end && (size_t)(end - p) > 13 && memcmp(p, "ledger-head: ", 13) == 0) {
+        uint8_t raw[20];
+        FIELD("ledger-head");
+        if (strlen(v) != 40 || nv_unhex(v, raw, 20) < 0)
+            return BAD("ledger-head");
+        memcpy(m.ledger_head, v, 41);
+    }
     if (p != end)
         return nv_fail(NV_EFORMAT, "manifest: unexpected data after line %d", line);
     /* canonical form only: re-format and compare */

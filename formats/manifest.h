@@ -21,6 +21,13 @@
  *   rejects: 3                           source rows rejected by the sender
  *   payload-size: 123456                 bytes of payload.age
  *   payload-sha256: <64 hex>             sha256sum of payload.age
+ *   ledger-head: <40 hex>                optional, last: the newest head of
+ *                                        the hub's ledger the signer knows
+ *                                        (the hub: its own; an agent: the
+ *                                        last the hub sent it), so that any
+ *                                        entity witnesses the ledger and a
+ *                                        rollback is caught (nova-audit
+ *                                        verify --witness)
  *
  * A bundle's id is the SHA-256 of its manifest bytes; the next bundle of the
  * stream names it in "prev", which chains the stream.
@@ -56,6 +63,7 @@ struct nv_manifest {
     uint64_t records, upserts, deletes, rejects;
     uint64_t payload_size;
     uint8_t payload_sha256[32];
+    char ledger_head[41]; /* 40 hex, or "" when the line is absent */
 };
 
 const char *nv_kind_name(int kind);

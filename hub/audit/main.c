@@ -6,7 +6,7 @@
  *     container, manifest signature, payload hash of each bundle, and the
  *     sequence and hash chain of each stream among the bundles given.
  *
- *   nova-audit verify LEDGER --keys DIR|FILE... [BUNDLE...]
+ *   nova-audit verify LEDGER --keys DIR|FILE... [--witness HEAD]... [BUNDLE...]
  *     the hub's ledger (a git repository): every commit's SSH signature by
  *     the hub's ledger key, every manifest signature, every stream's
  *     sequence and hash chain, and that each BUNDLE matches its entry.
@@ -205,14 +205,25 @@ cmd_verify(int argc, char **argv)
     struct nv_keyring kr;
     struct nv_ledger_audit *a = NULL;
     const char **bundles = calloc((size_t)argc, sizeof(char *));
+    const char **witness = calloc((size_t)argc, sizeof(char *));
     const char *ledger = NULL, *v;
-    int nb = 0, nkeys = 0, r, commits, nbundles, problems, first;
+    int nb = 0, nw = 0, nkeys = 0, r, commits, nbundles, problems, first, wrong = 0;
 
     memset(&kr, 0, sizeof(kr));
-    if (bundles == NULL)
+    if (bundles == NULL || witness == NULL) {
+        free(bundles);
+        free(witness);
         return 3;
+    }
     for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--keys", &v)) {
+        if (nv_opt_val(argc, argv, &i, "--witness", &v)) {
+            if (v == NULL || strlen(v) != 40) {
+                r = nv_cli_usage("--witness needs a ledger head: 40 hexadecimal digits "
+                                 "(nova-agent status shows the one an agent witnessed)");
+                goto out;
+            }
+            witness[nw++] = v;
+        } else if (nv_opt_val(argc, argv, &i, "--keys", &v)) {
             if (v == NULL) {
                 r = nv_cli_usage("--keys needs a directory or identity file");
                 goto out;
@@ -239,9 +250,38 @@ cmd_verify(int argc, char **argv)
         r = nv_cli_fail(r);
         goto out;
     }
-    for (int i = 0; i < nb; i++)
+    for (int i = 0; i < nb; i++) {
+        struct nv_bundle b;
         nv_ledger_audit_bundle(a, bundles[i]);
+        /* a head an entity witnessed in a bundle it signed */
+        if (nv_bundle_read(&b, bundles[i], 0) == 0) {
+            if (b.m.ledger_head[0] != '\0' && nv_ledger_holds(ledger, b.m.ledger_head) == 0) {
+                fprintf(stderr, "nova-audit: problem: %s: %s witnessed ledger head %.12s, "
+                        "which main no longer holds: the ledger was rolled back or "
+                        "rewritten\n", bundles[i], b.m.sender, b.m.ledger_head);
+                wrong++;
+            }
+            nv_bundle_release(&b);
+        }
+    }
+    for (int i = 0; i < nw; i++) {
+        int h = nv_ledger_holds(ledger, witness[i]);
+        if (h < 0) {
+            r = nv_cli_fail(h);
+            goto out;
+        }
+        if (h == 0) {
+            fprintf(stderr, "nova-audit: problem: witnessed ledger head %.12s is not in "
+                    "main's history: the ledger was rolled back or rewritten\n", witness[i]);
+            wrong++;
+        } else {
+            printf("witnessed head %.12s is in main's history\n", witness[i]);
+        }
+    }
     nv_ledger_audit_counts(a, &commits, &nbundles, &problems, &first);
+    problems += wrong;
+    if (wrong && first == 0)
+        first = NV_EFORK;
     printf("%d commits, %d bundles, %d problems\n", commits, nbundles, problems);
     if (nb > 0)
         printf("%d bundle file(s) checked against the ledger\n", nb);
@@ -251,6 +291,7 @@ cmd_verify(int argc, char **argv)
 out:
     nv_ledger_audit_free(a);
     free(bundles);
+    free(witness);
     free(kr.e);
     free(kr.path);
     return r;
@@ -259,7 +300,8 @@ out:
 static const struct nv_cmd cmds[] = {
     { "bundles", cmd_bundles, "bundles --keys DIR|IDENTITY.pub... BUNDLE...",
       "verify bundles offline: signature, payload hash, sequence and chain" },
-    { "verify", cmd_verify, "verify LEDGER --keys DIR|IDENTITY.pub... [BUNDLE...]",
+    { "verify", cmd_verify,
+      "verify LEDGER --keys DIR|IDENTITY.pub... [--witness HEAD]... [BUNDLE...]",
       "verify the hub's ledger offline: commit and manifest signatures, "
       "sequences, chains, and bundle files against their entries" },
     { NULL, NULL, NULL, NULL },

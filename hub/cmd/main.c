@@ -413,7 +413,6 @@ cmd_send(int argc, char **argv)
     uint64_t bad = 0;
     struct nv_hub h;
     struct nv_outbox o;
-    const struct nv_keyring_entry *peer;
     char *obox = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -435,21 +434,8 @@ cmd_send(int argc, char **argv)
         return nv_cli_usage("DIR, ENTITY, --kind and at least one FILE are required");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
-    if ((peer = nv_keyring_active(&h.kr, entity)) == NULL) {
-        nv_hub_close(&h);
-        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity));
-    }
-    obox = malloc(strlen(dir) + strlen(entity) + 16);
-    sprintf(obox, "%s/outbox/%s", dir, entity);
-    memset(&o, 0, sizeof(o));
-    o.outbox = obox;
-    o.self = &h.self;
-    o.peer = peer;
-    o.env = h.store.env;
-    o.streams = h.store.streams;
-    if ((r = nv_mkdir_p(obox, 0700)) < 0 ||
-        (r = nv_outbox_recover(obox, o.env, o.streams)) < 0 ||
-        (r = nv_outbox_begin(&o, kind)) < 0)
+    /* the hub's outbox to that agent, as every bundle it sends */
+    if ((r = nv_hub_outbox(&h, entity, kind, &o, &obox)) < 0)
         goto out;
     for (int i = 1, seen = 0; i < argc && r == 0; i++) {
         if (!strcmp(argv[i], "--kind")) {

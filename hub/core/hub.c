@@ -10,6 +10,7 @@
 #include "../../formats/fileio.h"
 #include "../../agent/outbox.h"
 #include "../model/mapping.h"
+#include "../store/ledger.h"
 #include "../store/maprepo.h"
 #include "hub.h"
 
@@ -32,6 +33,10 @@ nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *
     o->peer = peer;
     o->env = h->store.env;
     o->streams = h->store.streams;
+    /* every bundle to an agent carries the ledger's head: the agents
+     * witness it and return it, so a rollback of the ledger is caught */
+    if (h->ledger != NULL && nv_ledger_head(h->ledger, o->ledger_head, NULL) < 0)
+        o->ledger_head[0] = '\0';
     if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
         (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
         (r = nv_outbox_begin(o, kind)) < 0) {

@@ -91,6 +91,49 @@ recover(struct nv_hub *h)
 
 static int finish_replays(struct nv_hub *h);
 
+#define LEDGER_HEAD_KEY "ledger:head"
+
+/* Note in the store the ledger's head after the hub wrote to it: the next
+ * open checks that main still holds it (nv_ledger_check_head). */
+static int
+note_ledger_head(struct nv_hub *h)
+{
+    char hex[41];
+    MDB_txn *txn;
+    MDB_val k = { sizeof(LEDGER_HEAD_KEY) - 1, (void *)LEDGER_HEAD_KEY }, v = { 40, hex };
+    int r, rc;
+
+    if (h->ledger == NULL)
+        return 0;
+    if ((r = nv_ledger_head(h->ledger, hex, NULL)) < 0)
+        return r;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if ((rc = mdb_put(txn, h->store.meta, &k, &v, 0)) != 0 || (rc = mdb_txn_commit(txn)) != 0) {
+        if (rc != 0 && txn != NULL)
+            mdb_txn_abort(txn);
+        return nv_hmdb_fail(rc, "cannot note the ledger head");
+    }
+    return 0;
+}
+
+/* The head noted last ("" when none). */
+static void
+noted_ledger_head(struct nv_hub *h, char out[41])
+{
+    MDB_txn *txn;
+    MDB_val k = { sizeof(LEDGER_HEAD_KEY) - 1, (void *)LEDGER_HEAD_KEY }, v;
+
+    out[0] = '\0';
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_get(txn, h->store.meta, &k, &v) == 0 && v.mv_size == 40) {
+        memcpy(out, v.mv_data, 40);
+        out[40] = '\0';
+    }
+    mdb_txn_abort(txn);
+}
+
 /* One nova-hub at a time works in DIR: wait for the one that does (a
  * `nova-hub run` pass, an ingest) up to NOVA_LOCK_WAIT seconds (30). */
 static int
@@ -182,8 +225,12 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         if (unlink(stale) == 0)
             nv_warn("ingest", "removed a stale ledger lock left by a crash");
         free(stale);
-        if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0)
-            r = nv_ledger_reconcile(h->ledger, ad, &added);
+        char noted[41];
+        noted_ledger_head(h, noted);
+        if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0 &&
+            (r = nv_ledger_check_head(h->ledger, noted)) == 0 &&
+            (r = nv_ledger_reconcile(h->ledger, ad, &added)) == 0)
+            r = note_ledger_head(h);
         free(ad);
         if (r < 0)
             goto fail;
@@ -337,6 +384,8 @@ ledger_applied(struct nv_hub *h, struct nv_bundle *b)
         r = nv_fail(NV_ECORRUPT, "stream %s->%s bundle %llu: cannot record it in "
                     "the ledger: %s", b->m.sender, b->m.recipient,
                     (unsigned long long)b->m.seq, nv_errmsg(r));
+    if (r == 0 && note_ledger_head(h) < 0)
+        nv_warn("ingest", "cannot note the ledger head in the store: %s", nv_errmsg(-1));
     return r;
 }
 
@@ -356,6 +405,8 @@ quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
      * the next run tries again (recording is idempotent) */
     if (h->ledger != NULL) {
         int r = nv_ledger_record_file(h->ledger, path, res->code, res->reason);
+        if (r == 0 && note_ledger_head(h) < 0)
+            nv_warn("ingest", "cannot note the ledger head in the store");
         if (r < 0) {
             nv_err("ingest", "cannot record '%s' in the ledger: %s", base,
                    nv_errmsg(r));
@@ -406,7 +457,7 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
  * txn, then record the bundle's statistics. */
 static int
 apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
-          const char *dir, struct nv_apply_stats *stats)
+          const char *dir, int counted, struct nv_apply_stats *stats)
 {
     struct nv_apply_ctx a;
     struct dirent **ents;
@@ -445,8 +496,9 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
     }
     free(ents);
     /* the payload must be what the signed manifest says, before anything
-     * of it is linked, sent on or committed */
-    if (r == 0 && (stats->lines != m->records || stats->op_upserts != m->upserts ||
+     * of it is linked, sent on or committed (a replay has no manifest: its
+     * payload was checked when it came, and erasures may have thinned it) */
+    if (r == 0 && counted && (stats->lines != m->records || stats->op_upserts != m->upserts ||
                    stats->op_deletes != m->deletes))
         r = nv_fail(NV_ECOUNTS, "bundle %s->%s seq %llu: its payload holds %llu records "
                     "(%llu upserts, %llu deletes) but its signed manifest says %llu (%llu "
@@ -533,7 +585,7 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
         goto out;
     }
     /* every record of the bundle, then its stream state: all or nothing */
-    if ((r = apply_dir(h, txn, &b->m, final_dir, stats)) < 0)
+    if ((r = apply_dir(h, txn, &b->m, final_dir, 1, stats)) < 0)
         goto out;
     if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
         goto out;
@@ -913,7 +965,7 @@ nv_hub_replay(struct nv_hub *h, const char *entity,
             continue;
         }
         sd = nv_path_join(ed, ents[i]->d_name);
-        r = apply_dir(h, txn, &m, sd, &one);
+        r = apply_dir(h, txn, &m, sd, 0, &one);
         free(sd);
         if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
             r = nv_hmdb_fail(rc, "cannot commit");

@@ -204,6 +204,10 @@ nv_ledger_head(struct nv_ledger *l, char hex[41], uint64_t *commits)
 
     if (git_reference_name_to_id(&tip, l->repo, NV_LEDGER_REF) < 0)
         return nv_fail(NV_ENOTFOUND, "ledger: main has no commit");
+    if (commits == NULL) {
+        git_oid_tostr(hex, 41, &tip);
+        return 0;
+    }
     if (git_revwalk_new(&w, l->repo) < 0 || git_revwalk_simplify_first_parent(w) < 0 ||
         git_revwalk_push(w, &tip) < 0) {
         r = ledger_git_fail("cannot walk main");
@@ -821,4 +825,86 @@ nv_ledger_status_parse(const char *text, size_t len, struct nv_ledger_status *ou
                                    "manifest-sha256 and code 0");
     *out = s;
     return 0;
+}
+
+/* Is the commit at oid signed by this hub's ledger key? */
+static int
+signed_by_us(struct nv_ledger *l, const git_oid *oid)
+{
+    git_buf sig = { NULL, 0, 0 }, data = { NULL, 0, 0 };
+    uint8_t pk[NV_SIGN_PKLEN];
+    git_oid id = *oid;
+    int ok = git_commit_extract_signature(&sig, &data, l->repo, &id, NULL) == 0 &&
+             nv_sshsig_verify(sig.ptr, sig.size, NV_LEDGER_NS, data.ptr, data.size, pk) == 0 &&
+             sodium_memcmp(pk, l->pk, NV_SIGN_PKLEN) == 0;
+
+    git_buf_dispose(&sig);
+    git_buf_dispose(&data);
+    return ok;
+}
+
+int
+nv_ledger_check_head(struct nv_ledger *l, const char *recorded)
+{
+    git_oid tip, rec, at;
+    char th[GIT_OID_HEXSZ + 1];
+
+    if (recorded == NULL || recorded[0] == '\0')
+        return 0;
+    if (strlen(recorded) != GIT_OID_HEXSZ || git_oid_fromstr(&rec, recorded) < 0)
+        return nv_fail(NV_ECORRUPT, "ledger: the head the store noted is malformed");
+    if (git_reference_name_to_id(&tip, l->repo, NV_LEDGER_REF) < 0)
+        return nv_fail(NV_ECORRUPT, "ledger: main is gone (the store noted %.12s); "
+                       "restore DIR/ledger from a backup", recorded);
+    git_oid_tostr(th, sizeof(th), &tip);
+    if (git_oid_equal(&tip, &rec))
+        return 0;
+    if (git_graph_descendant_of(l->repo, &tip, &rec) != 1)
+        return nv_fail(NV_ECORRUPT, "ledger: main at %.12s does not hold %.12s, the head "
+                       "the hub noted after its last entry: the ledger was rolled back or "
+                       "rewritten; the hub writes nothing until DIR/ledger is restored "
+                       "from a backup or an auditor's copy", th, recorded);
+    /* what came after the noted head: this hub's own commits only */
+    at = tip;
+    while (!git_oid_equal(&at, &rec)) {
+        git_commit *c = NULL;
+        char h[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(h, sizeof(h), &at);
+        if (!signed_by_us(l, &at))
+            return nv_fail(NV_ECORRUPT, "ledger: commit %.12s on main after %.12s is not "
+                           "signed by this hub's ledger key; the hub writes nothing until "
+                           "DIR/ledger is restored", h, recorded);
+        if (git_commit_lookup(&c, l->repo, &at) < 0 || git_commit_parentcount(c) != 1) {
+            if (c != NULL)
+                git_commit_free(c);
+            return nv_fail(NV_ECORRUPT, "ledger: commit %.12s on main is not a plain "
+                           "entry", h);
+        }
+        at = *git_commit_parent_id(c, 0);
+        git_commit_free(c);
+    }
+    return 0;
+}
+
+int
+nv_ledger_holds(const char *path, const char *hex)
+{
+    git_repository *repo = NULL;
+    git_oid tip, w;
+    int r;
+
+    if (strlen(hex) != GIT_OID_HEXSZ || git_oid_fromstr(&w, hex) < 0)
+        return nv_fail(NV_EFORMAT, "a ledger head is 40 hexadecimal digits");
+    if (git_libgit2_init() < 0)
+        return ledger_git_fail("cannot initialise libgit2");
+    if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        r = ledger_git_fail("cannot open the ledger repository");
+    } else if (git_reference_name_to_id(&tip, repo, NV_LEDGER_REF) < 0) {
+        r = 0;
+    } else {
+        r = git_oid_equal(&tip, &w) || git_graph_descendant_of(repo, &tip, &w) == 1;
+    }
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return r;
 }

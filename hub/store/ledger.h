@@ -96,9 +96,22 @@ int nv_ledger_reconcile(struct nv_ledger *l, const char *archive_dir,
  * 'hub@<entity>.nova namespaces="git" ssh-ed25519 AAAA...' and LF. */
 int nv_ledger_allowed_signers(const struct nv_ledger *l, struct nv_buf *out)
     __attribute__((warn_unused_result));
-/* The tip of main: full hex id (41 bytes) and number of commits. */
+/* The tip of main: full hex id (41 bytes) and number of commits (a walk of
+ * main; commits NULL: the tip alone). */
 int nv_ledger_head(struct nv_ledger *l, char hex[41], uint64_t *commits)
     __attribute__((warn_unused_result));
+
+/* Before the hub writes: main must still hold recorded (the head the
+ * hub's store noted after its last ledger commit, 40 hex; NULL or "" when
+ * none was noted yet), and every commit after it must be signed by this
+ * hub's ledger key (a crash may leave commits the store did not note).
+ * NV_ECORRUPT, naming both heads, when main was reset, rewritten or
+ * extended by another key: the hub must not go on writing. */
+int nv_ledger_check_head(struct nv_ledger *l, const char *recorded)
+    __attribute__((warn_unused_result));
+/* Does main's history hold the commit hex (40 hex)?  1 yes, 0 no, or an
+ * error (NV_EFORMAT for a malformed id). */
+int nv_ledger_holds(const char *path, const char *hex) __attribute__((warn_unused_result));
 
 /* ---- verification (nova-audit) ---- */
 

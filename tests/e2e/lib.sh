@@ -11,7 +11,7 @@ PATH="$NOVA_BUILD:$PATH"
 NOVA_INBOX_SETTLE=${NOVA_INBOX_SETTLE:-0}
 export PATH NOVA_ROOT NOVA_BUILD NOVA_SHARED NOVA_INBOX_SETTLE
 T=$(mktemp -d "${TMPDIR:-/tmp}/nova-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+[ -n "${KEEP_T:-}" ] || trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 _n=0
 _failed=0
