@@ -4,16 +4,21 @@
  * An entry is the 64-bit key (read and written with memcpy: with a 4-byte
  * value the stride is 12) and the value right after it, so that a lookup
  * touches one place in memory.  Key 0 marks a free entry; an exact map
- * keeps key 0 itself in one more entry past the table.  The home of a key
- * is the top bits of key * 2^64/phi (Fibonacci hashing), so that rids,
- * which come in sequence, spread as well as hashes do.
+ * keeps key 0 itself in one more entry past the table.
+ *
+ * The home of a key is the top bits of a mix of the key and the map's own
+ * seed (murmur3's finaliser): rids, which come in sequence, spread as well
+ * as hashes do, and two maps order the same keys differently.  With one
+ * hash for all maps, copying a big map into a small one in iteration order
+ * (lc_tfadd over a bundle's term-frequency changes) fed it keys sorted by
+ * home, which piled up into one run of entries: the first bundle of the
+ * 200,000-record benchmark spent 6 s more in its store step.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hmap.h"
 
-#define FIB 0x9e3779b97f4a7c15ULL
 #define MIN_CAP 16
 
 static uint64_t
@@ -40,7 +45,22 @@ entry(const struct nv_hmap *m, size_t i)
 static size_t
 home(const struct nv_hmap *m, uint64_t k)
 {
-    return (size_t)((k * FIB) >> m->shift);
+    k ^= m->seed;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return (size_t)(k >> m->shift);
+}
+
+/* A seed per map, the same from run to run (a counter, spread out). */
+static uint64_t
+next_seed(void)
+{
+    static uint64_t maps;
+
+    return (__atomic_add_fetch(&maps, 1, __ATOMIC_RELAXED)) * 0x9e3779b97f4a7c15ULL;
 }
 
 static size_t
@@ -66,6 +86,7 @@ nv_hmap_init_eq(struct nv_hmap *m, size_t value_size, size_t expected_n, nv_hmap
     m->vsize = value_size;
     m->stride = (8 + value_size + a - 1) / a * a;
     m->first_cap = cap_for(expected_n);
+    m->seed = next_seed();
     m->eq = eq;
 }
 

@@ -19,6 +19,8 @@
  * A pointer to a value is good until the next insertion or deletion in the
  * map (either may move the entries).  A new value is zeroed.  The map
  * keeps its load at most one half and doubles when it would pass it.
+ * Each map places keys with its own seed, so that filling one map from
+ * another's iteration does not pile the keys up (hmap.c).
  */
 #ifndef NOVA_HMAP_H
 #define NOVA_HMAP_H
@@ -36,6 +38,7 @@ struct nv_hmap {
     size_t vsize, stride;
     size_t first_cap;    /* the capacity of the first allocation */
     unsigned shift;      /* 64 - log2(cap) */
+    uint64_t seed;       /* mixed into each key's home (hmap.c) */
     int zero;            /* exact maps: key 0 is held, in the last entry */
     nv_hmap_eq_fn eq;    /* NULL: an exact map */
 };

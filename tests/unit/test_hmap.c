@@ -29,15 +29,40 @@ splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* The home slot of key in a map of cap entries (as hmap.c computes it). */
+/* The home slot of key in m at capacity cap (as hmap.c computes it). */
 static size_t
-home_in(uint64_t key, size_t cap)
+home_in(const struct nv_hmap *m, uint64_t key, size_t cap)
 {
     unsigned bits = 0;
 
     while (((size_t)1 << bits) < cap)
         bits++;
-    return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+    key ^= m->seed;
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
+    key ^= key >> 33;
+    return (size_t)(key >> (64 - bits));
+}
+
+/* The longest distance of an entry of m from its home. */
+static size_t
+max_displacement(const struct nv_hmap *m)
+{
+    size_t worst = 0;
+
+    for (size_t i = 0; i < m->cap; i++) {
+        uint64_t k;
+        size_t h;
+        memcpy(&k, m->slot + i * m->stride, sizeof(k));
+        if (k == 0)
+            continue;
+        h = home_in(m, k, m->cap);
+        if ((i - h) % m->cap > worst)
+            worst = (i - h) % m->cap;
+    }
+    return worst;
 }
 
 static uint32_t *
@@ -270,7 +295,7 @@ test_collisions(void **state)
     (void)state;
     nv_hmap_init(&m, sizeof(uint32_t), 8); /* 16 entries, 8 at most */
     for (uint64_t k = 1; nk < 7 || nw < 7; k++) {
-        size_t h = home_in(k, 16);
+        size_t h = home_in(&m, k, 16);
         if (h == 5 && nk < 7)
             keys[nk++] = k;
         else if (h == 15 && nw < 7)
@@ -288,9 +313,7 @@ test_collisions(void **state)
     for (size_t i = 0; i < 7; i++)
         if (i != 1 && i != 4)
             has32(&m, keys[i], (uint32_t)i);
-    nv_hmap_release(&m);
-
-    nv_hmap_init(&m, sizeof(uint32_t), 8);
+    nv_hmap_release(&m); /* same seed: the same homes */
     for (size_t i = 0; i < 7; i++) /* 15, then 0, 1, ... */
         put32(&m, wrap[i], (uint32_t)i + 100, 1);
     assert_int_equal(m.cap, 16);
@@ -301,6 +324,32 @@ test_collisions(void **state)
     }
     assert_int_equal(nv_hmap_count(&m), 0);
     nv_hmap_release(&m);
+}
+
+/* One map filled from another's iteration: the keys must not arrive in
+ * the order of their homes (with one hash for both, the first eighth of
+ * a big map's keys took the first eighth of the small map's homes). */
+static void
+test_copy_in_iteration_order(void **state)
+{
+    struct nv_hmap a, b;
+    enum { N = 1 << 17 };
+    uint64_t s = 3, k;
+    size_t it = 0;
+
+    (void)state;
+    nv_hmap_init(&a, 0, N);
+    for (size_t i = 0; i < N; i++)
+        assert_non_null(nv_hmap_put(&a, splitmix(&s), NULL));
+    nv_hmap_init(&b, 0, N / 8);
+    for (size_t i = 0; i < N / 8 && nv_hmap_next(&a, &it, &k) != NULL; i++)
+        assert_non_null(nv_hmap_put(&b, k, NULL));
+    assert_int_equal(nv_hmap_count(&b), N / 8);
+    assert_int_equal(b.cap, N / 4); /* no growth to hide a pile-up */
+    if (max_displacement(&b) > 200)
+        fail_msg("keys piled up: an entry %zu slots from its home", max_displacement(&b));
+    nv_hmap_release(&a);
+    nv_hmap_release(&b);
 }
 
 /* A keyed map: the full key lives in the value, entries share hashes. */
@@ -450,6 +499,7 @@ main(void)
         cmocka_unit_test(test_iterate),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_collisions),
+        cmocka_unit_test(test_copy_in_iteration_order),
         cmocka_unit_test(test_keyed_collisions),
         cmocka_unit_test(test_value_sizes),
         cmocka_unit_test(test_million),
