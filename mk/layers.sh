@@ -11,6 +11,7 @@
 #   match       comparators, the model and EM, clustering (no LMDB)
 #   model       mapping, normalisation, record parsing, rules, suggest
 #   store       LMDB store, ledger, mapping repository
+#   lib         generic code of the hub's own (the hash map), libc only
 #   (formats/, keys/ and the agent's exactly-once outbox are below all)
 #
 # Exit 1, naming each include that goes the wrong way.
@@ -26,6 +27,7 @@ rank() {
     match) echo 4 ;;
     model) echo 3 ;;
     store) echo 2 ;;
+    lib) echo 1 ;;
     *) echo "" ;;
     esac
 }

@@ -11,6 +11,7 @@
 #include "../../formats/errors.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
+#include "../lib/hmap.h"
 #include "link.h"
 
 #define NVALS 14
@@ -50,7 +51,7 @@ get_be64(const void *p)
     return v;
 }
 
-/* Sorted bulk inserts into a duplicate-key database (blocks, ident, rcus):
+/* Sorted bulk inserts into a duplicate-key database (ident, rcus):
  * one bundle adds millions of entries, and inserting them in key order
  * keeps LMDB's pages hot. */
 static int mdb_fail(int rc, const char *what);
@@ -141,6 +142,22 @@ mdb_fail(int rc, const char *what)
     return nv_hmdb_fail(rc, what);
 }
 
+/* The one migration of the matching databases, run by nv_link_open: a
+ * store written before blocking moved into memory has a "blocks" database
+ * (blocking key -> rids, duplicates); it is deleted, contents and name. */
+static int
+migrate_blocks(MDB_txn *txn)
+{
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn, "blocks", MDB_DUPSORT | MDB_DUPFIXED, &dbi);
+
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || (rc = mdb_drop(txn, dbi, 1)) != 0)
+        return mdb_fail(rc, "cannot delete the old blocking index");
+    return 0;
+}
+
 int
 nv_link_open(MDB_txn *txn, void *dbs)
 {
@@ -150,7 +167,6 @@ nv_link_open(MDB_txn *txn, void *dbs)
 
     if ((rc = mdb_dbi_open(txn, "mrec", MDB_CREATE, &db->mrec)) != 0 ||
         (rc = mdb_dbi_open(txn, "links", MDB_CREATE, &db->links)) != 0 ||
-        (rc = mdb_dbi_open(txn, "blocks", dup, &db->blocks)) != 0 ||
         (rc = mdb_dbi_open(txn, "rcus", dup, &db->rcus)) != 0 ||
         (rc = mdb_dbi_open(txn, "alias", MDB_CREATE, &db->alias)) != 0 ||
         (rc = mdb_dbi_open(txn, "review", MDB_CREATE, &db->review)) != 0 ||
@@ -160,7 +176,7 @@ nv_link_open(MDB_txn *txn, void *dbs)
         (rc = mdb_dbi_open(txn, "ident", dup, &db->ident)) != 0 ||
         (rc = mdb_dbi_open(txn, "linkmeta", MDB_CREATE, &db->meta)) != 0)
         return mdb_fail(rc, "cannot open the matching databases");
-    return 0;
+    return migrate_blocks(txn);
 }
 
 /* ---- the change set ---- */
@@ -405,69 +421,39 @@ meta_put_u64(MDB_txn *txn, const struct nv_link_db *db, const char *name, uint64
     return 0;
 }
 
+/* The key of a term-frequency count (as in the tf DB: the field in the
+ * top byte, the value hash below). */
+static uint64_t
+tf_key(int field, uint64_t h)
+{
+    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
+
+    return key ? key : 1;
+}
+
 /* Term-frequency changes of one bundle, kept in memory and written once
  * (a bundle of 450,000 records would otherwise read and write the counters
- * millions of times). */
-struct tfd {
-    uint64_t *key; /* field in the top byte, value hash below; 0 free */
-    int64_t *delta;
-    size_t cap, n;
-};
-
+ * millions of times): an nv_hmap of tf_key -> int64_t delta. */
 static void
-tfd_free(struct tfd *t)
+tfd_init(struct nv_hmap *t)
 {
-    free(t->key);
-    free(t->delta);
-    memset(t, 0, sizeof(*t));
+    nv_hmap_init(t, sizeof(int64_t), 1 << 13);
 }
 
 static int
-tfd_add(struct tfd *t, int field, uint64_t h, int64_t d)
+tfd_add(struct nv_hmap *t, int field, uint64_t h, int64_t d)
 {
-    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
-    size_t i;
+    int64_t *v = nv_hmap_put(t, tf_key(field, h), NULL);
 
-    if (key == 0)
-        key = 1;
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t ncap = t->cap ? 2 * t->cap : 1 << 14;
-        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
-        int64_t *nd = calloc(ncap, sizeof(int64_t));
-        if (nk == NULL || nd == NULL) {
-            free(nk);
-            free(nd);
-            return nv_fail(NV_ENOMEM, "out of memory");
-        }
-        for (size_t j = 0; j < t->cap; j++)
-            if (t->key[j] != 0) {
-                size_t q = (size_t)(t->key[j] * 0x9e3779b97f4a7c15ULL) & (ncap - 1);
-                while (nk[q] != 0)
-                    q = (q + 1) & (ncap - 1);
-                nk[q] = t->key[j];
-                nd[q] = t->delta[j];
-            }
-        free(t->key);
-        free(t->delta);
-        t->key = nk;
-        t->delta = nd;
-        t->cap = ncap;
-    }
-    for (i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (t->cap - 1); t->key[i] != 0;
-         i = (i + 1) & (t->cap - 1))
-        if (t->key[i] == key) {
-            t->delta[i] += d;
-            return 0;
-        }
-    t->key[i] = key;
-    t->delta[i] = d;
-    t->n++;
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    *v += d;
     return 0;
 }
 
 /* Count (delta +1/-1) the values of p. */
 static int
-tf_count(struct tfd *t, const struct match_person *p, int delta)
+tf_count(struct nv_hmap *t, const struct match_person *p, int delta)
 {
     int r;
 
@@ -483,27 +469,29 @@ tf_count(struct tfd *t, const struct match_person *p, int delta)
 
 /* Write the changes: counts, per-field totals and sums of squares. */
 static int
-tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct tfd *t)
+tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct nv_hmap *t)
 {
-    int64_t dtotal[MATCH_NFIELDS] = { 0 }, dsq[MATCH_NFIELDS] = { 0 };
+    int64_t dtotal[MATCH_NFIELDS] = { 0 }, dsq[MATCH_NFIELDS] = { 0 }, *delta;
+    uint64_t key;
+    size_t it = 0;
 
-    for (size_t i = 0; i < t->cap; i++) {
+    while ((delta = nv_hmap_next(t, &it, &key)) != NULL) {
         uint8_t kb[9], vb[8];
         MDB_val k = { 9, kb }, d;
         int field;
         int64_t c = 0, nc;
         int rc;
-        if (t->key[i] == 0 || t->delta[i] == 0)
+        if (*delta == 0)
             continue;
-        field = (int)(t->key[i] >> 56);
+        field = (int)(key >> 56);
         kb[0] = (uint8_t)field;
-        be64(kb + 1, t->key[i] & 0x00ffffffffffffffULL);
+        be64(kb + 1, key & 0x00ffffffffffffffULL);
         rc = mdb_get(txn, db->tf, &k, &d);
         if (rc == 0 && d.mv_size == 8)
             c = (int64_t)get_be64(d.mv_data);
         else if (rc != 0 && rc != MDB_NOTFOUND)
             return mdb_fail(rc, "cannot read term frequencies");
-        nc = c + t->delta[i];
+        nc = c + *delta;
         if (nc < 0)
             nc = 0;
         dtotal[field] += nc - c;
@@ -536,101 +524,36 @@ tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct tfd *t)
     return 0;
 }
 
-/* Term-frequency cache for one bundle: value hash per field -> share. */
-struct tfc {
-    uint64_t *key;
-    float *val;
-    size_t cap, n;
-    uint64_t total[MATCH_NFIELDS];
-    double sumsq[MATCH_NFIELDS];
-};
-
-static int
-tfc_init(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db)
+/* The term frequencies of p's values as the store counts them, into r (one
+ * record: nv_link_load; the resolver counts in memory, lc_share).  Left
+ * as match_rec_init set them if the totals cannot be read. */
+static void
+tf_from_store(MDB_txn *txn, const struct nv_link_db *db, const struct match_person *p,
+              struct match_rec *r)
 {
-    memset(c, 0, sizeof(*c));
-    c->cap = 1 << 16;
-    c->key = calloc(c->cap, sizeof(uint64_t));
-    c->val = calloc(c->cap, sizeof(float));
-    if (c->key == NULL || c->val == NULL)
-        return nv_fail(NV_ENOMEM, "out of memory");
+    uint64_t total[NTF];
+
     for (size_t i = 0; i < NTF; i++) {
         char tn[16], sn[16];
         uint64_t sq;
-        int r;
         snprintf(tn, sizeof(tn), "tf:%d", tf_fields[i]);
         snprintf(sn, sizeof(sn), "tfsq:%d", tf_fields[i]);
-        if ((r = meta_get_u64(txn, db, tn, &c->total[tf_fields[i]])) < 0 ||
-            (r = meta_get_u64(txn, db, sn, &sq)) < 0)
-            return r;
-        c->sumsq[tf_fields[i]] = (double)sq;
+        if (meta_get_u64(txn, db, tn, &total[i]) < 0 || meta_get_u64(txn, db, sn, &sq) < 0)
+            return;
     }
-    return 0;
-}
-
-static void
-tfc_free(struct tfc *c)
-{
-    free(c->key);
-    free(c->val);
-}
-
-/* The share of records holding the value of hash vh (fnv64) in field f. */
-static float
-tfc_get(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db, int f, uint64_t vh)
-{
-    uint64_t h = vh * 31 + (uint64_t)f, hk = h ? h : 1;
-    size_t i;
-    uint8_t kb[9];
-    MDB_val k = { 9, kb }, d;
-    float share = 0;
-
-    if (c->total[f] == 0)
-        return 0;
-    if (c->n * 2 >= c->cap) { /* grow */
-        size_t ncap = c->cap * 2;
-        uint64_t *nk = calloc(ncap, sizeof(uint64_t));
-        float *nv = calloc(ncap, sizeof(float));
-        if (nk == NULL || nv == NULL) {
-            free(nk);
-            free(nv);
-            return 0;
-        }
-        for (size_t j = 0; j < c->cap; j++)
-            if (c->key[j] != 0) {
-                size_t p = (size_t)(c->key[j] & (ncap - 1));
-                while (nk[p] != 0)
-                    p = (p + 1) & (ncap - 1);
-                nk[p] = c->key[j];
-                nv[p] = c->val[j];
-            }
-        free(c->key);
-        free(c->val);
-        c->key = nk;
-        c->val = nv;
-        c->cap = ncap;
-    }
-    for (i = (size_t)(hk & (c->cap - 1)); c->key[i] != 0; i = (i + 1) & (c->cap - 1))
-        if (c->key[i] == hk)
-            return c->val[i];
-    /* the counts are stored under the hash without its top byte (tfd) */
-    kb[0] = (uint8_t)f;
-    be64(kb + 1, vh & 0x00ffffffffffffffULL);
-    if (mdb_get(txn, db->tf, &k, &d) == 0 && d.mv_size == 8)
-        share = (float)((double)get_be64(d.mv_data) / (double)c->total[f]);
-    c->key[i] = hk;
-    c->val[i] = share;
-    c->n++;
-    return share;
-}
-
-static void
-tfc_apply(struct tfc *c, MDB_txn *txn, const struct nv_link_db *db,
-          const struct match_person *p, struct match_rec *r)
-{
     for (size_t i = 0; i < NTF; i++) {
         const char *v = tf_value(p, tf_fields[i]);
-        r->tf[tf_fields[i]] = v && *v ? tfc_get(c, txn, db, tf_fields[i], fnv64(v)) : 0;
+        uint8_t kb[9];
+        MDB_val k = { 9, kb }, d;
+        float share = 0;
+        if (v != NULL && *v != '\0' && total[i] > 0) {
+            /* the counts are stored under the hash without its top byte */
+            kb[0] = (uint8_t)tf_fields[i];
+            be64(kb + 1, fnv64(v) & 0x00ffffffffffffffULL);
+            if (mdb_get(txn, db->tf, &k, &d) == 0 && d.mv_size == 8)
+                share = (float)((double)get_be64(d.mv_data) / (double)total[i]);
+        }
+        r->tf[tf_fields[i]] = share;
     }
 }
 
@@ -879,19 +802,23 @@ collect_fn(void *ctx, uint64_t other, const MDB_val *val)
     return 0;
 }
 
-struct u64map;
-static int u64map_put(struct u64map *m, uint64_t key, uint32_t val);
+/* Note rid in a set (an nv_hmap of rids, values of no size). */
+static int
+rid_note(struct nv_hmap *set, uint64_t rid)
+{
+    return nv_hmap_put(set, rid, NULL) != NULL ? 0 : nv_fail(NV_ENOMEM, "out of memory");
+}
 
 /* Close the review pairs of rid; their partners are noted in touched. */
 static int
-drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct u64map *touched)
+drop_reviews(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct nv_hmap *touched)
 {
     struct collect c = { NULL, 0, 0, NULL };
     int r = partners(txn, db->review, rid, collect_fn, &c);
 
     for (size_t i = 0; r == 0 && i < c.n; i++)
         if ((r = del_both(txn, db->review, rid, c.v[i])) == 0)
-            r = u64map_put(touched, c.v[i], 1);
+            r = rid_note(touched, c.v[i]);
     free(c.v);
     free(c.accept);
     return r;
@@ -923,97 +850,16 @@ now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- maps: 64-bit key (never 0) -> 32-bit value, open addressing ---- */
-
-struct u64map {
-    uint64_t *k; /* 0: free */
-    uint32_t *v;
-    size_t cap, n;
-};
-
-static size_t
-u64map_slot(const struct u64map *m, uint64_t key)
-{
-    return (size_t)(key * 0x9e3779b97f4a7c15ULL >> 20) & (m->cap - 1);
-}
-
-static uint32_t *
-u64map_find(const struct u64map *m, uint64_t key)
-{
-    if (m->cap == 0)
-        return NULL;
-    for (size_t i = u64map_slot(m, key); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
-        if (m->k[i] == key)
-            return &m->v[i];
-    return NULL;
-}
-
-/* Set key to val (added or replaced). */
+/* A 32-bit value in an nv_hmap, added or replaced. */
 static int
-u64map_put(struct u64map *m, uint64_t key, uint32_t val)
+map_set32(struct nv_hmap *m, uint64_t key, uint32_t val)
 {
-    size_t i;
+    uint32_t *v = nv_hmap_put(m, key, NULL);
 
-    if ((m->n + 1) * 2 > m->cap) {
-        struct u64map g = { NULL, NULL, m->cap ? 2 * m->cap : 1024, 0 };
-        if ((g.k = calloc(g.cap, sizeof(uint64_t))) == NULL ||
-            (g.v = malloc(g.cap * sizeof(uint32_t))) == NULL) {
-            free(g.k);
-            return nv_fail(NV_ENOMEM, "out of memory");
-        }
-        for (size_t j = 0; j < m->cap; j++)
-            if (m->k[j] != 0) {
-                for (i = u64map_slot(&g, m->k[j]); g.k[i] != 0; i = (i + 1) & (g.cap - 1))
-                    ;
-                g.k[i] = m->k[j];
-                g.v[i] = m->v[j];
-            }
-        g.n = m->n;
-        free(m->k);
-        free(m->v);
-        *m = g;
-    }
-    for (i = u64map_slot(m, key); m->k[i] != 0; i = (i + 1) & (m->cap - 1))
-        if (m->k[i] == key) {
-            m->v[i] = val;
-            return 0;
-        }
-    m->k[i] = key;
-    m->v[i] = val;
-    m->n++;
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    *v = val;
     return 0;
-}
-
-/* Remove key (backward-shift deletion: no tombstones). */
-static void
-u64map_del(struct u64map *m, uint64_t key)
-{
-    size_t i, j;
-
-    if (m->cap == 0)
-        return;
-    for (i = u64map_slot(m, key); m->k[i] != key; i = (i + 1) & (m->cap - 1))
-        if (m->k[i] == 0)
-            return;
-    for (j = (i + 1) & (m->cap - 1); m->k[j] != 0; j = (j + 1) & (m->cap - 1)) {
-        size_t h = u64map_slot(m, m->k[j]);
-        /* j's entry may move to i if its home is not in (i, j] */
-        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
-            m->k[i] = m->k[j];
-            m->v[i] = m->v[j];
-            i = j;
-        }
-    }
-    m->k[i] = 0;
-    m->n--;
-}
-
-static void
-u64map_free(struct u64map *m)
-{
-    free(m->k);
-    free(m->v);
-    memset(m, 0, sizeof(*m));
 }
 
 /* ---- the resolver's memory: every stored record, prepared, per process ----
@@ -1048,8 +894,10 @@ struct lcache {
     uint8_t *inlist;             /* the slot is in its RCU's list */
     uint8_t *chg;                /* this bundle: keys to replace in bk */
     uint64_t (*tfh)[NTF];        /* fnv64 of the term-frequency values, 0 none */
-    struct u64map byrid;         /* rid -> slot */
-    struct u64map byrcu;         /* fnv64(RCU) -> first slot */
+    struct nv_hmap byrid;        /* rid -> slot (uint32_t) */
+    struct nv_hmap byrcu;        /* fnv64(RCU) -> first slot (uint32_t); RCUs
+                                    whose hashes collide share the list, and
+                                    its readers compare the RCU */
     uint64_t *bk;                /* blocking keys: hash >> 32 << 32 | slot, sorted */
     size_t nbk;
     uint32_t *bdir;              /* bdir[d]: first key of bk whose top LC_DIRBITS
@@ -1057,7 +905,7 @@ struct lcache {
     /* term frequencies of the live records: tf_key(field, fnv64) -> count,
      * and per field the total and the sum of squared counts (the tf DB and
      * its meta totals hold the same for other readers) */
-    struct u64map tfn;
+    struct nv_hmap tfn;          /* uint32_t counts */
     uint64_t tftot[MATCH_NFIELDS];
     double tfsq[MATCH_NFIELDS];
 };
@@ -1079,12 +927,15 @@ lc_free(void)
     free(lc.inlist);
     free(lc.chg);
     free(lc.tfh);
-    u64map_free(&lc.byrid);
-    u64map_free(&lc.byrcu);
+    nv_hmap_release(&lc.byrid);
+    nv_hmap_release(&lc.byrcu);
     free(lc.bk);
     free(lc.bdir);
-    u64map_free(&lc.tfn);
+    nv_hmap_release(&lc.tfn);
     memset(&lc, 0, sizeof(lc));
+    nv_hmap_init(&lc.byrid, sizeof(uint32_t), 0);
+    nv_hmap_init(&lc.byrcu, sizeof(uint32_t), 0);
+    nv_hmap_init(&lc.tfn, sizeof(uint32_t), 0);
 }
 
 static const char *
@@ -1096,7 +947,7 @@ lc_key(uint32_t s)
 static uint32_t
 lc_slot(uint64_t rid)
 {
-    uint32_t *v = u64map_find(&lc.byrid, rid);
+    uint32_t *v = nv_hmap_get(&lc.byrid, rid);
 
     return v != NULL ? *v : LC_NONE;
 }
@@ -1143,7 +994,7 @@ lc_add(uint64_t rid, const char *key, size_t keylen, uint32_t *out)
     lc.inlist[s] = 0;
     lc.chg[s] = 0;
     memset(lc.tfh[s], 0, sizeof(lc.tfh[s]));
-    if ((r = u64map_put(&lc.byrid, rid, s)) < 0)
+    if ((r = map_set32(&lc.byrid, rid, s)) < 0)
         return r;
     lc.n++;
     *out = s;
@@ -1159,22 +1010,12 @@ lc_tf(uint32_t s, const struct match_person *p)
     }
 }
 
-/* The key of a term-frequency count (as in the tf DB: the field in the
- * top byte, the value hash below). */
-static uint64_t
-tf_key(int field, uint64_t h)
-{
-    uint64_t key = ((uint64_t)field << 56) ^ (h & 0x00ffffffffffffffULL);
-
-    return key ? key : 1;
-}
-
 /* Count delta more records holding value hash h in field f. */
 static int
 lc_tfadd(int f, uint64_t h, int64_t delta)
 {
     uint64_t key = tf_key(f, h);
-    uint32_t *v = u64map_find(&lc.tfn, key);
+    uint32_t *v = nv_hmap_get(&lc.tfn, key);
     int64_t c = v != NULL ? *v : 0, nc = c + delta;
 
     if (nc < 0)
@@ -1185,14 +1026,14 @@ lc_tfadd(int f, uint64_t h, int64_t delta)
     lc.tfsq[f] += (double)nc * (double)nc - (double)c * (double)c;
     if (nc == 0) {
         if (v != NULL)
-            u64map_del(&lc.tfn, key);
+            nv_hmap_del(&lc.tfn, key);
         return 0;
     }
     if (v != NULL) {
         *v = (uint32_t)nc;
         return 0;
     }
-    return u64map_put(&lc.tfn, key, (uint32_t)nc);
+    return map_set32(&lc.tfn, key, (uint32_t)nc);
 }
 
 /* The share of live records holding value hash h in field f (0: none). */
@@ -1201,7 +1042,7 @@ lc_share(int f, uint64_t h)
 {
     uint32_t *v;
 
-    if (lc.tftot[f] == 0 || (v = u64map_find(&lc.tfn, tf_key(f, h))) == NULL)
+    if (lc.tftot[f] == 0 || (v = nv_hmap_get(&lc.tfn, tf_key(f, h))) == NULL)
         return 0;
     return (float)((double)*v / (double)lc.tftot[f]);
 }
@@ -1234,9 +1075,9 @@ lc_link(uint32_t s)
     if (lc.inlist[s] || lc.lv[s].rcu[0] == '\0')
         return 0;
     h = rcu_hash(lc.lv[s].rcu);
-    head = u64map_find(&lc.byrcu, h);
+    head = nv_hmap_get(&lc.byrcu, h);
     lc.rnext[s] = head != NULL ? *head : LC_NONE;
-    if ((r = u64map_put(&lc.byrcu, h, s)) < 0)
+    if ((r = map_set32(&lc.byrcu, h, s)) < 0)
         return r;
     lc.inlist[s] = 1;
     return 0;
@@ -1251,13 +1092,13 @@ lc_unlink(uint32_t s)
     if (!lc.inlist[s])
         return;
     h = rcu_hash(lc.lv[s].rcu);
-    head = u64map_find(&lc.byrcu, h);
+    head = nv_hmap_get(&lc.byrcu, h);
     lc.inlist[s] = 0;
     if (head == NULL)
         return;
     if (*head == s) {
         if (lc.rnext[s] == LC_NONE)
-            u64map_del(&lc.byrcu, h);
+            nv_hmap_del(&lc.byrcu, h);
         else
             *head = lc.rnext[s];
         return;
@@ -1572,7 +1413,7 @@ struct batch {
     struct ent *e;
     struct match_rec *recs;
     size_t n, cap;
-    struct u64map idx; /* rid -> index */
+    struct nv_hmap idx; /* rid -> index (uint32_t) */
     uint32_t *byslot;  /* cache slot -> index + 1, 0 not in the batch */
     size_t nslot;
 };
@@ -1580,9 +1421,16 @@ struct batch {
 static int
 batch_find(const struct batch *b, uint64_t rid)
 {
-    uint32_t *v = u64map_find(&b->idx, rid);
+    uint32_t *v = nv_hmap_get(&b->idx, rid);
 
     return v != NULL ? (int)*v : -1;
+}
+
+static void
+batch_init(struct batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    nv_hmap_init(&b->idx, sizeof(uint32_t), 0);
 }
 
 static void
@@ -1591,8 +1439,8 @@ batch_free(struct batch *b)
     free(b->e);
     free(b->recs);
     free(b->byslot);
-    u64map_free(&b->idx);
-    memset(b, 0, sizeof(*b));
+    nv_hmap_release(&b->idx);
+    batch_init(b);
 }
 
 /* Add cache slot s to the batch (*idx its index). */
@@ -1642,7 +1490,7 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
     }
-    if ((r = u64map_put(&b->idx, e->rid, (uint32_t)b->n)) < 0)
+    if ((r = map_set32(&b->idx, e->rid, (uint32_t)b->n)) < 0)
         return r;
     b->byslot[s] = (uint32_t)b->n + 1;
     *idx = (int)b->n++;
@@ -1657,7 +1505,7 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
     size_t seen = 0;
     int r = 0, idx;
 
-    if (rcu[0] == '\0' || (head = u64map_find(&lc.byrcu, rcu_hash(rcu))) == NULL)
+    if (rcu[0] == '\0' || (head = nv_hmap_get(&lc.byrcu, rcu_hash(rcu))) == NULL)
         return 0;
     for (uint32_t s = *head; s != LC_NONE && seen < CLUSTER_MAX && r == 0; s = lc.rnext[s]) {
         if (strcmp(lc.lv[s].rcu, rcu) != 0)
@@ -1810,27 +1658,27 @@ vote_cmp(const void *x, const void *y)
     return strcmp(a->rcu, b->rcu);
 }
 
-/* RCU -> vote, open addressing (a bundle can touch a million clusters). */
-struct rmap {
-    struct vote *s;
-    size_t cap;
-};
-
-static struct vote *
-rmap_get(struct rmap *m, const char *rcu, int create)
+/* RCU maps (a bundle can touch a million clusters): nv_hmaps keyed by the
+ * RCU, hashed with rcu_hash; the value starts with the RCU string. */
+static int
+rcu_eq(const void *value, const void *key)
 {
-    uint64_t h = fnv64(rcu);
-    size_t i;
+    return strcmp(value, key) == 0;
+}
 
-    for (i = (size_t)h & (m->cap - 1); m->s[i].rcu[0] != '\0'; i = (i + 1) & (m->cap - 1))
-        if (strcmp(m->s[i].rcu, rcu) == 0)
-            return &m->s[i];
-    if (!create)
+/* The entry of rcu in m (created, zeroed but for the RCU, if absent);
+ * NULL if out of memory. */
+static void *
+rcu_entry(struct nv_hmap *m, const char *rcu)
+{
+    int isnew;
+    char *e = nv_hmap_insert(m, rcu_hash(rcu), rcu, &isnew);
+
+    if (e == NULL)
         return NULL;
-    snprintf(m->s[i].rcu, sizeof(m->s[i].rcu), "%s", rcu);
-    m->s[i].n = 0;
-    m->s[i].target = 0;
-    return &m->s[i];
+    if (isnew)
+        snprintf(e, 16, "%s", rcu);
+    return e;
 }
 
 struct cl {
@@ -1914,470 +1762,634 @@ apply_decisions(MDB_txn *txn, const struct nv_link_db *db, struct batch *b, uint
     return r;
 }
 
-int
-nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set,
-               struct nv_link_stats *st)
-{
-    struct batch b;
-    struct tfd tfd;
-    struct bulk bi = { NULL, 0, 0, 8 }, br = { NULL, 0, 0, 16 };
-    struct match_model mo;
-    struct match_opts opts;
-    struct match_result res;
-    uint64_t next_rid;
-    double t[5] = { 0, 0, 0, 0, 0 }, lambda0 = 0;
-    size_t ncand = 0;
-    int rc;
-    uint32_t *cl = NULL, *order = NULL;
-    struct cl *cls = NULL;
-    size_t ncl = 0, nbundle;
-    char (*chosen)[16] = NULL;
-    float *best = NULL;
-    uint8_t *active = NULL;
-    uint32_t *group = NULL;
-    struct u64map revt = { NULL, NULL, 0, 0 }; /* rids whose review pairs changed */
-    size_t first_new = 0;
-    int r, have_res = 0;
+/* ---- one bundle, step by step ----
+ *
+ * nv_link_bundle runs these steps in order over one context, struct
+ * bundle: store (the changes into the store and the cache), collect (the
+ * batch: the bundle's records and the clusters they were in), weigh (the
+ * model, refitted when due), near (the stored records worth comparing,
+ * above), prepare (what match_batch resolves afresh), compare
+ * (match_batch), cluster (the team's decisions applied), assign RCUs, the
+ * review pairs, write the links, save.  A step that fails leaves the rest
+ * undone: nv_link_bundle drops the cache and the caller aborts txn. */
 
-    memset(st, 0, sizeof(*st));
-    memset(&b, 0, sizeof(b));
-    memset(&res, 0, sizeof(res));
-    memset(&tfd, 0, sizeof(tfd));
-    if (set->n == 0)
+struct bundle {
+    MDB_txn *txn;
+    const struct nv_link_db *db;
+    struct nv_link_set *set;
+    struct nv_link_stats *st;
+    size_t first_new;    /* cache slots from here on came with the bundle */
+    struct nv_hmap tfd;  /* term-frequency changes (tfd_add) */
+    struct bulk bi, br;  /* ident and rcus entries, written sorted */
+    struct nv_hmap revt; /* rids whose review pairs changed (a set) */
+    struct batch b;      /* the records resolved together */
+    size_t nbundle;      /* b.e[0, nbundle) are the bundle's records */
+    size_t ncand;        /* pairs with stored records scored by near() */
+    struct match_model mo;
+    double lambda0;      /* mo's prior as fitted (and stored) */
+    uint8_t *active;     /* for match_batch: opts.active, opts.group */
+    uint32_t *group;
+    struct match_result res;
+    int have_res;
+    uint32_t *cl;        /* batch index -> the root of its cluster */
+    uint32_t *order;     /* batch indexes, grouped by cluster */
+    struct cl *cls;      /* the clusters (ranges of order), biggest first */
+    size_t ncl;
+    char (*chosen)[16];  /* cluster -> its RCU */
+    float *best;         /* batch index -> best score within its cluster */
+    double t[5];         /* timings for the debug line */
+};
+
+static void
+bundle_init(struct bundle *bs, MDB_txn *txn, const struct nv_link_db *db,
+            struct nv_link_set *set, struct nv_link_stats *st)
+{
+    memset(bs, 0, sizeof(*bs));
+    bs->txn = txn;
+    bs->db = db;
+    bs->set = set;
+    bs->st = st;
+    tfd_init(&bs->tfd);
+    bs->bi.klen = 8;
+    bs->br.klen = 16;
+    nv_hmap_init(&bs->revt, 0, 0);
+    batch_init(&bs->b);
+    bs->t[0] = now_s();
+}
+
+static void
+bundle_release(struct bundle *bs)
+{
+    if (bs->have_res)
+        match_result_release(&bs->res);
+    batch_free(&bs->b);
+    nv_hmap_release(&bs->tfd);
+    bulk_free(&bs->bi);
+    bulk_free(&bs->br);
+    nv_hmap_release(&bs->revt);
+    free(bs->active);
+    free(bs->group);
+    free(bs->cl);
+    free(bs->order);
+    free(bs->cls);
+    free(bs->chosen);
+    free(bs->best);
+}
+
+static uint64_t
+key_hash(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t j = 0; j < len; j++)
+        h = (h ^ (unsigned char)key[j]) * 1099511628211ULL;
+    return h;
+}
+
+/* A map of items by record key: the value points to the item. */
+static int
+item_key_eq(const void *value, const void *key)
+{
+    const struct nv_link_item *a = *(const struct nv_link_item *const *)value, *b = key;
+
+    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0;
+}
+
+/* Mark (skip) each item whose key comes again later in set: a key given
+ * twice counts with its last version. */
+static int
+mark_repeats(struct nv_link_set *set)
+{
+    struct nv_hmap last; /* record key -> the item that counts */
+    int r = 0;
+
+    nv_hmap_init_eq(&last, sizeof(struct nv_link_item *), set->n, item_key_eq);
+    for (size_t i = set->n; i-- > 0;) {
+        struct nv_link_item *it = &set->v[i], **e;
+        int isnew;
+        if ((e = nv_hmap_insert(&last, key_hash(it->key, it->keylen), it, &isnew)) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            break;
+        }
+        it->skip = !isnew;
+        if (isnew)
+            *e = it;
+    }
+    nv_hmap_release(&last);
+    return r;
+}
+
+/* Store, for an item whose key is stored (old): the old version leaves the
+ * term frequencies, the identifier index, its cluster and its review pairs
+ * (their partners noted in revt); its cache slot is marked for new
+ * blocking keys (lc_reindex, once the candidates are in).  A delete leaves
+ * the store (mrec, links) and the cache altogether. */
+static int
+take_out(struct bundle *bs, const struct nv_link_item *it, const struct nv_link_val *old)
+{
+    MDB_txn *txn = bs->txn;
+    const struct nv_link_db *db = bs->db;
+    uint8_t kb[8];
+    MDB_val k = { 8, kb }, v, lk = { it->keylen, it->key };
+    uint32_t os = lc_slot(old->rid);
+    int rc, r;
+
+    be64(kb, old->rid);
+    if (mdb_get(txn, db->mrec, &k, &v) == 0) {
+        struct match_person p;
+        const char *key;
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1];
+        if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
+            (r = tf_count(&bs->tfd, &p, -1)) < 0 ||
+            (r = ident_index(txn, db, &p, old->rid, 0)) < 0)
+            return r;
+    }
+    if (os != LC_NONE) {
+        lc.chg[os] = 1;
+        lc_unlink(os);
+    }
+    if ((r = rcu_member(txn, db, old->rcu, old->rid, 0)) < 0 ||
+        (r = drop_reviews(txn, db, old->rid, &bs->revt)) < 0)
+        return r;
+    if (!it->deleted)
         return 0;
-    t[0] = now_s();
-    nv_hstore_unmap(txn);
-    if ((r = lc_ready(txn, db)) < 0)
-        goto out;
-    first_new = lc.n;
-    {
-        /* blocking is in memory now: a store written before keeps no stale
-         * index */
-        MDB_stat bs;
-        if (mdb_stat(txn, db->blocks, &bs) == 0 && bs.ms_entries > 0 &&
-            (rc = mdb_drop(txn, db->blocks, 0)) != 0) {
-            r = mdb_fail(rc, "cannot empty the old blocking index");
-            goto out;
+    if ((rc = mdb_del(txn, db->mrec, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        return mdb_fail(rc, "cannot delete a match record");
+    if ((rc = mdb_del(txn, db->links, &lk, NULL)) != 0 && rc != MDB_NOTFOUND)
+        return mdb_fail(rc, "cannot delete a link");
+    if (os != LC_NONE) {
+        nv_hmap_del(&lc.byrid, old->rid);
+        match_rec_release(&lc.rec[os]);
+        memset(&lc.lv[os], 0, sizeof(lc.lv[os]));
+        lc.rid[os] = 0;
+    }
+    return 0;
+}
+
+/* Store, the new version of an item under rid (is_new: a rid never
+ * stored, appended to mrec): its match record written, its values counted
+ * (term frequencies; identifier index entries into bi), and the record
+ * prepared in its cache slot (added if new), marked for new blocking keys.
+ * Its link is written by the last steps. */
+static int
+put_in(struct bundle *bs, const struct nv_link_item *it, uint64_t rid, int is_new)
+{
+    const char *key;
+    size_t keylen;
+    char entity[NV_NAME_MAX + 1];
+    struct match_person p;
+    MDB_val v = { 0, NULL };
+    struct nv_buf tmp = NV_BUF_INIT;
+    int r;
+
+    if ((r = put_mrec(bs->txn, bs->db, rid, it->key, it->keylen, &it->person, is_new)) < 0)
+        return r;
+    /* decode what was just written for the term frequencies */
+    if ((r = nv_buf_add(&tmp, "\0\0", 2)) < 0 ||
+        (r = nv_buf_add(&tmp, it->person.data, it->person.len)) < 0) {
+        nv_buf_release(&tmp);
+        return r;
+    }
+    v.mv_size = tmp.len;
+    v.mv_data = tmp.data;
+    if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) == 0)
+        r = tf_count(&bs->tfd, &p, +1);
+    if (r == 0)
+        r = ident_collect(&bs->bi, &p, rid);
+    if (r == 0) {
+        /* prepared once, kept in memory */
+        uint32_t s = lc_slot(rid);
+        struct match_rec mr;
+        if (s == LC_NONE)
+            r = lc_add(rid, it->key, it->keylen, &s);
+        if (r == 0 && (r = match_rec_init(&mr, &p)) == 0) {
+            match_rec_release(&lc.rec[s]);
+            lc.rec[s] = mr;
+            lc.chg[s] = 1;
+            lc_tf(s, &p);
         }
     }
-    if ((r = meta_get_u64(txn, db, "rid", &next_rid)) < 0)
-        goto out;
+    nv_buf_release(&tmp);
+    return r;
+}
+
+/* Step 1, store: the bundle's changes into the store and the cache, each
+ * key once (mark_repeats): a stored key's old version is taken out
+ * (take_out), a new version is put in (put_in) under the key's rid or the
+ * next one; then the rid counter, the term-frequency counts (in the store
+ * and in memory) and the identifier index are written.  Sets each item's
+ * rid (not for deletes) and old_rcu (its RCU before, "" if none). */
+static int
+bundle_store(struct bundle *bs)
+{
+    struct nv_link_set *set = bs->set;
+    uint64_t next_rid, key;
+    int64_t *d;
+    size_t it = 0;
+    int r;
+
+    if ((r = meta_get_u64(bs->txn, bs->db, "rid", &next_rid)) < 0 ||
+        (r = mark_repeats(set)) < 0)
+        return r;
     if (next_rid == 0)
         next_rid = 1;
-    /* a key given twice: its last version counts */
-    {
-        size_t cap = 1;
-        uint32_t *slot;
-        while (cap < 2 * set->n)
-            cap <<= 1;
-        if ((slot = calloc(cap, sizeof(uint32_t))) == NULL) {
-            r = nv_fail(NV_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (size_t i = set->n; i-- > 0;) {
-            uint64_t h = 1469598103934665603ULL;
-            size_t q;
-            for (size_t j = 0; j < set->v[i].keylen; j++)
-                h = (h ^ (unsigned char)set->v[i].key[j]) * 1099511628211ULL;
-            set->v[i].skip = 0;
-            for (q = (size_t)h & (cap - 1); slot[q] != 0; q = (q + 1) & (cap - 1)) {
-                const struct nv_link_item *o = &set->v[slot[q] - 1];
-                if (o->keylen == set->v[i].keylen &&
-                    memcmp(o->key, set->v[i].key, o->keylen) == 0) {
-                    set->v[i].skip = 1;
-                    break;
-                }
-            }
-            if (!set->v[i].skip)
-                slot[q] = (uint32_t)(i + 1);
-        }
-        free(slot);
-    }
-    /* 1. take the changed records out, put their new versions in */
     for (size_t i = 0; i < set->n; i++) {
-        struct nv_link_item *it = &set->v[i];
+        struct nv_link_item *item = &set->v[i];
         struct nv_link_val old;
-        int had, is_new = 0;
         uint64_t rid;
-        if (it->skip)
+        int had;
+        if (item->skip)
             continue;
         if (i % 16384 == 16383)
-            nv_hstore_unmap(txn);
-        had = nv_link_get(txn, db, it->key, it->keylen, &old);
-        if (had < 0 && had != NV_ENOTFOUND) {
-            r = had;
-            goto out;
-        }
+            nv_hstore_unmap(bs->txn);
+        had = nv_link_get(bs->txn, bs->db, item->key, item->keylen, &old);
+        if (had < 0 && had != NV_ENOTFOUND)
+            return had;
         if (had == 0) {
-            uint8_t kb[8];
-            MDB_val k = { 8, kb }, v;
-            struct match_person p;
-            const char *key;
-            size_t keylen;
-            char entity[NV_NAME_MAX + 1];
-            int rc;
-            uint32_t os = lc_slot(old.rid);
-            be64(kb, old.rid);
-            rc = mdb_get(txn, db->mrec, &k, &v);
-            if (rc == 0) {
-                if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
-                    goto out;
-                r = tf_count(&tfd, &p, -1);
-                if (r == 0)
-                    r = ident_index(txn, db, &p, old.rid, 0);
-                if (r < 0)
-                    goto out;
-            }
-            /* its blocking keys are replaced once the candidates are in */
-            if (os != LC_NONE) {
-                lc.chg[os] = 1;
-                lc_unlink(os);
-            }
-            if ((r = rcu_member(txn, db, old.rcu, old.rid, 0)) < 0 ||
-                (r = drop_reviews(txn, db, old.rid, &revt)) < 0)
-                goto out;
-            if (it->deleted) {
-                MDB_val lk = { it->keylen, it->key };
-                if ((rc = mdb_del(txn, db->mrec, &k, NULL)) != 0 && rc != MDB_NOTFOUND) {
-                    r = mdb_fail(rc, "cannot delete a match record");
-                    goto out;
-                }
-                if ((rc = mdb_del(txn, db->links, &lk, NULL)) != 0 && rc != MDB_NOTFOUND) {
-                    r = mdb_fail(rc, "cannot delete a link");
-                    goto out;
-                }
-                if (os != LC_NONE) {
-                    u64map_del(&lc.byrid, old.rid);
-                    match_rec_release(&lc.rec[os]);
-                    memset(&lc.lv[os], 0, sizeof(lc.lv[os]));
-                    lc.rid[os] = 0;
-                }
-                /* the rest of its cluster is resolved again below */
-                memcpy(it->old_rcu, old.rcu, sizeof(it->old_rcu));
+            if ((r = take_out(bs, item, &old)) < 0)
+                return r;
+            /* a delete: the rest of its cluster is resolved again */
+            memcpy(item->old_rcu, old.rcu, sizeof(item->old_rcu));
+            if (item->deleted)
                 continue;
-            }
             rid = old.rid;
         } else {
-            if (it->deleted)
+            if (item->deleted)
                 continue;
             rid = next_rid++;
-            is_new = 1;
-            memset(&old, 0, sizeof(old));
+            memset(item->old_rcu, 0, sizeof(item->old_rcu));
         }
-        it->rid = rid;
-        memcpy(it->old_rcu, old.rcu, sizeof(it->old_rcu));
-        /* the new version: stored now, linked below */
-        {
-            const char *key;
-            size_t keylen;
-            char entity[NV_NAME_MAX + 1];
-            struct match_person p;
-            MDB_val v = { 0, NULL };
-            struct nv_buf tmp = NV_BUF_INIT;
-            if ((r = put_mrec(txn, db, rid, it->key, it->keylen, &it->person, is_new)) < 0)
-                goto out;
-            /* decode what was just written for the term frequencies */
-            if ((r = nv_buf_add(&tmp, "\0\0", 2)) < 0 ||
-                (r = nv_buf_add(&tmp, it->person.data, it->person.len)) < 0) {
-                nv_buf_release(&tmp);
-                goto out;
-            }
-            v.mv_size = tmp.len;
-            v.mv_data = tmp.data;
-            if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) == 0)
-                r = tf_count(&tfd, &p, +1);
-            if (r == 0)
-                r = ident_collect(&bi, &p, rid);
-            if (r == 0) {
-                /* prepared once, kept in memory */
-                uint32_t s = lc_slot(rid);
-                struct match_rec mr;
-                if (s == LC_NONE)
-                    r = lc_add(rid, it->key, it->keylen, &s);
-                if (r == 0 && (r = match_rec_init(&mr, &p)) == 0) {
-                    match_rec_release(&lc.rec[s]);
-                    lc.rec[s] = mr;
-                    lc.chg[s] = 1;
-                    lc_tf(s, &p);
-                }
-            }
-            nv_buf_release(&tmp);
-            if (r < 0)
-                goto out;
-        }
+        item->rid = rid;
+        if ((r = put_in(bs, item, rid, had != 0)) < 0)
+            return r;
     }
-    if ((r = meta_put_u64(txn, db, "rid", next_rid)) < 0 || (r = tfd_flush(txn, db, &tfd)) < 0 ||
-        (r = bulk_flush(txn, db->ident, &bi, 8)) < 0)
-        goto out;
+    if ((r = meta_put_u64(bs->txn, bs->db, "rid", next_rid)) < 0 ||
+        (r = tfd_flush(bs->txn, bs->db, &bs->tfd)) < 0 ||
+        (r = bulk_flush(bs->txn, bs->db->ident, &bs->bi, 8)) < 0)
+        return r;
     /* the counts in memory follow */
-    for (size_t i = 0; i < tfd.cap && r == 0; i++)
-        if (tfd.key[i] != 0 && tfd.delta[i] != 0)
-            r = lc_tfadd((int)(tfd.key[i] >> 56), tfd.key[i], tfd.delta[i]);
-    if (r < 0)
-        goto out;
-    /* 2. the batch: the bundle's records (each once), then their neighbours
-     * and the clusters they were and are in */
+    while (r == 0 && (d = nv_hmap_next(&bs->tfd, &it, &key)) != NULL)
+        if (*d != 0)
+            r = lc_tfadd((int)(key >> 56), key, *d);
+    return r;
+}
+
+/* Step 2, collect: the batch starts with the bundle's records, each once
+ * with its old RCU (nbundle of them, st->records), then takes the members
+ * of the clusters the bundle's records and deletes were in (what remains
+ * of them is resolved again); the bundle's blocking keys then go into the
+ * index, where its records meet each other and the stored ones (near). */
+static int
+bundle_collect(struct bundle *bs)
+{
+    struct nv_link_set *set = bs->set;
+    struct batch *b = &bs->b;
+    int r;
+
     for (size_t i = 0; i < set->n; i++) {
+        uint32_t s;
         int idx;
-        if (set->v[i].deleted || set->v[i].skip)
+        if (set->v[i].deleted || set->v[i].skip || (s = lc_slot(set->v[i].rid)) == LC_NONE)
             continue;
-        uint32_t s = lc_slot(set->v[i].rid);
-        if (s == LC_NONE)
-            continue;
-        if ((r = batch_load(&b, s, 1, &idx)) < 0)
-            goto out;
+        if ((r = batch_load(b, s, 1, &idx)) < 0)
+            return r;
         if (idx >= 0)
-            memcpy(b.e[idx].old_rcu, set->v[i].old_rcu, sizeof(set->v[i].old_rcu));
+            memcpy(b->e[idx].old_rcu, set->v[i].old_rcu, sizeof(set->v[i].old_rcu));
     }
-    nbundle = b.n;
-    st->records = nbundle;
-    t[4] = now_s();
-    /* deleted records: what remains of their clusters is resolved again,
-     * and so are the clusters the bundle's records were in */
+    bs->nbundle = b->n;
+    bs->st->records = b->n;
+    bs->t[4] = now_s();
     for (size_t i = 0; i < set->n; i++)
         if (set->v[i].deleted && !set->v[i].skip &&
-            (r = batch_cluster(&b, set->v[i].old_rcu, &st->compared)) < 0)
-            goto out;
-    for (size_t i = 0; i < nbundle; i++)
-        if ((r = batch_cluster(&b, b.e[i].old_rcu, &st->compared)) < 0)
-            goto out;
-    /* the bundle's keys in the index: its records meet each other there */
-    if ((r = lc_reindex(first_new)) < 0)
-        goto out;
-    /* the weights, refitted by EM over the whole store (unless frozen)
-     * each time it has doubled since the last fit, so they do not depend
-     * on how the data was cut into bundles, and when an entity no fit has
-     * seen sends its first records (an acquisition's first bundle): its
-     * pairs across entities are new to the weights.  On the 1,000,000 +
-     * 450,000 benchmark that fit costs about 3 s and lifted recall from
-     * 0.958 to 0.964, and review from 1.29% to 1.05% of the records, at
-     * the same precision. */
-    {
-        uint64_t frozen, fitted, seen = 1;
-        char ek[8 + NV_NAME_MAX + 1] = "";
-        MDB_stat ms;
-        if ((r = meta_get_u64(txn, db, "frozen", &frozen)) < 0 ||
-            (r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
-            goto out;
-        if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0) {
-            r = mdb_fail(rc, "cannot read");
-            goto out;
+            (r = batch_cluster(b, set->v[i].old_rcu, &bs->st->compared)) < 0)
+            return r;
+    for (size_t i = 0; i < bs->nbundle; i++)
+        if ((r = batch_cluster(b, b->e[i].old_rcu, &bs->st->compared)) < 0)
+            return r;
+    return lc_reindex(bs->first_new);
+}
+
+/* Weigh: refit the weights if due (into bs->mo; the weigh step reads the
+ * stored model next).  They are refitted by EM over the whole store
+ * (unless frozen) each time it has doubled since the last fit, so they do
+ * not depend on how the data was cut into bundles, and when an entity no
+ * fit has seen sends its first records (an acquisition's first bundle):
+ * its pairs across entities are new to the weights.  On the 1,000,000 +
+ * 450,000 benchmark that fit costs about 3 s and lifted recall from 0.958
+ * to 0.964, and review from 1.29% to 1.05% of the records, at the same
+ * precision. */
+static int
+refit_if_due(struct bundle *bs)
+{
+    uint64_t frozen, fitted, seen = 1;
+    char ek[8 + NV_NAME_MAX + 1] = "";
+    MDB_stat ms;
+    int r, rc;
+
+    if ((r = meta_get_u64(bs->txn, bs->db, "frozen", &frozen)) < 0 ||
+        (r = meta_get_u64(bs->txn, bs->db, "em_records", &fitted)) < 0)
+        return r;
+    if ((rc = mdb_stat(bs->txn, bs->db->mrec, &ms)) != 0)
+        return mdb_fail(rc, "cannot read");
+    /* the entity of the bundle's first record that is not a delete */
+    for (size_t i = 0; i < bs->set->n && seen; i++)
+        if (!bs->set->v[i].deleted && !bs->set->v[i].skip) {
+            snprintf(ek, sizeof(ek), "em_ent:%s", bs->set->v[i].key);
+            if ((r = meta_get_u64(bs->txn, bs->db, ek, &seen)) < 0)
+                return r;
+            break;
         }
-        /* the entity of the bundle's first record that is not a delete */
-        for (size_t i = 0; i < set->n && seen; i++)
-            if (!set->v[i].deleted && !set->v[i].skip) {
-                snprintf(ek, sizeof(ek), "em_ent:%s", set->v[i].key);
-                if ((r = meta_get_u64(txn, db, ek, &seen)) < 0)
-                    goto out;
-                break;
-            }
-        if (!frozen && ms.ms_entries >= EM_MIN_TOTAL &&
-            (ms.ms_entries >= 2 * fitted || !seen)) {
-            if ((r = nv_link_learn(txn, db, EM_SAMPLE, &mo)) < 0)
-                goto out;
-            st->em_fitted = 1;
-            if (ek[0] != '\0' && (r = meta_put_u64(txn, db, ek, 1)) < 0)
-                goto out;
-        }
+    if (frozen || ms.ms_entries < EM_MIN_TOTAL || (ms.ms_entries < 2 * fitted && seen))
+        return 0;
+    if ((r = nv_link_learn(bs->txn, bs->db, EM_SAMPLE, &bs->mo)) < 0)
+        return r;
+    bs->st->em_fitted = 1;
+    if (ek[0] != '\0' && (r = meta_put_u64(bs->txn, bs->db, ek, 1)) < 0)
+        return r;
+    return 0;
+}
+
+/* Step 3, weigh: the model of this bundle (refit_if_due, then the stored
+ * one) with the term frequencies in memory, and its prior scaled to the
+ * store's size now: a person has about as many records whatever the
+ * store's size, so the share of matches among all pairs falls as
+ * 1/records.  lambda0 keeps the prior as fitted, for the save step. */
+static int
+bundle_weigh(struct bundle *bs)
+{
+    uint64_t fitted;
+    MDB_stat ms;
+    int r;
+
+    if ((r = refit_if_due(bs)) < 0 || (r = nv_link_model(bs->txn, bs->db, &bs->mo)) < 0)
+        return r;
+    lc_tf_model(&bs->mo);
+    if ((r = meta_get_u64(bs->txn, bs->db, "em_records", &fitted)) < 0)
+        return r;
+    bs->lambda0 = bs->mo.lambda;
+    if (fitted > 0 && mdb_stat(bs->txn, bs->db->mrec, &ms) == 0 && ms.ms_entries > fitted) {
+        bs->mo.lambda *= (double)fitted / (double)ms.ms_entries;
+        match_model_refine(&bs->mo);
     }
-    if ((r = nv_link_model(txn, db, &mo)) < 0)
-        goto out;
-    lc_tf_model(&mo);
-    {
-        /* a person has about as many records whatever the store's size,
-         * so the share of matches among all pairs falls as 1/records:
-         * the prior of the last fit, for the store as it is now */
-        uint64_t fitted;
-        MDB_stat ms;
-        if ((r = meta_get_u64(txn, db, "em_records", &fitted)) < 0)
-            goto out;
-        lambda0 = mo.lambda;
-        if (fitted > 0 && mdb_stat(txn, db->mrec, &ms) == 0 && ms.ms_entries > fitted) {
-            mo.lambda *= (double)fitted / (double)ms.ms_entries;
-            match_model_refine(&mo);
-        }
-    }
-    t[1] = now_s();
-    if ((r = near(&b, nbundle, &mo, &st->compared, &ncand)) < 0)
-        goto out;
-    if (b.n == 0)
-        goto save;
-    /* Incremental: the bundle's records and the clusters they were in are
-     * resolved afresh (active); the other stored records keep the pairs
-     * within their clusters, and a pair of two of them from different
-     * clusters, weighed when they came, is not compared again. */
-    {
-        struct u64map touched = { NULL, NULL, 0, 0 }, gid = { NULL, NULL, 0, 0 };
-        if ((active = calloc(b.n, 1)) == NULL || (group = calloc(b.n, sizeof(uint32_t))) == NULL) {
+    bs->t[1] = now_s();
+    return 0;
+}
+
+/* RCU -> its group among the stored records that keep their pairs. */
+struct rcu_group {
+    char rcu[16];
+    uint32_t group; /* 0: a cluster the bundle's records were in */
+};
+
+/* Step 5, prepare (incremental): the records match_batch resolves afresh
+ * (active: the bundle's, those of no cluster, and the members of the
+ * clusters the bundle's records were in); the other stored records get a
+ * group per cluster (1, 2, ... in batch order): they keep the pairs within
+ * their clusters, and a pair of two of them from different clusters,
+ * weighed when they came, is not compared again. */
+static int
+bundle_prepare(struct bundle *bs)
+{
+    const struct batch *b = &bs->b;
+    struct nv_hmap groups;
+    uint32_t ngroups = 0;
+    int r = 0;
+
+    if ((bs->active = calloc(b->n, 1)) == NULL ||
+        (bs->group = calloc(b->n, sizeof(uint32_t))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    nv_hmap_init_eq(&groups, sizeof(struct rcu_group), 0, rcu_eq);
+    for (size_t i = 0; i < bs->set->n && r == 0; i++)
+        if (!bs->set->v[i].skip && bs->set->v[i].old_rcu[0] != '\0' &&
+            rcu_entry(&groups, bs->set->v[i].old_rcu) == NULL)
             r = nv_fail(NV_ENOMEM, "out of memory");
-            goto out;
+    for (size_t i = 0; i < b->n && r == 0; i++) {
+        const char *rcu = b->e[i].old_rcu;
+        struct rcu_group *g;
+        int isnew;
+        if (b->e[i].bundle || rcu[0] == '\0') {
+            bs->active[i] = 1;
+            continue;
         }
-        for (size_t i = 0; i < set->n && r == 0; i++)
-            if (!set->v[i].skip && set->v[i].old_rcu[0] != '\0')
-                r = u64map_put(&touched, rcu_hash(set->v[i].old_rcu), 1);
-        for (size_t i = 0; i < b.n && r == 0; i++) {
-            uint64_t h;
-            uint32_t *g;
-            if (b.e[i].bundle) {
-                active[i] = 1;
-                continue;
-            }
-            if (b.e[i].old_rcu[0] == '\0') {
-                active[i] = 1;
-                continue;
-            }
-            h = rcu_hash(b.e[i].old_rcu);
-            if (u64map_find(&touched, h) != NULL) {
-                active[i] = 1;
-                continue;
-            }
-            if ((g = u64map_find(&gid, h)) != NULL)
-                group[i] = *g;
-            else if ((r = u64map_put(&gid, h, (uint32_t)(gid.n + 1))) == 0)
-                group[i] = (uint32_t)gid.n;
+        if ((g = nv_hmap_insert(&groups, rcu_hash(rcu), rcu, &isnew)) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            break;
         }
-        u64map_free(&touched);
-        u64map_free(&gid);
-        if (r < 0)
-            goto out;
+        if (isnew) {
+            memcpy(g->rcu, rcu, sizeof(g->rcu));
+            g->group = ++ngroups;
+        }
+        if (g->group == 0)
+            bs->active[i] = 1;
+        else
+            bs->group[i] = g->group;
     }
-    t[2] = now_s();
-    /* 3. resolve */
+    nv_hmap_release(&groups);
+    bs->t[2] = now_s();
+    return r;
+}
+
+/* Step 6, compare: match_batch over the batch, the active records
+ * resolved afresh, with the model as weighed (no EM here); res gets the
+ * scored pairs and the clusters. */
+static int
+bundle_compare(struct bundle *bs)
+{
+    struct match_opts opts;
+    int r;
+
     match_opts_init(&opts);
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
     opts.flags = MATCH_NO_EM;
-    opts.active = active;
-    opts.group = group;
-    if ((r = match_batch(b.recs, b.n, &opts, &mo, &res)) < 0)
-        goto out;
-    have_res = 1;
-    t[3] = now_s();
-    lc_tf_model(&mo);
-    /* 4. decisions, then clusters to RCUs */
-    if ((cl = malloc(b.n * sizeof(uint32_t))) == NULL ||
-        (order = malloc(b.n * sizeof(uint32_t))) == NULL ||
-        (best = calloc(b.n, sizeof(float))) == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(cl, res.cluster, b.n * sizeof(uint32_t));
-    if ((r = apply_decisions(txn, db, &b, cl)) < 0)
-        goto out;
-    for (size_t i = 0; i < b.n; i++) {
+    opts.active = bs->active;
+    opts.group = bs->group;
+    if ((r = match_batch(bs->b.recs, bs->b.n, &opts, &bs->mo, &bs->res)) < 0)
+        return r;
+    bs->have_res = 1;
+    bs->t[3] = now_s();
+    lc_tf_model(&bs->mo);
+    return 0;
+}
+
+/* Step 7, cluster: match_batch's clusters with the team's decisions
+ * applied (apply_decisions), as cl (batch index -> root), order (batch
+ * indexes grouped by root) and cls (the clusters as ranges of order,
+ * biggest first, then by root). */
+static int
+bundle_cluster(struct bundle *bs)
+{
+    size_t n = bs->b.n;
+    uint32_t *cl;
+    int r;
+
+    if ((cl = bs->cl = malloc(n * sizeof(uint32_t))) == NULL ||
+        (bs->order = malloc(n * sizeof(uint32_t))) == NULL ||
+        (bs->cls = malloc(n * sizeof(*bs->cls))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    memcpy(cl, bs->res.cluster, n * sizeof(uint32_t));
+    if ((r = apply_decisions(bs->txn, bs->db, &bs->b, cl)) < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
         cl[i] = uf_find(cl, (uint32_t)i);
-        order[i] = (uint32_t)i;
+        bs->order[i] = (uint32_t)i;
     }
     sort_roots = cl;
-    qsort(order, b.n, sizeof(uint32_t), by_root);
-    if ((cls = malloc(b.n * sizeof(*cls))) == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < b.n;) {
+    qsort(bs->order, n, sizeof(uint32_t), by_root);
+    for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j < b.n && cl[order[j]] == cl[order[i]])
+        while (j < n && cl[bs->order[j]] == cl[bs->order[i]])
             j++;
-        cls[ncl].root = cl[order[i]];
-        cls[ncl].first = (uint32_t)i;
-        cls[ncl].n = (uint32_t)(j - i);
-        ncl++;
+        bs->cls[bs->ncl].root = cl[bs->order[i]];
+        bs->cls[bs->ncl].first = (uint32_t)i;
+        bs->cls[bs->ncl].n = (uint32_t)(j - i);
+        bs->ncl++;
         i = j;
     }
-    qsort(cls, ncl, sizeof(*cls), cl_cmp);
-    if ((chosen = calloc(ncl, sizeof(*chosen))) == NULL) {
+    qsort(bs->cls, bs->ncl, sizeof(*bs->cls), cl_cmp);
+    return 0;
+}
+
+/* Cluster c's RCU: the former RCU most of its members had that no bigger
+ * cluster took (taken), else a new one (a split when it had one, new
+ * otherwise); into chosen[c] and taken.  Each former RCU it did not keep
+ * notes, in formers, the cluster that holds most of its members. */
+static int
+choose_rcu(struct bundle *bs, size_t c, struct nv_hmap *taken, struct nv_hmap *formers)
+{
+    const struct cl *k = &bs->cls[c];
+    struct vote *votes = calloc(k->n, sizeof(*votes));
+    size_t nv = 0, v;
+    int r = 0;
+
+    if (votes == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (uint32_t m = 0; m < k->n; m++) {
+        const char *o = bs->b.e[bs->order[k->first + m]].old_rcu;
+        if (o[0] == '\0')
+            continue;
+        for (v = 0; v < nv && strcmp(votes[v].rcu, o) != 0; v++)
+            ;
+        if (v == nv)
+            memcpy(votes[nv++].rcu, o, 16);
+        votes[v].n++;
+    }
+    qsort(votes, nv, sizeof(*votes), vote_cmp);
+    for (v = 0; v < nv && nv_hmap_find(taken, rcu_hash(votes[v].rcu), votes[v].rcu) != NULL; v++)
+        ;
+    if (v < nv) {
+        memcpy(bs->chosen[c], votes[v].rcu, 16);
+    } else {
+        new_rcu(bs->chosen[c]);
+        if (nv > 0)
+            bs->st->split++;
+        else if (k->n > 0)
+            bs->st->new_rcus++;
+    }
+    if (rcu_entry(taken, bs->chosen[c]) == NULL)
         r = nv_fail(NV_ENOMEM, "out of memory");
-        goto out;
-    }
-    {
-        /* RCUs taken, and the former RCUs with the cluster that holds most
-         * of their members (for the aliases of a merge) */
-        struct rmap taken = { NULL, 0 }, formers = { NULL, 0 };
-        size_t cap = 16;
-        while (cap < 4 * (b.n + 1))
-            cap <<= 1;
-        taken.cap = formers.cap = cap;
-        if ((taken.s = calloc(cap, sizeof(struct vote))) == NULL ||
-            (formers.s = calloc(cap, sizeof(struct vote))) == NULL) {
-            free(taken.s);
+    /* former RCUs not chosen here: remember the biggest share */
+    for (size_t q = 0; q < nv && r == 0; q++) {
+        struct vote *f;
+        if (strcmp(votes[q].rcu, bs->chosen[c]) == 0)
+            continue;
+        if ((f = rcu_entry(formers, votes[q].rcu)) == NULL) {
             r = nv_fail(NV_ENOMEM, "out of memory");
-            goto out;
+        } else if (votes[q].n > f->n) {
+            f->n = votes[q].n;
+            f->target = c;
         }
-        for (size_t c = 0; c < ncl; c++) {
-            struct vote *votes = calloc(cls[c].n, sizeof(*votes));
-            size_t nv = 0, k;
-            if (votes == NULL)
-                abort();
-            for (uint32_t m = 0; m < cls[c].n; m++) {
-                const char *o = b.e[order[cls[c].first + m]].old_rcu;
-                if (o[0] == '\0')
-                    continue;
-                for (k = 0; k < nv && strcmp(votes[k].rcu, o) != 0; k++)
-                    ;
-                if (k == nv) {
-                    memcpy(votes[nv].rcu, o, 16);
-                    nv++;
-                }
-                votes[k].n++;
-            }
-            qsort(votes, nv, sizeof(*votes), vote_cmp);
-            for (k = 0; k < nv && rmap_get(&taken, votes[k].rcu, 0) != NULL; k++)
-                ;
-            if (k < nv) {
-                memcpy(chosen[c], votes[k].rcu, 16);
-            } else {
-                new_rcu(chosen[c]);
-                if (nv > 0)
-                    st->split++;
-                else if (cls[c].n > 0)
-                    st->new_rcus++;
-            }
-            (void)rmap_get(&taken, chosen[c], 1);
-            /* former RCUs not chosen here: remember the biggest share */
-            for (size_t q = 0; q < nv; q++) {
-                struct vote *f;
-                if (strcmp(votes[q].rcu, chosen[c]) == 0)
-                    continue;
-                f = rmap_get(&formers, votes[q].rcu, 1);
-                if (votes[q].n > f->n) {
-                    f->n = votes[q].n;
-                    f->target = c;
-                }
-            }
-            free(votes);
-        }
-        /* a former RCU taken by no cluster: merged into where most went */
-        for (size_t f = 0; f < formers.cap && r == 0; f++) {
-            if (formers.s[f].rcu[0] == '\0' || rmap_get(&taken, formers.s[f].rcu, 0) != NULL)
-                continue;
-            {
-                char from[NV_RCU_LEN + 1];
-                MDB_val k, v = { NV_RCU_LEN, chosen[formers.s[f].target] };
-                int rc2;
-                memcpy(from, formers.s[f].rcu, NV_RCU_LEN);
-                from[NV_RCU_LEN] = '\0';
-                k.mv_size = NV_RCU_LEN;
-                k.mv_data = from;
-                if ((rc2 = mdb_put(txn, db->alias, &k, &v, 0)) != 0)
-                    r = mdb_fail(rc2, "cannot write an alias");
-                st->merged++;
-            }
-        }
-        free(taken.s);
-        free(formers.s);
-        if (r < 0)
-            goto out;
     }
-    /* 5. review pairs of the bundle's records; best link scores */
-    for (size_t i = 0; i < nbundle; i++)
-        if ((r = drop_reviews(txn, db, b.e[i].rid, &revt)) < 0)
-            goto out;
-    for (size_t p = 0; p < res.npairs; p++) {
-        const struct match_pair *mp = &res.pairs[p];
-        uint64_t ra = b.e[mp->a].rid, rb = b.e[mp->b].rid;
+    free(votes);
+    return r;
+}
+
+/* Step 8, assign RCUs: each cluster, biggest first, gets its RCU
+ * (choose_rcu, into chosen); a former RCU that no cluster kept becomes an
+ * alias of the RCU of the cluster holding most of its members (a merge:
+ * the old ID still resolves).  Counts new_rcus, split and merged. */
+static int
+bundle_assign_rcus(struct bundle *bs)
+{
+    struct nv_hmap taken, formers; /* RCU (char[16]); RCU -> struct vote */
+    struct vote *f;
+    size_t it = 0;
+    int r = 0;
+
+    if ((bs->chosen = calloc(bs->ncl, sizeof(*bs->chosen))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    nv_hmap_init_eq(&taken, 16, bs->ncl, rcu_eq);
+    nv_hmap_init_eq(&formers, sizeof(struct vote), 0, rcu_eq);
+    for (size_t c = 0; c < bs->ncl && r == 0; c++)
+        r = choose_rcu(bs, c, &taken, &formers);
+    while (r == 0 && (f = nv_hmap_next(&formers, &it, NULL)) != NULL) {
+        char from[NV_RCU_LEN + 1];
+        MDB_val k = { NV_RCU_LEN, from }, v = { NV_RCU_LEN, bs->chosen[f->target] };
+        int rc;
+        if (nv_hmap_find(&taken, rcu_hash(f->rcu), f->rcu) != NULL)
+            continue;
+        memcpy(from, f->rcu, NV_RCU_LEN);
+        from[NV_RCU_LEN] = '\0';
+        if ((rc = mdb_put(bs->txn, bs->db->alias, &k, &v, 0)) != 0)
+            r = mdb_fail(rc, "cannot write an alias");
+        bs->st->merged++;
+    }
+    nv_hmap_release(&taken);
+    nv_hmap_release(&formers);
+    return r;
+}
+
+/* Open the review pair mp (two records of different clusters, one of them
+ * the bundle's, scored between the thresholds) unless the rules say two
+ * people or the team decided it already; both rids noted in revt. */
+static int
+open_review(struct bundle *bs, const struct match_pair *mp)
+{
+    uint64_t ra = bs->b.e[mp->a].rid, rb = bs->b.e[mp->b].rid;
+    uint8_t kb[16];
+    MDB_val k = { 16, kb }, v;
+    char text[160], when[21];
+    int r;
+
+    /* a pair the rules say are two people (a household, twins, another
+     * generation) stays apart: the queue is for real doubt */
+    if (match_cmp_contradicted(&mp->cmp, match_model_rules(&bs->mo, MATCH_RULES_DEFAULT)))
+        return 0;
+    pair_key(kb, ra, rb);
+    if (mdb_get(bs->txn, bs->db->decide, &k, &v) == 0)
+        return 0; /* decided already: kept apart */
+    snprintf(text, sizeof(text), "{\"score\":%.3f,\"cmp\":%u,\"since\":\"%s\"}",
+             (double)mp->score, (unsigned)match_cmp_pack(&mp->cmp),
+             nv_time_format(nv_now(), when));
+    if ((r = put_both(bs->txn, bs->db->review, ra, rb, text)) < 0 ||
+        (r = rid_note(&bs->revt, ra)) < 0 || (r = rid_note(&bs->revt, rb)) < 0)
+        return r;
+    bs->st->review++;
+    return 0;
+}
+
+/* Step 9, review pairs: those of the bundle's records are closed, then
+ * each pair match_batch put in review across two clusters, with one of
+ * the bundle's records, opens (open_review).  best gets each record's best
+ * score within its cluster. */
+static int
+bundle_reviews(struct bundle *bs)
+{
+    const uint32_t *cl = bs->cl;
+    float *best;
+    int r;
+
+    if ((best = bs->best = calloc(bs->b.n, sizeof(float))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < bs->nbundle; i++)
+        if ((r = drop_reviews(bs->txn, bs->db, bs->b.e[i].rid, &bs->revt)) < 0)
+            return r;
+    for (size_t p = 0; p < bs->res.npairs; p++) {
+        const struct match_pair *mp = &bs->res.pairs[p];
         if (p % 16384 == 16383)
-            nv_hstore_unmap(txn);
+            nv_hstore_unmap(bs->txn);
         if (cl[mp->a] == cl[mp->b]) {
             if (mp->score > best[mp->a])
                 best[mp->a] = mp->score;
@@ -2385,99 +2397,117 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
                 best[mp->b] = mp->score;
             continue;
         }
-        if (mp->status != MATCH_REVIEW || (!b.e[mp->a].bundle && !b.e[mp->b].bundle))
+        if (mp->status != MATCH_REVIEW || (!bs->b.e[mp->a].bundle && !bs->b.e[mp->b].bundle))
             continue;
-        /* a pair the rules say are two people (a household, twins, another
-         * generation) stays apart: the queue is for real doubt */
-        if (match_cmp_contradicted(&mp->cmp, match_model_rules(&mo, MATCH_RULES_DEFAULT)))
-            continue;
-        {
-            uint8_t kb[16];
-            MDB_val k = { 16, kb }, v;
-            char text[160], when[21];
-            pair_key(kb, ra, rb);
-            if (mdb_get(txn, db->decide, &k, &v) == 0)
-                continue; /* decided already: kept apart */
-            snprintf(text, sizeof(text), "{\"score\":%.3f,\"cmp\":%u,\"since\":\"%s\"}",
-                     (double)mp->score, (unsigned)match_cmp_pack(&mp->cmp),
-                     nv_time_format(nv_now(), when));
-            if ((r = put_both(txn, db->review, ra, rb, text)) < 0 ||
-                (r = u64map_put(&revt, ra, 1)) < 0 || (r = u64map_put(&revt, rb, 1)) < 0)
-                goto out;
-            st->review++;
-        }
+        if ((r = open_review(bs, mp)) < 0)
+            return r;
     }
-    /* 6. write the links */
-    for (size_t c = 0; c < ncl; c++) {
-        for (uint32_t m = 0; m < cls[c].n; m++) {
-            uint32_t i = order[cls[c].first + m];
-            struct ent *e = &b.e[i];
+    return 0;
+}
+
+/* Step 10, write back: each record of the batch gets its link (its
+ * cluster's RCU, a status, its best score) in the store and in the cache
+ * when it changed; a stored record leaving its RCU leaves its members, and
+ * the new memberships go to rcus at the end, sorted.  Counts linked. */
+static int
+bundle_write_links(struct bundle *bs)
+{
+    int r;
+
+    for (size_t c = 0; c < bs->ncl; c++) {
+        for (uint32_t m = 0; m < bs->cls[c].n; m++) {
+            uint32_t i = bs->order[bs->cls[c].first + m];
+            const struct ent *e = &bs->b.e[i];
             struct nv_link_val lv;
             if (i % 16384 == 16383)
-                nv_hstore_unmap(txn);
+                nv_hstore_unmap(bs->txn);
             memset(&lv, 0, sizeof(lv));
             lv.rid = e->rid;
-            memcpy(lv.rcu, chosen[c], 16);
-            lv.status = cls[c].n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
+            memcpy(lv.rcu, bs->chosen[c], 16);
+            lv.status = bs->cls[c].n > 1 ? NV_LINK_LINKED : NV_LINK_NEW;
             /* open review pairs: unchanged unless this bundle opened or
              * closed one of the record's */
-            if (u64map_find(&revt, e->rid) != NULL ? has_review(txn, db, e->rid)
-                                                    : !e->bundle && e->lv.status == NV_LINK_REVIEW)
+            if (nv_hmap_get(&bs->revt, e->rid) != NULL
+                    ? has_review(bs->txn, bs->db, e->rid)
+                    : !e->bundle && e->lv.status == NV_LINK_REVIEW)
                 lv.status = NV_LINK_REVIEW;
-            lv.score = best[i];
-            if (e->bundle && cls[c].n > 1)
-                st->linked++;
+            lv.score = bs->best[i];
+            if (e->bundle && bs->cls[c].n > 1)
+                bs->st->linked++;
             if (!e->bundle && memcmp(&lv, &e->lv, sizeof(lv)) == 0)
                 continue;
-            if (strcmp(e->old_rcu, lv.rcu) != 0) {
-                if (!e->bundle && e->old_rcu[0] != '\0' &&
-                    (r = rcu_member(txn, db, e->old_rcu, e->rid, 0)) < 0)
-                    goto out;
-            }
-            if ((r = bulk_add(&br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link(txn, db, e->key, e->keylen, &lv)) < 0 ||
+            if (strcmp(e->old_rcu, lv.rcu) != 0 && !e->bundle && e->old_rcu[0] != '\0' &&
+                (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
+                return r;
+            if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
+                (r = put_link(bs->txn, bs->db, e->key, e->keylen, &lv)) < 0 ||
                 (r = lc_set_link(e->slot, &lv)) < 0)
-                goto out;
+                return r;
         }
     }
-    if ((r = bulk_flush(txn, db->rcus, &br, 0)) < 0)
-        goto out;
-save:
-    if (have_res) {
-        mo.lambda = lambda0; /* stored as fitted (scaled by each bundle) */
-        match_model_refine(&mo);
-        if ((r = nv_link_model_save(txn, db, &mo)) < 0)
-            goto out;
+    return bulk_flush(bs->txn, bs->db->rcus, &bs->br, 0);
+}
+
+/* Step 11, save: when the batch was resolved, the model as fitted (the
+ * prior unscaled: each bundle scales it to the store's size); then a new
+ * cache token (lc_seal), and the timings to the debug log. */
+static int
+bundle_save(struct bundle *bs)
+{
+    const double *t = bs->t;
+    int r;
+
+    if (bs->have_res) {
+        bs->mo.lambda = bs->lambda0;
+        match_model_refine(&bs->mo);
+        if ((r = nv_link_model_save(bs->txn, bs->db, &bs->mo)) < 0)
+            return r;
     }
-    if ((r = lc_seal(txn, db)) < 0)
-        goto out;
-    if (have_res)
+    if ((r = lc_seal(bs->txn, bs->db)) < 0)
+        return r;
+    if (bs->have_res)
         nv_debug("link", "%zu records (%zu from the bundle, %zu pairs with stored ones "
                  "scored): store %.2f s, model %.2f s, candidates %.2f s, "
                  "match_batch %.2f s (blocking %.2f, comparing %.2f, EM %.2f, clusters "
-                 "%.2f), RCUs %.2f s", b.n, nbundle, ncand, t[4] - t[0], t[1] - t[4],
-                 t[2] - t[1], t[3] - t[2],
-                 res.seconds[0], res.seconds[1], res.seconds[2], res.seconds[3],
+                 "%.2f), RCUs %.2f s", bs->b.n, bs->nbundle, bs->ncand, t[4] - t[0],
+                 t[1] - t[4], t[2] - t[1], t[3] - t[2], bs->res.seconds[0],
+                 bs->res.seconds[1], bs->res.seconds[2], bs->res.seconds[3],
                  now_s() - t[3]);
-    r = 0;
+    return 0;
+}
+
+/* The steps are above ("one bundle, step by step"). */
+int
+nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set,
+               struct nv_link_stats *st)
+{
+    struct bundle bs;
+    int r;
+
+    memset(st, 0, sizeof(*st));
+    if (set->n == 0)
+        return 0;
+    bundle_init(&bs, txn, db, set, st);
+    nv_hstore_unmap(txn);
+    if ((r = lc_ready(txn, db)) < 0)
+        goto out;
+    bs.first_new = lc.n;
+    if ((r = bundle_store(&bs)) < 0 || (r = bundle_collect(&bs)) < 0 ||
+        (r = bundle_weigh(&bs)) < 0 ||
+        (r = near(&bs.b, bs.nbundle, &bs.mo, &st->compared, &bs.ncand)) < 0)
+        goto out;
+    /* nothing to resolve (a bundle of deletes that emptied its clusters) */
+    if (bs.b.n > 0 &&
+        ((r = bundle_prepare(&bs)) < 0 || (r = bundle_compare(&bs)) < 0 ||
+         (r = bundle_cluster(&bs)) < 0 || (r = bundle_assign_rcus(&bs)) < 0 ||
+         (r = bundle_reviews(&bs)) < 0 || (r = bundle_write_links(&bs)) < 0))
+        goto out;
+    r = bundle_save(&bs);
 out:
     if (r < 0)
         lc_free(); /* part of the bundle is in it: rebuilt next time */
     nv_hstore_unmap(txn);
-    if (have_res)
-        match_result_release(&res);
-    batch_free(&b);
-    tfd_free(&tfd);
-    bulk_free(&bi);
-    bulk_free(&br);
-    free(active);
-    free(group);
-    u64map_free(&revt);
-    free(cl);
-    free(order);
-    free(cls);
-    free(chosen);
-    free(best);
+    bundle_release(&bs);
     return r;
 }
 
@@ -2493,7 +2523,6 @@ nv_link_load(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct mat
     const char *key;
     size_t keylen;
     char entity[NV_NAME_MAX + 1];
-    struct tfc tc;
     int rc, e;
 
     be64(kb, rid);
@@ -2507,9 +2536,7 @@ nv_link_load(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct mat
         return e;
     if ((e = match_rec_init(r, &p)) < 0)
         return e;
-    if (tfc_init(&tc, txn, db) == 0)
-        tfc_apply(&tc, txn, db, &p, r);
-    tfc_free(&tc);
+    tf_from_store(txn, db, &p, r);
     return 0;
 }
 
@@ -2690,45 +2717,40 @@ fresh_start(struct match_model *mo)
     *mo = m;
 }
 
-int
-nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
-              struct match_model *out)
+/* Learn, the sample: the cached records of mrec into b, all of them or,
+ * with more than max_records, about max_records of them chosen by family
+ * name, so that the records of one family name stay together (the pairs
+ * EM learns from are mostly there; a spelling of the name that differs is
+ * the price).  *total gets the store's records. */
+static int
+learn_sample(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
+             struct batch *b, size_t *total)
 {
-    struct batch b;
-    struct match_opts opts;
-    struct match_result res;
     MDB_cursor *c;
     MDB_val k, v;
-    size_t total = 0;
     MDB_stat ms;
-    size_t step, i = 0;
-    int r, rc;
+    size_t step;
+    int r = 0, rc;
 
-    memset(&b, 0, sizeof(b));
-    if ((r = nv_link_model(txn, db, out)) < 0)
-        return r;
     if ((rc = mdb_stat(txn, db->mrec, &ms)) != 0)
         return mdb_fail(rc, "cannot read");
-    total = ms.ms_entries;
-    if (total == 0)
+    *total = ms.ms_entries;
+    if (*total == 0)
         return nv_fail(NV_ENOTFOUND, "no mapped record to learn from");
-    step = max_records > 0 && total > max_records ? (size_t)(total / max_records) : 1;
+    step = max_records > 0 && *total > max_records ? (size_t)(*total / max_records) : 1;
     if ((r = lc_ready(txn, db)) < 0)
         return r;
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
-    /* a sample that keeps the records of one family name together (the
-     * pairs EM learns from are mostly there); a spelling of the name that
-     * differs is the price */
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key;
         size_t keylen;
         char entity[NV_NAME_MAX + 1], word[32];
+        uint32_t s;
         int idx;
         if (k.mv_size != 8)
             continue;
-        i++;
         if (step > 1) {
             if (decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity)) < 0)
                 continue;
@@ -2736,85 +2758,96 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
             if (fnv64(word) % step != 0)
                 continue;
         }
-        {
-            uint32_t s = lc_slot(get_be64(k.mv_data));
-            if (s != LC_NONE)
-                r = batch_load(&b, s, 1, &idx);
-        }
+        if ((s = lc_slot(get_be64(k.mv_data))) != LC_NONE)
+            r = batch_load(b, s, 1, &idx);
     }
     mdb_cursor_close(c);
-    if (r == 0) {
-        lc_tf_model(out);
-        match_opts_init(&opts);
-        opts.block_max = BLOCK_MAX;
-        opts.cluster_max = CLUSTER_MAX;
-        opts.threads = 2;
-        opts.flags = MATCH_EM_M_ONLY;
-        /* EM from the generic start with the team's decisions kept (a poor
-         * earlier fit is not a starting point), m and u free over the pairs
-         * that could be linked, then m kept with u from random pairs
-         * (MATCH_EM_M_ONLY: EM's u there is the namesakes', and made an
-         * agreement of first names count for nothing, so every fit was
-         * rejected); if the weights still come out absurd (agreement
-         * counting against a match, disagreement for it), fit again with u
-         * held to the random pairs' during EM */
-        {
-            struct match_model start = *out;
-            fresh_start(out);
-            r = match_batch(b.recs, b.n, &opts, out, &res);
-            /* u describes random pairs: so must the prior, the share of
-             * matches among all pairs of the store, not among the
-             * candidates.  The sample keeps a family's records together,
-             * so it holds about n/total of the store's matches among
-             * (n/total)^2 of its pairs: the sample's share is scaled down
-             * by n/total (at a million records the prior was 2-3 bits too
-             * high and namesakes linked) */
-            if (r == 0) {
-                double all = (double)b.n * (double)(b.n - 1) / 2;
-                if (all > 0 && res.ncandidates > 0) {
-                    out->lambda *= (double)res.ncandidates / all;
-                    /* the random pairs u came from held that share of
-                     * matches: u without them */
-                    match_model_u_without_matches(out, out->lambda,
-                                                  0.5 / (opts.u_samples + 2.0));
-                    if (total > b.n)
-                        out->lambda *= (double)b.n / (double)total;
-                    match_model_refine(out);
-                }
-            }
-            if (r == 0) {
-                match_result_release(&res);
-                if (!sane(out)) {
-                    nv_warn("link", "EM weights rejected (EM found another structure than "
-                            "\"same person\"); fitting again with u from random pairs");
-                    *out = start;
-                    fresh_start(out);
-                    opts.flags = MATCH_FIX_U;
-                    if ((r = match_batch(b.recs, b.n, &opts, out, &res)) == 0) {
-                        /* u describes random pairs now: so must the prior
-                         * (the share of matches among all pairs, not among
-                         * the candidates blocking chose) */
-                        double all = (double)b.n * (double)(b.n - 1) / 2;
-                        if (all > 0 && res.ncandidates > 0) {
-                            out->lambda *= (double)res.ncandidates / all;
-                            match_model_refine(out);
-                        }
-                        match_result_release(&res);
-                        if (!sane(out)) {
-                            nv_warn("link", "EM weights rejected again: keeping the "
-                                    "previous weights");
-                            *out = start;
-                        }
-                    }
-                }
-            }
+    return r;
+}
+
+/* Learn, one fit by match_batch over the sample b with opts (flags say
+ * which), then the prior made the share of matches among all pairs of the
+ * store: u describes random pairs, so must the prior, not the candidates
+ * blocking chose.  m_only (MATCH_EM_M_ONLY): u is taken without the
+ * matches the random pairs held, and the prior scaled down by n/total
+ * too: the sample keeps a family's records together, so it holds about
+ * n/total of the store's matches among (n/total)^2 of its pairs (at a
+ * million records the prior was 2-3 bits too high and namesakes linked). */
+static int
+learn_fit(const struct batch *b, struct match_opts *opts, struct match_model *out,
+          size_t total, int m_only)
+{
+    struct match_result res;
+    double all = (double)b->n * (double)(b->n - 1) / 2;
+    int r;
+
+    if ((r = match_batch(b->recs, b->n, opts, out, &res)) < 0)
+        return r;
+    if (all > 0 && res.ncandidates > 0) {
+        out->lambda *= (double)res.ncandidates / all;
+        if (m_only) {
+            /* the random pairs u came from held that share of matches:
+             * u without them */
+            match_model_u_without_matches(out, out->lambda, 0.5 / (opts->u_samples + 2.0));
+            if (total > b->n)
+                out->lambda *= (double)b->n / (double)total;
         }
-        if (r == 0) {
-            lc_tf_model(out);
-            if ((r = nv_link_model_save(txn, db, out)) == 0)
-                r = meta_put_u64(txn, db, "em_records", total);
+        match_model_refine(out);
+    }
+    match_result_release(&res);
+    return 0;
+}
+
+/* Refit the weights (link.h).  EM from the generic start with the team's
+ * decisions kept (a poor earlier fit is not a starting point), m and u
+ * free over the pairs that could be linked, then m kept with u from random
+ * pairs (MATCH_EM_M_ONLY: EM's u there is the namesakes', and made an
+ * agreement of first names count for nothing, so every fit was rejected);
+ * if the weights still come out absurd (agreement counting against a
+ * match, disagreement for it), fit again with u held to the random pairs'
+ * during EM (MATCH_FIX_U), and if that is absurd too, keep the weights. */
+int
+nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
+              struct match_model *out)
+{
+    struct batch b;
+    struct match_opts opts;
+    struct match_model start;
+    size_t total = 0;
+    int r;
+
+    batch_init(&b);
+    if ((r = nv_link_model(txn, db, out)) < 0)
+        return r;
+    if ((r = learn_sample(txn, db, max_records, &b, &total)) < 0)
+        goto out;
+    lc_tf_model(out);
+    match_opts_init(&opts);
+    opts.block_max = BLOCK_MAX;
+    opts.cluster_max = CLUSTER_MAX;
+    opts.threads = 2;
+    opts.flags = MATCH_EM_M_ONLY;
+    start = *out;
+    fresh_start(out);
+    if ((r = learn_fit(&b, &opts, out, total, 1)) < 0)
+        goto out;
+    if (!sane(out)) {
+        nv_warn("link", "EM weights rejected (EM found another structure than "
+                "\"same person\"); fitting again with u from random pairs");
+        *out = start;
+        fresh_start(out);
+        opts.flags = MATCH_FIX_U;
+        if ((r = learn_fit(&b, &opts, out, total, 0)) < 0)
+            goto out;
+        if (!sane(out)) {
+            nv_warn("link", "EM weights rejected again: keeping the previous weights");
+            *out = start;
         }
     }
+    lc_tf_model(out);
+    if ((r = nv_link_model_save(txn, db, out)) == 0)
+        r = meta_put_u64(txn, db, "em_records", total);
+out:
     batch_free(&b);
     return r;
 }

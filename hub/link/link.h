@@ -22,8 +22,6 @@
  *   mrec     rid (8 bytes, big-endian) -> record key length (2 bytes) +
  *            record key + the 14 match values, each NUL-terminated
  *   links    record key -> struct nv_link_val (binary, 32 bytes)
- *   blocks   no longer used (blocking is in memory; emptied by the first
- *            bundle on a store that had it)
  *   rcus     RCU -> member rids (sorted duplicates)
  *   alias    RCU -> the RCU it was merged into
  *   review   rid a + rid b (a < b) -> {"score":S,"cmp":C,"since":T}
@@ -31,10 +29,13 @@
  *   decide   rid a + rid b -> {"decision":"accept"|"reject","by":..,"at":..}
  *   tf       field (1 byte) + value hash (8) -> count (8 bytes)
  *   ident    hash of an e-mail or phone (8 bytes) -> rids (duplicates)
- *   meta     "model" (match model text), "rid" (next rid), "tf:<f>" and
- *            "tfsq:<f>" (per-field totals), "rcu" (RCUs issued)
+ *   linkmeta "model" (match model text), "rid" (next rid), "tf:<f>" and
+ *            "tfsq:<f>" (per-field totals), "rcu" (RCUs issued), "cache"
+ *            (the token of the process whose memory is current, below),
+ *            "em_records", "em_ent:<entity>", "frozen" (the fits)
  * None of it holds a value in clear but mrec (normalised match values,
- * erased with the record).
+ * erased with the record).  A store written before blocking moved into
+ * memory also had "blocks": nv_link_open deletes it (the one migration).
  *
  * In memory, per process: every stored record prepared for comparison, its
  * link, the members of each RCU and the blocking keys (hashes), built from
@@ -69,12 +70,12 @@ struct nv_link_val {
     float score;   /* best link score, bits (0 for new) */
 };
 
-/* Open (creating) the databases in txn. */
-/* The matching databases in the store (see above). */
+/* The matching databases in the store (see above; meta is linkmeta). */
 struct nv_link_db {
-    MDB_dbi mrec, links, blocks, rcus, alias, review, revby, decide, tf, meta, ident;
+    MDB_dbi mrec, links, rcus, alias, review, revby, decide, tf, meta, ident;
 };
-/* Open them (an nv_hstore_open_fn: db is a struct nv_link_db). */
+/* Open them, creating them, in txn (an nv_hstore_open_fn: db is a struct
+ * nv_link_db), and migrate an older store (blocks). */
 int nv_link_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
 
 /* The records a bundle changed, in order; a key given twice keeps its last
