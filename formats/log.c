@@ -13,8 +13,9 @@ static int journal;
 
 /* Started by systemd: JOURNAL_STREAM names stderr's device and inode when
  * stderr is the journal (a child of a service whose stderr went elsewhere
- * inherits a stale value, hence the check); INVOCATION_ID is set for every
- * service, whatever its StandardError=, and a terminal is never one. */
+ * inherits a stale value, hence the check); without JOURNAL_STREAM,
+ * INVOCATION_ID says a service started us (StandardError= other than the
+ * journal), and a terminal is never one. */
 static int
 under_systemd(void)
 {
@@ -26,7 +27,7 @@ under_systemd(void)
         fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
         (unsigned long long)st.st_ino == ino)
         return 1;
-    return getenv("INVOCATION_ID") != NULL && !isatty(STDERR_FILENO);
+    return js == NULL && getenv("INVOCATION_ID") != NULL && !isatty(STDERR_FILENO);
 }
 
 int
