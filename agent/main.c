@@ -63,9 +63,11 @@ cmd_init(int argc, char **argv)
     }
     printf("agent '%s' initialised in %s\n"
            "describe the CRM's export directories in %s, then check it with\n"
-           "'nova-agent check %s'; hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
+           "'nova-agent %s%s%scheck %s'; hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
            "identity with: nova-agent trust %s HUB-IDENTITY.pub\n",
-           entity, dir, conf, dir, dir, dir);
+           entity, dir, conf, getenv("NOVA_AGENT_CONFIG") ? "--config " : "",
+           getenv("NOVA_AGENT_CONFIG") ? conf : "", getenv("NOVA_AGENT_CONFIG") ? " " : "",
+           dir, dir, dir);
     free(conf);
     return 0;
 }
