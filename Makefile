@@ -1,8 +1,11 @@
 # nova - plain GNU Makefile.  make | make test | make asan | make fuzz |
-# make bench | make demo | make install DESTDIR=... | make clean
+# make bench | make demo | make man | make deb | make install DESTDIR=... |
+# make clean
 CC      ?= cc
 PKGS     = libsodium libarchive libzstd lmdb jansson libutf8proc nettle
 HUBPKGS  = libgit2
+# sd_notify: only nova-agent and nova-hub (their run loops) link libsystemd
+SDPKGS   = libsystemd
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wformat-security -Wstrict-prototypes -Wpointer-arith \
            -Wvla -Wwrite-strings -Wno-missing-field-initializers
@@ -10,6 +13,8 @@ HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 XCFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP
 XLDFLAGS = -pie -Wl,-z,relro,-z,now
 PREFIX  ?= /usr/local
+# one place: VERSION (or git describe on a release tag), see mk/version.sh
+VERSION := $(shell sh mk/version.sh)
 
 BUILD   ?= build
 V       ?= 0
@@ -51,9 +56,18 @@ $(DEPS_OK): mk/deps.sh
 	@sh mk/deps.sh build
 	@touch $@
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HUBPKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HUBPKGS) $(SDPKGS) 2>/dev/null)
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 HUBLIBS    = $(shell pkg-config --libs $(HUBPKGS) 2>/dev/null)
+SDLIBS     = $(shell pkg-config --libs $(SDPKGS) 2>/dev/null)
+
+# the version is compiled into formats/cli.o only; it is rebuilt when the
+# version changes (the stamp is rewritten only then)
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(BUILD)/formats/cli.o: $(BUILD)/version.stamp
+$(BUILD)/formats/cli.o: XCFLAGS += -DNOVA_VERSION='"$(VERSION)"'
 
 $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -62,11 +76,11 @@ $(BUILD)/%.o: %.c $(DEPS_OK)
 
 $(BUILD)/nova-agent: $(BUILD)/agent/main.o $(AGENT_LIB) $(BASE_OBJ)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(SDLIBS)
 
 $(BUILD)/nova-hub: $(BUILD)/hub/cmd/main.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) $(SDLIBS)
 
 $(BUILD)/nova-audit: $(call obj,$(AUDIT_SRC)) $(BASE_OBJ)
 	$(SAY) LINK $@
@@ -76,19 +90,19 @@ $(BUILD)/nova-audit: $(call obj,$(AUDIT_SRC)) $(BASE_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(AGENT_LIB) $(HUB_LIB) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) -lcmocka $(shell pkg-config --libs zlib 2>/dev/null)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) $(SDLIBS) -lcmocka $(shell pkg-config --libs zlib 2>/dev/null)
 
 # fuzz targets linked to a corpus-replay main() so every build exercises them
 $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(AGENT_LIB) $(HUB_LIB) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) $(SDLIBS)
 
 # helpers for the end-to-end tests
 $(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(HUBLIBS) $(SDLIBS)
 
 # a tool that seals as the agent does (tests only): the agent's code
 $(BUILD)/tests/tool_forge: $(BUILD)/tests/tools/forge.o $(AGENT_LIB) $(BASE_OBJ)
@@ -151,8 +165,24 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
+# man pages: scdoc sources in packaging/man (NAME.SECTION.scd)
+MAN_SRC = $(wildcard packaging/man/*.scd)
+MANS    = $(patsubst packaging/man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+man: $(MANS)
+$(BUILD)/man/%: packaging/man/%.scd $(BUILD)/version.stamp
+	@mkdir -p $(dir $@)
+	$(SAY) SCDOC $<
+	$(Q)sed 's/@VERSION@/$(VERSION)/g' $< | scdoc >$@.tmp && mv $@.tmp $@
+
+# Debian packages nova-agent, nova-hub, nova-audit in build/deb/
+# (dpkg-buildpackage in a copy of the tree with packaging/debian as debian/)
+deb:
+	@sh mk/deps.sh deb
+	@sh packaging/deb.sh
+
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test tests asan fuzz bench demo install clean check-agent-small check-layers
+FORCE:
+.PHONY: all test tests asan fuzz bench demo install clean check-agent-small check-layers man deb FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -36,6 +36,8 @@ nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
     if ((r = nv_identity_load(dir, &a->self)) < 0)
         goto fail;
     a->have_self = 1;
+    if (a->cfg.entity[0] == '\0') /* not set: the keys' entity */
+        strcpy(a->cfg.entity, a->self.pub.entity);
     if (strcmp(a->self.pub.entity, a->cfg.entity) != 0) {
         r = nv_fail(NV_ECONFIG, "%s says entity '%s' but the keys are those of '%s'",
                     a->cfg.path, a->cfg.entity, a->self.pub.entity);

@@ -321,6 +321,19 @@ out:
     return r;
 }
 
+char *
+nv_agent_config_path(const char *dir)
+{
+    const char *env = getenv("NOVA_AGENT_CONFIG");
+    char *p;
+
+    if (env == NULL || *env == '\0')
+        return nv_path_join(dir, "agent.conf");
+    if ((p = strdup(env)) == NULL)
+        abort();
+    return p;
+}
+
 int
 nv_agent_config_load(struct nv_agent_config *c, const char *dir)
 {
@@ -335,7 +348,7 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     int ngiven = 0;
 
     memset(c, 0, sizeof(*c));
-    c->path = nv_path_join(dir, "agent.conf");
+    c->path = nv_agent_config_path(dir);
     c->erase_timeout = 60;
     c->bundle_cap = 64u << 20;
     c->compression_level = 1;
@@ -424,8 +437,6 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
         if (r < 0)
             goto out;
     }
-    if (c->entity[0] == '\0')
-        BAD("%s: 'entity' is not set", c->path);
     for (int i = 0; i < c->nsrc; i++) {
         if (c->src[i].dir == NULL)
             BAD("%s line %d: source '%s' has no 'dir'", c->path, c->src[i].line,

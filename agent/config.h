@@ -66,7 +66,12 @@ struct nv_agent_config {
     int nsrc;
 };
 
-/* Load DIR/agent.conf; relative paths are taken from DIR. */
+/* The configuration file: $NOVA_AGENT_CONFIG if set (nova-agent --config
+ * FILE sets it; the packages' service uses /etc/nova/agent.conf), else
+ * DIR/agent.conf.  Allocated. */
+char *nv_agent_config_path(const char *dir);
+/* Load the configuration file; relative paths are taken from DIR.  An
+ * absent 'entity' is left empty: nv_agent_open takes the keys' entity. */
 int nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     __attribute__((warn_unused_result));
 void nv_agent_config_release(struct nv_agent_config *c);

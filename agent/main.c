@@ -50,19 +50,25 @@ cmd_init(int argc, char **argv)
         if (r < 0)
             return nv_cli_fail(r);
     }
+    /* DIR/agent.conf, or the --config file (kept if it exists: a
+     * package's /etc/nova/agent.conf) */
+    char *conf = nv_agent_config_path(dir);
     {
-        char *p = nv_path_join(dir, "agent.conf");
         const char *t = nv_agent_config_template(entity);
-        r = nv_exists(p) ? 0 : nv_write_file(p, t, strlen(t), 0640);
-        free(p);
-        if (r < 0)
+        r = nv_exists(conf) ? 0 : nv_write_file(conf, t, strlen(t), 0640);
+        if (r < 0) {
+            free(conf);
             return nv_cli_fail(r);
+        }
     }
     printf("agent '%s' initialised in %s\n"
-           "describe the CRM's export directories in %s/agent.conf, then check it with\n"
-           "'nova-agent check %s'; hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
+           "describe the CRM's export directories in %s, then check it with\n"
+           "'nova-agent %s%s%scheck %s'; hand %s/keys/identity.pub to the hub (nova-hub enroll), and trust the hub's\n"
            "identity with: nova-agent trust %s HUB-IDENTITY.pub\n",
-           entity, dir, dir, dir, dir, dir);
+           entity, dir, conf, getenv("NOVA_AGENT_CONFIG") ? "--config " : "",
+           getenv("NOVA_AGENT_CONFIG") ? conf : "", getenv("NOVA_AGENT_CONFIG") ? " " : "",
+           dir, dir, dir);
+    free(conf);
     return 0;
 }
 
@@ -574,7 +580,24 @@ main(int argc, char **argv)
     }
     umask(077);
     nv_log_init("nova-agent", NV_LOG_INFO);
+    /* --config FILE, anywhere: every command reads FILE instead of
+     * DIR/agent.conf (as NOVA_AGENT_CONFIG=FILE does) */
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int j = i;
+        if (!nv_opt_val(argc, argv, &j, "--config", &v))
+            continue;
+        if (v == NULL || *v == '\0') {
+            fprintf(stderr, "nova-agent: --config needs a file\n");
+            return 2;
+        }
+        setenv("NOVA_AGENT_CONFIG", v, 1);
+        memmove(argv + i, argv + j + 1, (size_t)(argc - j) * sizeof(*argv));
+        argc -= j + 1 - i;
+        i--;
+    }
     return nv_cli_main("nova-agent",
-                       "nova edge agent: ships CRM changes to the hub as signed, encrypted bundles",
+                       "nova edge agent: ships CRM changes to the hub as signed, encrypted bundles\n"
+                       "(--config FILE, or NOVA_AGENT_CONFIG=FILE: the configuration instead of DIR/agent.conf)",
                        cmds, argc, argv);
 }

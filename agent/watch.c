@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "../formats/errors.h"
 #include "../formats/log.h"
 #include "inbox.h"
@@ -131,6 +133,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
     }
     add_watches(&w, &a);
     nv_info("watch", "agent '%s' running: %d source(s)", a.cfg.entity, a.cfg.nsrc);
+    sd_notify(0, "READY=1"); /* Type=notify: no-op outside systemd */
     due = now_ms(); /* pass at start */
     next_rescan = now_ms() + (int64_t)rescan_s * 1000;
     while (!stop) {
@@ -151,6 +154,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
                 if (si.ssi_signo == SIGHUP) {
                     struct nv_agent_config probe;
                     nv_info("watch", "SIGHUP: reloading the configuration");
+                    sd_notify(0, "RELOADING=1");
                     /* check the new file first: a bad one keeps the old */
                     if ((r = nv_agent_config_load(&probe, dir)) < 0) {
                         nv_err("watch", "reload refused, keeping the old configuration: %s",
@@ -161,6 +165,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
                         if ((r = nv_agent_open(&a, dir, 1)) < 0) {
                             nv_err("watch", "cannot restart after reload: %s",
                                    nv_errmsg(r));
+                            sd_notify(0, "STOPPING=1");
                             goto out_closed;
                         }
                         reset_watches(&w);
@@ -168,6 +173,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
                         due = now_ms();
                     }
                     r = 0;
+                    sd_notify(0, "READY=1");
                 } else {
                     nv_info("watch", "signal %u: stopping", si.ssi_signo);
                     stop = 1;
@@ -214,6 +220,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
         }
     }
 out:
+    sd_notify(0, "STOPPING=1");
     nv_agent_close(&a);
 out_closed:
     if (w.in >= 0)

@@ -5,13 +5,16 @@
 
 #include "cli.h"
 #include "errors.h"
+#include "log.h"
 #include "util.h"
 
 const char *nv_cli_prog = "nova";
 const char *nv_cli_cmd = "";
 static const struct nv_cmd *cur;
 
-#define NOVA_VERSION "0.1.0"
+#ifndef NOVA_VERSION /* the Makefile passes it, from VERSION (mk/version.sh) */
+#define NOVA_VERSION "unknown"
+#endif
 
 static void
 usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
@@ -19,8 +22,9 @@ usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
     fprintf(f, "usage: %s COMMAND [ARGS]\n%s\n\ncommands:\n", nv_cli_prog, about);
     for (const struct nv_cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-44s %s\n", c->usage, c->help);
-    fprintf(f, "\nRun '%s COMMAND --help' for one command.\n\nexit status:\n%s",
-            nv_cli_prog, nv_exit_table());
+    fprintf(f, "\nRun '%s COMMAND --help' for one command, '%s --version' for the version.\n"
+            "\nexit status:\n%s",
+            nv_cli_prog, nv_cli_prog, nv_exit_table());
 }
 
 int
@@ -71,7 +75,8 @@ nv_cli_main(const char *prog, const char *about, const struct nv_cmd *cmds,
 int
 nv_cli_fail(int code)
 {
-    fprintf(stderr, "%s: error: %s\n", nv_cli_prog, nv_errmsg(code));
+    fprintf(stderr, "%s%s: error: %s\n", nv_log_journal() ? "<3>" : "", nv_cli_prog,
+            nv_errmsg(code));
     return nv_exit_status(code);
 }
 

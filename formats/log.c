@@ -2,12 +2,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *prog_name = "nova";
 static int max_level = NV_LOG_INFO;
 static int journal;
+
+/* Started by systemd: JOURNAL_STREAM names stderr's device and inode when
+ * stderr is the journal (a child of a service whose stderr went elsewhere
+ * inherits a stale value, hence the check); without JOURNAL_STREAM,
+ * INVOCATION_ID says a service started us (StandardError= other than the
+ * journal), and a terminal is never one. */
+static int
+under_systemd(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+        fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+        (unsigned long long)st.st_ino == ino)
+        return 1;
+    return js == NULL && getenv("INVOCATION_ID") != NULL && !isatty(STDERR_FILENO);
+}
+
+int
+nv_log_journal(void)
+{
+    return journal;
+}
 
 void
 nv_log_init(const char *prog, int level)
@@ -24,7 +51,7 @@ nv_log_init(const char *prog, int level)
         else if (strcmp(env, "error") == 0)
             max_level = NV_LOG_ERR;
     }
-    journal = getenv("JOURNAL_STREAM") != NULL;
+    journal = under_systemd();
 }
 
 void

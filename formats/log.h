@@ -1,6 +1,9 @@
 /*
  * log.h - one event per line on stderr: "nova-agent: level: module: text".
- * Under systemd (JOURNAL_STREAM set) lines carry a <N> priority prefix.
+ * Under systemd (stderr is the journal stream JOURNAL_STREAM names, or
+ * INVOCATION_ID is set and stderr is no terminal) a line is
+ * "<N>module: level: text": the sd-daemon(3) priority prefix, no program
+ * name and no time of day (the journal records both).
  * Callers never pass personal data: identifiers, counts and file names only.
  * File names and other outside strings are escaped so a line stays one line.
  */
@@ -11,6 +14,8 @@ enum nv_log_level { NV_LOG_ERR = 3, NV_LOG_WARN = 4, NV_LOG_INFO = 6,
                     NV_LOG_DEBUG = 7 };
 
 void nv_log_init(const char *prog, int level);
+/* 1 when lines go to the journal with <N> prefixes (after nv_log_init). */
+int nv_log_journal(void);
 void nv_log(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

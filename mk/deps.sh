@@ -1,14 +1,18 @@
 #!/bin/sh
-# mk/deps.sh [build|demo|test|fuzz|bench] - make sure the Debian packages nova needs
+# mk/deps.sh [build|demo|test|fuzz|bench|deb] - make sure the Debian packages nova needs
 # are installed.  As root it installs what is missing with apt-get; otherwise
 # it prints the exact apt-get line and fails.
 set -eu
 what=${1:-build}
 pkgs="libsodium-dev libarchive-dev libzstd-dev liblmdb-dev libgit2-dev
-      libjansson-dev libutf8proc-dev nettle-dev pkg-config"
+      libjansson-dev libutf8proc-dev nettle-dev libsystemd-dev pkg-config"
+# make deb: Debian's packaging tools and the man page generator
+debpkgs="dpkg-dev debhelper fakeroot lintian scdoc"
 case $what in
 demo) pkgs="$pkgs age minisign zstd tar git openssh-client" ;;
-test) pkgs="$pkgs libcmocka-dev zlib1g-dev age minisign tar zstd openssh-client git" ;;
+test) pkgs="$pkgs libcmocka-dev zlib1g-dev age minisign tar zstd openssh-client git
+      $debpkgs systemd procps man-db groff-base socat" ;;
+deb) pkgs="$pkgs $debpkgs" ;;
 fuzz) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs libcmocka-dev age minisign zstd rsync time gzip" ;;
 esac

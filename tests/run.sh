@@ -7,6 +7,9 @@ BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export NOVA_ROOT="$ROOT" NOVA_BUILD="$ROOT/$BUILD" CMOCKA_MESSAGE_OUTPUT=TAP
 export PATH="$ROOT/$BUILD:$PATH"
+# the binaries log journal-style under systemd (formats/log.c): a test run
+# started by a service must still see plain lines
+unset INVOCATION_ID JOURNAL_STREAM
 export NOVA_SHARED="${NOVA_SHARED:-$ROOT/../shared}"
 LOGDIR="$ROOT/$BUILD/test-logs"
 mkdir -p "$LOGDIR"

@@ -7,7 +7,10 @@
  * bundles wait for a missing one (every rescan interval), and every rescan
  * interval as a safety net.  The hub is locked only during a pass, so other
  * nova-hub commands (status, mapping, export...) run between passes.
- * SIGTERM and SIGINT stop after the current pass.
+ * SIGTERM and SIGINT stop after the current pass.  SIGHUP (systemctl
+ * reload) has no configuration to reload: it reads the inbox at once.
+ * Under systemd (Type=notify) it says READY=1 once the inbox is watched and
+ * STOPPING=1 when it leaves.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +22,8 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "../../formats/cli.h"
 #include "../../formats/errors.h"
@@ -150,6 +155,7 @@ nv_cmd_run(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
         return nv_cli_fail(nv_fail_errno("signalfd"));
@@ -165,6 +171,7 @@ nv_cmd_run(int argc, char **argv)
     }
     due = now_ms();
     next_rescan = due + (int64_t)rescan_s * 1000;
+    sd_notify(0, "READY=1"); /* no-op outside systemd */
     while (!stop) {
         struct pollfd pf[2] = { { in, POLLIN, 0 }, { sfd, POLLIN, 0 } };
         int64_t t = now_ms(), wake = next_rescan;
@@ -180,9 +187,14 @@ nv_cmd_run(int argc, char **argv)
         if (pf[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-                nv_info("run", "signal %u: stopping", si.ssi_signo);
-                stop = 1;
-                break;
+                if (si.ssi_signo == SIGHUP) {
+                    nv_info("run", "SIGHUP: nothing to reload; reading the inbox now");
+                    due = now_ms();
+                } else {
+                    nv_info("run", "signal %u: stopping", si.ssi_signo);
+                    stop = 1;
+                    break;
+                }
             }
         }
         if (pf[0].revents & POLLIN) {
@@ -224,6 +236,7 @@ nv_cmd_run(int argc, char **argv)
         }
     }
 out:
+    sd_notify(0, "STOPPING=1");
     free(inbox);
     close(in);
     close(sfd);

@@ -137,7 +137,6 @@ test_errors_name_the_line(void **state)
     expect_error("entity = acme\nbundle_cap = 12Q\n", "line 2: bundle_cap");
     expect_error("entity = acme\ncompression_level = 25\n", "compression_level must be 1..19");
     expect_error("entity = Acme Corp\n", "line 1: invalid entity name");
-    expect_error("bundle_cap = 1M\n", "'entity' is not set");
     expect_error("entity = a\n[source]\n", "line 2: a section is written [source NAME]");
     expect_error("entity = a\n[source s]\ndir = /x\nkey = id\n[source s]\n", "line 5: source 's' is defined twice");
     expect_error("entity = a\n[source s]\nkey = id\n", "source 's' has no 'dir'");
@@ -207,6 +206,33 @@ test_guards(void **state)
     nv_agent_config_release(&c);
 }
 
+/* No 'entity': left empty for nv_agent_open to take the keys' one; the
+ * file named by NOVA_AGENT_CONFIG (/etc/nova/agent.conf for the service)
+ * is read instead of DIR/agent.conf, its relative paths still from DIR. */
+static void
+test_entity_optional_config_elsewhere(void **state)
+{
+    struct nv_agent_config c;
+    char *etc = nv_path_join(dir, "etc-agent.conf"), *out = nv_path_join(dir, "outbox");
+    const char text[] = "settle = 5\n";
+
+    (void)state;
+    assert_int_equal(load("settle = 7\n", &c), 0);
+    assert_string_equal(c.entity, "");
+    assert_int_equal(c.settle_ms, 7);
+    nv_agent_config_release(&c);
+    assert_int_equal(nv_write_file(etc, text, strlen(text), 0600), 0);
+    setenv("NOVA_AGENT_CONFIG", etc, 1);
+    assert_int_equal(nv_agent_config_load(&c, dir), 0);
+    unsetenv("NOVA_AGENT_CONFIG");
+    assert_string_equal(c.path, etc);
+    assert_int_equal(c.settle_ms, 5);
+    assert_string_equal(c.outbox, out);
+    nv_agent_config_release(&c);
+    free(etc);
+    free(out);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -251,6 +277,7 @@ main(void)
         cmocka_unit_test(test_template_parses),
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_entity_optional_config_elsewhere),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_guards),
