@@ -108,7 +108,7 @@ $(BUILD)/tests/tool_%: $(BUILD)/tests/tools/%.o $(HUB_LIB) $(HUB_EXTRA) $(BASE_O
 $(BUILD)/tests/tool_forge: $(BUILD)/tests/tools/forge.o $(AGENT_LIB) $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	$(SAY) LINK $@
-	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(SDLIBS)
 
 $(BUILD)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c $(DEPS_OK)
 	@mkdir -p $(dir $@)

@@ -990,6 +990,9 @@ static const struct nv_cmd cmds[] = {
       "why records are in one cluster: every pair's fields, levels, weights and score" },
     { "learn", nv_cmd_learn, "learn DIR [--sample N]",
       "refit the matching weights by EM over the store, with the review decisions as labels" },
+    { "relink", nv_cmd_relink, "relink DIR [--dry-run] [--json]",
+      "re-resolve every record under the weights and decisions in force, in one "
+      "transaction (after learn); --dry-run says what would merge, split and stay" },
     { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
       "the matching weights: see them, carry them to another hub, freeze them" },
     { "gdpr", nv_cmd_gdpr,

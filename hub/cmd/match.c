@@ -2,6 +2,7 @@
  * cmd_match.c - the matching commands: `export links`, `eval`, `review`,
  * `explain`, `learn`.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -680,6 +681,52 @@ why_opt(int argc, char **argv)
 
 static void print_weights(const struct match_model *mo);
 
+static void print_weights(const struct match_model *mo);
+
+/* What learn did: the fit, what the labels moved, the cross-validation
+ * against the team's decisions, and whether the new weights were kept. */
+static void
+print_learn(const struct match_model *mo, const struct nv_learn_report *rep)
+{
+    int moved = 0;
+
+    if (rep->kept_old)
+        printf("weights NOT changed: refitted by EM with the %zu review decisions as labels, "
+               "the new weights agree with %zu of them (each judged by weights fitted "
+               "without it, %zu folds) where the weights in force agree with %zu; the "
+               "weights in force are kept\n", rep->decisions, rep->agree_new, rep->folds,
+               rep->agree_old);
+    else
+        printf("weights refitted by EM (%u iterations over %.0f candidate pairs), with %zu "
+               "review decisions as labels\n", mo->em_iterations, mo->em_pairs,
+               rep->decisions);
+    if (!rep->kept_old && rep->folds > 0)
+        printf("the team's decisions: the new weights agree with %zu of %zu (each judged by "
+               "weights fitted without it, %zu folds); the previous weights agreed with %zu\n",
+               rep->agree_new, rep->decisions, rep->folds, rep->agree_old);
+    else if (!rep->kept_old && rep->decisions > 0)
+        printf("too few decisions (%zu) to judge the new weights on them; the previous "
+               "weights agreed with %zu\n", rep->decisions, rep->agree_old);
+    print_weights(mo);
+    if (rep->decisions > 0 && !rep->kept_old) {
+        printf("what the labels changed (bits, against the same fit without them):\n");
+        for (int f = 0; f < MATCH_NFIELDS; f++)
+            for (int l = 0; l < MATCH_NLEVELS; l++) {
+                double d = mo->weight[f][l] - rep->nolabels.weight[f][l];
+                if (fabs(d) >= 0.05) {
+                    printf("  %-12s %-9s %+6.2f -> %+6.2f\n", match_field_name(f),
+                           match_level_name(l), rep->nolabels.weight[f][l], mo->weight[f][l]);
+                    moved++;
+                }
+            }
+        if (moved == 0)
+            printf("  nothing: the decisions agree with what the unlabelled pairs show\n");
+    }
+    if (!rep->kept_old)
+        printf("run 'nova-hub relink DIR' to re-resolve the records already linked under the "
+               "new weights ('--dry-run' first to see what would change)\n");
+}
+
 int
 nv_cmd_learn(int argc, char **argv)
 {
@@ -687,6 +734,7 @@ nv_cmd_learn(int argc, char **argv)
     unsigned long sample = 200000;
     struct nv_hub h;
     struct match_model mo;
+    struct nv_learn_report rep;
     MDB_txn *txn;
     int r, rc;
 
@@ -711,17 +759,13 @@ nv_cmd_learn(int argc, char **argv)
         nv_hub_close(&h);
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot write"));
     }
-    r = nv_link_learn(txn, h.link, sample, &mo);
+    r = nv_link_learn(txn, h.link, sample, &mo, &rep);
     if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
         r = nv_hmdb_fail(rc, "cannot commit");
     else if (r < 0)
         mdb_txn_abort(txn);
-    if (r == 0) {
-        printf("weights refitted by EM (%u iterations over %.0f candidate pairs), with %.0f "
-               "accepted and %.0f rejected review decisions as labels\n",
-               mo.em_iterations, mo.em_pairs, mo.n_lab_m, mo.n_lab_u);
-        print_weights(&mo);
-    }
+    if (r == 0)
+        print_learn(&mo, &rep);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

@@ -2102,7 +2102,7 @@ refit_if_due(struct bundle *bs)
         }
     if (frozen || ms.ms_entries < EM_MIN_TOTAL || (ms.ms_entries < 2 * fitted && seen))
         return 0;
-    if ((r = nv_link_learn(bs->txn, bs->db, EM_SAMPLE, &bs->mo)) < 0)
+    if ((r = nv_link_learn(bs->txn, bs->db, EM_SAMPLE, &bs->mo, NULL)) < 0)
         return r;
     bs->st->em_fitted = 1;
     if (ek[0] != '\0' && (r = meta_put_u64(bs->txn, bs->db, ek, 1)) < 0)
@@ -2798,57 +2798,258 @@ learn_fit(const struct batch *b, struct match_opts *opts, struct match_model *ou
     return 0;
 }
 
-/* Refit the weights (link.h).  EM from the generic start with the team's
- * decisions kept (a poor earlier fit is not a starting point), m and u
- * free over the pairs that could be linked, then m kept with u from random
- * pairs (MATCH_EM_M_ONLY: EM's u there is the namesakes', and made an
- * agreement of first names count for nothing, so every fit was rejected);
- * if the weights still come out absurd (agreement counting against a
- * match, disagreement for it), fit again with u held to the random pairs'
- * during EM (MATCH_FIX_U), and if that is absurd too, keep the weights. */
-int
-nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
-              struct match_model *out)
+/* The team's decisions: each pair compared under today's comparators (a
+ * decision keeps its pair, not the comparison it was made on), with its
+ * label.  *pairs (free it) gets a, b per decision. */
+struct decision {
+    uint64_t a, b;
+    struct match_pattern pat;
+    struct match_cmp cmp;
+    struct match_rec ra, rb;
+};
+
+static void
+decisions_free(struct decision *d, size_t n)
 {
-    struct batch b;
+    for (size_t i = 0; i < n; i++) {
+        match_rec_release(&d[i].ra);
+        match_rec_release(&d[i].rb);
+    }
+    free(d);
+}
+
+static int
+learn_decisions(MDB_txn *txn, const struct nv_link_db *db, struct decision **out, size_t *n)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t cap = 0;
+    int r = 0, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = mdb_cursor_open(txn, db->decide, &c)) != 0)
+        return mdb_fail(rc, "cannot read the decisions");
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct decision *d;
+        struct nv_buf key = NV_BUF_INIT;
+        uint64_t a, b;
+        int accept;
+        if (k.mv_size != 16)
+            continue;
+        a = get_be64(k.mv_data);
+        b = get_be64((uint8_t *)k.mv_data + 8);
+        if (a >= b)
+            continue; /* each pair is stored both ways */
+        accept = memmem(v.mv_data, v.mv_size, "\"accept\"", 8) != NULL;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            if ((d = realloc(*out, cap * sizeof(*d))) == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            *out = d;
+        }
+        d = &(*out)[*n];
+        memset(d, 0, sizeof(*d));
+        if (nv_link_load(txn, db, a, &d->ra, &key) < 0) {
+            nv_buf_release(&key);
+            continue; /* a record gone since (erased, deleted) */
+        }
+        if (nv_link_load(txn, db, b, &d->rb, &key) < 0) {
+            match_rec_release(&d->ra);
+            nv_buf_release(&key);
+            continue;
+        }
+        nv_buf_release(&key);
+        d->a = a;
+        d->b = b;
+        match_compare(&d->ra, &d->rb, &d->cmp);
+        d->pat.code = match_cmp_pack(&d->cmp);
+        d->pat.label = accept;
+        d->pat.count = 1;
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    if (r < 0) {
+        decisions_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+/* One fit of the sample with labels (n of them, NULL: none) from the
+ * generic start; *out keeps start's thresholds and labels counts.  Falls
+ * back as nv_link_learn says; 1 when no fit was sane (out = start). */
+static int
+learn_one(const struct batch *b, const struct match_model *start,
+          const struct match_pattern *labels, size_t n, size_t total, struct match_model *out)
+{
     struct match_opts opts;
-    struct match_model start;
-    size_t total = 0;
     int r;
 
-    batch_init(&b);
-    if ((r = nv_link_model(txn, db, out)) < 0)
-        return r;
-    if ((r = learn_sample(txn, db, max_records, &b, &total)) < 0)
-        goto out;
-    lc_tf_model(out);
     match_opts_init(&opts);
     opts.block_max = BLOCK_MAX;
     opts.cluster_max = CLUSTER_MAX;
     opts.threads = 2;
     opts.flags = MATCH_EM_M_ONLY;
-    start = *out;
+    opts.labels = labels;
+    opts.nlabels = n;
+    *out = *start;
     fresh_start(out);
-    if ((r = learn_fit(&b, &opts, out, total, 1)) < 0)
+    if ((r = learn_fit(b, &opts, out, total, 1)) < 0)
+        return r;
+    if (sane(out))
+        return 0;
+    nv_warn("link", "EM weights rejected (EM found another structure than "
+            "\"same person\"); fitting again with u from random pairs");
+    *out = *start;
+    fresh_start(out);
+    opts.flags = MATCH_FIX_U;
+    if ((r = learn_fit(b, &opts, out, total, 0)) < 0)
+        return r;
+    if (sane(out))
+        return 0;
+    nv_warn("link", "EM weights rejected again: keeping the previous weights");
+    *out = *start;
+    return 1;
+}
+
+/* Does mo decide the pair of d as the team did? */
+static int
+agrees(const struct match_model *mo, const struct decision *d)
+{
+    double s = match_score(mo, &d->ra, &d->rb, &d->cmp);
+    int link = s >= mo->link &&
+               !match_cmp_contradicted(&d->cmp, match_model_rules(mo, MATCH_RULES_DEFAULT));
+
+    return link == (d->pat.label == 1);
+}
+
+#define LEARN_FOLDS 5
+#define LEARN_MIN_DECISIONS 10
+
+/* Refit the weights (link.h).  EM from the generic start (a poor earlier
+ * fit is not a starting point), m and u free over the pairs that could be
+ * linked, then m kept with u from random pairs (MATCH_EM_M_ONLY: EM's u
+ * there is the namesakes', and made an agreement of first names count for
+ * nothing, so every fit was rejected); if the weights still come out
+ * absurd (agreement counting against a match, disagreement for it), fit
+ * again with u held to the random pairs' during EM (MATCH_FIX_U), and if
+ * that is absurd too, keep the weights.  The team's decisions are labels
+ * inside EM (match_opts.labels).  With a report (an explicit learn), the
+ * new weights are judged on the decisions by k-fold cross-validation
+ * (each decision predicted by weights fitted without its fold) against
+ * the weights in force; when they agree less, the weights in force stay. */
+int
+nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
+              struct match_model *out, struct nv_learn_report *report)
+{
+    struct batch b;
+    struct match_model start, fold;
+    struct decision *dec = NULL;
+    struct match_pattern *lab = NULL;
+    size_t total = 0, nd = 0;
+    int r;
+
+    batch_init(&b);
+    if (report != NULL)
+        memset(report, 0, sizeof(*report));
+    if ((r = nv_link_model(txn, db, out)) < 0)
+        return r;
+    if ((r = learn_sample(txn, db, max_records, &b, &total)) < 0 ||
+        (r = learn_decisions(txn, db, &dec, &nd)) < 0)
         goto out;
-    if (!sane(out)) {
-        nv_warn("link", "EM weights rejected (EM found another structure than "
-                "\"same person\"); fitting again with u from random pairs");
-        *out = start;
-        fresh_start(out);
-        opts.flags = MATCH_FIX_U;
-        if ((r = learn_fit(&b, &opts, out, total, 0)) < 0)
+    lc_tf_model(out);
+    start = *out;
+    if (nd > 0 && (lab = malloc(nd * sizeof(*lab))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((r = learn_one(&b, &start, NULL, 0, total, out)) < 0)
+        goto out;
+    if (report != NULL)
+        report->nolabels = *out;
+    if (nd > 0) {
+        for (size_t i = 0; i < nd; i++)
+            lab[i] = dec[i].pat;
+        if ((r = learn_one(&b, &start, lab, nd, total, out)) < 0)
             goto out;
-        if (!sane(out)) {
-            nv_warn("link", "EM weights rejected again: keeping the previous weights");
-            *out = start;
+    }
+    if (report != NULL) {
+        report->decisions = nd;
+        for (size_t i = 0; i < nd; i++)
+            report->agree_old += agrees(&start, &dec[i]);
+        if (nd >= LEARN_MIN_DECISIONS) {
+            report->folds = LEARN_FOLDS;
+            for (size_t f = 0; f < LEARN_FOLDS && r == 0; f++) {
+                size_t nl = 0;
+                for (size_t i = 0; i < nd; i++)
+                    if (i % LEARN_FOLDS != f)
+                        lab[nl++] = dec[i].pat;
+                if ((r = learn_one(&b, &start, lab, nl, total, &fold)) < 0)
+                    break;
+                lc_tf_model(&fold);
+                for (size_t i = f; i < nd; i += LEARN_FOLDS)
+                    report->agree_new += agrees(&fold, &dec[i]);
+            }
+            if (r < 0)
+                goto out;
+            if (report->agree_new < report->agree_old) {
+                report->kept_old = 1;
+                *out = start;
+            }
         }
     }
     lc_tf_model(out);
-    if ((r = nv_link_model_save(txn, db, out)) == 0)
-        r = meta_put_u64(txn, db, "em_records", total);
+    if (report == NULL || !report->kept_old) {
+        if ((r = nv_link_model_save(txn, db, out)) == 0)
+            r = meta_put_u64(txn, db, "em_records", total);
+    }
 out:
+    free(lab);
+    decisions_free(dec, nd);
     batch_free(&b);
+    return r;
+}
+
+int
+nv_link_all(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int r = 0, rc;
+
+    if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
+        return mdb_fail(rc, "cannot read");
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct match_person p;
+        const char *key, *person[14];
+        size_t keylen;
+        char entity[NV_NAME_MAX + 1];
+        if (k.mv_size != 8)
+            continue;
+        if ((r = decode_mrec(&v, &p, &key, &keylen, entity, sizeof(entity))) < 0)
+            break;
+        person[0] = p.first;
+        person[1] = p.last;
+        person[2] = p.birth_name;
+        for (int i = 0; i < 3; i++) {
+            person[3 + i] = p.emails[i];
+            person[6 + i] = p.phones[i];
+        }
+        person[9] = p.postcode;
+        person[10] = p.city;
+        person[11] = p.street;
+        person[12] = p.birth_date;
+        person[13] = p.national_id;
+        for (int i = 0; i < 14; i++)
+            if (person[i] != NULL && person[i][0] == '\0')
+                person[i] = NULL;
+        r = nv_link_set_add(set, key, keylen, person);
+    }
+    mdb_cursor_close(c);
     return r;
 }
 

@@ -111,6 +111,13 @@ struct nv_link_stats {
     int em_fitted;
 };
 
+/* Every record the store has resolved into set, with the match values it
+ * was resolved on, as if each had been sent again: nv_link_bundle over set
+ * then re-resolves the whole store under the model and the decisions in
+ * force (nova-hub relink). */
+int nv_link_all(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set)
+    __attribute__((warn_unused_result));
+
 /* Resolve the records of set in txn (see the top of this file). */
 int nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set,
                    struct nv_link_stats *st) __attribute__((warn_unused_result));
@@ -157,8 +164,20 @@ int nv_link_decide(MDB_txn *txn, const struct nv_link_db *db, uint64_t a, uint64
 
 /* Refit the model by EM over a sample of up to max_records stored records
  * (and every labelled decision). */
+/* What an explicit learn found (nv_link_learn with a report). */
+struct nv_learn_report {
+    size_t decisions;       /* the team's decisions used as labels */
+    size_t folds;           /* cross-validation folds (0: too few decisions) */
+    size_t agree_new;       /* decisions the new weights agree with, each
+                               judged by weights fitted without it */
+    size_t agree_old;       /* decisions the weights in force agree with */
+    int kept_old;           /* 1: the new weights agreed less: not saved */
+    struct match_model nolabels; /* the same fit without labels: what the
+                                    labels changed is new - nolabels */
+};
 int nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
-                  struct match_model *out) __attribute__((warn_unused_result));
+                  struct match_model *out, struct nv_learn_report *report)
+    __attribute__((warn_unused_result));
 
 /* When the weights were fitted: *fitted the store's records at the last
  * fit (0: never, the generic weights), *frozen 1 if frozen, *records the

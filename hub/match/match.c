@@ -1724,23 +1724,8 @@ match_model_init(struct match_model *mo)
 void
 match_model_refine(struct match_model *mo)
 {
-    double bm = mo->n_lab_m / (mo->n_lab_m + MATCH_LABEL_HALF);
-    double bu = mo->n_lab_u / (mo->n_lab_u + MATCH_LABEL_HALF);
-
-    for (int f = 0; f < MATCH_NFIELDS; f++) {
-        double nm = 0, nu = 0;
-
-        for (int l = 0; l < MATCH_NLEVELS; l++) {
-            nm += mo->lab_m[f][l];
-            nu += mo->lab_u[f][l];
-        }
-        for (int l = 0; l < MATCH_NLEVELS; l++) {
-            mo->m[f][l] = (1 - bm) * mo->em_m[f][l] +
-                          bm * (mo->lab_m[f][l] + 0.5) / (nm + 0.5 * MATCH_NLEVELS);
-            mo->u[f][l] = (1 - bu) * mo->em_u[f][l] +
-                          bu * (mo->lab_u[f][l] + 0.5) / (nu + 0.5 * MATCH_NLEVELS);
-        }
-    }
+    memcpy(mo->m, mo->em_m, sizeof(mo->m));
+    memcpy(mo->u, mo->em_u, sizeof(mo->u));
     compute_weights(mo);
 }
 
@@ -1761,7 +1746,6 @@ match_model_learn(struct match_model *mo, const struct match_cmp *c, int is_matc
         mo->n_lab_m += 1;
     else
         mo->n_lab_u += 1;
-    match_model_refine(mo);
 }
 
 void
@@ -1853,6 +1837,9 @@ match_model_fit(struct match_model *mo, const struct match_pattern *pat, size_t 
             }
             r = pat[i].label == MATCH_UNLABELLED ? 1.0 / (1.0 + exp(b - a))
                 : pat[i].label ? 1.0 : 0.0;
+            if (pat[i].label == MATCH_UNLABELLED && pat[i].lab_yes + pat[i].lab_no > 0)
+                r = (pat[i].lab_yes + MATCH_LABEL_PRIOR * r) /
+                    (pat[i].lab_yes + pat[i].lab_no + MATCH_LABEL_PRIOR);
             sm += pat[i].count * r;
             for (int f = 0; f < MATCH_NFIELDS; f++) {
                 if (lv[f] >= MATCH_NLEVELS)
@@ -2693,6 +2680,7 @@ patterns(uint64_t *c, size_t n, struct match_pattern *pat, size_t *npat)
             pat[*npat].code = (uint32_t)c[i];
             pat[*npat].label = MATCH_UNLABELLED;
             pat[*npat].count = 1;
+            pat[*npat].lab_yes = pat[*npat].lab_no = 0;
             (*npat)++;
         }
     }
@@ -2743,6 +2731,35 @@ set_last_different(struct match_model *mo, const struct match_model *prior)
  * itself, EM can settle on a poor optimum (namesakes agree on names far
  * more than random pairs do).
  */
+/* The team's decisions into the patterns: each its own labelled pattern
+ * (class fixed), and counted on the unlabelled pattern of the same code. */
+static int
+add_labels(struct match_pattern **pat, size_t *npat, const struct match_pattern *lab,
+           size_t nlab)
+{
+    struct match_pattern *p = realloc(*pat, (*npat + nlab) * sizeof(**pat));
+    size_t n = *npat;
+
+    if (p == NULL)
+        return nv_fail(NV_ENOMEM, "match: out of memory");
+    *pat = p;
+    for (size_t i = 0; i < nlab; i++) {
+        for (size_t j = 0; j < n; j++) {
+            if (p[j].code == lab[i].code && p[j].label == MATCH_UNLABELLED) {
+                if (lab[i].label)
+                    p[j].lab_yes += lab[i].count;
+                else
+                    p[j].lab_no += lab[i].count;
+                break;
+            }
+        }
+        p[*npat] = lab[i];
+        p[*npat].lab_yes = p[*npat].lab_no = 0;
+        (*npat)++;
+    }
+    return 0;
+}
+
 static int
 fit(const uint64_t *codes, size_t np, const struct match_opts *o, struct match_model *mo,
     const struct match_model *prior)
@@ -2765,6 +2782,8 @@ fit(const uint64_t *codes, size_t np, const struct match_opts *o, struct match_m
     }
     if ((r = patterns(sel, nsel, pat, &npat)) < 0 || npat == 0)
         goto out; /* nothing to learn from: keep the starting model */
+    if (o->nlabels > 0 && (r = add_labels(&pat, &npat, o->labels, o->nlabels)) < 0)
+        goto out;
     if (o->flags & MATCH_FIX_U)
         em.fix_u = 1;
     em.prior_model = prior;

@@ -350,9 +350,10 @@ void match_cmp_unpack(uint32_t code, struct match_cmp *c);
  * for every data set (not tuned per run). */
 #define MATCH_LINK_DEFAULT 10.0
 #define MATCH_REVIEW_DEFAULT 0.0
-/* Labelled pairs weigh as much as the EM estimate once there are this many
- * of them (per class); see match_model_refine. */
-#define MATCH_LABEL_HALF 200
+/* A comparison pattern that reviewed pairs share: the share of matches EM
+ * gives its unlabelled pairs is the labels' share, with the model's as this
+ * many pseudo-labels (see struct match_pattern). */
+#define MATCH_LABEL_PRIOR 2.0
 /* Bounds of the term-frequency adjustment of an exact agreement, in bits. */
 #define MATCH_TF_MAX_DOWN 6.0
 #define MATCH_TF_MAX_UP 3.0
@@ -389,14 +390,16 @@ unsigned match_model_rules(const struct match_model *mo, unsigned rules);
 /* Starting values: m favouring agreement, u favouring disagreement, lambda
  * 0.1, default thresholds, no labels, no term frequencies. */
 void match_model_init(struct match_model *mo);
-/* Recompute m, u from the EM estimates blended with the labelled counts:
- * m = (1-b) em_m + b (lab_m + 1/2) / (n_f + 2), b = n / (n + MATCH_LABEL_HALF)
- * (n the labelled matches, n_f those where the field is present; the same
- * for u with non-matches), then the weights.  Labels thus refine the model
- * without another EM run, and survive the next one (match_batch keeps them). */
+/* Take m, u from the EM estimates and compute the weights.  Labels (the
+ * team's review decisions) do not enter here: review pairs are a biased
+ * sample (those near the threshold) and cannot estimate m and u by
+ * themselves; they enter EM instead, where they fix the class of their own
+ * pairs and correct the patterns they cover (struct match_pattern,
+ * match_opts.labels), so they cannot undo what the unlabelled data show. */
 void match_model_refine(struct match_model *mo);
-/* Add one reviewed pair (is_match 1: same person, 0: different) to the
- * labelled counts and refine. */
+/* Count one reviewed pair (is_match 1: same person, 0: different) in the
+ * labelled counts, which say what the team decided (model show); the
+ * weights change only at the next fit. */
 void match_model_learn(struct match_model *mo, const struct match_cmp *c,
                        int is_match);
 
@@ -406,6 +409,11 @@ struct match_pattern {
     int label;     /* MATCH_UNLABELLED, or 1 (match) / 0 (non-match): the
                       pattern's class is then fixed during EM */
     double count;
+    /* An unlabelled pattern that labelled pairs share: how many were
+     * accepted (yes) and rejected (no).  Its share of matches in EM is then
+     * (yes + k r) / (yes + no + k), r the model's, k MATCH_LABEL_PRIOR:
+     * labels correct the patterns they cover, no others. */
+    double lab_yes, lab_no;
 };
 #define MATCH_UNLABELLED (-1)
 
@@ -549,6 +557,13 @@ struct match_opts {
      */
     const uint8_t *active;
     const uint32_t *group;
+    /*
+     * The team's decisions, as labelled patterns (code, label 0 or 1,
+     * count 1 each): EM keeps their class and lets them correct the
+     * unlabelled pairs of the same pattern.  NULL: none.
+     */
+    const struct match_pattern *labels;
+    size_t nlabels;
 };
 
 void match_opts_init(struct match_opts *o);
