@@ -242,6 +242,47 @@ overdue(json_t *req, int64_t now)
     return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
 }
 
+/* Whether gdpr list shows req: with only_open, an open or ambiguous one;
+ * with only_overdue, one past its deadline. */
+static int
+listed(json_t *req, int only_open, int only_overdue)
+{
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+
+    return !((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
+             (only_overdue && !overdue(req, nv_now())));
+}
+
+/* One request of gdpr list, without its events and record keys: a JSON
+ * line, or a row of the table. */
+static void
+print_req_row(json_t *req, int json)
+{
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    const char *e;
+    json_t *ent;
+
+    json_object_del(req, "events");
+    json_object_foreach(json_object_get(req, "entities"), e, ent)
+        json_object_del(ent, "keys");
+    if (json) {
+        char *t = json_dumps(req, JSON_COMPACT);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+    } else {
+        char rec[12];
+        snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
+        printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
+               json_string_value(json_object_get(req, "kind")),
+               overdue(req, nv_now()) ? "OVERDUE" : st, rec,
+               json_string_value(json_object_get(req, "target")),
+               json_string_value(json_object_get(req, "deadline")));
+        json_object_foreach(json_object_get(req, "entities"), e, ent)
+            printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
+        printf("\n");
+    }
+}
+
 static int
 cmd_list(int argc, char **argv)
 {
@@ -281,43 +322,14 @@ cmd_list(int argc, char **argv)
                "target", "deadline", "entities");
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         json_t *req;
-        const char *st;
         if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#')
             continue;
         if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
             continue;
-        st = json_string_value(json_object_get(req, "status")) ?: "";
-        if ((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
-            (only_overdue && !overdue(req, nv_now()))) {
-            json_decref(req);
-            continue;
+        if (listed(req, only_open, only_overdue)) {
+            print_req_row(req, json);
+            n++;
         }
-        json_object_del(req, "events");
-        {
-            const char *e;
-            json_t *ent;
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                json_object_del(ent, "keys");
-        }
-        if (json) {
-            char *t = json_dumps(req, JSON_COMPACT);
-            printf("%s\n", t ? t : "{}");
-            free(t);
-        } else {
-            const char *e;
-            json_t *ent;
-            char rec[12];
-            snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
-            printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
-                   json_string_value(json_object_get(req, "kind")),
-                   overdue(req, nv_now()) ? "OVERDUE" : st, rec,
-                   json_string_value(json_object_get(req, "target")),
-                   json_string_value(json_object_get(req, "deadline")));
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
-            printf("\n");
-        }
-        n++;
         json_decref(req);
     }
     mdb_cursor_close(c);
