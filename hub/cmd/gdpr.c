@@ -89,6 +89,48 @@ subject_arg(int argc, char **argv, int *i, const char **by, const char **value)
     return 0;
 }
 
+/* To stderr: request id matches several people; their RCUs and records
+ * per entity, and how to choose one. */
+static void
+print_candidates(struct nv_hub *h, const char *dir, const char *id)
+{
+    MDB_txn *txn;
+    json_t *req = NULL;
+    size_t i;
+    json_t *c;
+
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (nv_gdpr_req_get(txn, h->gdpr, id, &req) == 0) {
+        fprintf(stderr, "nova-hub: %s: the subject matches %zu people; choose "
+                "one with: nova-hub gdpr choose %s %s RCU\n", id,
+                json_array_size(json_object_get(req, "candidates")), dir, id);
+        json_array_foreach(json_object_get(req, "candidates"), i, c) {
+            char *t = json_dumps(json_object_get(c, "records"), JSON_COMPACT);
+            fprintf(stderr, "  %s  records %s\n",
+                    json_string_value(json_object_get(c, "rcu")), t ? t : "");
+            free(t);
+        }
+        json_decref(req);
+    }
+    mdb_txn_abort(txn);
+}
+
+/* The stored request id, as JSON. */
+static void
+print_req_id(struct nv_hub *h, const char *id)
+{
+    MDB_txn *txn;
+    json_t *req = NULL;
+
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (nv_gdpr_req_get(txn, h->gdpr, id, &req) == 0)
+        print_req(req, 1);
+    json_decref(req);
+    mdb_txn_abort(txn);
+}
+
 static int
 cmd_request(int argc, char **argv)
 {
@@ -170,82 +212,18 @@ cmd_request(int argc, char **argv)
         }
     if (from == NULL) {
         r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, sets, json, 0, id);
-        if (r == NV_EEXIST) {
-            MDB_txn *txn;
-            json_t *req = NULL;
-            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
-                if (nv_gdpr_req_get(txn, h.gdpr, id, &req) == 0) {
-                    size_t i;
-                    json_t *c;
-                    fprintf(stderr, "nova-hub: %s: the subject matches %zu people; choose "
-                            "one with: nova-hub gdpr choose %s %s RCU\n", id,
-                            json_array_size(json_object_get(req, "candidates")), dir, id);
-                    json_array_foreach(json_object_get(req, "candidates"), i, c) {
-                        char *t = json_dumps(json_object_get(c, "records"), JSON_COMPACT);
-                        fprintf(stderr, "  %s  records %s\n",
-                                json_string_value(json_object_get(c, "rcu")), t ? t : "");
-                        free(t);
-                    }
-                    json_decref(req);
-                }
-                mdb_txn_abort(txn);
-            }
-        } else if (r == 0 && json) {
-            MDB_txn *txn;
-            json_t *req = NULL;
-            if (mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn) == 0) {
-                if (nv_gdpr_req_get(txn, h.gdpr, id, &req) == 0)
-                    print_req(req, 1);
-                json_decref(req);
-                mdb_txn_abort(txn);
-            }
-        }
+        if (r == NV_EEXIST)
+            print_candidates(&h, dir, id);
+        else if (r == 0 && json)
+            print_req_id(&h, id);
     } else {
         /* many subjects: every request registered, then one bundle of
          * orders per entity */
-        FILE *f = fopen(from, "re");
-        char *line = NULL, **ids = NULL;
-        size_t cap = 0, n = 0, bad = 0;
-        ssize_t len;
-        r = 0;
-        if (f == NULL)
-            r = nv_fail_errno("cannot open '%s'", from);
-        /* one sync for the whole file, before any order leaves */
-        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 1);
-        while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
-            char *colon;
-            line[strcspn(line, "\r\n")] = '\0';
-            if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
-                bad += line[0] != '\0' && line[0] != '#';
-                continue;
-            }
-            *colon = '\0';
-            r = nv_gdpr_create(&h, kind, line, colon + 1, target, received, NULL, sets, 1, 1, id);
-            if (r == NV_EINVAL || r == NV_EEXIST) {
-                bad += r == NV_EINVAL;
-                r = 0;
-                continue;
-            }
-            if (r == 0) {
-                if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
-                    abort();
-                ids[n++] = strdup(id);
-            }
-        }
-        if (f != NULL)
-            fclose(f);
-        free(line);
-        mdb_env_set_flags(h.store.env, MDB_NOSYNC, 0);
-        if (mdb_env_sync(h.store.env, 1) != 0 && r == 0)
-            r = nv_fail(NV_ESYS, "cannot sync the register");
-        if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
-            r = nv_gdpr_send_orders_many(&h, ids, n);
+        size_t n = 0, bad = 0;
+        r = nv_gdpr_create_many(&h, kind, from, target, received, sets, &n, &bad);
         if (r == 0)
             printf("%zu %s request(s) registered%s; %zu line(s) skipped\n", n, kind,
                    strcmp(kind, "erase") == 0 ? ", orders in the outboxes" : "", bad);
-        for (size_t i = 0; i < n; i++)
-            free(ids[i]);
-        free(ids);
     }
     nv_hub_close(&h);
     json_decref(sets);
@@ -262,6 +240,47 @@ overdue(json_t *req, int64_t now)
     int64_t t = d ? nv_gdpr_parse_day(d) : -1;
 
     return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
+}
+
+/* Whether gdpr list shows req: with only_open, an open or ambiguous one;
+ * with only_overdue, one past its deadline. */
+static int
+listed(json_t *req, int only_open, int only_overdue)
+{
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+
+    return !((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
+             (only_overdue && !overdue(req, nv_now())));
+}
+
+/* One request of gdpr list, without its events and record keys: a JSON
+ * line, or a row of the table. */
+static void
+print_req_row(json_t *req, int json)
+{
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    const char *e;
+    json_t *ent;
+
+    json_object_del(req, "events");
+    json_object_foreach(json_object_get(req, "entities"), e, ent)
+        json_object_del(ent, "keys");
+    if (json) {
+        char *t = json_dumps(req, JSON_COMPACT);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+    } else {
+        char rec[12];
+        snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
+        printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
+               json_string_value(json_object_get(req, "kind")),
+               overdue(req, nv_now()) ? "OVERDUE" : st, rec,
+               json_string_value(json_object_get(req, "target")),
+               json_string_value(json_object_get(req, "deadline")));
+        json_object_foreach(json_object_get(req, "entities"), e, ent)
+            printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
+        printf("\n");
+    }
 }
 
 static int
@@ -303,43 +322,14 @@ cmd_list(int argc, char **argv)
                "target", "deadline", "entities");
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         json_t *req;
-        const char *st;
         if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#')
             continue;
         if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
             continue;
-        st = json_string_value(json_object_get(req, "status")) ?: "";
-        if ((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
-            (only_overdue && !overdue(req, nv_now()))) {
-            json_decref(req);
-            continue;
+        if (listed(req, only_open, only_overdue)) {
+            print_req_row(req, json);
+            n++;
         }
-        json_object_del(req, "events");
-        {
-            const char *e;
-            json_t *ent;
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                json_object_del(ent, "keys");
-        }
-        if (json) {
-            char *t = json_dumps(req, JSON_COMPACT);
-            printf("%s\n", t ? t : "{}");
-            free(t);
-        } else {
-            const char *e;
-            json_t *ent;
-            char rec[12];
-            snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
-            printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
-                   json_string_value(json_object_get(req, "kind")),
-                   overdue(req, nv_now()) ? "OVERDUE" : st, rec,
-                   json_string_value(json_object_get(req, "target")),
-                   json_string_value(json_object_get(req, "deadline")));
-            json_object_foreach(json_object_get(req, "entities"), e, ent)
-                printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
-            printf("\n");
-        }
-        n++;
         json_decref(req);
     }
     mdb_cursor_close(c);
@@ -350,15 +340,35 @@ cmd_list(int argc, char **argv)
     return 0;
 }
 
+/* gdpr show: request id as stored, its record keys counted, not listed. */
+static int
+show_req(struct nv_hub *h, const char *id, int json)
+{
+    MDB_txn *txn;
+    json_t *req = NULL, *ent;
+    const char *e;
+    int r, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) == 0) {
+        json_object_foreach(json_object_get(req, "entities"), e, ent)
+            json_object_set_new(ent, "keys",
+                                json_integer((json_int_t)json_array_size(json_object_get(ent, "keys"))));
+        print_req(req, json);
+    }
+    mdb_txn_abort(txn);
+    json_decref(req);
+    return r;
+}
+
 static int
 cmd_one(int argc, char **argv)
 {
     const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
                *told = NULL, *v;
-    int json = 0, r, rc, months = 0;
+    int json = 0, r, months = 0;
     struct nv_hub h;
-    MDB_txn *txn = NULL;
-    json_t *req = NULL;
 
     for (int i = 2; i < argc; i++) {
         if (nv_opt_flag(argv, i, "--json")) {
@@ -390,43 +400,15 @@ cmd_one(int argc, char **argv)
         return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
-    if ((rc = mdb_txn_begin(h.store.env, NULL, strcmp(action, "show") ? 0 : MDB_RDONLY,
-                            &txn)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read");
-        txn = NULL;
-        goto out;
-    }
-    if ((r = nv_gdpr_req_get(txn, h.gdpr, id, &req)) < 0)
-        goto out;
     if (strcmp(action, "show") == 0) {
-        const char *e;
-        json_t *ent;
-        json_object_foreach(json_object_get(req, "entities"), e, ent)
-            json_object_set_new(ent, "keys",
-                                json_integer((json_int_t)json_array_size(json_object_get(ent, "keys"))));
-        print_req(req, json);
-    } else if (strcmp(action, "extend") == 0) {
-        if ((r = nv_gdpr_extend(req, id, months, reason, told)) == 0)
-            r = nv_gdpr_req_put(txn, h.gdpr, req);
-    } else { /* choose */
-        if ((r = nv_gdpr_choose(&h, txn, req, id, arg)) == 0)
-            r = nv_gdpr_req_put(txn, h.gdpr, req);
-    }
-    if (r == 0 && strcmp(action, "show") != 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-        else if (strcmp(action, "choose") == 0)
-            r = nv_gdpr_send_orders(&h, id);
+        r = show_req(&h, id, json);
+    } else {
+        r = nv_gdpr_amend(&h, id, strcmp(action, "choose") == 0 ? arg : NULL, months, reason,
+                          told);
         if (r == 0)
             printf("%s: %s\n", id, strcmp(action, "extend") == 0 ? "deadline extended"
                                                                  : "subject chosen");
     }
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    json_decref(req);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

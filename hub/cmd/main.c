@@ -615,219 +615,298 @@ map_cache_free(struct map_cache *c)
     free(c->v);
 }
 
+/* What `export` was asked for. */
+struct export_opts {
+    const char *dir, *what, *format, *entity, *why;
+    int common, marketing;
+};
+
+/* export's arguments into o.  0 to go on, else the exit status (usage). */
 static int
-cmd_export(int argc, char **argv)
+export_args(int argc, char **argv, struct export_opts *o)
 {
-    struct map_cache mcache = { NULL, 0 };
-    const char *dir = NULL, *what = NULL, *format = "ndjson", *entity = NULL, *v, *why = NULL;
-    struct nv_hub h;
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, d;
-    json_t *cols = json_object();
-    struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
-    struct nv_buf out = NV_BUF_INIT, tmp = NV_BUF_INIT;
-    const char **vals = NULL;
-    size_t ncols = 0, fixed;
-    uint64_t n = 0;
-    int r = 0, csv, common = 0, marketing = 0;
-    uint64_t left_out = 0;
+    const char *v;
 
     for (int i = 1; i < argc; i++) {
         if (nv_opt_val(argc, argv, &i, "--format", &v)) {
             if (v == NULL || (strcmp(v, "csv") && strcmp(v, "ndjson")))
                 return nv_cli_usage("--format must be csv or ndjson");
-            format = v;
+            o->format = v;
         } else if (nv_opt_val(argc, argv, &i, "--entity", &v)) {
             if (v == NULL)
                 return nv_cli_usage("--entity needs a name");
-            entity = v;
+            o->entity = v;
         } else if (nv_opt_flag(argv, i, "--common")) {
-            common = 1;
+            o->common = 1;
         } else if (nv_opt_flag(argv, i, "--marketing")) {
-            marketing = 1;
+            o->marketing = 1;
         } else if (nv_opt_val(argc, argv, &i, "--why", &v)) {
-            if ((why = v) == NULL)
+            if ((o->why = v) == NULL)
                 return nv_cli_usage("--why needs a text");
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (what == NULL) {
-            what = argv[i];
+        } else if (o->dir == NULL) {
+            o->dir = argv[i];
+        } else if (o->what == NULL) {
+            o->what = argv[i];
         } else {
             return nv_cli_usage("too many arguments");
         }
     }
-    if (dir == NULL || what == NULL ||
-        (strcmp(what, "records") != 0 && strcmp(what, "links") != 0 &&
-         strcmp(what, "golden") != 0))
+    if (o->dir == NULL || o->what == NULL ||
+        (strcmp(o->what, "records") != 0 && strcmp(o->what, "links") != 0 &&
+         strcmp(o->what, "golden") != 0))
         return nv_cli_usage("DIR and what to export (records, golden or links) are required");
-    if (nv_exists(dir)) {
+    return 0;
+}
+
+/* One export of records in progress: options, the CSV columns (every field,
+ * or extension with --common, name seen in the first pass), counts. */
+struct rec_export {
+    struct nv_hub *h;
+    const struct export_opts *o;
+    MDB_txn *txn;
+    int csv;
+    json_t *cols;
+    size_t ncols, fixed;
+    struct nv_csv_dialect dl;
+    struct nv_buf out;
+    struct map_cache mcache;
+    uint64_t n, left_out;
+};
+
+/* The CSV header line, to stdout: the fixed columns, then x->cols. */
+static int
+export_csv_header(struct rec_export *x)
+{
+    const char *name;
+    json_t *unused;
+    size_t i = 4;
+    const char **vals;
+    char **heads;
+    int r;
+
+    x->ncols = x->fixed + json_object_size(x->cols);
+    vals = calloc(x->ncols, sizeof(char *));
+    heads = calloc(x->ncols, sizeof(char *));
+    if (vals == NULL || heads == NULL)
+        abort();
+    vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
+    if (x->o->common) {
+        vals[i++] = "mapping";
+        for (int f = 0; f < NV_F_COUNT; f++)
+            vals[i++] = nv_fields[f].name;
+    }
+    json_object_foreach(x->cols, name, unused) {
+        if (x->o->common) {
+            if (asprintf(&heads[i], "ext.%s", name) < 0)
+                abort();
+            vals[i] = heads[i];
+            i++;
+        } else {
+            vals[i++] = name;
+        }
+    }
+    if ((r = nv_csv_write_row(&x->out, &x->dl, vals, x->ncols)) == 0)
+        fwrite(x->out.data, 1, x->out.len, stdout);
+    for (size_t j = 0; j < x->ncols; j++)
+        free(heads[j]);
+    free(heads);
+    free(vals);
+    return r;
+}
+
+/* One record as a CSV row, to stdout, in the columns of the header. */
+static int
+export_csv_row(struct rec_export *x, const char *e, const char *src, const char *key,
+               json_t *rec)
+{
+    const char **row = calloc(x->ncols, sizeof(char *));
+    char nums[NV_F_COUNT][24], seq[24];
+    const char *name;
+    json_t *unused, *c = json_object_get(rec, "c");
+    json_t *fields = json_object_get(rec, "fields"), *extra = json_object_get(rec, "x");
+    size_t i = 4;
+    struct nv_buf *lists = calloc(NV_F_COUNT, sizeof(struct nv_buf));
+    int r;
+
+    if (row == NULL || lists == NULL)
+        abort();
+    snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(rec, "seq")));
+    row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
+    if (x->o->common) {
+        const char *mc = json_string_value(json_object_get(rec, "map"));
+        row[i++] = mc ? mc : "";
+        for (int f = 0; f < NV_F_COUNT; f++)
+            row[i++] = common_cell(json_object_get(c, nv_fields[f].name), nums[f],
+                                   sizeof(nums[f]), &lists[f]);
+    }
+    json_object_foreach(x->cols, name, unused) {
+        json_t *fv = json_object_get(x->o->common ? extra : fields, name);
+        row[i++] = json_is_string(fv) ? json_string_value(fv) : "";
+    }
+    nv_buf_reset(&x->out);
+    if ((r = nv_csv_write_row(&x->out, &x->dl, row, x->ncols)) == 0)
+        fwrite(x->out.data, 1, x->out.len, stdout);
+    for (int f = 0; f < NV_F_COUNT; f++)
+        nv_buf_release(&lists[f]);
+    free(lists);
+    free(row);
+    x->n++;
+    return r;
+}
+
+/* One record as an NDJSON line, to stdout: as sent, and once mapped with
+ * its mapping, common fields, originals and extensions. */
+static void
+export_ndjson_row(struct rec_export *x, const char *e, const char *src, const char *key,
+                  json_t *rec)
+{
+    json_t *fields = json_object_get(rec, "fields"), *extra = json_object_get(rec, "x");
+    json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src, "key", key,
+                          "seq", json_object_get(rec, "seq"), "fields",
+                          fields ? fields : json_null());
+    char *text;
+
+    if (o != NULL && json_object_get(rec, "map") != NULL) {
+        const struct nv_mapping *mp =
+            mapping_at(x->h, &x->mcache, e, json_string_value(json_object_get(rec, "map")));
+        json_object_set(o, "mapping", json_object_get(rec, "map"));
+        json_object_set(o, "common", json_object_get(rec, "c"));
+        if (mp != NULL && fields != NULL)
+            json_object_set_new(o, "original", nv_mapping_originals(mp, fields));
+        json_object_set(o, "ext", extra);
+    }
+    text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+    x->n++;
+}
+
+/* One pass over the records in x->txn: pass 0 collects the CSV columns,
+ * pass 1 writes the rows (after the header, for CSV).  0 or an NV_E code. */
+static int
+export_pass(struct rec_export *x, MDB_cursor *cur, int pass)
+{
+    MDB_val k, d;
+    int r = 0;
+
+    if (pass == 1 && x->csv)
+        r = export_csv_header(x);
+    while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
+        char kb[520];
+        const char *e, *src, *key;
+        json_t *rec;
+        if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
+            continue;
+        if (x->o->entity != NULL && strcmp(x->o->entity, e) != 0)
+            continue;
+        rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
+        if (x->o->marketing && !marketable(x->h, x->txn, &k, rec)) {
+            json_decref(rec);
+            x->left_out += pass == 1;
+            continue;
+        }
+        if (pass == 0) {
+            const char *name;
+            json_t *fv;
+            json_object_foreach(json_object_get(rec, x->o->common ? "x" : "fields"), name, fv)
+                json_object_set(x->cols, name, json_true());
+        } else if (x->csv) {
+            r = export_csv_row(x, e, src, key, rec);
+        } else {
+            export_ndjson_row(x, e, src, key, rec);
+        }
+        json_decref(rec);
+    }
+    return r;
+}
+
+/* `export DIR records`: the records of the opened hub h, to stdout, in
+ * two passes for CSV (the columns are every field or extension name
+ * seen).  Counts records written and, with --marketing, left out. */
+static int
+export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
+               uint64_t *left_out)
+{
+    struct rec_export x = { .h = h, .o = o, .dl = { ',', '"', 1, NV_ENC_UTF8 },
+                            .out = NV_BUF_INIT, .mcache = { NULL, 0 } };
+    MDB_cursor *cur = NULL;
+    int r = 0;
+
+    x.csv = strcmp(o->format, "csv") == 0;
+    x.fixed = o->common ? 5 + NV_F_COUNT : 4;
+    x.cols = json_object();
+    for (int pass = x.csv ? 0 : 1; pass < 2 && r == 0; pass++) {
+        int rc;
+        if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &x.txn)) != 0 ||
+            (rc = mdb_cursor_open(x.txn, h->store.records, &cur)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read records");
+            break;
+        }
+        r = export_pass(&x, cur, pass);
+        mdb_cursor_close(cur);
+        mdb_txn_abort(x.txn);
+        cur = NULL;
+        x.txn = NULL;
+    }
+    *n = x.n;
+    *left_out = x.left_out;
+    map_cache_free(&x.mcache);
+    json_decref(x.cols);
+    nv_buf_release(&x.out);
+    return r;
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+    struct export_opts o = { .format = "ndjson" };
+    struct nv_hub h;
+    uint64_t n = 0, left_out = 0;
+    int r;
+
+    if ((r = export_args(argc, argv, &o)) != 0)
+        return r;
+    if (nv_exists(o.dir)) {
         /* every read of personal data is logged first */
         char line[160];
-        snprintf(line, sizeof(line), "export %s%s%.63s", what, entity ? " --entity " : "",
-                 entity ? entity : "");
-        if ((r = nv_access_log(dir, line, why)) < 0)
+        snprintf(line, sizeof(line), "export %s%s%.63s", o.what,
+                 o.entity ? " --entity " : "", o.entity ? o.entity : "");
+        if ((r = nv_access_log(o.dir, line, o.why)) < 0)
             return nv_cli_fail(r);
     }
-    if (strcmp(what, "links") == 0) {
-        if ((r = nv_hub_open(&h, dir)) < 0)
+    if (strcmp(o.what, "links") == 0) {
+        if ((r = nv_hub_open(&h, o.dir)) < 0)
             return nv_cli_fail(r);
         r = nv_export_links(&h);
         nv_hub_close(&h);
         return r < 0 ? nv_cli_fail(r) : 0;
     }
-    if (strcmp(what, "golden") == 0) {
-        uint64_t n = 0;
-        if (marketing || common || entity != NULL)
+    if (strcmp(o.what, "golden") == 0) {
+        if (o.marketing || o.common || o.entity != NULL)
             return nv_cli_usage("export golden takes --format only");
-        if ((r = nv_hub_open(&h, dir)) < 0)
+        if ((r = nv_hub_open(&h, o.dir)) < 0)
             return nv_cli_fail(r);
-        r = nv_golden_export(&h, strcmp(format, "csv") == 0, &n);
+        r = nv_golden_export(&h, strcmp(o.format, "csv") == 0, &n);
         nv_hub_close(&h);
         if (r == 0)
             nv_info("export", "%llu golden record(s)", (unsigned long long)n);
         return r < 0 ? nv_cli_fail(r) : 0;
     }
-    csv = strcmp(format, "csv") == 0;
-    if (common && !csv)
+    if (o.common && strcmp(o.format, "csv") != 0)
         return nv_cli_usage("--common is for --format csv (ndjson always has both)");
-    fixed = common ? 5 + NV_F_COUNT : 4;
-    if ((r = nv_hub_open(&h, dir)) < 0)
+    if ((r = nv_hub_open(&h, o.dir)) < 0)
         return nv_cli_fail(r);
-    /* two passes for CSV: the columns are every field (or extension) name
-     * seen */
-    for (int pass = csv ? 0 : 1; pass < 2 && r == 0; pass++) {
-        int rc;
-        if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0 ||
-            (rc = mdb_cursor_open(txn, h.store.records, &cur)) != 0) {
-            r = nv_hmdb_fail(rc, "cannot read records");
-            break;
-        }
-        if (pass == 1 && csv) {
-            const char *name;
-            json_t *unused;
-            size_t i = 4;
-            char **heads;
-            ncols = fixed + json_object_size(cols);
-            vals = calloc(ncols, sizeof(char *));
-            heads = calloc(ncols, sizeof(char *));
-            if (vals == NULL || heads == NULL)
-                abort();
-            vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
-            if (common) {
-                vals[i++] = "mapping";
-                for (int f = 0; f < NV_F_COUNT; f++)
-                    vals[i++] = nv_fields[f].name;
-            }
-            json_object_foreach(cols, name, unused) {
-                if (common) {
-                    if (asprintf(&heads[i], "ext.%s", name) < 0)
-                        abort();
-                    vals[i] = heads[i];
-                    i++;
-                } else {
-                    vals[i++] = name;
-                }
-            }
-            if ((r = nv_csv_write_row(&out, &dl, vals, ncols)) == 0)
-                fwrite(out.data, 1, out.len, stdout);
-            for (size_t j = 0; j < ncols; j++)
-                free(heads[j]);
-            free(heads);
-        }
-        while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
-            char kb[520], seq[24];
-            const char *e, *src, *key;
-            json_t *rec, *fields, *extra;
-            if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
-                continue;
-            if (entity != NULL && strcmp(entity, e) != 0)
-                continue;
-            rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
-            if (marketing && !marketable(&h, txn, &k, rec)) {
-                json_decref(rec);
-                left_out += pass == 1;
-                continue;
-            }
-            fields = json_object_get(rec, "fields");
-            extra = json_object_get(rec, "x");
-            if (pass == 0) {
-                const char *name;
-                json_t *fv;
-                json_object_foreach(common ? extra : fields, name, fv)
-                    json_object_set(cols, name, json_true());
-            } else if (csv) {
-                const char **row = calloc(ncols, sizeof(char *));
-                char nums[NV_F_COUNT][24];
-                const char *name;
-                json_t *unused, *c = json_object_get(rec, "c");
-                size_t i = 4;
-                struct nv_buf *lists = calloc(NV_F_COUNT, sizeof(struct nv_buf));
-                if (row == NULL || lists == NULL)
-                    abort();
-                snprintf(seq, sizeof(seq), "%lld",
-                         (long long)json_integer_value(json_object_get(rec, "seq")));
-                row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
-                if (common) {
-                    const char *mc = json_string_value(json_object_get(rec, "map"));
-                    row[i++] = mc ? mc : "";
-                    for (int f = 0; f < NV_F_COUNT; f++)
-                        row[i++] = common_cell(json_object_get(c, nv_fields[f].name),
-                                               nums[f], sizeof(nums[f]), &lists[f]);
-                }
-                json_object_foreach(cols, name, unused) {
-                    json_t *fv = json_object_get(common ? extra : fields, name);
-                    row[i++] = json_is_string(fv) ? json_string_value(fv) : "";
-                }
-                nv_buf_reset(&out);
-                if ((r = nv_csv_write_row(&out, &dl, row, ncols)) == 0)
-                    fwrite(out.data, 1, out.len, stdout);
-                for (int f = 0; f < NV_F_COUNT; f++)
-                    nv_buf_release(&lists[f]);
-                free(lists);
-                free(row);
-                n++;
-            } else {
-                json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src,
-                                      "key", key, "seq", json_object_get(rec, "seq"),
-                                      "fields", fields ? fields : json_null());
-                char *text;
-                if (o != NULL && json_object_get(rec, "map") != NULL) {
-                    const struct nv_mapping *mp =
-                        mapping_at(&h, &mcache, e, json_string_value(json_object_get(rec, "map")));
-                    json_object_set(o, "mapping", json_object_get(rec, "map"));
-                    json_object_set(o, "common", json_object_get(rec, "c"));
-                    if (mp != NULL && fields != NULL)
-                        json_object_set_new(o, "original", nv_mapping_originals(mp, fields));
-                    json_object_set(o, "ext", extra);
-                }
-                text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-                if (text != NULL)
-                    printf("%s\n", text);
-                free(text);
-                json_decref(o);
-                n++;
-            }
-            json_decref(rec);
-        }
-        mdb_cursor_close(cur);
-        mdb_txn_abort(txn);
-        cur = NULL;
-        txn = NULL;
-    }
+    r = export_records(&h, &o, &n, &left_out);
     fflush(stdout);
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
-    if (marketing)
+    if (o.marketing)
         fprintf(stderr, "nova-hub: %llu record(s) left out: no marketing consent, or the "
                 "person restricted processing or objected (GDPR)\n",
                 (unsigned long long)left_out);
-    free(vals);
-    map_cache_free(&mcache);
-    json_decref(cols);
-    nv_buf_release(&out);
-    nv_buf_release(&tmp);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

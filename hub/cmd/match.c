@@ -417,14 +417,128 @@ parse_pair_id(const char *s, uint64_t *a, uint64_t *b)
 
 static const char *why_opt(int argc, char **argv);
 
+/* Accept (accept != 0) or reject the open review pair a-b (id as the user
+ * wrote it, for the message), recording who decided, in one write
+ * transaction.  0 or an NV_E code (NV_ENOTFOUND: no such open pair). */
+static int
+review_decide(struct nv_hub *h, uint64_t a, uint64_t b, const char *id, int accept,
+              const char *who)
+{
+    MDB_txn *txn = NULL;
+    uint8_t kb[16];
+    MDB_val k = { 16, kb }, d;
+    int r, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    for (int i = 0; i < 8; i++) {
+        kb[i] = (uint8_t)(a >> (56 - 8 * i));
+        kb[8 + i] = (uint8_t)(b >> (56 - 8 * i));
+    }
+    if (mdb_get(txn, h->link->review, &k, &d) != 0) {
+        r = nv_fail(NV_ENOTFOUND, "no open review pair '%s' (decided already, or the "
+                    "records changed since: see review list)", id);
+        goto out;
+    }
+    if ((r = nv_link_decide(txn, h->link, a, b, accept, who)) < 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        r = nv_hmdb_fail(rc, "cannot commit");
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return r;
+}
+
+/* The open review pairs in txn, each once, the first limit of them printed
+ * (print_pair), then their count in text.  0 or an NV_E code. */
+static int
+review_list(struct nv_hub *h, MDB_txn *txn, const struct match_model *mo,
+            unsigned long limit, int json)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    unsigned long shown = 0, total = 0;
+    int r = 0, rc;
+
+    if ((rc = mdb_cursor_open(txn, h->link->review, &c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+        uint64_t a = 0, b = 0;
+        json_t *p;
+        if (k.mv_size != 16)
+            continue;
+        for (int i = 0; i < 8; i++) {
+            a = a << 8 | ((uint8_t *)k.mv_data)[i];
+            b = b << 8 | ((uint8_t *)k.mv_data)[8 + i];
+        }
+        if (a > b)
+            continue; /* each pair is stored both ways */
+        total++;
+        if (shown >= limit)
+            continue;
+        if ((p = pair_json(txn, h->link, mo, a, b, &r)) == NULL)
+            break;
+        print_pair(p, json);
+        if (!json)
+            printf("\n");
+        json_decref(p);
+        shown++;
+    }
+    mdb_cursor_close(c);
+    if (!json)
+        printf("%lu pair(s) to review%s\n", total,
+               total > shown ? " (--limit to see more)" : "");
+    return r;
+}
+
+/* review list or show ID (in pos[1], pos[2]), after logging the access:
+ * reads the model and the pairs in one read transaction.  0 or an NV_E
+ * code. */
+static int
+review_read(struct nv_hub *h, const char **pos, int npos, unsigned long limit, int json,
+            const char *why)
+{
+    struct match_model mo;
+    MDB_txn *txn = NULL;
+    char what[96];
+    int r, rc;
+
+    snprintf(what, sizeof(what), "review %s%s%.40s", pos[1], npos == 3 ? " " : "",
+             npos == 3 ? pos[2] : "");
+    if ((r = nv_access_log(pos[0], what, why)) < 0)
+        return r;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    if ((r = nv_link_model(txn, h->link, &mo)) < 0)
+        goto out;
+    if (strcmp(pos[1], "show") == 0) {
+        uint64_t a, b;
+        json_t *p;
+        if (parse_pair_id(pos[2], &a, &b) < 0) {
+            r = nv_fail(NV_EINVAL, "'%s' is not a pair id (like 12-345)", pos[2]);
+            goto out;
+        }
+        if ((p = pair_json(txn, h->link, &mo, a, b, &r)) == NULL)
+            goto out;
+        print_pair(p, json);
+        json_decref(p);
+    } else {
+        r = review_list(h, txn, &mo, limit, json);
+    }
+out:
+    mdb_txn_abort(txn);
+    return r;
+}
+
 int
 nv_cmd_review(int argc, char **argv)
 {
     const char *pos[3] = { NULL, NULL, NULL }, *by = NULL, *v;
     struct nv_hub h;
-    struct match_model mo;
-    MDB_txn *txn = NULL;
-    int json = 0, r = 0, rc, npos = 0;
+    int json = 0, r = 0, npos = 0;
     unsigned long limit = 50;
 
     for (int i = 1; i < argc; i++) {
@@ -459,8 +573,6 @@ nv_cmd_review(int argc, char **argv)
     if (strcmp(pos[1], "accept") == 0 || strcmp(pos[1], "reject") == 0) {
         uint64_t a, b;
         char who[128];
-        uint8_t kb[16];
-        MDB_val k = { 16, kb }, d;
         if (parse_pair_id(pos[2], &a, &b) < 0) {
             nv_hub_close(&h);
             return nv_cli_usage("'%s' is not a pair id (like 12-345)", pos[2]);
@@ -470,95 +582,14 @@ nv_cmd_review(int argc, char **argv)
             by = u ? u : "operator";
         }
         snprintf(who, sizeof(who), "%s", by);
-        if ((rc = mdb_txn_begin(h.store.env, NULL, 0, &txn)) != 0) {
-            r = nv_hmdb_fail(rc, "cannot write");
-            goto out;
-        }
-        for (int i = 0; i < 8; i++) {
-            kb[i] = (uint8_t)(a >> (56 - 8 * i));
-            kb[8 + i] = (uint8_t)(b >> (56 - 8 * i));
-        }
-        if (mdb_get(txn, h.link->review, &k, &d) != 0) {
-            r = nv_fail(NV_ENOTFOUND, "no open review pair '%s' (decided already, or the "
-                        "records changed since: see review list)", pos[2]);
-            goto out;
-        }
-        if ((r = nv_link_decide(txn, h.link, a, b, pos[1][0] == 'a', who)) < 0)
-            goto out;
-        if ((rc = mdb_txn_commit(txn)) != 0) {
-            txn = NULL;
-            r = nv_hmdb_fail(rc, "cannot commit");
-            goto out;
-        }
-        txn = NULL;
-        printf("%s %s: %s, and the weights learn from it\n",
-               pos[1][0] == 'a' ? "accepted" : "rejected", pos[2],
-               pos[1][0] == 'a' ? "the two records now share one RCU"
-                                : "the two records stay apart for good");
-        goto out;
-    }
-    {
-        char what[96];
-        snprintf(what, sizeof(what), "review %s%s%.40s", pos[1], npos == 3 ? " " : "",
-                 npos == 3 ? pos[2] : "");
-        if ((r = nv_access_log(pos[0], what, why_opt(argc, argv))) < 0)
-            goto out;
-    }
-    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
-        r = nv_hmdb_fail(rc, "cannot read");
-        goto out;
-    }
-    if ((r = nv_link_model(txn, h.link, &mo)) < 0)
-        goto out;
-    if (strcmp(pos[1], "show") == 0) {
-        uint64_t a, b;
-        json_t *p;
-        if (parse_pair_id(pos[2], &a, &b) < 0) {
-            r = nv_fail(NV_EINVAL, "'%s' is not a pair id (like 12-345)", pos[2]);
-            goto out;
-        }
-        if ((p = pair_json(txn, h.link, &mo, a, b, &r)) == NULL)
-            goto out;
-        print_pair(p, json);
-        json_decref(p);
+        if ((r = review_decide(&h, a, b, pos[2], pos[1][0] == 'a', who)) >= 0)
+            printf("%s %s: %s, and the weights learn from it\n",
+                   pos[1][0] == 'a' ? "accepted" : "rejected", pos[2],
+                   pos[1][0] == 'a' ? "the two records now share one RCU"
+                                    : "the two records stay apart for good");
     } else {
-        MDB_cursor *c;
-        MDB_val k, d;
-        unsigned long shown = 0, total = 0;
-        if ((rc = mdb_cursor_open(txn, h.link->review, &c)) != 0) {
-            r = nv_hmdb_fail(rc, "cannot read");
-            goto out;
-        }
-        while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-            uint64_t a = 0, b = 0;
-            json_t *p;
-            if (k.mv_size != 16)
-                continue;
-            for (int i = 0; i < 8; i++) {
-                a = a << 8 | ((uint8_t *)k.mv_data)[i];
-                b = b << 8 | ((uint8_t *)k.mv_data)[8 + i];
-            }
-            if (a > b)
-                continue; /* each pair is stored both ways */
-            total++;
-            if (shown >= limit)
-                continue;
-            if ((p = pair_json(txn, h.link, &mo, a, b, &r)) == NULL)
-                break;
-            print_pair(p, json);
-            if (!json)
-                printf("\n");
-            json_decref(p);
-            shown++;
-        }
-        mdb_cursor_close(c);
-        if (!json)
-            printf("%lu pair(s) to review%s\n", total,
-                   total > shown ? " (--limit to see more)" : "");
+        r = review_read(&h, pos, npos, limit, json, why_opt(argc, argv));
     }
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }

@@ -312,17 +312,269 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
                      (json_int_t)review, "review_pairs", (json_int_t)(ms.ms_entries / 2));
 }
 
+/* The streams of the store, as [{"sender"|"to":..,"seq":..,"last_id":..}];
+ * each sender becomes an entity of es, in the order of the streams. */
+static json_t *
+streams_json(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    json_t *streams = json_array();
+    MDB_cursor *cur;
+    MDB_val k, v;
+
+    if (mdb_cursor_open(txn, h->store.streams, &cur) != 0)
+        return streams;
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        struct nv_stream_state st;
+        char id[65], name[NV_NAME_MAX + 8];
+        int o = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
+        size_t skip = o ? 4 : 0, l = k.mv_size - skip;
+        if (v.mv_size != NV_STREAM_STATE_LEN || l > NV_NAME_MAX)
+            continue;
+        nv_stream_decode(v.mv_data, &st);
+        nv_hex(st.last_id, 32, id);
+        memcpy(name, (char *)k.mv_data + skip, l);
+        name[l] = '\0';
+        json_array_append_new(streams, json_pack("{s:s,s:I,s:s}", o ? "to" : "sender",
+                                                 name, "seq", (json_int_t)st.seq,
+                                                 "last_id", id));
+        if (!o)
+            (void)ent_get(es, name, l);
+    }
+    mdb_cursor_close(cur);
+    return streams;
+}
+
+/* Bundles in dir's inbox ahead of their stream (a gap): the first bundle
+ * past the gap of each stream, as [{"entity","applied","missing_from",
+ * "missing_to"}]. */
+static json_t *
+waiting_json(struct nv_hub *h, MDB_txn *txn, const char *dir)
+{
+    json_t *waiting = json_array();
+    char *ib = nv_path_join(dir, "inbox");
+    struct nv_spool_entry *sv;
+    size_t sn;
+
+    if (nv_spool_list(ib, 0, &sv, &sn) == 0) {
+        for (size_t i = 0; i < sn; i++) {
+            struct nv_stream_state st;
+            if (sv[i].sender[0] == '\0' ||
+                nv_hstore_stream_get(txn, &h->store, sv[i].sender, &st) < 0 ||
+                sv[i].seq <= st.seq + 1)
+                continue;
+            /* only the first bundle past the gap of each stream */
+            if (i > 0 && strcmp(sv[i - 1].sender, sv[i].sender) == 0 &&
+                sv[i - 1].seq > st.seq + 1)
+                continue;
+            json_array_append_new(waiting,
+                                  json_pack("{s:s,s:I,s:I,s:I}", "entity",
+                                            sv[i].sender, "applied", (json_int_t)st.seq,
+                                            "missing_from", (json_int_t)(st.seq + 1),
+                                            "missing_to", (json_int_t)(sv[i].seq - 1)));
+        }
+        nv_spool_list_free(sv, sn);
+    }
+    free(ib);
+    return waiting;
+}
+
+/* One entity's figures, as status --json lists them (its mapping read
+ * through h, outside any transaction). */
+static json_t *
+entity_json(struct nv_hub *h, const struct ent *e)
+{
+    const struct nv_mapping *m = NULL;
+    const char *commit = NULL;
+    json_t *o;
+
+    if (nv_hub_mapping(h, e->name, &m, &commit) < 0)
+        m = NULL, commit = NULL;
+    o = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:o}", "entity", e->name, "mapping",
+                  m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
+                  (json_int_t)e->records, "unmapped",
+                  (json_int_t)(e->records - e->mapped), "rejected",
+                  (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
+    json_object_set_new(o, "not_normalised",
+                        json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
+                                  "values", (json_int_t)e->unnorm_values, "reasons",
+                                  top_reasons(e->unnorm)));
+    if (e->last != NULL)
+        json_object_set(o, "last_bundle", e->last);
+    return o;
+}
+
+static void
+ents_release(struct ents *es)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        json_decref(es->v[i].reasons);
+        json_decref(es->v[i].unnorm);
+        json_decref(es->v[i].last);
+    }
+    free(es->v);
+}
+
+/* The status of the hub h opened at dir, as status --json prints it (keys
+ * in the order printed).  0, or an NV_E code when the store cannot be read
+ * (*out untouched). */
+static int
+status_collect(struct nv_hub *h, const char *dir, json_t **out)
+{
+    struct ents es = { NULL, 0 };
+    json_t *o, *streams, *ents, *waiting, *mf, *ws;
+    char *qd, *ib;
+    MDB_txn *txn;
+    MDB_stat ms;
+    int rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    o = json_object();
+    ents = json_array();
+    streams = streams_json(h, txn, &es);
+    scan_store(h, txn, &es);
+    mf = matching_figures(h, txn);
+    ws = nv_weights_state(txn, h->link);
+    if (ws != NULL)
+        json_object_set_new(o, "weights", ws);
+    if (mf != NULL)
+        json_object_set_new(o, "matching", mf);
+    waiting = waiting_json(h, txn, dir);
+    /* updates queued and not yet sealed (an entity without an enrolled
+     * key, or a pass that stopped before sending) */
+    json_object_set_new(o, "updates_queued",
+                        json_integer(mdb_stat(txn, h->golden->outq, &ms) == 0
+                                         ? (json_int_t)ms.ms_entries : 0));
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < es.n; i++)
+        json_array_append_new(ents, entity_json(h, &es.v[i]));
+    ents_release(&es);
+    json_object_set_new(o, "hub", json_string(h->self.pub.entity));
+    json_object_set_new(o, "streams", streams);
+    json_object_set_new(o, "entities", ents);
+    json_object_set_new(o, "waiting", waiting);
+    qd = nv_path_join(dir, "quarantine");
+    ib = nv_path_join(dir, "inbox");
+    json_object_set_new(o, "inbox", json_integer(count_nova(ib)));
+    json_object_set_new(o, "quarantine", json_integer(count_nova(qd)));
+    free(qd);
+    free(ib);
+    *out = o;
+    return 0;
+}
+
+/* One entity of status_collect's "entities", as text. */
+static void
+print_entity(const json_t *x)
+{
+    const char *mc = json_string_value(json_object_get(x, "mapping"));
+    json_t *last = json_object_get(x, "last_bundle");
+    long long rej = (long long)json_integer_value(json_object_get(x, "rejected"));
+    long long unm = (long long)json_integer_value(json_object_get(x, "unmapped"));
+    json_t *y;
+
+    printf("  %s: %lld records", json_string_value(json_object_get(x, "entity")),
+           (long long)json_integer_value(json_object_get(x, "records")));
+    if (mc != NULL)
+        printf(", mapping %.12s", mc);
+    else
+        printf(", no mapping");
+    printf(", %lld rejected\n", rej);
+    if (unm > 0)
+        printf("    %lld records stored unmapped: %s\n", unm,
+               mc ? "apply the mapping to them with nova-hub replay"
+                  : "write one (nova-hub mapping suggest, mapping set), then "
+                    "nova-hub replay");
+    if (last != NULL) {
+        long long nn = (long long)json_integer_value(
+            json_object_get(last, "not_normalised"));
+        printf("    last bundle seq %lld (%s): %lld upserts, %lld deletes, "
+               "%lld rejected",
+               (long long)json_integer_value(json_object_get(x, "seq")),
+               json_string_value(json_object_get(last, "applied")),
+               (long long)json_integer_value(json_object_get(last, "upserts")),
+               (long long)json_integer_value(json_object_get(last, "deletes")),
+               (long long)json_integer_value(json_object_get(last, "rejected")));
+        if (nn > 0)
+            printf(", %lld value(s) not normalised", nn);
+        printf("\n");
+    }
+    print_reasons(json_object_get(x, "reasons"));
+    y = json_object_get(x, "not_normalised");
+    if (json_integer_value(json_object_get(y, "records")) > 0) {
+        printf("    %lld record(s) with %lld value(s) that did not parse: stored as "
+               "sent, left out of matching (fix them in the CRM)\n",
+               (long long)json_integer_value(json_object_get(y, "records")),
+               (long long)json_integer_value(json_object_get(y, "values")));
+        print_reasons(json_object_get(y, "reasons"));
+    }
+}
+
+/* The "matching" figures of status_collect, and the weights, as text (only
+ * once records are linked). */
+static void
+print_matching(const json_t *out)
+{
+    json_t *mf = json_object_get(out, "matching");
+
+    if (mf == NULL || json_integer_value(json_object_get(mf, "records")) <= 0)
+        return;
+    printf("matching: %lld records are %lld people (RCUs); %lld people known to "
+           "several entities; %lld with duplicates inside one entity (%lld extra "
+           "records); %lld records in %lld review pair(s)\n",
+           (long long)json_integer_value(json_object_get(mf, "records")),
+           (long long)json_integer_value(json_object_get(mf, "rcus")),
+           (long long)json_integer_value(json_object_get(mf, "in_several_entities")),
+           (long long)json_integer_value(json_object_get(mf, "with_duplicates_in_one_entity")),
+           (long long)json_integer_value(json_object_get(mf, "duplicate_records")),
+           (long long)json_integer_value(json_object_get(mf, "records_in_review")),
+           (long long)json_integer_value(json_object_get(mf, "review_pairs")));
+    nv_weights_state_print(json_object_get(out, "weights"));
+}
+
+/* status_collect's document as text, for the hub named hub. */
+static void
+print_status(const json_t *out, const char *hub)
+{
+    json_t *streams = json_object_get(out, "streams"), *ents = json_object_get(out, "entities");
+    json_t *waiting = json_object_get(out, "waiting"), *x;
+    size_t i;
+
+    printf("hub: %s\nstreams:\n", hub);
+    json_array_foreach(streams, i, x)
+        printf("  %-4s %-16s seq %lld  last %s\n",
+               json_object_get(x, "to") ? "to" : "from",
+               json_string_value(json_object_get(x, "to") ? json_object_get(x, "to")
+                                                          : json_object_get(x, "sender")),
+               (long long)json_integer_value(json_object_get(x, "seq")),
+               json_string_value(json_object_get(x, "last_id")));
+    if (json_array_size(ents) > 0)
+        printf("entities:\n");
+    json_array_foreach(ents, i, x)
+        print_entity(x);
+    print_matching(out);
+    json_array_foreach(waiting, i, x)
+        printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "
+               "has not arrived\n",
+               json_string_value(json_object_get(x, "entity")),
+               (long long)json_integer_value(json_object_get(x, "applied")),
+               (long long)json_integer_value(json_object_get(x, "missing_from")),
+               (long long)json_integer_value(json_object_get(x, "missing_to")));
+    if (json_integer_value(json_object_get(out, "updates_queued")) > 0)
+        printf("updates: %lld record(s) queued for other entities, not yet sent\n",
+               (long long)json_integer_value(json_object_get(out, "updates_queued")));
+    printf("inbox: %lld bundle(s) waiting\nquarantine: %lld bundle(s)\n",
+           (long long)json_integer_value(json_object_get(out, "inbox")),
+           (long long)json_integer_value(json_object_get(out, "quarantine")));
+}
+
 int
 nv_cmd_status(int argc, char **argv)
 {
     const char *dir = NULL;
-    int json = 0, r, rc;
+    int json = 0, r;
     struct nv_hub h;
-    struct ents es = { NULL, 0 };
-    json_t *out, *streams, *ents, *waiting;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
+    json_t *out = NULL;
 
     if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
         return r;
@@ -330,107 +582,9 @@ nv_cmd_status(int argc, char **argv)
         return nv_cli_usage("DIR is required");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
-    if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+    if ((r = status_collect(&h, dir, &out)) < 0) {
         nv_hub_close(&h);
-        return nv_cli_fail(nv_hmdb_fail(rc, "cannot read"));
-    }
-    out = json_object();
-    streams = json_array();
-    ents = json_array();
-    waiting = json_array();
-    if (mdb_cursor_open(txn, h.store.streams, &cur) == 0) {
-        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
-            struct nv_stream_state st;
-            char id[65], name[NV_NAME_MAX + 8];
-            int o = k.mv_size > 4 && memcmp(k.mv_data, "out:", 4) == 0;
-            size_t skip = o ? 4 : 0, l = k.mv_size - skip;
-            if (v.mv_size != NV_STREAM_STATE_LEN || l > NV_NAME_MAX)
-                continue;
-            nv_stream_decode(v.mv_data, &st);
-            nv_hex(st.last_id, 32, id);
-            memcpy(name, (char *)k.mv_data + skip, l);
-            name[l] = '\0';
-            json_array_append_new(streams, json_pack("{s:s,s:I,s:s}", o ? "to" : "sender",
-                                                     name, "seq", (json_int_t)st.seq,
-                                                     "last_id", id));
-            if (!o)
-                (void)ent_get(&es, name, l);
-        }
-        mdb_cursor_close(cur);
-    }
-    scan_store(&h, txn, &es);
-    {
-        json_t *mf = matching_figures(&h, txn), *ws = nv_weights_state(txn, h.link);
-        if (ws != NULL)
-            json_object_set_new(out, "weights", ws);
-        if (mf != NULL)
-            json_object_set_new(out, "matching", mf);
-    }
-    /* bundles in the inbox ahead of their stream: a gap */
-    {
-        char *ib = nv_path_join(dir, "inbox");
-        struct nv_spool_entry *sv;
-        size_t sn;
-        if (nv_spool_list(ib, 0, &sv, &sn) == 0) {
-            for (size_t i = 0; i < sn; i++) {
-                struct nv_stream_state st;
-                if (sv[i].sender[0] == '\0' ||
-                    nv_hstore_stream_get(txn, &h.store, sv[i].sender, &st) < 0 ||
-                    sv[i].seq <= st.seq + 1)
-                    continue;
-                /* only the first bundle past the gap of each stream */
-                if (i > 0 && strcmp(sv[i - 1].sender, sv[i].sender) == 0 &&
-                    sv[i - 1].seq > st.seq + 1)
-                    continue;
-                json_array_append_new(waiting,
-                                      json_pack("{s:s,s:I,s:I,s:I}", "entity",
-                                                sv[i].sender, "applied", (json_int_t)st.seq,
-                                                "missing_from", (json_int_t)(st.seq + 1),
-                                                "missing_to", (json_int_t)(sv[i].seq - 1)));
-            }
-            nv_spool_list_free(sv, sn);
-        }
-        free(ib);
-    }
-    {
-        /* updates queued and not yet sealed (an entity without an enrolled
-         * key, or a pass that stopped before sending) */
-        MDB_stat ms;
-        json_object_set_new(out, "updates_queued",
-                            json_integer(mdb_stat(txn, h.golden->outq, &ms) == 0
-                                             ? (json_int_t)ms.ms_entries : 0));
-    }
-    mdb_txn_abort(txn);
-    for (size_t i = 0; i < es.n; i++) {
-        struct ent *e = &es.v[i];
-        const struct nv_mapping *m = NULL;
-        const char *commit = NULL;
-        json_t *o;
-        if (nv_hub_mapping(&h, e->name, &m, &commit) < 0)
-            m = NULL, commit = NULL;
-        o = json_pack("{s:s,s:s?,s:I,s:I,s:I,s:I,s:o}", "entity", e->name, "mapping",
-                      m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
-                      (json_int_t)e->records, "unmapped",
-                      (json_int_t)(e->records - e->mapped), "rejected",
-                      (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
-        json_object_set_new(o, "not_normalised",
-                            json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
-                                      "values", (json_int_t)e->unnorm_values, "reasons",
-                                      top_reasons(e->unnorm)));
-        if (e->last != NULL)
-            json_object_set(o, "last_bundle", e->last);
-        json_array_append_new(ents, o);
-    }
-    json_object_set_new(out, "hub", json_string(h.self.pub.entity));
-    json_object_set_new(out, "streams", streams);
-    json_object_set_new(out, "entities", ents);
-    json_object_set_new(out, "waiting", waiting);
-    {
-        char *qd = nv_path_join(dir, "quarantine"), *ib = nv_path_join(dir, "inbox");
-        json_object_set_new(out, "inbox", json_integer(count_nova(ib)));
-        json_object_set_new(out, "quarantine", json_integer(count_nova(qd)));
-        free(qd);
-        free(ib);
+        return nv_cli_fail(r);
     }
     if (json) {
         char *t = json_dumps(out, JSON_COMPACT);
@@ -438,96 +592,8 @@ nv_cmd_status(int argc, char **argv)
             printf("%s\n", t);
         free(t);
     } else {
-        size_t i;
-        json_t *x;
-        printf("hub: %s\nstreams:\n", h.self.pub.entity);
-        json_array_foreach(streams, i, x)
-            printf("  %-4s %-16s seq %lld  last %s\n",
-                   json_object_get(x, "to") ? "to" : "from",
-                   json_string_value(json_object_get(x, "to") ? json_object_get(x, "to")
-                                                              : json_object_get(x, "sender")),
-                   (long long)json_integer_value(json_object_get(x, "seq")),
-                   json_string_value(json_object_get(x, "last_id")));
-        if (json_array_size(ents) > 0)
-            printf("entities:\n");
-        json_array_foreach(ents, i, x) {
-            const char *mc = json_string_value(json_object_get(x, "mapping"));
-            json_t *last = json_object_get(x, "last_bundle");
-            long long rej = (long long)json_integer_value(json_object_get(x, "rejected"));
-            long long unm = (long long)json_integer_value(json_object_get(x, "unmapped"));
-            json_t *y;
-            printf("  %s: %lld records", json_string_value(json_object_get(x, "entity")),
-                   (long long)json_integer_value(json_object_get(x, "records")));
-            if (mc != NULL)
-                printf(", mapping %.12s", mc);
-            else
-                printf(", no mapping");
-            printf(", %lld rejected\n", rej);
-            if (unm > 0)
-                printf("    %lld records stored unmapped: %s\n", unm,
-                       mc ? "apply the mapping to them with nova-hub replay"
-                          : "write one (nova-hub mapping suggest, mapping set), then "
-                            "nova-hub replay");
-            if (last != NULL) {
-                long long nn = (long long)json_integer_value(
-                    json_object_get(last, "not_normalised"));
-                printf("    last bundle seq %lld (%s): %lld upserts, %lld deletes, "
-                       "%lld rejected",
-                       (long long)json_integer_value(json_object_get(x, "seq")),
-                       json_string_value(json_object_get(last, "applied")),
-                       (long long)json_integer_value(json_object_get(last, "upserts")),
-                       (long long)json_integer_value(json_object_get(last, "deletes")),
-                       (long long)json_integer_value(json_object_get(last, "rejected")));
-                if (nn > 0)
-                    printf(", %lld value(s) not normalised", nn);
-                printf("\n");
-            }
-            print_reasons(json_object_get(x, "reasons"));
-            y = json_object_get(x, "not_normalised");
-            if (json_integer_value(json_object_get(y, "records")) > 0) {
-                printf("    %lld record(s) with %lld value(s) that did not parse: stored as "
-                       "sent, left out of matching (fix them in the CRM)\n",
-                       (long long)json_integer_value(json_object_get(y, "records")),
-                       (long long)json_integer_value(json_object_get(y, "values")));
-                print_reasons(json_object_get(y, "reasons"));
-            }
-        }
-        {
-            json_t *mf = json_object_get(out, "matching");
-            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
-                printf("matching: %lld records are %lld people (RCUs); %lld people known to "
-                       "several entities; %lld with duplicates inside one entity (%lld extra "
-                       "records); %lld records in %lld review pair(s)\n",
-                       (long long)json_integer_value(json_object_get(mf, "records")),
-                       (long long)json_integer_value(json_object_get(mf, "rcus")),
-                       (long long)json_integer_value(json_object_get(mf, "in_several_entities")),
-                       (long long)json_integer_value(json_object_get(mf, "with_duplicates_in_one_entity")),
-                       (long long)json_integer_value(json_object_get(mf, "duplicate_records")),
-                       (long long)json_integer_value(json_object_get(mf, "records_in_review")),
-                       (long long)json_integer_value(json_object_get(mf, "review_pairs")));
-            if (mf != NULL && json_integer_value(json_object_get(mf, "records")) > 0)
-                nv_weights_state_print(json_object_get(out, "weights"));
-        }
-        json_array_foreach(waiting, i, x)
-            printf("waiting: %s: bundle(s) past seq %lld wait for seq %lld..%lld, which "
-                   "has not arrived\n",
-                   json_string_value(json_object_get(x, "entity")),
-                   (long long)json_integer_value(json_object_get(x, "applied")),
-                   (long long)json_integer_value(json_object_get(x, "missing_from")),
-                   (long long)json_integer_value(json_object_get(x, "missing_to")));
-        if (json_integer_value(json_object_get(out, "updates_queued")) > 0)
-            printf("updates: %lld record(s) queued for other entities, not yet sent\n",
-                   (long long)json_integer_value(json_object_get(out, "updates_queued")));
-        printf("inbox: %lld bundle(s) waiting\nquarantine: %lld bundle(s)\n",
-               (long long)json_integer_value(json_object_get(out, "inbox")),
-               (long long)json_integer_value(json_object_get(out, "quarantine")));
+        print_status(out, h.self.pub.entity);
     }
-    for (size_t i = 0; i < es.n; i++) {
-        json_decref(es.v[i].reasons);
-        json_decref(es.v[i].unnorm);
-        json_decref(es.v[i].last);
-    }
-    free(es.v);
     json_decref(out);
     nv_hub_close(&h);
     return 0;

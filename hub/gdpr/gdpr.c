@@ -1111,6 +1111,172 @@ nv_gdpr_recipients(struct nv_hub *h, json_t *mem)
     return out;
 }
 
+/* No record matches the subject of request id: answered "no data"; an
+ * objection is still kept, as the subject's keyed hash. */
+static int
+create_no_data(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s,
+               const char *kind, const char *id)
+{
+    int rc;
+
+    json_object_set_new(req, "status", json_string("no-data"));
+    nv_gdpr_event(req, "no record matches the subject: answered that the group holds no data");
+    if (strcmp(kind, "object") == 0) {
+        MDB_val kk = { 16, (void *)s->hash }, vv = { strlen(id), (void *)id };
+        if ((rc = mdb_put(txn, h->gdpr->object, &kk, &vv, 0)) != 0)
+            return nv_hmdb_fail(rc, "cannot write");
+        nv_gdpr_event(req, "the objection is kept as a keyed hash: a later import cannot undo it");
+    }
+    return 0;
+}
+
+/* The subject matches several people: each becomes a candidate (its RCU
+ * and records per entity) for nova-hub gdpr choose. */
+static int
+create_ambiguous(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s)
+{
+    json_t *cands = json_array();
+    int r;
+
+    json_object_set_new(req, "status", json_string("ambiguous"));
+    for (size_t i = 0; i < s->nrcus; i++) {
+        json_t *m = json_object(), *counts = json_object();
+        const char *e;
+        json_t *arr;
+        json_array_append_new(json_object_get(req, "rcus"), json_string(s->rcus[i]));
+        if ((r = nv_gdpr_members(txn, h->link, s->rcus[i], m)) < 0) {
+            json_decref(m);
+            json_decref(counts);
+            json_decref(cands);
+            return r;
+        }
+        json_object_foreach(m, e, arr)
+            json_object_set_new(counts, e, json_integer((json_int_t)json_array_size(arr)));
+        json_array_append_new(cands, json_pack("{s:s,s:o}", "rcu", s->rcus[i], "records",
+                                               counts));
+        json_decref(m);
+    }
+    json_object_set_new(req, "candidates", cands);
+    nv_gdpr_event(req, "the subject matches %zu people: choose one with nova-hub gdpr choose",
+                  s->nrcus);
+    return 0;
+}
+
+/* An access request for rcu (its records mem): the document, to out_file
+ * or stdout; the request is complete. */
+static int
+create_access(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *rcu, json_t *mem,
+              const char *out_file)
+{
+    json_t *doc = access_doc(h, txn, rcu, mem);
+    char *t = json_dumps(doc, JSON_INDENT(2));
+    int r = 0;
+
+    json_decref(doc);
+    if (t == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if (out_file != NULL)
+        r = nv_write_file(out_file, t, strlen(t), 0600);
+    else
+        printf("%s\n", t);
+    free(t);
+    if (r < 0)
+        return r;
+    json_object_set_new(req, "status", json_string("complete"));
+    nv_gdpr_event(req, "access document produced%s%s", out_file ? " in " : "",
+                  out_file ? out_file : " on standard output");
+    return 0;
+}
+
+/* A restriction or objection (kind) of request id: the flag on the
+ * person's RCU, and for an objection the subject's keyed hash too; the
+ * request is complete (the entities are told after the commit). */
+static int
+create_flag(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s,
+            const char *kind, const char *id)
+{
+    MDB_val kk = { strlen(s->rcus[0]), (void *)s->rcus[0] }, vv;
+    json_t *fl = NULL;
+    char *t;
+    int rc;
+
+    if (mdb_get(txn, h->gdpr->flags, &kk, &vv) == 0)
+        fl = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+    if (fl == NULL)
+        fl = json_object();
+    json_object_set_new(fl, kind, json_string(id));
+    t = json_dumps(fl, JSON_COMPACT);
+    json_decref(fl);
+    vv.mv_size = strlen(t);
+    vv.mv_data = t;
+    rc = mdb_put(txn, h->gdpr->flags, &kk, &vv, 0);
+    free(t);
+    if (rc == 0 && strcmp(kind, "object") == 0) {
+        MDB_val hk = { 16, (void *)s->hash }, iv = { strlen(id), (void *)id };
+        rc = mdb_put(txn, h->gdpr->object, &hk, &iv, 0);
+    }
+    if (rc != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    json_object_set_new(req, "status", json_string("complete"));
+    nv_gdpr_event(req, "%s flag set on %s: marketing exports leave the person out%s",
+                  kind, s->rcus[0],
+                  strcmp(kind, "restrict") == 0 ? " and no update goes out for them" : "");
+    return 0;
+}
+
+/* The subject is one person: its records by entity into mem, then what
+ * kind asks inside txn (*send: erasure orders are to go out). */
+static int
+create_resolved(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s,
+                const char *kind, const char *id, const char *out_file, json_t *mem,
+                int *send)
+{
+    int r;
+
+    json_array_append_new(json_object_get(req, "rcus"), json_string(s->rcus[0]));
+    if ((r = nv_gdpr_members(txn, h->link, s->rcus[0], mem)) < 0)
+        return r;
+    json_object_set_new(req, "recipients", nv_gdpr_recipients(h, mem));
+    nv_gdpr_event(req, "resolved to %s: %zu entities hold the person", s->rcus[0],
+                  json_object_size(mem));
+    if (strcmp(kind, "erase") == 0) {
+        const char *e;
+        json_t *arr;
+        json_object_foreach(mem, e, arr)
+            json_object_set_new(json_object_get(req, "entities"), e,
+                                json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
+                                          (json_int_t)json_array_size(arr), "keys", arr));
+        *send = 1;
+    } else if (strcmp(kind, "access") == 0) {
+        return create_access(h, txn, req, s->rcus[0], mem, out_file);
+    } else if (strcmp(kind, "restrict") == 0 || strcmp(kind, "object") == 0) {
+        return create_flag(h, txn, req, s, kind, id);
+    }
+    return 0;
+}
+
+/* After the request is committed: the rectified values (kind rectify) or
+ * the flag (restrict, object) go to every entity holding the person (mem),
+ * and the request, complete, is stored again. */
+static int
+create_tell_entities(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets,
+                     const char *kind)
+{
+    MDB_txn *txn = NULL;
+    int r, rc;
+
+    if ((r = rectify(h, req, mem, sets, kind[0] == 'r' && kind[2] == 'c' ? NULL : kind)) < 0)
+        return r;
+    json_object_set_new(req, "status", json_string("complete"));
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
+        (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
+        if (txn && r < 0)
+            mdb_txn_abort(txn);
+        return r < 0 ? r : nv_hmdb_fail(rc, "cannot commit");
+    }
+    return 0;
+}
+
 int
 nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
        unsigned target_days, const char *received, const char *out_file, json_t *sets,
@@ -1120,7 +1286,7 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
     struct subject s;
     MDB_txn *txn = NULL;
     json_t *req = NULL, *mem = json_object();
-    char id[16], hex[33], d1[11], d2[11], d3[11], when[21];
+    char id[16], hex[33], d1[11], d2[11], when[21];
     int64_t t0;
     int r, rc, send = 0;
 
@@ -1144,105 +1310,14 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
                     nv_gdpr_day(nv_gdpr_add_months(t0, 1), d1), "target",
                     nv_gdpr_day(t0 + (int64_t)target_days * 86400, d2), "extended", "status",
                     "open", "rcus", "entities", "events");
-    (void)d3;
     nv_gdpr_event(req, "received: %s request, subject given by %s", kind, by);
-    if (s.nrcus == 0) {
-        json_object_set_new(req, "status", json_string("no-data"));
-        nv_gdpr_event(req, "no record matches the subject: answered that the group holds no data");
-        if (strcmp(kind, "object") == 0) {
-            MDB_val kk = { 16, s.hash }, vv = { strlen(id), id };
-            if ((rc = mdb_put(txn, h->gdpr->object, &kk, &vv, 0)) != 0) {
-                r = nv_hmdb_fail(rc, "cannot write");
-                goto out;
-            }
-            nv_gdpr_event(req, "the objection is kept as a keyed hash: a later import cannot undo it");
-        }
-    } else if (s.nrcus > 1) {
-        json_t *cands = json_array();
-        json_object_set_new(req, "status", json_string("ambiguous"));
-        for (size_t i = 0; i < s.nrcus; i++) {
-            json_t *m = json_object(), *counts = json_object();
-            const char *e;
-            json_t *arr;
-            json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[i]));
-            if ((r = nv_gdpr_members(txn, h->link, s.rcus[i], m)) < 0) {
-                json_decref(m);
-                json_decref(counts);
-                json_decref(cands);
-                goto out;
-            }
-            json_object_foreach(m, e, arr)
-                json_object_set_new(counts, e, json_integer((json_int_t)json_array_size(arr)));
-            json_array_append_new(cands, json_pack("{s:s,s:o}", "rcu", s.rcus[i], "records",
-                                                   counts));
-            json_decref(m);
-        }
-        json_object_set_new(req, "candidates", cands);
-        nv_gdpr_event(req, "the subject matches %zu people: choose one with nova-hub gdpr choose",
-              s.nrcus);
-    } else {
-        json_array_append_new(json_object_get(req, "rcus"), json_string(s.rcus[0]));
-        if ((r = nv_gdpr_members(txn, h->link, s.rcus[0], mem)) < 0)
-            goto out;
-        json_object_set_new(req, "recipients", nv_gdpr_recipients(h, mem));
-        nv_gdpr_event(req, "resolved to %s: %zu entities hold the person", s.rcus[0],
-              json_object_size(mem));
-        if (strcmp(kind, "erase") == 0) {
-            const char *e;
-            json_t *arr;
-            json_object_foreach(mem, e, arr)
-                json_object_set_new(json_object_get(req, "entities"), e,
-                                    json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
-                                              (json_int_t)json_array_size(arr), "keys", arr));
-            send = 1;
-        } else if (strcmp(kind, "access") == 0) {
-            json_t *doc = access_doc(h, txn, s.rcus[0], mem);
-            char *t = json_dumps(doc, JSON_INDENT(2));
-            json_decref(doc);
-            if (t == NULL) {
-                r = nv_fail(NV_ENOMEM, "out of memory");
-                goto out;
-            }
-            if (out_file != NULL)
-                r = nv_write_file(out_file, t, strlen(t), 0600);
-            else
-                printf("%s\n", t);
-            free(t);
-            if (r < 0)
-                goto out;
-            json_object_set_new(req, "status", json_string("complete"));
-            nv_gdpr_event(req, "access document produced%s%s", out_file ? " in " : "",
-                  out_file ? out_file : " on standard output");
-        } else if (strcmp(kind, "restrict") == 0 || strcmp(kind, "object") == 0) {
-            MDB_val kk = { strlen(s.rcus[0]), s.rcus[0] }, vv;
-            json_t *fl = NULL;
-            char *t;
-            if (mdb_get(txn, h->gdpr->flags, &kk, &vv) == 0)
-                fl = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
-            if (fl == NULL)
-                fl = json_object();
-            json_object_set_new(fl, kind, json_string(id));
-            t = json_dumps(fl, JSON_COMPACT);
-            json_decref(fl);
-            vv.mv_size = strlen(t);
-            vv.mv_data = t;
-            rc = mdb_put(txn, h->gdpr->flags, &kk, &vv, 0);
-            free(t);
-            if (rc == 0 && strcmp(kind, "object") == 0) {
-                MDB_val hk = { 16, s.hash }, iv = { strlen(id), id };
-                rc = mdb_put(txn, h->gdpr->object, &hk, &iv, 0);
-            }
-            if (rc != 0) {
-                r = nv_hmdb_fail(rc, "cannot write");
-                goto out;
-            }
-            json_object_set_new(req, "status", json_string("complete"));
-            nv_gdpr_event(req, "%s flag set on %s: marketing exports leave the person out%s",
-                  kind, s.rcus[0],
-                  strcmp(kind, "restrict") == 0 ? " and no update goes out for them" : "");
-        }
-    }
-    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
+    if (s.nrcus == 0)
+        r = create_no_data(h, txn, req, &s, kind, id);
+    else if (s.nrcus > 1)
+        r = create_ambiguous(h, txn, req, &s);
+    else
+        r = create_resolved(h, txn, req, &s, kind, id, out_file, mem, &send);
+    if (r < 0 || (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
         goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -1251,21 +1326,9 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
         goto out;
     }
     if ((strcmp(kind, "rectify") == 0 || strcmp(kind, "restrict") == 0 ||
-         strcmp(kind, "object") == 0) && s.nrcus == 1) {
-        /* the new values, or the flag, go to every entity holding the person */
-        if ((r = rectify(h, req, mem, sets, kind[0] == 'r' && kind[2] == 'c' ? NULL : kind)) < 0)
-            goto out;
-        json_object_set_new(req, "status", json_string("complete"));
-        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
-            (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
-            if (txn && r < 0)
-                mdb_txn_abort(txn);
-            r = r < 0 ? r : nv_hmdb_fail(rc, "cannot commit");
-            txn = NULL;
-            goto out;
-        }
-        txn = NULL;
-    }
+         strcmp(kind, "object") == 0) && s.nrcus == 1 &&
+        (r = create_tell_entities(h, req, mem, sets, kind)) < 0)
+        goto out;
     if (send && !defer && (r = nv_gdpr_send_orders(h, id)) < 0)
         goto out;
     memcpy(id_out, id, 16);
@@ -1353,4 +1416,89 @@ nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id, cons
     }
     json_decref(mem);
     return 0;
+}
+
+int
+nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
+                    unsigned target_days, const char *received, json_t *sets, size_t *n_out,
+                    size_t *bad_out)
+{
+    FILE *f = fopen(from, "re");
+    char *line = NULL, **ids = NULL, id[16];
+    size_t cap = 0, n = 0, bad = 0;
+    ssize_t len;
+    int r = 0;
+
+    if (f == NULL)
+        r = nv_fail_errno("cannot open '%s'", from);
+    /* one sync for the whole file, before any order leaves */
+    mdb_env_set_flags(h->store.env, MDB_NOSYNC, 1);
+    while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
+        char *colon;
+        line[strcspn(line, "\r\n")] = '\0';
+        if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
+            bad += line[0] != '\0' && line[0] != '#';
+            continue;
+        }
+        *colon = '\0';
+        r = nv_gdpr_create(h, kind, line, colon + 1, target_days, received, NULL, sets, 1, 1,
+                           id);
+        if (r == NV_EINVAL || r == NV_EEXIST) {
+            bad += r == NV_EINVAL;
+            r = 0;
+            continue;
+        }
+        if (r == 0) {
+            if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
+                abort();
+            ids[n++] = strdup(id);
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    free(line);
+    mdb_env_set_flags(h->store.env, MDB_NOSYNC, 0);
+    if (mdb_env_sync(h->store.env, 1) != 0 && r == 0)
+        r = nv_fail(NV_ESYS, "cannot sync the register");
+    if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
+        r = nv_gdpr_send_orders_many(h, ids, n);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    *n_out = n;
+    *bad_out = bad;
+    return r;
+}
+
+int
+nv_gdpr_amend(struct nv_hub *h, const char *id, const char *rcu, int months,
+              const char *reason, const char *told)
+{
+    MDB_txn *txn = NULL;
+    json_t *req = NULL;
+    int r, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot read");
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
+        goto out;
+    if (rcu == NULL)
+        r = nv_gdpr_extend(req, id, months, reason, told);
+    else
+        r = nv_gdpr_choose(h, txn, req, id, rcu);
+    if (r == 0)
+        r = nv_gdpr_req_put(txn, h->gdpr, req);
+    if (r == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else if (rcu != NULL)
+            r = nv_gdpr_send_orders(h, id);
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    return r;
 }

@@ -96,6 +96,14 @@ int nv_access_log(const char *hubdir, const char *what, const char *why)
 int nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
                    unsigned target_days, const char *received, const char *out_file,
                    json_t *sets, int json, int defer, char id_out[16]);
+/* nv_gdpr_create for each line "by:value" of the file from (lines that
+ * start with '#' skipped), deferred, with one sync for the whole file, then
+ * the erasure orders of them all (nv_gdpr_send_orders_many).  *n: requests
+ * registered; *bad: lines without a subject that parses (a subject matching
+ * several people is registered, waits for a choice, and is in neither). */
+int nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
+                        unsigned target_days, const char *received, json_t *sets, size_t *n,
+                        size_t *bad) __attribute__((warn_unused_result));
 int nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
     __attribute__((warn_unused_result));
 int nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
@@ -116,5 +124,10 @@ int nv_gdpr_extend(json_t *req, const char *id, int months, const char *reason,
  * caller stores req, then sends the orders. */
 int nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id,
                    const char *rcu) __attribute__((warn_unused_result));
+/* gdpr extend and gdpr choose on the stored request id, in one write
+ * transaction: rcu NULL extends the deadline (nv_gdpr_extend), else chooses
+ * rcu (nv_gdpr_choose) and, once committed, sends the orders. */
+int nv_gdpr_amend(struct nv_hub *h, const char *id, const char *rcu, int months,
+                  const char *reason, const char *told) __attribute__((warn_unused_result));
 
 #endif

@@ -184,6 +184,181 @@ link_person(struct nv_apply_ctx *a, const struct nv_buf *k)
     return r;
 }
 
+/* A line with no usable record key: counted, and kept as a reject under a
+ * key of its own (the bundle's seq and the line number). */
+static inline int
+reject_keyless(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
+               uint64_t lineno, struct nv_buf *k, const char *why, struct nv_apply_stats *st)
+{
+    char tag[48];
+    int r;
+
+    st->rejected++;
+    snprintf(tag, sizeof(tag), "\x01%llu:%llu", (unsigned long long)m->seq,
+             (unsigned long long)lineno);
+    if ((r = nv_hstore_key3(k, m->sender, "", tag)) == 0)
+        r = put_reject(txn, s, k, m, lineno, why);
+    return r;
+}
+
+/* A record of an acknowledgements bundle: the outcome (and reason) of an
+ * order, stored in receipts under (sender, order, key). */
+static inline int
+apply_ack(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
+          uint64_t lineno, struct nv_buf *k, const struct nv_rec *rec,
+          struct nv_apply_stats *st)
+{
+    json_t *v;
+    int r;
+
+    if (strcmp(rec->op.s, "ack") != 0 || rec->order.s == NULL || rec->outcome.s == NULL) {
+        st->rejected++;
+        return put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
+                          "order or an outcome");
+    }
+    if (nv_hstore_key3(k, m->sender, rec->order.s, rec->key.s) < 0) {
+        st->rejected++;
+        return 0;
+    }
+    v = json_pack("{s:s,s:s?,s:I}", "outcome", rec->outcome.s, "reason",
+                  rec->reason.s, "seq", (json_int_t)m->seq);
+    if (v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = nv_hstore_put_json(txn, s->receipts, k, v);
+    json_decref(v);
+    st->acks += r == 0;
+    return r;
+}
+
+/* A delete: the record, its reject and its values left out go, and the
+ * links learn it. */
+static inline int
+apply_delete(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+             struct nv_apply_ctx *a, struct nv_apply_stats *st)
+{
+    int r;
+
+    if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
+        (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
+        (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
+        st->deletes++;
+    if (r == 0 && a->links != NULL)
+        r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
+    return r;
+}
+
+/* With the entity's mapping: the record's common fields into a->cb, a->xb
+ * and a->nv (skip: values left out), then the head of the stored value
+ * into a->vb.  1 when the record is not stored (a reject, kept; or a person
+ * erased at their request, listed in a->suppressed), 0 to go on, or an
+ * NV_E code. */
+static inline int
+map_record(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
+           uint64_t lineno, const struct nv_buf *k, struct nv_apply_ctx *a,
+           struct nv_apply_stats *st, struct nv_map_skipped *skip)
+{
+    const struct nv_rec *rec = a->rec;
+    char reason[400];
+    int r;
+
+    nv_buf_reset(&a->cb);
+    nv_buf_reset(&a->xb);
+    r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
+                         a->nv, skip, reason, sizeof(reason));
+    if (r == NV_EFORMAT) {
+        st->rejected++;
+        return (r = put_reject(txn, s, k, m, lineno, reason)) < 0 ? r : 1;
+    }
+    if (r < 0)
+        return r;
+    /* a person erased at their request does not come back */
+    if (a->gkey != NULL && a->gdb != NULL) {
+        const char *ke, *ks, *kk;
+        if (nv_hstore_key_split((char *)k->data, k->len, &ke, &ks, &kk) == 0 &&
+            nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, kk)) {
+            st->suppressed++;
+            if (a->suppressed == NULL)
+                a->suppressed = json_array();
+            json_array_append_new(a->suppressed, json_pack("[s,s]", ks, kk));
+            return 1;
+        }
+    }
+    if ((r = nv_buf_adds(&a->vb, "{\"c\":")) < 0 ||
+        (r = nv_buf_add(&a->vb, a->cb.data, a->cb.len)) < 0 ||
+        (r = nv_buf_adds(&a->vb, ",\"fields\":")) < 0)
+        return r;
+    return 0;
+}
+
+/* The rest of the stored value in a->vb, after its head: the source fields
+ * as they came, then the mapping's commit, the seq and the extensions. */
+static inline int
+record_tail(struct nv_apply_ctx *a, const struct nv_manifest *m)
+{
+    const struct nv_rec *rec = a->rec;
+    int r;
+
+    if ((r = nv_buf_add(&a->vb, rec->fields_raw, rec->fields_raw_len)) < 0)
+        return r;
+    if (a->map != NULL)
+        r = nv_buf_addf(&a->vb, ",\"map\":\"%s\",\"seq\":%llu,\"x\":", a->map_commit,
+                        (unsigned long long)m->seq);
+    else
+        r = nv_buf_addf(&a->vb, ",\"seq\":%llu}", (unsigned long long)m->seq);
+    if (r == 0 && a->map != NULL && ((r = nv_buf_add(&a->vb, a->xb.data, a->xb.len)) < 0 ||
+                                     (r = nv_buf_adds(&a->vb, "}")) < 0))
+        return r;
+    return r;
+}
+
+/* a->vb stored under k in records; the version it replaces goes to golden
+ * first (what changed decides the updates). */
+static inline int
+put_record(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
+           struct nv_apply_ctx *a)
+{
+    MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data }, ov;
+    int rc;
+
+    if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
+        nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
+    rc = mdb_put(txn, s->records, &kv, &vv, 0);
+    return rc != 0 ? nv_hmdb_fail(rc, "cannot write a record") : 0;
+}
+
+/* An upsert: mapped when the entity has a mapping (else stored unmapped),
+ * stored, its reject cleared, its values left out noted, the links told. */
+static inline int
+apply_upsert(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
+             uint64_t lineno, const struct nv_buf *k, struct nv_apply_ctx *a,
+             struct nv_apply_stats *st)
+{
+    struct nv_map_skipped skip;
+    int r;
+
+    skip.n = 0;
+    note_rec_columns(a, a->rec);
+    nv_buf_reset(&a->vb);
+    if (a->map != NULL) {
+        if ((r = map_record(txn, s, m, lineno, k, a, st, &skip)) != 0)
+            return r < 0 ? r : 0;
+    } else {
+        st->unmapped++;
+        if ((r = nv_buf_adds(&a->vb, "{\"fields\":")) < 0)
+            return r;
+    }
+    if ((r = record_tail(a, m)) < 0 || (r = put_record(txn, s, k, a)) < 0)
+        return r;
+    if ((r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
+        (r = put_unnorm(txn, s, k, m, lineno, &skip)) == 0) {
+        st->upserts++;
+        st->unnormalised += skip.n;
+    }
+    if (r == 0 && a->links != NULL && a->map != NULL && a->nv != NULL)
+        r = link_person(a, k);
+    return r;
+}
+
 static int
 apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
            const char *line, size_t len, uint64_t lineno, struct nv_buf *k,
@@ -192,11 +367,8 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     struct nv_rec *rec = a->rec;
     json_t *keep = NULL;
     const char *why = NULL, *src;
-    char reason[400];
-    struct nv_map_skipped skip;
     int r = 0;
 
-    skip.n = 0;
     if (nv_rec_parse(line, len, rec, &a->scratch) < 0 &&
         (r = slow_parse(line, len, &keep, rec, &a->raw, &why)) < 0)
         goto out;
@@ -211,122 +383,19 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
                                                     : "a change record without an op";
     if (why == NULL && nv_hstore_key3(k, m->sender, src, rec->key.s) < 0)
         why = "a record key over the store's 500-byte limit";
-    if (why != NULL) {
-        char tag[48];
-        st->rejected++;
-        snprintf(tag, sizeof(tag), "\x01%llu:%llu", (unsigned long long)m->seq,
-                 (unsigned long long)lineno);
-        if ((r = nv_hstore_key3(k, m->sender, "", tag)) == 0)
-            r = put_reject(txn, s, k, m, lineno, why);
-        goto out;
-    }
-    if (m->kind == NV_KIND_ACKS) {
-        json_t *v;
-        if (strcmp(rec->op.s, "ack") != 0 || rec->order.s == NULL || rec->outcome.s == NULL) {
-            st->rejected++;
-            r = put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
-                           "order or an outcome");
-            goto out;
-        }
-        if (nv_hstore_key3(k, m->sender, rec->order.s, rec->key.s) < 0) {
-            st->rejected++;
-            goto out;
-        }
-        v = json_pack("{s:s,s:s?,s:I}", "outcome", rec->outcome.s, "reason",
-                      rec->reason.s, "seq", (json_int_t)m->seq);
-        if (v == NULL) {
-            r = nv_fail(NV_ENOMEM, "out of memory");
-            goto out;
-        }
-        r = nv_hstore_put_json(txn, s->receipts, k, v);
-        json_decref(v);
-        st->acks += r == 0;
-        goto out;
-    }
-    if (strcmp(rec->op.s, "delete") == 0) {
-        if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
-            (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
-            (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
-            st->deletes++;
-        if (r == 0 && a->links != NULL)
-            r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
-        goto out;
-    }
-    if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {
+    if (why != NULL)
+        r = reject_keyless(txn, s, m, lineno, k, why, st);
+    else if (m->kind == NV_KIND_ACKS)
+        r = apply_ack(txn, s, m, lineno, k, rec, st);
+    else if (strcmp(rec->op.s, "delete") == 0)
+        r = apply_delete(txn, s, k, a, st);
+    else if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {
         st->rejected++;
         r = put_reject(txn, s, k, m, lineno, strcmp(rec->op.s, "upsert") != 0
                                                  ? "unknown op (upsert or delete)"
                                                  : "an upsert without fields");
-        goto out;
-    }
-    note_rec_columns(a, rec);
-    nv_buf_reset(&a->vb);
-    if (a->map != NULL) {
-        nv_buf_reset(&a->cb);
-        nv_buf_reset(&a->xb);
-        r = nv_mapping_apply(a->map, rec->name, rec->value, rec->nfields, &a->cb, &a->xb,
-                             a->nv, &skip, reason, sizeof(reason));
-        if (r == NV_EFORMAT) {
-            st->rejected++;
-            r = put_reject(txn, s, k, m, lineno, reason);
-            goto out;
-        }
-        if (r < 0)
-            goto out;
-        /* a person erased at their request does not come back */
-        if (a->gkey != NULL && a->gdb != NULL) {
-            const char *ke, *ks, *kk;
-            if (nv_hstore_key_split((char *)k->data, k->len, &ke, &ks, &kk) == 0 &&
-                nv_gdpr_suppressed(txn, a->gdb, a->gkey, a->nv, m->sender, kk)) {
-                st->suppressed++;
-                if (a->suppressed == NULL)
-                    a->suppressed = json_array();
-                json_array_append_new(a->suppressed, json_pack("[s,s]", ks, kk));
-                r = 0;
-                goto out;
-            }
-        }
-        if ((r = nv_buf_adds(&a->vb, "{\"c\":")) < 0 ||
-            (r = nv_buf_add(&a->vb, a->cb.data, a->cb.len)) < 0 ||
-            (r = nv_buf_adds(&a->vb, ",\"fields\":")) < 0)
-            goto out;
-    } else {
-        st->unmapped++;
-        if ((r = nv_buf_adds(&a->vb, "{\"fields\":")) < 0)
-            goto out;
-    }
-    /* the source fields as they came, then the rest */
-    if ((r = nv_buf_add(&a->vb, rec->fields_raw, rec->fields_raw_len)) < 0)
-        goto out;
-    if (a->map != NULL)
-        r = nv_buf_addf(&a->vb, ",\"map\":\"%s\",\"seq\":%llu,\"x\":", a->map_commit,
-                        (unsigned long long)m->seq);
-    else
-        r = nv_buf_addf(&a->vb, ",\"seq\":%llu}", (unsigned long long)m->seq);
-    if (r == 0 && a->map != NULL && ((r = nv_buf_add(&a->vb, a->xb.data, a->xb.len)) < 0 ||
-                                     (r = nv_buf_adds(&a->vb, "}")) < 0))
-        goto out;
-    if (r < 0)
-        goto out;
-    {
-        MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data }, ov;
-        int rc;
-        /* the version it replaces: what changed decides the updates */
-        if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
-            nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
-        rc = mdb_put(txn, s->records, &kv, &vv, 0);
-        if (rc != 0) {
-            r = nv_hmdb_fail(rc, "cannot write a record");
-            goto out;
-        }
-    }
-    if ((r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
-        (r = put_unnorm(txn, s, k, m, lineno, &skip)) == 0) {
-        st->upserts++;
-        st->unnormalised += skip.n;
-    }
-    if (r == 0 && a->links != NULL && a->map != NULL && a->nv != NULL)
-        r = link_person(a, k);
+    } else
+        r = apply_upsert(txn, s, m, lineno, k, a, st);
 out:
     json_decref(keep);
     return r;

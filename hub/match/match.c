@@ -2942,6 +2942,113 @@ listed(uint64_t code, float score, const struct match_model *mo, const struct ma
            score >= mo->link;
 }
 
+/* Term frequencies over the batch (MATCH_TF): counted over every record,
+ * applied to each, and turned into the model's frequency weights.  *tf is
+ * the caller's to free. */
+static int
+batch_tf(struct match_rec *recs, size_t n, struct match_tf **tf, struct match_model *model)
+{
+    int r;
+
+    if ((r = match_tf_new(tf)) < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if ((r = match_tf_add(*tf, &recs[i])) < 0)
+            return r;
+    for (size_t i = 0; i < n; i++)
+        match_tf_apply(*tf, &recs[i]);
+    match_tf_to_model(*tf, model);
+    return 0;
+}
+
+/* The rules in force, into eo->rules: those the data do not refute (the
+ * twins test over the candidate pairs' codes, unless the rules are fixed or
+ * there is no EM). */
+static void
+batch_rules(const uint64_t *codes, size_t np, const struct match_opts *o,
+            struct match_model *model, struct match_opts *eo)
+{
+    if (!(o->flags & (MATCH_NO_EM | MATCH_RULES_FIXED)) && (o->rules & MATCH_RULE_TWINS)) {
+        struct match_cmp c;
+
+        memset(&model->twins, 0, sizeof(model->twins));
+        for (size_t k = 0; k < np; k++) {
+            cmp_of(codes[k], &c);
+            match_twins_add(&model->twins, &c);
+        }
+        if (match_twins_done(&model->twins))
+            model->lifted |= MATCH_RULE_TWINS;
+        else
+            model->lifted &= ~(unsigned)MATCH_RULE_TWINS;
+    }
+    if (!(o->flags & MATCH_RULES_FIXED))
+        eo->rules = match_model_rules(model, o->rules);
+}
+
+/* The model's weights fitted by EM over the candidate pairs' codes (unless
+ * MATCH_NO_EM), u first estimated from random pairs when asked. */
+static int
+batch_fit(struct match_rec *recs, size_t n, const uint64_t *ent, uint64_t *codes, size_t np,
+          const struct match_opts *eo, struct match_model *model)
+{
+    struct match_model prior;
+
+    if ((eo->flags & MATCH_NO_EM) || np == 0)
+        return 0;
+    prior = *model;
+    if (eo->u_samples > 0) {
+        sample_u(recs, n, eo, ent, &prior);
+        /* u kept as given: the random pairs' u, not a previous fit's */
+        if (eo->flags & MATCH_FIX_U)
+            memcpy(model->em_u, prior.em_u, sizeof(model->em_u));
+    }
+    return fit(codes, np, eo, model, &prior);
+}
+
+/* Each record's cluster id in cluster[]: the smallest member of its
+ * cluster (members are listed from the root). */
+static void
+batch_cluster_ids(struct clusters *cl, size_t n, uint32_t *cluster)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t root = find(cl, (uint32_t)i), lo = root;
+
+        if (root != i)
+            continue;
+        for (uint32_t x = root; x != UINT32_MAX; x = cl->next[x])
+            lo = x < lo ? x : lo;
+        for (uint32_t x = root; x != UINT32_MAX; x = cl->next[x])
+            cluster[x] = lo;
+    }
+}
+
+/* The pairs listed (listed()) into res->pairs, each with its status:
+ * linked when in one cluster, else for review or apart; counts them. */
+static void
+batch_list_pairs(const uint64_t *pairs, const uint64_t *codes, const float *score, size_t np,
+                 const struct match_model *model, const struct match_opts *eo,
+                 struct match_result *res)
+{
+    for (size_t k = 0; k < np; k++) {
+        struct match_pair *p;
+        uint32_t a = (uint32_t)(pairs[k] >> 32), b = (uint32_t)(pairs[k] & 0xFFFFFFFF);
+
+        if (!listed(codes[k], score[k], model, eo))
+            continue;
+        p = &res->pairs[res->npairs++];
+        p->a = a;
+        p->b = b;
+        p->score = score[k];
+        cmp_of(codes[k], &p->cmp);
+        if (res->cluster[a] == res->cluster[b])
+            p->status = MATCH_LINK, res->nlinks++;
+        else if (reviewable(codes[k], score[k], model, eo))
+            p->status = MATCH_REVIEW, res->nreviews++;
+        else
+            p->status = MATCH_APART;
+    }
+}
+
 int
 match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
             struct match_model *mo, struct match_result *out)
@@ -2970,16 +3077,8 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
         goto nomem;
     for (size_t i = 0; i < n; i++)
         ent[i] = entity_hash(&recs[i]);
-    if (o->flags & MATCH_TF) {
-        if ((r = match_tf_new(&tf)) < 0)
-            goto out;
-        for (size_t i = 0; i < n; i++)
-            if ((r = match_tf_add(tf, &recs[i])) < 0)
-                goto out;
-        for (size_t i = 0; i < n; i++)
-            match_tf_apply(tf, &recs[i]);
-        match_tf_to_model(tf, &model);
-    }
+    if ((o->flags & MATCH_TF) && (r = batch_tf(recs, n, &tf, &model)) < 0)
+        goto out;
     if ((r = block(recs, n, o, ent, &pairs, &res.nkeys_skipped, res.kind_pairs)) < 0)
         goto out;
     np = res.ncandidates = pairs.n;
@@ -2995,36 +3094,10 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
     res.seconds[1] = t1 - t0;
     t0 = t1;
 
-    /* the rules in force: those the data do not refute (the twins test) */
     eo = *o;
-    if (!(o->flags & (MATCH_NO_EM | MATCH_RULES_FIXED)) && (o->rules & MATCH_RULE_TWINS)) {
-        struct match_cmp c;
-
-        memset(&model.twins, 0, sizeof(model.twins));
-        for (size_t k = 0; k < np; k++) {
-            cmp_of(codes[k], &c);
-            match_twins_add(&model.twins, &c);
-        }
-        if (match_twins_done(&model.twins))
-            model.lifted |= MATCH_RULE_TWINS;
-        else
-            model.lifted &= ~(unsigned)MATCH_RULE_TWINS;
-    }
-    if (!(o->flags & MATCH_RULES_FIXED))
-        eo.rules = match_model_rules(&model, o->rules);
-
-    if (!(eo.flags & MATCH_NO_EM) && np > 0) {
-        struct match_model prior = model;
-
-        if (o->u_samples > 0) {
-            sample_u(recs, n, &eo, ent, &prior);
-            /* u kept as given: the random pairs' u, not a previous fit's */
-            if (eo.flags & MATCH_FIX_U)
-                memcpy(model.em_u, prior.em_u, sizeof(model.em_u));
-        }
-        if ((r = fit(codes, np, &eo, &model, &prior)) < 0)
-            goto out;
-    }
+    batch_rules(codes, np, o, &model, &eo);
+    if ((r = batch_fit(recs, n, ent, codes, np, &eo, &model)) < 0)
+        goto out;
     t1 = now();
     res.seconds[2] = t1 - t0;
     t0 = t1;
@@ -3042,35 +3115,8 @@ match_batch(struct match_rec *recs, size_t n, const struct match_opts *o,
         goto nomem;
     if ((r = cluster(recs, n, pairs.v, codes, score, np, ent, &eo, &model, &cl)) < 0)
         goto out;
-    /* cluster id: the smallest member (members are listed from the root) */
-    for (size_t i = 0; i < n; i++) {
-        uint32_t root = find(&cl, (uint32_t)i), lo = root;
-
-        if (root != i)
-            continue;
-        for (uint32_t x = root; x != UINT32_MAX; x = cl.next[x])
-            lo = x < lo ? x : lo;
-        for (uint32_t x = root; x != UINT32_MAX; x = cl.next[x])
-            res.cluster[x] = lo;
-    }
-    for (size_t k = 0; k < np; k++) {
-        struct match_pair *p;
-        uint32_t a = (uint32_t)(pairs.v[k] >> 32), b = (uint32_t)(pairs.v[k] & 0xFFFFFFFF);
-
-        if (!listed(codes[k], score[k], &model, &eo))
-            continue;
-        p = &res.pairs[res.npairs++];
-        p->a = a;
-        p->b = b;
-        p->score = score[k];
-        cmp_of(codes[k], &p->cmp);
-        if (res.cluster[a] == res.cluster[b])
-            p->status = MATCH_LINK, res.nlinks++;
-        else if (reviewable(codes[k], score[k], &model, &eo))
-            p->status = MATCH_REVIEW, res.nreviews++;
-        else
-            p->status = MATCH_APART;
-    }
+    batch_cluster_ids(&cl, n, res.cluster);
+    batch_list_pairs(pairs.v, codes, score, np, &model, &eo, &res);
     res.seconds[3] = now() - t0;
     *mo = model;
     *out = res;

@@ -228,135 +228,200 @@ pending_free(struct pending *p)
     }
 }
 
+/* entity NAME: the entity the mapping is for (entity: the one expected, or
+ * NULL). */
+static int
+dir_entity(struct nv_mapping *m, struct line_toks *t, int ln, const char *entity,
+           int *have_entity)
+{
+    if (t->n != 2)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'entity' takes one name", ln);
+    if (*have_entity)
+        return nv_fail(NV_EFORMAT, "mapping line %d: a second 'entity' line", ln);
+    if (!nv_name_valid(t->tok[1]))
+        return nv_fail(NV_EFORMAT, "mapping line %d: '%s' is not a valid entity "
+                       "name", ln, t->tok[1]);
+    if (entity != NULL && strcmp(entity, t->tok[1]) != 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: this mapping is for entity "
+                       "'%s', not '%s'", ln, t->tok[1], entity);
+    snprintf(m->entity, sizeof(m->entity), "%s", t->tok[1]);
+    *have_entity = 1;
+    return 0;
+}
+
+/* key COLUMN...: the columns that make the record key, all on one line. */
+static int
+dir_key(struct nv_mapping *m, struct line_toks *t, int ln)
+{
+    int r;
+
+    if (t->n < 2)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'key' needs a column", ln);
+    if (m->nkey > 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: a second 'key' line (list "
+                       "every key column on one line)", ln);
+    m->key = calloc(t->n - 1, sizeof(char *));
+    if (m->key == NULL)
+        abort();
+    for (size_t i = 1; i < t->n; i++) {
+        if ((r = add_column(m, t->tok[i], NV_ROLE_KEY, -1, NULL, ln)) < 0)
+            return r;
+        m->key[m->nkey++] = xstrdup(t->tok[i]);
+    }
+    m->key_line = ln;
+    return 0;
+}
+
+/* field FIELD COLUMN...: the columns of one common field (several only for
+ * a multi-valued field or the address). */
+static int
+dir_field(struct nv_mapping *m, struct pending *p, struct line_toks *t, int ln)
+{
+    int f, r;
+
+    if (t->n < 3)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'field' needs a field and a "
+                       "column", ln);
+    if ((f = nv_field_lookup(t->tok[1])) < 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: unknown field '%s' (fields: "
+                       "first_name last_name birth_name title email phone "
+                       "address postcode city country birth_date consent "
+                       "person_id created_at updated_at)", ln, t->tok[1]);
+    if (p->n[f] > 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' is already mapped "
+                       "on line %d", ln, t->tok[1], p->line[f]);
+    if (t->n > 3 && !nv_fields[f].multi && f != NV_F_ADDRESS)
+        return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' takes one column",
+                       ln, t->tok[1]);
+    p->names[f] = calloc(t->n - 2, sizeof(char *));
+    if (p->names[f] == NULL)
+        abort();
+    for (size_t i = 2; i < t->n; i++) {
+        if ((r = add_column(m, t->tok[i], NV_ROLE_FIELD, f, NULL, ln)) < 0)
+            return r;
+        p->names[f][p->n[f]++] = xstrdup(t->tok[i]);
+    }
+    p->line[f] = ln;
+    return 0;
+}
+
+/* ext NAME COLUMN: a column kept as the extension field NAME. */
+static int
+dir_ext(struct nv_mapping *m, struct line_toks *t, int ln)
+{
+    int r;
+
+    if (t->n != 3)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'ext' takes a name and one "
+                       "column", ln);
+    if (!valid_ext_name(t->tok[1]))
+        return nv_fail(NV_EFORMAT, "mapping line %d: extension name '%s' must be "
+                       "1 to 64 of a-z, 0-9 and _", ln, t->tok[1]);
+    for (size_t i = 0; i < m->ncols; i++)
+        if (m->cols[i].ext != NULL && strcmp(m->cols[i].ext, t->tok[1]) == 0)
+            return nv_fail(NV_EFORMAT, "mapping line %d: extension '%s' is already "
+                           "defined on line %d", ln, t->tok[1], m->cols[i].line);
+    r = add_column(m, t->tok[2], NV_ROLE_EXT, -1, t->tok[1], ln);
+    return r < 0 ? r : 0;
+}
+
+/* ignore COLUMN...: columns left out. */
+static int
+dir_ignore(struct nv_mapping *m, struct line_toks *t, int ln)
+{
+    int r;
+
+    if (t->n < 2)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'ignore' needs a column", ln);
+    for (size_t i = 1; i < t->n; i++)
+        if ((r = add_column(m, t->tok[i], NV_ROLE_IGNORE, -1, NULL, ln)) < 0)
+            return r;
+    return 0;
+}
+
+/* inverse FIELD COLUMN: the column updates of FIELD go back to. */
+static int
+dir_inverse(struct pending *p, struct line_toks *t, int ln)
+{
+    int f;
+
+    if (t->n != 3)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'inverse' takes a field and "
+                       "one column", ln);
+    if ((f = nv_field_lookup(t->tok[1])) < 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: unknown field '%s'", ln,
+                       t->tok[1]);
+    if (p->inverse[f] != NULL)
+        return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' has a second "
+                       "inverse", ln, t->tok[1]);
+    p->inverse[f] = xstrdup(t->tok[2]);
+    p->inverse_line[f] = ln;
+    return 0;
+}
+
+/* match FIELD...: optional matching criteria turned on. */
+static int
+dir_match(struct nv_mapping *m, struct line_toks *t, int ln)
+{
+    int f;
+
+    if (t->n < 2)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'match' needs a field", ln);
+    for (size_t i = 1; i < t->n; i++) {
+        f = nv_field_lookup(t->tok[i]);
+        if (f != NV_F_BIRTH_DATE && f != NV_F_PERSON_ID && f != NV_F_ADDRESS &&
+            f != NV_F_CITY)
+            return nv_fail(NV_EFORMAT, "mapping line %d: '%s' cannot be added as a "
+                           "matching criterion (birth_date, person_id, address, "
+                           "city)", ln, t->tok[i]);
+        m->match[f] = 1;
+    }
+    return 0;
+}
+
+/* country CODE: the country of numbers and postcodes without one. */
+static int
+dir_country(struct nv_mapping *m, struct line_toks *t, int ln)
+{
+    struct nv_buf b = NV_BUF_INIT;
+    int r;
+
+    if (t->n != 2)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'country' takes one code", ln);
+    r = nv_norm_country(t->tok[1], strlen(t->tok[1]), &b);
+    if (r < 0 || b.len != 2) {
+        nv_buf_release(&b);
+        return nv_fail(NV_EFORMAT, "mapping line %d: unknown country '%s'", ln,
+                       t->tok[1]);
+    }
+    memcpy(m->country, b.data, 3);
+    nv_buf_release(&b);
+    return 0;
+}
+
+/* One directive line t (line ln) of a mapping, into m and p. */
 static int
 directive(struct nv_mapping *m, struct pending *p, struct line_toks *t, int ln,
           const char *entity, int *have_entity)
 {
     const char *d = t->tok[0];
-    int f, r;
 
-    if (strcmp(d, "entity") == 0) {
-        if (t->n != 2)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'entity' takes one name", ln);
-        if (*have_entity)
-            return nv_fail(NV_EFORMAT, "mapping line %d: a second 'entity' line", ln);
-        if (!nv_name_valid(t->tok[1]))
-            return nv_fail(NV_EFORMAT, "mapping line %d: '%s' is not a valid entity "
-                           "name", ln, t->tok[1]);
-        if (entity != NULL && strcmp(entity, t->tok[1]) != 0)
-            return nv_fail(NV_EFORMAT, "mapping line %d: this mapping is for entity "
-                           "'%s', not '%s'", ln, t->tok[1], entity);
-        snprintf(m->entity, sizeof(m->entity), "%s", t->tok[1]);
-        *have_entity = 1;
-        return 0;
-    }
-    if (strcmp(d, "key") == 0) {
-        if (t->n < 2)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'key' needs a column", ln);
-        if (m->nkey > 0)
-            return nv_fail(NV_EFORMAT, "mapping line %d: a second 'key' line (list "
-                           "every key column on one line)", ln);
-        m->key = calloc(t->n - 1, sizeof(char *));
-        if (m->key == NULL)
-            abort();
-        for (size_t i = 1; i < t->n; i++) {
-            if ((r = add_column(m, t->tok[i], NV_ROLE_KEY, -1, NULL, ln)) < 0)
-                return r;
-            m->key[m->nkey++] = xstrdup(t->tok[i]);
-        }
-        m->key_line = ln;
-        return 0;
-    }
-    if (strcmp(d, "field") == 0) {
-        if (t->n < 3)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'field' needs a field and a "
-                           "column", ln);
-        if ((f = nv_field_lookup(t->tok[1])) < 0)
-            return nv_fail(NV_EFORMAT, "mapping line %d: unknown field '%s' (fields: "
-                           "first_name last_name birth_name title email phone "
-                           "address postcode city country birth_date consent "
-                           "person_id created_at updated_at)", ln, t->tok[1]);
-        if (p->n[f] > 0)
-            return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' is already mapped "
-                           "on line %d", ln, t->tok[1], p->line[f]);
-        if (t->n > 3 && !nv_fields[f].multi && f != NV_F_ADDRESS)
-            return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' takes one column",
-                           ln, t->tok[1]);
-        p->names[f] = calloc(t->n - 2, sizeof(char *));
-        if (p->names[f] == NULL)
-            abort();
-        for (size_t i = 2; i < t->n; i++) {
-            if ((r = add_column(m, t->tok[i], NV_ROLE_FIELD, f, NULL, ln)) < 0)
-                return r;
-            p->names[f][p->n[f]++] = xstrdup(t->tok[i]);
-        }
-        p->line[f] = ln;
-        return 0;
-    }
-    if (strcmp(d, "ext") == 0) {
-        if (t->n != 3)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'ext' takes a name and one "
-                           "column", ln);
-        if (!valid_ext_name(t->tok[1]))
-            return nv_fail(NV_EFORMAT, "mapping line %d: extension name '%s' must be "
-                           "1 to 64 of a-z, 0-9 and _", ln, t->tok[1]);
-        for (size_t i = 0; i < m->ncols; i++)
-            if (m->cols[i].ext != NULL && strcmp(m->cols[i].ext, t->tok[1]) == 0)
-                return nv_fail(NV_EFORMAT, "mapping line %d: extension '%s' is already "
-                               "defined on line %d", ln, t->tok[1], m->cols[i].line);
-        r = add_column(m, t->tok[2], NV_ROLE_EXT, -1, t->tok[1], ln);
-        return r < 0 ? r : 0;
-    }
-    if (strcmp(d, "ignore") == 0) {
-        if (t->n < 2)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'ignore' needs a column", ln);
-        for (size_t i = 1; i < t->n; i++)
-            if ((r = add_column(m, t->tok[i], NV_ROLE_IGNORE, -1, NULL, ln)) < 0)
-                return r;
-        return 0;
-    }
-    if (strcmp(d, "inverse") == 0) {
-        if (t->n != 3)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'inverse' takes a field and "
-                           "one column", ln);
-        if ((f = nv_field_lookup(t->tok[1])) < 0)
-            return nv_fail(NV_EFORMAT, "mapping line %d: unknown field '%s'", ln,
-                           t->tok[1]);
-        if (p->inverse[f] != NULL)
-            return nv_fail(NV_EFORMAT, "mapping line %d: field '%s' has a second "
-                           "inverse", ln, t->tok[1]);
-        p->inverse[f] = xstrdup(t->tok[2]);
-        p->inverse_line[f] = ln;
-        return 0;
-    }
-    if (strcmp(d, "match") == 0) {
-        if (t->n < 2)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'match' needs a field", ln);
-        for (size_t i = 1; i < t->n; i++) {
-            f = nv_field_lookup(t->tok[i]);
-            if (f != NV_F_BIRTH_DATE && f != NV_F_PERSON_ID && f != NV_F_ADDRESS &&
-                f != NV_F_CITY)
-                return nv_fail(NV_EFORMAT, "mapping line %d: '%s' cannot be added as a "
-                               "matching criterion (birth_date, person_id, address, "
-                               "city)", ln, t->tok[i]);
-            m->match[f] = 1;
-        }
-        return 0;
-    }
-    if (strcmp(d, "country") == 0) {
-        struct nv_buf b = NV_BUF_INIT;
-        if (t->n != 2)
-            return nv_fail(NV_EFORMAT, "mapping line %d: 'country' takes one code", ln);
-        r = nv_norm_country(t->tok[1], strlen(t->tok[1]), &b);
-        if (r < 0 || b.len != 2) {
-            nv_buf_release(&b);
-            return nv_fail(NV_EFORMAT, "mapping line %d: unknown country '%s'", ln,
-                           t->tok[1]);
-        }
-        memcpy(m->country, b.data, 3);
-        nv_buf_release(&b);
-        return 0;
-    }
+    if (strcmp(d, "entity") == 0)
+        return dir_entity(m, t, ln, entity, have_entity);
+    if (strcmp(d, "key") == 0)
+        return dir_key(m, t, ln);
+    if (strcmp(d, "field") == 0)
+        return dir_field(m, p, t, ln);
+    if (strcmp(d, "ext") == 0)
+        return dir_ext(m, t, ln);
+    if (strcmp(d, "ignore") == 0)
+        return dir_ignore(m, t, ln);
+    if (strcmp(d, "inverse") == 0)
+        return dir_inverse(p, t, ln);
+    if (strcmp(d, "match") == 0)
+        return dir_match(m, t, ln);
+    if (strcmp(d, "country") == 0)
+        return dir_country(m, t, ln);
     if (strcmp(d, "nova-mapping") == 0)
         return nv_fail(NV_EFORMAT, "mapping line %d: a second 'nova-mapping' line", ln);
     return nv_fail(NV_EFORMAT, "mapping line %d: unknown directive '%s' (entity key "
@@ -789,22 +854,215 @@ bad_value(struct nv_map_skipped *skip, int r, const char *col, const char *field
     return 0;
 }
 
+/* One record being mapped by nv_mapping_apply: the source values by
+ * mapping column, the record's country, the outputs and their first-member
+ * flags, and the two scratch buffers every step reuses (no allocation of
+ * its own: the steps below are static and inlined). */
+struct apply {
+    const struct nv_mapping *m;
+    const char *vals[NV_MAP_MAX_COLUMNS];
+    size_t lens[NV_MAP_MAX_COLUMNS];
+    const char *country;
+    struct nv_buf *c, *x, nb, ob;
+    int cfirst, xfirst;
+    struct nv_norm_values *nv;
+    struct nv_map_skipped *skip;
+    char *reason;
+    size_t n;
+};
+
+/* Each source field into a->vals and a->lens by mapping column; refuses
+ * (a->reason, NV_EFORMAT) a column not in the mapping, a value over its
+ * limit or with characters the agent could not decode.  Extension values
+ * go to a->x as they come. */
+static inline int
+apply_columns(struct apply *a, const struct nv_rec_str *names,
+              const struct nv_rec_str *values, size_t nfields)
+{
+    const struct nv_mapping *m = a->m;
+    int r;
+
+    for (size_t fi = 0; fi < nfields; fi++) {
+        const char *name = names[fi].s;
+        int i = nv_mapping_find(m, name);
+        size_t len = values[fi].n;
+        if (i < 0) {
+            snprintf(a->reason, a->n, "column '%.100s' is not in the mapping", name);
+            return NV_EFORMAT;
+        }
+        if (m->cols[i].role == NV_ROLE_FIELD && len > NV_NORM_MAX_BYTES) {
+            snprintf(a->reason, a->n, "column '%.100s' (%s): value of %zu bytes, over the "
+                     "%d-byte limit", name, nv_fields[m->cols[i].field].name, len,
+                     NV_NORM_MAX_BYTES);
+            return NV_EFORMAT;
+        }
+        if (m->cols[i].role == NV_ROLE_EXT && len > NV_MAP_EXT_MAX_BYTES) {
+            snprintf(a->reason, a->n, "column '%.100s' (extension %s): value of %zu bytes, "
+                     "over the %d-byte limit", name, m->cols[i].ext, len,
+                     NV_MAP_EXT_MAX_BYTES);
+            return NV_EFORMAT;
+        }
+        a->vals[i] = values[fi].s;
+        a->lens[i] = len;
+        if ((m->cols[i].role == NV_ROLE_FIELD || m->cols[i].role == NV_ROLE_EXT) &&
+            undecodable(a->vals[i], len)) {
+            snprintf(a->reason, a->n, "column '%.100s': characters the agent could not "
+                     "decode (check the export's encoding)", name);
+            return NV_EFORMAT;
+        }
+        if (m->cols[i].role == NV_ROLE_EXT && !blank(a->vals[i], len) &&
+            ((r = jkey(a->x, &a->xfirst, m->cols[i].ext)) < 0 ||
+             (r = jstr(a->x, a->vals[i], len)) < 0))
+            return r;
+    }
+    return 0;
+}
+
+/* The record's country, first: postal codes depend on it.  a->country
+ * stays the mapping's default unless the record gives one that parses
+ * (cbuf holds it).  Without skip, a country that does not parse rejects the
+ * record; with skip it is counted later, with the other fields. */
+static inline int
+apply_country(struct apply *a, char cbuf[3])
+{
+    const struct nv_mapping *m = a->m;
+    size_t ci;
+    int r;
+
+    a->country = m->country;
+    if (m->nfcols[NV_F_COUNTRY] == 0)
+        return 0;
+    ci = m->fcols[NV_F_COUNTRY][0];
+    if (a->vals[ci] == NULL || blank(a->vals[ci], a->lens[ci]))
+        return 0;
+    if ((r = nv_norm_country(a->vals[ci], a->lens[ci], &a->nb)) < 0) {
+        if (a->skip == NULL || r != NV_EFORMAT) {
+            (void)bad_value(NULL, r, m->cols[ci].name, "country", a->reason, a->n);
+            return r;
+        }
+    } else if (a->nb.len == 2) {
+        memcpy(cbuf, a->nb.data, 3);
+        a->country = cbuf;
+    }
+    return 0;
+}
+
+/* The values of common field f from its columns: the address's columns
+ * joined with ", " in a->ob; another field's values normalised (one that
+ * does not parse: bad_value), a single-valued field's written to a->c and
+ * a->nv at once, a multi-valued field's distinct ones NUL-separated in
+ * a->ob (*nvals of them). */
+static inline int
+apply_collect(struct apply *a, int f, size_t *nvals)
+{
+    const struct nv_mapping *m = a->m;
+    int r;
+
+    nv_buf_reset(&a->ob);
+    for (size_t k = 0; k < m->nfcols[f]; k++) {
+        size_t ci = m->fcols[f][k];
+        if (a->vals[ci] == NULL || blank(a->vals[ci], a->lens[ci]))
+            continue;
+        if (f == NV_F_ADDRESS) {
+            if ((a->ob.len > 0 && (r = nv_buf_adds(&a->ob, ", ")) < 0) ||
+                (r = nv_buf_add(&a->ob, a->vals[ci], a->lens[ci])) < 0)
+                return r;
+            continue;
+        }
+        nv_buf_reset(&a->nb);
+        if ((r = normalise(nv_fields[f].kind, a->vals[ci], a->lens[ci], a->country,
+                           &a->nb)) < 0) {
+            if ((r = bad_value(a->skip, r, m->cols[ci].name, nv_fields[f].name, a->reason,
+                               a->n)) < 0)
+                return r;
+            continue;
+        }
+        if (a->nb.len == 0)
+            continue;
+        if (!nv_fields[f].multi) {
+            if ((r = jkey(a->c, &a->cfirst, nv_fields[f].name)) < 0 ||
+                (r = f == NV_F_CONSENT ? nv_buf_add(a->c, a->nb.data, 1)
+                                       : jstr(a->c, (char *)a->nb.data, a->nb.len)) < 0 ||
+                (r = keep_value(a->nv, f, (char *)a->nb.data, a->nb.len)) < 0)
+                return r;
+            continue;
+        }
+        /* several values: the same one from two columns counts once */
+        if (*nvals > 0) {
+            size_t j, vl;
+            const char *p = (const char *)a->ob.data;
+            for (j = 0; j < *nvals; j++) {
+                vl = strlen(p);
+                if (vl == a->nb.len && memcmp(p, a->nb.data, vl) == 0)
+                    break;
+                p += vl + 1;
+            }
+            if (j < *nvals)
+                continue;
+        }
+        if ((r = nv_buf_add(&a->ob, a->nb.data, a->nb.len + 1)) < 0)
+            return r;
+        (*nvals)++;
+    }
+    return 0;
+}
+
+/* Field f's values collected in a->ob (apply_collect), to a->c and a->nv:
+ * the address normalised as text, a multi-valued field as an array. */
+static inline int
+apply_emit(struct apply *a, int f, size_t nvals)
+{
+    const char *p = (const char *)a->ob.data;
+    int r;
+
+    if (f == NV_F_ADDRESS && a->ob.len > 0) {
+        nv_buf_reset(&a->nb);
+        if ((r = norm_text((char *)a->ob.data, a->ob.len, &a->nb)) < 0)
+            return r;
+        if (a->nb.len > 0 && ((r = jkey(a->c, &a->cfirst, "address")) < 0 ||
+                              (r = jstr(a->c, (char *)a->nb.data, a->nb.len)) < 0 ||
+                              (r = keep_value(a->nv, f, (char *)a->nb.data, a->nb.len)) < 0))
+            return r;
+        return 0;
+    }
+    if (nvals == 0)
+        return 0;
+    if ((r = jkey(a->c, &a->cfirst, nv_fields[f].name)) < 0 ||
+        (r = nv_buf_add(a->c, "[", 1)) < 0)
+        return r;
+    for (size_t k = 0; k < nvals; k++) {
+        size_t vl = strlen(p);
+        if ((k > 0 && (r = nv_buf_add(a->c, ",", 1)) < 0) || (r = jstr(a->c, p, vl)) < 0 ||
+            (r = keep_value(a->nv, f, p, vl)) < 0)
+            return r;
+        p += vl + 1;
+    }
+    return nv_buf_add(a->c, "]", 1);
+}
+
 int
 nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
                  const struct nv_rec_str *values, size_t nfields, struct nv_buf *c,
                  struct nv_buf *x, struct nv_norm_values *nv, struct nv_map_skipped *skip,
                  char *reason, size_t n)
 {
-    const char *vals[NV_MAP_MAX_COLUMNS];
-    size_t lens[NV_MAP_MAX_COLUMNS];
-    struct nv_buf nb = NV_BUF_INIT, ob = NV_BUF_INIT;
+    struct apply a;
     size_t c0 = c->len, x0 = x->len;
-    const char *country;
     char cbuf[3];
-    int r = 0, cfirst = 1, xfirst = 1;
+    int r = 0;
 
+    a.m = m;
+    a.c = c;
+    a.x = x;
+    a.nb = (struct nv_buf)NV_BUF_INIT;
+    a.ob = (struct nv_buf)NV_BUF_INIT;
+    a.cfirst = a.xfirst = 1;
+    a.nv = nv;
+    a.skip = skip;
+    a.reason = reason;
+    a.n = n;
     for (size_t i = 0; i < m->ncols; i++)
-        vals[i] = NULL;
+        a.vals[i] = NULL;
     if (skip != NULL)
         skip->n = 0;
     if (nv != NULL) {
@@ -818,132 +1076,15 @@ nv_mapping_apply(const struct nv_mapping *m, const struct nv_rec_str *names,
         r = NV_EFORMAT;
         goto out;
     }
-    for (size_t fi = 0; fi < nfields; fi++) {
-        const char *name = names[fi].s;
-        int i = nv_mapping_find(m, name);
-        size_t len = values[fi].n;
-        if (i < 0) {
-            snprintf(reason, n, "column '%.100s' is not in the mapping", name);
-            r = NV_EFORMAT;
-            goto out;
-        }
-        if (m->cols[i].role == NV_ROLE_FIELD && len > NV_NORM_MAX_BYTES) {
-            snprintf(reason, n, "column '%.100s' (%s): value of %zu bytes, over the "
-                     "%d-byte limit", name, nv_fields[m->cols[i].field].name, len,
-                     NV_NORM_MAX_BYTES);
-            r = NV_EFORMAT;
-            goto out;
-        }
-        if (m->cols[i].role == NV_ROLE_EXT && len > NV_MAP_EXT_MAX_BYTES) {
-            snprintf(reason, n, "column '%.100s' (extension %s): value of %zu bytes, "
-                     "over the %d-byte limit", name, m->cols[i].ext, len,
-                     NV_MAP_EXT_MAX_BYTES);
-            r = NV_EFORMAT;
-            goto out;
-        }
-        vals[i] = values[fi].s;
-        lens[i] = len;
-        if ((m->cols[i].role == NV_ROLE_FIELD || m->cols[i].role == NV_ROLE_EXT) &&
-            undecodable(vals[i], len)) {
-            snprintf(reason, n, "column '%.100s': characters the agent could not decode "
-                     "(check the export's encoding)", name);
-            r = NV_EFORMAT;
-            goto out;
-        }
-        if (m->cols[i].role == NV_ROLE_EXT && !blank(vals[i], len) &&
-            ((r = jkey(x, &xfirst, m->cols[i].ext)) < 0 ||
-             (r = jstr(x, vals[i], len)) < 0))
-            goto out;
-    }
-    /* the country first: postal codes depend on it */
-    country = m->country;
-    if (m->nfcols[NV_F_COUNTRY] > 0) {
-        size_t ci = m->fcols[NV_F_COUNTRY][0];
-        if (vals[ci] != NULL && !blank(vals[ci], lens[ci])) {
-            if ((r = nv_norm_country(vals[ci], lens[ci], &nb)) < 0) {
-                /* with skip, counted once below with the other fields */
-                if (skip == NULL || r != NV_EFORMAT) {
-                    (void)bad_value(NULL, r, m->cols[ci].name, "country", reason, n);
-                    goto out;
-                }
-                r = 0;
-            } else if (nb.len == 2) {
-                memcpy(cbuf, nb.data, 3);
-                country = cbuf;
-            }
-        }
-    }
+    if ((r = apply_columns(&a, names, values, nfields)) < 0 ||
+        (r = apply_country(&a, cbuf)) < 0)
+        goto out;
     for (int f = 0; f < NV_F_COUNT; f++) {
-        size_t nvals = 0, k;
+        size_t nvals = 0;
         if (m->nfcols[f] == 0)
             continue;
-        nv_buf_reset(&ob);
-        for (k = 0; k < m->nfcols[f]; k++) {
-            size_t ci = m->fcols[f][k];
-            if (vals[ci] == NULL || blank(vals[ci], lens[ci]))
-                continue;
-            if (f == NV_F_ADDRESS) {
-                if ((ob.len > 0 && (r = nv_buf_adds(&ob, ", ")) < 0) ||
-                    (r = nv_buf_add(&ob, vals[ci], lens[ci])) < 0)
-                    goto out;
-                continue;
-            }
-            nv_buf_reset(&nb);
-            if ((r = normalise(nv_fields[f].kind, vals[ci], lens[ci], country, &nb)) < 0) {
-                if ((r = bad_value(skip, r, m->cols[ci].name, nv_fields[f].name, reason, n)) < 0)
-                    goto out;
-                continue;
-            }
-            if (nb.len == 0)
-                continue;
-            if (!nv_fields[f].multi) {
-                if ((r = jkey(c, &cfirst, nv_fields[f].name)) < 0 ||
-                    (r = f == NV_F_CONSENT ? nv_buf_add(c, nb.data, 1)
-                                           : jstr(c, (char *)nb.data, nb.len)) < 0 ||
-                    (r = keep_value(nv, f, (char *)nb.data, nb.len)) < 0)
-                    goto out;
-                continue;
-            }
-            /* several values: the same one from two columns counts once */
-            if (nvals > 0) {
-                size_t j, vl;
-                const char *p = (const char *)ob.data;
-                for (j = 0; j < nvals; j++) {
-                    vl = strlen(p);
-                    if (vl == nb.len && memcmp(p, nb.data, vl) == 0)
-                        break;
-                    p += vl + 1;
-                }
-                if (j < nvals)
-                    continue;
-            }
-            if ((r = nv_buf_add(&ob, nb.data, nb.len + 1)) < 0)
-                goto out;
-            nvals++;
-        }
-        if (f == NV_F_ADDRESS && ob.len > 0) {
-            nv_buf_reset(&nb);
-            if ((r = norm_text((char *)ob.data, ob.len, &nb)) < 0)
-                goto out;
-            if (nb.len > 0 && ((r = jkey(c, &cfirst, "address")) < 0 ||
-                               (r = jstr(c, (char *)nb.data, nb.len)) < 0 ||
-                               (r = keep_value(nv, f, (char *)nb.data, nb.len)) < 0))
-                goto out;
-        } else if (nvals > 0) {
-            const char *p = (const char *)ob.data;
-            if ((r = jkey(c, &cfirst, nv_fields[f].name)) < 0 ||
-                (r = nv_buf_add(c, "[", 1)) < 0)
-                goto out;
-            for (k = 0; k < nvals; k++) {
-                size_t vl = strlen(p);
-                if ((k > 0 && (r = nv_buf_add(c, ",", 1)) < 0) || (r = jstr(c, p, vl)) < 0 ||
-                    (r = keep_value(nv, f, p, vl)) < 0)
-                    goto out;
-                p += vl + 1;
-            }
-            if ((r = nv_buf_add(c, "]", 1)) < 0)
-                goto out;
-        }
+        if ((r = apply_collect(&a, f, &nvals)) < 0 || (r = apply_emit(&a, f, nvals)) < 0)
+            goto out;
     }
     if ((r = nv_buf_add(c, "}", 1)) < 0 || (r = nv_buf_add(x, "}", 1)) < 0)
         goto out;
@@ -958,8 +1099,8 @@ out:
         if (x->data != NULL)
             x->data[x0] = '\0';
     }
-    nv_buf_release(&nb);
-    nv_buf_release(&ob);
+    nv_buf_release(&a.nb);
+    nv_buf_release(&a.ob);
     return r;
 }
 

@@ -1078,159 +1078,172 @@ nasal_at(const char *w, size_t n, size_t k)
            (!is_vowel(w[k + 1]) && w[k + 1] != 'n' && w[k + 1] != 'm');
 }
 
+/* Doubled letters made single, then (in a word of 3 letters or more) a
+ * silent final s, t, x, d or z and a final e dropped; the new length. */
+static inline size_t
+phon_trim(char *w, size_t n)
+{
+    size_t i, j;
+
+    for (i = 0, j = 0; i < n; i++) /* doubled letters are single */
+        if (j == 0 || w[j - 1] != w[i])
+            w[j++] = w[i];
+    n = j;
+    if (n >= 3 && in_set(w[n - 1], "stxdz"))
+        n--;
+    if (n >= 3 && w[n - 1] == 'e')
+        n--;
+    return n;
+}
+
+/* The vowel rules: the code of the vowel or vowel group at w[i] (ai, ay,
+ * au, eau, ei, ey, eu, ou, oi, oy, and the nasals an, en, in, on, ain...)
+ * appended at o[*k]; returns the letters it takes. */
+static inline size_t
+phon_vowel(const char *w, size_t n, size_t i, char *o, size_t *k)
+{
+    char c = w[i], nx = i + 1 < n ? w[i + 1] : 0, nx2 = i + 2 < n ? w[i + 2] : 0;
+
+    switch (c) {
+    case 'a':
+        if (nx == 'i' || nx == 'y') {
+            o[(*k)++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
+            return nasal_at(w, n, i + 2) ? 3 : 2;
+        }
+        if (nx == 'u') {
+            o[(*k)++] = 'o';
+            return 2;
+        }
+        if (nasal_at(w, n, i + 1)) {
+            o[(*k)++] = 'A';
+            return 2;
+        }
+        o[(*k)++] = 'a';
+        return 1;
+    case 'e':
+        if (nx == 'a' && nx2 == 'u') {
+            o[(*k)++] = 'o';
+            return 3;
+        }
+        if (nx == 'i' || nx == 'y') {
+            o[(*k)++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
+            return nasal_at(w, n, i + 2) ? 3 : 2;
+        }
+        if (nx == 'u') {
+            o[(*k)++] = 'e';
+            return 2;
+        }
+        if (nasal_at(w, n, i + 1)) {
+            o[(*k)++] = 'A';
+            return 2;
+        }
+        o[(*k)++] = 'e';
+        return 1;
+    case 'o':
+        if (nx == 'u') {
+            o[(*k)++] = 'u';
+            return 2;
+        }
+        if (nx == 'i' || nx == 'y') {
+            o[(*k)++] = 'W';
+            return 2;
+        }
+        if (nasal_at(w, n, i + 1)) {
+            o[(*k)++] = 'O';
+            return 2;
+        }
+        o[(*k)++] = 'o';
+        return 1;
+    default: /* i, y, u */
+        if (nasal_at(w, n, i + 1)) {
+            o[(*k)++] = 'I';
+            return 2;
+        }
+        o[(*k)++] = c == 'u' ? 'u' : 'i';
+        return 1;
+    }
+}
+
+/* The consonant rules: the code of the consonant or group at w[i] (bv, ch,
+ * ck, c before e/i/y, gu, gn, g before e/i/y, h silent, ph, qu, sch, sh,
+ * z, w, x as ks) appended at o[*k]; returns the letters it takes. */
+static inline size_t
+phon_consonant(const char *w, size_t n, size_t i, char *o, size_t *k)
+{
+    char c = w[i], nx = i + 1 < n ? w[i + 1] : 0, nx2 = i + 2 < n ? w[i + 2] : 0;
+
+    switch (c) {
+    case 'b':
+        if (nx != 'v')
+            o[(*k)++] = 'b';
+        return 1;
+    case 'c':
+        if (nx == 'h') {
+            o[(*k)++] = 'C';
+            return 2;
+        }
+        if (nx == 'k') {
+            o[(*k)++] = 'k';
+            return 2;
+        }
+        o[(*k)++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 's' : 'k';
+        return 1;
+    case 'g':
+        if (nx == 'u' && is_vowel(nx2)) {
+            o[(*k)++] = 'g';
+            return 2;
+        }
+        if (nx == 'n') {
+            o[(*k)++] = 'N';
+            return 2;
+        }
+        o[(*k)++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 'j' : 'g';
+        return 1;
+    case 'h':
+        return 1;
+    case 'p':
+        o[(*k)++] = nx == 'h' ? 'f' : 'p';
+        return nx == 'h' ? 2 : 1;
+    case 'q':
+        o[(*k)++] = 'k';
+        return nx == 'u' ? 2 : 1;
+    case 's':
+        if (nx == 'c' && nx2 == 'h') {
+            o[(*k)++] = 'C';
+            return 3;
+        }
+        if (nx == 'h') {
+            o[(*k)++] = 'C';
+            return 2;
+        }
+        o[(*k)++] = 's';
+        return 1;
+    case 'z':
+        o[(*k)++] = 's';
+        return 1;
+    case 'w':
+        o[(*k)++] = 'v';
+        return 1;
+    case 'x':
+        o[(*k)++] = 'k';
+        o[(*k)++] = 's';
+        return 1;
+    default:
+        o[(*k)++] = c;
+        return 1;
+    }
+}
+
 /* Code of one word w[0..n) (a-z only, n <= PHON_WORD_MAX; rewritten) into
  * o; returns its length (at most 2 * n). */
 static size_t
 phon_word(char *w, size_t n, char *o)
 {
     size_t i = 0, k = 0, j;
-    char nx, nx2;
 
-    char *d = w;
-
-    for (i = 0, j = 0; i < n; i++) /* doubled letters are single */
-        if (j == 0 || d[j - 1] != d[i])
-            d[j++] = d[i];
-    n = j;
-    i = 0;
-    if (n >= 3 && in_set(w[n - 1], "stxdz"))
-        n--;
-    if (n >= 3 && w[n - 1] == 'e')
-        n--;
-    while (i < n) {
-        char c = w[i];
-
-        nx = i + 1 < n ? w[i + 1] : 0;
-        nx2 = i + 2 < n ? w[i + 2] : 0;
-        switch (c) {
-        case 'a':
-            if (nx == 'i' || nx == 'y') {
-                o[k++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
-                i += nasal_at(w, n, i + 2) ? 3 : 2;
-            } else if (nx == 'u') {
-                o[k++] = 'o';
-                i += 2;
-            } else if (nasal_at(w, n, i + 1)) {
-                o[k++] = 'A';
-                i += 2;
-            } else {
-                o[k++] = 'a';
-                i++;
-            }
-            break;
-        case 'e':
-            if (nx == 'a' && nx2 == 'u') {
-                o[k++] = 'o';
-                i += 3;
-            } else if (nx == 'i' || nx == 'y') {
-                o[k++] = nasal_at(w, n, i + 2) ? 'I' : 'e';
-                i += nasal_at(w, n, i + 2) ? 3 : 2;
-            } else if (nx == 'u') {
-                o[k++] = 'e';
-                i += 2;
-            } else if (nasal_at(w, n, i + 1)) {
-                o[k++] = 'A';
-                i += 2;
-            } else {
-                o[k++] = 'e';
-                i++;
-            }
-            break;
-        case 'i': case 'y': case 'u':
-            if (nasal_at(w, n, i + 1)) {
-                o[k++] = 'I';
-                i += 2;
-            } else {
-                o[k++] = c == 'u' ? 'u' : 'i';
-                i++;
-            }
-            break;
-        case 'o':
-            if (nx == 'u') {
-                o[k++] = 'u';
-                i += 2;
-            } else if (nx == 'i' || nx == 'y') {
-                o[k++] = 'W';
-                i += 2;
-            } else if (nasal_at(w, n, i + 1)) {
-                o[k++] = 'O';
-                i += 2;
-            } else {
-                o[k++] = 'o';
-                i++;
-            }
-            break;
-        case 'b':
-            if (nx != 'v')
-                o[k++] = 'b';
-            i++;
-            break;
-        case 'c':
-            if (nx == 'h') {
-                o[k++] = 'C';
-                i += 2;
-            } else if (nx == 'k') {
-                o[k++] = 'k';
-                i += 2;
-            } else {
-                o[k++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 's' : 'k';
-                i++;
-            }
-            break;
-        case 'g':
-            if (nx == 'u' && is_vowel(nx2)) {
-                o[k++] = 'g';
-                i += 2;
-            } else if (nx == 'n') {
-                o[k++] = 'N';
-                i += 2;
-            } else {
-                o[k++] = (nx == 'e' || nx == 'i' || nx == 'y') ? 'j' : 'g';
-                i++;
-            }
-            break;
-        case 'h':
-            i++;
-            break;
-        case 'p':
-            o[k++] = nx == 'h' ? 'f' : 'p';
-            i += nx == 'h' ? 2 : 1;
-            break;
-        case 'q':
-            o[k++] = 'k';
-            i += nx == 'u' ? 2 : 1;
-            break;
-        case 's':
-            if (nx == 'c' && nx2 == 'h') {
-                o[k++] = 'C';
-                i += 3;
-            } else if (nx == 'h') {
-                o[k++] = 'C';
-                i += 2;
-            } else {
-                o[k++] = 's';
-                i++;
-            }
-            break;
-        case 'z':
-            o[k++] = 's';
-            i++;
-            break;
-        case 'w':
-            o[k++] = 'v';
-            i++;
-            break;
-        case 'x':
-            o[k++] = 'k';
-            o[k++] = 's';
-            i++;
-            break;
-        default:
-            o[k++] = c;
-            i++;
-            break;
-        }
-    }
+    n = phon_trim(w, n);
+    while (i < n)
+        i += is_vowel(w[i]) ? phon_vowel(w, n, i, o, &k) : phon_consonant(w, n, i, o, &k);
     /* collapse runs of one symbol */
     for (i = 0, j = 0; i < k; i++)
         if (j == 0 || o[j - 1] != o[i])

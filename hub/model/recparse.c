@@ -137,6 +137,91 @@ lit(struct p *p, const char *w)
     return 0;
 }
 
+/* A top-level member's value at p: null or a string (its place in the
+ * scratch buffer), into t, which must not be set already. */
+static inline int
+top_value(struct p *p, struct pend *t)
+{
+    if (t->set)
+        return NV_EFORMAT;
+    if (p->s < p->end && *p->s == 'n') {
+        if (lit(p, "null") < 0)
+            return NV_EFORMAT;
+        t->null = 1;
+    } else if (p->s < p->end && *p->s == '"') {
+        if (string(p, &t->off, &t->len) < 0)
+            return NV_EFORMAT;
+    } else {
+        return NV_EFORMAT;
+    }
+    t->set = 1;
+    return 0;
+}
+
+/* The "fields" object at p: up to NV_REC_MAX_FIELDS string members, names
+ * and values placed in the scratch buffer (fn, fv; *nf of them). */
+static inline int
+fields_object(struct p *p, struct pend *fn, struct pend *fv, size_t *nf)
+{
+    if (p->s >= p->end || *p->s++ != '{')
+        return NV_EFORMAT;
+    ws(p);
+    if (p->s < p->end && *p->s == '}') {
+        p->s++;
+        return 0;
+    }
+    for (;;) {
+        if (*nf == NV_REC_MAX_FIELDS)
+            return NV_EFORMAT;
+        ws(p);
+        if (p->s >= p->end || *p->s != '"' || string(p, &fn[*nf].off, &fn[*nf].len) < 0)
+            return NV_EFORMAT;
+        ws(p);
+        if (p->s >= p->end || *p->s++ != ':')
+            return NV_EFORMAT;
+        ws(p);
+        if (p->s >= p->end || *p->s != '"' || string(p, &fv[*nf].off, &fv[*nf].len) < 0)
+            return NV_EFORMAT;
+        (*nf)++;
+        ws(p);
+        if (p->s < p->end && *p->s == ',') {
+            p->s++;
+            continue;
+        }
+        if (p->s < p->end && *p->s == '}') {
+            p->s++;
+            return 0;
+        }
+        return NV_EFORMAT;
+    }
+}
+
+/* r's pointers into scratch, now that it is final; a field name given
+ * twice is refused. */
+static inline int
+rec_place(struct nv_rec *r, const struct nv_buf *scratch, const struct pend *top,
+          const struct pend *fn, const struct pend *fv, size_t nf)
+{
+    struct nv_rec_str *dst[6] = { &r->op, &r->key, &r->source, &r->order,
+                                  &r->outcome, &r->reason };
+
+    for (int k = 0; k < 6; k++) {
+        dst[k]->s = top[k].set && !top[k].null ? (char *)scratch->data + top[k].off : NULL;
+        dst[k]->n = top[k].len;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        r->name[i].s = (char *)scratch->data + fn[i].off;
+        r->name[i].n = fn[i].len;
+        r->value[i].s = (char *)scratch->data + fv[i].off;
+        r->value[i].n = fv[i].len;
+        for (size_t j = 0; j < i; j++)
+            if (r->name[j].n == fn[i].len &&
+                memcmp(r->name[j].s, r->name[i].s, fn[i].len) == 0)
+                return NV_EFORMAT;
+    }
+    return 0;
+}
+
 int
 nv_rec_parse(const char *line, size_t len, struct nv_rec *r, struct nv_buf *scratch)
 {
@@ -175,53 +260,13 @@ nv_rec_parse(const char *line, size_t len, struct nv_rec *r, struct nv_buf *scra
             return NV_EFORMAT;
         ws(&p);
         if (which >= 0) {
-            if (top[which].set)
+            if (top_value(&p, &top[which]) < 0)
                 return NV_EFORMAT;
-            if (p.s < p.end && *p.s == 'n') {
-                if (lit(&p, "null") < 0)
-                    return NV_EFORMAT;
-                top[which].null = 1;
-            } else if (p.s < p.end && *p.s == '"') {
-                if (string(&p, &top[which].off, &top[which].len) < 0)
-                    return NV_EFORMAT;
-            } else {
-                return NV_EFORMAT;
-            }
-            top[which].set = 1;
         } else {
             const unsigned char *start = p.s;
-            if (has_fields || p.s >= p.end || *p.s++ != '{')
+            if (has_fields || fields_object(&p, fn, fv, &nf) < 0)
                 return NV_EFORMAT;
             has_fields = 1;
-            ws(&p);
-            if (p.s < p.end && *p.s == '}') {
-                p.s++;
-            } else {
-                for (;;) {
-                    if (nf == NV_REC_MAX_FIELDS)
-                        return NV_EFORMAT;
-                    ws(&p);
-                    if (p.s >= p.end || *p.s != '"' || string(&p, &fn[nf].off, &fn[nf].len) < 0)
-                        return NV_EFORMAT;
-                    ws(&p);
-                    if (p.s >= p.end || *p.s++ != ':')
-                        return NV_EFORMAT;
-                    ws(&p);
-                    if (p.s >= p.end || *p.s != '"' || string(&p, &fv[nf].off, &fv[nf].len) < 0)
-                        return NV_EFORMAT;
-                    nf++;
-                    ws(&p);
-                    if (p.s < p.end && *p.s == ',') {
-                        p.s++;
-                        continue;
-                    }
-                    if (p.s < p.end && *p.s == '}') {
-                        p.s++;
-                        break;
-                    }
-                    return NV_EFORMAT;
-                }
-            }
             r->fields_raw = (const char *)start;
             r->fields_raw_len = (size_t)(p.s - start);
         }
@@ -237,28 +282,8 @@ nv_rec_parse(const char *line, size_t len, struct nv_rec *r, struct nv_buf *scra
         return NV_EFORMAT;
     }
     ws(&p);
-    if (p.s != p.end)
+    if (p.s != p.end || rec_place(r, scratch, top, fn, fv, nf) < 0)
         return NV_EFORMAT;
-    /* pointers, now that scratch is final */
-    {
-        struct nv_rec_str *dst[6] = { &r->op, &r->key, &r->source, &r->order,
-                                      &r->outcome, &r->reason };
-        for (int k = 0; k < 6; k++) {
-            dst[k]->s = top[k].set && !top[k].null ? (char *)scratch->data + top[k].off
-                                                   : NULL;
-            dst[k]->n = top[k].len;
-        }
-    }
-    for (size_t i = 0; i < nf; i++) {
-        r->name[i].s = (char *)scratch->data + fn[i].off;
-        r->name[i].n = fn[i].len;
-        r->value[i].s = (char *)scratch->data + fv[i].off;
-        r->value[i].n = fv[i].len;
-        for (size_t j = 0; j < i; j++)
-            if (r->name[j].n == fn[i].len &&
-                memcmp(r->name[j].s, r->name[i].s, fn[i].len) == 0)
-                return NV_EFORMAT;
-    }
     r->nfields = nf;
     r->has_fields = has_fields;
     return 0;

@@ -179,17 +179,248 @@ ext_name(const struct col *c, char *out, size_t n, struct col *cols, size_t ncol
         }
 }
 
+/* Up to SAMPLE_ROWS rows of csv: each column's shapes, and its non-blank
+ * values in seen[column][row] (NULL when blank); *rows gets the rows read.
+ * Rows that do not parse are skipped.  0 or an NV_E code. */
+static int
+sample_rows(struct nv_csv *csv, struct col *cols, char ***seen, size_t ncols, size_t *rows)
+{
+    const struct nv_csv_row *row;
+    int r;
+
+    while (*rows < SAMPLE_ROWS && (r = nv_csv_next(csv, &row)) != 0) {
+        if (r == NV_EFORMAT)
+            continue; /* a bad row says nothing about the shapes */
+        if (r < 0)
+            return r;
+        for (size_t i = 0; i < ncols && i < row->n; i++) {
+            size_t b = 0, len = row->len[i];
+            while (b < len && row->field[i][b] == ' ')
+                b++;
+            if (b == len) {
+                seen[i][*rows] = NULL;
+                continue;
+            }
+            cols[i].nonempty++;
+            shapes(&cols[i], row->field[i], len);
+            if ((seen[i][*rows] = strdup(row->field[i])) == NULL)
+                abort();
+        }
+        (*rows)++;
+    }
+    return 0;
+}
+
+/* Each column is unique when every one of the rows sampled has a value and
+ * no two are the same (seen's lists are compacted and sorted). */
+static void
+mark_unique(struct col *cols, char ***seen, size_t ncols, size_t rows)
+{
+    for (size_t i = 0; i < ncols; i++) {
+        size_t n = 0;
+        char **v = seen[i];
+        for (size_t j = 0; j < rows; j++)
+            if (v[j] != NULL)
+                v[n++] = v[j];
+        for (size_t j = n; j < rows; j++)
+            v[j] = NULL;
+        qsort(v, n, sizeof(char *), str_cmp);
+        cols[i].unique = n == rows && n > 0;
+        for (size_t j = 1; j < n && cols[i].unique; j++)
+            if (strcmp(v[j - 1], v[j]) == 0)
+                cols[i].unique = 0;
+    }
+}
+
+/* The key column: a key-like name with unique values, else the first
+ * column with unique values that is not an e-mail or phone; -1 if none. */
+static int
+pick_key(const struct col *cols, size_t ncols, size_t rows)
+{
+    int key = -1;
+
+    for (size_t i = 0; i < ncols && key < 0; i++)
+        if (cols[i].field == KEY_FIELD && (cols[i].unique || rows == 0))
+            key = (int)i;
+    for (size_t i = 0; i < ncols && key < 0; i++)
+        if (cols[i].unique && cols[i].field < 0 &&
+            cols[i].shape[S_EMAIL] * 2 < cols[i].nonempty &&
+            cols[i].shape[S_PHONE] * 2 < cols[i].nonempty)
+            key = (int)i;
+    return key;
+}
+
+/* The field a column's values say clearly (80% of them one shape), or -1. */
+static int
+field_by_values(const struct col *c)
+{
+    uint64_t ne = c->nonempty;
+
+    if (ne == 0)
+        return -1;
+    if (c->shape[S_EMAIL] * 10 >= ne * 8)
+        return NV_F_EMAIL;
+    if (c->shape[S_PHONE] * 10 >= ne * 8 && c->shape[S_DATE] * 2 < ne)
+        return NV_F_PHONE;
+    if (c->shape[S_DATE] * 10 >= ne * 8)
+        return c->old_dates * 2 >= c->shape[S_DATE] ? NV_F_BIRTH_DATE : NV_F_UPDATED_AT;
+    if (c->shape[S_POSTCODE] * 10 >= ne * 8)
+        return NV_F_POSTCODE;
+    return -1;
+}
+
+/* Place every column but the key: by values when they say something clear,
+ * else by name; then, for single-valued fields, the first column wins and
+ * the others stay apart. */
+static void
+place_columns(struct col *cols, size_t ncols, int key)
+{
+    for (size_t i = 0; i < ncols; i++) {
+        struct col *c = &cols[i];
+        int by_value;
+        if ((int)i == key)
+            continue;
+        by_value = field_by_values(c);
+        if (c->field >= 0) {
+            /* a name says which kind of date or code it is; values overrule a
+             * name only when they clearly disagree with it */
+            int kind_ok = by_value < 0 || by_value == c->field ||
+                          ((by_value == NV_F_BIRTH_DATE || by_value == NV_F_UPDATED_AT) &&
+                           (c->field == NV_F_BIRTH_DATE || c->field == NV_F_CREATED_AT ||
+                            c->field == NV_F_UPDATED_AT)) ||
+                          (by_value == NV_F_POSTCODE && c->field == NV_F_PERSON_ID);
+            c->placed = kind_ok ? c->field : by_value;
+            c->why = kind_ok ? "by name" : "by values (the name suggested otherwise)";
+        } else if (by_value >= 0) {
+            c->placed = by_value;
+            c->why = "by values";
+        }
+    }
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        int first = -1;
+        if (nv_fields[f].multi || f == NV_F_ADDRESS)
+            continue;
+        for (size_t i = 0; i < ncols; i++)
+            if (cols[i].placed == f) {
+                if (first < 0)
+                    first = (int)i;
+                else
+                    cols[i].placed = -1, cols[i].why = NULL;
+            }
+    }
+}
+
+/* The mapping's head and key line (or a note that there is none, also in
+ * unplaced when given). */
+static int
+write_head(struct nv_buf *out, struct nv_buf *unplaced, const char *entity,
+           const struct col *cols, int key, size_t rows)
+{
+    int r;
+
+    if ((r = nv_buf_addf(out, "nova-mapping 1\n# suggested by nova-hub mapping suggest "
+                         "from %zu sample rows: check every line\nentity %s\n", rows,
+                         entity)) < 0)
+        return r;
+    if (key >= 0) {
+        if ((r = nv_buf_addf(out, "# the record key: %s\nkey ",
+                             cols[key].field == KEY_FIELD ? "by name, unique in the sample"
+                                                          : "unique in the sample")) < 0 ||
+            (r = token(out, cols[key].name)) < 0 || (r = nv_buf_adds(out, "\n")) < 0)
+            return r;
+        return 0;
+    }
+    if ((r = nv_buf_adds(out, "# no column has unique values in the sample: give "
+                         "the record key yourself\n")) < 0)
+        return r;
+    if (unplaced && (r = nv_buf_adds(unplaced, "(the record key)\n")) < 0)
+        return r;
+    return 0;
+}
+
+/* One "field" line per common field placed, its columns in order, and why
+ * (the first column's reason). */
+static int
+write_fields(struct nv_buf *out, const struct col *cols, size_t ncols)
+{
+    int r;
+
+    for (int f = 0; f < NV_F_COUNT; f++) {
+        int any = 0;
+        const char *why = NULL;
+        for (size_t i = 0; i < ncols; i++)
+            if (cols[i].placed == f) {
+                if (!any && ((r = nv_buf_addf(out, "field %-10s ", nv_fields[f].name)) < 0))
+                    return r;
+                if ((any && (r = nv_buf_adds(out, " ")) < 0) || (r = token(out, cols[i].name)) < 0)
+                    return r;
+                any = 1;
+            }
+        if (!any)
+            continue;
+        for (size_t i = 0; i < ncols && why == NULL; i++)
+            if (cols[i].placed == f)
+                why = cols[i].why;
+        if ((r = nv_buf_addf(out, "    # %s\n", why)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* One "ext" line per column neither key nor placed (named in unplaced too,
+ * when given). */
+static int
+write_exts(struct nv_buf *out, struct nv_buf *unplaced, struct col *cols, size_t ncols,
+           int key)
+{
+    int r;
+
+    for (size_t i = 0; i < ncols; i++) {
+        char en[80];
+        if ((int)i == key || cols[i].placed >= 0)
+            continue;
+        ext_name(&cols[i], en, sizeof(en), cols, ncols);
+        if ((r = nv_buf_addf(out, "ext %s ", en)) < 0 || (r = token(out, cols[i].name)) < 0 ||
+            (r = nv_buf_adds(out, "    # not placed: kept as an extension field\n")) < 0)
+            return r;
+        if (unplaced && ((r = nv_buf_adds(unplaced, cols[i].name)) < 0 ||
+                         (r = nv_buf_adds(unplaced, "\n")) < 0))
+            return r;
+    }
+    return 0;
+}
+
+/* Updates go back to the first column of the fields people correct: one
+ * "inverse" line each. */
+static int
+write_inverses(struct nv_buf *out, const struct col *cols, size_t ncols)
+{
+    static const int inv[] = { NV_F_FIRST_NAME, NV_F_LAST_NAME, NV_F_EMAIL,
+                               NV_F_PHONE, NV_F_POSTCODE, NV_F_CITY, NV_F_CONSENT };
+    int r;
+
+    for (size_t k = 0; k < sizeof(inv) / sizeof(inv[0]); k++)
+        for (size_t i = 0; i < ncols; i++)
+            if (cols[i].placed == inv[k]) {
+                if ((r = nv_buf_addf(out, "inverse %-10s ", nv_fields[inv[k]].name)) < 0 ||
+                    (r = token(out, cols[i].name)) < 0 || (r = nv_buf_adds(out, "\n")) < 0)
+                    return r;
+                break;
+            }
+    return 0;
+}
+
 int
 nv_mapping_suggest(const char *entity, int fd, int encoding, struct nv_buf *out,
                    struct nv_buf *unplaced)
 {
     struct nv_csv_dialect d = { 0, '"', 1, encoding ? encoding : NV_ENC_UTF8 };
     struct nv_csv *csv = NULL;
-    const struct nv_csv_row *hdr, *row;
+    const struct nv_csv_row *hdr;
     struct col *cols = NULL;
     char ***seen = NULL; /* per column, the sample values (for uniqueness) */
     size_t ncols, rows = 0;
-    int r, key = -1;
+    int r, key;
 
     if ((r = nv_csv_open(&csv, fd, &d, 0, 0)) < 0)
         return r;
@@ -206,161 +437,16 @@ nv_mapping_suggest(const char *entity, int fd, int encoding, struct nv_buf *out,
         by_name(&cols[i]);
         cols[i].placed = -1;
     }
-    while (rows < SAMPLE_ROWS && (r = nv_csv_next(csv, &row)) != 0) {
-        if (r == NV_EFORMAT)
-            continue; /* a bad row says nothing about the shapes */
-        if (r < 0)
-            goto out;
-        for (size_t i = 0; i < ncols && i < row->n; i++) {
-            size_t b = 0, len = row->len[i];
-            while (b < len && row->field[i][b] == ' ')
-                b++;
-            if (b == len) {
-                seen[i][rows] = NULL;
-                continue;
-            }
-            cols[i].nonempty++;
-            shapes(&cols[i], row->field[i], len);
-            if ((seen[i][rows] = strdup(row->field[i])) == NULL)
-                abort();
-        }
-        rows++;
-    }
-    r = 0;
-    /* uniqueness, for the key */
-    for (size_t i = 0; i < ncols; i++) {
-        size_t n = 0;
-        char **v = seen[i];
-        for (size_t j = 0; j < rows; j++)
-            if (v[j] != NULL)
-                v[n++] = v[j];
-        for (size_t j = n; j < rows; j++)
-            v[j] = NULL;
-        qsort(v, n, sizeof(char *), str_cmp);
-        cols[i].unique = n == rows && n > 0;
-        for (size_t j = 1; j < n && cols[i].unique; j++)
-            if (strcmp(v[j - 1], v[j]) == 0)
-                cols[i].unique = 0;
-    }
-    /* the key: a key-like name with unique values, else the first column
-     * with unique values that is not an e-mail or phone */
-    for (size_t i = 0; i < ncols && key < 0; i++)
-        if (cols[i].field == KEY_FIELD && (cols[i].unique || rows == 0))
-            key = (int)i;
-    for (size_t i = 0; i < ncols && key < 0; i++)
-        if (cols[i].unique && cols[i].field < 0 &&
-            cols[i].shape[S_EMAIL] * 2 < cols[i].nonempty &&
-            cols[i].shape[S_PHONE] * 2 < cols[i].nonempty)
-            key = (int)i;
-    /* place every column: by values when they say something clear, else by
-     * name */
-    for (size_t i = 0; i < ncols; i++) {
-        struct col *c = &cols[i];
-        uint64_t ne = c->nonempty;
-        int by_value = -1;
-        if ((int)i == key)
-            continue;
-        if (ne > 0) {
-            if (c->shape[S_EMAIL] * 10 >= ne * 8)
-                by_value = NV_F_EMAIL;
-            else if (c->shape[S_PHONE] * 10 >= ne * 8 && c->shape[S_DATE] * 2 < ne)
-                by_value = NV_F_PHONE;
-            else if (c->shape[S_DATE] * 10 >= ne * 8)
-                by_value = c->old_dates * 2 >= c->shape[S_DATE] ? NV_F_BIRTH_DATE
-                                                                : NV_F_UPDATED_AT;
-            else if (c->shape[S_POSTCODE] * 10 >= ne * 8)
-                by_value = NV_F_POSTCODE;
-        }
-        if (c->field >= 0) {
-            /* a name says which kind of date or code it is; values overrule a
-             * name only when they clearly disagree with it */
-            int kind_ok = by_value < 0 || by_value == c->field ||
-                          ((by_value == NV_F_BIRTH_DATE || by_value == NV_F_UPDATED_AT) &&
-                           (c->field == NV_F_BIRTH_DATE || c->field == NV_F_CREATED_AT ||
-                            c->field == NV_F_UPDATED_AT)) ||
-                          (by_value == NV_F_POSTCODE && c->field == NV_F_PERSON_ID);
-            c->placed = kind_ok ? c->field : by_value;
-            c->why = kind_ok ? "by name" : "by values (the name suggested otherwise)";
-        } else if (by_value >= 0) {
-            c->placed = by_value;
-            c->why = "by values";
-        }
-    }
-    /* single-valued fields: the first column wins, the others stay apart */
-    for (int f = 0; f < NV_F_COUNT; f++) {
-        int first = -1;
-        if (nv_fields[f].multi || f == NV_F_ADDRESS)
-            continue;
-        for (size_t i = 0; i < ncols; i++)
-            if (cols[i].placed == f) {
-                if (first < 0)
-                    first = (int)i;
-                else
-                    cols[i].placed = -1, cols[i].why = NULL;
-            }
-    }
-    /* write it */
-    if ((r = nv_buf_addf(out, "nova-mapping 1\n# suggested by nova-hub mapping suggest "
-                         "from %zu sample rows: check every line\nentity %s\n", rows,
-                         entity)) < 0)
+    if ((r = sample_rows(csv, cols, seen, ncols, &rows)) < 0)
         goto out;
-    if (key >= 0) {
-        if ((r = nv_buf_addf(out, "# the record key: %s\nkey ",
-                             cols[key].field == KEY_FIELD ? "by name, unique in the sample"
-                                                          : "unique in the sample")) < 0 ||
-            (r = token(out, cols[key].name)) < 0 || (r = nv_buf_adds(out, "\n")) < 0)
-            goto out;
-    } else {
-        if ((r = nv_buf_adds(out, "# no column has unique values in the sample: give "
-                             "the record key yourself\n")) < 0)
-            goto out;
-        if (unplaced && (r = nv_buf_adds(unplaced, "(the record key)\n")) < 0)
-            goto out;
-    }
-    for (int f = 0; f < NV_F_COUNT; f++) {
-        int any = 0;
-        for (size_t i = 0; i < ncols; i++)
-            if (cols[i].placed == f) {
-                if (!any && ((r = nv_buf_addf(out, "field %-10s ", nv_fields[f].name)) < 0))
-                    goto out;
-                if ((any && (r = nv_buf_adds(out, " ")) < 0) || (r = token(out, cols[i].name)) < 0)
-                    goto out;
-                any = 1;
-            }
-        if (any) {
-            const char *why = NULL;
-            for (size_t i = 0; i < ncols && why == NULL; i++)
-                if (cols[i].placed == f)
-                    why = cols[i].why;
-            if ((r = nv_buf_addf(out, "    # %s\n", why)) < 0)
-                goto out;
-        }
-    }
-    for (size_t i = 0; i < ncols; i++) {
-        char en[80];
-        if ((int)i == key || cols[i].placed >= 0)
-            continue;
-        ext_name(&cols[i], en, sizeof(en), cols, ncols);
-        if ((r = nv_buf_addf(out, "ext %s ", en)) < 0 || (r = token(out, cols[i].name)) < 0 ||
-            (r = nv_buf_adds(out, "    # not placed: kept as an extension field\n")) < 0)
-            goto out;
-        if (unplaced && ((r = nv_buf_adds(unplaced, cols[i].name)) < 0 ||
-                         (r = nv_buf_adds(unplaced, "\n")) < 0))
-            goto out;
-    }
-    /* updates go back to the first column of the fields people correct */
-    {
-        static const int inv[] = { NV_F_FIRST_NAME, NV_F_LAST_NAME, NV_F_EMAIL,
-                                   NV_F_PHONE, NV_F_POSTCODE, NV_F_CITY, NV_F_CONSENT };
-        for (size_t k = 0; k < sizeof(inv) / sizeof(inv[0]); k++)
-            for (size_t i = 0; i < ncols; i++)
-                if (cols[i].placed == inv[k]) {
-                    if ((r = nv_buf_addf(out, "inverse %-10s ", nv_fields[inv[k]].name)) < 0 ||
-                        (r = token(out, cols[i].name)) < 0 || (r = nv_buf_adds(out, "\n")) < 0)
-                        goto out;
-                    break;
-                }
-    }
+    mark_unique(cols, seen, ncols, rows);
+    key = pick_key(cols, ncols, rows);
+    place_columns(cols, ncols, key);
+    if ((r = write_head(out, unplaced, entity, cols, key, rows)) < 0 ||
+        (r = write_fields(out, cols, ncols)) < 0 ||
+        (r = write_exts(out, unplaced, cols, ncols, key)) < 0)
+        goto out;
+    r = write_inverses(out, cols, ncols);
 out:
     for (size_t i = 0; i < ncols; i++) {
         for (size_t j = 0; seen && seen[i] && j < SAMPLE_ROWS; j++)
