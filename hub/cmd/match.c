@@ -253,6 +253,7 @@ struct shown {
     struct nv_buf key;
     struct match_rec rec;
     const char *val[MATCH_NFIELDS];
+    const char *birth; /* the birth name, "" when none */
     struct nv_buf raw, addr;
 };
 
@@ -285,6 +286,7 @@ load_shown(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, struct shown
     }
     s->val[MATCH_F_FIRST] = vals[0];
     s->val[MATCH_F_LAST] = vals[1];
+    s->birth = vals[2];
     s->val[MATCH_F_EMAIL] = vals[3];
     s->val[MATCH_F_PHONE] = vals[6];
     s->val[MATCH_F_BIRTH_DATE] = vals[12];
@@ -332,7 +334,7 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
     struct match_cmp cmp;
     json_t *o = NULL, *fields;
     char la[600], lb[600];
-    double score;
+    double score, prior, w[MATCH_NFIELDS], tf[MATCH_NFIELDS];
 
     *err = 0;
     if ((*err = load_shown(txn, db, a, &sa)) < 0)
@@ -342,27 +344,41 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
         return NULL;
     }
     match_compare(&sa.rec, &sb.rec, &cmp);
-    score = match_score(mo, &sa.rec, &sb.rec, &cmp);
+    score = match_score_parts(mo, &sa.rec, &sb.rec, &cmp, &prior, w, tf);
     label_of(&sa.key, la, sizeof(la));
     label_of(&sb.key, lb, sizeof(lb));
     fields = json_array();
     for (int f = 0; f < MATCH_NFIELDS; f++) {
         int l = cmp.level[f];
-        double w = l < MATCH_NLEVELS ? mo->weight[f][l] : 0;
-        json_array_append_new(fields, json_pack("{s:s,s:s,s:s,s:s,s:f}", "field",
-                                                match_field_name(f), "a",
-                                                sa.val[f] ? sa.val[f] : "", "b",
-                                                sb.val[f] ? sb.val[f] : "", "level",
-                                                match_level_name(l), "weight", w));
+        const char *rule = match_cmp_rule(&cmp, f);
+        const char *va = sa.val[f] ? sa.val[f] : "", *vb = sb.val[f] ? sb.val[f] : "";
+        char ma[300], mb[300];
+        /* a married name: the names the rule compared */
+        if (f == MATCH_F_LAST && (cmp.flags & MATCH_CMP_MARRIED)) {
+            snprintf(ma, sizeof(ma), "%s%s%s%s", va, sa.birth[0] ? " (born " : "", sa.birth,
+                     sa.birth[0] ? ")" : "");
+            snprintf(mb, sizeof(mb), "%s%s%s%s", vb, sb.birth[0] ? " (born " : "", sb.birth,
+                     sb.birth[0] ? ")" : "");
+            va = ma;
+            vb = mb;
+        }
+        json_array_append_new(fields, json_pack("{s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:s?}", "field",
+                                                match_field_name(f), "a", va, "b", vb, "level",
+                                                match_level_name(l), "weight", w[f], "tf", tf[f],
+                                                "total", w[f] + tf[f], "rule", rule));
     }
-    o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:{s:b,s:b,s:b,s:b,s:b},s:b}", "id", "", "a", la, "b",
-                  lb, "score", score, "fields", fields, "flags", "swapped",
-                  (cmp.flags & MATCH_CMP_SWAPPED) != 0, "married",
+    o = json_pack("{s:s,s:s,s:s,s:f,s:f,s:o,s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b},s:b,s:s?}", "id", "",
+                  "a", la, "b", lb, "score", score, "prior", prior, "fields", fields, "flags",
+                  "swapped", (cmp.flags & MATCH_CMP_SWAPPED) != 0, "married",
                   (cmp.flags & MATCH_CMP_MARRIED) != 0, "nickname",
                   (cmp.flags & MATCH_CMP_NICKNAME) != 0, "role_email",
                   (cmp.flags & MATCH_CMP_ROLE_EMAIL) != 0, "name_email",
-                  (cmp.flags & MATCH_CMP_NAME_EMAIL) != 0, "contradicted",
-                  match_cmp_contradicted(&cmp, match_model_rules(mo, MATCH_RULES_DEFAULT)) != 0);
+                  (cmp.flags & MATCH_CMP_NAME_EMAIL) != 0, "initial",
+                  (cmp.flags & MATCH_CMP_INITIAL) != 0, "mobile",
+                  (cmp.flags & MATCH_CMP_MOBILE) != 0, "contradicted",
+                  match_cmp_contradicted(&cmp, match_model_rules(mo, MATCH_RULES_DEFAULT)) != 0,
+                  "contradiction",
+                  match_cmp_contradiction(&cmp, match_model_rules(mo, MATCH_RULES_DEFAULT)));
     {
         char id[48];
         snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)a, (unsigned long long)b);
@@ -386,21 +402,36 @@ print_pair(json_t *p, int json)
         free(t);
         return;
     }
-    printf("pair %s  score %+.1f bits%s\n", json_string_value(json_object_get(p, "id")),
+    printf("pair %s  score %+.2f bits%s%s%s\n", json_string_value(json_object_get(p, "id")),
            json_real_value(json_object_get(p, "score")),
-           json_is_true(json_object_get(json_object_get(p, "flags"), "contradicted"))
-               ? "  (contradicted: never linked automatically)" : "");
-    printf("  %-12s %-32s %-32s %-9s %7s\n", "field",
+           json_is_true(json_object_get(p, "contradicted"))
+               ? "  (kept apart unless decided: " : "",
+           json_is_true(json_object_get(p, "contradicted"))
+               ? (json_string_value(json_object_get(p, "contradiction")) ?: "a rule")
+               : "",
+           json_is_true(json_object_get(p, "contradicted")) ? ")" : "");
+    printf("  %-12s %-30s %-30s %-9s %7s %6s %7s\n", "field",
            json_string_value(json_object_get(p, "a")),
-           json_string_value(json_object_get(p, "b")), "level", "weight");
+           json_string_value(json_object_get(p, "b")), "level", "weight", "tf", "sum");
+    printf("  %-12s %-30s %-30s %-9s %7s %6s %+7.2f  (chance two records are one person, "
+           "before looking)\n", "prior", "", "", "", "", "",
+           json_real_value(json_object_get(p, "prior")));
     json_array_foreach(json_object_get(p, "fields"), i, f) {
-        printf("  %-12s %-32.32s %-32.32s %-9s %+7.2f\n",
+        const char *rule = json_string_value(json_object_get(f, "rule"));
+        double tf = json_real_value(json_object_get(f, "tf"));
+        char tfs[16] = "";
+        if (tf != 0)
+            snprintf(tfs, sizeof(tfs), "%+6.2f", tf);
+        printf("  %-12s %-30.30s %-30.30s %-9s %+7.2f %6s %+7.2f%s%s\n",
                json_string_value(json_object_get(f, "field")),
                json_string_value(json_object_get(f, "a")),
                json_string_value(json_object_get(f, "b")),
                json_string_value(json_object_get(f, "level")),
-               json_real_value(json_object_get(f, "weight")));
+               json_real_value(json_object_get(f, "weight")), tfs,
+               json_real_value(json_object_get(f, "total")), rule ? "  " : "", rule ? rule : "");
     }
+    printf("  %-12s %-30s %-30s %-9s %7s %6s %+7.2f\n", "= score", "", "", "", "", "",
+           json_real_value(json_object_get(p, "score")));
 }
 
 static int
@@ -458,39 +489,31 @@ static int
 review_list(struct nv_hub *h, MDB_txn *txn, const struct match_model *mo,
             unsigned long limit, int json)
 {
-    MDB_cursor *c;
-    MDB_val k, d;
-    unsigned long shown = 0, total = 0;
-    int r = 0, rc;
+    struct nv_review_item *q;
+    size_t n, shown = 0;
+    int r;
 
-    if ((rc = mdb_cursor_open(txn, h->link->review, &c)) != 0)
-        return nv_hmdb_fail(rc, "cannot read");
-    while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-        uint64_t a = 0, b = 0;
+    /* the pairs whose decision is worth most first (nv_link_review_queue) */
+    if ((r = nv_link_review_queue(txn, h->link, &q, &n)) < 0)
+        return r;
+    for (size_t i = 0; i < n && shown < limit; i++) {
         json_t *p;
-        if (k.mv_size != 16)
-            continue;
-        for (int i = 0; i < 8; i++) {
-            a = a << 8 | ((uint8_t *)k.mv_data)[i];
-            b = b << 8 | ((uint8_t *)k.mv_data)[8 + i];
-        }
-        if (a > b)
-            continue; /* each pair is stored both ways */
-        total++;
-        if (shown >= limit)
-            continue;
-        if ((p = pair_json(txn, h->link, mo, a, b, &r)) == NULL)
+        if ((p = pair_json(txn, h->link, mo, q[i].a, q[i].b, &r)) == NULL)
             break;
+        json_object_set_new(p, "p", json_real(q[i].p));
+        json_object_set_new(p, "moves", json_integer(q[i].moves));
+        json_object_set_new(p, "value", json_real(q[i].value));
         print_pair(p, json);
         if (!json)
             printf("\n");
         json_decref(p);
         shown++;
     }
-    mdb_cursor_close(c);
-    if (!json)
-        printf("%lu pair(s) to review%s\n", total,
-               total > shown ? " (--limit to see more)" : "");
+    free(q);
+    if (!json && r == 0)
+        printf("%zu pair(s) to review, the most valuable decision first (chance of one "
+               "person x (1 - it) x records the decision moves)%s\n", n,
+               n > shown ? " (--limit to see more)" : "");
     return r;
 }
 

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3012,6 +3013,93 @@ out:
     decisions_free(dec, nd);
     batch_free(&b);
     return r;
+}
+
+/* The size of rid's cluster (1 when it cannot be read). */
+static uint32_t
+cluster_size(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid)
+{
+    struct nv_buf k = NV_BUF_INIT;
+    struct nv_link_val lv;
+    MDB_cursor *c;
+    MDB_val rk, d;
+    size_t n = 1;
+
+    if (key_of(txn, db, rid, &k) == 0 && nv_link_get(txn, db, (char *)k.data, k.len, &lv) == 0 &&
+        mdb_cursor_open(txn, db->rcus, &c) == 0) {
+        rk.mv_size = strlen(lv.rcu);
+        rk.mv_data = lv.rcu;
+        if (mdb_cursor_get(c, &rk, &d, MDB_SET_KEY) == 0 && mdb_cursor_count(c, &n) != 0)
+            n = 1;
+        mdb_cursor_close(c);
+    }
+    nv_buf_release(&k);
+    return n > 0 ? (uint32_t)n : 1;
+}
+
+static int
+review_cmp(const void *x, const void *y)
+{
+    const struct nv_review_item *a = x, *b = y;
+
+    if (a->value != b->value)
+        return a->value > b->value ? -1 : 1;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+int
+nv_link_review_queue(MDB_txn *txn, const struct nv_link_db *db, struct nv_review_item **out,
+                     size_t *n)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t cap = 0;
+    int r = 0, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = mdb_cursor_open(txn, db->review, &c)) != 0)
+        return mdb_fail(rc, "cannot read the review queue");
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct nv_review_item *it;
+        json_t *o;
+        uint32_t sa, sb;
+        if (k.mv_size != 16)
+            continue;
+        if (get_be64(k.mv_data) > get_be64((uint8_t *)k.mv_data + 8))
+            continue; /* each pair is stored both ways */
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            if ((it = realloc(*out, cap * sizeof(*it))) == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            *out = it;
+        }
+        it = &(*out)[(*n)++];
+        it->a = get_be64(k.mv_data);
+        it->b = get_be64((uint8_t *)k.mv_data + 8);
+        o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        it->score = json_number_value(json_object_get(o, "score"));
+        json_decref(o);
+        it->p = 1.0 / (1.0 + exp2(-it->score));
+        sa = cluster_size(txn, db, it->a);
+        sb = cluster_size(txn, db, it->b);
+        it->moves = sa < sb ? sa : sb;
+        it->value = it->p * (1 - it->p) * it->moves;
+    }
+    mdb_cursor_close(c);
+    if (r < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return r;
+    }
+    if (*n > 1)
+        qsort(*out, *n, sizeof(**out), review_cmp);
+    return 0;
 }
 
 int

@@ -139,6 +139,21 @@ int nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what,
 int nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
                     char *out) __attribute__((warn_unused_result));
 
+/* An open review pair and what deciding it is worth: p the chance it is
+ * one person (from its score), moves the records a decision moves (the
+ * smaller of the two clusters), value = p (1 - p) moves. */
+struct nv_review_item {
+    uint64_t a, b;
+    double score, p, value;
+    uint32_t moves;
+};
+/* The open review pairs, most valuable decision first (value, then the
+ * pair ids): a team answering the first ones gains the most.  *out (free
+ * it) gets n items. */
+int nv_link_review_queue(MDB_txn *txn, const struct nv_link_db *db,
+                         struct nv_review_item **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* The model in store (or the defaults) into mo. */
 int nv_link_model(MDB_txn *txn, const struct nv_link_db *db, struct match_model *mo)
     __attribute__((warn_unused_result));

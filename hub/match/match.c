@@ -1905,18 +1905,21 @@ static const unsigned char tf_field[MATCH_NFIELDS] = {
 };
 
 double
-match_score(const struct match_model *mo, const struct match_rec *a,
-            const struct match_rec *b, const struct match_cmp *c)
+match_score_parts(const struct match_model *mo, const struct match_rec *a,
+                  const struct match_rec *b, const struct match_cmp *c, double *prior,
+                  double weight[MATCH_NFIELDS], double tfadj[MATCH_NFIELDS])
 {
     double s = mo->prior;
 
+    *prior = mo->prior;
     for (int f = 0; f < MATCH_NFIELDS; f++) {
         int l = c->level[f];
         double w, tf;
 
+        weight[f] = tfadj[f] = 0;
         if (l >= MATCH_NLEVELS)
             continue;
-        w = mo->weight[f][l];
+        w = weight[f] = mo->weight[f][l];
         if (l == MATCH_EXACT && mo->tf_mean[f] > 0 &&
             (tf = fmax(a->tf[f], b->tf[f])) > 0) {
             double adj = log2(mo->tf_mean[f] / tf);
@@ -1927,10 +1930,69 @@ match_score(const struct match_model *mo, const struct match_rec *a,
             /* a frequent value still agrees better than a typo does */
             if (w < mo->weight[f][MATCH_CLOSE])
                 w = mo->weight[f][MATCH_CLOSE];
+            tfadj[f] = w - weight[f];
         }
         s += w;
     }
     return s;
+}
+
+double
+match_score(const struct match_model *mo, const struct match_rec *a,
+            const struct match_rec *b, const struct match_cmp *c)
+{
+    double prior, w[MATCH_NFIELDS], tf[MATCH_NFIELDS];
+
+    return match_score_parts(mo, a, b, c, &prior, w, tf);
+}
+
+const char *
+match_cmp_rule(const struct match_cmp *c, int field)
+{
+    unsigned fl = c->flags;
+
+    switch (field) {
+    case MATCH_F_FIRST:
+        if (fl & MATCH_CMP_SWAPPED)
+            return "first and last names swapped";
+        if (fl & MATCH_CMP_COMPOUND)
+            return "compound first name and its part";
+        if (fl & MATCH_CMP_NICKNAME)
+            return "nickname";
+        if (fl & MATCH_CMP_INITIAL)
+            return "initial or shortened form";
+        return NULL;
+    case MATCH_F_LAST:
+        if (fl & MATCH_CMP_SWAPPED)
+            return "first and last names swapped";
+        if (fl & MATCH_CMP_MARRIED)
+            return "birth name = married name";
+        return NULL;
+    case MATCH_F_BIRTH_DATE:
+        return (fl & MATCH_CMP_GENERATION) ? "birth years a generation apart" : NULL;
+    case MATCH_F_EMAIL:
+        if (fl & MATCH_CMP_NAME_EMAIL)
+            return "agrees only as the names do: taken as missing";
+        return (fl & MATCH_CMP_ROLE_EMAIL) ? "a role or family mailbox" : NULL;
+    case MATCH_F_PHONE:
+        return (fl & MATCH_CMP_MOBILE) ? "a mobile (a person's own)" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+const char *
+match_cmp_contradiction(const struct match_cmp *c, unsigned rules)
+{
+    if ((rules & MATCH_RULE_TWINS) && match_cmp_contradicted(c, MATCH_RULE_TWINS))
+        return "twins rule: the same birth date with another first name";
+    if ((rules & MATCH_RULE_BIRTH) && match_cmp_contradicted(c, MATCH_RULE_BIRTH))
+        return "birth rule: birth dates that differ";
+    if ((rules & MATCH_RULE_HOUSEHOLD) && match_cmp_contradicted(c, MATCH_RULE_HOUSEHOLD))
+        return "household rule: another first name at the same place, no birth date to tell";
+    if ((rules & MATCH_RULE_NAMES_ONLY) && match_cmp_contradicted(c, MATCH_RULE_NAMES_ONLY))
+        return "names-only rule: nothing but the names in common";
+    return NULL;
 }
 
 /* ---- model text ---- */

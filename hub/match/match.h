@@ -473,6 +473,19 @@ void match_model_u_without_matches(struct match_model *mo, double share, double 
  */
 double match_score(const struct match_model *mo, const struct match_rec *a,
                    const struct match_rec *b, const struct match_cmp *c);
+/* The same score in its parts, so that what is shown adds up: the prior
+ * (returned in *prior), each field's weight for its level (weight[f]) and
+ * the term-frequency adjustment of an exact agreement (tf[f]); the score
+ * is *prior + the sum of weight[f] + tf[f]. */
+double match_score_parts(const struct match_model *mo, const struct match_rec *a,
+                         const struct match_rec *b, const struct match_cmp *c, double *prior,
+                         double weight[MATCH_NFIELDS], double tf[MATCH_NFIELDS]);
+/* Why a field's level is what it is, when a rule made it so ("compound
+ * first name", "birth name = married name", ...; NULL when none). */
+const char *match_cmp_rule(const struct match_cmp *c, int field);
+/* The rule that keeps the pair from linking on its own (household, twins,
+ * birth date, names only), or NULL when none does. */
+const char *match_cmp_contradiction(const struct match_cmp *c, unsigned rules);
 
 /*
  * Model text (JSON, one object, keys in a fixed order):
