@@ -125,7 +125,6 @@ cp gen/acquired.csv exports-acquis/clients.csv
 for e in groupe acquis; do
     f=exports-groupe/contacts.csv; [ $e = acquis ] && f=exports-acquis/clients.csv
     nova-hub mapping suggest $e $f > $e.map 2>/dev/null
-    printf 'match birth_date\n' >> $e.map
 done
 run cat acquis.map
 for e in groupe acquis; do nova-hub mapping set group $e $e.map >/dev/null; done

@@ -52,7 +52,9 @@ static const struct {
                          "creationdate", "datecrea", NULL } },
     { NV_F_UPDATED_AT, { "datemaj", "datemiseajour", "datemodification", "lastmodified",
                          "modified", "updated", "updatedat", "lastupdate",
-                         "modifiele", "datemodif", NULL } },
+                         "modifiele", "datemodif", "dernieremodif", "dernieremaj",
+                         "dernieremiseajour", "miseajour", "majle", "lastchange",
+                         "changed", NULL } },
     { KEY_FIELD, { "id", "idclient", "clientid", "customerid", "customerno",
                    "customernumber", "numclient", "numeroclient", "codeclient",
                    "refclient", "reference", "recid", "contactid", "idcontact",
@@ -250,7 +252,11 @@ pick_key(const struct col *cols, size_t ncols, size_t rows)
     return key;
 }
 
-/* The field a column's values say clearly (80% of them one shape), or -1. */
+/* Recent dates, with no name to say what they are (field_by_values). */
+#define S_RECENT_DATE 1000
+
+/* The field a column's values say clearly (80% of them one shape), -1, or
+ * S_RECENT_DATE. */
 static int
 field_by_values(const struct col *c)
 {
@@ -262,8 +268,10 @@ field_by_values(const struct col *c)
         return NV_F_EMAIL;
     if (c->shape[S_PHONE] * 10 >= ne * 8 && c->shape[S_DATE] * 2 < ne)
         return NV_F_PHONE;
+    /* old dates are birth dates; recent ones could be anything (an event,
+     * a subscription): updated_at only when the name says so */
     if (c->shape[S_DATE] * 10 >= ne * 8)
-        return c->old_dates * 2 >= c->shape[S_DATE] ? NV_F_BIRTH_DATE : NV_F_UPDATED_AT;
+        return c->old_dates * 2 >= c->shape[S_DATE] ? NV_F_BIRTH_DATE : S_RECENT_DATE;
     if (c->shape[S_POSTCODE] * 10 >= ne * 8)
         return NV_F_POSTCODE;
     return -1;
@@ -284,14 +292,14 @@ place_columns(struct col *cols, size_t ncols, int key)
         if (c->field >= 0) {
             /* a name says which kind of date or code it is; values overrule a
              * name only when they clearly disagree with it */
-            int kind_ok = by_value < 0 || by_value == c->field ||
+            int kind_ok = by_value < 0 || by_value == c->field || by_value == S_RECENT_DATE ||
                           ((by_value == NV_F_BIRTH_DATE || by_value == NV_F_UPDATED_AT) &&
                            (c->field == NV_F_BIRTH_DATE || c->field == NV_F_CREATED_AT ||
                             c->field == NV_F_UPDATED_AT)) ||
                           (by_value == NV_F_POSTCODE && c->field == NV_F_PERSON_ID);
             c->placed = kind_ok ? c->field : by_value;
             c->why = kind_ok ? "by name" : "by values (the name suggested otherwise)";
-        } else if (by_value >= 0) {
+        } else if (by_value >= 0 && by_value != S_RECENT_DATE) {
             c->placed = by_value;
             c->why = "by values";
         }
@@ -410,6 +418,30 @@ write_inverses(struct nv_buf *out, const struct col *cols, size_t ncols)
     return 0;
 }
 
+/* The matching criteria beyond the five defaults (names, e-mail, phone,
+ * postcode): each of birth_date, address, city and person_id for which a
+ * column was placed, on one "match" line. */
+static int
+write_matches(struct nv_buf *out, const struct col *cols, size_t ncols)
+{
+    static const int crit[] = { NV_F_BIRTH_DATE, NV_F_ADDRESS, NV_F_CITY, NV_F_PERSON_ID };
+    int r, any = 0;
+
+    for (size_t k = 0; k < sizeof(crit) / sizeof(crit[0]); k++)
+        for (size_t i = 0; i < ncols; i++)
+            if (cols[i].placed == crit[k]) {
+                if (!any && (r = nv_buf_adds(out, "# matching criteria besides names, e-mail, "
+                                                  "phone and postcode: the fields placed "
+                                                  "above\nmatch")) < 0)
+                    return r;
+                if ((r = nv_buf_addf(out, " %s", nv_fields[crit[k]].name)) < 0)
+                    return r;
+                any = 1;
+                break;
+            }
+    return any ? nv_buf_adds(out, "\n") : 0;
+}
+
 int
 nv_mapping_suggest(const char *entity, int fd, int encoding, struct nv_buf *out,
                    struct nv_buf *unplaced)
@@ -446,7 +478,8 @@ nv_mapping_suggest(const char *entity, int fd, int encoding, struct nv_buf *out,
         (r = write_fields(out, cols, ncols)) < 0 ||
         (r = write_exts(out, unplaced, cols, ncols, key)) < 0)
         goto out;
-    r = write_inverses(out, cols, ncols);
+    if ((r = write_inverses(out, cols, ncols)) == 0)
+        r = write_matches(out, cols, ncols);
 out:
     for (size_t i = 0; i < ncols; i++) {
         for (size_t j = 0; seen && seen[i] && j < SAMPLE_ROWS; j++)

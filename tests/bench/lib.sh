@@ -23,7 +23,6 @@ two_entities() {
     cp gen/acquired.csv ex-acquis/contacts.csv
     for e in groupe acquis; do
         nova-hub mapping suggest $e ex-$e/contacts.csv > $e.map 2>/dev/null
-        printf 'match birth_date address city\n' >> $e.map
         nova-hub mapping set H $e $e.map >/dev/null
     done
 }

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../formats/errors.h"
 #include "../../hub/model/mapping.h"
+#include "../../hub/model/suggest.h"
 
 static const char good[] =
     "# a comment\n"
@@ -414,6 +416,41 @@ test_timestamp(void **state)
     }
 }
 
+/* suggest: a date column is updated_at only when its name says so (an
+ * event date or a subscription start is not the time the record changed),
+ * old dates are birth dates, and the match line names the criteria placed */
+static void
+test_suggest_dates_and_match(void **state)
+{
+    static const char csv[] =
+        "id,nom,prenom,ddn,date evenement,abonne_depuis,derniere modification\n"
+        "1,Martin,Jean,1960-02-03,2026-05-01,2024-01-02,2026-11-01 10:00:00\n"
+        "2,Durand,Anne,1971-07-08,2026-04-11,2023-03-04,2026-10-01 11:00:00\n"
+        "3,Petit,Luc,1982-09-10,2026-03-21,2022-05-06,2026-09-01 12:00:00\n"
+        "4,Roux,Marie,1955-11-12,2026-02-14,2021-07-08,2026-08-01 13:00:00\n";
+    struct nv_buf out = NV_BUF_INIT, unplaced = NV_BUF_INIT;
+    char path[] = "/tmp/nova-test-suggest-XXXXXX";
+    int fd = mkstemp(path);
+    const char *t;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, csv, sizeof(csv) - 1), (ssize_t)(sizeof(csv) - 1));
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(nv_mapping_suggest("acme", fd, 0, &out, &unplaced), 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(nv_buf_add(&out, "", 1), 0);
+    t = (const char *)out.data;
+    assert_non_null(strstr(t, "field birth_date ddn"));
+    assert_non_null(strstr(t, "field updated_at \"derniere modification\""));
+    assert_null(strstr(t, "updated_at \"date evenement\""));
+    assert_null(strstr(t, "updated_at abonne_depuis"));
+    assert_non_null(strstr(t, "\nmatch birth_date\n"));
+    nv_buf_release(&out);
+    nv_buf_release(&unplaced);
+}
+
 int
 main(void)
 {
@@ -426,6 +463,7 @@ main(void)
         cmocka_unit_test(test_skip_bad_values),
         cmocka_unit_test(test_entity_country),
         cmocka_unit_test(test_timestamp),
+        cmocka_unit_test(test_suggest_dates_and_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
