@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "../formats/csv.h"
+#include "../formats/erased.h"
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
 #include "../formats/log.h"
@@ -559,6 +560,7 @@ struct era {
     struct nv_buf side;      /* its rows the import encoding cannot hold, UTF-8 */
     struct nv_buf line, k;
     unsigned orders, failed;
+    json_t *keys;            /* every key ordered erased: its files are scrubbed */
 };
 
 /* Forget every fingerprint of key (in the given source, or all sources). */
@@ -613,6 +615,8 @@ era_one(void *ctx, json_t *o, uint64_t no)
                        (unsigned long long)no);
     if (source == NULL)
         source = "";
+    if (e->keys != NULL)
+        json_object_set_new(e->keys, key, json_true());
     nv_buf_reset(&e->k);
     if ((r = nv_buf_add(&e->k, order, strlen(order) + 1)) < 0 ||
         (r = nv_buf_adds(&e->k, key)) < 0)
@@ -780,7 +784,7 @@ quarantine(struct nv_agent *a, const char *path, const char *name, int code)
 }
 
 static int
-apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
+apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, json_t *erased)
 {
     struct nv_stage s;
     struct nv_payload_sink sink;
@@ -811,6 +815,7 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
         e.a = a;
         e.o = &o;
         e.m = &b->m;
+        e.keys = erased;
         if (a->hub == NULL)
             r = nv_fail(NV_ECONFIG, "no hub to answer erasure orders to");
         else
@@ -861,17 +866,235 @@ out:
     return r;
 }
 
+/* ---- an erasure reaches the agent's own files ---- */
+
+/* The fields of one CSV line as written (quotes kept), compared with want
+ * (one field as the import dialect writes it): 1 when one is it. */
+static int
+line_has_field(const char *line, size_t n, char delim, const char *want, size_t wn)
+{
+    size_t start = 0;
+    int inq = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && line[i] == '"')
+            inq = !inq;
+        if (i == n || (!inq && line[i] == delim)) {
+            size_t end = i;
+            while (end > start && (line[end - 1] == '\r' || line[end - 1] == '\n'))
+                end--;
+            if (end - start == wn && memcmp(line + start, want, wn) == 0)
+                return 1;
+            start = i + 1;
+        }
+    }
+    return 0;
+}
+
+/* import/: the rows of the files written for the CRM (updates, flags,
+ * side files) that hold an erased key go. */
+static int
+scrub_imports(struct nv_agent *a, json_t *keys)
+{
+    DIR *d = opendir(a->cfg.import_dir);
+    struct dirent *de;
+    int r = 0;
+
+    if (d == NULL)
+        return 0;
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        struct nv_buf in = NV_BUF_INIT, out = NV_BUF_INIT;
+        char *p;
+        const char *k, *c, *e;
+        json_t *unused;
+        int dropped = 0, first = 1;
+        if (strncmp(de->d_name, "nova-updates-", 13) != 0 &&
+            strncmp(de->d_name, "nova-flags-", 11) != 0)
+            continue;
+        p = nv_path_join(a->cfg.import_dir, de->d_name);
+        if (nv_read_file(p, (size_t)1 << 30, &in) < 0) {
+            free(p);
+            continue;
+        }
+        c = (const char *)in.data;
+        e = c + in.len;
+        while (r == 0 && c < e) {
+            const char *nl = memchr(c, '\n', (size_t)(e - c));
+            size_t len = nl ? (size_t)(nl - c) + 1 : (size_t)(e - c);
+            int drop = 0;
+            if (!first) {
+                json_object_foreach(keys, k, unused) {
+                    struct nv_buf f = NV_BUF_INIT;
+                    struct nv_csv_dialect dl = a->cfg.import_dialect;
+                    const char *one[1] = { k };
+                    if (strstr(de->d_name, ".utf-8.") != NULL)
+                        dl.encoding = NV_ENC_UTF8;
+                    dl.formula_guard = 0;
+                    if (nv_csv_write_row(&f, &dl, one, 1) == 0) {
+                        size_t fl = f.len;
+                        while (fl > 0 && (f.data[fl - 1] == '\n' || f.data[fl - 1] == '\r'))
+                            fl--;
+                        drop = line_has_field(c, len, dl.delim, (const char *)f.data, fl);
+                    }
+                    nv_buf_release(&f);
+                    if (drop)
+                        break;
+                }
+            }
+            if (drop)
+                dropped++;
+            else
+                r = nv_buf_add(&out, c, len);
+            first = 0;
+            c += len;
+        }
+        if (r == 0 && dropped > 0) {
+            r = nv_write_file(p, out.data ? out.data : (uint8_t *)"", out.len, 0640);
+            nv_info("inbox", "%d row(s) of erased records removed from '%s'", dropped,
+                    de->d_name);
+        }
+        nv_buf_release(&in);
+        nv_buf_release(&out);
+        free(p);
+    }
+    closedir(d);
+    return r;
+}
+
+/* A payload's lines, for erased keys. */
+struct kscan {
+    json_t *keys;
+    struct nv_buf line;
+    int found;
+};
+
+static void
+kscan_line(struct kscan *s)
+{
+    json_t *o;
+
+    if (s->found || s->line.len == 0)
+        return;
+    if ((o = json_loadb((const char *)s->line.data, s->line.len, 0, NULL)) != NULL) {
+        const char *k = json_string_value(json_object_get(o, "key"));
+        if (k != NULL && json_object_get(s->keys, k) != NULL)
+            s->found = 1;
+        json_decref(o);
+    }
+    nv_buf_reset(&s->line);
+}
+
+static int
+kscan_entry(void *ctx, const char *name, uint64_t size)
+{
+    (void)name, (void)size;
+    kscan_line(ctx);
+    return 0;
+}
+
+static int
+kscan_data(void *ctx, const void *p, size_t n)
+{
+    struct kscan *s = ctx;
+    const char *c = p, *e = c + n;
+
+    while (c < e && !s->found) {
+        const char *nl = memchr(c, '\n', (size_t)(e - c));
+        size_t k = nl ? (size_t)(nl - c) : (size_t)(e - c);
+        if (s->line.len + k < ((size_t)16 << 20) && nv_buf_add(&s->line, c, k) < 0)
+            return -1;
+        if (nl == NULL)
+            break;
+        kscan_line(s);
+        c = nl + 1;
+    }
+    return 0;
+}
+
+static int
+kscan_end(void *ctx)
+{
+    kscan_line(ctx);
+    return 0;
+}
+
+/* archive/ and quarantine/: a bundle from the hub that holds an erased
+ * key (updates, flags) is reduced to its receipt (formats/erased.h). */
+static int
+scrub_bundles(struct nv_agent *a, json_t *keys)
+{
+    const char *dirs[2];
+    char *ad = nv_path_join(a->dir, "archive");
+    int r = 0;
+
+    dirs[0] = ad;
+    dirs[1] = a->cfg.quarantine;
+    for (int d = 0; d < 2 && r == 0; d++) {
+        struct dirent **ents = NULL;
+        int n = dirs[d] ? scandir(dirs[d], &ents, NULL, alphasort) : -1;
+        for (int i = 0; i < n; i++) {
+            size_t l = strlen(ents[i]->d_name);
+            struct nv_bundle b;
+            struct kscan s = { keys, NV_BUF_INIT, 0 };
+            struct nv_payload_sink sink = { kscan_entry, kscan_data, kscan_end, &s };
+            char *p;
+            if (r < 0 || l < 6 || ents[i]->d_name[0] == '.' ||
+                strcmp(ents[i]->d_name + l - 5, NV_BUNDLE_EXT) != 0 ||
+                strstr(ents[i]->d_name, ".erasure.") != NULL) {
+                free(ents[i]);
+                continue;
+            }
+            p = nv_path_join(dirs[d], ents[i]->d_name);
+            if (nv_bundle_read(&b, p, PAYLOAD_MAX) == 0) {
+                b.verified = 1; /* read to scan it, never applied */
+                if (nv_bundle_open_payload(&b, a->self.age, a->self.nage, &sink, NULL) < 0)
+                    kscan_end(&s);
+                if (s.found) {
+                    uint8_t sha[32];
+                    if ((r = nv_file_sha256(p, sha)) == 0 &&
+                        (r = nv_erased_replace(p, &b.manifest_text, &b.sig_text, sha,
+                                               "payload erased at a data subject's request "
+                                               "(GDPR Art. 17)")) == 0)
+                        nv_info("inbox", "'%s' held an erased record: reduced to its receipt",
+                                ents[i]->d_name);
+                }
+                nv_bundle_release(&b);
+            }
+            nv_buf_release(&s.line);
+            free(p);
+            free(ents[i]);
+        }
+        free(ents);
+    }
+    free(ad);
+    nv_error_clear();
+    return r;
+}
+
+static int
+scrub(struct nv_agent *a, json_t *keys)
+{
+    int r = scrub_imports(a, keys);
+
+    return r < 0 ? r : scrub_bundles(a, keys);
+}
+
 int
 nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
 {
     struct nv_spool_entry *v;
     size_t n;
     char *archive;
+    json_t *erased;
     int first = 0, r;
 
     memset(stats, 0, sizeof(*stats));
     if ((r = nv_spool_list(a->cfg.inbox, PAYLOAD_MAX, &v, &n)) < 0)
         return r;
+    if ((erased = json_object()) == NULL) {
+        nv_spool_list_free(v, n);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
     archive = nv_path_join(a->dir, "archive");
     for (size_t i = 0; i < n; i++) {
         struct nv_bundle b;
@@ -880,7 +1103,7 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
         nv_error_clear();
         r = check(a, p, &b, &before);
         if (r == 0) {
-            r = apply(a, &b, stats);
+            r = apply(a, &b, stats, erased);
             if (r == 0) {
                 char name[160];
                 nv_bundle_filename(&b.m, name, sizeof(name));
@@ -908,5 +1131,9 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
     }
     nv_spool_list_free(v, n);
     free(archive);
+    /* the erasure reaches every file here that holds the person */
+    if (json_object_size(erased) > 0 && (r = scrub(a, erased)) < 0 && first == 0)
+        first = r;
+    json_decref(erased);
     return first;
 }

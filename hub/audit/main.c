@@ -284,7 +284,12 @@ cmd_verify(int argc, char **argv)
         first = NV_EFORK;
     printf("%d commits, %d bundles, %d problems\n", commits, nbundles, problems);
     if (nb > 0)
-        printf("%d bundle file(s) checked against the ledger\n", nb);
+        printf("%d bundle file(s) checked against the ledger", nb);
+    if (nb > 0 && nv_ledger_audit_erased(a) > 0)
+        printf(", %d of them receipts of bundles whose payload a data subject's erasure "
+               "removed (manifest, signature and file hash checked)", nv_ledger_audit_erased(a));
+    if (nb > 0)
+        printf("\n");
     r = problems ? nv_exit_status(first ? first : NV_ESIG) : 0;
     if (r == 0 && problems)
         r = 1;

@@ -15,6 +15,9 @@
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
 #include "../../formats/spool.h"
+#include "../../formats/erased.h"
+#include "../../formats/record.h"
+#include "../model/recparse.h"
 #include "../../agent/outbox.h"
 #include "ingest.h"
 #include "../gdpr/gdpr.h"
@@ -1025,6 +1028,149 @@ finish_replays(struct nv_hub *h)
     return r;
 }
 
+/* ---- erasure reaches the files ---- */
+
+/* Scanning one payload for records of erased people: each payload file's
+ * lines, as they come. */
+struct scrub {
+    struct nv_hub *h;
+    MDB_txn *txn;
+    const char *entity;
+    struct nv_buf line;
+    struct nv_rec *rec;
+    struct nv_buf scratch;
+    int found;
+};
+
+static void
+scrub_line(struct scrub *s)
+{
+    char key[512];
+
+    if (s->found || s->line.len == 0)
+        return;
+    if (nv_rec_parse((const char *)s->line.data, s->line.len, s->rec, &s->scratch) == 0 &&
+        s->rec->key.s != NULL && s->rec->key.n < sizeof(key)) {
+        memcpy(key, s->rec->key.s, s->rec->key.n);
+        key[s->rec->key.n] = '\0';
+        if (nv_gdpr_suppressed(s->txn, s->h->gdpr, s->h->gkey, NULL, s->entity, key))
+            s->found = 1;
+    }
+}
+
+static int
+scrub_entry(void *ctx, const char *name, uint64_t size)
+{
+    struct scrub *s = ctx;
+
+    (void)name, (void)size;
+    scrub_line(s);
+    nv_buf_reset(&s->line);
+    return 0;
+}
+
+static int
+scrub_data(void *ctx, const void *p, size_t n)
+{
+    struct scrub *s = ctx;
+    const char *c = p, *e = c + n;
+
+    while (c < e && !s->found) {
+        const char *nl = memchr(c, '\n', (size_t)(e - c));
+        size_t k = nl ? (size_t)(nl - c) : (size_t)(e - c);
+        if (s->line.len + k > NV_RECORD_MAX + 2) {
+            nv_buf_reset(&s->line); /* not a record: too long */
+        } else if (nv_buf_add(&s->line, c, k) < 0) {
+            return -1;
+        }
+        if (nl == NULL)
+            break;
+        scrub_line(s);
+        nv_buf_reset(&s->line);
+        c = nl + 1;
+    }
+    return 0;
+}
+
+static int
+scrub_end(void *ctx)
+{
+    scrub_line(ctx);
+    return 0;
+}
+
+/* Every bundle file the hub keeps and its key can open (archive/,
+ * quarantine/) that holds a record of a person erased at their request is
+ * reduced to its receipt (formats/erased.h): manifest and signature kept,
+ * the ledger and the chain still verify, the payload is gone. */
+static int
+scrub_files(struct nv_hub *h, uint64_t *reduced)
+{
+    static const char *const dirs[] = { "archive", "quarantine" };
+    struct scrub s;
+    MDB_txn *txn;
+    int r = 0, rc;
+
+    *reduced = 0;
+    memset(&s, 0, sizeof(s));
+    if ((s.rec = malloc(sizeof(*s.rec))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+        free(s.rec);
+        return nv_hmdb_fail(rc, "cannot read");
+    }
+    s.h = h;
+    s.txn = txn;
+    for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]) && r == 0; d++) {
+        char *dir = nv_path_join(h->dir, dirs[d]);
+        struct dirent **ents = NULL;
+        int n = scandir(dir, &ents, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+            size_t l = strlen(ents[i]->d_name);
+            char *p;
+            struct nv_bundle b;
+            struct nv_payload_sink sink = { scrub_entry, scrub_data, scrub_end, &s };
+            if (r < 0 || ents[i]->d_name[0] == '.' || l < 6 ||
+                strcmp(ents[i]->d_name + l - 5, NV_BUNDLE_EXT) != 0) {
+                free(ents[i]);
+                continue;
+            }
+            p = nv_path_join(dir, ents[i]->d_name);
+            if (nv_bundle_read(&b, p, 0) == 0) {
+                if (strcmp(b.m.recipient, h->self.pub.entity) == 0) {
+                    s.entity = b.m.sender;
+                    s.found = 0;
+                    nv_buf_reset(&s.line);
+                    b.verified = 1; /* read to scan it, never applied */
+                    /* a payload that does not open whole is scanned as far as
+                     * it opens: what no key here reads is no copy of ours */
+                    if (nv_bundle_open_payload(&b, h->self.age, h->self.nage, &sink, &h->lim) < 0)
+                        scrub_end(&s);
+                    if (s.found) {
+                        uint8_t sha[32];
+                        if ((r = nv_file_sha256(p, sha)) == 0 &&
+                            (r = nv_erased_replace(p, &b.manifest_text, &b.sig_text, sha,
+                                                   "payload erased at a data subject's "
+                                                   "request (GDPR Art. 17)")) == 0)
+                            (*reduced)++;
+                    }
+                }
+                nv_bundle_release(&b);
+            }
+            free(p);
+            free(ents[i]);
+        }
+        free(ents);
+        free(dir);
+    }
+    mdb_txn_abort(txn);
+    nv_buf_release(&s.line);
+    nv_buf_release(&s.scratch);
+    free(s.rec);
+    nv_error_clear();
+    return r;
+}
+
 int
 nv_hub_after_ingest(struct nv_hub *h)
 {
@@ -1035,9 +1181,15 @@ nv_hub_after_ingest(struct nv_hub *h)
         r = nv_gdpr_progress(h, &erased);
 
     if (r == 0 && erased > 0) {
+        uint64_t reduced = 0;
         nv_info("gdpr", "erased %llu record(s) at the subjects' request; compacting the store",
                 (unsigned long long)erased);
-        r = nv_hstore_compact(&h->store, h->dir);
+        if ((r = scrub_files(h, &reduced)) == 0 && reduced > 0)
+            nv_info("gdpr", "%llu archived or quarantined bundle(s) held an erased person: "
+                    "reduced to their receipts (manifest and signature)",
+                    (unsigned long long)reduced);
+        if (r == 0)
+            r = nv_hstore_compact(&h->store, h->dir);
     }
     return r;
 }

@@ -137,8 +137,12 @@ int nv_ledger_verify(struct nv_ledger_audit **out, const char *path,
                      void *ctx) __attribute__((warn_unused_result));
 /* Check a bundle file against its ledger entry: manifest and signature
  * byte for byte, payload.age against the manifest, and the file's SHA-256
- * against the entry's status.  Problems go to the report function. */
+ * against the entry's status.  A receipt of an erased bundle ("*.erased",
+ * formats/erased.h) is checked on its manifest, signature and the file
+ * SHA-256 it names.  Problems go to the report function. */
 void nv_ledger_audit_bundle(struct nv_ledger_audit *a, const char *path);
+/* Bundle files given that were receipts of erased bundles and matched. */
+int nv_ledger_audit_erased(const struct nv_ledger_audit *a);
 /* Counts so far; first = code of the first problem (0 if none). */
 void nv_ledger_audit_counts(const struct nv_ledger_audit *a, int *commits,
                             int *bundles, int *problems, int *first);

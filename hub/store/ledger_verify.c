@@ -24,6 +24,7 @@
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
+#include "../../formats/erased.h"
 #include "ledger.h"
 
 #define HASH_SHORT 12
@@ -53,6 +54,7 @@ struct nv_ledger_audit {
     struct lstream *s;
     size_t ns, scap;
     int commits, bundles, problems, first;
+    int erased; /* bundle files given that are receipts of erased ones */
 };
 
 /* One entry directory of a commit's difference. */
@@ -730,6 +732,61 @@ out:
     return r;
 }
 
+/* A receipt left by an erasure (formats/erased.h): its manifest and
+ * signature must be the ledger entry's, byte for byte, and the file it
+ * replaced the one the entry's status names. */
+static void
+audit_erased(struct nv_ledger_audit *a, const char *path, const char *e)
+{
+    struct nv_buf man = NV_BUF_INIT, sig = NV_BUF_INIT, mt = NV_BUF_INIT, st = NV_BUF_INIT;
+    struct nv_manifest m;
+    struct lentry *le;
+    uint8_t sha[32];
+    char label[200];
+    int r;
+
+    if ((r = nv_erased_read(path, &man, &sig, sha)) < 0) {
+        problem(a, r, "bundle '%s': %s", e, nv_errmsg(r));
+        goto out;
+    }
+    if ((r = nv_manifest_parse((char *)man.data, man.len, &m)) < 0) {
+        problem(a, r, "bundle '%s': %s", e, nv_errmsg(r));
+        goto out;
+    }
+    snprintf(label, sizeof(label), "stream %s->%s seq %llu", m.sender, m.recipient,
+             (unsigned long long)m.seq);
+    le = entry_find(stream_get(a, m.sender, m.recipient, 0), m.seq, 0);
+    if (le == NULL) {
+        problem(a, NV_ENOTFOUND, "%s: receipt '%s' has no entry in the ledger", label, e);
+        goto out;
+    }
+    if (read_blob(a, &le->manifest, NV_MANIFEST_MAX, &mt) < 0 ||
+        read_blob(a, &le->sig, NV_SIG_MAX, &st) < 0) {
+        problem(a, NV_EHASH, "%s: cannot read its ledger entry", label);
+        goto out;
+    }
+    if (mt.len != man.len || memcmp(mt.data, man.data, mt.len) != 0 || st.len != sig.len ||
+        memcmp(st.data, sig.data, st.len) != 0)
+        problem(a, NV_EHASH, "%s: receipt '%s' does not match its ledger entry (manifest or "
+                "signature differs)", label, e);
+    else if (memcmp(sha, le->bundle_sha, 32) != 0)
+        problem(a, NV_EHASH, "%s: receipt '%s' names another bundle file than its ledger "
+                "entry", label, e);
+    else
+        a->erased++;
+out:
+    nv_buf_release(&man);
+    nv_buf_release(&sig);
+    nv_buf_release(&mt);
+    nv_buf_release(&st);
+}
+
+int
+nv_ledger_audit_erased(const struct nv_ledger_audit *a)
+{
+    return a->erased;
+}
+
 void
 nv_ledger_audit_bundle(struct nv_ledger_audit *a, const char *path)
 {
@@ -741,6 +798,13 @@ nv_ledger_audit_bundle(struct nv_ledger_audit *a, const char *path)
 
     nv_log_escape(path, e, sizeof(e));
     nv_error_clear();
+    {
+        size_t l = strlen(path), x = strlen(NV_ERASED_EXT);
+        if (l > x && strcmp(path + l - x, NV_ERASED_EXT) == 0) {
+            audit_erased(a, path, e);
+            return;
+        }
+    }
     if ((r = nv_bundle_read(&b, path, 0)) < 0) {
         problem(a, r, "bundle '%s': %s", e, nv_errmsg(r));
         return;
