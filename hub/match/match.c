@@ -1280,6 +1280,27 @@ local_has_name(const char *e, size_t le, const char *n, size_t ln)
     return 0;
 }
 
+/* Is e-mail e (an address of record r) built from r's names: its local
+ * part holds the last name (or the birth name) and the first name's first
+ * word, or starts with its initial ("jean.dupont", "jdupont", "dupont.j")? */
+static int
+name_built(const char *e, size_t le, const struct match_rec *r)
+{
+    const char *w[1];
+    size_t wl[1];
+    char c0;
+
+    if (!(local_has_name(e, le, SP(r, S_LAST_C), SL(r, S_LAST_C)) ||
+          (SL(r, S_BIRTH_C) > 0 && local_has_name(e, le, SP(r, S_BIRTH_C), SL(r, S_BIRTH_C)))))
+        return 0;
+    if (words(SP(r, S_FIRST), SL(r, S_FIRST), w, wl, 1) != 1)
+        return 0;
+    if (wl[0] >= 3 && local_has_name(e, le, w[0], wl[0]))
+        return 1;
+    c0 = w[0][0];
+    return le > 0 && e[0] == c0;
+}
+
 static void
 cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
@@ -1313,6 +1334,26 @@ cmp_emails(const struct match_rec *a, const struct match_rec *b, struct match_cm
                 best = l;
                 role = l == MATCH_PARTIAL;
             }
+        }
+    }
+    /* two mailboxes each built from the same person's names (a personal
+     * and a work address, or two providers): people keep several, so that
+     * they differ says nothing; when the first names agree, taken as
+     * missing rather than as a disagreement */
+    if (best == MATCH_DIFFERENT && c->level[MATCH_F_FIRST] <= MATCH_PARTIAL &&
+        c->level[MATCH_F_LAST] <= MATCH_CLOSE) {
+        int built_a = 0, built_b = 0;
+        for (int i = 0; i < MATCH_MAX_EMAILS; i++) {
+            if (SL(a, S_EMAIL0 + i) > 0 && !((a->role_emails >> i) & 1) &&
+                name_built(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i), a))
+                built_a = 1;
+            if (SL(b, S_EMAIL0 + i) > 0 && !((b->role_emails >> i) & 1) &&
+                name_built(SP(b, S_EMAIL0 + i), SL(b, S_EMAIL0 + i), b))
+                built_b = 1;
+        }
+        if (built_a && built_b) {
+            best = MATCH_MISSING;
+            c->flags |= MATCH_CMP_OWN_MAILBOXES;
         }
     }
     c->level[MATCH_F_EMAIL] = (uint8_t)best;
@@ -1971,6 +2012,8 @@ match_cmp_rule(const struct match_cmp *c, int field)
     case MATCH_F_BIRTH_DATE:
         return (fl & MATCH_CMP_GENERATION) ? "birth years a generation apart" : NULL;
     case MATCH_F_EMAIL:
+        if (fl & MATCH_CMP_OWN_MAILBOXES)
+            return "two mailboxes built from the same names: taken as missing";
         if (fl & MATCH_CMP_NAME_EMAIL)
             return "agrees only as the names do: taken as missing";
         return (fl & MATCH_CMP_ROLE_EMAIL) ? "a role or family mailbox" : NULL;

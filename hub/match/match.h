@@ -233,6 +233,9 @@ enum match_cmp_flags {
     MATCH_CMP_MOBILE = 256,  /* the phones agree on a mobile number (a
                                 person's, where a landline is the
                                 household's) */
+    MATCH_CMP_OWN_MAILBOXES = 512, /* e-mails that differ, each built from
+                                the same names (a personal and a work
+                                address): taken as missing */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15

@@ -263,6 +263,23 @@ test_name_emails(void **state)
     pb.first = "sophie";
     compare(&pa, &pb, &c);
     assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_CLOSE);
+    /* a personal and a work mailbox, each built from the same names: that
+     * they differ says nothing (missing, not different) */
+    pb.first = "patrick";
+    pa.emails[0] = "patrick.lanenard72@gmail.com";
+    pb.emails[0] = "planenard@valmy-industries.fr";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_MISSING);
+    assert_true(c.flags & MATCH_CMP_OWN_MAILBOXES);
+    /* a mailbox not made of the person's names still disagrees */
+    pb.emails[0] = "contact@valmy-industries.fr";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_DIFFERENT);
+    /* and so do two relatives' mailboxes: the first names differ */
+    pb.first = "sophie";
+    pb.emails[0] = "sophie.lanenard@gmail.com";
+    compare(&pa, &pb, &c);
+    assert_int_equal(c.level[MATCH_F_EMAIL], MATCH_DIFFERENT);
 }
 
 static void
