@@ -21,6 +21,7 @@
 #include "../keys/identity.h"
 #include "../keys/keyring.h"
 #include "agent.h"
+#include "push.h"
 #include "config.h"
 #include "inbox.h"
 #include "outbox.h"
@@ -562,6 +563,10 @@ static const struct nv_cmd cmds[] = {
       "watch the exports and the inbox with inotify until SIGTERM (SIGHUP reloads)" },
     { "seal", cmd_seal, "seal DIR [--cap SIZE] FILE.ndjson...",
       "seal ready-made change records (one JSON object per line) into the outbox" },
+    { "push", nv_agent_cmd_push, "push DIR DEST",
+      "move the outbox to DEST (a directory, a mounted USB key, or user@host:path over "
+      "rsync/ssh): each bundle copied under a temporary name, checked, renamed, then removed "
+      "here" },
     { "status", cmd_status, "status DIR [--json]",
       "identity, streams, records known, each source's guards and withheld deletes" },
     { "accept-deletes", cmd_accept_deletes, "accept-deletes DIR [SOURCE]",

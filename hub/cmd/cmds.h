@@ -13,6 +13,7 @@ int nv_cmd_review(int argc, char **argv);
 int nv_cmd_explain(int argc, char **argv);
 int nv_cmd_learn(int argc, char **argv);
 int nv_cmd_relink(int argc, char **argv);
+int nv_cmd_push(int argc, char **argv);
 int nv_cmd_model(int argc, char **argv);
 int nv_cmd_gdpr(int argc, char **argv);
 int nv_cmd_accesslog(int argc, char **argv);

@@ -1094,6 +1094,10 @@ static const struct nv_cmd cmds[] = {
       "per-entity mappings to the common model, versioned in DIR/mappings (git)" },
     { "replay", nv_cmd_replay, "replay DIR ENTITY",
       "re-apply an entity's retained bundles under its current mapping" },
+    { "push", nv_cmd_push, "push DIR ENTITY DEST",
+      "move the bundles waiting for an agent to DEST (a directory, a mounted key, or "
+      "user@host:path over rsync/ssh): copied under a temporary name, checked, renamed, "
+      "then removed here" },
     { "send", cmd_send, "send DIR ENTITY --kind updates|erasure FILE.ndjson...",
       "seal update records or erasure orders for an agent into DIR/outbox/ENTITY" },
     { NULL, NULL, NULL, NULL },
