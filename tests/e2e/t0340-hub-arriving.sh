@@ -58,4 +58,13 @@ cp "$T/.out" out3
 check "seq 2 applied" grep -q '^applied .*seq 2' out3
 same "the caller's file is still where it was" elsewhere/mine.nova "$b2"
 check "and its copy went to the archive, not left in the inbox" sh -c 'ls H/archive | grep -q 0000000002 && [ ! -e H/inbox/mine.nova ]'
+
+# the agent's inbox waits the same way for a bundle from the hub
+printf '{"op":"upsert","key":"C-00001","fields":{"nom":"Autre"}}\n' > up.ndjson
+nova-hub send H acme --kind updates up.ndjson >/dev/null 2>&1
+hb=$(ls H/outbox/acme/*.nova)
+head -c $(( $(stat -c %s "$hb") / 2 )) "$hb" > A/inbox/u.nova
+check "the agent leaves a half-copied bundle in its inbox" sh -c 'nova-agent scan A >/dev/null 2>&1; test -f A/inbox/u.nova && [ -z "$(ls A/quarantine)" ]'
+cp "$hb" A/inbox/u.nova
+check "and applies it once whole" sh -c 'nova-agent scan A >/dev/null 2>&1 && ls A/import/nova-updates-* >/dev/null'
 done_testing
