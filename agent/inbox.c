@@ -1080,31 +1080,6 @@ scrub(struct nv_agent *a, json_t *keys)
     return r < 0 ? r : scrub_bundles(a, keys);
 }
 
-/* A refusal a copy cut short can cause, on a file modified less than
- * NV_INBOX_SETTLE_MS ago (NOVA_INBOX_SETTLE seconds to change it): the
- * copy is still running.  A bundle that reads whole is complete. */
-#define NV_INBOX_SETTLE_MS 10000
-static int
-still_arriving(const char *path, int code)
-{
-    const char *e = getenv("NOVA_INBOX_SETTLE");
-    long settle_ms = NV_INBOX_SETTLE_MS;
-    struct stat st;
-    struct timespec now;
-    int64_t age;
-
-    if (code != NV_ETRUNCATED && code != NV_EFORMAT && code != NV_EHASH && code != NV_EPAYLOAD)
-        return 0;
-    if (e != NULL && *e)
-        settle_ms = strtol(e, NULL, 10) * 1000;
-    if (settle_ms <= 0 || stat(path, &st) < 0)
-        return 0;
-    clock_gettime(CLOCK_REALTIME, &now);
-    age = ((int64_t)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
-          ((int64_t)now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
-    return age < settle_ms;
-}
-
 int
 nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
 {
@@ -1144,7 +1119,7 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
             nv_info("inbox", "'%s' waits: %s", v[i].name, nv_errmsg(r));
             r = 0;
         }
-        if (r < 0 && still_arriving(p, r)) {
+        if (r < 0 && nv_spool_arriving(p, r, nv_spool_settle_ms(), NULL)) {
             /* a copy still running (a USB key, a slow share): looked at
              * again once it has stopped changing */
             nv_info("inbox", "'%s' is still being copied (%s): left in the inbox",

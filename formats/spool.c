@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -141,4 +143,36 @@ nv_stage_abort(struct nv_stage *s)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
+}
+
+long
+nv_spool_settle_ms(void)
+{
+    const char *e = getenv("NOVA_INBOX_SETTLE");
+    char *end;
+    long v;
+
+    if (e == NULL || *e == '\0')
+        return NV_SPOOL_SETTLE_MS;
+    v = strtol(e, &end, 10);
+    return *end == '\0' && v >= 0 && v <= 86400 ? v * 1000 : NV_SPOOL_SETTLE_MS;
+}
+
+int
+nv_spool_arriving(const char *path, int code, long settle_ms, unsigned *age_s)
+{
+    struct stat st;
+    struct timespec now;
+    int64_t age;
+
+    if (code != NV_ETRUNCATED && code != NV_EFORMAT && code != NV_EHASH && code != NV_EPAYLOAD)
+        return 0;
+    if (settle_ms <= 0 || stat(path, &st) < 0)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    age = ((int64_t)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+          ((int64_t)now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+    if (age_s != NULL)
+        *age_s = age > 0 ? (unsigned)(age / 1000) : 0;
+    return age < settle_ms;
 }

@@ -24,6 +24,15 @@ int nv_spool_list(const char *dir, uint64_t max_payload,
     __attribute__((warn_unused_result));
 void nv_spool_list_free(struct nv_spool_entry *v, size_t n);
 
+/* A bundle file refused with code that may still be being copied: a
+ * refusal a copy cut short can cause (truncated, malformed, hash or payload
+ * damage: a bundle that reads whole is complete) on a file modified less
+ * than settle_ms ago.  *age_s (may be NULL) gets its age in seconds. */
+#define NV_SPOOL_SETTLE_MS 10000
+int nv_spool_arriving(const char *path, int code, long settle_ms, unsigned *age_s);
+/* The settle time: NOVA_INBOX_SETTLE seconds, else NV_SPOOL_SETTLE_MS. */
+long nv_spool_settle_ms(void);
+
 /* A payload sink writing each payload file into dir (which must exist and
  * be empty), fsynced. */
 struct nv_stage {

@@ -29,6 +29,7 @@
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
+#include "../../formats/spool.h"
 #include "cmds.h"
 #include "../intake/ingest.h"
 
@@ -226,7 +227,7 @@ nv_cmd_run(int argc, char **argv)
             } else if (ps.arriving > 0) {
                 /* a copy still running: look again once it may have settled
                  * (its next writes wake us sooner) */
-                due = now_ms() + (settle >= 0 ? settle * 1000 : NV_HUB_SETTLE_MS) + 500;
+                due = now_ms() + (settle >= 0 ? settle * 1000 : nv_spool_settle_ms()) + 500;
             } else if (ps.applied + ps.quarantined > 0 || ps.waiting > 0) {
                 if (ps.applied + ps.quarantined > 0)
                     nv_info("run", "pass: %u applied, %u quarantined, %u waiting for a "

@@ -15,9 +15,6 @@
 
 #include "../store/store.h"
 
-/* An inbox file younger than this may still be being copied (ms). */
-#define NV_HUB_SETTLE_MS 10000
-
 struct nv_ledger;
 struct nv_maprepo;
 struct nv_mapping;

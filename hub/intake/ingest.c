@@ -166,15 +166,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
     memset(h, 0, sizeof(*h));
     h->dir = dir;
     h->lock_fd = -1;
-    h->settle_ms = NV_HUB_SETTLE_MS;
-    {
-        /* NOVA_INBOX_SETTLE=SECONDS (the commands' --settle sets it too) */
-        const char *e = getenv("NOVA_INBOX_SETTLE");
-        char *end;
-        unsigned long v = e != NULL && *e ? strtoul(e, &end, 10) : 0;
-        if (e != NULL && *e && *end == '\0' && v <= 86400)
-            h->settle_ms = (unsigned)v * 1000;
-    }
+    h->settle_ms = (unsigned)nv_spool_settle_ms(); /* NOVA_INBOX_SETTLE, --settle */
     {
         /* a directory nova-hub init made: nothing is created elsewhere */
         char *id = nv_path_join(dir, "keys/identity.pub");
@@ -757,24 +749,6 @@ refused:
     return r;
 }
 
-/* A refused inbox file modified less than settle_ms ago: a copy still
- * running (copies that keep the source's times set them when done). */
-static int
-still_arriving(const struct nv_hub *h, const char *path, unsigned *age_s)
-{
-    struct stat st;
-    struct timespec now;
-    int64_t t, age_ms;
-
-    if (h->settle_ms == 0 || stat(path, &st) < 0)
-        return 0;
-    clock_gettime(CLOCK_REALTIME, &now);
-    t = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-    age_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - t;
-    *age_s = age_ms > 0 ? (unsigned)(age_ms / 1000) : 0;
-    return age_ms < (int64_t)h->settle_ms;
-}
-
 /* Names a copy uses while it runs: never read. */
 static int
 temporary_name(const char *name)
@@ -811,9 +785,7 @@ nv_hub_ingest_inbox(struct nv_hub *h,
         if (res.outcome == NV_QUARANTINED) {
             /* only what a copy cut short can cause: a bundle that reads
              * whole is complete, whatever else is wrong with it */
-            int partial = res.code == NV_ETRUNCATED || res.code == NV_EFORMAT ||
-                          res.code == NV_EHASH || res.code == NV_EPAYLOAD;
-            if (partial && still_arriving(h, p, &age)) {
+            if (nv_spool_arriving(p, res.code, (long)h->settle_ms, &age)) {
                 res.outcome = NV_ARRIVING;
                 snprintf(res.reason, sizeof(res.reason),
                          "still being copied (changed %u s ago; %s): left in the inbox, "

@@ -9,24 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 export PATH="$NOVA_BUILD/tests:$PATH"
 
-gencrm --seed 11 --base 3000 --acquired 1500 --overlap 0.3 --profile realistic --out gen 2>/dev/null ||
-    { not_ok "the generator runs"; done_testing; }
-nova-hub init H >/dev/null
-for e in groupe acquis; do
-    nova-agent init $e --entity $e >/dev/null
-    nova-hub enroll H $e/keys/identity.pub >/dev/null
-    nova-agent trust $e H/keys/identity.pub >/dev/null
-    mkdir -p ex-$e
-done
-printf 'entity = groupe\nsettle = 0\n[source contacts]\ndir = %s/ex-groupe\nkey = id_client\n' "$T" > groupe/agent.conf
-printf 'entity = acquis\nsettle = 0\n[source contacts]\ndir = %s/ex-acquis\nkey = CustomerNo\nencoding = windows-1252\ndelimiter = ;\n' "$T" > acquis/agent.conf
-cp gen/base.csv ex-groupe/contacts.csv
-cp gen/acquired.csv ex-acquis/contacts.csv
-for e in groupe acquis; do
-    nova-hub mapping suggest $e ex-$e/contacts.csv > $e.map 2>/dev/null
-    nova-hub mapping set H $e $e.map >/dev/null
-    nova-agent scan $e >/dev/null 2>&1
-done
+# the acquisition scenario of the benchmarks: two agents, one hub, the
+# mappings mapping suggest writes
+. "$NOVA_ROOT/tests/bench/lib.sh"
+two_entities 11 3000 1500 realistic || { not_ok "the scenario"; done_testing; }
+for e in groupe acquis; do nova-agent scan $e >/dev/null 2>&1; done
 nova-hub ingest H groupe/outbox/*.nova >/dev/null 2>&1
 nova-hub ingest H acquis/outbox/*.nova >/dev/null 2>&1
 links() { nova-hub export H links 2>/dev/null | sort; }
