@@ -36,7 +36,10 @@ CHANGELOG
 
 cd "$SRC"
 # -j2: this project builds on two cores at most
-dpkg-buildpackage -b -us -uc -j2 --no-sign >"$OUT/build.log" 2>&1 || {
+# a package is built as Debian builds it: nothing of the calling make (a
+# test run's BUILD, an ASan run's CFLAGS through MAKEFLAGS) leaks into it
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u CC -u CFLAGS -u LDFLAGS \
+    dpkg-buildpackage -b -us -uc -j2 --no-sign >"$OUT/build.log" 2>&1 || {
     tail -40 "$OUT/build.log" >&2
     echo "deb: dpkg-buildpackage failed; the whole log is $OUT/build.log" >&2
     exit 1
