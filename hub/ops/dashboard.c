@@ -68,7 +68,7 @@ static const char CSS[] =
     "td.num{text-align:right}.critical{color:#b00020;font-weight:600}"
     ".warning{color:#a05a00;font-weight:600}.ok{color:#1b7f3b}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));"
-    "gap:1em}.card{border:1px solid #e4e4e4;border-radius:6px;padding:.6em}"
+    "gap:1em;margin-top:.6em}.card{border:1px solid #e4e4e4;border-radius:6px;padding:.6em}"
     "svg{display:block}svg text{font:11px system-ui,sans-serif;fill:#444}"
     ".axis{stroke:#999;stroke-width:1}.bar{fill:#3d6fb6}.rec{stroke:#e08a1e;"
     "fill:none;stroke-width:1.5}.late{fill:#f3c4c4}.bad{fill:#c0392b}"
@@ -112,7 +112,11 @@ flow_chart(FILE *f, const char *ent, const json_t *fl, int64_t cadence, int64_t 
     fprintf(f, "</b> <span class=\"sub\">%lld bundles, %lld records in all; seq %lld",
             ival(fl, "bundles"), ival(fl, "upserts") + ival(fl, "deletes") + ival(fl, "acks"),
             ival(fl, "seq"));
-    if (cadence > 0)
+    if (cadence > 0 && cadence % 86400 == 0)
+        fprintf(f, "; expected every %lld d", (long long)(cadence / 86400));
+    else if (cadence > 0 && cadence % 3600 == 0)
+        fprintf(f, "; expected every %lld h", (long long)(cadence / 3600));
+    else if (cadence > 0)
         fprintf(f, "; expected every %lld min", (long long)(cadence / 60));
     fputs("</span>\n", f);
     fputs("<svg class=\"chart\" data-chart=\"flow-", f);
