@@ -25,6 +25,7 @@ static const char template_text[] =
     "quarantine = quarantine     # refused bundles from the hub, with a .reason\n"
     "import_dir = import         # update and erasure files for the CRM\n"
     "# erase_hook = /usr/local/bin/crm-erase   # run once per erased record\n"
+    "# metrics_textfile = /var/lib/prometheus/node-exporter/nova-agent.prom  # run rewrites it\n"
     "erase_timeout = 60          # seconds before the hook is killed\n"
     "bundle_cap = 64M            # change records per bundle, before compression\n"
     "compression_level = 1       # zstd level, 1 (fast, least memory) to 19 (small)\n"
@@ -264,6 +265,11 @@ set_main(struct nv_agent_config *c, const char *dir, int line, const char *k,
         target = &c->quarantine;
     } else if (!strcmp(k, "import_dir")) {
         target = &c->import_dir;
+    } else if (!strcmp(k, "metrics_textfile")) {
+        if (v[0] != '/')
+            BAD("%s line %d: metrics_textfile must be an absolute path", path, line);
+        free(c->metrics_textfile);
+        c->metrics_textfile = strdup(v);
     } else if (!strcmp(k, "erase_hook")) {
         free(c->erase_hook);
         c->erase_hook = strdup(v);
@@ -472,6 +478,7 @@ nv_agent_config_release(struct nv_agent_config *c)
     free(c->import_dir);
     free(c->quarantine);
     free(c->erase_hook);
+    free(c->metrics_textfile);
     for (int i = 0; i < c->nsrc; i++) {
         free(c->src[i].dir);
         free(c->src[i].pattern);

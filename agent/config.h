@@ -53,6 +53,7 @@ struct nv_agent_config {
     char hub[NV_NAME_MAX + 1]; /* empty: the one trusted hub */
     char *outbox, *inbox, *import_dir, *quarantine;
     char *erase_hook;
+    char *metrics_textfile; /* the metrics rewritten after every pass (run) */
     unsigned erase_timeout; /* seconds */
     uint64_t bundle_cap;
     int compression_level;

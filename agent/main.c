@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -27,6 +28,7 @@
 #include "outbox.h"
 #include "scan.h"
 #include "state.h"
+#include "stats.h"
 #include "watch.h"
 
 static int
@@ -305,14 +307,23 @@ cmd_scan(int argc, char **argv)
     struct nv_agent a;
     struct nv_scan_stats ss;
     struct nv_inbox_stats is;
+    struct timespec t0, t1;
     int json = 0, r, ri;
 
     if ((r = one_dir(argc, argv, &dir, &json)) != 0)
         return r;
     if ((r = nv_agent_open(&a, dir, 1)) < 0)
         return nv_cli_fail(r);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     ri = nv_inbox_process(&a, &is);
     r = nv_scan(&a, &ss);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (nv_agent_stats_note(dir, r < 0 ? NULL : &ss, &is,
+                            (double)(t1.tv_sec - t0.tv_sec) +
+                                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9) < 0)
+        nv_warn("scan", "cannot keep the pass's statistics: %s", nv_errmsg(-1));
+    if (a.cfg.metrics_textfile != NULL && nv_agent_metrics_write(&a, a.cfg.metrics_textfile) < 0)
+        nv_warn("scan", "cannot write the metrics: %s", nv_errmsg(-1));
     nv_agent_close(&a);
     if (r < 0)
         return nv_cli_fail(r);
@@ -386,7 +397,7 @@ cmd_accept_deletes(int argc, char **argv)
 static int
 cmd_run(int argc, char **argv)
 {
-    const char *dir = NULL, *v;
+    const char *dir = NULL, *v, *textfile = NULL;
     uint64_t rescan = 300;
     int r;
 
@@ -394,6 +405,10 @@ cmd_run(int argc, char **argv)
         if (nv_opt_val(argc, argv, &i, "--rescan", &v)) {
             if (v == NULL || nv_parse_u64(v, &rescan) < 0 || rescan == 0)
                 return nv_cli_usage("--rescan needs a number of seconds");
+        } else if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
+            if (v == NULL || *v == '\0')
+                return nv_cli_usage("--textfile needs a path");
+            textfile = v;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else {
@@ -402,7 +417,7 @@ cmd_run(int argc, char **argv)
     }
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
-    if ((r = nv_watch_run(dir, (unsigned)rescan)) < 0)
+    if ((r = nv_watch_run(dir, (unsigned)rescan, textfile)) < 0)
         return nv_cli_fail(r);
     return 0;
 }
@@ -537,6 +552,35 @@ cmd_status(int argc, char **argv)
 }
 
 static int
+cmd_metrics(int argc, char **argv)
+{
+    const char *dir = NULL, *textfile = NULL, *v;
+    struct nv_agent a;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
+            if (v == NULL || *v == '\0')
+                return nv_cli_usage("--textfile needs a path");
+            textfile = v;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_agent_open(&a, dir, 0)) < 0)
+        return nv_cli_fail(r);
+    r = nv_agent_metrics_write(&a, textfile);
+    nv_agent_close(&a);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+static int
 cmd_rotate(int argc, char **argv)
 {
     int r;
@@ -559,7 +603,7 @@ static const struct nv_cmd cmds[] = {
       "validate DIR/agent.conf and say exactly what is wrong" },
     { "scan", cmd_scan, "scan DIR [--json]",
       "one pass: apply the inbox, turn new exports into bundles, exit (for cron)" },
-    { "run", cmd_run, "run DIR [--rescan SECONDS]",
+    { "run", cmd_run, "run DIR [--rescan SECONDS] [--textfile PATH]",
       "watch the exports and the inbox with inotify until SIGTERM (SIGHUP reloads)" },
     { "seal", cmd_seal, "seal DIR [--cap SIZE] FILE.ndjson...",
       "seal ready-made change records (one JSON object per line) into the outbox" },
@@ -569,6 +613,8 @@ static const struct nv_cmd cmds[] = {
       "here" },
     { "status", cmd_status, "status DIR [--json]",
       "identity, streams, records known, each source's guards and withheld deletes" },
+    { "metrics", cmd_metrics, "metrics DIR [--textfile PATH]",
+      "the agent's metrics in the Prometheus text format (--textfile: written atomically)" },
     { "accept-deletes", cmd_accept_deletes, "accept-deletes DIR [SOURCE]",
       "ship once the deletes the guard withheld (every source, or SOURCE)" },
     { "rotate", cmd_rotate, "rotate DIR",

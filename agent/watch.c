@@ -16,6 +16,7 @@
 #include "../formats/log.h"
 #include "inbox.h"
 #include "scan.h"
+#include "stats.h"
 #include "watch.h"
 
 struct w {
@@ -83,15 +84,24 @@ reset_watches(struct w *w)
         w->pwd[i] = -1;
 }
 
+static const char *textfile_opt; /* run --textfile, over metrics_textfile */
+
 static int
 pass(struct nv_agent *a, int *waiting)
 {
     struct nv_inbox_stats is;
     struct nv_scan_stats ss;
+    int64_t t0 = now_ms();
     int r = nv_inbox_process(a, &is), r2;
+    const char *tf = textfile_opt ? textfile_opt : a->cfg.metrics_textfile;
 
     r2 = nv_scan(a, &ss);
     *waiting = (int)ss.waiting + (int)is.waiting;
+    if (nv_agent_stats_note(a->dir, r2 < 0 ? NULL : &ss, &is,
+                            (double)(now_ms() - t0) / 1000.0) < 0)
+        nv_warn("watch", "cannot keep the pass's statistics: %s", nv_errmsg(-1));
+    if (tf != NULL && nv_agent_metrics_write(a, tf) < 0)
+        nv_warn("watch", "cannot write the metrics to '%s': %s", tf, nv_errmsg(-1));
     if (r2 < 0) {
         nv_err("watch", "scan failed: %s", nv_errmsg(r2));
         return r2;
@@ -105,7 +115,7 @@ pass(struct nv_agent *a, int *waiting)
 }
 
 int
-nv_watch_run(const char *dir, unsigned rescan_s)
+nv_watch_run(const char *dir, unsigned rescan_s, const char *textfile)
 {
     struct nv_agent a;
     struct w w;
@@ -114,6 +124,7 @@ nv_watch_run(const char *dir, unsigned rescan_s)
     int64_t due = 0, next_rescan;
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 
+    textfile_opt = textfile;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);

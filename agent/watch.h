@@ -13,6 +13,8 @@
 #define NOVA_WATCH_H
 
 /* Run until SIGTERM; returns 0, or an error code if the agent cannot start. */
-int nv_watch_run(const char *dir, unsigned rescan_s);
+/* textfile: the metrics rewritten after every pass (NULL: the
+ * configuration's metrics_textfile, if any). */
+int nv_watch_run(const char *dir, unsigned rescan_s, const char *textfile);
 
 #endif

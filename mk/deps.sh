@@ -11,7 +11,7 @@ debpkgs="dpkg-dev debhelper fakeroot lintian scdoc"
 case $what in
 demo) pkgs="$pkgs age minisign zstd tar git openssh-client" ;;
 test) pkgs="$pkgs libcmocka-dev zlib1g-dev age minisign tar zstd openssh-client git
-      $debpkgs systemd procps man-db groff-base socat" ;;
+      $debpkgs systemd procps man-db groff-base socat jq prometheus chromium" ;;
 deb) pkgs="$pkgs $debpkgs" ;;
 fuzz) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs libcmocka-dev age minisign zstd rsync time gzip" ;;

@@ -4,6 +4,7 @@
 # never one above or beside it.  From the top:
 #
 #   cmd, audit  the command line: arguments and printing
+#   ops         status, metrics, alerts, dashboard: computed from the store
 #   intake      ingest, apply, replay: bundles in, applied to the store
 #   gdpr        the data-subject register, erasure, suppression
 #   golden      survivorship and the updates sent back
@@ -19,7 +20,8 @@ set -eu
 cd "$(dirname "$0")/.."
 rank() {
     case $1 in
-    cmd | audit) echo 9 ;;
+    cmd | audit) echo 10 ;;
+    ops) echo 9 ;;
     intake) echo 8 ;;
     gdpr) echo 7 ;;
     golden) echo 6 ;;

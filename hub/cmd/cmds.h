@@ -19,6 +19,12 @@ int nv_cmd_gdpr(int argc, char **argv);
 int nv_cmd_accesslog(int argc, char **argv);
 int nv_cmd_show(int argc, char **argv);
 int nv_cmd_rules(int argc, char **argv);
+int nv_cmd_metrics(int argc, char **argv);
+int nv_cmd_expect(int argc, char **argv);
+int nv_cmd_alerts(int argc, char **argv);
+int nv_cmd_dashboard(int argc, char **argv);
+/* The hub's metrics (hub/ops) to textfile atomically, or stdout when NULL. */
+int nv_hub_metrics_write(const char *dir, const char *textfile);
 
 /* A commit author: "Name <email>" (NULL: $NOVA_USER or $USER at the host)
  * split into name and email inside buf.  -1 when malformed. */
@@ -35,12 +41,9 @@ typedef struct MDB_txn MDB_txn;
 int nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h,
                         MDB_txn **txn, char *rcu, const char **subject, int *json);
 
-/* When the matching weights were fitted, as {"fitted_at":N,"records":M,
- * "frozen":B,"next_fit_at":K|null} (NULL on a store error), and that as
- * one line of text for status and `model show`. */
-struct nv_link_db;
+/* When the matching weights were fitted (nv_weights_state, hub/ops/ops.h)
+ * as one line of text for status and `model show`. */
 typedef struct json_t json_t;
-json_t *nv_weights_state(MDB_txn *txn, const struct nv_link_db *db);
 void nv_weights_state_print(const json_t *w);
 
 /* `export DIR links`: entity,source_key,rcu_id,status to stdout. */

@@ -20,6 +20,7 @@
 #include "../intake/ingest.h"
 #include "../gdpr/gdpr.h"
 #include "../link/link.h"
+#include "../ops/ops.h"
 
 static const char *status_names[] = { "new", "linked", "review" };
 

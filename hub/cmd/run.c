@@ -30,8 +30,10 @@
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
 #include "../../formats/spool.h"
+#include "../../formats/util.h"
 #include "cmds.h"
 #include "../intake/ingest.h"
+#include "../ops/ops.h"
 
 #define SETTLE_MS 200
 
@@ -91,6 +93,7 @@ pass(const char *dir, uint64_t max, long settle, struct pass_stats *ps)
 {
     struct nv_hub h;
     int r;
+    int64_t t0 = now_ms();
 
     memset(ps, 0, sizeof(*ps));
     if ((r = nv_hub_open(&h, dir)) < 0)
@@ -102,13 +105,16 @@ pass(const char *dir, uint64_t max, long settle, struct pass_stats *ps)
     if ((r = nv_hub_after_ingest(&h)) < 0)
         nv_err("run", "GDPR requests not advanced: %s", nv_errmsg(r));
     nv_hub_close(&h);
+    if (nv_ops_note_pass(dir, nv_now(), (double)(now_ms() - t0) / 1000.0, ps->applied,
+                         ps->quarantined) < 0)
+        nv_warn("run", "cannot note the pass: %s", nv_errmsg(-1));
     return 0;
 }
 
 int
 nv_cmd_run(int argc, char **argv)
 {
-    const char *dir = NULL, *v;
+    const char *dir = NULL, *v, *textfile = NULL;
     uint64_t max = 0;
     unsigned rescan_s = 300;
     long settle = -1;
@@ -134,6 +140,10 @@ nv_cmd_run(int argc, char **argv)
             if (v == NULL || *end != '\0' || n < 0 || n > 86400)
                 return nv_cli_usage("--settle needs seconds (0 to 86400)");
             settle = n;
+        } else if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
+            if (v == NULL || *v == '\0')
+                return nv_cli_usage("--textfile needs a path");
+            textfile = v;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -219,6 +229,12 @@ nv_cmd_run(int argc, char **argv)
             struct pass_stats ps;
             int pr = pass(dir, max, settle, &ps);
             due = 0;
+            /* the metrics after every pass (node_exporter's textfile) */
+            if (pr == 0 && textfile != NULL && (pr = nv_hub_metrics_write(dir, textfile)) < 0) {
+                nv_err("run", "cannot write the metrics to '%s': %s", textfile,
+                       nv_errmsg(pr));
+                pr = 0;
+            }
             if (pr < 0) {
                 nv_err("run", "pass failed (%s); retrying in 10 s", nv_errmsg(pr));
                 due = now_ms() + 10000;

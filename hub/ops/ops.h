@@ -1,0 +1,104 @@
+/*
+ * ops.h - operating the hub: the status document, the facts that metrics,
+ * alerts and the dashboard are computed from, the expected cadence of each
+ * entity's flow, and their three renderings (Prometheus text exposition,
+ * alerts, one self-contained HTML page).
+ *
+ * Everything here is an aggregate: counts, times, entity names, request
+ * ids, reasons that name columns and fields.  Never a name, e-mail, phone
+ * or record key.
+ *
+ * Facts (nv_ops_facts), one JSON document:
+ *   "now"      Unix seconds (nv_now: NOVA_NOW fakes the clock in tests)
+ *   "status"   nv_ops_status's document (status --json)
+ *   "flows"    {entity: {"seq","last_applied" (Unix, 0 never),"bundles",
+ *              "upserts","deletes","acks","rejected","not_normalised",
+ *              "bytes","days":[30 bundles per day, oldest first, today
+ *              last],"days_records":[30],"last":{the last bundle's stats}}}
+ *   "quarantine" [{"entity" ("" unreadable),"reason","since"}]
+ *   "gaps"     [{"entity","missing_from","missing_to","since"}]
+ *   "review"   {"pairs","oldest" (Unix, 0 none)}
+ *   "people"   {"pairs":[{"a","b","people"}],"by_entities":{"1":N,"2":N..}}
+ *   "unparsed" {entity: {field: values}}
+ *   "queued"   {entity: {"updates" (records in the queue),"outbox_updates",
+ *              "outbox_erasure" (sealed bundles not yet collected),
+ *              "oldest" (Unix)}}
+ *   "gdpr"     {"counts":{kind:{status:N}},"open":[{"id","kind","status",
+ *              "received","target","deadline" (Unix)}]}
+ *   "expect"   nv_ops_expect_load's document
+ *   "pass"     the last ingest pass ({"at","seconds","applied",
+ *              "quarantined"}, DIR/ops/lastpass.json) or {}
+ */
+#ifndef NOVA_HUB_OPS_H
+#define NOVA_HUB_OPS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "../../formats/buf.h"
+
+struct nv_hub;
+struct nv_link_db;
+
+/* The status of the hub h opened at dir, as status --json prints it (keys
+ * in the order printed).  0, or an NV_E code when the store cannot be read
+ * (*out untouched). */
+int nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
+    __attribute__((warn_unused_result));
+
+/* When the matching weights were fitted, as {"fitted_at":N,"records":M,
+ * "frozen":B,"next_fit_at":K|null} (NULL on a store error). */
+json_t *nv_weights_state(MDB_txn *txn, const struct nv_link_db *db);
+
+/* The facts above, at nv_now(). */
+int nv_ops_facts(struct nv_hub *h, const char *dir, json_t **out)
+    __attribute__((warn_unused_result));
+
+/* Keep what one ingest pass did (DIR/ops/lastpass.json, atomically). */
+int nv_ops_note_pass(const char *dir, int64_t at, double seconds, unsigned applied,
+                     unsigned quarantined) __attribute__((warn_unused_result));
+
+/* ---- expectations: the repository file "expect" (hub/store/maprepo.h) ----
+ *
+ *   nova-expect 1
+ *   expect ENTITY every DURATION      (a bundle at least this often)
+ *   review_max_age DURATION           (default 24h)
+ *   reject_share FRACTION             (of a bundle's records; default 0.2)
+ *
+ * DURATION: N followed by s, m, h or d.  As JSON: {"cadence":{entity:
+ * seconds},"review_max_age":S,"reject_share":F,"commit":hex|null}. */
+#define NV_OPS_EXPECT_FILE ":expect"
+int nv_ops_expect_load(struct nv_hub *h, json_t **out) __attribute__((warn_unused_result));
+/* Parse the text of the file; NV_EFORMAT naming the line. */
+int nv_ops_expect_parse(const char *text, size_t len, json_t **out)
+    __attribute__((warn_unused_result));
+/* The file's text for doc. */
+char *nv_ops_expect_text(const json_t *doc);
+/* "90s", "15m", "1h", "2d" -> seconds (60 s to 90 days); -1 otherwise. */
+int64_t nv_ops_duration(const char *s);
+/* Set (seconds > 0) or drop (0) entity's cadence, committed with author and
+ * message.  1 when nothing changed. */
+int nv_ops_expect_set(struct nv_hub *h, const char *entity, int64_t seconds,
+                      const char *aname, const char *aemail, const char *message,
+                      char commit[41]) __attribute__((warn_unused_result));
+
+/* ---- renderings ---- */
+
+/* The hub's metrics in the Prometheus text exposition format. */
+int nv_ops_metrics(const json_t *facts, struct nv_buf *out)
+    __attribute__((warn_unused_result));
+/* What fires now: [{"alert","severity","entity","since","summary",
+ * "action"}], most severe first. */
+json_t *nv_ops_alerts(const json_t *facts);
+/* The dashboard: one HTML page, no network request. */
+int nv_ops_dashboard(const json_t *facts, const json_t *alerts, FILE *f)
+    __attribute__((warn_unused_result));
+
+/* Write text to path atomically (temp file, fsync, rename), mode 0644. */
+int nv_ops_textfile(const char *path, const struct nv_buf *text)
+    __attribute__((warn_unused_result));
+
+#endif
