@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +117,7 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
 }
 
 static int write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out);
+static int import_dir_ready(const struct nv_agent *a);
 
 /* The flags as nova-flags-<sender>-<seq>.csv in the import directory:
  * source, key, flag (restrict: stop processing but storage; object: no
@@ -152,7 +154,7 @@ write_flags(struct nv_agent *a, const struct nv_manifest *m, json_t *flags,
                 (unsigned long long)m->seq);
     }
     if (r == 0)
-        r = nv_mkdir_p(a->cfg.import_dir, 0700);
+        r = import_dir_ready(a);
     if (r == 0) {
         snprintf(name, sizeof(name), "nova-flags-%s-%010llu.csv", m->sender,
                  (unsigned long long)m->seq);
@@ -190,10 +192,41 @@ static int
 write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out)
 {
     char *path = nv_path_join(a->cfg.import_dir, name);
-    int r = nv_write_file(path, out->data, out->len, 0640);
+    int r = nv_write_file_as(path, out->data, out->len, a->cfg.import_mode,
+                             (gid_t)a->cfg.import_gid);
 
     free(path);
     return r;
+}
+
+/* The import directory, made if needed, readable (r-x) by whom the files
+ * are (import_mode) and of import_group: the CRM's import job, running as
+ * another user, must reach them.  Only a directory of the agent's own is
+ * changed, and only ever opened wider for reading. */
+static int
+import_dir_ready(const struct nv_agent *a)
+{
+    struct stat st;
+    mode_t want;
+    int r;
+
+    if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) < 0)
+        return r;
+    if (stat(a->cfg.import_dir, &st) < 0 || st.st_uid != geteuid())
+        return 0;
+    want = st.st_mode & 07777;
+    if (a->cfg.import_mode & 0040)
+        want |= 0050;
+    if (a->cfg.import_mode & 0004)
+        want |= 0005;
+    if (want != (st.st_mode & 07777) && chmod(a->cfg.import_dir, want) < 0)
+        return nv_fail_errno("cannot open '%s' to the CRM (mode %04o)", a->cfg.import_dir,
+                             (unsigned)want);
+    if (a->cfg.import_gid >= 0 && st.st_gid != (gid_t)a->cfg.import_gid &&
+        chown(a->cfg.import_dir, (uid_t)-1, (gid_t)a->cfg.import_gid) < 0)
+        return nv_fail_errno("cannot give '%s' to group %ld", a->cfg.import_dir,
+                             a->cfg.import_gid);
+    return 0;
 }
 
 static int
@@ -238,7 +271,7 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
         }
         json_array_append(g, f);
     }
-    if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) < 0)
+    if ((r = import_dir_ready(a)) < 0)
         goto out;
     for (size_t gi = 0; gi < json_array_size(order) && r == 0; gi++) {
         json_t *g = json_object_get(groups, json_string_value(json_array_get(order, gi)));
@@ -870,8 +903,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
             snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.csv", b->m.sender,
                      (unsigned long long)b->m.seq);
             p = nv_path_join(a->cfg.import_dir, name);
-            if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0)
-                r = nv_write_file(p, e.file.data, e.file.len, 0640);
+            if ((r = import_dir_ready(a)) == 0)
+                r = nv_write_file_as(p, e.file.data, e.file.len, a->cfg.import_mode,
+                                     (gid_t)a->cfg.import_gid);
             free(p);
         }
         if (r == 0 && e.side.len > 0) {
@@ -879,8 +913,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats)
             snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.utf-8.csv", b->m.sender,
                      (unsigned long long)b->m.seq);
             p = nv_path_join(a->cfg.import_dir, name);
-            if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0)
-                r = nv_write_file(p, e.side.data, e.side.len, 0640);
+            if ((r = import_dir_ready(a)) == 0)
+                r = nv_write_file_as(p, e.side.data, e.side.len, a->cfg.import_mode,
+                                     (gid_t)a->cfg.import_gid);
             free(p);
         }
         nv_buf_release(&e.side);

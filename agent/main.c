@@ -271,12 +271,16 @@ cmd_check(int argc, char **argv)
     const char *dir;
     struct nv_agent a;
     int r, problems;
+    static char newest[NV_MAX_SOURCES][256];
 
     if ((r = one_dir(argc, argv, &dir, NULL)) != 0)
         return r;
     if ((r = nv_agent_open(&a, dir, 0)) < 0)
         return nv_cli_fail(r);
     problems = nv_agent_config_check(&a.cfg, stderr);
+    /* the newest export of each source, read as a scan would read it */
+    for (int i = 0; i < a.cfg.nsrc; i++)
+        problems += nv_scan_check_source(&a.cfg.src[i], stderr, newest[i], sizeof(newest[i]));
     if (a.hub == NULL) {
         fprintf(stderr, "no hub is trusted: run 'nova-agent trust %s HUB-IDENTITY.pub'\n", dir);
         problems++;
@@ -289,10 +293,11 @@ cmd_check(int argc, char **argv)
     printf("%s is valid: entity '%s', hub '%s', %d source(s)\n", a.cfg.path,
            a.cfg.entity, a.hub->id.entity, a.cfg.nsrc);
     for (int i = 0; i < a.cfg.nsrc; i++)
-        printf("  source %s: %s/%s (%s, key %s%s)\n", a.cfg.src[i].name,
+        printf("  source %s: %s/%s (%s, key %s%s); newest export: %s\n", a.cfg.src[i].name,
                a.cfg.src[i].dir, a.cfg.src[i].pattern,
                a.cfg.src[i].mode == NV_MODE_FULL ? "full snapshots" : "deltas",
-               a.cfg.src[i].keycols[0], a.cfg.src[i].nkeycols > 1 ? ", ..." : "");
+               a.cfg.src[i].keycols[0], a.cfg.src[i].nkeycols > 1 ? ", ..." : "",
+               newest[i][0] ? newest[i] : "none yet");
     nv_agent_close(&a);
     return 0;
 }
@@ -321,7 +326,8 @@ cmd_scan(int argc, char **argv)
                "\"waiting\":%llu,\"bundles\":%u,\"inbox_applied\":%u,"
                "\"inbox_waiting\":%u,\"inbox_quarantined\":%u,\"updates\":%u,"
                "\"orders\":%u,\"orders_failed\":%u,\"unreadable\":%llu,\"ignored\":%llu,"
-               "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u}\n",
+               "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u,"
+               "\"files_rejected\":%llu,\"inbox_duplicates\":%u,\"acked_seq\":%llu}\n",
                (unsigned long long)ss.files, (unsigned long long)ss.rows,
                (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
                (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
@@ -329,7 +335,8 @@ cmd_scan(int argc, char **argv)
                ss.bundles, is.applied, is.waiting, is.quarantined, is.updates,
                is.orders, is.failed, (unsigned long long)ss.unreadable,
                (unsigned long long)ss.ignored, (unsigned long long)ss.released,
-               is.transliterated, is.side);
+               is.transliterated, is.side, (unsigned long long)ss.files_rejected,
+               is.duplicates, (unsigned long long)is.acked);
     else
         printf("exports: %llu file(s), %llu rows: %llu upserts, %llu deletes, %llu unchanged, "
                "%llu rejected; %u bundle(s) sealed%s\n"
@@ -345,6 +352,17 @@ cmd_scan(int argc, char **argv)
                (unsigned long long)ss.unreadable, (unsigned long long)ss.ignored,
                is.applied, is.updates, is.orders, is.failed, is.waiting,
                is.quarantined, is.transliterated, is.side);
+    if (!json && (is.duplicates || is.pruned))
+        printf("         %u duplicate(s) archived; %u sent bundle(s) acknowledged by the hub "
+               "(up to seq %llu) removed from sent/\n", is.duplicates, is.pruned,
+               (unsigned long long)is.acked);
+    if (ss.files_rejected > 0) {
+        fprintf(stderr, "nova-agent: error: %llu export file(s) rejected whole (the log and "
+                "the bundle's rejects.ndjson say why; 'nova-agent check %s' checks the "
+                "newest export of each source)\n",
+                (unsigned long long)ss.files_rejected, dir);
+        return nv_exit_status(ss.file_reject_code);
+    }
     return ri < 0 ? nv_exit_status(ri) : 0;
 }
 

@@ -452,6 +452,41 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
     return r;
 }
 
+/* The agent's reject report of a payload: each line's reason counted in
+ * a->agent_reasons; a->agent_rejects is the manifest's count (or the
+ * report's lines, for a replay, which has no manifest). */
+static void
+agent_rejects(const char *dir, const struct nv_manifest *m, struct nv_apply_ctx *a)
+{
+    char *p = nv_path_join(dir, "rejects.ndjson");
+    FILE *f = fopen(p, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t lines = 0;
+
+    free(p);
+    a->agent_rejects = m->rejects;
+    if (f == NULL)
+        return;
+    if (a->agent_reasons == NULL)
+        a->agent_reasons = json_object();
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+        const char *why = json_string_value(json_object_get(o, "reason"));
+        if (why != NULL && a->agent_reasons != NULL)
+            json_object_set_new(a->agent_reasons, why,
+                                json_integer(json_integer_value(
+                                                 json_object_get(a->agent_reasons, why)) + 1));
+        lines += o != NULL;
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (a->agent_rejects < lines)
+        a->agent_rejects = lines;
+}
+
 /* Apply the payload files in dir (changes-*, in name order) for bundle m in
  * txn, then record the bundle's statistics. */
 static int
@@ -525,6 +560,10 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
                 stats->updates += gs.updates;
         }
     }
+    /* the rows the agent rejected (its report, rejects.ndjson): counted per
+     * reason for status */
+    if (r == 0 && m->kind == NV_KIND_CHANGES)
+        agent_rejects(dir, m, &a);
     /* the retained payload keeps no line of an erased person */
     if (r == 0 && a.suppressed != NULL)
         r = nv_gdpr_purge_dir(dir, a.suppressed);
