@@ -325,9 +325,6 @@ cmd_ingest(int argc, char **argv)
         if (first == 0)
             first = r;
     }
-    if (h.receipts > 0 && !json)
-        printf("receipts    %u entity(ies) told what the hub applied (an updates bundle of no "
-               "record in outbox/ENTITY)\n", h.receipts);
     nv_hub_close(&h);
     free(files);
     if (first == 0 && ir.waiting > 0) {

@@ -22,7 +22,7 @@ grep -q '^acked: 0$' A/sent/acme-hub-0000000001.changes.nova &&
     not_ok "no acked line in the agent's manifest"
 mv A/outbox/*.nova H/inbox/
 expect_status "ingest 1" 0 "" nova-hub ingest H
-grep -q '^receipts' "$T/.out" && ok "ingest says it sent a receipt" || not_ok "no receipt line"
+grep -q "receipt to 'acme': applied up to seq 1" "$T/.err" && ok "ingest says it sent a receipt" || not_ok "no receipt line"
 check "the hub sends a receipt (an updates bundle of no record)" \
     test -f H/outbox/acme/hub-acme-0000000001.updates.nova
 grep -q '^acked: 1$' H/outbox/acme/hub-acme-0000000001.updates.nova &&
