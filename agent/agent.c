@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -58,6 +59,7 @@ nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
     if ((r = nv_astate_open(&a->st, dir)) < 0)
         goto fail;
     a->have_st = 1;
+    a->sent = nv_path_join(dir, "sent");
     /* the outbox is never created here: a mistyped path must not become a
      * new directory anywhere (init makes the default one) */
     {
@@ -70,7 +72,7 @@ nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
             goto fail;
         }
     }
-    if ((r = nv_outbox_recover(a->cfg.outbox, a->st.env, a->st.streams)) < 0)
+    if ((r = nv_outbox_recover_sent(a->cfg.outbox, a->sent, a->st.env, a->st.streams)) < 0)
         goto fail;
     return 0;
 fail:
@@ -90,6 +92,8 @@ nv_agent_close(struct nv_agent *a)
     if (a->have_cfg)
         nv_agent_config_release(&a->cfg);
     a->have_st = a->have_kr = a->have_self = a->have_cfg = 0;
+    free(a->sent);
+    a->sent = NULL;
     if (a->lock_fd >= 0)
         close(a->lock_fd);
     a->lock_fd = -1;
@@ -106,8 +110,50 @@ nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o)
     o->streams = a->st.streams;
     o->cap = a->cfg.bundle_cap;
     o->zstd_level = a->cfg.compression_level;
+    o->sent = a->sent;
+    /* every bundle tells the hub what the agent applied of its stream */
+    if (a->hub != NULL && a->st.env != NULL) {
+        struct nv_stream_state in;
+        MDB_txn *txn;
+        char key[80];
+        snprintf(key, sizeof(key), "in:%s", a->hub->id.entity);
+        if (mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &txn) == 0) {
+            if (nv_astate_stream_get(txn, &a->st, key, &in) == 0) {
+                o->has_acked = 1;
+                o->acked = in.seq;
+            }
+            mdb_txn_abort(txn);
+        }
+    }
     /* every bundle witnesses the newest ledger head the hub sent */
     nv_agent_witness(a, o->ledger_head);
+}
+
+uint64_t
+nv_agent_acked(struct nv_agent *a)
+{
+    MDB_txn *txn;
+    uint64_t acked = 0;
+
+    if (a->hub == NULL || a->st.env == NULL ||
+        mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (nv_acked_get(txn, a->st.streams, a->hub->id.entity, &acked) < 0)
+        acked = 0;
+    mdb_txn_abort(txn);
+    return acked;
+}
+
+int
+nv_agent_prune_sent(struct nv_agent *a, uint64_t *n)
+{
+    uint64_t acked = nv_agent_acked(a);
+
+    if (n != NULL)
+        *n = 0;
+    if (acked == 0 || a->sent == NULL)
+        return 0;
+    return nv_sent_prune(a->sent, acked, n);
 }
 
 /* The key of the witnessed ledger head in the state's streams database. */

@@ -20,6 +20,8 @@ struct nv_agent {
     struct nv_astate st;
     int have_cfg, have_self, have_kr, have_st;
     int lock_fd; /* DIR/agent.lock: one nova-agent at a time */
+    char *sent;  /* DIR/sent: every bundle sealed to the hub, kept until the
+                    hub acknowledges it */
 };
 
 /* Open everything and recover the outbox after a crash.  need_hub: fail if
@@ -27,7 +29,13 @@ struct nv_agent {
 int nv_agent_open(struct nv_agent *a, const char *dir, int need_hub)
     __attribute__((warn_unused_result));
 void nv_agent_close(struct nv_agent *a);
-/* An outbox to the hub, set up from the configuration. */
+/* The last sequence number of ours the hub has acknowledged (0: none). */
+uint64_t nv_agent_acked(struct nv_agent *a);
+/* Remove the copies in sent/ that the hub has acknowledged. */
+int nv_agent_prune_sent(struct nv_agent *a, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* An outbox to the hub, set up from the configuration: each bundle is kept
+ * in sent/ and carries the last hub bundle applied (acked). */
 void nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o);
 /* The newest head of the hub's ledger that a hub bundle carried (40 hex;
  * "" when none yet): the agent witnesses it in every bundle it seals, so

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,9 @@ static const char template_text[] =
     "import_formula_guard = yes  # neutralise =, +, -, @ values for spreadsheets\n"
     "import_unrepresentable = transliterate  # or utf8-file: characters the\n"
     "                            # import_encoding lacks (see README)\n"
+    "import_mode = 0640          # files written to import_dir, for the CRM's import\n"
+    "# import_group = crm        # their group (default: the agent's, or import_dir's\n"
+    "                            # when it is setgid); keys and state stay 0600\n"
     "\n"
     "# One section per watched export directory.\n"
     "# [source contacts]\n"
@@ -306,6 +310,24 @@ set_main(struct nv_agent_config *c, const char *dir, int line, const char *k,
         else
             BAD("%s line %d: import_unrepresentable must be transliterate or utf8-file",
                 path, line);
+    } else if (!strcmp(k, "import_mode")) {
+        char *end;
+        unsigned long m = strtoul(v, &end, 8);
+        if (*v != '0' || *end != '\0' || strlen(v) != 4 || (m & 07133) != 0 ||
+            (m & 0600) != 0600)
+            BAD("%s line %d: import_mode must be an octal mode such as 0640 (read and write "
+                "bits only, the owner's read and write included)", path, line);
+        c->import_mode = (unsigned)m;
+    } else if (!strcmp(k, "import_group")) {
+        struct group *g = getgrnam(v);
+        char *end;
+        unsigned long gid = strtoul(v, &end, 10);
+        if (g != NULL)
+            c->import_gid = (long)g->gr_gid;
+        else if (*v >= '0' && *v <= '9' && *end == '\0' && gid < 0x7fffffffUL)
+            c->import_gid = (long)gid;
+        else
+            BAD("%s line %d: import_group '%.40s' is not a group of this system", path, line, v);
     } else if (!strcmp(k, "incomplete_wait")) {
         if (nv_parse_u64(v, &n) < 0 || n > 86400000)
             BAD("%s line %d: incomplete_wait must be 0..86400000 ms", path, line);
@@ -363,6 +385,8 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     c->max_delete_share = NV_MAX_DELETE_SHARE_DEFAULT;
     c->max_delete_count = NV_MAX_DELETE_COUNT_DEFAULT;
     c->import_unrepresentable = NV_UNREP_TRANSLITERATE;
+    c->import_mode = 0640;
+    c->import_gid = -1;
     c->import_dialect.formula_guard = 1;
     c->import_dialect.delim = ';';
     c->import_dialect.quote = '"';

@@ -63,6 +63,12 @@ struct nv_agent_config {
     uint64_t max_delete_count;
     struct nv_csv_dialect import_dialect; /* formula_guard: import_formula_guard */
     int import_unrepresentable; /* enum nv_unrepresentable */
+    unsigned import_mode;       /* mode of the files written to import_dir
+                                   (default 0640); the directory gets r-x
+                                   for whom they are readable */
+    long import_gid;            /* import_group's gid, or -1: the group the
+                                   files get (the agent's, or import_dir's
+                                   when it is setgid) */
     struct nv_source src[NV_MAX_SOURCES];
     int nsrc;
 };

@@ -118,6 +118,7 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
 }
 
 static int write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out);
+static int import_dir_ready(const struct nv_agent *a);
 
 /* The flags as nova-flags-<sender>-<seq>.csv in the import directory:
  * source, key, flag (restrict: stop processing but storage; object: no
@@ -154,7 +155,7 @@ write_flags(struct nv_agent *a, const struct nv_manifest *m, json_t *flags,
                 (unsigned long long)m->seq);
     }
     if (r == 0)
-        r = nv_mkdir_p(a->cfg.import_dir, 0700);
+        r = import_dir_ready(a);
     if (r == 0) {
         snprintf(name, sizeof(name), "nova-flags-%s-%010llu.csv", m->sender,
                  (unsigned long long)m->seq);
@@ -192,10 +193,41 @@ static int
 write_import(const struct nv_agent *a, const char *name, const struct nv_buf *out)
 {
     char *path = nv_path_join(a->cfg.import_dir, name);
-    int r = nv_write_file(path, out->data, out->len, 0640);
+    int r = nv_write_file_as(path, out->data, out->len, a->cfg.import_mode,
+                             (gid_t)a->cfg.import_gid);
 
     free(path);
     return r;
+}
+
+/* The import directory, made if needed, readable (r-x) by whom the files
+ * are (import_mode) and of import_group: the CRM's import job, running as
+ * another user, must reach them.  Only a directory of the agent's own is
+ * changed, and only ever opened wider for reading. */
+static int
+import_dir_ready(const struct nv_agent *a)
+{
+    struct stat st;
+    mode_t want;
+    int r;
+
+    if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) < 0)
+        return r;
+    if (stat(a->cfg.import_dir, &st) < 0 || st.st_uid != geteuid())
+        return 0;
+    want = st.st_mode & 07777;
+    if (a->cfg.import_mode & 0040)
+        want |= 0050;
+    if (a->cfg.import_mode & 0004)
+        want |= 0005;
+    if (want != (st.st_mode & 07777) && chmod(a->cfg.import_dir, want) < 0)
+        return nv_fail_errno("cannot open '%s' to the CRM (mode %04o)", a->cfg.import_dir,
+                             (unsigned)want);
+    if (a->cfg.import_gid >= 0 && st.st_gid != (gid_t)a->cfg.import_gid &&
+        chown(a->cfg.import_dir, (uid_t)-1, (gid_t)a->cfg.import_gid) < 0)
+        return nv_fail_errno("cannot give '%s' to group %ld", a->cfg.import_dir,
+                             a->cfg.import_gid);
+    return 0;
 }
 
 static int
@@ -240,7 +272,7 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
         }
         json_array_append(g, f);
     }
-    if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) < 0)
+    if ((r = import_dir_ready(a)) < 0)
         goto out;
     for (size_t gi = 0; gi < json_array_size(order) && r == 0; gi++) {
         json_t *g = json_object_get(groups, json_string_value(json_array_get(order, gi)));
@@ -695,6 +727,57 @@ stream_key(char *out, size_t n, const char *hub)
     snprintf(out, n, "in:%s", hub);
 }
 
+/* "rcvd:<hub>:<seq, 20 digits>" -> the id of every hub bundle applied, so
+ * one delivered again (nova-hub resend) is known for what it is */
+static void
+rcvd_key(char *out, size_t n, const char *hub, uint64_t seq)
+{
+    snprintf(out, n, "rcvd:%s:%020llu", hub, (unsigned long long)seq);
+}
+
+static int
+rcvd_put(MDB_txn *txn, struct nv_agent *a, const struct nv_bundle *b)
+{
+    char key[120];
+    MDB_val k, v = { 32, (void *)b->id };
+    int rc;
+
+    rcvd_key(key, sizeof(key), b->m.sender, b->m.seq);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if ((rc = mdb_put(txn, a->st.streams, &k, &v, 0)) != 0)
+        return nv_mdb_fail(rc, "cannot record a received bundle");
+    return 0;
+}
+
+/* Was this very bundle applied already?  By its recorded id, or (bundles
+ * applied before ids were recorded) by the copy in the archive. */
+static int
+applied_already(struct nv_agent *a, MDB_txn *txn, const struct nv_bundle *b)
+{
+    char key[120], name[160], *ad, *ap;
+    MDB_val k, v;
+    struct nv_bundle old;
+    int same = 0;
+
+    rcvd_key(key, sizeof(key), b->m.sender, b->m.seq);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if (mdb_get(txn, a->st.streams, &k, &v) == 0)
+        return v.mv_size == 32 && sodium_memcmp(v.mv_data, b->id, 32) == 0;
+    nv_bundle_filename(&b->m, name, sizeof(name));
+    ad = nv_path_join(a->dir, "archive");
+    ap = nv_path_join(ad, name);
+    if (nv_exists(ap) && nv_bundle_read(&old, ap, PAYLOAD_MAX) == 0) {
+        same = sodium_memcmp(old.id, b->id, 32) == 0;
+        nv_bundle_release(&old);
+    }
+    nv_error_clear();
+    free(ad);
+    free(ap);
+    return same;
+}
+
 static int
 check(struct nv_agent *a, const char *path, struct nv_bundle *b, int *applied_before)
 {
@@ -727,19 +810,15 @@ check(struct nv_agent *a, const char *path, struct nv_bundle *b, int *applied_be
         goto fail;
     }
     r = nv_astate_stream_get(txn, &a->st, key, &st);
-    mdb_txn_abort(txn);
     if (r == 0)
         r = nv_stream_check(&st, &b->m);
-    /* the very bundle applied before a crash kept it from the archive */
-    if (r == NV_EREPLAY && st.seq == b->m.seq &&
-        sodium_memcmp(st.last_id, b->id, 32) == 0) {
-        char name[160], *ad = nv_path_join(a->dir, "archive"), *ap;
-        nv_bundle_filename(&b->m, name, sizeof(name));
-        ap = nv_path_join(ad, name);
-        *applied_before = !nv_exists(ap);
-        free(ad);
-        free(ap);
-    }
+    /* the very bundle applied before (a crash kept it from the archive, or
+     * it was delivered again): a duplicate, archived, never quarantined */
+    if (r == NV_EREPLAY &&
+        ((st.seq == b->m.seq && sodium_memcmp(st.last_id, b->id, 32) == 0) ||
+         applied_already(a, txn, b)))
+        *applied_before = 1;
+    mdb_txn_abort(txn);
     if (r < 0)
         goto fail;
     return 0;
@@ -804,6 +883,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
         goto out;
     }
     nv_agent_outbox(a, &o);
+    /* the acks answering this bundle say it is applied */
+    o.has_acked = 1;
+    o.acked = b->m.seq;
     if (b->m.ledger_head[0] != '\0')
         memcpy(o.ledger_head, b->m.ledger_head, sizeof(o.ledger_head));
     if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0)
@@ -826,8 +908,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
             snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.csv", b->m.sender,
                      (unsigned long long)b->m.seq);
             p = nv_path_join(a->cfg.import_dir, name);
-            if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0)
-                r = nv_write_file(p, e.file.data, e.file.len, 0640);
+            if ((r = import_dir_ready(a)) == 0)
+                r = nv_write_file_as(p, e.file.data, e.file.len, a->cfg.import_mode,
+                                     (gid_t)a->cfg.import_gid);
             free(p);
         }
         if (r == 0 && e.side.len > 0) {
@@ -835,8 +918,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
             snprintf(name, sizeof(name), "nova-erasure-%s-%010llu.utf-8.csv", b->m.sender,
                      (unsigned long long)b->m.seq);
             p = nv_path_join(a->cfg.import_dir, name);
-            if ((r = nv_mkdir_p(a->cfg.import_dir, 0700)) == 0)
-                r = nv_write_file(p, e.side.data, e.side.len, 0640);
+            if ((r = import_dir_ready(a)) == 0)
+                r = nv_write_file_as(p, e.side.data, e.side.len, a->cfg.import_mode,
+                                     (gid_t)a->cfg.import_gid);
             free(p);
         }
         nv_buf_release(&e.side);
@@ -855,6 +939,9 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
     memset(&st, 0, sizeof(st));
     nv_stream_advance(&st, &b->m, b->id);
     if ((r = nv_astate_stream_put(nv_outbox_txn(&o), &a->st, key, &st)) < 0 ||
+        (r = rcvd_put(nv_outbox_txn(&o), a, b)) < 0 ||
+        (b->m.has_acked &&
+         (r = nv_acked_put(nv_outbox_txn(&o), a->st.streams, b->m.sender, b->m.acked)) < 0) ||
         (b->m.ledger_head[0] != '\0' &&
          (r = nv_agent_witness_put(nv_outbox_txn(&o), a, b->m.ledger_head)) < 0)) {
         nv_outbox_abort(&o);
@@ -1113,7 +1200,9 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
             }
             nv_bundle_release(&b);
         } else if (before) {
+            nv_info("inbox", "'%s' was applied before: a duplicate, archived", v[i].name);
             r = move_to(archive, p, v[i].name);
+            stats->duplicates++;
         } else if (r == NV_ESEQGAP) {
             stats->waiting++;
             nv_info("inbox", "'%s' waits: %s", v[i].name, nv_errmsg(r));
@@ -1140,6 +1229,17 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
     }
     nv_spool_list_free(v, n);
     free(archive);
+    /* what the hub acknowledged leaves sent/ */
+    {
+        uint64_t pruned = 0;
+        if (a->hub != NULL && (r = nv_agent_prune_sent(a, &pruned)) < 0) {
+            nv_warn("inbox", "cannot prune the acknowledged bundles: %s", nv_errmsg(r));
+            if (first == 0)
+                first = r;
+        }
+        stats->acked = nv_agent_acked(a);
+        stats->pruned = (unsigned)pruned;
+    }
     /* the erasure reaches every file here that holds the person */
     if (json_object_size(erased) > 0 && (r = scrub(a, erased)) < 0 && first == 0)
         first = r;

@@ -38,6 +38,9 @@ struct nv_inbox_stats {
     unsigned applied, waiting, quarantined, updates, orders, failed;
     unsigned transliterated; /* updates written with characters replaced */
     unsigned side;           /* records written to UTF-8 side files */
+    unsigned duplicates;     /* bundles applied before, delivered again */
+    unsigned pruned;         /* copies in sent/ the hub acknowledged */
+    uint64_t acked;          /* the last of ours the hub acknowledged */
 };
 
 /* Process every bundle in the inbox. Returns the first refusal code (the

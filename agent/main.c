@@ -274,12 +274,16 @@ cmd_check(int argc, char **argv)
     const char *dir;
     struct nv_agent a;
     int r, problems;
+    static char newest[NV_MAX_SOURCES][256];
 
     if ((r = one_dir(argc, argv, &dir, NULL)) != 0)
         return r;
     if ((r = nv_agent_open(&a, dir, 0)) < 0)
         return nv_cli_fail(r);
     problems = nv_agent_config_check(&a.cfg, stderr);
+    /* the newest export of each source, read as a scan would read it */
+    for (int i = 0; i < a.cfg.nsrc; i++)
+        problems += nv_scan_check_source(&a.cfg.src[i], stderr, newest[i], sizeof(newest[i]));
     if (a.hub == NULL) {
         fprintf(stderr, "no hub is trusted: run 'nova-agent trust %s HUB-IDENTITY.pub'\n", dir);
         problems++;
@@ -292,10 +296,11 @@ cmd_check(int argc, char **argv)
     printf("%s is valid: entity '%s', hub '%s', %d source(s)\n", a.cfg.path,
            a.cfg.entity, a.hub->id.entity, a.cfg.nsrc);
     for (int i = 0; i < a.cfg.nsrc; i++)
-        printf("  source %s: %s/%s (%s, key %s%s)\n", a.cfg.src[i].name,
+        printf("  source %s: %s/%s (%s, key %s%s); newest export: %s\n", a.cfg.src[i].name,
                a.cfg.src[i].dir, a.cfg.src[i].pattern,
                a.cfg.src[i].mode == NV_MODE_FULL ? "full snapshots" : "deltas",
-               a.cfg.src[i].keycols[0], a.cfg.src[i].nkeycols > 1 ? ", ..." : "");
+               a.cfg.src[i].keycols[0], a.cfg.src[i].nkeycols > 1 ? ", ..." : "",
+               newest[i][0] ? newest[i] : "none yet");
     nv_agent_close(&a);
     return 0;
 }
@@ -333,7 +338,8 @@ cmd_scan(int argc, char **argv)
                "\"waiting\":%llu,\"bundles\":%u,\"inbox_applied\":%u,"
                "\"inbox_waiting\":%u,\"inbox_quarantined\":%u,\"updates\":%u,"
                "\"orders\":%u,\"orders_failed\":%u,\"unreadable\":%llu,\"ignored\":%llu,"
-               "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u}\n",
+               "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u,"
+               "\"files_rejected\":%llu,\"inbox_duplicates\":%u,\"acked_seq\":%llu}\n",
                (unsigned long long)ss.files, (unsigned long long)ss.rows,
                (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
                (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
@@ -341,7 +347,8 @@ cmd_scan(int argc, char **argv)
                ss.bundles, is.applied, is.waiting, is.quarantined, is.updates,
                is.orders, is.failed, (unsigned long long)ss.unreadable,
                (unsigned long long)ss.ignored, (unsigned long long)ss.released,
-               is.transliterated, is.side);
+               is.transliterated, is.side, (unsigned long long)ss.files_rejected,
+               is.duplicates, (unsigned long long)is.acked);
     else
         printf("exports: %llu file(s), %llu rows: %llu upserts, %llu deletes, %llu unchanged, "
                "%llu rejected; %u bundle(s) sealed%s\n"
@@ -357,6 +364,17 @@ cmd_scan(int argc, char **argv)
                (unsigned long long)ss.unreadable, (unsigned long long)ss.ignored,
                is.applied, is.updates, is.orders, is.failed, is.waiting,
                is.quarantined, is.transliterated, is.side);
+    if (!json && (is.duplicates || is.pruned))
+        printf("         %u duplicate(s) archived; %u sent bundle(s) acknowledged by the hub "
+               "(up to seq %llu) removed from sent/\n", is.duplicates, is.pruned,
+               (unsigned long long)is.acked);
+    if (ss.files_rejected > 0) {
+        fprintf(stderr, "nova-agent: error: %llu export file(s) rejected whole (the log and "
+                "the bundle's rejects.ndjson say why; 'nova-agent check %s' checks the "
+                "newest export of each source)\n",
+                (unsigned long long)ss.files_rejected, dir);
+        return nv_exit_status(ss.file_reject_code);
+    }
     return ri < 0 ? nv_exit_status(ri) : 0;
 }
 
@@ -448,6 +466,9 @@ cmd_status(int argc, char **argv)
     const char *dir;
     MDB_txn *txn;
     size_t nfp = 0;
+    struct nv_sent_backlog bl;
+    uint64_t acked;
+    char oldest[21] = "";
 
     if ((r = one_dir(argc, argv, &dir, &json)) != 0)
         return r;
@@ -470,10 +491,16 @@ cmd_status(int argc, char **argv)
     }
     nv_keyid_hex(a.self.pub.sign.keyid, kid);
     nv_agent_witness(&a, witness);
+    acked = nv_agent_acked(&a);
+    memset(&bl, 0, sizeof(bl));
+    if (r == 0)
+        r = nv_sent_backlog(a.sent, acked, &bl);
+    if (bl.oldest)
+        nv_time_format(bl.oldest, oldest);
     if (json)
         printf("{\"entity\":\"%s\",\"key_id\":\"%s\",\"hub\":%s%s%s,\"sent_seq\":%llu,"
                "\"received_seq\":%llu,\"records\":%zu,\"ledger_head_witnessed\":%s%s%s,"
-               "\"sources\":%d,\"source\":[",
+               "\"sources\":%d,",
                a.self.pub.entity, kid, a.hub ? "\"" : "",
                a.hub ? a.hub->id.entity : "null", a.hub ? "\"" : "",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
@@ -487,6 +514,25 @@ cmd_status(int argc, char **argv)
                a.self.pub.entity, kid, a.hub ? a.hub->id.entity : "(none trusted)",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
                witness[0] ? witness : "(no head witnessed yet)", a.cfg.nsrc);
+    if (json)
+        printf("\"acked_seq\":%llu,\"unacked\":{\"count\":%llu,\"bytes\":%llu,"
+               "\"oldest\":%s%s%s,\"first_seq\":%llu,\"last_seq\":%llu,\"age_s\":%lld},"
+               "\"source\":[",
+               (unsigned long long)acked, (unsigned long long)bl.count,
+               (unsigned long long)bl.bytes, oldest[0] ? "\"" : "", oldest[0] ? oldest : "null",
+               oldest[0] ? "\"" : "", (unsigned long long)bl.first, (unsigned long long)bl.last,
+               bl.oldest ? (long long)(nv_now() - bl.oldest) : 0LL);
+    else if (bl.count == 0)
+        printf("hub acked:     seq %llu; nothing sent waits for its acknowledgement\n",
+               (unsigned long long)acked);
+    else
+        printf("hub acked:     seq %llu; %llu bundle(s) not yet acknowledged (seq %llu-%llu, "
+               "%llu bytes, oldest sealed %s, %lld s ago) kept in %s\n"
+               "               if one was lost: nova-agent resend %s\n",
+               (unsigned long long)acked, (unsigned long long)bl.count,
+               (unsigned long long)bl.first, (unsigned long long)bl.last,
+               (unsigned long long)bl.bytes, oldest, (long long)(nv_now() - bl.oldest),
+               a.sent, dir);
     for (int i = 0; i < a.cfg.nsrc && r == 0; i++) {
         const struct nv_source *s = &a.cfg.src[i];
         struct nv_withheld w;
@@ -547,6 +593,99 @@ cmd_status(int argc, char **argv)
     }
     if (json)
         printf("]}\n");
+    nv_agent_close(&a);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
+/* nova-agent resend DIR [--from SEQ]: the bundles the hub has not
+ * acknowledged, copied from sent/ back into the outbox (the hub drops as a
+ * duplicate one it had applied after all). */
+static int
+cmd_resend(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    uint64_t from = 0, n = 0, acked;
+    struct nv_agent a;
+    struct nv_sent_backlog bl;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--from", &v)) {
+            if (v == NULL || nv_parse_u64(v, &from) < 0 || from == 0)
+                return nv_cli_usage("--from needs a sequence number");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_agent_open(&a, dir, 1)) < 0)
+        return nv_cli_fail(r);
+    acked = nv_agent_acked(&a);
+    if (from == 0)
+        from = acked + 1;
+    if ((r = nv_sent_backlog(a.sent, from > 0 ? from - 1 : 0, &bl)) == 0)
+        r = nv_sent_resend(a.sent, a.cfg.outbox, from, &n);
+    if (r == 0 && n > 0)
+        r = nv_fsync_dir(a.cfg.outbox);
+    nv_agent_close(&a);
+    if (r < 0)
+        return nv_cli_fail(r);
+    if (bl.count == 0)
+        printf("nothing to resend: the hub acknowledged up to seq %llu and sent/ keeps no "
+               "bundle from seq %llu\n", (unsigned long long)acked, (unsigned long long)from);
+    else
+        printf("%llu bundle(s) copied back to the outbox (seq %llu-%llu; %llu already "
+               "there); the hub acknowledged up to seq %llu and drops any it already "
+               "applied as a duplicate\n", (unsigned long long)n,
+               (unsigned long long)bl.first, (unsigned long long)bl.last,
+               (unsigned long long)(bl.count - n), (unsigned long long)acked);
+    return 0;
+}
+
+/* nova-agent prune DIR [--archive-days N]: the copies the hub acknowledged
+ * leave sent/; with --archive-days, the applied hub bundles older than N
+ * days leave archive/. */
+static int
+cmd_prune(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    uint64_t days = 0, n = 0, na = 0;
+    int have_days = 0, r;
+    struct nv_agent a;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--archive-days", &v)) {
+            if (v == NULL || nv_parse_u64(v, &days) < 0)
+                return nv_cli_usage("--archive-days needs a number of days");
+            have_days = 1;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_agent_open(&a, dir, 0)) < 0)
+        return nv_cli_fail(r);
+    r = nv_agent_prune_sent(&a, &n);
+    if (r == 0 && have_days) {
+        char *ad = nv_path_join(dir, "archive");
+        r = nv_prune_older(ad, nv_now() - (int64_t)days * 86400, &na);
+        free(ad);
+    }
+    printf("sent/: %llu acknowledged bundle(s) removed (the hub acknowledged up to seq %llu)\n",
+           (unsigned long long)n, (unsigned long long)nv_agent_acked(&a));
+    if (have_days)
+        printf("archive/: %llu applied hub bundle(s) older than %llu day(s) removed\n",
+               (unsigned long long)na, (unsigned long long)days);
     nv_agent_close(&a);
     return r < 0 ? nv_cli_fail(r) : 0;
 }
@@ -617,6 +756,10 @@ static const struct nv_cmd cmds[] = {
       "the agent's metrics in the Prometheus text format (--textfile: written atomically)" },
     { "accept-deletes", cmd_accept_deletes, "accept-deletes DIR [SOURCE]",
       "ship once the deletes the guard withheld (every source, or SOURCE)" },
+    { "resend", cmd_resend, "resend DIR [--from SEQ]",
+      "copy the bundles the hub has not acknowledged (sent/) back into the outbox" },
+    { "prune", cmd_prune, "prune DIR [--archive-days N]",
+      "remove what the hub acknowledged from sent/ (and applied hub bundles older than N days)" },
     { "rotate", cmd_rotate, "rotate DIR",
       "replace the agent's keys; the new identity is signed by the old key" },
     { NULL, NULL, NULL, NULL },

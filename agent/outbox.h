@@ -32,6 +32,16 @@ struct nv_outbox {
     int zstd_level;
     char ledger_head[41];            /* the hub ledger head to witness in
                                         each manifest ("" none) */
+    const char *sent;                /* NULL, or a directory keeping a copy
+                                        of every sealed bundle until the
+                                        peer acknowledges it (nv_sent_*) */
+    int has_acked;                   /* put "acked: <acked>" in each
+                                        manifest: the last seq applied of
+                                        the peer's stream to us */
+    uint64_t acked;
+    int receipt;                     /* nv_outbox_end seals a bundle even
+                                        with nothing in it (a receipt that
+                                        carries acked) */
     /* current change set */
     MDB_txn *txn;
     struct nv_bundle_writer *w;
@@ -62,5 +72,41 @@ void nv_outbox_add_rejects(struct nv_outbox *o, uint64_t n);
 int nv_outbox_end(struct nv_outbox *o) __attribute__((warn_unused_result));
 /* Drop the change set: nothing of it is committed or sent. */
 void nv_outbox_abort(struct nv_outbox *o);
+
+/*
+ * Acknowledged streams.  With o->sent set, every sealed bundle is also kept
+ * in that directory (a hard link, or a copy on another file system), made
+ * after the commit and before the rename into the outbox: a crash between
+ * the two is finished by nv_outbox_recover (given the same directory), so a
+ * bundle in the outbox always has its copy in sent/.  The copies stay until
+ * the peer acknowledges them (the acked line of a bundle it sends back);
+ * nv_sent_resend puts copies back into the outbox when one was lost.
+ */
+int nv_outbox_recover_sent(const char *outbox, const char *sent, MDB_env *env,
+                           MDB_dbi streams) __attribute__((warn_unused_result));
+/* The sequence number in a bundle file name (sender-recipient-SEQ.kind.nova);
+ * 0 when it is not one. */
+uint64_t nv_sent_seq(const char *name);
+struct nv_sent_backlog {
+    uint64_t count, bytes;
+    int64_t oldest;      /* mtime (s) of the oldest copy kept, 0 if none */
+    uint64_t first, last; /* their sequence numbers */
+};
+/* What sent/ holds above acked (the unacknowledged bundles). */
+int nv_sent_backlog(const char *sent, uint64_t acked, struct nv_sent_backlog *b)
+    __attribute__((warn_unused_result));
+/* Remove the copies up to acked (inclusive); *n gets how many. */
+int nv_sent_prune(const char *sent, uint64_t acked, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* Copy the kept bundles with seq >= from back into the outbox (a name
+ * already there is left alone); *n gets how many were copied. */
+int nv_sent_resend(const char *sent, const char *outbox, uint64_t from, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* The acked value kept in a state database: key "acked:<peer>" -> u64 LE. */
+int nv_acked_get(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t *acked)
+    __attribute__((warn_unused_result));
+/* Keep acked if it is above the one kept. */
+int nv_acked_put(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -197,6 +197,16 @@ reject(struct scan *sc, const char *source, const char *file, uint64_t line,
         nv_err("scan", "cannot grow the reject report");
 }
 
+/* A whole export file was rejected: the pass fails (nova-agent scan exits
+ * with the first such code), whatever else it shipped. */
+static void
+whole_file_rejected(struct scan *sc, int code)
+{
+    sc->stats->files_rejected++;
+    if (sc->stats->file_reject_code == 0)
+        sc->stats->file_reject_code = code;
+}
+
 static int
 set_dbkey(struct nv_buf *k, const char *source, const char *key, size_t klen)
 {
@@ -515,6 +525,7 @@ scan_file(struct scan *sc, const struct nv_source *s, int fd, const char *name,
     if (r == NV_ENOTFOUND || r == NV_EFORMAT) {
         reject(sc, s->name, name, 0, r == NV_ENOTFOUND ? "empty file" : nv_errmsg(r));
         sn->rejected++;
+        whole_file_rejected(sc, r == NV_ENOTFOUND ? NV_EFORMAT : r);
         r = 0;
         goto out;
     }
@@ -532,6 +543,7 @@ scan_file(struct scan *sc, const struct nv_source *s, int fd, const char *name,
                      s->keycols[k]);
             reject(sc, s->name, name, 0, why);
             sn->rejected++;
+            whole_file_rejected(sc, NV_ECONFIG);
             goto out;
         }
         keyidx[k] = i;
@@ -1094,4 +1106,82 @@ nv_scan_withheld(struct nv_agent *a, const char *source, struct nv_withheld *w)
     mdb_txn_abort(txn);
     nv_buf_release(&key);
     return r;
+}
+
+/* ---- nova-agent check: the newest export of a source ---- */
+
+int
+nv_scan_check_source(const struct nv_source *s, FILE *f, char *newest, size_t nnewest)
+{
+    DIR *d = opendir(s->dir);
+    struct dirent *e;
+    struct timespec best = { 0, 0 };
+    struct nv_csv *csv = NULL;
+    const struct nv_csv_row *hdr;
+    char *path = NULL, esc[256];
+    int fd, r, problems = 0;
+
+    newest[0] = '\0';
+    if (d == NULL)
+        return 0; /* nv_agent_config_check reports the directory */
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        char *p;
+        if (e->d_name[0] == '.' || fnmatch(s->pattern, e->d_name, FNM_PERIOD) != 0)
+            continue;
+        p = nv_path_join(s->dir, e->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+            (st.st_mtim.tv_sec > best.tv_sec ||
+             (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec) ||
+             path == NULL)) {
+            best = st.st_mtim;
+            free(path);
+            path = p;
+            snprintf(newest, nnewest, "%s", e->d_name);
+        } else {
+            free(p);
+        }
+    }
+    closedir(d);
+    if (path == NULL)
+        return 0;
+    nv_log_escape(newest, esc, sizeof(esc));
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+        fprintf(f, "source %s: the newest export '%s' cannot be opened: %s\n", s->name, esc,
+                strerror(errno));
+        free(path);
+        return 1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    r = nv_csv_open(&csv, fd, &s->dialect, 0, 0);
+    if (r < 0) {
+        fprintf(f, "source %s: the newest export '%s' does not read with the source's "
+                "dialect (delimiter, quote, encoding): %s\n", s->name, esc,
+                r == NV_ENOTFOUND ? "empty file" : nv_errmsg(r));
+        problems++;
+    } else {
+        hdr = nv_csv_header(csv);
+        for (int k = 0; k < s->nkeycols; k++) {
+            size_t i;
+            for (i = 0; i < hdr->n; i++)
+                if (strcmp(hdr->field[i], s->keycols[k]) == 0)
+                    break;
+            if (i < hdr->n)
+                continue;
+            fprintf(f, "source %s: key column '%s' is not in the header of the newest "
+                    "export '%s'; its columns are:", s->name, s->keycols[k], esc);
+            for (i = 0; i < hdr->n && i < 40; i++)
+                fprintf(f, "%s '%s'", i ? "," : "",
+                        nv_log_escape(hdr->field[i], esc, sizeof(esc)));
+            fprintf(f, "%s\n", hdr->n > 40 ? ", ..." : "");
+            problems++;
+        }
+        if (problems == 0 && hdr->n < 2)
+            fprintf(f, "source %s: warning: the header of '%s' has one column: is the "
+                    "delimiter right?\n", s->name, newest);
+    }
+    nv_csv_free(csv);
+    close(fd);
+    free(path);
+    return problems;
 }

@@ -31,6 +31,8 @@
 #ifndef NOVA_SCAN_H
 #define NOVA_SCAN_H
 
+#include <stdio.h>
+
 #include "agent.h"
 
 struct nv_scan_stats {
@@ -41,6 +43,8 @@ struct nv_scan_stats {
     uint64_t released;   /* withheld deletes shipped by accept-deletes */
     uint64_t bytes;
     unsigned bundles;
+    uint64_t files_rejected; /* export files rejected whole */
+    int file_reject_code;    /* the first one's code (the pass fails) */
 };
 
 /* One pass over every source; all changes go out as one change set. */
@@ -62,5 +66,10 @@ struct nv_withheld {
 /* The withheld deletes of a source. */
 int nv_scan_withheld(struct nv_agent *a, const char *source, struct nv_withheld *w)
     __attribute__((warn_unused_result));
+
+/* nova-agent check: the newest export file of s (its name in newest, ""
+ * when there is none yet) read with the source's dialect, its header
+ * holding the key column(s).  Each problem printed to f; their number. */
+int nv_scan_check_source(const struct nv_source *s, FILE *f, char *newest, size_t nnewest);
 
 #endif

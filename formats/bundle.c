@@ -846,6 +846,8 @@ fill_manifest(const struct nv_bundle_writer *w, struct nv_manifest *m)
     m->payload_size = w->spooled;
     if (w->p.ledger_head != NULL && strlen(w->p.ledger_head) == 40)
         memcpy(m->ledger_head, w->p.ledger_head, 41);
+    m->has_acked = w->p.has_acked;
+    m->acked = w->p.acked;
 }
 
 static void

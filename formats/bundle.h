@@ -60,6 +60,8 @@ struct nv_bundle_params {
                           * the spool then becomes the bundle, no copy) */
     const char *ledger_head; /* 40 hex, or NULL/"": the manifest's optional
                               * ledger-head line (manifest.h) */
+    int has_acked;   /* the manifest's optional acked line (manifest.h) */
+    uint64_t acked;
 };
 
 struct nv_bundle_writer;

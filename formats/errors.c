@@ -47,6 +47,7 @@ static const struct {
     { NV_ECORRUPT, 32, "local state is corrupt" },
     { NV_ENOSPC, 33, "no space left on device" },
     { NV_ECOUNTS, 34, "payload counts differ from the manifest" },
+    { NV_EWAITING, 36, "bundles wait for a missing one" },
 };
 
 static int

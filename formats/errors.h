@@ -38,7 +38,9 @@ enum nv_error {
     NV_ECORRUPT = -26,   /* local state is inconsistent */
     NV_ENOSPC = -27,     /* disk full */
     NV_ECOUNTS = -28,    /* payload's counts differ from its signed manifest */
-    NV_ERRMIN = -28
+    /* -29 (status 35) is left to another change */
+    NV_EWAITING = -30,   /* bundles wait in the inbox for a missing one */
+    NV_ERRMIN = -30
 };
 
 /* Record a detail sentence (printf-style, no trailing newline) for code and

@@ -252,6 +252,83 @@ nv_write_file(const char *path, const void *p, size_t n, mode_t mode)
 }
 
 int
+nv_write_file_as(const char *path, const void *p, size_t n, mode_t mode, gid_t gid)
+{
+    struct nv_atomic a;
+    int r;
+
+    if ((r = nv_atomic_open(&a, path, 0600)) < 0)
+        return r;
+    if (fchmod(a.fd, mode) < 0 || (gid != (gid_t)-1 && fchown(a.fd, (uid_t)-1, gid) < 0)) {
+        r = nv_fail_errno("cannot set the mode or group of '%s'", path);
+        nv_atomic_abort(&a);
+        return r;
+    }
+    if ((r = nv_write_all(a.fd, p, n)) < 0) {
+        nv_atomic_abort(&a);
+        return nv_fail_prefix(r, "cannot write '%s'", path);
+    }
+    return nv_atomic_commit(&a, 0);
+}
+
+int
+nv_copy_file(const char *from, const char *to, mode_t mode)
+{
+    struct nv_atomic a;
+    char buf[65536];
+    ssize_t n;
+    int in = nv_open_read(from), r = 0;
+
+    if (in < 0)
+        return in;
+    if ((r = nv_atomic_open(&a, to, mode)) < 0) {
+        close(in);
+        return r;
+    }
+    while ((n = nv_read_full(in, buf, sizeof(buf))) > 0)
+        if ((r = nv_write_all(a.fd, buf, (size_t)n)) < 0)
+            break;
+    if (r == 0 && n < 0)
+        r = (int)n;
+    close(in);
+    if (r < 0) {
+        nv_atomic_abort(&a);
+        return r;
+    }
+    return nv_atomic_commit(&a, 0);
+}
+
+int
+nv_prune_older(const char *dir, int64_t before, uint64_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int r = 0;
+
+    *n = 0;
+    if (d == NULL)
+        return errno == ENOENT ? 0 : nv_fail_errno("cannot open '%s'", dir);
+    while (r == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        char *p;
+        if (e->d_name[0] == '.')
+            continue;
+        p = nv_path_join(dir, e->d_name);
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < before) {
+            if (unlink(p) < 0 && errno != ENOENT)
+                r = nv_fail_errno("cannot remove '%s'", p);
+            else
+                (*n)++;
+        }
+        free(p);
+    }
+    closedir(d);
+    if (r == 0 && *n > 0)
+        r = nv_fsync_dir(dir);
+    return r;
+}
+
+int
 nv_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -62,6 +62,22 @@ void nv_atomic_abort(struct nv_atomic *a);
 int nv_write_file(const char *path, const void *p, size_t n, mode_t mode)
     __attribute__((warn_unused_result));
 
+/* Write a whole file atomically with exactly mode (umask does not apply)
+ * and, when gid is not (gid_t)-1, that group: files another user must read
+ * (the CRM's import files). */
+int nv_write_file_as(const char *path, const void *p, size_t n, mode_t mode, gid_t gid)
+    __attribute__((warn_unused_result));
+
+/* Copy the regular file from to a new file to, atomically (temporary name
+ * beside it, fsync, rename, fsync of the directory). */
+int nv_copy_file(const char *from, const char *to, mode_t mode)
+    __attribute__((warn_unused_result));
+
+/* Remove the regular files of dir (not those named .*) modified before
+ * the time before (s); *n gets how many. */
+int nv_prune_older(const char *dir, int64_t before, uint64_t *n)
+    __attribute__((warn_unused_result));
+
 /* fsync the directory holding path (or path itself if a directory). */
 int nv_fsync_dir(const char *dir) __attribute__((warn_unused_result));
 

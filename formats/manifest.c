@@ -56,6 +56,8 @@ nv_manifest_format(const struct nv_manifest *m, struct nv_buf *out)
                        (unsigned long long)m->rejects,
                        (unsigned long long)m->payload_size,
                        nv_hex(m->payload_sha256, 32, hash));
+    if (r == 0 && m->has_acked)
+        r = nv_buf_addf(out, "acked: %llu\n", (unsigned long long)m->acked);
     if (r == 0 && m->ledger_head[0] != '\0')
         r = nv_buf_addf(out, "ledger-head: %s\n", m->ledger_head);
     return r;
@@ -176,6 +178,12 @@ nv_manifest_parse(const char *text, size_t len, struct nv_manifest *out)
     FIELD("payload-sha256");
     if (nv_unhex(v, m.payload_sha256, 32) < 0)
         return BAD("payload-sha256");
+    if (p != end && (size_t)(end - p) > 7 && memcmp(p, "acked: ", 7) == 0) {
+        FIELD("acked");
+        if (nv_parse_u64(v, &m.acked) < 0)
+            return BAD("acked");
+        m.has_acked = 1;
+    }
     if (p != end && (size_t)(end - p) > 13 && memcmp(p, "ledger-head: ", 13) == 0) {
         uint8_t raw[20];
         FIELD("ledger-head");

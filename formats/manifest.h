@@ -21,6 +21,11 @@
  *   rejects: 3                           source rows rejected by the sender
  *   payload-size: 123456                 bytes of payload.age
  *   payload-sha256: <64 hex>             sha256sum of payload.age
+ *   acked: 41                            optional: the last sequence number
+ *                                        the signer has applied of the
+ *                                        reverse stream (recipient ->
+ *                                        signer), so the recipient may drop
+ *                                        its copies up to it (sent/)
  *   ledger-head: <40 hex>                optional, last: the newest head of
  *                                        the hub's ledger the signer knows
  *                                        (the hub: its own; an agent: the
@@ -63,6 +68,8 @@ struct nv_manifest {
     uint64_t records, upserts, deletes, rejects;
     uint64_t payload_size;
     uint8_t payload_sha256[32];
+    int has_acked;        /* the acked line is present */
+    uint64_t acked;       /* last seq applied of the reverse stream */
     char ledger_head[41]; /* 40 hex, or "" when the line is absent */
 };
 

@@ -160,7 +160,9 @@ awk -F, -v OFS=, -v k="$kg" '$1 == k { $6 = "nouvelle.adresse@exemple.fr"; $15 =
 run nova-agent scan groupe
 mv groupe/outbox/*.nova group/inbox/
 run nova-hub ingest group
-printf 'update bundles waiting in the outboxes now: %s (nothing echoes back)\n' "$(ls group/outbox/*/*.updates.nova 2>/dev/null | wc -l)"
+# (receipts, updates bundles of no record, only say what the hub applied)
+printf 'update bundles waiting in the outboxes now: %s (nothing echoes back)\n' \
+    "$(for f in group/outbox/*/*.updates.nova; do [ -e "$f" ] && tar -xOf "$f" manifest | grep -q '^records: [1-9]' && echo "$f"; done | wc -l)"
 
 step "17. a person asks the group to erase their data: the request travels to both entities and back"
 p=$(awk -F, 'NR>1 { c[$3]++; e[$3] = e[$3] " " $1 } END { for (k in c) if (c[k] == 2 && e[k] ~ /groupe/ && e[k] ~ /acquis/) { print k; exit } }' gen/truth.csv)

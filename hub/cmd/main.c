@@ -204,12 +204,21 @@ json_str(const char *s)
     putchar('"');
 }
 
+struct ingest_report {
+    int json;
+    unsigned waiting;  /* bundles waiting for a missing one */
+};
+
 static void
 report(void *ctx, const char *name, const struct nv_ingest_result *res)
 {
     static const char *words[] = { "", "applied", "waiting", "quarantined",
                                    "duplicate", "failed", "arriving" };
-    int json = *(int *)ctx;
+    struct ingest_report *ir = ctx;
+    int json = ir->json;
+
+    if (res->outcome == NV_WAITING)
+        ir->waiting++;
 
     if (json) {
         printf("{\"bundle\":");
@@ -225,7 +234,9 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                    (unsigned long long)res->applied.acks,
                    (unsigned long long)res->applied.rejected);
         if (res->have_manifest)
-            printf(",\"not_normalised\":%llu", (unsigned long long)res->applied.unnormalised);
+            printf(",\"not_normalised\":%llu,\"agent_rejects\":%llu",
+                   (unsigned long long)res->applied.unnormalised,
+                   (unsigned long long)res->m.rejects);
         if (res->code)
             printf(",\"status\":%d,\"reason\":", nv_exit_status(res->code)),
                 json_str(res->reason);
@@ -241,6 +252,10 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                (unsigned long long)res->applied.deletes,
                (unsigned long long)res->applied.acks,
                (unsigned long long)res->applied.rejected, name);
+        if (res->m.rejects > 0)
+            printf("            %llu source row(s) rejected by the agent (its rejects.ndjson: "
+                   "nova-hub status counts them per entity and reason)\n",
+                   (unsigned long long)res->m.rejects);
         if (res->applied.unnormalised > 0)
             printf("            %llu value(s) that did not parse left out of matching, kept as "
                    "sent (nova-hub status says which columns)\n",
@@ -260,9 +275,9 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
                    (unsigned long long)res->applied.updates);
     }
     else if (res->outcome == NV_DUPLICATE)
-        printf("%-11s %s->%s seq %llu (%llu records) %s\n", words[res->outcome],
-               res->m.sender, res->m.recipient, (unsigned long long)res->m.seq,
-               (unsigned long long)res->m.records, name);
+        printf("%-11s %s->%s seq %llu (%llu records) %s: applied before, archived\n",
+               words[res->outcome], res->m.sender, res->m.recipient,
+               (unsigned long long)res->m.seq, (unsigned long long)res->m.records, name);
     else
         printf("%-11s %s: %s\n", words[res->outcome], name, res->reason);
     fflush(stdout);
@@ -277,6 +292,7 @@ cmd_ingest(int argc, char **argv)
     uint64_t max = 0;
     long settle = -1;
     struct nv_hub h;
+    struct ingest_report ir = { 0, 0 };
 
     if (files == NULL)
         return 3;
@@ -291,16 +307,16 @@ cmd_ingest(int argc, char **argv)
     h.max_payload = max;
     if (settle >= 0)
         h.settle_ms = (unsigned)settle * 1000;
+    ir.json = json;
     if (nfiles == 0) {
-        first = nv_hub_ingest_inbox(&h, report, &json);
+        first = nv_hub_ingest_inbox(&h, report, &ir);
     } else {
         for (int i = 0; i < nfiles; i++) {
             struct nv_ingest_result res;
             const char *base = strrchr(files[i], '/');
             r = nv_hub_ingest_file(&h, files[i], 1, &res);
-            report(&json, base ? base + 1 : files[i], &res);
-            if ((res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED ||
-                 res.outcome == NV_WAITING) && first == 0)
+            report(&ir, base ? base + 1 : files[i], &res);
+            if ((res.outcome == NV_QUARANTINED || res.outcome == NV_FAILED) && first == 0)
                 first = res.code ? res.code : r;
         }
     }
@@ -311,6 +327,12 @@ cmd_ingest(int argc, char **argv)
     }
     nv_hub_close(&h);
     free(files);
+    if (first == 0 && ir.waiting > 0) {
+        fprintf(stderr, "nova-hub: error: %u bundle(s) wait in the inbox for a missing one "
+                "(nova-hub status names it; the agent's 'nova-agent resend' sends it again)\n",
+                ir.waiting);
+        return nv_exit_status(NV_EWAITING);
+    }
     if (first < 0) {
         fprintf(stderr, "nova-hub: error: not every bundle was applied (first problem: %s)\n",
                 nv_strerror(first));
@@ -949,10 +971,12 @@ cmd_quarantine(int argc, char **argv)
         name = pos[2];
     }
     if (dir == NULL || action == NULL ||
-        (strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "retry")))
-        return nv_cli_usage("DIR and list, show NAME or retry NAME|all are required");
+        (strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "retry") &&
+         strcmp(action, "drop")))
+        return nv_cli_usage("DIR and list, show NAME, retry NAME|all or drop NAME|all are "
+                            "required");
     if (strcmp(action, "list") != 0 && name == NULL)
-        return nv_cli_usage("%s needs a bundle name (or 'all' for retry)", action);
+        return nv_cli_usage("%s needs a bundle name (or 'all' for retry and drop)", action);
     if (name != NULL && strcmp(name, "all") != 0 &&
         (strchr(name, '/') || name[0] == '.'))
         return nv_cli_usage("a bundle name is a file name in DIR/quarantine");
@@ -1004,6 +1028,15 @@ cmd_quarantine(int argc, char **argv)
             } else {
                 printf("(the manifest cannot be read)\n");
             }
+        } else if (strcmp(action, "drop") == 0) {
+            /* its entry stays in the ledger: the refusal remains auditable */
+            if (unlink(bp) < 0) {
+                r = nv_fail_errno("cannot remove '%s'", f);
+            } else {
+                unlink(rp);
+                printf("dropped %s (status %s: %s); the ledger keeps its entry\n", f,
+                       code[0] ? code : "?", why);
+            }
         } else {
             char *ib = nv_path_join(dir, "inbox"), *to = nv_path_join(ib, f);
             if (rename(bp, to) < 0) {
@@ -1038,6 +1071,130 @@ cmd_quarantine(int argc, char **argv)
     return 0;
 }
 
+/* nova-hub resend DIR ENTITY [--from SEQ]: the bundles the entity has not
+ * acknowledged, copied from DIR/sent/ENTITY back into DIR/outbox/ENTITY. */
+static int
+cmd_resend(int argc, char **argv)
+{
+    const char *dir = NULL, *entity = NULL, *v;
+    uint64_t from = 0, n = 0, acked;
+    struct nv_sent_backlog bl;
+    struct nv_hub h;
+    char *sd, *ob;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--from", &v)) {
+            if (v == NULL || nv_parse_u64(v, &from) < 0 || from == 0)
+                return nv_cli_usage("--from needs a sequence number");
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else if (entity == NULL) {
+            entity = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (entity == NULL)
+        return nv_cli_usage("DIR and ENTITY are required");
+    if (!nv_name_valid(entity))
+        return nv_cli_usage("'%s' is not an entity name", entity);
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    acked = nv_hub_acked_by(&h, entity);
+    if (from == 0)
+        from = acked + 1;
+    sd = nv_hub_sent_dir(&h, entity);
+    ob = NULL;
+    if (asprintf(&ob, "%s/outbox/%s", dir, entity) < 0)
+        abort();
+    if ((r = nv_sent_backlog(sd, from - 1, &bl)) == 0 && bl.count > 0 &&
+        (r = nv_mkdir_p(ob, 0700)) == 0 && (r = nv_sent_resend(sd, ob, from, &n)) == 0 && n > 0)
+        r = nv_fsync_dir(ob);
+    nv_hub_close(&h);
+    free(sd);
+    free(ob);
+    if (r < 0)
+        return nv_cli_fail(r);
+    if (bl.count == 0)
+        printf("nothing to resend to %s: it acknowledged up to seq %llu and sent/%s keeps no "
+               "bundle from seq %llu\n", entity, (unsigned long long)acked, entity,
+               (unsigned long long)from);
+    else
+        printf("%llu bundle(s) to %s copied back to outbox/%s (seq %llu-%llu; %llu already "
+               "there); it acknowledged up to seq %llu and archives any it already applied "
+               "as a duplicate\n", (unsigned long long)n, entity, entity,
+               (unsigned long long)bl.first, (unsigned long long)bl.last,
+               (unsigned long long)(bl.count - n), (unsigned long long)acked);
+    return 0;
+}
+
+/* nova-hub prune DIR [--archive-days N]: what each agent acknowledged
+ * leaves DIR/sent/; with --archive-days, applied bundles older than N days
+ * leave DIR/archive/ (the ledger keeps their manifests and signatures;
+ * received/ is kept: replay needs it). */
+static int
+cmd_prune(int argc, char **argv)
+{
+    const char *dir = NULL, *v;
+    uint64_t days = 0, total = 0, na = 0;
+    int have_days = 0, r = 0;
+    struct nv_hub h;
+    struct dirent **ents = NULL;
+    char *sent;
+    int n;
+
+    for (int i = 1; i < argc; i++) {
+        if (nv_opt_val(argc, argv, &i, "--archive-days", &v)) {
+            if (v == NULL || nv_parse_u64(v, &days) < 0)
+                return nv_cli_usage("--archive-days needs a number of days");
+            have_days = 1;
+        } else if (argv[i][0] == '-') {
+            return nv_cli_usage("unknown option '%s'", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            return nv_cli_usage("too many arguments");
+        }
+    }
+    if (dir == NULL)
+        return nv_cli_usage("DIR is required");
+    if ((r = nv_hub_open(&h, dir)) < 0)
+        return nv_cli_fail(r);
+    sent = nv_path_join(dir, "sent");
+    n = scandir(sent, &ents, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *e = ents[i]->d_name;
+        if (r == 0 && e[0] != '.' && nv_name_valid(e)) {
+            uint64_t acked = nv_hub_acked_by(&h, e), k = 0;
+            char *sd = nv_hub_sent_dir(&h, e);
+            if (acked > 0 && (r = nv_sent_prune(sd, acked, &k)) == 0)
+                printf("sent/%s: %llu acknowledged bundle(s) removed (acknowledged up to "
+                       "seq %llu)\n", e, (unsigned long long)k, (unsigned long long)acked);
+            total += k;
+            free(sd);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    free(sent);
+    if (r == 0 && have_days) {
+        char *ad = nv_path_join(dir, "archive");
+        if ((r = nv_prune_older(ad, nv_now() - (int64_t)days * 86400, &na)) == 0)
+            printf("archive/: %llu applied bundle(s) older than %llu day(s) removed (the "
+                   "ledger keeps their manifests)\n", (unsigned long long)na,
+                   (unsigned long long)days);
+        free(ad);
+    }
+    nv_hub_close(&h);
+    if (r < 0)
+        return nv_cli_fail(r);
+    printf("%llu bundle(s) removed from sent/\n", (unsigned long long)total);
+    return 0;
+}
+
 static const struct nv_cmd cmds[] = {
     { "init", cmd_init, "init DIR [--entity NAME]",
       "create the hub's keys (signing, encryption, ledger) and directories" },
@@ -1067,8 +1224,13 @@ static const struct nv_cmd cmds[] = {
       "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
       "show the signed ledger's tip; write the allowed_signers file for git" },
-    { "quarantine", cmd_quarantine, "quarantine DIR list|show NAME|retry NAME|all [--json]",
-      "see refused bundles and their reasons; move them back and ingest again" },
+    { "quarantine", cmd_quarantine,
+      "quarantine DIR list|show NAME|retry NAME|all|drop NAME|all [--json]",
+      "see refused bundles and their reasons; move them back and ingest again, or drop them" },
+    { "resend", cmd_resend, "resend DIR ENTITY [--from SEQ]",
+      "copy the bundles ENTITY has not acknowledged (sent/ENTITY) back into outbox/ENTITY" },
+    { "prune", cmd_prune, "prune DIR [--archive-days N]",
+      "remove from sent/ what the agents acknowledged (and applied bundles older than N days)" },
     { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",
       "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
     { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",

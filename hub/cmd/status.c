@@ -72,7 +72,9 @@ print_entity(const json_t *x)
         printf(", mapping %.12s", mc);
     else
         printf(", no mapping");
-    printf(", %lld rejected\n", rej);
+    printf(", %lld rejected at the hub, %lld by the agent\n", rej,
+           (long long)json_integer_value(
+               json_object_get(json_object_get(x, "agent_rejects"), "rows")));
     if (unm > 0)
         printf("    %lld records stored unmapped: %s\n", unm,
                mc ? "apply the mapping to them with nova-hub replay"
@@ -93,6 +95,12 @@ print_entity(const json_t *x)
         printf("\n");
     }
     print_reasons(json_object_get(x, "reasons"));
+    y = json_object_get(x, "agent_rejects");
+    if (json_integer_value(json_object_get(y, "rows")) > 0) {
+        printf("    %lld source row(s) rejected by the agent (never shipped; fix them in the "
+               "CRM's export):\n", (long long)json_integer_value(json_object_get(y, "rows")));
+        print_reasons(json_object_get(y, "reasons"));
+    }
     y = json_object_get(x, "not_normalised");
     if (json_integer_value(json_object_get(y, "records")) > 0) {
         printf("    %lld record(s) with %lld value(s) that did not parse: stored as "

@@ -26,8 +26,15 @@ nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *
     *obox = NULL;
     if (peer == NULL)
         return nv_fail(NV_ENOTFOUND, "no enrolled, unrevoked agent '%s'", entity);
-    if (asprintf(obox, "%s/outbox/%s", h->dir, entity) < 0)
-        return nv_fail(NV_ENOMEM, "out of memory");
+    {
+        /* one allocation: the outbox, then the sent directory */
+        size_t n = strlen(h->dir) + strlen(entity) + 16;
+        if ((*obox = malloc(2 * n)) == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        snprintf(*obox, n, "%s/outbox/%s", h->dir, entity);
+        snprintf(*obox + n, n, "%s/sent/%s", h->dir, entity);
+        o->sent = *obox + n;
+    }
     o->outbox = *obox;
     o->self = &h->self;
     o->peer = peer;
@@ -38,12 +45,66 @@ nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *
     if (h->ledger != NULL && nv_ledger_head(h->ledger, o->ledger_head, NULL) < 0)
         o->ledger_head[0] = '\0';
     if ((r = nv_mkdir_p(*obox, 0700)) < 0 ||
-        (r = nv_outbox_recover(*obox, o->env, o->streams)) < 0 ||
+        (r = nv_outbox_recover_sent(*obox, o->sent, o->env, o->streams)) < 0 ||
         (r = nv_outbox_begin(o, kind)) < 0) {
         free(*obox);
         *obox = NULL;
+        return r;
     }
-    return r;
+    {
+        /* what the hub applied of the entity's stream, read in the
+         * outbox's own transaction */
+        struct nv_stream_state in;
+        if ((r = nv_hstore_stream_get(nv_outbox_txn(o), &h->store, entity, &in)) < 0) {
+            nv_outbox_abort(o);
+            free(*obox);
+            *obox = NULL;
+            return r;
+        }
+        o->has_acked = 1;
+        o->acked = in.seq;
+    }
+    return 0;
+}
+
+char *
+nv_hub_sent_dir(struct nv_hub *h, const char *entity)
+{
+    char *sent = nv_path_join(h->dir, "sent"), *p = nv_path_join(sent, entity);
+
+    free(sent);
+    return p;
+}
+
+uint64_t
+nv_hub_acked_by(struct nv_hub *h, const char *entity)
+{
+    MDB_txn *txn;
+    uint64_t acked = 0;
+
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (nv_acked_get(txn, h->store.streams, entity, &acked) < 0)
+        acked = 0;
+    mdb_txn_abort(txn);
+    return acked;
+}
+
+void
+nv_hub_note_acked(struct nv_hub *h, const char *entity)
+{
+    for (size_t i = 0; i < h->nacked_ents; i++)
+        if (strcmp(h->acked_ents[i], entity) == 0)
+            return;
+    if (h->nacked_ents == h->cacked_ents) {
+        size_t c = h->cacked_ents ? 2 * h->cacked_ents : 8;
+        void *v = realloc(h->acked_ents, c * sizeof(*h->acked_ents));
+        if (v == NULL)
+            return; /* no receipt: the next bundle carries acked anyway */
+        h->acked_ents = v;
+        h->cacked_ents = c;
+    }
+    snprintf(h->acked_ents[h->nacked_ents++], NV_NAME_MAX + 1, "%s", entity);
 }
 
 /* ---- mappings ---- */

@@ -55,6 +55,11 @@ struct nv_hub {
      * module's, so that golden records can honour a restriction without
      * knowing the GDPR register. */
     json_t *(*person_flags)(struct nv_hub *h, MDB_txn *txn, const char *rcu);
+    /* entities whose bundles this pass applied or found duplicate: each
+     * gets a receipt after the pass unless a bundle goes to it anyway */
+    char (*acked_ents)[NV_NAME_MAX + 1];
+    size_t nacked_ents, cacked_ents;
+    unsigned receipts; /* receipts sent */
 };
 
 /* The entity's mapping at the tip of the mapping repository: *map NULL when
@@ -66,10 +71,21 @@ int nv_hub_mapping(struct nv_hub *h, const char *entity,
 
 /* Open DIR/outbox/<entity> and start a change set of kind (updates or
  * erasure) to the entity's enrolled, unrevoked key; *obox (free it after
- * nv_outbox_end or nv_outbox_abort) holds the directory. */
+ * nv_outbox_end or nv_outbox_abort) holds the directory.  Each bundle is
+ * kept in DIR/sent/<entity> until the agent acknowledges it, and carries
+ * the last bundle of the entity the hub applied (acked). */
 struct nv_outbox;
 int nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *o,
                   char **obox) __attribute__((warn_unused_result));
+
+/* DIR/sent/<entity> (allocated): the bundles sent to entity, kept until
+ * its agent acknowledges them. */
+char *nv_hub_sent_dir(struct nv_hub *h, const char *entity);
+/* The last of our bundles entity acknowledged (0: none). */
+uint64_t nv_hub_acked_by(struct nv_hub *h, const char *entity);
+/* Note that entity's stream moved in this pass (nv_hub_after_ingest sends it
+ * a receipt). */
+void nv_hub_note_acked(struct nv_hub *h, const char *entity);
 
 /* Free the parsed mappings (nv_hub_close). */
 void nv_hub_mappings_release(struct nv_hub *h);

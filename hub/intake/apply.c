@@ -35,6 +35,8 @@ nv_apply_ctx_release(struct nv_apply_ctx *a)
     a->rec = NULL;
     json_decref(a->suppressed);
     a->suppressed = NULL;
+    json_decref(a->agent_reasons);
+    a->agent_reasons = NULL;
 }
 
 static int
@@ -457,6 +459,11 @@ nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
                   "applied", nv_time_format(nv_now(), when));
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    if (a->agent_rejects > 0) {
+        json_object_set_new(v, "agent_rejects", json_integer((json_int_t)a->agent_rejects));
+        if (a->agent_reasons != NULL)
+            json_object_set(v, "agent_reasons", a->agent_reasons);
+    }
     if ((r = nv_buf_adds(&k, bk)) == 0)
         r = nv_hstore_put_json(txn, s->bstats, &k, v);
     json_decref(v);

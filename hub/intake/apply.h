@@ -55,6 +55,9 @@ struct nv_apply_ctx {
     const struct nv_gdpr_db *gdb;
     json_t *suppressed;        /* [[source, key], ...] dropped as erased */
     json_t *prev;              /* versions the bundle overwrote (golden.h), or NULL */
+    uint64_t agent_rejects;    /* source rows the agent rejected (its manifest's
+                                  rejects, or its rejects.ndjson's lines) */
+    json_t *agent_reasons;     /* their reasons -> count, or NULL */
 };
 void nv_apply_ctx_release(struct nv_apply_ctx *a);
 

@@ -249,6 +249,9 @@ nv_hub_close(struct nv_hub *h)
     free(h->link);
     free(h->gdpr);
     free(h->golden);
+    free(h->acked_ents);
+    h->acked_ents = NULL;
+    h->nacked_ents = h->cacked_ents = 0;
     h->link = NULL;
     h->gdpr = NULL;
     h->golden = NULL;
@@ -322,16 +325,12 @@ check_stream(struct nv_hub *h, struct nv_bundle *b, int *duplicate)
     r = nv_hstore_stream_get(txn, &h->store, b->m.sender, &st);
     if (r == 0)
         r = nv_stream_check(&st, &b->m);
-    /* the very bundle applied before a crash kept it from the archive */
+    /* the very bundle applied before: a crash kept it from the archive, or
+     * it was delivered again (a copy, nova-agent resend): a duplicate,
+     * archived and never quarantined */
     if (r == NV_EREPLAY &&
-        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id)) {
-        char name[160], *ad = nv_path_join(h->dir, "archive"), *ap;
-        nv_bundle_filename(&b->m, name, sizeof(name));
-        ap = nv_path_join(ad, name);
-        *duplicate = !nv_exists(ap);
-        free(ad);
-        free(ap);
-    }
+        nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id))
+        *duplicate = 1;
     mdb_txn_abort(txn);
     return r;
 }
@@ -448,6 +447,41 @@ move_to_archive(struct nv_hub *h, const char *path, const struct nv_manifest *m)
     return r;
 }
 
+/* The agent's reject report of a payload: each line's reason counted in
+ * a->agent_reasons; a->agent_rejects is the manifest's count (or the
+ * report's lines, for a replay, which has no manifest). */
+static void
+agent_rejects(const char *dir, const struct nv_manifest *m, struct nv_apply_ctx *a)
+{
+    char *p = nv_path_join(dir, "rejects.ndjson");
+    FILE *f = fopen(p, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t lines = 0;
+
+    free(p);
+    a->agent_rejects = m->rejects;
+    if (f == NULL)
+        return;
+    if (a->agent_reasons == NULL)
+        a->agent_reasons = json_object();
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+        const char *why = json_string_value(json_object_get(o, "reason"));
+        if (why != NULL && a->agent_reasons != NULL)
+            json_object_set_new(a->agent_reasons, why,
+                                json_integer(json_integer_value(
+                                                 json_object_get(a->agent_reasons, why)) + 1));
+        lines += o != NULL;
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (a->agent_rejects < lines)
+        a->agent_rejects = lines;
+}
+
 /* Apply the payload files in dir (changes-*, in name order) for bundle m in
  * txn, then record the bundle's statistics. */
 static int
@@ -521,6 +555,10 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
                 stats->updates += gs.updates;
         }
     }
+    /* the rows the agent rejected (its report, rejects.ndjson): counted per
+     * reason for status */
+    if (r == 0 && m->kind == NV_KIND_CHANGES)
+        agent_rejects(dir, m, &a);
     /* the retained payload keeps no line of an erased person */
     if (r == 0 && a.suppressed != NULL)
         r = nv_gdpr_purge_dir(dir, a.suppressed);
@@ -584,6 +622,10 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
         goto out;
     if ((r = nv_hstore_stream_advance(txn, &h->store, &b->m, b->id)) < 0)
         goto out;
+    /* what the agent says it applied of ours */
+    if (b->m.has_acked &&
+        (r = nv_acked_put(txn, h->store.streams, b->m.sender, b->m.acked)) < 0)
+        goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -591,6 +633,13 @@ apply(struct nv_hub *h, const char *path, struct nv_bundle *b,
         goto out;
     }
     committed = 1;
+    nv_hub_note_acked(h, b->m.sender);
+    if (b->m.has_acked) {
+        char *sd = nv_hub_sent_dir(h, b->m.sender);
+        if (nv_sent_prune(sd, b->m.acked, NULL) < 0)
+            nv_warn("ingest", "cannot prune '%s': %s", sd, nv_errmsg(-1));
+        free(sd);
+    }
     if ((r = ledger_applied(h, b)) < 0)
         goto out;
     r = move_to_archive(h, path, &b->m);
@@ -718,6 +767,9 @@ ingest_path(struct nv_hub *h, const char *path, int quar, struct nv_ingest_resul
                 goto refused;
             res->outcome = NV_DUPLICATE;
             res->code = 0;
+            snprintf(res->reason, sizeof(res->reason), "applied before: archived");
+            /* the agent may not know it was applied: a receipt tells it */
+            nv_hub_note_acked(h, res->m.sender);
             return move_to_archive(h, path, &res->m);
         }
         nv_bundle_release(&b);
@@ -1143,14 +1195,75 @@ scrub_files(struct nv_hub *h, uint64_t *reduced)
     return r;
 }
 
+/* The hub's outbound sequence to entity (0: none). */
+static uint64_t
+out_seq(struct nv_hub *h, const char *entity)
+{
+    struct nv_stream_state st;
+    MDB_txn *txn;
+    char key[NV_NAME_MAX + 8];
+
+    memset(&st, 0, sizeof(st));
+    snprintf(key, sizeof(key), "out:%s", entity);
+    if (mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (nv_stream_db_get(txn, h->store.streams, key, &st) < 0)
+        st.seq = 0;
+    mdb_txn_abort(txn);
+    return st.seq;
+}
+
+/* After an ingest pass: each entity whose bundles were applied (or
+ * delivered again) and that got no bundle from the hub in the pass gets a
+ * receipt, an updates bundle of no record whose manifest says what the hub
+ * applied (acked), so that a site that sees the hub only through files
+ * learns what it may forget. */
+static int
+send_receipts(struct nv_hub *h, const uint64_t *before)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < h->nacked_ents && r == 0; i++) {
+        const char *e = h->acked_ents[i];
+        struct nv_outbox o;
+        char *obox = NULL;
+        if (out_seq(h, e) != before[i])
+            continue; /* a bundle went out after the apply: it carries acked */
+        if (nv_keyring_active(&h->kr, e) == NULL) {
+            nv_warn("ingest", "no receipt to '%s': no enrolled, unrevoked key", e);
+            continue;
+        }
+        if ((r = nv_hub_outbox(h, e, NV_KIND_UPDATES, &o, &obox)) < 0)
+            break;
+        o.receipt = 1;
+        r = nv_outbox_end(&o);
+        if (r == 0)
+            nv_info("ingest", "receipt to '%s': applied up to seq %llu", e,
+                    (unsigned long long)o.acked);
+        h->receipts += r == 0;
+        free(obox);
+    }
+    return r;
+}
+
 int
 nv_hub_after_ingest(struct nv_hub *h)
 {
-    uint64_t erased = 0, sent = 0;
-    int r = nv_golden_flush(h, &sent);
+    uint64_t erased = 0, sent = 0, *before = NULL;
+    int r = 0;
 
+    if (h->nacked_ents > 0 &&
+        (before = calloc(h->nacked_ents, sizeof(*before))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < h->nacked_ents; i++)
+        before[i] = out_seq(h, h->acked_ents[i]);
+    r = nv_golden_flush(h, &sent);
     if (r == 0)
         r = nv_gdpr_progress(h, &erased);
+    if (r == 0)
+        r = send_receipts(h, before);
+    free(before);
+    h->nacked_ents = 0;
 
     if (r == 0 && erased > 0) {
         uint64_t reduced = 0;

@@ -33,6 +33,8 @@ struct ent {
     json_t *unnorm;  /* reason of a value left out -> count */
     json_t *last;    /* the last bundle's statistics */
     uint64_t seq;
+    uint64_t agent_rejects; /* source rows the agent rejected, every bundle */
+    json_t *agent_reasons;  /* their reasons -> count */
 };
 
 struct ents {
@@ -58,6 +60,7 @@ ent_get(struct ents *e, const char *name, size_t len)
     memcpy(x->name, name, len);
     x->reasons = json_object();
     x->unnorm = json_object();
+    x->agent_reasons = json_object();
     return x;
 }
 
@@ -149,6 +152,28 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
             json_array_foreach(json_object_get(o, "reasons"), i, r)
                 if (json_string_value(r) != NULL)
                     count_reason(e->unnorm, json_string_value(r));
+            json_decref(o);
+        }
+        mdb_cursor_close(c);
+    }
+    /* the rows each agent rejected, from every bundle's statistics */
+    if (mdb_cursor_open(txn, h->store.bstats, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            const char *sl = memchr(k.mv_data, '/', k.mv_size);
+            struct ent *e;
+            json_t *o, *rs, *n;
+            const char *why;
+            if (sl == NULL || memmem(v.mv_data, v.mv_size, "agent_rejects", 13) == NULL)
+                continue;
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            e = ent_get(es, k.mv_data, (size_t)(sl - (char *)k.mv_data));
+            e->agent_rejects += (uint64_t)json_integer_value(json_object_get(o, "agent_rejects"));
+            rs = json_object_get(o, "agent_reasons");
+            json_object_foreach(rs, why, n)
+                json_object_set_new(e->agent_reasons, why,
+                                    json_integer(json_integer_value(json_object_get(
+                                                     e->agent_reasons, why)) +
+                                                 json_integer_value(n)));
             json_decref(o);
         }
         mdb_cursor_close(c);
@@ -361,6 +386,9 @@ entity_json(struct nv_hub *h, const struct ent *e)
                                   top_reasons(e->unnorm)));
     if (e->last != NULL)
         json_object_set(o, "last_bundle", e->last);
+    json_object_set_new(o, "agent_rejects",
+                        json_pack("{s:I,s:o}", "rows", (json_int_t)e->agent_rejects,
+                                  "reasons", top_reasons(e->agent_reasons)));
     return o;
 }
 
@@ -371,6 +399,7 @@ ents_release(struct ents *es)
         json_decref(es->v[i].reasons);
         json_decref(es->v[i].unnorm);
         json_decref(es->v[i].last);
+        json_decref(es->v[i].agent_reasons);
     }
     free(es->v);
 }

@@ -38,15 +38,16 @@ if [ "$(applied)" = 0 ]; then ok "verify applied nothing"; else not_ok "verify a
 # --- ingest: apply, replay, fork, quarantine ---
 cp "$(b 1)" "$(b 2)" H/inbox/
 check "ingest 1 and 2" nova-hub ingest H
-cp "$(b 1)" H/inbox/replay.nova
-expect_status "replayed bundle quarantined" 16 "replayed" nova-hub ingest H
-check "quarantine has the bundle and its reason" sh -c 'grep -q "bundle 1 replayed" H/quarantine/replay.nova.reason && test -f H/quarantine/replay.nova'
+cp "$(b 1)" H/inbox/copy.nova
+expect_status "a copy of an applied bundle is a duplicate, not an error" 0 "^duplicate .*applied before" nova-hub ingest H
+check "the duplicate is archived, not quarantined" sh -c '! test -e H/quarantine/copy.nova && ! test -e H/inbox/copy.nova'
 # a fork: another agent state with the same key produces a different bundle 3
 cp -r A A2
 nova-agent seal A2 c.ndjson >/dev/null 2>&1   # A2 already sent 4: this is 5
 rm -rf A2/state && nova-agent seal A2 c.ndjson >/dev/null 2>&1  # state lost: seq 1 again
-cp A2/outbox/acme-hub-0000000001.changes.nova H/inbox/fork1.nova
+cp A2/outbox/acme-hub-0000000001.changes.nova H/inbox/replay.nova
 expect_status "same seq, other content: refused as replay" 16 "replayed" nova-hub ingest H
+check "quarantine has the bundle and its reason" sh -c 'grep -q "bundle 1 replayed" H/quarantine/replay.nova.reason && test -f H/quarantine/replay.nova'
 # fork at the next sequence number: bundle 3 chained to something else
 rm -rf A3 && cp -r A A3 && rm -rf A3/outbox/*.nova A3/state
 for i in 1 2; do nova-agent seal A3 c.ndjson >/dev/null 2>&1; done
@@ -67,7 +68,7 @@ nova-agent seal A c.ndjson >/dev/null 2>&1
 nova-hub revoke H acme --reason "laptop stolen" >/dev/null
 cp "$(b 5)" H/inbox/
 expect_status "revoked key refused" 15 "revoked.*laptop stolen" nova-hub ingest H
-check "status counts the quarantine" sh -c 'nova-hub status H --json | grep -q "\"quarantine\":4"'
+check "status counts the quarantine" sh -c 'nova-hub status H --json | grep -q "\"quarantine\":3"'
 cp H/quarantine/acme-hub-0000000005.changes.nova H/inbox/
 check "ingest --json reports reason and status" sh -c 'nova-hub ingest H --json | grep -q "\"outcome\":\"quarantined\".*\"status\":15"'
 # the operator's view of the quarantine

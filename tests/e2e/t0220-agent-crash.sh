@@ -35,6 +35,8 @@ done
 note "$killed of $ROUNDS scans killed with SIGKILL"
 check "a clean scan after the crashes succeeds" nova-agent scan A
 check "no bundle is left pending" sh -c '[ -z "$(ls A/outbox/.pending)" ]'
+check "every sealed bundle has its copy in sent/, kept until the hub acknowledges it" \
+    sh -c '[ "$(ls A/outbox | grep -v "^\\." | sort)" = "$(ls A/sent | sort)" ]'
 cp A/outbox/*.nova H/inbox/
 check "the hub accepts every bundle, in sequence, none refused" sh -c 'nova-hub ingest H > ingest.txt && ! grep -v "^applied" ingest.txt'
 check "the hub's stream is gap-free up to the last bundle" sh -c '[ "$(nova-hub status H --json | sed "s/.*\"seq\":\([0-9]*\).*/\1/")" = "$(ls A/outbox/*.nova | wc -l)" ]'

@@ -20,7 +20,7 @@ check "five bundles applied" sh -c '[ "$(ls H/archive | wc -l)" = 5 ]'
 printf '{"op":"upsert","key":"C-00001","fields":{"nom":"Autre"}}\n' > up.ndjson
 check "the hub sends an update" nova-hub send H acme --kind updates up.ndjson
 head=$(git -C H/ledger rev-parse main)
-check "the hub's bundle carries its ledger head, signed" sh -c "tar -xOf H/outbox/acme/*.nova manifest | grep -q '^ledger-head: $head\$'"
+check "the hub's bundle carries its ledger head, signed" sh -c "tar -xOf $(ls H/outbox/acme/*.nova | tail -1) manifest | grep -q '^ledger-head: $head\$'"
 mv H/outbox/acme/*.nova A/inbox/
 nova-agent scan A >/dev/null 2>&1
 nova-agent status A --json > st.json

@@ -58,12 +58,14 @@ SH
 chmod +x badbin/rsync
 printf '{"op":"upsert","key":"C-00001","fields":{"nom":"Autre"}}\n' > up.ndjson
 nova-hub send H acme --kind updates up.ndjson >/dev/null 2>&1
+rm -f keep/*.nova
 cp H/outbox/acme/*.nova keep/
+nb=$(ls keep/*.nova | wc -l)
 expect_status "a copy that arrives damaged is caught by its SHA-256" 19 'another SHA-256' env PATH="$T/badbin:$PATH" nova-hub push H acme "box:$T/remote"
 check "the bundle stays in the hub's outbox, none at the destination under its name" sh -c 'ls H/outbox/acme/*.nova >/dev/null && [ -z "$(ls remote/*.nova 2>/dev/null)" ]'
 check "the damaged copy was removed at the destination" sh -c '[ -z "$(ls -A remote)" ]'
-check "nova-hub push over rsync and ssh" sh -c "PATH=$T/bin:\$PATH nova-hub push H acme box:$T/remote | grep -q '^1 bundle(s) for .acme. pushed'"
-check "the bundle arrived whole, under its own name" sh -c 'cmp -s keep/hub-acme-0000000001.updates.nova remote/hub-acme-0000000001.updates.nova && [ -z "$(ls -A remote | grep "^\.")" ]'
+check "nova-hub push over rsync and ssh" sh -c "PATH=$T/bin:\$PATH nova-hub push H acme box:$T/remote | grep -q '^$nb bundle(s) for .acme. pushed'"
+check "the bundles arrived whole, under their own names" sh -c 'for f in keep/*.nova; do cmp -s "$f" "remote/$(basename "$f")" || exit 1; done; [ -z "$(ls -A remote | grep "^\.")" ]'
 check "and left the hub's outbox" sh -c '[ -z "$(ls H/outbox/acme/*.nova 2>/dev/null)" ]'
 cp remote/*.nova A/inbox/
 check "the agent applies it" sh -c 'nova-agent scan A >/dev/null 2>&1 && ls A/import/nova-updates-* >/dev/null'

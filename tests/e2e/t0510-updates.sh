@@ -62,7 +62,15 @@ inverse city Ville
 EOF
 nova-hub mapping set H groupe groupe.map >/dev/null 2>&1 && nova-hub mapping set H acquis acquis.map >/dev/null 2>&1 || not_ok "mappings"
 
-updates_for() { ls H/outbox/$1/*.updates.nova 2>/dev/null | wc -l; }
+# updates bundles that carry records (a receipt, an updates bundle of no
+# record, only says what the hub applied)
+updates_for() {
+    n=0
+    for f in H/outbox/$1/*.updates.nova; do
+        [ -e "$f" ] && ! tar -xOf "$f" manifest | grep -qx 'records: 0' && n=$((n + 1))
+    done
+    echo $n
+}
 imports() { cat $1/import/nova-updates-*.csv 2>/dev/null | iconv -f cp1252 -t utf-8; }
 ship
 nova-hub export H links > links.csv 2>/dev/null

@@ -244,6 +244,43 @@ test_manifest_canonical(void **state)
     assert_non_null(strstr(nv_errmsg(NV_EFORMAT), "version"));
     /* missing last line */
     assert_int_not_equal(nv_manifest_parse((char *)text.data, text.len - 80, &m2), 0);
+    /* the optional acked line: before ledger-head, canonical, round trip */
+    {
+        struct nv_manifest ma = b.m;
+        struct nv_buf t2 = NV_BUF_INIT, t3 = NV_BUF_INIT;
+        ma.has_acked = 1;
+        ma.acked = 41;
+        memset(ma.ledger_head, 'a', 40);
+        ma.ledger_head[40] = '\0';
+        assert_int_equal(nv_manifest_format(&ma, &t2), 0);
+        assert_non_null(strstr((char *)t2.data, "acked: 41\nledger-head: aaaa"));
+        assert_int_equal(nv_manifest_parse((char *)t2.data, t2.len, &m2), 0);
+        assert_int_equal(m2.has_acked, 1);
+        assert_int_equal(m2.acked, 41);
+        /* acked 0 is a value, not an absent line */
+        ma.acked = 0;
+        assert_int_equal(nv_manifest_format(&ma, &t3), 0);
+        assert_int_equal(nv_manifest_parse((char *)t3.data, t3.len, &m2), 0);
+        assert_int_equal(m2.has_acked, 1);
+        assert_int_equal(m2.acked, 0);
+        /* "acked: 041" and acked after ledger-head are refused */
+        p = strstr((char *)t2.data, "acked: 41");
+        p[7] = '0';
+        nv_buf_reset(&bad);
+        assert_int_equal(nv_buf_add(&bad, t2.data, (size_t)(p + 7 - (char *)t2.data)), 0);
+        assert_int_equal(nv_buf_adds(&bad, "041"), 0);
+        assert_int_equal(nv_buf_adds(&bad, p + 9), 0);
+        assert_int_equal(nv_manifest_parse((char *)bad.data, bad.len, &m2), NV_EFORMAT);
+        nv_buf_reset(&bad);
+        assert_int_equal(nv_buf_add(&bad, text.data, text.len), 0);
+        assert_int_equal(nv_buf_adds(&bad, "ledger-head: "), 0);
+        for (int i = 0; i < 40; i++)
+            assert_int_equal(nv_buf_adds(&bad, "a"), 0);
+        assert_int_equal(nv_buf_adds(&bad, "\nacked: 3\n"), 0);
+        assert_int_equal(nv_manifest_parse((char *)bad.data, bad.len, &m2), NV_EFORMAT);
+        nv_buf_release(&t2);
+        nv_buf_release(&t3);
+    }
     nv_bundle_release(&b);
     nv_buf_release(&text);
     nv_buf_release(&bad);
