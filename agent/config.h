@@ -54,6 +54,7 @@ struct nv_agent_config {
     char *outbox, *inbox, *import_dir, *quarantine;
     char *erase_hook;
     unsigned erase_timeout; /* seconds */
+    unsigned erase_confirm_days; /* a handed-off erasure still in the export after this: failed */
     uint64_t bundle_cap;
     int compression_level;
     unsigned settle_ms;     /* a file must be unchanged this long */

@@ -44,4 +44,18 @@ struct nv_inbox_stats {
  * refused bundles are quarantined) or 0. */
 int nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats);
 
+/* Personal data out of an erase hook's message in into out (n bytes): the
+ * record key, words with an '@' and, with numbers, runs of 6 digits or
+ * more are replaced; control characters become spaces. */
+void nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n);
+
+/* Erasures handed to the CRM team wait in the state store under
+ * "\x01handoff\0SOURCE\0ORDER\0KEY" (orders database) with
+ * "SINCE\tSTATE": wait, gone (a later full export of SOURCE no longer holds
+ * KEY) or present (it still does).  nv_scan marks them; nv_inbox_confirm
+ * answers the hub: erased for a key gone, failed for one still present
+ * erase_confirm_days after the hand-off.  *n: answers sent. */
+#define NV_HANDOFF_PREFIX "\x01handoff"
+int nv_inbox_confirm(struct nv_agent *a, unsigned *n) __attribute__((warn_unused_result));
+
 #endif

@@ -312,6 +312,10 @@ cmd_scan(int argc, char **argv)
         return nv_cli_fail(r);
     ri = nv_inbox_process(&a, &is);
     r = nv_scan(&a, &ss);
+    if (r == 0) {
+        unsigned nc = 0;
+        r = nv_inbox_confirm(&a, &nc);
+    }
     nv_agent_close(&a);
     if (r < 0)
         return nv_cli_fail(r);

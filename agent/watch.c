@@ -91,6 +91,10 @@ pass(struct nv_agent *a, int *waiting)
     int r = nv_inbox_process(a, &is), r2;
 
     r2 = nv_scan(a, &ss);
+    if (r2 == 0) {
+        unsigned nc = 0;
+        r2 = nv_inbox_confirm(a, &nc);
+    }
     *waiting = (int)ss.waiting + (int)is.waiting;
     if (r2 < 0) {
         nv_err("watch", "scan failed: %s", nv_errmsg(r2));

@@ -17,6 +17,7 @@
 #include "../../formats/util.h"
 #include "cmds.h"
 #include "../intake/ingest.h"
+#include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
 #include "../link/link.h"
 #include "../model/mapping.h"
@@ -445,6 +446,7 @@ status_collect(struct nv_hub *h, const char *dir, json_t **out)
     json_object_set_new(o, "updates_queued",
                         json_integer(mdb_stat(txn, h->golden->outq, &ms) == 0
                                          ? (json_int_t)ms.ms_entries : 0));
+    json_object_set_new(o, "gdpr", nv_gdpr_counts(txn, h->gdpr, nv_now()));
     mdb_txn_abort(txn);
     for (size_t i = 0; i < es.n; i++)
         json_array_append_new(ents, entity_json(h, &es.v[i]));
