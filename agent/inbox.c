@@ -474,7 +474,8 @@ nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n)
             i += kl;
             continue;
         }
-        if (i == 0 || strchr(" <(:'\"=,;[", in[i - 1]) != NULL) {
+        if (strchr(" <(:'\"=,;[", in[i]) == NULL &&
+            (i == 0 || strchr(" <(:'\"=,;[", in[i - 1]) != NULL)) {
             size_t e = i;
             int at = 0;
             while (in[e] && strchr(" >)'\",;]", in[e]) == NULL) {
