@@ -478,7 +478,7 @@ nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n)
             (i == 0 || strchr(" <(:'\"=,;[", in[i - 1]) != NULL)) {
             size_t e = i;
             int at = 0;
-            while (in[e] && strchr(" >)'\",;]", in[e]) == NULL) {
+            while (in[e] && strchr(" >)'\",;]=:", in[e]) == NULL) {
                 at |= in[e] == '@';
                 e++;
             }
