@@ -1940,3 +1940,109 @@ nv_gdpr_counts(MDB_txn *txn, const struct nv_gdpr_db *db, int64_t now)
                      "open_by_status", sts, "late", late, "overdue", overdue,
                      "nearest_deadline", next[0] ? next : NULL);
 }
+
+/* The person's exclusion from marketing, for one of its records (its
+ * store key k, common fields c), or NULL. */
+static const char *
+marketing_refusal(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *c,
+                  const char *rcu)
+{
+    MDB_val fk = { strlen(rcu), (void *)rcu }, fv;
+    json_t *v;
+    size_t i;
+
+    if (json_is_integer(json_object_get(c, "consent")) &&
+        json_integer_value(json_object_get(c, "consent")) == 0)
+        return "refused";
+    if (mdb_get(txn, h->gdpr->flags, &fk, &fv) == 0) {
+        json_t *fl = json_loadb(fv.mv_data, fv.mv_size, 0, NULL);
+        int any = json_is_string(json_object_get(fl, "restrict")) ||
+                  json_is_string(json_object_get(fl, "object"));
+        json_decref(fl);
+        if (any)
+            return "restricted-or-objected";
+    }
+    for (int f = 0; f < 2; f++)
+        json_array_foreach(json_object_get(c, f ? "phone" : "email"), i, v) {
+            uint8_t hh[16];
+            const char *s = json_string_value(v);
+            if (s == NULL)
+                continue;
+            nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
+            if (in_db(txn, h->gdpr->object, hh))
+                return "restricted-or-objected";
+            if (in_db(txn, h->gdpr->suppress, hh))
+                return "suppressed";
+        }
+    {
+        const char *e = k->mv_data, *z = memchr(e, '\0', k->mv_size), *z2;
+        if (z != NULL && (z2 = memchr(z + 1, '\0', k->mv_size - (size_t)(z + 1 - e))) != NULL) {
+            uint8_t hh[16];
+            nv_gdpr_hash(h->gkey, 'k', e, (size_t)(z - e), z2 + 1,
+                         k->mv_size - (size_t)(z2 + 1 - e), hh);
+            if (in_db(txn, h->gdpr->suppress, hh))
+                return "suppressed";
+        }
+    }
+    return NULL;
+}
+
+int
+nv_gdpr_marketing(struct nv_hub *h, MDB_txn *txn, json_t **people, json_t **left_out)
+{
+    json_t *st = json_object(), *out = json_object(), *why = json_object(), *p;
+    MDB_cursor *c;
+    MDB_val k, v;
+    const char *rcu;
+    int rc;
+
+    *people = *left_out = NULL;
+    if ((rc = mdb_cursor_open(txn, h->store.records, &c)) != 0) {
+        json_decref(st);
+        json_decref(out);
+        json_decref(why);
+        return nv_hmdb_fail(rc, "cannot read records");
+    }
+    /* each person: the first record with an explicit yes, or the reason
+     * that excludes them (any record's refusal, a flag, an objection, a
+     * suppression) */
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        struct nv_link_val lv;
+        char r[NV_RCU_LEN + 1];
+        json_t *rec, *cm, *one;
+        const char *no;
+        if (nv_link_get(txn, h->link, k.mv_data, k.mv_size, &lv) != 0)
+            continue; /* not resolved to a person: no one to ask */
+        snprintf(r, sizeof(r), "%.13s", lv.rcu);
+        if ((rec = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+            continue;
+        cm = json_object_get(rec, "c");
+        if ((one = json_object_get(st, r)) == NULL) {
+            one = json_object();
+            json_object_set_new(st, r, one);
+        }
+        if ((no = marketing_refusal(h, txn, &k, cm, r)) != NULL &&
+            !json_is_string(json_object_get(one, "no")))
+            json_object_set_new(one, "no", json_string(no));
+        if (json_integer_value(json_object_get(cm, "consent")) == 1 &&
+            json_is_integer(json_object_get(cm, "consent")) &&
+            json_object_get(one, "yes") == NULL)
+            json_object_set_new(one, "yes", json_stringn(k.mv_data, k.mv_size));
+        json_decref(rec);
+    }
+    mdb_cursor_close(c);
+    json_object_foreach(st, rcu, p) {
+        const char *no = json_string_value(json_object_get(p, "no"));
+        if (no == NULL && json_object_get(p, "yes") == NULL)
+            no = "no-explicit-yes";
+        if (no != NULL)
+            json_object_set_new(why, no, json_integer(
+                json_integer_value(json_object_get(why, no)) + 1));
+        else
+            json_object_set(out, rcu, json_object_get(p, "yes"));
+    }
+    json_decref(st);
+    *people = out;
+    *left_out = why;
+    return 0;
+}

@@ -160,5 +160,14 @@ const char *nv_gdpr_waiting_on(json_t *req);
 /* The register's figures for status --json: {"open":N,"open_by_kind":{},
  * "open_by_status":{},"late":N,"overdue":N,"nearest_deadline":DAY|null}. */
 json_t *nv_gdpr_counts(MDB_txn *txn, const struct nv_gdpr_db *db, int64_t now);
+/* Marketing selection, per person across entities: a person (RCU) is in
+ * when one of its records has an explicit yes (consent 1 under its
+ * mapping) and none refuses (consent 0), and the person neither restricted
+ * processing nor objected (flags, or an objection kept as a keyed hash)
+ * nor was erased (suppressed).  *people: {RCU: store key of the record
+ * with the yes}; *left_out: {"refused"|"restricted-or-objected"|
+ * "suppressed"|"no-explicit-yes": people}.  New references. */
+int nv_gdpr_marketing(struct nv_hub *h, MDB_txn *txn, json_t **people, json_t **left_out)
+    __attribute__((warn_unused_result));
 
 #endif
