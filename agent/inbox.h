@@ -23,11 +23,16 @@
  *            erase_timeout); without a hook, the
  *            orders are written to import_dir/nova-erasure-<hub>-<seq>.csv.
  *            Either way the record's fingerprints are forgotten and an acks
- *            bundle answers each order: {"order":ID,"key":K,"outcome":"done"
- *            |"failed","reason":...}.  An order already answered is not run
- *            again (a hook may run twice only if the agent dies between the
- *            hook's exit and the recording of its outcome: hooks should be
- *            idempotent).
+ *            bundle answers each order: {"order":ID,"key":K,"outcome":
+ *            "erased"|"retained"|"no-data"|"failed"|"handed-off","reason":
+ *            ...} (hook exit 0, 3, 5, other; no hook).  A failure's reason
+ *            holds the hook's last stderr lines, scrubbed (nv_hook_scrub).
+ *            An order already answered is not run again unless it failed
+ *            (a hook may run twice only if the agent dies between the hook's
+ *            exit and the recording of its outcome: hooks should be
+ *            idempotent).  A hand-off is proven by the next full exports
+ *            (nv_inbox_confirm).  Updates and flags with a "request" are
+ *            answered "delivered" once written.
  */
 #ifndef NOVA_INBOX_H
 #define NOVA_INBOX_H

@@ -7,9 +7,10 @@
  * reason and the date the person was told) and the group's target (10 days
  * unless --target-days), and is resolved to the subject's RCU (by e-mail,
  * phone, RCU or entity:key).  Erasure sends one signed order per entity that
- * holds a linked record, tracks each entity's signed receipts (done, failed
- * with its reason, or retained with its legal ground, Art. 17(3)), and once
- * every entity has answered without failure erases the hub's own copy and
+ * holds a linked record, tracks each entity's signed receipts (erased,
+ * retained with its legal ground, Art. 17(3), no-data; handed-off and
+ * failed are not final), and once every entity has answered finally
+ * erases the hub's own copy and
  * keeps only keyed hashes of the subject's identifiers in the suppression
  * list, so a later export that still holds the person is dropped and
  * counted, never re-created.
@@ -26,10 +27,11 @@
  *
  * Request JSON: {"id","kind","subject":{"by":"email|phone|rcu|record",
  * "hash":hex},"received","deadline","target","extended":{...}|null,
- * "status":"open|complete|no-data|ambiguous|failed","rcus":[...],
- * "entities":{"acme":{"status":"pending|sent|done|failed|retained",
- * "records":N,"keys":[[source,key],...],"done":N,"failed":N,"retained":N,
- * "reasons":[...],"sent":T,"answered":T}},"recipients":[...],
+ * "status":"open|complete|no-data|ambiguous|closed","ref":TICKET?,"rcus":[...],
+ * "entities":{"acme":{"status":"pending|sent|erased|handed-off|retained|
+ * no-data|failed|delivered|nothing-sent","records":N,"keys":[[source,key],
+ * ...],"counts":{outcome:N},"reasons":[...],"sent":T,"answered":T}},
+ * "recipients":[...],"closed":{"at","reason"}?,
  * "events":[{"at":T,"event":"..."}]}.  No e-mail, phone or name: the
  * subject is the keyed hash, records are named by their entity's key, and
  * record keys are dropped when the request completes.
