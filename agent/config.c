@@ -28,6 +28,8 @@ static const char template_text[] =
     "# erase_hook = /usr/local/bin/crm-erase   # run once per erased record\n"
     "# metrics_textfile = /var/lib/prometheus/node-exporter/nova-agent.prom  # run rewrites it\n"
     "erase_timeout = 60          # seconds before the hook is killed\n"
+    "erase_confirm_days = 7      # without a hook: days the next full exports may still\n"
+    "                            # hold an erased key before the order is reported failed\n"
     "bundle_cap = 64M            # change records per bundle, before compression\n"
     "compression_level = 1       # zstd level, 1 (fast, least memory) to 19 (small)\n"
     "settle = 2000               # ms a file must stay unchanged before it is read\n"
@@ -281,6 +283,10 @@ set_main(struct nv_agent_config *c, const char *dir, int line, const char *k,
         if (nv_parse_u64(v, &n) < 0 || n == 0 || n > 86400)
             BAD("%s line %d: erase_timeout must be 1..86400 seconds", path, line);
         c->erase_timeout = (unsigned)n;
+    } else if (!strcmp(k, "erase_confirm_days")) {
+        if (nv_parse_u64(v, &n) < 0 || n > 365)
+            BAD("%s line %d: erase_confirm_days must be 0..365", path, line);
+        c->erase_confirm_days = (unsigned)n;
     } else if (!strcmp(k, "bundle_cap")) {
         if (nv_parse_size(v, &n) < 0 || n < 1024 || n > (4ULL << 30))
             BAD("%s line %d: bundle_cap must be a size from 1K to 4G", path, line);
@@ -378,6 +384,7 @@ nv_agent_config_load(struct nv_agent_config *c, const char *dir)
     memset(c, 0, sizeof(*c));
     c->path = nv_agent_config_path(dir);
     c->erase_timeout = 60;
+    c->erase_confirm_days = 7;
     c->bundle_cap = 64u << 20;
     c->compression_level = 1;
     c->settle_ms = 2000;

@@ -55,6 +55,7 @@ struct nv_agent_config {
     char *erase_hook;
     char *metrics_textfile; /* the metrics rewritten after every pass (run) */
     unsigned erase_timeout; /* seconds */
+    unsigned erase_confirm_days; /* a handed-off erasure still in the export after this: failed */
     uint64_t bundle_cap;
     int compression_level;
     unsigned settle_ms;     /* a file must be unchanged this long */

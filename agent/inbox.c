@@ -25,6 +25,13 @@
 
 #define PAYLOAD_MAX (1ULL << 30)
 
+/* Outcomes answered to the hub: an erasure order's, and delivered for the
+ * records of a rectification, restriction or objection. */
+enum { O_ERASED, O_FAILED, O_RETAINED, O_NODATA, O_HANDED, O_DELIVERED };
+
+static const char *const outcome_names[] = { "erased", "failed", "retained", "no-data",
+                                             "handed-off", "delivered" };
+
 /* Call fn for every record line of every staged .ndjson file. */
 static int
 each_record(const char *dir, int (*fn)(void *, json_t *, uint64_t), void *ctx)
@@ -81,6 +88,7 @@ struct upd {
     json_t *rows;           /* array of field objects */
     uint64_t count;
     json_t *flags;          /* [source, key, flag, request] rows */
+    json_t *acks;           /* [request, key, what] of records a request sent */
 };
 
 static int
@@ -103,6 +111,7 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
             return nv_fail(NV_EFORMAT, "flag record %llu needs a key, a flag (restrict or "
                            "object) and a request", (unsigned long long)no);
         json_array_append_new(u->flags, json_pack("[s,s,s,s]", src ? src : "", key, flag, req));
+        json_array_append_new(u->acks, json_pack("[s,s,s]", req, key, "flag"));
         return 0;
     }
     if (!json_is_object(fields) || json_object_size(fields) == 0)
@@ -114,6 +123,10 @@ upd_collect(void *ctx, json_t *o, uint64_t no)
                            (unsigned long long)no);
     json_array_append(u->rows, fields);
     u->count++;
+    if (json_is_string(json_object_get(o, "request")) &&
+        json_is_string(json_object_get(o, "key")))
+        json_array_append_new(u->acks, json_pack("[O,O,s]", json_object_get(o, "request"),
+                                                 json_object_get(o, "key"), "update"));
     return 0;
 }
 
@@ -229,10 +242,12 @@ import_dir_ready(const struct nv_agent *a)
                              a->cfg.import_gid);
     return 0;
 }
+static int send_ack(struct nv_outbox *o, const char *order, const char *key, int outcome,
+                    const char *why);
 
 static int
-apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m,
-              struct nv_inbox_stats *stats)
+apply_updates(struct nv_agent *a, struct nv_outbox *ob, const char *stage,
+              const struct nv_manifest *m, struct nv_inbox_stats *stats)
 {
     struct upd u;
     struct nv_buf out = NV_BUF_INIT, side = NV_BUF_INIT, tr = NV_BUF_INIT;
@@ -247,6 +262,7 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
     memset(&u, 0, sizeof(u));
     u.rows = json_array();
     u.flags = json_array();
+    u.acks = json_array();
     if ((r = each_record(stage, upd_collect, &u)) < 0)
         goto out;
     if (json_array_size(u.flags) > 0 && (r = write_flags(a, m, u.flags, stats)) < 0)
@@ -369,6 +385,18 @@ apply_updates(struct nv_agent *a, const char *stage, const struct nv_manifest *m
     if (r == 0)
         stats->updates += (unsigned)u.count;
 out:
+    /* a data-subject request's records: the hub learns they were written
+     * for the CRM's import (its receipt) */
+    for (i = 0; r == 0 && i < json_array_size(u.acks); i++) {
+        json_t *ak = json_array_get(u.acks, i);
+        char why[200];
+        int fl = strcmp(json_string_value(json_array_get(ak, 2)), "flag") == 0;
+        snprintf(why, sizeof(why), "written to import_dir as nova-%s-%s-%010llu.csv",
+                 fl ? "flags" : "updates", m->sender, (unsigned long long)m->seq);
+        r = send_ack(ob, json_string_value(json_array_get(ak, 0)),
+                     json_string_value(json_array_get(ak, 1)), O_DELIVERED, why);
+    }
+    json_decref(u.acks);
     json_decref(groups);
     json_decref(order);
     json_decref(u.rows);
@@ -384,6 +412,7 @@ out:
  * receipt).  Everything else is read and dropped, so a chatty hook never
  * blocks on a full pipe. */
 #define HOOK_TAIL 4096
+#define HOOK_ERR_TAIL 1024
 
 struct hook_out {
     char first[256];
@@ -391,8 +420,27 @@ struct hook_out {
     int first_done;
     char tail[HOOK_TAIL];
     size_t ntail; /* bytes in tail, kept as a sliding window */
+    char etail[HOOK_ERR_TAIL]; /* the last bytes of stderr alone */
+    size_t netail;
     uint64_t total;
 };
+
+static void
+tail_take(char *tail, size_t *nt, size_t cap, const char *b, size_t n)
+{
+    if (n >= cap) {
+        memcpy(tail, b + n - cap, cap);
+        *nt = cap;
+        return;
+    }
+    if (*nt + n > cap) {
+        size_t drop = *nt + n - cap;
+        memmove(tail, tail + drop, *nt - drop);
+        *nt -= drop;
+    }
+    memcpy(tail + *nt, b, n);
+    *nt += n;
+}
 
 static void
 hook_take(struct hook_out *h, const char *b, size_t n, int is_stdout)
@@ -406,18 +454,9 @@ hook_take(struct hook_out *h, const char *b, size_t n, int is_stdout)
                 h->first[h->nfirst++] = b[i];
         }
     }
-    if (n >= HOOK_TAIL) {
-        memcpy(h->tail, b + n - HOOK_TAIL, HOOK_TAIL);
-        h->ntail = HOOK_TAIL;
-    } else {
-        if (h->ntail + n > HOOK_TAIL) {
-            size_t drop = h->ntail + n - HOOK_TAIL;
-            memmove(h->tail, h->tail + drop, h->ntail - drop);
-            h->ntail -= drop;
-        }
-        memcpy(h->tail + h->ntail, b, n);
-        h->ntail += n;
-    }
+    tail_take(h->tail, &h->ntail, HOOK_TAIL, b, n);
+    if (!is_stdout)
+        tail_take(h->etail, &h->netail, HOOK_ERR_TAIL, b, n);
 }
 
 /* Read what is there on fd; 0 at end of file, 1 if still open. */
@@ -440,29 +479,129 @@ hook_drain(struct hook_out *h, int fd, int is_stdout)
     }
 }
 
-/* The last non-empty line of the tail, control characters as spaces. */
-static void
-hook_last_line(const struct hook_out *h, char *out, size_t n)
+/* Personal data out of a hook's message in into out (n bytes): the
+ * record key, words with an '@' (e-mails) and runs of 6 digits or more
+ * (phones, dates, account numbers) replaced, control characters as
+ * spaces.  Without numbers, digits are kept (a retention's ground:
+ * "until 2031-12-31"). */
+void
+nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n)
 {
-    size_t e = h->ntail, b;
+    size_t kl = key ? strlen(key) : 0, o = 0;
 
-    while (e > 0 && (h->tail[e - 1] == '\n' || h->tail[e - 1] == '\r' || h->tail[e - 1] == ' '))
-        e--;
-    b = e;
-    while (b > 0 && h->tail[b - 1] != '\n' && h->tail[b - 1] != '\r')
-        b--;
-    if (e - b >= n)
-        b = e - (n - 1);
-    memcpy(out, h->tail + b, e - b);
-    out[e - b] = '\0';
-    for (char *c = out; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7F)
-            *c = ' ';
+#define PUT(str, len)                                                                          \
+    do {                                                                                       \
+        size_t l_ = (len);                                                                     \
+        if (o + l_ >= n)                                                                       \
+            goto full;                                                                         \
+        memcpy(out + o, (str), l_);                                                            \
+        o += l_;                                                                               \
+    } while (0)
+    if (n == 0)
+        return;
+    for (size_t i = 0; in[i];) {
+        size_t digits = 0, j = i;
+        char c;
+        if (kl >= 2 && strncmp(in + i, key, kl) == 0) {
+            PUT("<key>", 5);
+            i += kl;
+            continue;
+        }
+        if (strchr(" <(:'\"=,;[", in[i]) == NULL &&
+            (i == 0 || strchr(" <(:'\"=,;[", in[i - 1]) != NULL)) {
+            size_t e = i;
+            int at = 0;
+            while (in[e] && strchr(" >)'\",;]=:", in[e]) == NULL) {
+                at |= in[e] == '@';
+                e++;
+            }
+            if (at) {
+                PUT("<e-mail>", 8);
+                i = e;
+                continue;
+            }
+        }
+        while (in[j] && ((in[j] >= '0' && in[j] <= '9') ||
+                         (in[j] == '+' && digits == 0) ||
+                         (strchr(" .-/", in[j]) != NULL && digits > 0 && in[j + 1] >= '0' &&
+                          in[j + 1] <= '9'))) {
+            digits += in[j] >= '0' && in[j] <= '9';
+            j++;
+        }
+        if (digits >= 6 && numbers) {
+            PUT("<number>", 8);
+            i = j;
+            continue;
+        }
+        if (j > i) {
+            PUT(in + i, j - i);
+            i = j;
+            continue;
+        }
+        c = (unsigned char)in[i] < 0x20 || in[i] == 0x7F ? ' ' : in[i];
+        PUT(&c, 1);
+        i++;
+    }
+full:
+    out[o] = '\0';
+#undef PUT
 }
 
-/* Run the hook; outcome text into why (empty when done).  0 done, 1
+/* The last lines (at most 3, n bytes in all) of the hook's stderr, or of
+ * its output when it wrote nothing there, joined by " | ", scrubbed. */
+static void
+hook_last_line(const struct hook_out *h, const char *key, char *out, size_t n)
+{
+    const char *t = h->netail > 0 ? h->etail : h->tail;
+    size_t e = h->netail > 0 ? h->netail : h->ntail, b, lines = 0;
+    char buf[HOOK_ERR_TAIL + 1], *p;
+
+    out[0] = '\0';
+    /* the start of the last 3 non-empty lines */
+    while (e > 0 && (t[e - 1] == '\n' || t[e - 1] == '\r' || t[e - 1] == ' '))
+        e--;
+    b = e;
+    while (b > 0 && lines < 3) {
+        if (t[b - 1] == '\n' || t[b - 1] == '\r') {
+            lines++;
+            if (lines == 3)
+                break;
+            while (b > 0 && (t[b - 1] == '\n' || t[b - 1] == '\r'))
+                b--;
+            continue;
+        }
+        b--;
+    }
+    if (e - b > HOOK_ERR_TAIL)
+        b = e - HOOK_ERR_TAIL;
+    memcpy(buf, t + b, e - b);
+    buf[e - b] = '\0';
+    /* lines joined */
+    for (p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r') {
+            char *q = p;
+            while (q[1] == '\n' || q[1] == '\r')
+                q++;
+            memmove(p + 3, q + 1, strlen(q + 1) + 1);
+            memcpy(p, " | ", 3);
+            p += 2;
+        }
+    {
+        char clean[2 * HOOK_ERR_TAIL + 1];
+        size_t l;
+        nv_hook_scrub(buf, key, 1, clean, sizeof(clean));
+        l = strlen(clean);
+        if (l >= n) /* the end of it counts most */
+            snprintf(out, n, "...%s", clean + l - (n - 4));
+        else
+            snprintf(out, n, "%s", clean);
+    }
+}
+
+/* Run the hook; outcome text into why (empty when done).  0 erased, 1
  * failed, 2 retained (the hook exits with status 3 and prints the legal
- * ground and how long on its first output line, GDPR Art. 17(3)).  Its
+ * ground and how long on its first output line, GDPR Art. 17(3)), 3 no
+ * data (the hook exits with status 5: the CRM holds no such record).  Its
  * stdout and stderr are read while it runs (poll), so it may print as much
  * as it likes. */
 static int
@@ -473,7 +612,7 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
     int status = 0, out[2], err[2], exited = 0, open_out = 1, open_err = 1;
     struct timespec start, now;
     struct hook_out h;
-    char last[161];
+    char last[321];
 
     why[0] = '\0';
     memset(&h, 0, sizeof(h));
@@ -569,13 +708,22 @@ run_hook(const struct nv_agent *a, const char *order, const char *key,
     for (char *c = h.first; *c; c++)
         if ((unsigned char)*c < 0x20)
             *c = ' ';
+    {
+        char clean[sizeof(h.first)];
+        nv_hook_scrub(h.first, key, 0, clean, sizeof(clean));
+        memcpy(h.first, clean, sizeof(clean));
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
         snprintf(why, whylen, "%s", h.first[0] ? h.first : "retained (no ground given)");
         return 2;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    hook_last_line(&h, last, sizeof(last));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
+        snprintf(why, whylen, "the CRM holds no such record");
+        return 3;
+    }
+    hook_last_line(&h, key, last, sizeof(last));
     if (WIFEXITED(status))
         snprintf(why, whylen, "erase hook exited with status %d%s%s", WEXITSTATUS(status),
                  last[0] ? "; its last output: " : "", last);
@@ -623,10 +771,74 @@ forget(struct era *e, MDB_txn *txn, const char *key, const char *source)
     return r;
 }
 
-static const char *
-outcome_name(int failed)
+
+/* A stored outcome's code ("done", before outcomes were told apart, is
+ * erased by the hook). */
+static int
+outcome_code(const char *rec)
 {
-    return failed == 0 ? "done" : failed == 2 ? "retained" : "failed";
+    for (int i = 0; i <= O_HANDED; i++) {
+        size_t l = strlen(outcome_names[i]);
+        if (strncmp(rec, outcome_names[i], l) == 0 && (rec[l] == '\t' || rec[l] == '\0'))
+            return i;
+    }
+    return strncmp(rec, "done", 4) == 0 ? O_ERASED : O_FAILED;
+}
+
+/* The hand-off's key: NV_HANDOFF_PREFIX \0 source \0 order \0 key. */
+static int
+handoff_key(struct nv_buf *b, const char *source, const char *order, const char *key)
+{
+    nv_buf_reset(b);
+    if (nv_buf_add(b, NV_HANDOFF_PREFIX, sizeof(NV_HANDOFF_PREFIX)) < 0 ||
+        nv_buf_add(b, source, strlen(source) + 1) < 0 ||
+        nv_buf_add(b, order, strlen(order) + 1) < 0 || nv_buf_adds(b, key) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Write the order to the CRM team's file (no hook). */
+static int
+hand_off(struct era *e, const char *order, const char *key, const char *source, char *why,
+         size_t whylen)
+{
+    const char *vals[3] = { order, key, source };
+    static const char *hdr[3] = { "order_id", "record_key", "source" };
+    int r;
+
+    if (e->file.len == 0 &&
+        (r = nv_csv_write_row(&e->file, &e->a->cfg.import_dialect, hdr, 3)) < 0)
+        return r;
+    if (nv_csv_write_row(&e->file, &e->a->cfg.import_dialect, vals, 3) < 0) {
+        /* a key the encoding lacks: exact, in UTF-8, beside */
+        struct nv_csv_dialect utf8 = e->a->cfg.import_dialect;
+        utf8.encoding = NV_ENC_UTF8;
+        if ((e->side.len == 0 && (r = nv_csv_write_row(&e->side, &utf8, hdr, 3)) < 0) ||
+            (r = nv_csv_write_row(&e->side, &utf8, vals, 3)) < 0)
+            return r;
+        snprintf(why, whylen, "handed to the CRM team in nova-erasure-%s-%010llu.utf-8.csv; "
+                 "erased once a full export no longer holds it", e->m->sender,
+                 (unsigned long long)e->m->seq);
+    } else {
+        snprintf(why, whylen, "handed to the CRM team in nova-erasure-%s-%010llu.csv; "
+                 "erased once a full export no longer holds it", e->m->sender,
+                 (unsigned long long)e->m->seq);
+    }
+    return 0;
+}
+
+static int
+send_ack(struct nv_outbox *o, const char *order, const char *key, int outcome, const char *why)
+{
+    json_t *ack = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "ack", "order", order, "key", key,
+                            "outcome", outcome_names[outcome], "reason", why);
+    char *out = ack ? json_dumps(ack, JSON_COMPACT) : NULL;
+    int r = out ? nv_outbox_add_record(o, out, strlen(out), 0)
+                : nv_fail(NV_ENOMEM, "out of memory");
+
+    free(out);
+    json_decref(ack);
+    return r;
 }
 
 static int
@@ -636,11 +848,10 @@ era_one(void *ctx, json_t *o, uint64_t no)
     const char *order = json_string_value(json_object_get(o, "order"));
     const char *key = json_string_value(json_object_get(o, "key"));
     const char *source = json_string_value(json_object_get(o, "source"));
-    char why[256], *out = NULL;
+    char why[512];
     MDB_val k, v;
     MDB_txn *txn = nv_outbox_txn(e->o);
-    int failed, rc, r;
-    json_t *ack;
+    int outcome, rc, r, fresh = 1;
 
     if (order == NULL || key == NULL || !*order || !*key || strlen(order) > 128 ||
         strlen(key) > 300)
@@ -658,43 +869,29 @@ era_one(void *ctx, json_t *o, uint64_t no)
     k.mv_data = e->k.data;
     rc = mdb_get(txn, e->a->st.orders, &k, &v);
     if (rc == 0) {
-        /* answered before: same answer, nothing run again */
-        char rec[300], *tab;
+        /* answered before: same answer, nothing run again, unless it
+         * failed (the hub retries it) */
+        char rec[600], *tab;
         snprintf(rec, sizeof(rec), "%.*s", (int)v.mv_size, (char *)v.mv_data);
         tab = strchr(rec, '\t');
-        failed = strncmp(rec, "done", 4) == 0 ? 0 : strncmp(rec, "retained", 8) == 0 ? 2 : 1;
+        outcome = outcome_code(rec);
         snprintf(why, sizeof(why), "%s", tab ? tab + 1 : "");
-    } else if (e->a->cfg.erase_hook != NULL) {
-        failed = run_hook(e->a, order, key, source, why, sizeof(why));
-    } else {
-        const char *vals[3] = { order, key, source };
-        failed = 0;
-        if (e->file.len == 0) {
-            static const char *hdr[3] = { "order_id", "record_key", "source" };
-            if ((r = nv_csv_write_row(&e->file, &e->a->cfg.import_dialect, hdr, 3)) < 0)
-                return r;
-        }
-        if (nv_csv_write_row(&e->file, &e->a->cfg.import_dialect, vals, 3) < 0) {
-            /* a key the encoding lacks: exact, in UTF-8, beside */
-            struct nv_csv_dialect utf8 = e->a->cfg.import_dialect;
-            static const char *hdr[3] = { "order_id", "record_key", "source" };
-            utf8.encoding = NV_ENC_UTF8;
-            if ((e->side.len == 0 && (r = nv_csv_write_row(&e->side, &utf8, hdr, 3)) < 0) ||
-                (r = nv_csv_write_row(&e->side, &utf8, vals, 3)) < 0)
-                return r;
-            snprintf(why, sizeof(why), "handed to the CRM team in nova-erasure-%s-%010llu.utf-8.csv",
-                     e->m->sender, (unsigned long long)e->m->seq);
-        } else {
-            snprintf(why, sizeof(why), "handed to the CRM team in nova-erasure-%s-%010llu.csv",
-                     e->m->sender, (unsigned long long)e->m->seq);
-        }
+        fresh = outcome == O_FAILED;
     }
-    if (rc != 0) {
+    if (fresh && e->a->cfg.erase_hook != NULL) {
+        int h = run_hook(e->a, order, key, source, why, sizeof(why));
+        outcome = h == 0 ? O_ERASED : h == 2 ? O_RETAINED : h == 3 ? O_NODATA : O_FAILED;
+    } else if (fresh) {
+        outcome = O_HANDED;
+        if ((r = hand_off(e, order, key, source, why, sizeof(why))) < 0)
+            return r;
+    }
+    if (fresh) {
         /* record the outcome now, with the fingerprints forgotten, so the
          * order is never run again whatever happens next */
-        char rec[300];
-        int n = snprintf(rec, sizeof(rec), "%s\t%s", outcome_name(failed), why);
-        if (failed != 1 && (r = forget(e, txn, key, source)) < 0)
+        char rec[600];
+        int n = snprintf(rec, sizeof(rec), "%s\t%s", outcome_names[outcome], why);
+        if (outcome != O_FAILED && (r = forget(e, txn, key, source)) < 0)
             return r;
         v.mv_size = (size_t)n;
         v.mv_data = rec;
@@ -702,20 +899,130 @@ era_one(void *ctx, json_t *o, uint64_t no)
         k.mv_data = e->k.data;
         if ((rc = mdb_put(txn, e->a->st.orders, &k, &v, 0)) != 0)
             return nv_mdb_fail(rc, "cannot record an order");
+        if (outcome == O_HANDED) {
+            /* the next full exports tell whether the CRM team erased it */
+            char since[32];
+            if ((r = handoff_key(&e->line, source, order, key)) < 0)
+                return r;
+            n = snprintf(since, sizeof(since), "%lld\twait", (long long)nv_now());
+            k.mv_size = e->line.len;
+            k.mv_data = e->line.data;
+            v.mv_size = (size_t)n;
+            v.mv_data = since;
+            if ((rc = mdb_put(txn, e->a->st.orders, &k, &v, 0)) != 0)
+                return nv_mdb_fail(rc, "cannot record a hand-off");
+        }
     }
     e->orders++;
-    e->failed += failed == 1;
+    e->failed += outcome == O_FAILED;
     nv_info("inbox", "erasure order %s record %llu: %s%s%s", order,
-            (unsigned long long)no, outcome_name(failed), why[0] ? ": " : "", why);
-    ack = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "ack", "order", order, "key", key,
-                    "outcome", outcome_name(failed), "reason", why);
-    if (ack == NULL || (out = json_dumps(ack, JSON_COMPACT)) == NULL) {
-        json_decref(ack);
-        return nv_fail(NV_ENOMEM, "out of memory");
+            (unsigned long long)no, outcome_names[outcome], why[0] ? ": " : "", why);
+    return send_ack(e->o, order, key, outcome, why);
+}
+
+/* ---- hand-offs proven ---- */
+
+int
+nv_inbox_confirm(struct nv_agent *a, unsigned *n)
+{
+    struct nv_outbox o;
+    MDB_txn *rt;
+    MDB_cursor *c;
+    MDB_val k, v;
+    json_t *todo = json_array(), *t;
+    int64_t now = nv_now(), limit = (int64_t)a->cfg.erase_confirm_days * 86400;
+    size_t i;
+    int rc, r = 0;
+
+    *n = 0;
+    if ((rc = mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &rt)) != 0) {
+        json_decref(todo);
+        return nv_mdb_fail(rc, "cannot read");
     }
-    r = nv_outbox_add_record(e->o, out, strlen(out), 0);
-    free(out);
-    json_decref(ack);
+    if ((rc = mdb_cursor_open(rt, a->st.orders, &c)) == 0) {
+        k.mv_size = sizeof(NV_HANDOFF_PREFIX);
+        k.mv_data = (void *)NV_HANDOFF_PREFIX;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            char val[64], *tab;
+            long long since;
+            int gone;
+            if (k.mv_size <= sizeof(NV_HANDOFF_PREFIX) ||
+                memcmp(k.mv_data, NV_HANDOFF_PREFIX, sizeof(NV_HANDOFF_PREFIX)) != 0)
+                break;
+            snprintf(val, sizeof(val), "%.*s", (int)v.mv_size, (char *)v.mv_data);
+            since = strtoll(val, &tab, 10);
+            if (*tab != '\t')
+                continue;
+            gone = strcmp(tab + 1, "gone") == 0;
+            if (!gone && !(strcmp(tab + 1, "present") == 0 && now - since >= limit))
+                continue;
+            json_array_append_new(todo, json_pack("{s:s%,s:b,s:I}", "k", (char *)k.mv_data,
+                                                  k.mv_size, "gone", gone, "days",
+                                                  (json_int_t)((now - since) / 86400)));
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(rt);
+    if (json_array_size(todo) == 0 || a->hub == NULL) {
+        json_decref(todo);
+        return 0;
+    }
+    nv_agent_outbox(a, &o);
+    if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0) {
+        json_decref(todo);
+        return r;
+    }
+    json_array_foreach(todo, i, t) {
+        const char *hk = json_string_value(json_object_get(t, "k"));
+        size_t hl = json_string_length(json_object_get(t, "k"));
+        const char *src = hk + sizeof(NV_HANDOFF_PREFIX);
+        const char *order = src + strlen(src) + 1, *key = order + strlen(order) + 1;
+        int gone = json_is_true(json_object_get(t, "gone"));
+        char why[300], rec[600];
+        struct nv_buf ok = NV_BUF_INIT;
+        int outcome = gone ? O_ERASED : O_FAILED, m;
+        if ((size_t)(key - hk) > hl)
+            continue;
+        if (gone)
+            snprintf(why, sizeof(why), "handed to the CRM team; a later full export of %s no "
+                     "longer holds the record", src[0] ? src : "the source");
+        else
+            snprintf(why, sizeof(why), "handed to the CRM team %lld day(s) ago and still in "
+                     "the full export of %s (erase_confirm_days %u)",
+                     (long long)json_integer_value(json_object_get(t, "days")),
+                     src[0] ? src : "the source", a->cfg.erase_confirm_days);
+        if ((r = send_ack(&o, order, key, outcome, why)) < 0)
+            break;
+        /* the order's answer is the proven one now (a failed one runs again
+         * when the hub retries it) */
+        m = snprintf(rec, sizeof(rec), "%s\t%s", outcome_names[outcome], why);
+        if (nv_buf_add(&ok, order, strlen(order) + 1) < 0 || nv_buf_adds(&ok, key) < 0)
+            abort();
+        k.mv_size = ok.len;
+        k.mv_data = ok.data;
+        v.mv_size = (size_t)m;
+        v.mv_data = rec;
+        rc = mdb_put(nv_outbox_txn(&o), a->st.orders, &k, &v, 0);
+        nv_buf_release(&ok);
+        k.mv_size = hl;
+        k.mv_data = (void *)hk;
+        if (rc == 0)
+            rc = mdb_del(nv_outbox_txn(&o), a->st.orders, &k, NULL);
+        if (rc != 0) {
+            r = nv_mdb_fail(rc, "cannot record a proven erasure");
+            break;
+        }
+        nv_info("inbox", "erasure order %s handed to the CRM team: %s", order,
+                gone ? "erased (a full export no longer holds the record)"
+                     : "still in the export: reported failed");
+        (*n)++;
+    }
+    if (r == 0)
+        r = nv_outbox_end(&o);
+    else
+        nv_outbox_abort(&o);
+    json_decref(todo);
     return r;
 }
 
@@ -891,7 +1198,7 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
     if ((r = nv_outbox_begin(&o, NV_KIND_ACKS)) < 0)
         goto out;
     if (b->m.kind == NV_KIND_UPDATES) {
-        r = apply_updates(a, sdir, &b->m, stats);
+        r = apply_updates(a, &o, sdir, &b->m, stats);
     } else {
         struct era e;
         memset(&e, 0, sizeof(e));

@@ -23,11 +23,16 @@
  *            erase_timeout); without a hook, the
  *            orders are written to import_dir/nova-erasure-<hub>-<seq>.csv.
  *            Either way the record's fingerprints are forgotten and an acks
- *            bundle answers each order: {"order":ID,"key":K,"outcome":"done"
- *            |"failed","reason":...}.  An order already answered is not run
- *            again (a hook may run twice only if the agent dies between the
- *            hook's exit and the recording of its outcome: hooks should be
- *            idempotent).
+ *            bundle answers each order: {"order":ID,"key":K,"outcome":
+ *            "erased"|"retained"|"no-data"|"failed"|"handed-off","reason":
+ *            ...} (hook exit 0, 3, 5, other; no hook).  A failure's reason
+ *            holds the hook's last stderr lines, scrubbed (nv_hook_scrub).
+ *            An order already answered is not run again unless it failed
+ *            (a hook may run twice only if the agent dies between the hook's
+ *            exit and the recording of its outcome: hooks should be
+ *            idempotent).  A hand-off is proven by the next full exports
+ *            (nv_inbox_confirm).  Updates and flags with a "request" are
+ *            answered "delivered" once written.
  */
 #ifndef NOVA_INBOX_H
 #define NOVA_INBOX_H
@@ -46,5 +51,19 @@ struct nv_inbox_stats {
 /* Process every bundle in the inbox. Returns the first refusal code (the
  * refused bundles are quarantined) or 0. */
 int nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats);
+
+/* Personal data out of an erase hook's message in into out (n bytes): the
+ * record key, words with an '@' and, with numbers, runs of 6 digits or
+ * more are replaced; control characters become spaces. */
+void nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n);
+
+/* Erasures handed to the CRM team wait in the state store under
+ * "\x01handoff\0SOURCE\0ORDER\0KEY" (orders database) with
+ * "SINCE\tSTATE": wait, gone (a later full export of SOURCE no longer holds
+ * KEY) or present (it still does).  nv_scan marks them; nv_inbox_confirm
+ * answers the hub: erased for a key gone, failed for one still present
+ * erase_confirm_days after the hand-off.  *n: answers sent. */
+#define NV_HANDOFF_PREFIX "\x01handoff"
+int nv_inbox_confirm(struct nv_agent *a, unsigned *n) __attribute__((warn_unused_result));
 
 #endif

@@ -322,6 +322,10 @@ cmd_scan(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ri = nv_inbox_process(&a, &is);
     r = nv_scan(&a, &ss);
+    if (r == 0) {
+        unsigned nc = 0;
+        r = nv_inbox_confirm(&a, &nc);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (nv_agent_stats_note(dir, r < 0 ? NULL : &ss, &is,
                             (double)(t1.tv_sec - t0.tv_sec) +

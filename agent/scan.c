@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "../formats/csv.h"
@@ -16,6 +17,7 @@
 #include "../formats/fileio.h"
 #include "../formats/log.h"
 #include "../formats/record.h"
+#include "inbox.h"
 #include "scan.h"
 
 #define KEY_MAX 400            /* LMDB keys are at most 511 bytes */
@@ -416,6 +418,8 @@ struct snap {
     unsigned unreadable; /* files of the source that could not be read */
     unsigned files, parts_missing;
 };
+
+static int handoff_mark(struct scan *sc, const struct nv_source *s, struct snap *sn);
 
 /* Full export: known records of the source that the snapshot did not hold.
  * The deletes are withheld (kept for accept-deletes) when the snapshot may
@@ -923,6 +927,8 @@ scan_source(struct scan *sc, const struct nv_source *s)
         }
         if (r == 0 && s->mode == NV_MODE_FULL)
             r = emit_deletes(sc, s, &sn);
+        if (r == 0 && s->mode == NV_MODE_FULL)
+            r = handoff_mark(sc, s, &sn);
         for (size_t k = i; k < j && r == 0; k++)
             if (v[k].state != E_BAD)
                 r = mark_processed(sc, s->name, v[k].name, &v[k].st);
@@ -936,6 +942,83 @@ scan_source(struct scan *sc, const struct nv_source *s)
         free(v[i].path);
     }
     free(v);
+    return r;
+}
+
+/* After a full export of source s: its erasures handed to the CRM team
+ * are marked present (the export still holds the key) or, when the
+ * snapshot is whole, gone (nv_inbox_confirm answers the hub). */
+static int
+handoff_mark(struct scan *sc, const struct nv_source *s, struct snap *sn)
+{
+    MDB_txn *txn = nv_outbox_txn(&sc->o);
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    struct nv_buf pre = NV_BUF_INIT;
+    json_t *marks = json_object();
+    const char *hk;
+    json_t *st;
+    int whole = sn->unreadable == 0 && sn->rejected == 0 && sn->parts_missing == 0 &&
+                sn->rows > 0;
+    int r = 0, rc;
+
+    if (nv_buf_add(&pre, NV_HANDOFF_PREFIX, sizeof(NV_HANDOFF_PREFIX)) < 0 ||
+        nv_buf_add(&pre, s->name, strlen(s->name) + 1) < 0)
+        abort();
+    if ((rc = mdb_cursor_open(txn, sc->a->st.orders, &cur)) != 0) {
+        nv_buf_release(&pre);
+        json_decref(marks);
+        return nv_mdb_fail(rc, "cannot read hand-offs");
+    }
+    k.mv_size = pre.len;
+    k.mv_data = pre.data;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *order, *key, *tab;
+        char val[64], nv[64];
+        uint8_t h[HLEN];
+        size_t kl;
+        int present;
+        if (k.mv_size <= pre.len || memcmp(k.mv_data, pre.data, pre.len) != 0)
+            break;
+        order = (const char *)k.mv_data + pre.len;
+        key = memchr(order, '\0', k.mv_size - pre.len);
+        if (key == NULL)
+            continue;
+        key++;
+        kl = (size_t)((const char *)k.mv_data + k.mv_size - key);
+        key_hash(h, key, kl);
+        present = seen_probe(&sn->seen, h, 0) == 1;
+        if (!present && !whole)
+            continue;
+        snprintf(val, sizeof(val), "%.*s", (int)v.mv_size, (char *)v.mv_data);
+        tab = strchr(val, '\t');
+        if (tab == NULL)
+            continue;
+        snprintf(nv, sizeof(nv), "%.*s\t%s", (int)(tab - val), val,
+                 present ? "present" : "gone");
+        if (strcmp(nv, val) != 0)
+            json_object_setn_new_nocheck(marks, k.mv_data, k.mv_size, json_string(nv));
+    }
+    mdb_cursor_close(cur);
+    {
+        size_t hl;
+        void *iter;
+        for (iter = json_object_iter(marks); iter && r == 0;
+             iter = json_object_iter_next(marks, iter)) {
+            hk = json_object_iter_key(iter);
+            hl = json_object_iter_key_len(iter);
+            st = json_object_iter_value(iter);
+            k.mv_size = hl;
+            k.mv_data = (void *)hk;
+            v.mv_size = json_string_length(st);
+            v.mv_data = (void *)json_string_value(st);
+            if ((rc = mdb_put(txn, sc->a->st.orders, &k, &v, 0)) != 0)
+                r = nv_mdb_fail(rc, "cannot mark a hand-off");
+        }
+    }
+    nv_buf_release(&pre);
+    json_decref(marks);
     return r;
 }
 

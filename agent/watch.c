@@ -96,6 +96,10 @@ pass(struct nv_agent *a, int *waiting)
     const char *tf = textfile_opt ? textfile_opt : a->cfg.metrics_textfile;
 
     r2 = nv_scan(a, &ss);
+    if (r2 == 0) {
+        unsigned nc = 0;
+        r2 = nv_inbox_confirm(a, &nc);
+    }
     *waiting = (int)ss.waiting + (int)is.waiting;
     if (nv_agent_stats_note(a->dir, r2 < 0 ? NULL : &ss, &is,
                             (double)(now_ms() - t0) / 1000.0) < 0)

@@ -59,8 +59,8 @@ run nova-hub mapping set hub acme acme.map --author "Data Team <data@group.examp
 
 step "8. the hub verifies signature, key, sequence, chain and payload hash, then maps, normalises and stores"
 run nova-hub ingest hub
-printf '$ nova-hub export hub records --format csv --common | cut -d, -f3,6-14\n'
-nova-hub export hub records --format csv --common 2>/dev/null | cut -d, -f3,6-14
+printf '$ nova-hub export hub records --format csv --common | cut -d, -f3,7-15\n'
+nova-hub export hub records --format csv --common 2>/dev/null | cut -d, -f3,7-15
 
 step "9. the next export changes one phone number, drops one customer and fixes the bad row: only that ships"
 cp "$ROOT/tests/data/crm-export-v2.csv" crm-exports/contacts.csv

@@ -47,17 +47,35 @@ print_req(json_t *req, int json)
     if (json_array_size(json_object_get(req, "rcus")) > 0)
         printf("  rcu       %s\n",
                json_string_value(json_array_get(json_object_get(req, "rcus"), 0)));
+    if (json_is_string(json_object_get(req, "ref")))
+        printf("  reference %s\n", json_string_value(json_object_get(req, "ref")));
     ents = json_object_get(req, "entities");
     json_object_foreach(ents, e, ent) {
-        printf("  entity    %-12s %-8s records %lld: %lld done, %lld retained, %lld failed\n", e,
-               json_string_value(json_object_get(ent, "status")),
-               (long long)json_integer_value(json_object_get(ent, "records")),
-               (long long)json_integer_value(json_object_get(ent, "done")),
-               (long long)json_integer_value(json_object_get(ent, "retained")),
-               (long long)json_integer_value(json_object_get(ent, "failed")));
+        const char *st = json_string_value(json_object_get(ent, "status")) ?: "";
+        const char *o;
+        json_t *nv;
+        int first = 1;
+        printf("  entity    %-12s %-12s records %lld", e, st,
+               (long long)json_integer_value(json_object_get(ent, "records")));
+        json_object_foreach(json_object_get(ent, "counts"), o, nv) {
+            printf("%s%lld %s", first ? ": " : ", ", (long long)json_integer_value(nv), o);
+            first = 0;
+        }
+        printf("\n");
+        if (strcmp(st, "nothing-sent") == 0)
+            printf("              nothing sent: %s; the request cannot complete on this "
+                   "entity (act there, then gdpr close with the reason)\n",
+                   json_string_value(json_object_get(ent, "why")) ?: "no record went out");
+        else if (strcmp(st, "handed-off") == 0)
+            printf("              handed to the CRM team: erased once its next full export "
+                   "no longer holds the records\n");
         json_array_foreach(json_object_get(ent, "reasons"), i, ev)
             printf("              %s\n", json_string_value(ev));
     }
+    if (json_is_object(json_object_get(req, "closed")))
+        printf("  closed    %s: %s\n",
+               json_string_value(json_object_get(json_object_get(req, "closed"), "at")),
+               json_string_value(json_object_get(json_object_get(req, "closed"), "reason")));
     if (json_array_size(json_object_get(req, "recipients")) > 0) {
         printf("  recipients (Art. 19):");
         json_array_foreach(json_object_get(req, "recipients"), i, ev)
@@ -135,7 +153,7 @@ static int
 cmd_request(int argc, char **argv)
 {
     const char *dir = NULL, *kind = NULL, *by = NULL, *value = NULL, *received = NULL,
-               *out_file = NULL, *from = NULL, *v;
+               *out_file = NULL, *from = NULL, *ref = NULL, *v;
     unsigned target = NV_GDPR_TARGET_DAYS;
     json_t *sets = json_object();
     struct nv_hub h;
@@ -161,6 +179,12 @@ cmd_request(int argc, char **argv)
         } else if (nv_opt_val(argc, argv, &i, "--received", &received)) {
         } else if (nv_opt_val(argc, argv, &i, "--out", &out_file)) {
         } else if (nv_opt_val(argc, argv, &i, "--from", &from)) {
+        } else if (nv_opt_val(argc, argv, &i, "--ref", &ref)) {
+            if (ref == NULL || *ref == '\0' || strlen(ref) > 120) {
+                json_decref(sets);
+                return nv_cli_usage("--ref needs the external reference (a ticket number, "
+                                    "at most 120 bytes)");
+            }
         } else if (nv_opt_val(argc, argv, &i, "--set", &v)) {
             const char *eq = v ? strchr(v, '=') : NULL;
             char f[64];
@@ -211,7 +235,8 @@ cmd_request(int argc, char **argv)
             return nv_cli_fail(r);
         }
     if (from == NULL) {
-        r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, sets, json, 0, id);
+        r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, sets, json, 0, ref,
+                           NULL, id, NULL);
         if (r == NV_EEXIST)
             print_candidates(&h, dir, id);
         else if (r == 0 && json)
@@ -219,9 +244,29 @@ cmd_request(int argc, char **argv)
     } else {
         /* many subjects: every request registered, then one bundle of
          * orders per entity */
-        size_t n = 0, bad = 0;
-        r = nv_gdpr_create_many(&h, kind, from, target, received, sets, &n, &bad);
-        if (r == 0)
+        size_t n = 0, bad = 0, i;
+        json_t *lines = json_array(), *l;
+        r = nv_gdpr_create_many(&h, kind, from, target, received, sets, ref, lines, &n, &bad);
+        /* one line per input line, with its request id */
+        json_array_foreach(lines, i, l) {
+            long long no = (long long)json_integer_value(json_object_get(l, "line"));
+            if (json) {
+                char *t = json_dumps(l, JSON_COMPACT);
+                printf("%s\n", t ? t : "{}");
+                free(t);
+            } else if (json_is_string(json_object_get(l, "skipped"))) {
+                printf("line %lld: skipped: %s\n", no,
+                       json_string_value(json_object_get(l, "skipped")));
+            } else {
+                printf("line %lld: %s (%s%s)\n", no,
+                       json_string_value(json_object_get(l, "id")),
+                       json_string_value(json_object_get(l, "status")),
+                       json_is_true(json_object_get(l, "merged"))
+                           ? ", the same person as an earlier line: merged" : "");
+            }
+        }
+        json_decref(lines);
+        if (r == 0 && !json)
             printf("%zu %s request(s) registered%s; %zu line(s) skipped\n", n, kind,
                    strcmp(kind, "erase") == 0 ? ", orders in the outboxes" : "", bad);
     }
@@ -232,24 +277,42 @@ cmd_request(int argc, char **argv)
     return r < 0 ? nv_cli_fail(r) : 0;
 }
 
+/* Past a date field of req (its day included) while the request is
+ * still open or waiting for a choice. */
 static int
-overdue(json_t *req, int64_t now)
+past(json_t *req, const char *field, int64_t now)
 {
-    const char *d = json_string_value(json_object_get(req, "deadline"));
+    const char *d = json_string_value(json_object_get(req, field));
     const char *st = json_string_value(json_object_get(req, "status")) ?: "";
     int64_t t = d ? nv_gdpr_parse_day(d) : -1;
 
-    return strcmp(st, "open") == 0 && t >= 0 && now > t + 86400;
+    return (strcmp(st, "open") == 0 || strcmp(st, "ambiguous") == 0) && t >= 0 &&
+           now >= t + 86400;
+}
+
+static int
+overdue(json_t *req, int64_t now)
+{
+    return past(req, "deadline", now);
+}
+
+/* past the group's internal target (10 days unless --target-days) */
+static int
+late(json_t *req, int64_t now)
+{
+    return past(req, "target", now);
 }
 
 /* Whether gdpr list shows req: with only_open, an open or ambiguous one;
- * with only_overdue, one past its deadline. */
+ * with only_late, one past its target; with only_overdue, one past its
+ * legal deadline. */
 static int
-listed(json_t *req, int only_open, int only_overdue)
+listed(json_t *req, int only_open, int only_late, int only_overdue)
 {
     const char *st = json_string_value(json_object_get(req, "status")) ?: "";
 
     return !((only_open && strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) ||
+             (only_late && !late(req, nv_now())) ||
              (only_overdue && !overdue(req, nv_now())));
 }
 
@@ -274,11 +337,13 @@ print_req_row(json_t *req, int json)
         snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
         printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
                json_string_value(json_object_get(req, "kind")),
-               overdue(req, nv_now()) ? "OVERDUE" : st, rec,
+               overdue(req, nv_now()) ? "OVERDUE" : late(req, nv_now()) ? "LATE" : st, rec,
                json_string_value(json_object_get(req, "target")),
                json_string_value(json_object_get(req, "deadline")));
         json_object_foreach(json_object_get(req, "entities"), e, ent)
             printf(" %s:%s", e, json_string_value(json_object_get(ent, "status")));
+        if (json_is_string(json_object_get(req, "ref")))
+            printf(" ref:%s", json_string_value(json_object_get(req, "ref")));
         printf("\n");
     }
 }
@@ -287,7 +352,7 @@ static int
 cmd_list(int argc, char **argv)
 {
     const char *dir = NULL;
-    int json = 0, only_open = 0, only_overdue = 0, r, rc;
+    int json = 0, only_open = 0, only_late = 0, only_overdue = 0, r, rc;
     struct nv_hub h;
     MDB_txn *txn;
     MDB_cursor *c;
@@ -301,6 +366,8 @@ cmd_list(int argc, char **argv)
             only_open = 1;
         else if (nv_opt_flag(argv, i, "--overdue"))
             only_overdue = 1;
+        else if (nv_opt_flag(argv, i, "--late"))
+            only_late = 1;
         else if (argv[i][0] == '-')
             return nv_cli_usage("unknown option '%s'", argv[i]);
         else if (dir == NULL)
@@ -326,7 +393,7 @@ cmd_list(int argc, char **argv)
             continue;
         if ((req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
             continue;
-        if (listed(req, only_open, only_overdue)) {
+        if (listed(req, only_open, only_late, only_overdue)) {
             print_req_row(req, json);
             n++;
         }
@@ -366,7 +433,7 @@ static int
 cmd_one(int argc, char **argv)
 {
     const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
-               *told = NULL, *v;
+               *told = NULL, *entity = NULL, *v;
     int json = 0, r, months = 0;
     struct nv_hub h;
 
@@ -375,6 +442,9 @@ cmd_one(int argc, char **argv)
             json = 1;
         } else if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
         } else if (nv_opt_val(argc, argv, &i, "--told", &told)) {
+        } else if (nv_opt_val(argc, argv, &i, "--entity", &entity)) {
+            if (entity == NULL)
+                return nv_cli_usage("--entity needs a name");
         } else if (nv_opt_val(argc, argv, &i, "--months", &v)) {
             months = v ? atoi(v) : 0;
         } else if (argv[i][0] == '-') {
@@ -398,10 +468,21 @@ cmd_one(int argc, char **argv)
                             "(the date the person was told)");
     if (strcmp(action, "choose") == 0 && (arg == NULL || strlen(arg) != NV_RCU_LEN))
         return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
+    if (strcmp(action, "close") == 0 && (reason == NULL || *reason == '\0'))
+        return nv_cli_usage("gdpr close DIR ID --reason TEXT (recorded in the register)");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
     if (strcmp(action, "show") == 0) {
         r = show_req(&h, id, json);
+    } else if (strcmp(action, "retry") == 0) {
+        size_t n = 0;
+        r = nv_gdpr_retry(&h, id, entity, &n);
+        if (r == 0)
+            printf("%s: failed orders sent again to %zu entit%s\n", id, n, n == 1 ? "y" : "ies");
+    } else if (strcmp(action, "close") == 0) {
+        r = nv_gdpr_close(&h, id, reason);
+        if (r == 0)
+            printf("%s: closed (%s)\n", id, reason);
     } else {
         r = nv_gdpr_amend(&h, id, strcmp(action, "choose") == 0 ? arg : NULL, months, reason,
                           told);
@@ -417,15 +498,17 @@ int
 nv_cmd_gdpr(int argc, char **argv)
 {
     if (argc < 2)
-        return nv_cli_usage("gdpr request|list|show|extend|choose DIR ...");
+        return nv_cli_usage("gdpr request|list|show|extend|choose|retry|close DIR ...");
     if (strcmp(argv[1], "request") == 0)
         return cmd_request(argc, argv);
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(argc, argv);
     if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "extend") == 0 ||
-        strcmp(argv[1], "choose") == 0)
+        strcmp(argv[1], "choose") == 0 || strcmp(argv[1], "retry") == 0 ||
+        strcmp(argv[1], "close") == 0)
         return cmd_one(argc, argv);
-    return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose)", argv[1]);
+    return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose, retry, "
+                        "close)", argv[1]);
 }
 
 int

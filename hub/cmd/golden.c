@@ -35,7 +35,7 @@ nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h, MD
                     char *rcu, const char **subject, int *json)
 {
     const char *pos[2] = { NULL, NULL }, *why = NULL, *v;
-    char what[160];
+    char what[200];
     int npos = 0, r, rc;
 
     *json = 0;
@@ -58,7 +58,19 @@ nv_cmd_person_begin(int argc, char **argv, const char *cmd, struct nv_hub *h, MD
     if ((r = nv_hub_open(h, pos[0])) < 0)
         return nv_cli_fail(r);
     /* every read of personal data is logged first */
-    snprintf(what, sizeof(what), "%s %.120s", cmd, pos[1]);
+    /* a record key is logged as its keyed hash (gdpr.h): it must not
+     * outlive the record's erasure in the log */
+    {
+        const char *colon = strchr(pos[1], ':');
+        if (colon != NULL && colon != pos[1] && colon[1] != '\0') {
+            char ent[NV_NAME_MAX + 1], hex[33];
+            snprintf(ent, sizeof(ent), "%.*s", (int)(colon - pos[1]), pos[1]);
+            nv_gdpr_receipt_hash(h->gkey, ent, colon + 1, hex);
+            snprintf(what, sizeof(what), "%s %.63s:#%s", cmd, ent, hex);
+        } else {
+            snprintf(what, sizeof(what), "%s %.120s", cmd, pos[1]);
+        }
+    }
     if ((r = nv_access_log(pos[0], what, why)) == 0) {
         if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, txn)) != 0) {
             *txn = NULL;

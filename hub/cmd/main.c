@@ -566,38 +566,6 @@ common_cell(json_t *v, char *num, size_t n, struct nv_buf *tmp)
     return "";
 }
 
-/* For a marketing export: the record has consent (not 0), and its person
- * neither restricted processing nor objected (flags on the RCU, or an
- * objection kept as a keyed hash of an e-mail or phone). */
-static int
-marketable(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *rec)
-{
-    json_t *c = json_object_get(rec, "c"), *v;
-    struct nv_link_val lv;
-    size_t i;
-
-    if (json_is_integer(json_object_get(c, "consent")) &&
-        json_integer_value(json_object_get(c, "consent")) == 0)
-        return 0;
-    if (nv_link_get(txn, h->link, k->mv_data, k->mv_size, &lv) == 0) {
-        MDB_val fk = { strnlen(lv.rcu, sizeof(lv.rcu)), lv.rcu }, fv;
-        if (mdb_get(txn, h->gdpr->flags, &fk, &fv) == 0)
-            return 0;
-    }
-    for (int f = 0; f < 2; f++)
-        json_array_foreach(json_object_get(c, f ? "phone" : "email"), i, v) {
-            uint8_t hh[16];
-            MDB_val hk = { 16, hh }, hv;
-            const char *s = json_string_value(v);
-            if (s == NULL)
-                continue;
-            nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
-            if (mdb_get(txn, h->gdpr->object, &hk, &hv) == 0)
-                return 0;
-        }
-    return 1;
-}
-
 /* Mappings by entity and commit, for the originals of exported records. */
 struct map_cache {
     struct { char key[NV_NAME_MAX + 42]; struct nv_mapping m; int ok; } *v;
@@ -695,7 +663,19 @@ struct rec_export {
     struct nv_buf out;
     struct map_cache mcache;
     uint64_t n, left_out;
+    json_t *chosen; /* --marketing: {store key: true} of the one record per person */
 };
+
+/* The RCU of the record with store key k, or "". */
+static void
+rcu_of_key(struct rec_export *x, const MDB_val *k, char rcu[NV_RCU_LEN + 1])
+{
+    struct nv_link_val lv;
+
+    rcu[0] = '\0';
+    if (nv_link_get(x->txn, x->h->link, k->mv_data, k->mv_size, &lv) == 0)
+        snprintf(rcu, NV_RCU_LEN + 1, "%.13s", lv.rcu);
+}
 
 /* The CSV header line, to stdout: the fixed columns, then x->cols. */
 static int
@@ -703,7 +683,7 @@ export_csv_header(struct rec_export *x)
 {
     const char *name;
     json_t *unused;
-    size_t i = 4;
+    size_t i = 5;
     const char **vals;
     char **heads;
     int r;
@@ -713,7 +693,7 @@ export_csv_header(struct rec_export *x)
     heads = calloc(x->ncols, sizeof(char *));
     if (vals == NULL || heads == NULL)
         abort();
-    vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq";
+    vals[0] = "entity", vals[1] = "source", vals[2] = "key", vals[3] = "seq", vals[4] = "rcu";
     if (x->o->common) {
         vals[i++] = "mapping";
         for (int f = 0; f < NV_F_COUNT; f++)
@@ -741,21 +721,21 @@ export_csv_header(struct rec_export *x)
 /* One record as a CSV row, to stdout, in the columns of the header. */
 static int
 export_csv_row(struct rec_export *x, const char *e, const char *src, const char *key,
-               json_t *rec)
+               const char *rcu, json_t *rec)
 {
     const char **row = calloc(x->ncols, sizeof(char *));
     char nums[NV_F_COUNT][24], seq[24];
     const char *name;
     json_t *unused, *c = json_object_get(rec, "c");
     json_t *fields = json_object_get(rec, "fields"), *extra = json_object_get(rec, "x");
-    size_t i = 4;
+    size_t i = 5;
     struct nv_buf *lists = calloc(NV_F_COUNT, sizeof(struct nv_buf));
     int r;
 
     if (row == NULL || lists == NULL)
         abort();
     snprintf(seq, sizeof(seq), "%lld", (long long)json_integer_value(json_object_get(rec, "seq")));
-    row[0] = e, row[1] = src, row[2] = key, row[3] = seq;
+    row[0] = e, row[1] = src, row[2] = key, row[3] = seq, row[4] = rcu;
     if (x->o->common) {
         const char *mc = json_string_value(json_object_get(rec, "map"));
         row[i++] = mc ? mc : "";
@@ -782,12 +762,12 @@ export_csv_row(struct rec_export *x, const char *e, const char *src, const char 
  * its mapping, common fields, originals and extensions. */
 static void
 export_ndjson_row(struct rec_export *x, const char *e, const char *src, const char *key,
-                  json_t *rec)
+                  const char *rcu, json_t *rec)
 {
     json_t *fields = json_object_get(rec, "fields"), *extra = json_object_get(rec, "x");
-    json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "entity", e, "source", src, "key", key,
-                          "seq", json_object_get(rec, "seq"), "fields",
-                          fields ? fields : json_null());
+    json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:s?,s:O}", "entity", e, "source", src, "key",
+                          key, "seq", json_object_get(rec, "seq"), "rcu",
+                          rcu[0] ? rcu : NULL, "fields", fields ? fields : json_null());
     char *text;
 
     if (o != NULL && json_object_get(rec, "map") != NULL) {
@@ -818,32 +798,53 @@ export_pass(struct rec_export *x, MDB_cursor *cur, int pass)
     if (pass == 1 && x->csv)
         r = export_csv_header(x);
     while (r == 0 && mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0) {
-        char kb[520];
+        char kb[520], rcu[NV_RCU_LEN + 1];
         const char *e, *src, *key;
         json_t *rec;
         if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
             continue;
         if (x->o->entity != NULL && strcmp(x->o->entity, e) != 0)
             continue;
-        rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
-        if (x->o->marketing && !marketable(x->h, x->txn, &k, rec)) {
-            json_decref(rec);
+        if (x->o->marketing && json_object_getn(x->chosen, k.mv_data, k.mv_size) == NULL) {
             x->left_out += pass == 1;
             continue;
         }
+        rec = json_loadb(d.mv_data, d.mv_size, 0, NULL);
+        rcu_of_key(x, &k, rcu);
         if (pass == 0) {
             const char *name;
             json_t *fv;
             json_object_foreach(json_object_get(rec, x->o->common ? "x" : "fields"), name, fv)
                 json_object_set(x->cols, name, json_true());
         } else if (x->csv) {
-            r = export_csv_row(x, e, src, key, rec);
+            r = export_csv_row(x, e, src, key, rcu, rec);
         } else {
-            export_ndjson_row(x, e, src, key, rec);
+            export_ndjson_row(x, e, src, key, rcu, rec);
         }
         json_decref(rec);
     }
     return r;
+}
+
+/* To stderr: how many people a marketing selection keeps and why the
+ * others are left out. */
+static void
+marketing_note(json_t *people, json_t *why)
+{
+    static const char *const reasons[][2] = {
+        { "no-explicit-yes", "without an explicit yes" },
+        { "refused", "refused in one of the entities" },
+        { "restricted-or-objected", "restricted processing or objected" },
+        { "suppressed", "erased" },
+    };
+
+    fprintf(stderr, "nova-hub: marketing: %zu people with an explicit yes and no refusal, "
+            "one row each; left out:", json_object_size(people));
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        fprintf(stderr, "%s %lld %s", i ? "," : "",
+                (long long)json_integer_value(json_object_get(why, reasons[i][0])),
+                reasons[i][1]);
+    fprintf(stderr, " (GDPR)\n");
 }
 
 /* `export DIR records`: the records of the opened hub h, to stdout, in
@@ -859,8 +860,29 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
     int r = 0;
 
     x.csv = strcmp(o->format, "csv") == 0;
-    x.fixed = o->common ? 5 + NV_F_COUNT : 4;
+    x.fixed = o->common ? 6 + NV_F_COUNT : 5;
     x.cols = json_object();
+    x.chosen = json_object();
+    if (o->marketing) {
+        /* one record per person: the one with the explicit yes */
+        json_t *people = NULL, *why = NULL, *kv;
+        const char *rcu;
+        int rc;
+        if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &x.txn)) != 0)
+            r = nv_hmdb_fail(rc, "cannot read records");
+        else {
+            r = nv_gdpr_marketing(h, x.txn, &people, &why);
+            mdb_txn_abort(x.txn);
+            x.txn = NULL;
+        }
+        json_object_foreach(people, rcu, kv)
+            json_object_setn_new_nocheck(x.chosen, json_string_value(kv),
+                                         json_string_length(kv), json_true());
+        if (r == 0)
+            marketing_note(people, why);
+        json_decref(people);
+        json_decref(why);
+    }
     for (int pass = x.csv ? 0 : 1; pass < 2 && r == 0; pass++) {
         int rc;
         if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &x.txn)) != 0 ||
@@ -876,6 +898,7 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
     }
     *n = x.n;
     *left_out = x.left_out;
+    json_decref(x.chosen);
     map_cache_free(&x.mcache);
     json_decref(x.cols);
     nv_buf_release(&x.out);
@@ -908,11 +931,29 @@ cmd_export(int argc, char **argv)
         return r < 0 ? nv_cli_fail(r) : 0;
     }
     if (strcmp(o.what, "golden") == 0) {
-        if (o.marketing || o.common || o.entity != NULL)
-            return nv_cli_usage("export golden takes --format only");
+        json_t *people = NULL, *why = NULL;
+        if (o.common || o.entity != NULL)
+            return nv_cli_usage("export golden takes --format and --marketing only");
         if ((r = nv_hub_open(&h, o.dir)) < 0)
             return nv_cli_fail(r);
-        r = nv_golden_export(&h, strcmp(o.format, "csv") == 0, &n);
+        if (o.marketing) {
+            MDB_txn *txn;
+            int rc;
+            if ((rc = mdb_txn_begin(h.store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+                nv_hub_close(&h);
+                return nv_cli_fail(nv_hmdb_fail(rc, "cannot read"));
+            }
+            r = nv_gdpr_marketing(&h, txn, &people, &why);
+            mdb_txn_abort(txn);
+            if (r < 0) {
+                nv_hub_close(&h);
+                return nv_cli_fail(r);
+            }
+            marketing_note(people, why);
+        }
+        r = nv_golden_export(&h, strcmp(o.format, "csv") == 0, people, &n);
+        json_decref(people);
+        json_decref(why);
         nv_hub_close(&h);
         if (r == 0)
             nv_info("export", "%llu golden record(s)", (unsigned long long)n);
@@ -926,9 +967,9 @@ cmd_export(int argc, char **argv)
     fflush(stdout);
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
     if (o.marketing)
-        fprintf(stderr, "nova-hub: %llu record(s) left out: no marketing consent, or the "
-                "person restricted processing or objected (GDPR)\n",
-                (unsigned long long)left_out);
+        fprintf(stderr, "nova-hub: %llu record(s) left out: no explicit marketing consent "
+                "for the person, a refusal, a restriction or objection, or another record "
+                "of the same person (GDPR)\n", (unsigned long long)left_out);
     nv_hub_close(&h);
     return r < 0 ? nv_cli_fail(r) : 0;
 }
@@ -1255,7 +1296,7 @@ static const struct nv_cmd cmds[] = {
       "the survivorship rules (per-field source priority) in the mapping repository" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "

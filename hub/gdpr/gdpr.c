@@ -85,6 +85,16 @@ nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen, const
     crypto_generichash_final(&st, out, 16);
 }
 
+void
+nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reckey,
+                     char hex[33])
+{
+    uint8_t h[16];
+
+    nv_gdpr_hash(key, 'k', entity, strlen(entity), reckey, strlen(reckey), h);
+    nv_hex(h, 16, hex);
+}
+
 json_t *
 nv_gdpr_flags(struct nv_hub *h, MDB_txn *txn, const char *rcu)
 {
@@ -562,17 +572,30 @@ key_set(json_t *keys)
 }
 
 int
-nv_gdpr_purge_dir(const char *sd, json_t *keys)
+nv_gdpr_purge_dir(const char *sd, json_t *keys, const uint8_t *gkey, const char *entity)
 {
     json_t *set = json_is_object(keys) ? json_incref(keys) : key_set(keys);
+    json_t *bykey = json_object(); /* the keys alone, for receipts */
     struct nv_buf probe = NV_BUF_INIT;
     struct dirent **files = NULL;
     struct nv_rec *rec = malloc(sizeof(*rec));
     struct nv_buf scratch = NV_BUF_INIT;
     int nf, r = 0;
 
-    if (rec == NULL)
+    if (rec == NULL) {
+        json_decref(set);
+        json_decref(bykey);
         return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    {
+        const char *kk;
+        json_t *unused;
+        json_object_foreach(set, kk, unused) {
+            const char *sep = strchr(kk, '\x1f');
+            if (sep != NULL)
+                json_object_set_new(bykey, sep + 1, json_true());
+        }
+    }
     nf = scandir(sd, &files, NULL, alphasort);
     for (int j = 0; j < nf; j++) {
         char *fp;
@@ -595,6 +618,29 @@ nv_gdpr_purge_dir(const char *sd, json_t *keys)
                 const char *kk;
                 json_t *unused;
                 if (nv_rec_parse(line, (size_t)len - (line[len - 1] == '\n'), rec,
+                                 &scratch) == 0 && rec->key.s != NULL && rec->op.s != NULL &&
+                    strcmp(rec->op.s, "ack") == 0) {
+                    /* a receipt: kept, its record key as a keyed hash */
+                    if (json_object_get(bykey, rec->key.s) != NULL) {
+                        json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+                        char hex[33], *t = NULL;
+                        if (o != NULL && gkey != NULL && entity != NULL) {
+                            nv_gdpr_receipt_hash(gkey, entity, rec->key.s, hex);
+                            json_object_del(o, "key");
+                            json_object_set_new(o, "key_hash", json_string(hex));
+                            t = json_dumps(o, JSON_COMPACT);
+                        }
+                        json_decref(o);
+                        dropped++;
+                        if (t != NULL) {
+                            r = nv_buf_adds(&out, t);
+                            if (r == 0)
+                                r = nv_buf_add(&out, "\n", 1);
+                        }
+                        free(t);
+                        continue;
+                    }
+                } else if (nv_rec_parse(line, (size_t)len - (line[len - 1] == '\n'), rec,
                                  &scratch) == 0 && rec->key.s != NULL) {
                     nv_buf_reset(&probe);
                     if (nv_buf_addf(&probe, "%s\x1f%s", rec->source.s ? rec->source.s : "",
@@ -628,12 +674,13 @@ nv_gdpr_purge_dir(const char *sd, json_t *keys)
     nv_buf_release(&scratch);
     nv_buf_release(&probe);
     json_decref(set);
+    json_decref(bykey);
     return r;
 }
 
 /* ... and from every retained bundle of entity (DIR/received/<entity>/). */
 static int
-purge_received(const char *hubdir, const char *entity, json_t *keys)
+purge_received(const char *hubdir, const uint8_t *gkey, const char *entity, json_t *keys)
 {
     char *rd = nv_path_join(hubdir, "received"), *ed = nv_path_join(rd, entity);
     struct dirent **seqs = NULL;
@@ -644,7 +691,7 @@ purge_received(const char *hubdir, const char *entity, json_t *keys)
     for (int i = 0; i < ns; i++) {
         if (seqs[i]->d_name[0] != '.' && r == 0) {
             char *sd = nv_path_join(ed, seqs[i]->d_name);
-            r = nv_gdpr_purge_dir(sd, keys);
+            r = nv_gdpr_purge_dir(sd, keys, gkey, entity);
             free(sd);
         }
         free(seqs[i]);
@@ -776,8 +823,145 @@ erase_finish(struct nv_hub *h, MDB_txn *txn, struct erase_batch *eb)
     }
     json_object_foreach(eb->purge, e, set)
         if (r == 0)
-            r = purge_received(h->dir, e, set);
+            r = purge_received(h->dir, h->gkey, e, set);
     return r;
+}
+
+/* The receipts key of request id's record rkey at entity e. */
+static int
+receipt_key(struct nv_buf *rk, const uint8_t key[32], const char *e, const char *id,
+            const char *rkey)
+{
+    char hex[33];
+
+    nv_gdpr_receipt_hash(key, e, rkey, hex);
+    nv_buf_reset(rk);
+    if (nv_buf_add(rk, e, strlen(e) + 1) < 0 || nv_buf_add(rk, id, strlen(id) + 1) < 0 ||
+        nv_buf_add(rk, hex, 32) < 0)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Outcomes an entity answers with, in the order show lists them; final:
+ * the entity is done with the record. */
+static const struct {
+    const char *name;
+    int final;
+} outcomes[] = {
+    { "erased", 1 },  { "retained", 1 },   { "no-data", 1 },
+    { "delivered", 1 }, { "handed-off", 0 }, { "failed", 0 },
+};
+#define NOUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
+
+static int
+outcome_index(const char *o)
+{
+    if (strcmp(o, "done") == 0) /* agents before outcomes were told apart */
+        return 0;
+    for (size_t i = 0; i < NOUTCOMES; i++)
+        if (strcmp(outcomes[i].name, o) == 0)
+            return (int)i;
+    return 5; /* unknown: failed */
+}
+
+/* An entity's status from its counts: failed first, then handed-off (both
+ * keep the request open), retained, no-data (every record), and erased or
+ * delivered. */
+static const char *
+entity_status(const size_t *cnt, size_t n)
+{
+    if (cnt[5])
+        return "failed";
+    if (cnt[4])
+        return "handed-off";
+    if (cnt[1])
+        return "retained";
+    if (cnt[2] == n)
+        return "no-data";
+    return cnt[3] ? "delivered" : "erased";
+}
+
+/* "2 erased, 1 retained" from the counts. */
+static void
+counts_text(const size_t *cnt, char *out, size_t n)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < NOUTCOMES && o < n; i++)
+        if (cnt[i])
+            o += (size_t)snprintf(out + o, n - o, "%s%zu %s", o ? ", " : "", cnt[i],
+                                  outcomes[i].name);
+    if (o == 0)
+        snprintf(out, n, "no answer");
+}
+
+/* One entity of request id: its receipts counted; *all cleared when one of
+ * its records has no final answer yet. */
+static int
+progress_entity(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
+                const char *id, const char *e, json_t *ent, int *all, int *changed)
+{
+    const char *st = json_string_value(json_object_get(ent, "status")) ?: "";
+    size_t j, cnt[NOUTCOMES] = { 0 }, answered = 0, nk;
+    json_t *kv, *reasons = json_array(), *counts = json_object();
+    struct nv_buf rk = NV_BUF_INIT;
+    char when[21], text[200];
+    int r = 0;
+
+    if (strcmp(st, "pending") == 0 || strcmp(st, "nothing-sent") == 0) {
+        *all = 0;
+        json_decref(reasons);
+        json_decref(counts);
+        return 0;
+    }
+    nk = json_array_size(json_object_get(ent, "keys"));
+    json_array_foreach(json_object_get(ent, "keys"), j, kv) {
+        const char *rkey = json_string_value(json_array_get(kv, 1));
+        MDB_val kk, vv;
+        if (rkey == NULL || (r = receipt_key(&rk, key, e, id, rkey)) < 0)
+            break;
+        kk.mv_size = rk.len;
+        kk.mv_data = rk.data;
+        if (mdb_get(txn, h->store.receipts, &kk, &vv) == 0) {
+            json_t *rc2 = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
+            const char *out = json_string_value(json_object_get(rc2, "outcome")) ?: "";
+            const char *why = json_string_value(json_object_get(rc2, "reason"));
+            int oi = outcome_index(out);
+            answered++;
+            cnt[oi]++;
+            if (why != NULL && *why && oi != 0 && oi != 3 && json_array_size(reasons) < 10)
+                json_array_append_new(reasons, json_sprintf("%s: %s", outcomes[oi].name, why));
+            json_decref(rc2);
+        }
+    }
+    nv_buf_release(&rk);
+    for (size_t i = 0; i < NOUTCOMES; i++)
+        if (cnt[i])
+            json_object_set_new(counts, outcomes[i].name, json_integer((json_int_t)cnt[i]));
+    if (!json_equal(counts, json_object_get(ent, "counts")))
+        *changed = 1;
+    json_object_set_new(ent, "counts", counts);
+    json_object_set_new(ent, "reasons", reasons);
+    if (answered < nk || r < 0) {
+        *all = 0;
+        return r;
+    }
+    {
+        const char *ns = entity_status(cnt, nk);
+        if (strcmp(ns, st) != 0) {
+            json_object_set_new(ent, "status", json_string(ns));
+            json_object_set_new(ent, "answered", json_string(nv_time_format(nv_now(), when)));
+            counts_text(cnt, text, sizeof(text));
+            nv_gdpr_event(req, "%s answered: %s%s", e, text,
+                          cnt[4] && !cnt[5] ? " (the request stays open until a later "
+                                              "export proves the erasure)" : "");
+            *changed = 1;
+        }
+    }
+    if (cnt[4] || cnt[5])
+        *all = 0;
+    return 0;
 }
 
 static int
@@ -785,88 +969,39 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
              uint64_t *erased, char ***pending, size_t *npending, struct erase_batch *eb)
 {
     json_t *req, *ents, *ent;
-    const char *e;
-    int all = 1, failed = 0, any_pending = 0, changed = 0, r;
+    const char *e, *kind;
+    int all = 1, any_pending = 0, changed = 0, r;
     char when[21];
 
     if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
         return r;
+    kind = json_string_value(json_object_get(req, "kind")) ?: "";
     ents = json_object_get(req, "entities");
     json_object_foreach(ents, e, ent) {
-        const char *st = json_string_value(json_object_get(ent, "status")) ?: "";
-        size_t j, done = 0, fail = 0, kept = 0, answered = 0;
-        json_t *kv, *reasons = json_array();
-        if (strcmp(st, "pending") == 0) {
-            any_pending = 1;
-            all = 0;
-            json_decref(reasons);
-            continue;
-        }
-        json_array_foreach(json_object_get(ent, "keys"), j, kv) {
-            struct nv_buf rk = NV_BUF_INIT;
-            MDB_val kk, vv;
-            const char *rkey = json_string_value(json_array_get(kv, 1));
-            if (nv_buf_add(&rk, e, strlen(e) + 1) < 0 ||
-                nv_buf_add(&rk, id, strlen(id) + 1) < 0 ||
-                nv_buf_add(&rk, rkey, strlen(rkey)) < 0) {
-                nv_buf_release(&rk);
-                r = nv_fail(NV_ENOMEM, "out of memory");
-                break;
-            }
-            kk.mv_size = rk.len;
-            kk.mv_data = rk.data;
-            if (mdb_get(txn, h->store.receipts, &kk, &vv) == 0) {
-                json_t *rc2 = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
-                const char *out = json_string_value(json_object_get(rc2, "outcome")) ?: "";
-                const char *why = json_string_value(json_object_get(rc2, "reason"));
-                answered++;
-                if (strcmp(out, "done") == 0)
-                    done++;
-                else if (strcmp(out, "retained") == 0)
-                    kept++;
-                else
-                    fail++;
-                if (why != NULL && *why && strcmp(out, "done") != 0 &&
-                    json_array_size(reasons) < 10)
-                    json_array_append_new(reasons, json_sprintf("%s: %s", out, why));
-                json_decref(rc2);
-            }
-            nv_buf_release(&rk);
-        }
-        if ((size_t)json_integer_value(json_object_get(ent, "done")) != done ||
-            (size_t)json_integer_value(json_object_get(ent, "failed")) != fail ||
-            (size_t)json_integer_value(json_object_get(ent, "retained")) != kept)
-            changed = 1;
-        json_object_set_new(ent, "done", json_integer((json_int_t)done));
-        json_object_set_new(ent, "failed", json_integer((json_int_t)fail));
-        json_object_set_new(ent, "retained", json_integer((json_int_t)kept));
-        json_object_set_new(ent, "reasons", reasons);
-        if (answered < json_array_size(json_object_get(ent, "keys"))) {
-            all = 0;
-        } else if (strcmp(st, "sent") == 0) {
-            const char *ns = fail ? "failed" : kept ? "retained" : "done";
-            json_object_set_new(ent, "status", json_string(ns));
-            json_object_set_new(ent, "answered",
-                                json_string(nv_time_format(nv_now(), when)));
-            nv_gdpr_event(req, "%s answered: %zu done, %zu retained, %zu failed", e, done, kept,
-                  fail);
-            changed = 1;
-        }
-        if (fail)
-            failed = 1;
+        if (strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "pending") == 0)
+            any_pending = strcmp(kind, "erase") == 0;
+        if (r == 0)
+            r = progress_entity(h, txn, key, req, id, e, ent, &all, &changed);
     }
-    if (r == 0 && all && !failed && json_object_size(ents) > 0) {
+    if (r == 0 && all && json_object_size(ents) > 0) {
         uint64_t n = 0;
-        r = erase_copy(h, txn, key, req, &n, eb);
+        if (strcmp(kind, "erase") == 0) {
+            r = erase_copy(h, txn, key, req, &n, eb);
+            if (r == 0) {
+                *erased += n;
+                json_object_set_new(req, "erased", json_integer((json_int_t)n));
+                nv_gdpr_event(req, "every entity answered with a final outcome: the hub "
+                              "erased its copy (%llu records) and keeps keyed hashes in the "
+                              "suppression list", (unsigned long long)n);
+            }
+        } else {
+            json_object_foreach(ents, e, ent)
+                json_object_set_new(ent, "keys", json_array());
+            nv_gdpr_event(req, "every entity answered: the %s reached each of them", kind);
+        }
         if (r == 0) {
-            *erased += n;
             json_object_set_new(req, "status", json_string("complete"));
-            json_object_set_new(req, "completed",
-                                json_string(nv_time_format(nv_now(), when)));
-            json_object_set_new(req, "erased", json_integer((json_int_t)n));
-            nv_gdpr_event(req, "every entity answered: the hub erased its copy (%llu records) "
-                  "and keeps keyed hashes in the suppression list",
-                  (unsigned long long)n);
+            json_object_set_new(req, "completed", json_string(nv_time_format(nv_now(), when)));
             changed = 1;
         }
     }
@@ -910,7 +1045,7 @@ nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
         size_t nids = 0;
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
             if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
-                memmem(v.mv_data, v.mv_size, "\"kind\":\"erase\"", 14) == NULL ||
+                memmem(v.mv_data, v.mv_size, "\"kind\":\"access\"", 15) != NULL ||
                 memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
                 continue;
             if ((ids = realloc(ids, (nids + 1) * sizeof(char *))) == NULL ||
@@ -1019,8 +1154,9 @@ access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
 static int
 rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *flag)
 {
-    const char *e;
-    json_t *arr;
+    const char *e, *id = json_string_value(json_object_get(req, "id"));
+    const char *what = flag == NULL ? "rectification" : flag;
+    json_t *arr, *ents = json_object_get(req, "entities"), *sentkeys = NULL;
     int r = 0;
 
     json_object_foreach(mem, e, arr) {
@@ -1033,14 +1169,23 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *fl
         if ((r = nv_hub_mapping(h, e, &m, &commit)) < 0)
             return r;
         if (m == NULL) {
-            nv_gdpr_event(req, "%s has no mapping: rectification not sent there", e);
+            nv_gdpr_event(req, "%s has no mapping: %s not sent there", e, what);
+            json_object_set_new(ents, e, json_pack("{s:s,s:I,s:s,s:[]}", "status",
+                                                   "nothing-sent", "records",
+                                                   (json_int_t)json_array_size(arr), "why",
+                                                   "the entity has no mapping", "keys"));
             continue;
         }
         if ((r = nv_hub_outbox(h, e, NV_KIND_UPDATES, &o, &obox)) < 0) {
-            nv_gdpr_event(req, "%s: rectification not sent: %s", e, nv_errmsg(r));
+            nv_gdpr_event(req, "%s: %s not sent: %s", e, what, nv_errmsg(r));
+            json_object_set_new(ents, e, json_pack("{s:s,s:I,s:s,s:[]}", "status",
+                                                   "nothing-sent", "records",
+                                                   (json_int_t)json_array_size(arr), "why",
+                                                   "the entity could not be sent to", "keys"));
             r = 0;
             continue;
         }
+        sentkeys = json_array();
         json_array_foreach(arr, j, kv) {
             const char *src = json_string_value(json_array_get(kv, 0));
             const char *rk = json_string_value(json_array_get(kv, 1));
@@ -1068,10 +1213,24 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *fl
             } else {
                 r = nv_golden_update_line(h, e, src, rk, json_object_get(rec, "fields"), sets,
                                           &t);
+                if (r == 0 && t != NULL) {
+                    /* the request's id: the agent answers with a receipt */
+                    json_t *ul = json_loads(t, 0, NULL);
+                    free(t);
+                    t = NULL;
+                    if (ul != NULL) {
+                        json_object_set_new(ul, "request", json_string(id));
+                        t = json_dumps(ul, JSON_COMPACT);
+                    }
+                    json_decref(ul);
+                    if (t == NULL)
+                        r = nv_fail(NV_ENOMEM, "out of memory");
+                }
             }
             json_decref(rec);
             if (r == 0 && t != NULL) {
                 r = nv_outbox_add_record(&o, t, strlen(t), 1);
+                json_array_append_new(sentkeys, json_pack("[s,s]", src, rk));
                 n++;
             }
             free(t);
@@ -1083,8 +1242,25 @@ rectify(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets, const char *fl
         else
             nv_outbox_abort(&o);
         free(obox);
-        if (r < 0)
+        if (r < 0) {
+            json_decref(sentkeys);
             return r;
+        }
+        /* the entity's receipts complete the request; one that got
+         * nothing keeps it open (gdpr show says so; gdpr close ends it) */
+        if (n > 0)
+            json_object_set_new(ents, e, json_pack("{s:s,s:I,s:o}", "status", "sent",
+                                                   "records", (json_int_t)n, "keys",
+                                                   sentkeys));
+        else {
+            json_object_set_new(ents, e, json_pack("{s:s,s:I,s:s,s:[]}", "status",
+                                                   "nothing-sent", "records",
+                                                   (json_int_t)json_array_size(arr), "why",
+                                                   "its mapping maps none of the rectified "
+                                                   "fields back", "keys"));
+            json_decref(sentkeys);
+        }
+        sentkeys = NULL;
         if (flag != NULL)
             nv_gdpr_event(req, "%s flag sent to %s (%zu records)", flag, e, n);
         else
@@ -1217,7 +1393,6 @@ create_flag(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s
     }
     if (rc != 0)
         return nv_hmdb_fail(rc, "cannot write");
-    json_object_set_new(req, "status", json_string("complete"));
     nv_gdpr_event(req, "%s flag set on %s: marketing exports leave the person out%s",
                   kind, s->rcus[0],
                   strcmp(kind, "restrict") == 0 ? " and no update goes out for them" : "");
@@ -1257,7 +1432,7 @@ create_resolved(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subjec
 
 /* After the request is committed: the rectified values (kind rectify) or
  * the flag (restrict, object) go to every entity holding the person (mem),
- * and the request, complete, is stored again. */
+ * and the request, open until their receipts are in, is stored again. */
 static int
 create_tell_entities(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets,
                      const char *kind)
@@ -1267,7 +1442,6 @@ create_tell_entities(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets,
 
     if ((r = rectify(h, req, mem, sets, kind[0] == 'r' && kind[2] == 'c' ? NULL : kind)) < 0)
         return r;
-    json_object_set_new(req, "status", json_string("complete"));
     if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
         (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0 || (rc = mdb_txn_commit(txn)) != 0) {
         if (txn && r < 0)
@@ -1277,10 +1451,40 @@ create_tell_entities(struct nv_hub *h, json_t *req, json_t *mem, json_t *sets,
     return 0;
 }
 
+/* merge ({"kind\x1fRCU": id}): a request of the same kind for the same
+ * person in this batch takes the subject as one more line of it (the
+ * event recorded); its id into id_out.  0, or an NV_E code. */
+static int
+create_merge(struct nv_hub *h, MDB_txn *txn, const char *id, const char *by, char id_out[16],
+             char status_out[16])
+{
+    json_t *req = NULL;
+    int r, rc;
+
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0) {
+        mdb_txn_abort(txn);
+        return r;
+    }
+    nv_gdpr_event(req, "the same person's %s request, subject given by %s, merged into it",
+                  json_string_value(json_object_get(req, "kind")), by);
+    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) == 0) {
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+    } else {
+        mdb_txn_abort(txn);
+    }
+    snprintf(id_out, 16, "%s", id);
+    if (status_out != NULL)
+        snprintf(status_out, 16, "%s", json_string_value(json_object_get(req, "status")) ?: "");
+    json_decref(req);
+    return r;
+}
+
 int
 nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
        unsigned target_days, const char *received, const char *out_file, json_t *sets,
-       int json, int defer, char id_out[16])
+       int json, int defer, const char *ref, json_t *merge, char id_out[16],
+       char status_out[16])
 {
     uint8_t key[32];
     struct subject s;
@@ -1301,8 +1505,27 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
         r = nv_hmdb_fail(rc, "cannot write");
         goto out;
     }
-    if ((r = resolve(h, txn, key, by, value, &s)) < 0 || (r = next_id(txn, h->gdpr, id)) < 0)
+    if ((r = resolve(h, txn, key, by, value, &s)) < 0)
         goto out;
+    if (merge != NULL && s.nrcus == 1) {
+        char mk[NV_RCU_LEN + 20];
+        const char *prev;
+        snprintf(mk, sizeof(mk), "%s\x1f%s", kind, s.rcus[0]);
+        if ((prev = json_string_value(json_object_get(merge, mk))) != NULL) {
+            r = create_merge(h, txn, prev, by, id_out, status_out);
+            txn = NULL;
+            if (r == 0)
+                r = NV_GDPR_MERGED;
+            goto out;
+        }
+    }
+    if ((r = next_id(txn, h->gdpr, id)) < 0)
+        goto out;
+    if (merge != NULL && s.nrcus == 1) {
+        char mk[NV_RCU_LEN + 20];
+        snprintf(mk, sizeof(mk), "%s\x1f%s", kind, s.rcus[0]);
+        json_object_set_new(merge, mk, json_string(id));
+    }
     nv_hex(s.hash, 16, hex);
     req = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:s,s:n,s:s,s:[],s:{},s:[]}", "id", id,
                     "kind", kind, "subject", "by", by, "hash", hex, "received",
@@ -1310,7 +1533,10 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
                     nv_gdpr_day(nv_gdpr_add_months(t0, 1), d1), "target",
                     nv_gdpr_day(t0 + (int64_t)target_days * 86400, d2), "extended", "status",
                     "open", "rcus", "entities", "events");
-    nv_gdpr_event(req, "received: %s request, subject given by %s", kind, by);
+    if (ref != NULL)
+        json_object_set_new(req, "ref", json_string(ref));
+    nv_gdpr_event(req, "received: %s request, subject given by %s%s%s", kind, by,
+                  ref ? ", reference " : "", ref ? ref : "");
     if (s.nrcus == 0)
         r = create_no_data(h, txn, req, &s, kind, id);
     else if (s.nrcus > 1)
@@ -1332,6 +1558,8 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
     if (send && !defer && (r = nv_gdpr_send_orders(h, id)) < 0)
         goto out;
     memcpy(id_out, id, 16);
+    if (status_out != NULL)
+        snprintf(status_out, 16, "%s", json_string_value(json_object_get(req, "status")) ?: "");
     if (!json)
         printf("%s: %s request registered (%s)\n", id, kind,
                json_string_value(json_object_get(req, "status")));
@@ -1420,13 +1648,14 @@ nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id, cons
 
 int
 nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
-                    unsigned target_days, const char *received, json_t *sets, size_t *n_out,
-                    size_t *bad_out)
+                    unsigned target_days, const char *received, json_t *sets, const char *ref,
+                    json_t *lines, size_t *n_out, size_t *bad_out)
 {
     FILE *f = fopen(from, "re");
-    char *line = NULL, **ids = NULL, id[16];
-    size_t cap = 0, n = 0, bad = 0;
+    char *line = NULL, **ids = NULL, id[16], st[16];
+    size_t cap = 0, n = 0, bad = 0, no = 0;
     ssize_t len;
+    json_t *merge = json_object();
     int r = 0;
 
     if (f == NULL)
@@ -1435,20 +1664,43 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 1);
     while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
         char *colon;
+        no++;
         line[strcspn(line, "\r\n")] = '\0';
-        if ((colon = strchr(line, ':')) == NULL || line[0] == '#') {
-            bad += line[0] != '\0' && line[0] != '#';
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        if ((colon = strchr(line, ':')) == NULL) {
+            bad++;
+            json_array_append_new(lines, json_pack("{s:I,s:s}", "line", (json_int_t)no,
+                                                   "skipped", "no subject (by:value)"));
             continue;
         }
         *colon = '\0';
+        st[0] = '\0';
+        nv_error_clear();
         r = nv_gdpr_create(h, kind, line, colon + 1, target_days, received, NULL, sets, 1, 1,
-                           id);
-        if (r == NV_EINVAL || r == NV_EEXIST) {
-            bad += r == NV_EINVAL;
+                           ref, merge, id, st);
+        if (r == NV_EINVAL) {
+            bad++;
+            json_array_append_new(lines, json_pack("{s:I,s:s}", "line", (json_int_t)no,
+                                                   "skipped", nv_errmsg(r)));
+            r = 0;
+            continue;
+        }
+        if (r == NV_GDPR_MERGED) {
+            json_array_append_new(lines, json_pack("{s:I,s:s,s:s,s:b}", "line", (json_int_t)no,
+                                                   "id", id, "status", st, "merged", 1));
+            r = 0;
+            continue;
+        }
+        if (r == NV_EEXIST) {
+            json_array_append_new(lines, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)no,
+                                                   "id", id, "status", "ambiguous"));
             r = 0;
             continue;
         }
         if (r == 0) {
+            json_array_append_new(lines, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)no,
+                                                   "id", id, "status", st));
             if ((ids = realloc(ids, (n + 1) * sizeof(char *))) == NULL)
                 abort();
             ids[n++] = strdup(id);
@@ -1457,6 +1709,7 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
     if (f != NULL)
         fclose(f);
     free(line);
+    json_decref(merge);
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 0);
     if (mdb_env_sync(h->store.env, 1) != 0 && r == 0)
         r = nv_fail(NV_ESYS, "cannot sync the register");
@@ -1501,4 +1754,295 @@ out:
         mdb_txn_abort(txn);
     json_decref(req);
     return r;
+}
+
+int
+nv_gdpr_retry(struct nv_hub *h, const char *id, const char *entity, size_t *n_out)
+{
+    MDB_txn *txn = NULL;
+    json_t *req = NULL, *ent;
+    const char *e, *kind, *st;
+    struct nv_buf rk = NV_BUF_INIT;
+    size_t n = 0;
+    int r, rc;
+
+    *n_out = 0;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
+        goto out;
+    kind = json_string_value(json_object_get(req, "kind")) ?: "";
+    st = json_string_value(json_object_get(req, "status")) ?: "";
+    if (strcmp(kind, "erase") != 0 || strcmp(st, "open") != 0) {
+        r = nv_fail(NV_EINVAL, "%s is %s %s: only an open erasure has orders to retry", id,
+                    st, kind);
+        goto out;
+    }
+    if (entity != NULL && json_object_get(json_object_get(req, "entities"), entity) == NULL) {
+        r = nv_fail(NV_EINVAL, "%s sent nothing to '%s'", id, entity);
+        goto out;
+    }
+    json_object_foreach(json_object_get(req, "entities"), e, ent) {
+        size_t j;
+        json_t *kv;
+        if ((entity != NULL && strcmp(entity, e) != 0) ||
+            strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "failed") != 0)
+            continue;
+        /* its failed receipts go: the new answers replace them */
+        json_array_foreach(json_object_get(ent, "keys"), j, kv) {
+            const char *rkey = json_string_value(json_array_get(kv, 1));
+            MDB_val kk, vv;
+            if (rkey == NULL || (r = receipt_key(&rk, h->gkey, e, id, rkey)) < 0)
+                break;
+            kk.mv_size = rk.len;
+            kk.mv_data = rk.data;
+            if (mdb_get(txn, h->store.receipts, &kk, &vv) == 0 &&
+                memmem(vv.mv_data, vv.mv_size, "\"outcome\":\"failed\"", 18) != NULL &&
+                (rc = mdb_del(txn, h->store.receipts, &kk, NULL)) != 0) {
+                r = nv_hmdb_fail(rc, "cannot write");
+                break;
+            }
+        }
+        if (r < 0)
+            break;
+        json_object_set_new(ent, "status", json_string("pending"));
+        json_object_del(ent, "reasons");
+        json_object_del(ent, "counts");
+        nv_gdpr_event(req, "retry: the failed orders go to %s again", e);
+        n++;
+    }
+    if (r == 0 && n == 0)
+        r = nv_fail(NV_EINVAL, "%s has no failed order%s%s", id, entity ? " at " : "",
+                    entity ? entity : "");
+    if (r == 0)
+        r = nv_gdpr_req_put(txn, h->gdpr, req);
+    if (r == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+        else
+            r = nv_gdpr_send_orders(h, id);
+    }
+    *n_out = n;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    nv_buf_release(&rk);
+    json_decref(req);
+    return r;
+}
+
+int
+nv_gdpr_close(struct nv_hub *h, const char *id, const char *reason)
+{
+    MDB_txn *txn = NULL;
+    json_t *req = NULL, *ent;
+    const char *e, *st;
+    char when[21];
+    int r, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
+        goto out;
+    st = json_string_value(json_object_get(req, "status")) ?: "";
+    if (strcmp(st, "open") != 0 && strcmp(st, "ambiguous") != 0) {
+        r = nv_fail(NV_EINVAL, "%s is %s: only an open request is closed", id, st);
+        goto out;
+    }
+    json_object_set_new(req, "status", json_string("closed"));
+    json_object_set_new(req, "closed", json_pack("{s:s,s:s}", "at",
+                                                 nv_time_format(nv_now(), when), "reason",
+                                                 reason));
+    /* the record keys are not kept once the request ends */
+    json_object_foreach(json_object_get(req, "entities"), e, ent)
+        json_object_set_new(ent, "keys", json_array());
+    nv_gdpr_event(req, "closed by the DPO: %s", reason);
+    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            r = nv_hmdb_fail(rc, "cannot commit");
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    return r;
+}
+
+/* What an open request waits for: failed, handed-off or nothing-sent when
+ * one of its entities is so, ambiguous (a choice), else answers. */
+const char *
+nv_gdpr_waiting_on(json_t *req)
+{
+    const char *st = json_string_value(json_object_get(req, "status")) ?: "";
+    const char *e, *w = "answers";
+    json_t *ent;
+    int rank = 0;
+
+    if (strcmp(st, "open") != 0)
+        return st;
+    json_object_foreach(json_object_get(req, "entities"), e, ent) {
+        const char *es = json_string_value(json_object_get(ent, "status")) ?: "";
+        int k = strcmp(es, "failed") == 0         ? 3
+                : strcmp(es, "nothing-sent") == 0 ? 2
+                : strcmp(es, "handed-off") == 0   ? 1
+                                                  : 0;
+        if (k > rank) {
+            rank = k;
+            w = es;
+        }
+    }
+    return w;
+}
+
+json_t *
+nv_gdpr_counts(MDB_txn *txn, const struct nv_gdpr_db *db, int64_t now)
+{
+    json_t *kinds = json_object(), *sts = json_object();
+    MDB_cursor *c;
+    MDB_val k, v;
+    json_int_t open = 0, late = 0, overdue = 0;
+    char next[11] = "";
+
+    if (mdb_cursor_open(txn, db->req, &c) == 0) {
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            json_t *req;
+            const char *st, *kind, *dl, *tg, *w;
+            if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
+                (req = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+                continue;
+            st = json_string_value(json_object_get(req, "status")) ?: "";
+            kind = json_string_value(json_object_get(req, "kind")) ?: "";
+            dl = json_string_value(json_object_get(req, "deadline"));
+            tg = json_string_value(json_object_get(req, "target"));
+            if (strcmp(st, "open") == 0 || strcmp(st, "ambiguous") == 0) {
+                open++;
+                json_object_set_new(kinds, kind, json_integer(
+                    json_integer_value(json_object_get(kinds, kind)) + 1));
+                w = nv_gdpr_waiting_on(req);
+                json_object_set_new(sts, w, json_integer(
+                    json_integer_value(json_object_get(sts, w)) + 1));
+                if (tg && nv_gdpr_parse_day(tg) >= 0 && now >= nv_gdpr_parse_day(tg) + 86400)
+                    late++;
+                if (dl && nv_gdpr_parse_day(dl) >= 0 && now >= nv_gdpr_parse_day(dl) + 86400)
+                    overdue++;
+                if (dl && strlen(dl) == 10 && (next[0] == '\0' || strcmp(dl, next) < 0))
+                    memcpy(next, dl, 11);
+            }
+            json_decref(req);
+        }
+        mdb_cursor_close(c);
+    }
+    return json_pack("{s:I,s:o,s:o,s:I,s:I,s:s?}", "open", open, "open_by_kind", kinds,
+                     "open_by_status", sts, "late", late, "overdue", overdue,
+                     "nearest_deadline", next[0] ? next : NULL);
+}
+
+/* The person's exclusion from marketing, for one of its records (its
+ * store key k, common fields c), or NULL. */
+static const char *
+marketing_refusal(struct nv_hub *h, MDB_txn *txn, const MDB_val *k, json_t *c,
+                  const char *rcu)
+{
+    MDB_val fk = { strlen(rcu), (void *)rcu }, fv;
+    json_t *v;
+    size_t i;
+
+    if (json_is_integer(json_object_get(c, "consent")) &&
+        json_integer_value(json_object_get(c, "consent")) == 0)
+        return "refused";
+    if (mdb_get(txn, h->gdpr->flags, &fk, &fv) == 0) {
+        json_t *fl = json_loadb(fv.mv_data, fv.mv_size, 0, NULL);
+        int any = json_is_string(json_object_get(fl, "restrict")) ||
+                  json_is_string(json_object_get(fl, "object"));
+        json_decref(fl);
+        if (any)
+            return "restricted-or-objected";
+    }
+    for (int f = 0; f < 2; f++)
+        json_array_foreach(json_object_get(c, f ? "phone" : "email"), i, v) {
+            uint8_t hh[16];
+            const char *s = json_string_value(v);
+            if (s == NULL)
+                continue;
+            nv_gdpr_hash(h->gkey, f ? 'p' : 'e', s, strlen(s), NULL, 0, hh);
+            if (in_db(txn, h->gdpr->object, hh))
+                return "restricted-or-objected";
+            if (in_db(txn, h->gdpr->suppress, hh))
+                return "suppressed";
+        }
+    {
+        const char *e = k->mv_data, *z = memchr(e, '\0', k->mv_size), *z2;
+        if (z != NULL && (z2 = memchr(z + 1, '\0', k->mv_size - (size_t)(z + 1 - e))) != NULL) {
+            uint8_t hh[16];
+            nv_gdpr_hash(h->gkey, 'k', e, (size_t)(z - e), z2 + 1,
+                         k->mv_size - (size_t)(z2 + 1 - e), hh);
+            if (in_db(txn, h->gdpr->suppress, hh))
+                return "suppressed";
+        }
+    }
+    return NULL;
+}
+
+int
+nv_gdpr_marketing(struct nv_hub *h, MDB_txn *txn, json_t **people, json_t **left_out)
+{
+    json_t *st = json_object(), *out = json_object(), *why = json_object(), *p;
+    MDB_cursor *c;
+    MDB_val k, v;
+    const char *rcu;
+    int rc;
+
+    *people = *left_out = NULL;
+    if ((rc = mdb_cursor_open(txn, h->store.records, &c)) != 0) {
+        json_decref(st);
+        json_decref(out);
+        json_decref(why);
+        return nv_hmdb_fail(rc, "cannot read records");
+    }
+    /* each person: the first record with an explicit yes, or the reason
+     * that excludes them (any record's refusal, a flag, an objection, a
+     * suppression) */
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        struct nv_link_val lv;
+        char r[NV_RCU_LEN + 1];
+        json_t *rec, *cm, *one;
+        const char *no;
+        if (nv_link_get(txn, h->link, k.mv_data, k.mv_size, &lv) != 0)
+            continue; /* not resolved to a person: no one to ask */
+        snprintf(r, sizeof(r), "%.13s", lv.rcu);
+        if ((rec = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL)
+            continue;
+        cm = json_object_get(rec, "c");
+        if ((one = json_object_get(st, r)) == NULL) {
+            one = json_object();
+            json_object_set_new(st, r, one);
+        }
+        if ((no = marketing_refusal(h, txn, &k, cm, r)) != NULL &&
+            !json_is_string(json_object_get(one, "no")))
+            json_object_set_new(one, "no", json_string(no));
+        if (json_integer_value(json_object_get(cm, "consent")) == 1 &&
+            json_is_integer(json_object_get(cm, "consent")) &&
+            json_object_get(one, "yes") == NULL)
+            json_object_set_new(one, "yes", json_stringn(k.mv_data, k.mv_size));
+        json_decref(rec);
+    }
+    mdb_cursor_close(c);
+    json_object_foreach(st, rcu, p) {
+        const char *no = json_string_value(json_object_get(p, "no"));
+        if (no == NULL && json_object_get(p, "yes") == NULL)
+            no = "no-explicit-yes";
+        if (no != NULL)
+            json_object_set_new(why, no, json_integer(
+                json_integer_value(json_object_get(why, no)) + 1));
+        else
+            json_object_set(out, rcu, json_object_get(p, "yes"));
+    }
+    json_decref(st);
+    *people = out;
+    *left_out = why;
+    return 0;
 }

@@ -7,9 +7,10 @@
  * reason and the date the person was told) and the group's target (10 days
  * unless --target-days), and is resolved to the subject's RCU (by e-mail,
  * phone, RCU or entity:key).  Erasure sends one signed order per entity that
- * holds a linked record, tracks each entity's signed receipts (done, failed
- * with its reason, or retained with its legal ground, Art. 17(3)), and once
- * every entity has answered without failure erases the hub's own copy and
+ * holds a linked record, tracks each entity's signed receipts (erased,
+ * retained with its legal ground, Art. 17(3), no-data; handed-off and
+ * failed are not final), and once every entity has answered finally
+ * erases the hub's own copy and
  * keeps only keyed hashes of the subject's identifiers in the suppression
  * list, so a later export that still holds the person is dropped and
  * counted, never re-created.
@@ -26,10 +27,11 @@
  *
  * Request JSON: {"id","kind","subject":{"by":"email|phone|rcu|record",
  * "hash":hex},"received","deadline","target","extended":{...}|null,
- * "status":"open|complete|no-data|ambiguous|failed","rcus":[...],
- * "entities":{"acme":{"status":"pending|sent|done|failed|retained",
- * "records":N,"keys":[[source,key],...],"done":N,"failed":N,"retained":N,
- * "reasons":[...],"sent":T,"answered":T}},"recipients":[...],
+ * "status":"open|complete|no-data|ambiguous|closed","ref":TICKET?,"rcus":[...],
+ * "entities":{"acme":{"status":"pending|sent|erased|handed-off|retained|
+ * no-data|failed|delivered|nothing-sent","records":N,"keys":[[source,key],
+ * ...],"counts":{outcome:N},"reasons":[...],"sent":T,"answered":T}},
+ * "recipients":[...],"closed":{"at","reason"}?,
  * "events":[{"at":T,"event":"..."}]}.  No e-mail, phone or name: the
  * subject is the keyed hash, records are named by their entity's key, and
  * record keys are dropped when the request completes.
@@ -62,6 +64,11 @@ int nv_gdpr_key(const char *hubdir, uint8_t key[32]) __attribute__((warn_unused_
 void nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen,
                   const char *b, size_t blen, uint8_t out[16]);
 
+/* The receipts key's last part for a record key of entity: the keyed hash
+ * ('k', entity, key) in hex (32 characters and a NUL). */
+void nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reckey,
+                          char hex[33]);
+
 /* 1 when a record (its normalised values nv and record key) was erased by
  * a request: it must not come back.  0 otherwise. */
 /* A person's flags ({"restrict":ID|null,"object":ID|null}, a new
@@ -79,8 +86,11 @@ int nv_gdpr_suppressed(MDB_txn *txn, const struct nv_gdpr_db *db, const uint8_t 
 int nv_gdpr_progress(struct nv_hub *h, uint64_t *erased) __attribute__((warn_unused_result));
 
 /* Remove the lines of the records keys names ([[source, key], ...]) from
- * the payload files of one retained bundle directory. */
-int nv_gdpr_purge_dir(const char *dir, json_t *keys) __attribute__((warn_unused_result));
+ * the payload files of one retained bundle directory of entity; a receipt
+ * (op ack) of one of them keeps its line with the record key replaced by
+ * its keyed hash ("key_hash", nv_gdpr_receipt_hash; gkey NULL: dropped). */
+int nv_gdpr_purge_dir(const char *dir, json_t *keys, const uint8_t *gkey, const char *entity)
+    __attribute__((warn_unused_result));
 
 /* Append one line to DIR/accesslog.ndjson (who, when, what, why). */
 int nv_access_log(const char *hubdir, const char *what, const char *why)
@@ -89,21 +99,28 @@ int nv_access_log(const char *hubdir, const char *what, const char *why)
 /* ---- the register, for the commands (hub/cmd/gdpr.c) ---- */
 
 /* Register a request of kind for the subject given by (by, value): resolve
- * it to people, record the request (id_out: REQ-NNNNNN) and, unless defer,
- * send its orders.  NV_EEXIST: the subject matches several people (the
- * request waits for nova-hub gdpr choose); NV_EINVAL: a subject that does
- * not parse. */
+ * it to people, record the request (id_out: REQ-NNNNNN; status_out, when
+ * not NULL, its status) with its external reference ref (a ticket, or
+ * NULL) and, unless defer, send its orders.  NV_EEXIST: the subject
+ * matches several people (the request waits for nova-hub gdpr choose);
+ * NV_EINVAL: a subject that does not parse.  merge (or NULL): {"kind\x1fRCU":
+ * id} of this batch; a subject resolving to a person already there is
+ * merged into that request (NV_GDPR_MERGED, its id in id_out). */
+#define NV_GDPR_MERGED 1
 int nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
                    unsigned target_days, const char *received, const char *out_file,
-                   json_t *sets, int json, int defer, char id_out[16]);
+                   json_t *sets, int json, int defer, const char *ref, json_t *merge,
+                   char id_out[16], char status_out[16]);
 /* nv_gdpr_create for each line "by:value" of the file from (lines that
  * start with '#' skipped), deferred, with one sync for the whole file, then
- * the erasure orders of them all (nv_gdpr_send_orders_many).  *n: requests
- * registered; *bad: lines without a subject that parses (a subject matching
- * several people is registered, waits for a choice, and is in neither). */
+ * the erasure orders of them all (nv_gdpr_send_orders_many).  lines gets
+ * one object per input line: {"line":N,"id":ID,"status":S[,"merged":true]}
+ * or {"line":N,"skipped":WHY}; lines resolving to the same person and kind
+ * become one request.  *n: requests registered; *bad: lines skipped. */
 int nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
-                        unsigned target_days, const char *received, json_t *sets, size_t *n,
-                        size_t *bad) __attribute__((warn_unused_result));
+                        unsigned target_days, const char *received, json_t *sets,
+                        const char *ref, json_t *lines, size_t *n, size_t *bad)
+    __attribute__((warn_unused_result));
 int nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, json_t **out)
     __attribute__((warn_unused_result));
 int nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
@@ -129,5 +146,30 @@ int nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id,
  * rcu (nv_gdpr_choose) and, once committed, sends the orders. */
 int nv_gdpr_amend(struct nv_hub *h, const char *id, const char *rcu, int months,
                   const char *reason, const char *told) __attribute__((warn_unused_result));
+/* gdpr retry: the failed orders of open erasure id (at entity, or every
+ * entity when NULL) sent again, their failed receipts dropped; *n gets the
+ * entities retried.  NV_EINVAL: nothing to retry. */
+int nv_gdpr_retry(struct nv_hub *h, const char *id, const char *entity, size_t *n)
+    __attribute__((warn_unused_result));
+/* gdpr close: an open or ambiguous request closed with the DPO's reason
+ * (status "closed", {"closed":{"at","reason"}}, record keys dropped). */
+int nv_gdpr_close(struct nv_hub *h, const char *id, const char *reason)
+    __attribute__((warn_unused_result));
+/* What an open request waits for: "failed", "nothing-sent" or
+ * "handed-off" when one of its entities is so, else "answers"; another
+ * request's status. */
+const char *nv_gdpr_waiting_on(json_t *req);
+/* The register's figures for status --json: {"open":N,"open_by_kind":{},
+ * "open_by_status":{},"late":N,"overdue":N,"nearest_deadline":DAY|null}. */
+json_t *nv_gdpr_counts(MDB_txn *txn, const struct nv_gdpr_db *db, int64_t now);
+/* Marketing selection, per person across entities: a person (RCU) is in
+ * when one of its records has an explicit yes (consent 1 under its
+ * mapping) and none refuses (consent 0), and the person neither restricted
+ * processing nor objected (flags, or an objection kept as a keyed hash)
+ * nor was erased (suppressed).  *people: {RCU: store key of the record
+ * with the yes}; *left_out: {"refused"|"restricted-or-objected"|
+ * "suppressed"|"no-explicit-yes": people}.  New references. */
+int nv_gdpr_marketing(struct nv_hub *h, MDB_txn *txn, json_t **people, json_t **left_out)
+    __attribute__((warn_unused_result));
 
 #endif

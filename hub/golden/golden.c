@@ -840,7 +840,7 @@ nv_golden_flush(struct nv_hub *h, uint64_t *sent)
 /* ---- export ---- */
 
 int
-nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
+nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
 {
     struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
     struct nv_buf out = NV_BUF_INIT;
@@ -880,6 +880,8 @@ nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
             continue;
         memcpy(rcu, k.mv_data, NV_RCU_LEN);
         rcu[NV_RCU_LEN] = '\0';
+        if (only != NULL && json_object_get(only, rcu) == NULL)
+            continue;
         if ((r = nv_golden_show(h, txn, rcu, &doc)) < 0)
             break;
         if (json_array_size(json_object_get(doc, "records")) > 0) {

@@ -79,8 +79,9 @@ int nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out
 
 /* Every person's golden record to stdout: NDJSON (nv_golden_show's
  * documents), or CSV (rcu_id, one column per field, records).  *count gets
- * the number of people. */
-int nv_golden_export(struct nv_hub *h, int csv, uint64_t *count)
+ * the number of people.  only (or NULL): {RCU: ...}, the people to
+ * export (a marketing selection). */
+int nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
     __attribute__((warn_unused_result));
 
 /* Drop the queued updates of erased records: purge is {entity: {"<source>

@@ -204,13 +204,16 @@ reject_keyless(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest
 }
 
 /* A record of an acknowledgements bundle: the outcome (and reason) of an
- * order, stored in receipts under (sender, order, key). */
+ * order, stored in receipts under (sender, order, keyed hash of the record
+ * key in hex: nv_gdpr_receipt_key), so no record key outlives an erasure
+ * there. */
 static inline int
 apply_ack(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
           uint64_t lineno, struct nv_buf *k, const struct nv_rec *rec,
-          struct nv_apply_stats *st)
+          const struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
     json_t *v;
+    char hex[33];
     int r;
 
     if (strcmp(rec->op.s, "ack") != 0 || rec->order.s == NULL || rec->outcome.s == NULL) {
@@ -218,7 +221,10 @@ apply_ack(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
         return put_reject(txn, s, k, m, lineno, "an acknowledgement without an "
                           "order or an outcome");
     }
-    if (nv_hstore_key3(k, m->sender, rec->order.s, rec->key.s) < 0) {
+    if (a->gkey == NULL)
+        return nv_fail(NV_EINVAL, "acknowledgements need the suppression key");
+    nv_gdpr_receipt_hash(a->gkey, m->sender, rec->key.s, hex);
+    if (nv_hstore_key3(k, m->sender, rec->order.s, hex) < 0) {
         st->rejected++;
         return 0;
     }
@@ -380,6 +386,10 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     else if (rec->op.s != NULL && rec->op.n == 6 && memcmp(rec->op.s, "delete", 6) == 0)
         st->op_deletes++;
     src = rec->source.s ? rec->source.s : "";
+    /* a receipt whose record was erased since: its key is a keyed hash
+     * (nv_gdpr_purge_dir), its request complete */
+    if (m->kind == NV_KIND_ACKS && rec->key.s == NULL && memmem(line, len, "\"key_hash\"", 10))
+        goto out;
     if (why == NULL && (rec->op.s == NULL || rec->key.s == NULL || rec->key.n == 0))
         why = rec->key.s == NULL || rec->key.n == 0 ? "a change record without a key"
                                                     : "a change record without an op";
@@ -388,7 +398,7 @@ apply_line(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *m,
     if (why != NULL)
         r = reject_keyless(txn, s, m, lineno, k, why, st);
     else if (m->kind == NV_KIND_ACKS)
-        r = apply_ack(txn, s, m, lineno, k, rec, st);
+        r = apply_ack(txn, s, m, lineno, k, rec, a, st);
     else if (strcmp(rec->op.s, "delete") == 0)
         r = apply_delete(txn, s, k, a, st);
     else if (strcmp(rec->op.s, "upsert") != 0 || !rec->has_fields) {

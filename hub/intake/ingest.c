@@ -561,7 +561,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
         agent_rejects(dir, m, &a);
     /* the retained payload keeps no line of an erased person */
     if (r == 0 && a.suppressed != NULL)
-        r = nv_gdpr_purge_dir(dir, a.suppressed);
+        r = nv_gdpr_purge_dir(dir, a.suppressed, h->gkey, m->sender);
     if (r == 0)
         r = nv_apply_bundle_done(txn, &h->store, m, &a, stats);
 done:

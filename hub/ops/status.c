@@ -19,6 +19,7 @@
 #include "../../formats/util.h"
 #include "ops.h"
 #include "../intake/ingest.h"
+#include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
 #include "../link/link.h"
 #include "../model/mapping.h"
@@ -435,6 +436,7 @@ nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
     json_object_set_new(o, "updates_queued",
                         json_integer(mdb_stat(txn, h->golden->outq, &ms) == 0
                                          ? (json_int_t)ms.ms_entries : 0));
+    json_object_set_new(o, "gdpr", nv_gdpr_counts(txn, h->gdpr, nv_now()));
     mdb_txn_abort(txn);
     for (size_t i = 0; i < es.n; i++)
         json_array_append_new(ents, entity_json(h, &es.v[i]));

@@ -64,7 +64,7 @@ check "setting the same text again commits nothing" sh -c 'nova-hub mapping set 
 
 check "replay maps what arrived before" sh -c 'nova-hub replay H acme | grep -q "done: 3 upserts, 0 deletes, 0 rejected, 0 unmapped"'
 nova-hub export H records --format csv --common > common.csv 2>/dev/null
-check "the common model holds normalised values" sh -c 'grep -q "^acme,contacts,C1,1,[0-9a-f]\{40\},helene,lefevre,,,helene.lefevre@example.fr,+33612345678,,75002,paris,,1975-03-14" common.csv'
+check "the common model holds normalised values" sh -c 'grep -q "^acme,contacts,C1,1,R[0-9A-Z]*,[0-9a-f]\{40\},helene,lefevre,,,helene.lefevre@example.fr,+33612345678,,75002,paris,,1975-03-14" common.csv'
 check "extension fields are kept" sh -c 'head -1 common.csv | grep -q ",ext.loyalty$" && grep -q "^acme,contacts,C1,.*,or$" common.csv'
 nova-hub export H records > all.ndjson 2>/dev/null
 check "originals are kept beside normalised values" sh -c 'grep "\"key\":\"C1\"" all.ndjson | grep -q "\"original\":{.*\"last_name\":\"LEFÈVRE\"" && grep "\"key\":\"C1\"" all.ndjson | grep -q "\"common\":{.*\"last_name\":\"lefevre\""'
@@ -119,7 +119,8 @@ while [ $i -le 6 ]; do
 done
 mv A/outbox/*.nova H/inbox/ 2>/dev/null
 nova-hub ingest H >/dev/null 2>&1
-nova-hub export H records > want.ndjson 2>/dev/null
+# the records, without their RCU (a replay resolves them again)
+nova-hub export H records 2>/dev/null | sed 's/"rcu":"[^"]*",//' > want.ndjson
 killed=0 k=0
 while [ $k -lt 12 ]; do
     nova-hub replay H acme >/dev/null 2>&1 &
@@ -132,7 +133,7 @@ done
 note "$killed replays killed with SIGKILL"
 nova-hub status H > st2.txt 2>&1
 check "the next command finishes the interrupted replay" grep -q "acme: 3003 records" st2.txt
-nova-hub export H records > got.ndjson 2>/dev/null
+nova-hub export H records 2>/dev/null | sed 's/"rcu":"[^"]*",//' > got.ndjson
 same "the store equals the one before the replays" got.ndjson want.ndjson
 check "nothing was quarantined" sh -c '[ -z "$(ls H/quarantine)" ]'
 done_testing

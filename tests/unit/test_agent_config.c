@@ -78,6 +78,7 @@ test_full_config(void **state)
                           "compression_level = 9\n"
                           "erase_hook = /bin/true\n"
                           "erase_timeout = 5\n"
+                          "erase_confirm_days = 3\n"
                           "settle = 0\n"
                           "import_encoding = latin1\n"
                           "import_delimiter = tab\n"
@@ -99,6 +100,7 @@ test_full_config(void **state)
     assert_int_equal(c.compression_level, 9);
     assert_string_equal(c.erase_hook, "/bin/true");
     assert_int_equal(c.erase_timeout, 5);
+    assert_int_equal(c.erase_confirm_days, 3);
     assert_int_equal(c.settle_ms, 0);
     assert_int_equal(c.import_dialect.encoding, NV_ENC_LATIN1);
     assert_int_equal(c.import_dialect.delim, '\t');
