@@ -4,6 +4,8 @@
 # never one above or beside it.  From the top:
 #
 #   cmd, audit  the command line: arguments and printing
+#   segment     marketing segments: parse, select people, leave out the
+#               people GDPR and consent keep out (above gdpr and intake)
 #   intake      ingest, apply, replay: bundles in, applied to the store
 #   gdpr        the data-subject register, erasure, suppression
 #   golden      survivorship and the updates sent back
@@ -19,7 +21,8 @@ set -eu
 cd "$(dirname "$0")/.."
 rank() {
     case $1 in
-    cmd | audit) echo 9 ;;
+    cmd | audit) echo 10 ;;
+    segment) echo 9 ;;
     intake) echo 8 ;;
     gdpr) echo 7 ;;
     golden) echo 6 ;;

@@ -18,6 +18,7 @@ int nv_cmd_gdpr(int argc, char **argv);
 int nv_cmd_accesslog(int argc, char **argv);
 int nv_cmd_show(int argc, char **argv);
 int nv_cmd_rules(int argc, char **argv);
+int nv_cmd_segment(int argc, char **argv);
 
 /* A commit author: "Name <email>" (NULL: $NOVA_USER or $USER at the host)
  * split into name and email inside buf.  -1 when malformed. */
