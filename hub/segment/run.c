@@ -129,6 +129,108 @@ wants_entity(const struct nv_segment *s, const char *e)
     return 0;
 }
 
+/* The end of the JSON value that starts at p (before end), or NULL: a
+ * string, or an object or array (nesting counted, strings skipped), or a
+ * scalar up to the next ',', '}' or ']'. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    if (p >= end)
+        return NULL;
+    if (*p != '"' && *p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']')
+            p++;
+        return p;
+    }
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+            if (p >= end)
+                return NULL;
+            p++;
+            if (depth == 0)
+                return p;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return p + 1;
+        }
+        p++;
+    }
+    return NULL;
+}
+
+/* The spans of the top-level members "c" and "x" of a stored record (its
+ * compact JSON, as the store writes it), without reading the rest: the
+ * source fields are most of a record.  0, or -1 when it does not scan. */
+static int
+record_spans(const char *p, size_t len, const char **c, size_t *clen, const char **x,
+             size_t *xlen)
+{
+    const char *end = p + len, *k, *v;
+
+    *c = *x = NULL;
+    if (len < 2 || *p != '{')
+        return -1;
+    p++;
+    while (p < end && *p != '}') {
+        if (*p != '"')
+            return -1;
+        k = p + 1;
+        if ((p = skip_value(p, end)) == NULL || p >= end || *p != ':')
+            return -1;
+        v = ++p;
+        if ((p = skip_value(p, end)) == NULL || p >= end)
+            return -1;
+        if (v - k == 3 && k[1] == '"' && (k[0] == 'c' || k[0] == 'x')) {
+            *(k[0] == 'c' ? c : x) = v;
+            *(k[0] == 'c' ? clen : xlen) = (size_t)(p - v);
+        }
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Does a record condition look at common fields (1), extension fields
+ * (2), or both (3)? */
+static int
+needs(const struct nv_seg_node *n)
+{
+    if (n == NULL)
+        return 0;
+    if (n->kind == NV_SEG_PRED)
+        return n->common >= 0 ? 1 : 2;
+    return needs(n->a) | needs(n->b) | needs(n->where);
+}
+
+/* The record's "c" and "x" (those the segment needs) as a new object. */
+static json_t *
+record_read(const MDB_val *d, int need)
+{
+    const char *c, *x;
+    size_t cl = 0, xl = 0;
+    json_t *rec;
+
+    if (record_spans(d->mv_data, d->mv_size, &c, &cl, &x, &xl) < 0)
+        return json_loadb(d->mv_data, d->mv_size, 0, NULL);
+    if ((rec = json_object()) == NULL)
+        return NULL;
+    if ((need & 1) && c != NULL)
+        json_object_set_new(rec, "c", json_loadb(c, cl, 0, NULL));
+    if ((need & 2) && x != NULL)
+        json_object_set_new(rec, "x", json_loadb(x, xl, 0, NULL));
+    return rec;
+}
+
 /* The pass over the records: people and their counts into m. */
 static int
 scan(struct nv_hub *h, MDB_txn *txn, const struct nv_segment *s, struct nv_hmap *m,
@@ -138,7 +240,10 @@ scan(struct nv_hub *h, MDB_txn *txn, const struct nv_segment *s, struct nv_hmap 
     MDB_val k, d;
     struct nv_buf sb = NV_BUF_INIT;
     char last[NV_NAME_MAX + 1] = "", kb[1024];
-    int want = 0, rc, r = 0;
+    int want = 0, need = 0, rc, r = 0;
+
+    for (size_t i = 0; i < s->nleaves; i++)
+        need |= needs(s->leaves[i]->where);
 
     if ((rc = mdb_cursor_open(txn, h->store.records, &c)) != 0)
         return nv_hmdb_fail(rc, "cannot read records");
@@ -171,7 +276,7 @@ scan(struct nv_hub *h, MDB_txn *txn, const struct nv_segment *s, struct nv_hmap 
         }
         if (!want)
             continue;
-        if ((rec = json_loadb(d.mv_data, d.mv_size, 0, NULL)) == NULL)
+        if ((rec = record_read(&d, need)) == NULL)
             continue;
         st->parsed++;
         for (size_t i = 0; i < s->nleaves; i++)
