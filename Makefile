@@ -155,6 +155,7 @@ bench: all
 	@BUILD=$(BUILD) sh tests/bench/hub-match.sh
 	@BUILD=$(BUILD) sh tests/bench/quality.sh
 	@BUILD=$(BUILD) sh tests/bench/gdpr.sh
+	@BUILD=$(BUILD) sh tests/bench/segment.sh
 
 demo:
 	@sh mk/deps.sh demo

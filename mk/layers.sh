@@ -5,6 +5,8 @@
 #
 #   cmd, audit  the command line: arguments and printing
 #   ops         status, metrics, alerts, dashboard: computed from the store
+#   segment     marketing segments: parse, select people, leave out the
+#               people GDPR and consent keep out (above gdpr and intake)
 #   intake      ingest, apply, replay: bundles in, applied to the store
 #   gdpr        the data-subject register, erasure, suppression
 #   golden      survivorship and the updates sent back
@@ -22,6 +24,7 @@ rank() {
     case $1 in
     cmd | audit) echo 10 ;;
     ops) echo 9 ;;
+    segment) echo 9 ;;
     intake) echo 8 ;;
     gdpr) echo 7 ;;
     golden) echo 6 ;;

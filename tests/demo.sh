@@ -177,4 +177,28 @@ run nova-hub ingest group
 run nova-hub gdpr show group "$req"
 run nova-audit verify group/ledger --keys group/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub
 
+step "18. a campaign across entities: readers of a MediaPulse title who came to an EventClick event in the last six months"
+for e in mediapulse eventclick; do
+    nova-agent init $e --entity $e >/dev/null
+    nova-hub enroll group $e/keys/identity.pub >/dev/null
+    nova-agent trust $e group/keys/identity.pub >/dev/null
+    mkdir -p exports-$e && cp "$ROOT/tests/data/segment/$e.csv" exports-$e/
+done
+printf 'entity = mediapulse\nsettle = 0\n[source abonnes]\ndir = %s/exports-mediapulse\npattern = *.csv\nkey = id\ndelimiter = ;\n' "$D" > mediapulse/agent.conf
+printf 'entity = eventclick\nsettle = 0\n[source inscrits]\ndir = %s/exports-eventclick\npattern = *.csv\nkey = ref\n' "$D" > eventclick/agent.conf
+run nova-hub mapping suggest eventclick exports-eventclick/eventclick.csv 2>/dev/null | grep '^ext'
+nova-hub mapping set group mediapulse "$ROOT/tests/data/segment/mediapulse.map" >/dev/null
+nova-hub mapping set group eventclick "$ROOT/tests/data/segment/eventclick.map" >/dev/null
+for e in mediapulse eventclick; do nova-agent scan $e >/dev/null 2>&1; mv $e/outbox/*.nova group/inbox/; done
+nova-hub ingest group >/dev/null 2>&1
+nova-hub gdpr request group object --email denis.roux@example.fr >/dev/null
+cp "$ROOT/tests/data/segment/business-events.segment" .
+run cat business-events.segment
+run nova-hub segment group set business-events business-events.segment --message "business readers at events"
+# the sample's dates are around June 2026: the demo takes 2026-06-15 for today
+export NOVA_NOW=1781524800
+run nova-hub segment group count business-events --why "demo: campaign size"
+run nova-hub segment group run business-events --format csv --why "demo: campaign" | head -5
+unset NOVA_NOW
+
 printf '\ndemo done: everything is in %s\n' "$D"

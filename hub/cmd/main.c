@@ -1294,6 +1294,13 @@ static const struct nv_cmd cmds[] = {
       "a person's golden record: each value with the entity, record and time it came from" },
     { "rules", nv_cmd_rules, "rules set DIR FILE [--author 'Name <email>'] [--message TEXT] | show DIR [--rev REV] | log DIR",
       "the survivorship rules (per-field source priority) in the mapping repository" },
+    { "segment", nv_cmd_segment,
+      "segment DIR set NAME FILE [--author 'Name <email>'] [--message TEXT] | "
+      "segment DIR show NAME [--rev REV] | segment DIR log NAME | segment DIR diff NAME [REV [REV]] | "
+      "segment DIR run NAME [--format csv|ndjson] [--fields F,F...] [--rev REV] [--why TEXT] | "
+      "segment DIR count NAME [--json] [--rev REV] [--why TEXT]",
+      "marketing segments across entities, versioned in DIR/mappings: the people they "
+      "reach, with their golden contact fields, without those GDPR and consent keep out" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
     { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links",

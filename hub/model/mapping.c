@@ -305,15 +305,40 @@ dir_field(struct nv_mapping *m, struct pending *p, struct line_toks *t, int ln)
     return 0;
 }
 
-/* ext NAME COLUMN: a column kept as the extension field NAME. */
+const char *const nv_ext_type_names[4] = { "text", "date", "number", "yesno" };
+
+int
+nv_ext_type_lookup(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, nv_ext_type_names[i]) == 0)
+            return i;
+    if (strcmp(name, "yes/no") == 0)
+        return NV_EXT_YESNO;
+    return -1;
+}
+
+int
+nv_mapping_ext_type(const struct nv_mapping *m, const char *name)
+{
+    for (size_t i = 0; i < m->ncols; i++)
+        if (m->cols[i].role == NV_ROLE_EXT && strcmp(m->cols[i].ext, name) == 0)
+            return m->cols[i].ext_type;
+    return -1;
+}
+
+/* ext NAME COLUMN [TYPE]: a column kept as the extension field NAME. */
 static int
 dir_ext(struct nv_mapping *m, struct line_toks *t, int ln)
 {
-    int r;
+    int r, type = NV_EXT_TEXT;
 
-    if (t->n != 3)
-        return nv_fail(NV_EFORMAT, "mapping line %d: 'ext' takes a name and one "
-                       "column", ln);
+    if (t->n != 3 && t->n != 4)
+        return nv_fail(NV_EFORMAT, "mapping line %d: 'ext' takes a name, one "
+                       "column and an optional type (text, date, number, yesno)", ln);
+    if (t->n == 4 && (type = nv_ext_type_lookup(t->tok[3])) < 0)
+        return nv_fail(NV_EFORMAT, "mapping line %d: unknown extension type '%s' "
+                       "(text, date, number, yesno)", ln, t->tok[3]);
     if (!valid_ext_name(t->tok[1]))
         return nv_fail(NV_EFORMAT, "mapping line %d: extension name '%s' must be "
                        "1 to 64 of a-z, 0-9 and _", ln, t->tok[1]);
@@ -322,7 +347,10 @@ dir_ext(struct nv_mapping *m, struct line_toks *t, int ln)
             return nv_fail(NV_EFORMAT, "mapping line %d: extension '%s' is already "
                            "defined on line %d", ln, t->tok[1], m->cols[i].line);
     r = add_column(m, t->tok[2], NV_ROLE_EXT, -1, t->tok[1], ln);
-    return r < 0 ? r : 0;
+    if (r < 0)
+        return r;
+    m->cols[r].ext_type = type;
+    return 0;
 }
 
 /* ignore COLUMN...: columns left out. */
@@ -721,6 +749,97 @@ normalise(int kind, const char *in, size_t len, const char *country,
     return nv_fail(NV_EINVAL, "unknown field kind");
 }
 
+/* A decimal number: an optional sign, digits with optional grouping blanks
+ * (space, U+00A0, U+202F), a decimal comma or point; with both, the last
+ * one is the decimal separator and the other groups.  "%.15g". */
+static int
+norm_number(const char *in, size_t len, struct nv_buf *out)
+{
+    char buf[128];
+    size_t n = 0, b = 0, e = len;
+    const char *lastsep = NULL;
+    char dec = 0;
+    int digits = 0;
+    double d;
+    char *end;
+
+    while (b < e && (in[b] == ' ' || in[b] == '\t'))
+        b++;
+    while (e > b && (in[e - 1] == ' ' || in[e - 1] == '\t'))
+        e--;
+    if (b == e)
+        return 0;
+    for (size_t i = b; i < e; i++)
+        if (in[i] == ',' || in[i] == '.')
+            lastsep = in + i;
+    if (lastsep != NULL)
+        dec = *lastsep;
+    for (size_t i = b; i < e; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (n + 2 >= sizeof(buf))
+            goto bad;
+        if (c >= '0' && c <= '9') {
+            buf[n++] = (char)c;
+            digits++;
+        } else if ((c == '-' || c == '+') && n == 0) {
+            buf[n++] = (char)c;
+        } else if (in + i == lastsep) {
+            buf[n++] = '.';
+        } else if ((c == ',' || c == '.') && c != (unsigned char)dec && digits > 0) {
+            continue; /* grouping */
+        } else if (c == ' ' && digits > 0) {
+            continue;
+        } else if (c == 0xc2 && i + 1 < e && (unsigned char)in[i + 1] == 0xa0 && digits > 0) {
+            i++;
+        } else if (c == 0xe2 && i + 2 < e && (unsigned char)in[i + 1] == 0x80 &&
+                   (unsigned char)in[i + 2] == 0xaf && digits > 0) {
+            i += 2;
+        } else {
+            goto bad;
+        }
+    }
+    buf[n] = '\0';
+    if (digits == 0)
+        goto bad;
+    d = strtod(buf, &end);
+    if (*end != '\0' || d != d || d > 1e300 || d < -1e300)
+        goto bad;
+    if (d == 0)
+        d = 0; /* no "-0" */
+    return nv_buf_addf(out, "%.15g", d);
+bad:
+    return nv_fail(NV_EFORMAT, "number: not a decimal number");
+}
+
+int
+nv_ext_normalise(int t, const char *in, size_t len, struct nv_buf *out)
+{
+    int v, r;
+
+    switch (t) {
+    case NV_EXT_TEXT: return norm_text(in, len, out);
+    case NV_EXT_DATE: return nv_norm_timestamp(in, len, out);
+    case NV_EXT_NUMBER: return norm_number(in, len, out);
+    case NV_EXT_YESNO:
+        if ((r = nv_norm_bool(in, len, &v)) < 0)
+            return r;
+        if (v >= 0)
+            return nv_buf_adds(out, v ? "1" : "0");
+        return 0;
+    }
+    return nv_fail(NV_EINVAL, "unknown extension type");
+}
+
+int
+nv_field_normalise(int f, const char *in, size_t len, const char *country, struct nv_buf *out)
+{
+    if (f < 0 || f >= NV_F_COUNT)
+        return nv_fail(NV_EINVAL, "unknown field");
+    if (f == NV_F_ADDRESS)
+        return norm_text(in, len, out);
+    return normalise(nv_fields[f].kind, in, len, country ? country : "FR", out);
+}
+
 static int
 blank(const char *s, size_t n)
 {
@@ -910,10 +1029,27 @@ apply_columns(struct apply *a, const struct nv_rec_str *names,
                      "decode (check the export's encoding)", name);
             return NV_EFORMAT;
         }
-        if (m->cols[i].role == NV_ROLE_EXT && !blank(a->vals[i], len) &&
-            ((r = jkey(a->x, &a->xfirst, m->cols[i].ext)) < 0 ||
-             (r = jstr(a->x, a->vals[i], len)) < 0))
-            return r;
+        if (m->cols[i].role == NV_ROLE_EXT && !blank(a->vals[i], len)) {
+            const char *v = a->vals[i];
+            if (m->cols[i].ext_type != NV_EXT_TEXT) {
+                /* a typed extension: normalised like a common field */
+                nv_buf_reset(&a->nb);
+                if ((r = nv_ext_normalise(m->cols[i].ext_type, v, len, &a->nb)) < 0) {
+                    char what[96];
+                    snprintf(what, sizeof(what), "extension %.64s", m->cols[i].ext);
+                    if ((r = bad_value(a->skip, r, name, what, a->reason, a->n)) < 0)
+                        return r;
+                    continue;
+                }
+                if (a->nb.len == 0)
+                    continue;
+                v = (const char *)a->nb.data;
+                len = a->nb.len;
+            }
+            if ((r = jkey(a->x, &a->xfirst, m->cols[i].ext)) < 0 ||
+                (r = jstr(a->x, v, len)) < 0)
+                return r;
+        }
     }
     return 0;
 }

@@ -31,7 +31,14 @@
  *   field FIELD COLUMN... FIELD is a common field; email and phone take one
  *                         or more columns (one value each), address one or
  *                         more (joined), every other field exactly one
- *   ext NAME COLUMN       an extension field: NAME is [a-z0-9_], 1-64 chars
+ *   ext NAME COLUMN [TYPE] an extension field: NAME is [a-z0-9_], 1-64 chars;
+ *                         TYPE (text if absent) is text, date, number or
+ *                         yesno (also yes/no): a typed value is normalised
+ *                         at ingest like a common field (date: ISO 8601 as
+ *                         nv_norm_timestamp gives it; number: a decimal
+ *                         point, no grouping, "%.15g"; yesno: "1" or "0"),
+ *                         and one that does not parse is left out and
+ *                         counted (or, without skip, rejects the record)
  *   ignore COLUMN...      columns received and kept in the source record,
  *                         but not mapped
  *   inverse FIELD COLUMN  updates of FIELD are written back to COLUMN, which
@@ -68,11 +75,28 @@ struct nv_norm_values;
 
 enum nv_map_role { NV_ROLE_FIELD = 1, NV_ROLE_EXT, NV_ROLE_IGNORE, NV_ROLE_KEY };
 
+/* The type of an extension field (ext NAME COLUMN [TYPE]). */
+enum nv_ext_type { NV_EXT_TEXT = 0, NV_EXT_DATE, NV_EXT_NUMBER, NV_EXT_YESNO };
+/* "text", "date", "number", "yesno" */
+extern const char *const nv_ext_type_names[4];
+/* The type called name ("yes/no" is yesno), or -1. */
+int nv_ext_type_lookup(const char *name);
+/* Normalise one value of an extension field of type t (text: trimmed,
+ * blanks collapsed), appended to out; NV_EFORMAT with the reason when it
+ * does not parse.  A blank value appends nothing. */
+int nv_ext_normalise(int t, const char *in, size_t len, struct nv_buf *out)
+    __attribute__((warn_unused_result));
+/* Normalise one value of common field f as ingest does (country: the
+ * default country of phones and postal codes), appended to out. */
+int nv_field_normalise(int f, const char *in, size_t len, const char *country,
+                       struct nv_buf *out) __attribute__((warn_unused_result));
+
 struct nv_map_column {
     char *name;
     int role;       /* enum nv_map_role (NV_ROLE_KEY: key column only) */
     int field;      /* NV_F_* for NV_ROLE_FIELD */
     char *ext;      /* extension name for NV_ROLE_EXT */
+    int ext_type;   /* enum nv_ext_type for NV_ROLE_EXT */
     int line;       /* where it was declared */
     int is_key;
 };
@@ -103,6 +127,10 @@ void nv_mapping_release(struct nv_mapping *m);
  * NV_EFORMAT "mapping line N: column 'X' is not in ENTITY's exports". */
 int nv_mapping_check_columns(const struct nv_mapping *m, const char *const *names,
                              size_t n) __attribute__((warn_unused_result));
+
+/* The type of extension field name in m (enum nv_ext_type), or -1 when m
+ * has no such extension field. */
+int nv_mapping_ext_type(const struct nv_mapping *m, const char *name);
 
 /* Index of column name in m->cols, or -1. */
 int nv_mapping_find(const struct nv_mapping *m, const char *name);

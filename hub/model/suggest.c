@@ -61,7 +61,7 @@ static const struct {
                    NULL } },
 };
 
-enum shape { S_EMAIL, S_PHONE, S_POSTCODE, S_DATE, S_BOOL, S_NSHAPES };
+enum shape { S_EMAIL, S_PHONE, S_POSTCODE, S_DATE, S_BOOL, S_TIMESTAMP, S_NUMBER, S_NSHAPES };
 
 struct col {
     char *name;
@@ -135,6 +135,17 @@ shapes(struct col *c, const char *v, size_t len)
     }
     if (nv_norm_bool(v, len, &x) == 0 && x >= 0)
         c->shape[S_BOOL]++;
+    /* for an extension field's type: dates with a time too, and numbers
+     * (not codes with a leading zero, which a number would lose) */
+    nv_buf_reset(&b);
+    if (digits >= 6 && nv_norm_timestamp(v, len, &b) == 0 && b.len >= 10)
+        c->shape[S_TIMESTAMP]++;
+    nv_buf_reset(&b);
+    while (len > 0 && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    if (digits > 0 && !(len > 1 && v[0] == '0' && v[1] >= '0' && v[1] <= '9') &&
+        nv_ext_normalise(NV_EXT_NUMBER, v, len, &b) == 0 && b.len > 0)
+        c->shape[S_NUMBER]++;
     nv_buf_release(&b);
 }
 
@@ -375,6 +386,25 @@ write_fields(struct nv_buf *out, const struct col *cols, size_t ncols)
     return 0;
 }
 
+/* The type an extension field's values say (80% of them: yes/no, then a
+ * date, then a number), else text. */
+static int
+ext_type_by_values(const struct col *c)
+{
+    uint64_t ne = c->nonempty;
+
+    if (ne == 0)
+        return NV_EXT_TEXT;
+    if (c->shape[S_BOOL] * 10 >= ne * 8 && c->shape[S_BOOL] == ne)
+        return NV_EXT_YESNO;
+    if ((c->shape[S_DATE] > c->shape[S_TIMESTAMP] ? c->shape[S_DATE] : c->shape[S_TIMESTAMP]) *
+            10 >= ne * 8)
+        return NV_EXT_DATE;
+    if (c->shape[S_NUMBER] * 10 >= ne * 8 && c->shape[S_PHONE] * 2 < ne)
+        return NV_EXT_NUMBER;
+    return NV_EXT_TEXT;
+}
+
 /* One "ext" line per column neither key nor placed (named in unplaced too,
  * when given). */
 static int
@@ -387,9 +417,13 @@ write_exts(struct nv_buf *out, struct nv_buf *unplaced, struct col *cols, size_t
         char en[80];
         if ((int)i == key || cols[i].placed >= 0)
             continue;
+        int t = ext_type_by_values(&cols[i]);
         ext_name(&cols[i], en, sizeof(en), cols, ncols);
         if ((r = nv_buf_addf(out, "ext %s ", en)) < 0 || (r = token(out, cols[i].name)) < 0 ||
-            (r = nv_buf_adds(out, "    # not placed: kept as an extension field\n")) < 0)
+            (t != NV_EXT_TEXT && (r = nv_buf_addf(out, " %s", nv_ext_type_names[t])) < 0) ||
+            (r = nv_buf_adds(out, t != NV_EXT_TEXT
+                                      ? "    # not placed: an extension field, typed by its values\n"
+                                      : "    # not placed: kept as an extension field\n")) < 0)
             return r;
         if (unplaced && ((r = nv_buf_adds(unplaced, cols[i].name)) < 0 ||
                          (r = nv_buf_adds(unplaced, "\n")) < 0))

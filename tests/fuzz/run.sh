@@ -51,7 +51,7 @@ mkdir -p "$BUILD/obj" "$BUILD/logs" "$BUILD/corpus" "$BUILD/crashes" || exit 1
 # coverage, no main) and linked into every target with -fsanitize=fuzzer.
 build_failed=0
 objs=""
-for src in formats/*.c keys/*.c hub/model/normalize.c hub/model/mapping.c hub/model/recparse.c hub/match/match.c hub/model/rules.c; do
+for src in formats/*.c keys/*.c hub/model/normalize.c hub/model/mapping.c hub/model/recparse.c hub/match/match.c hub/model/rules.c hub/segment/segment.c; do
     [ -f "$src" ] || continue
     o="$BUILD/obj/$(echo "$src" | tr / _).o"
     objs="$objs $o"

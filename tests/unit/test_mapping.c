@@ -447,8 +447,101 @@ test_suggest_dates_and_match(void **state)
     assert_null(strstr(t, "updated_at \"date evenement\""));
     assert_null(strstr(t, "updated_at abonne_depuis"));
     assert_non_null(strstr(t, "\nmatch birth_date\n"));
+    /* the dates that are not updated_at become typed extension fields */
+    assert_non_null(strstr(t, "\"date evenement\" date"));
+    assert_non_null(strstr(t, "abonne_depuis date"));
     nv_buf_release(&out);
     nv_buf_release(&unplaced);
+}
+
+/* Typed extension fields: declared with a type, normalised at ingest, a
+ * value that does not parse left out and counted; old mappings unchanged. */
+static void
+test_ext_types(void **state)
+{
+    static const char text[] =
+        "nova-mapping 1\n"
+        "entity ev\n"
+        "key id\n"
+        "field last_name nom\n"
+        "ext event_date \"Date événement\" date\n"
+        "ext places nb number\n"
+        "ext vip vip yes/no\n"
+        "ext note note\n"
+        "ext kind kind text\n";
+    static const char *const names[] = { "id", "nom", "Date événement", "nb", "vip", "note",
+                                          "kind" };
+    const char *vals[] = { "E1", "Roux", "05/03/2026", "1 234,50", "oui", " hello ", "x" };
+    struct nv_rec_str n[7], v[7];
+    struct nv_mapping m;
+    struct nv_map_skipped skip;
+    struct nv_buf c = NV_BUF_INIT, x = NV_BUF_INIT, b = NV_BUF_INIT;
+    char why[400];
+    json_t *xj;
+
+    (void)state;
+    nv_error_clear();
+    assert_int_equal(nv_mapping_parse(text, strlen(text), "ev", &m), 0);
+    assert_int_equal(nv_mapping_ext_type(&m, "event_date"), NV_EXT_DATE);
+    assert_int_equal(nv_mapping_ext_type(&m, "places"), NV_EXT_NUMBER);
+    assert_int_equal(nv_mapping_ext_type(&m, "vip"), NV_EXT_YESNO);
+    assert_int_equal(nv_mapping_ext_type(&m, "note"), NV_EXT_TEXT);
+    assert_int_equal(nv_mapping_ext_type(&m, "kind"), NV_EXT_TEXT);
+    assert_int_equal(nv_mapping_ext_type(&m, "nope"), -1);
+    for (int i = 0; i < 7; i++) {
+        n[i].s = names[i], n[i].n = strlen(names[i]);
+        v[i].s = vals[i], v[i].n = strlen(vals[i]);
+    }
+    assert_int_equal(nv_mapping_apply(&m, n, v, 7, &c, &x, NULL, &skip, why, sizeof(why)), 0);
+    assert_int_equal(skip.n, 0);
+    xj = json_loadb((char *)x.data, x.len, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(xj, "event_date")), "2026-03-05");
+    assert_string_equal(json_string_value(json_object_get(xj, "places")), "1234.5");
+    assert_string_equal(json_string_value(json_object_get(xj, "vip")), "1");
+    assert_string_equal(json_string_value(json_object_get(xj, "note")), " hello "); /* as sent */
+    json_decref(xj);
+    /* values that do not parse: left out, counted, the record kept */
+    v[2].s = "31/02/2026", v[2].n = 10;
+    v[3].s = "beaucoup", v[3].n = 8;
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
+    assert_int_equal(nv_mapping_apply(&m, n, v, 7, &c, &x, NULL, &skip, why, sizeof(why)), 0);
+    assert_int_equal(skip.n, 2);
+    assert_non_null(strstr(skip.reason[0], "column 'Date événement' (extension event_date)"));
+    assert_non_null(strstr(skip.reason[1], "(extension places): number"));
+    xj = json_loadb((char *)x.data, x.len, 0, NULL);
+    assert_null(json_object_get(xj, "event_date"));
+    assert_null(json_object_get(xj, "places"));
+    json_decref(xj);
+    /* without skip, such a value rejects the record */
+    nv_buf_reset(&c);
+    nv_buf_reset(&x);
+    assert_int_equal(nv_mapping_apply(&m, n, v, 7, &c, &x, NULL, NULL, why, sizeof(why)),
+                     NV_EFORMAT);
+    nv_mapping_release(&m);
+    /* numbers */
+    static const struct { const char *in, *out; } nums[] = {
+        { "12", "12" }, { "-3,25", "-3.25" }, { "1.234,5", "1234.5" }, { "1,234.5", "1234.5" },
+        { "10 000", "10000" }, { "0,0", "0" }, { "+7", "7" } };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        nv_buf_reset(&b);
+        assert_int_equal(nv_ext_normalise(NV_EXT_NUMBER, nums[i].in, strlen(nums[i].in), &b), 0);
+        assert_int_equal(nv_buf_add(&b, "", 1), 0);
+        assert_string_equal((char *)b.data, nums[i].out);
+    }
+    static const char *const notnum[] = { "abc", "1-2", "--1", ",", "1e5", "12 ans" };
+    for (size_t i = 0; i < sizeof(notnum) / sizeof(notnum[0]); i++) {
+        nv_buf_reset(&b);
+        assert_int_equal(nv_ext_normalise(NV_EXT_NUMBER, notnum[i], strlen(notnum[i]), &b),
+                         NV_EFORMAT);
+    }
+    /* an unknown type is refused with its line */
+    static const char bad[] = "nova-mapping 1\nentity ev\nkey id\next a b colour\n";
+    assert_int_equal(nv_mapping_parse(bad, strlen(bad), "ev", &m), NV_EFORMAT);
+    assert_non_null(strstr(nv_errmsg(NV_EFORMAT), "mapping line 4: unknown extension type"));
+    nv_buf_release(&b);
+    nv_buf_release(&c);
+    nv_buf_release(&x);
 }
 
 int
@@ -464,6 +557,7 @@ main(void)
         cmocka_unit_test(test_entity_country),
         cmocka_unit_test(test_timestamp),
         cmocka_unit_test(test_suggest_dates_and_match),
+        cmocka_unit_test(test_ext_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
