@@ -50,6 +50,23 @@ if command -v systemd-analyze >/dev/null; then
             grep '✗' units/$u.security | head -10 | sed 's/^/# /'
         fi
     done
+    # the alerts timer and its service
+    sed "s|/usr/bin/|$R/usr/bin/|g" "$R/lib/systemd/system/nova-hub-alerts.service" >units/nova-hub-alerts.service
+    cp "$R/lib/systemd/system/nova-hub-alerts.timer" units/
+    if MANPATH="$R/usr/share/man" systemd-analyze verify "$PWD/units/nova-hub-alerts.timer" \
+        "$PWD/units/nova-hub-alerts.service" >units/alerts.verify 2>&1 && ! grep -q . units/alerts.verify; then
+        ok "systemd-analyze verify nova-hub-alerts.timer and .service: no problem"
+    else
+        not_ok "systemd-analyze verify nova-hub-alerts"
+        sed 's/^/# /' units/alerts.verify | head -10
+    fi
+    systemd-analyze security --offline=yes "$R/lib/systemd/system/nova-hub-alerts.service" >units/alerts.security 2>&1
+    score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' units/alerts.security)
+    if [ -n "$score" ] && awk "BEGIN { exit !($score <= 2.0) }"; then
+        ok "systemd-analyze security nova-hub-alerts.service: exposure $score (at most 2.0)"
+    else
+        not_ok "systemd-analyze security nova-hub-alerts.service: exposure '${score:-?}' over 2.0"
+    fi
     for u in nova-agent nova-hub; do
         f=$R/lib/systemd/system/$u.service
         check "$u.service: Type=notify, own user, reload by SIGHUP, writes only its state dir" sh -c "
