@@ -149,6 +149,9 @@ print_req_id(struct nv_hub *h, const char *id)
     mdb_txn_abort(txn);
 }
 
+/* gdpr request: over 120 lines for its options alone (one branch each,
+ * each with its own usage message); the work is nv_gdpr_create and
+ * nv_gdpr_create_many. */
 static int
 cmd_request(int argc, char **argv)
 {

@@ -111,49 +111,73 @@ pass(const char *dir, uint64_t max, long settle, struct pass_stats *ps)
     return 0;
 }
 
-int
-nv_cmd_run(int argc, char **argv)
-{
-    const char *dir = NULL, *v, *textfile = NULL;
-    uint64_t max = 0;
-    unsigned rescan_s = 300;
-    long settle = -1;
-    sigset_t mask;
-    int sfd, in, wd, r = 0, stop = 0;
-    int64_t due, next_rescan;
-    char *inbox;
-    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+/* nova-hub run's options. */
+struct run_opts {
+    const char *dir, *textfile;
+    uint64_t max;
+    unsigned rescan_s;
+    long settle;
+};
 
+/* Parse run's arguments into o: 0, or the usage exit status. */
+static int
+run_args(int argc, char **argv, struct run_opts *o)
+{
+    const char *v;
+
+    memset(o, 0, sizeof(*o));
+    o->rescan_s = 300;
+    o->settle = -1;
     for (int i = 1; i < argc; i++) {
         if (nv_opt_val(argc, argv, &i, "--rescan", &v)) {
             char *end;
             unsigned long s = v ? strtoul(v, &end, 10) : 0;
             if (v == NULL || *end != '\0' || s == 0 || s > 86400)
                 return nv_cli_usage("--rescan needs seconds (1 to 86400)");
-            rescan_s = (unsigned)s;
+            o->rescan_s = (unsigned)s;
         } else if (nv_opt_val(argc, argv, &i, "--max-size", &v)) {
-            if (v == NULL || nv_parse_size(v, &max) < 0)
+            if (v == NULL || nv_parse_size(v, &o->max) < 0)
                 return nv_cli_usage("--max-size needs a size (e.g. 512M)");
         } else if (nv_opt_val(argc, argv, &i, "--settle", &v)) {
             char *end;
             long n = v ? strtol(v, &end, 10) : -1;
             if (v == NULL || *end != '\0' || n < 0 || n > 86400)
                 return nv_cli_usage("--settle needs seconds (0 to 86400)");
-            settle = n;
+            o->settle = n;
         } else if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
             if (v == NULL || *v == '\0')
                 return nv_cli_usage("--textfile needs a path");
-            textfile = v;
+            o->textfile = v;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
+        } else if (o->dir == NULL) {
+            o->dir = argv[i];
         } else {
             return nv_cli_usage("too many arguments");
         }
     }
-    if (dir == NULL)
+    if (o->dir == NULL)
         return nv_cli_usage("DIR is required");
+    return 0;
+}
+
+int
+nv_cmd_run(int argc, char **argv)
+{
+    const char *dir, *textfile;
+    uint64_t max;
+    unsigned rescan_s;
+    long settle;
+    struct run_opts o;
+    sigset_t mask;
+    int sfd, in, wd, r = 0, stop = 0;
+    int64_t due, next_rescan;
+    char *inbox;
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    if ((r = run_args(argc, argv, &o)) != 0)
+        return r;
+    dir = o.dir, max = o.max, rescan_s = o.rescan_s, settle = o.settle, textfile = o.textfile;
     {
         /* refuse at once what cannot work: no hub, no keys */
         struct nv_hub h;
