@@ -175,6 +175,16 @@ run nova-agent scan acquis
 mv groupe/outbox/*.nova acquis/outbox/*.nova group/inbox/
 run nova-hub ingest group
 run nova-hub gdpr show group "$req"
+printf '$ (no erase hook: the orders were handed to each CRM team; they delete the person, and the CRMs export again)\n'
+ka=$(grep "^acquis,.*,$p\$" gen/truth.csv | cut -d, -f2)
+awk -F, -v k="$k" '$1 != k' exports-groupe/contacts.csv > contacts.tmp && mv contacts.tmp exports-groupe/contacts.csv
+awk -F';' -v k="$ka" '$1 != k' exports-acquis/clients.csv > clients.tmp && mv clients.tmp exports-acquis/clients.csv
+run nova-agent scan groupe
+run nova-agent scan acquis
+mv groupe/outbox/*.nova acquis/outbox/*.nova group/inbox/ 2>/dev/null || true
+run nova-hub ingest group
+printf '$ nova-hub gdpr show group %s | head -3\n' "$req"
+nova-hub gdpr show group "$req" | head -3
 run nova-audit verify group/ledger --keys group/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub
 
 step "18. a campaign across entities: readers of a MediaPulse title who came to an EventClick event in the last six months"
