@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "../../formats/bundle.h"
@@ -199,6 +200,76 @@ verify_report(void *ctx, int code, const char *msg)
     fflush(stdout);
 }
 
+/* Check the hub's access log (accesslog.ndjson): each line names, in
+ * "prev", the SHA-256 of the line before it (64 zeros for the first), so an
+ * altered, inserted or removed line breaks the chain.  Lines written before
+ * the log was chained (no "prev") may only come first.  Problems go to
+ * stderr; *problems counts them; the head (the last line's SHA-256) is
+ * printed, to compare with a copy kept elsewhere. */
+static int
+check_accesslog(const char *path, const char *ledger, int *problems)
+{
+    FILE *f = fopen(path, "re");
+    char *line = NULL, prev[65], hex[65], witnessed[80];
+    size_t cap = 0, no = 0, chained = 0;
+    ssize_t n;
+    uint8_t h[32];
+    int seen = 0, r;
+
+    if (f == NULL)
+        return nv_fail_errno("cannot read '%s'", path);
+    /* the head the ledger's newest commits witnessed must be a line here */
+    if ((r = nv_ledger_last_trailer(ledger, "Accesslog-Head", witnessed, sizeof(witnessed))) < 0) {
+        fclose(f);
+        return r;
+    }
+    seen = witnessed[0] == '\0' || strspn(witnessed, "0") == 64;
+    memset(prev, '0', 64);
+    prev[64] = '\0';
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_t *o;
+        const char *p;
+        no++;
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        o = json_loadb(line, (size_t)n, 0, NULL);
+        p = json_string_value(json_object_get(o, "prev"));
+        if (o == NULL) {
+            fprintf(stderr, "nova-audit: problem: access log line %zu is not a JSON object\n", no);
+            (*problems)++;
+        } else if (p == NULL) {
+            if (chained > 0) {
+                fprintf(stderr, "nova-audit: problem: access log line %zu is not chained "
+                        "(inserted after the log was chained)\n", no);
+                (*problems)++;
+            }
+        } else {
+            if (strcmp(p, prev) != 0) {
+                fprintf(stderr, "nova-audit: problem: access log line %zu does not chain to "
+                        "the line before it: a line was altered, inserted or removed\n", no);
+                (*problems)++;
+            }
+            chained++;
+        }
+        json_decref(o);
+        crypto_hash_sha256(h, (const uint8_t *)line, (size_t)n);
+        nv_hex(h, 32, hex);
+        memcpy(prev, hex, 65);
+        seen |= strcmp(hex, witnessed) == 0;
+    }
+    free(line);
+    fclose(f);
+    if (!seen) {
+        fprintf(stderr, "nova-audit: problem: the ledger witnessed access log head %.12s, "
+                "which the log no longer holds: lines were removed from its end\n", witnessed);
+        (*problems)++;
+    }
+    printf("access log: %zu line(s), %zu chained, head %s%s\n", no, chained, prev,
+           seen && witnessed[0] && strspn(witnessed, "0") != 64
+               ? " (the ledger witnessed one of its lines)" : "");
+    return 0;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -206,8 +277,9 @@ cmd_verify(int argc, char **argv)
     struct nv_ledger_audit *a = NULL;
     const char **bundles = calloc((size_t)argc, sizeof(char *));
     const char **witness = calloc((size_t)argc, sizeof(char *));
-    const char *ledger = NULL, *v;
+    const char *ledger = NULL, *v, *accesslog = NULL;
     int nb = 0, nw = 0, nkeys = 0, r, commits, nbundles, problems, first, wrong = 0;
+    int first_access = 0;
 
     memset(&kr, 0, sizeof(kr));
     if (bundles == NULL || witness == NULL) {
@@ -216,7 +288,13 @@ cmd_verify(int argc, char **argv)
         return 3;
     }
     for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--witness", &v)) {
+        if (nv_opt_val(argc, argv, &i, "--accesslog", &v)) {
+            if (v == NULL) {
+                r = nv_cli_usage("--accesslog needs the hub's accesslog.ndjson");
+                goto out;
+            }
+            accesslog = v;
+        } else if (nv_opt_val(argc, argv, &i, "--witness", &v)) {
             if (v == NULL || strlen(v) != 40) {
                 r = nv_cli_usage("--witness needs a ledger head: 40 hexadecimal digits "
                                  "(nova-agent status shows the one an agent witnessed)");
@@ -278,7 +356,18 @@ cmd_verify(int argc, char **argv)
             printf("witnessed head %.12s is in main's history\n", witness[i]);
         }
     }
+    if (accesslog != NULL) {
+        int before = wrong;
+        if ((r = check_accesslog(accesslog, ledger, &wrong)) < 0) {
+            r = nv_cli_fail(r);
+            goto out;
+        }
+        if (wrong > before && first_access == 0)
+            first_access = NV_EHASH;
+    }
     nv_ledger_audit_counts(a, &commits, &nbundles, &problems, &first);
+    if (first == 0 && first_access != 0)
+        first = first_access;
     problems += wrong;
     if (wrong && first == 0)
         first = NV_EFORK;
@@ -306,7 +395,7 @@ static const struct nv_cmd cmds[] = {
     { "bundles", cmd_bundles, "bundles --keys DIR|IDENTITY.pub... BUNDLE...",
       "verify bundles offline: signature, payload hash, sequence and chain" },
     { "verify", cmd_verify,
-      "verify LEDGER --keys DIR|IDENTITY.pub... [--witness HEAD]... [BUNDLE...]",
+      "verify LEDGER --keys DIR|IDENTITY.pub... [--witness HEAD]... [--accesslog FILE] [BUNDLE...]",
       "verify the hub's ledger offline: commit and manifest signatures, "
       "sequences, chains, and bundle files against their entries" },
     { NULL, NULL, NULL, NULL },

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,36 +141,109 @@ nv_gdpr_suppressed(MDB_txn *txn, const struct nv_gdpr_db *db, const uint8_t key[
 
 /* ---- access log ---- */
 
-static const char *
-who(void)
+/* Who reads: the account the process runs as (the real user, never an
+ * empty $USER under cron or systemd). */
+static void
+who(char *out, size_t n)
 {
-    const char *u = getenv("NOVA_USER");
+    struct passwd *pw = getpwuid(geteuid());
 
-    if (u == NULL || *u == '\0')
-        u = getenv("USER");
-    return u != NULL && *u ? u : "unknown";
+    if (pw != NULL && pw->pw_name != NULL && pw->pw_name[0])
+        snprintf(out, n, "%s", pw->pw_name);
+    else
+        snprintf(out, n, "uid %u", (unsigned)geteuid());
+}
+
+/* The SHA-256 (hex) of the access log's last line, without its line end;
+ * 64 zeros when the log is empty or absent. */
+static int
+last_line_hash(int fd, char hex[65])
+{
+    struct stat st;
+    char *buf = NULL;
+    off_t size, start;
+    size_t len, end;
+    uint8_t h[32];
+
+    memset(hex, '0', 64);
+    hex[64] = '\0';
+    if (fstat(fd, &st) < 0)
+        return nv_fail_errno("cannot read the access log");
+    size = st.st_size;
+    if (size == 0)
+        return 0;
+    /* a line is under 64 KiB: read the tail */
+    start = size > 65536 ? size - 65536 : 0;
+    len = (size_t)(size - start);
+    if ((buf = malloc(len + 1)) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if (pread(fd, buf, len, start) != (ssize_t)len) {
+        free(buf);
+        return nv_fail_errno("cannot read the access log");
+    }
+    end = len;
+    while (end > 0 && buf[end - 1] == '\n')
+        end--;
+    {
+        size_t b = end;
+        while (b > 0 && buf[b - 1] != '\n')
+            b--;
+        crypto_hash_sha256(h, (const uint8_t *)buf + b, end - b);
+    }
+    nv_hex(h, 32, hex);
+    free(buf);
+    return 0;
+}
+
+int
+nv_access_log_head(const char *hubdir, char hex[65])
+{
+    char *p = nv_path_join(hubdir, "accesslog.ndjson");
+    int fd = open(p, O_RDONLY | O_CLOEXEC), r;
+
+    free(p);
+    if (fd < 0) {
+        memset(hex, '0', 64);
+        hex[64] = '\0';
+        return errno == ENOENT ? 0 : nv_fail_errno("cannot read the access log");
+    }
+    r = last_line_hash(fd, hex);
+    close(fd);
+    return r;
 }
 
 int
 nv_access_log(const char *hubdir, const char *what, const char *why)
 {
-    char *p = nv_path_join(hubdir, "accesslog.ndjson"), when[21], *t;
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "at", nv_time_format(nv_now(), when), "who",
-                          who(), "what", what, "why", why && *why ? why : "not given");
+    char *p = nv_path_join(hubdir, "accesslog.ndjson"), when[21], *t = NULL, user[64],
+         prev[65];
+    const char *by = getenv("NOVA_USER");
+    json_t *o = NULL;
     int fd, r = 0;
     size_t n;
 
+    who(user, sizeof(user));
+    /* append-only, each line chained to the one before by its SHA-256, one
+     * write per line, fsynced before the data is shown */
+    fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        r = nv_fail_errno("cannot write the access log '%s'", p);
+        goto out;
+    }
+    if ((r = last_line_hash(fd, prev)) < 0)
+        goto out;
+    o = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "at", nv_time_format(nv_now(), when), "who",
+                  user, "by", by && *by ? by : NULL, "what", what, "why",
+                  why && *why ? why : "not given", "prev", prev);
     if (o == NULL || (t = json_dumps(o, JSON_COMPACT)) == NULL) {
-        json_decref(o);
-        free(p);
-        return nv_fail(NV_ENOMEM, "out of memory");
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
     }
     n = strlen(t);
     t[n] = '\n';
-    /* append-only: one write per line, fsynced before the data is shown */
-    fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, t, n + 1) != (ssize_t)(n + 1) || fsync(fd) < 0)
+    if (write(fd, t, n + 1) != (ssize_t)(n + 1) || fsync(fd) < 0)
         r = nv_fail_errno("cannot write the access log '%s'", p);
+out:
     if (fd >= 0)
         close(fd);
     free(t);

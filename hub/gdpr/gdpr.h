@@ -93,6 +93,9 @@ int nv_gdpr_purge_dir(const char *dir, json_t *keys, const uint8_t *gkey, const 
     __attribute__((warn_unused_result));
 
 /* Append one line to DIR/accesslog.ndjson (who, when, what, why). */
+/* The SHA-256 (hex) of the access log's last line (64 zeros when empty):
+ * its head, which each ledger commit witnesses. */
+int nv_access_log_head(const char *hubdir, char hex[65]) __attribute__((warn_unused_result));
 int nv_access_log(const char *hubdir, const char *what, const char *why)
     __attribute__((warn_unused_result));
 

@@ -120,6 +120,17 @@ note_ledger_head(struct nv_hub *h)
     return 0;
 }
 
+/* The next ledger commits witness the access log's head (its last line's
+ * SHA-256), so a line removed from its end is caught by an auditor. */
+static void
+ledger_witness_accesslog(struct nv_hub *h)
+{
+    char hex[65];
+
+    if (h->ledger != NULL && nv_access_log_head(h->dir, hex) == 0)
+        nv_ledger_set_trailer(h->ledger, "Accesslog-Head", hex);
+}
+
 /* The head noted last ("" when none). */
 static void
 noted_ledger_head(struct nv_hub *h, char out[41])
@@ -374,6 +385,7 @@ ledger_applied(struct nv_hub *h, struct nv_bundle *b)
 
     if (h->ledger == NULL)
         return 0;
+    ledger_witness_accesslog(h);
     if ((r = nv_ledger_record(h->ledger, b, 1, 0, NULL)) < 0 && !is_transient(r))
         r = nv_fail(NV_ECORRUPT, "stream %s->%s bundle %llu: cannot record it in "
                     "the ledger: %s", b->m.sender, b->m.recipient,
@@ -398,7 +410,9 @@ quarantine(struct nv_hub *h, const char *path, struct nv_ingest_result *res)
     /* into the ledger first: if that fails the bundle stays in the inbox and
      * the next run tries again (recording is idempotent) */
     if (h->ledger != NULL) {
-        int r = nv_ledger_record_file(h->ledger, path, res->code, res->reason);
+        int r;
+        ledger_witness_accesslog(h);
+        r = nv_ledger_record_file(h->ledger, path, res->code, res->reason);
         if (r == 0 && note_ledger_head(h) < 0)
             nv_warn("ingest", "cannot note the ledger head in the store");
         if (r < 0) {

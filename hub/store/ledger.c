@@ -30,6 +30,7 @@ struct nv_ledger {
     char email[NV_NAME_MAX + 16]; /* hub@<entity>.nova */
     const struct nv_sign_key *key; /* borrowed */
     uint8_t pk[NV_SIGN_PKLEN];
+    char trailer[200]; /* "Key: value" added to the next commits' messages */
 };
 
 static const char readme_text[] =
@@ -123,6 +124,7 @@ blob(struct nv_ledger *l, git_oid *oid, const void *p, size_t n)
 static int
 commit_tree(struct nv_ledger *l, const git_oid *tree_oid, const char *msg)
 {
+    char *msg_full = NULL;
     git_oid tip, oid;
     git_commit *parent = NULL;
     git_tree *tree = NULL;
@@ -146,6 +148,18 @@ commit_tree(struct nv_ledger *l, const git_oid *tree_oid, const char *msg)
     if (git_signature_new(&who, "nova-hub", l->email, (git_time_t)nv_now(), 0) < 0) {
         r = ledger_git_fail("cannot make the committer line");
         goto out;
+    }
+    if (l->trailer[0] != '\0') {
+        /* the message with its trailer, after a blank line */
+        size_t ml = strlen(msg);
+        char *full = malloc(ml + strlen(l->trailer) + 4);
+        if (full == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            goto out;
+        }
+        sprintf(full, "%s%s\n%s\n", msg, ml > 0 && msg[ml - 1] == '\n' ? "" : "\n", l->trailer);
+        msg_full = full;
+        msg = full;
     }
     if (git_commit_create_buffer(&buf, l->repo, who, who, NULL, msg, tree,
                                  have_tip ? 1 : 0, parents) < 0) {
@@ -180,6 +194,7 @@ out:
     git_tree_free(tree);
     git_commit_free(parent);
     nv_buf_release(&sig);
+    free(msg_full);
     return r;
 }
 
@@ -904,6 +919,56 @@ nv_ledger_holds(const char *path, const char *hex)
     } else {
         r = git_oid_equal(&tip, &w) || git_graph_descendant_of(repo, &tip, &w) == 1;
     }
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return r;
+}
+
+void
+nv_ledger_set_trailer(struct nv_ledger *l, const char *key, const char *value)
+{
+    if (key == NULL || value == NULL)
+        l->trailer[0] = '\0';
+    else
+        snprintf(l->trailer, sizeof(l->trailer), "%s: %s", key, value);
+}
+
+int
+nv_ledger_last_trailer(const char *path, const char *key, char *out, size_t n)
+{
+    git_repository *repo = NULL;
+    git_revwalk *w = NULL;
+    git_oid o;
+    size_t kl = strlen(key);
+    int r = 0;
+
+    out[0] = '\0';
+    if (git_libgit2_init() < 0)
+        return ledger_git_fail("cannot initialise libgit2");
+    if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        r = ledger_git_fail("cannot open the ledger repository");
+        goto out;
+    }
+    if (git_revwalk_new(&w, repo) < 0 || git_revwalk_simplify_first_parent(w) < 0 ||
+        git_revwalk_push_ref(w, NV_LEDGER_REF) < 0)
+        goto out; /* no main: no trailer */
+    while (git_revwalk_next(&o, w) == 0) {
+        git_commit *c;
+        const char *m, *p;
+        if (git_commit_lookup(&c, repo, &o) < 0)
+            continue;
+        m = git_commit_message(c);
+        for (p = m; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+            if (strncmp(p, key, kl) == 0 && p[kl] == ':' && p[kl + 1] == ' ') {
+                snprintf(out, n, "%.*s", (int)strcspn(p + kl + 2, "\n"), p + kl + 2);
+                break;
+            }
+        git_commit_free(c);
+        if (out[0] != '\0')
+            break;
+    }
+out:
+    git_revwalk_free(w);
     git_repository_free(repo);
     git_libgit2_shutdown();
     return r;

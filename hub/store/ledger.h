@@ -113,6 +113,14 @@ int nv_ledger_check_head(struct nv_ledger *l, const char *recorded)
  * error (NV_EFORMAT for a malformed id). */
 int nv_ledger_holds(const char *path, const char *hex) __attribute__((warn_unused_result));
 
+/* A "Key: value" trailer added to the message of every next commit (NULL
+ * key: none): the hub puts the access log's head there, so the ledger
+ * witnesses it (nova-audit verify --accesslog). */
+void nv_ledger_set_trailer(struct nv_ledger *l, const char *key, const char *value);
+/* The value of the newest trailer key on main (out "" when none). */
+int nv_ledger_last_trailer(const char *path, const char *key, char *out, size_t n)
+    __attribute__((warn_unused_result));
+
 /* ---- verification (nova-audit) ---- */
 
 /* Called once per problem found, with its NV_E code and a sentence that
