@@ -554,7 +554,8 @@ hook_last_line(const struct hook_out *h, const char *key, char *out, size_t n)
 {
     const char *t = h->netail > 0 ? h->etail : h->tail;
     size_t e = h->netail > 0 ? h->netail : h->ntail, b, lines = 0;
-    char buf[HOOK_ERR_TAIL + 1], *p;
+    /* each line end becomes " | " below: room for three times the tail */
+    char buf[3 * HOOK_ERR_TAIL + 1], *p;
 
     out[0] = '\0';
     /* the start of the last 3 non-empty lines */

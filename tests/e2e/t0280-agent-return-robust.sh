@@ -74,10 +74,10 @@ chmod +x hook.sh
 printf '{"order":"E-1","key":"C000010","source":"contacts"}\n{"order":"E-1","key":"C000009"}\n' > er.ndjson
 nova-hub send H acme --kind erasure er.ndjson >/dev/null 2>&1
 cp H/outbox/acme/hub-acme-0000000007.erasure.nova A/inbox/
-start=$(date +%s)
 nova-agent scan A --json > s5.json 2> s5.err
-took=$(( $(date +%s) - start ))
-check "a hook printing 400 KB runs to its end (no deadlock, no timeout)" sh -c "grep -q '\"orders\":2,\"orders_failed\":1' s5.json && [ $took -lt 15 ]"
+# (the chatty hook succeeding, not killed at erase_timeout, shows that
+# nothing blocked; no wall-clock limit is asserted)
+check "a hook printing 400 KB runs to its end (no deadlock, no timeout)" sh -c "grep -q '\"orders\":2,\"orders_failed\":1' s5.json"
 cp A/outbox/*.nova H/inbox/ && nova-hub ingest H >/dev/null 2>&1
 acks=$(find H/received -name 'changes-*.ndjson' -newer er.ndjson | xargs cat)
 check "erased for the chatty hook that succeeded" sh -c "echo '$acks' | grep -q '\"key\": *\"C000010\", *\"outcome\": *\"erased\"'"
