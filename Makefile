@@ -154,6 +154,7 @@ bench: all
 	@BUILD=$(BUILD) sh tests/bench/match.sh
 	@BUILD=$(BUILD) sh tests/bench/hub-match.sh
 	@BUILD=$(BUILD) sh tests/bench/quality.sh
+	@BUILD=$(BUILD) sh tests/bench/learning.sh
 	@BUILD=$(BUILD) sh tests/bench/gdpr.sh
 	@BUILD=$(BUILD) sh tests/bench/segment.sh
 
