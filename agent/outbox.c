@@ -43,7 +43,7 @@ keep_sent(const char *path, const char *sent, const char *name)
     else if (link(path, dst) == 0)
         r = 0;
     else if (errno == EXDEV || errno == EPERM || errno == EMLINK)
-        r = nv_copy_file(path, dst, 0600);
+        r = nv_copy_file(path, dst, 0600, 0);
     else
         r = nv_fail_errno("cannot keep '%s' in '%s'", name, sent);
     if (r == 0)
@@ -487,7 +487,7 @@ resend_one(void *ctx, const char *path, uint64_t seq, const struct stat *st)
     base = base ? base + 1 : path;
     dst = nv_path_join(c->outbox, base);
     if (!nv_exists(dst)) {
-        if ((r = nv_copy_file(path, dst, 0600)) == 0) {
+        if ((r = nv_copy_file(path, dst, 0600, 0)) == 0) {
             c->n++;
             nv_info("outbox", "'%s' copied back into the outbox", base);
         }

@@ -15,26 +15,6 @@
 #include "fileio.h"
 #include "util.h"
 
-int
-nv_file_sha256(const char *path, uint8_t out[32])
-{
-    crypto_hash_sha256_state st;
-    uint8_t buf[65536];
-    ssize_t n;
-    int fd = nv_open_read(path);
-
-    if (fd < 0)
-        return fd;
-    crypto_hash_sha256_init(&st);
-    while ((n = nv_read_full(fd, buf, sizeof(buf))) > 0)
-        crypto_hash_sha256_update(&st, buf, (size_t)n);
-    close(fd);
-    if (n < 0)
-        return (int)n;
-    crypto_hash_sha256_final(&st, out);
-    return 0;
-}
-
 /* libarchive writes into an nv_buf */
 static la_ssize_t
 to_buf(struct archive *a, void *ctx, const void *p, size_t n)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "fileio.h"
 
 #define NV_ERASED_EXT ".erased"
 
@@ -35,8 +36,5 @@ int nv_erased_replace(const char *path, const struct nv_buf *manifest,
  * names.  NV_EFORMAT when it is not one. */
 int nv_erased_read(const char *path, struct nv_buf *manifest, struct nv_buf *sig,
                    uint8_t file_sha[32]) __attribute__((warn_unused_result));
-
-/* The SHA-256 of a whole file. */
-int nv_file_sha256(const char *path, uint8_t out[32]) __attribute__((warn_unused_result));
 
 #endif

@@ -272,7 +272,7 @@ nv_write_file_as(const char *path, const void *p, size_t n, mode_t mode, gid_t g
 }
 
 int
-nv_copy_file(const char *from, const char *to, mode_t mode)
+nv_copy_file(const char *from, const char *to, mode_t mode, int noreplace)
 {
     struct nv_atomic a;
     char buf[65536];
@@ -295,7 +295,7 @@ nv_copy_file(const char *from, const char *to, mode_t mode)
         nv_atomic_abort(&a);
         return r;
     }
-    return nv_atomic_commit(&a, 0);
+    return nv_atomic_commit(&a, noreplace);
 }
 
 int
@@ -439,4 +439,41 @@ nv_dir_lock(const char *dir, const char *name, const char *who)
         return nv_fail_errno("cannot lock '%s'", dir);
     }
     return fd;
+}
+
+int
+nv_fd_sha256(int fd, uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    uint8_t buf[65536];
+    off_t off = 0;
+    ssize_t n;
+
+    crypto_hash_sha256_init(&st);
+    for (;;) {
+        n = pread(fd, buf, sizeof(buf), off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return nv_fail_errno("cannot read a file to hash it");
+        }
+        if (n == 0)
+            break;
+        crypto_hash_sha256_update(&st, buf, (size_t)n);
+        off += n;
+    }
+    crypto_hash_sha256_final(&st, out);
+    return 0;
+}
+
+int
+nv_file_sha256(const char *path, uint8_t out[32])
+{
+    int fd = nv_open_read(path), r;
+
+    if (fd < 0)
+        return fd;
+    r = nv_fd_sha256(fd, out);
+    close(fd);
+    return r;
 }

@@ -69,9 +69,15 @@ int nv_write_file_as(const char *path, const void *p, size_t n, mode_t mode, gid
     __attribute__((warn_unused_result));
 
 /* Copy the regular file from to a new file to, atomically (temporary name
- * beside it, fsync, rename, fsync of the directory). */
-int nv_copy_file(const char *from, const char *to, mode_t mode)
+ * beside it, fsync, rename, fsync of the directory).  With noreplace, an
+ * existing to is NV_EEXIST and stays as it was. */
+int nv_copy_file(const char *from, const char *to, mode_t mode, int noreplace)
     __attribute__((warn_unused_result));
+
+/* SHA-256 of a whole file through its fd (pread: the offset is kept), or
+ * of the file at path. */
+int nv_fd_sha256(int fd, uint8_t out[32]) __attribute__((warn_unused_result));
+int nv_file_sha256(const char *path, uint8_t out[32]) __attribute__((warn_unused_result));
 
 /* Remove the regular files of dir (not those named .*) modified before
  * the time before (s); *n gets how many. */

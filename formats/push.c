@@ -167,10 +167,8 @@ push_local(const char *src, const char *name, const char *dir, const uint8_t sha
            int *already)
 {
     char *tmp = NULL, *fin = nv_path_join(dir, name);
-    struct nv_atomic a;
-    uint8_t got[32], buf[65536];
-    ssize_t n;
-    int in = -1, r;
+    uint8_t got[32];
+    int r;
 
     *already = 0;
     if (nv_exists(fin)) {
@@ -185,23 +183,7 @@ push_local(const char *src, const char *name, const char *dir, const uint8_t sha
     }
     if (asprintf(&tmp, "%s/.%s.part", dir, name) < 0)
         abort();
-    if ((in = nv_open_read(src)) < 0) {
-        r = in;
-        goto out;
-    }
-    /* the temporary name itself is written atomically, then checked */
-    if ((r = nv_atomic_open(&a, tmp, 0600)) < 0)
-        goto out;
-    while ((n = nv_read_full(in, buf, sizeof(buf))) > 0)
-        if ((r = nv_write_all(a.fd, buf, (size_t)n)) < 0)
-            break;
-    if (r == 0 && n < 0)
-        r = (int)n;
-    if (r < 0) {
-        nv_atomic_abort(&a);
-        goto out;
-    }
-    if ((r = nv_atomic_commit(&a, 0)) < 0)
+    if ((r = nv_copy_file(src, tmp, 0600, 0)) < 0)
         goto out;
     if ((r = nv_file_sha256(tmp, got)) < 0 || memcmp(got, sha, 32) != 0) {
         unlink(tmp);
@@ -219,8 +201,6 @@ push_local(const char *src, const char *name, const char *dir, const uint8_t sha
     unlink(tmp);
     r = nv_fsync_dir(dir);
 out:
-    if (in >= 0)
-        close(in);
     free(tmp);
     free(fin);
     return r;

@@ -673,35 +673,6 @@ out:
     return r;
 }
 
-/* Copy the regular file from to a new file to (temporary name, fsync,
- * rename, fsync of the directory). */
-static int
-copy_file(const char *from, const char *to)
-{
-    struct nv_atomic a;
-    char buf[65536];
-    ssize_t n;
-    int in = nv_open_read(from), r;
-
-    if (in < 0)
-        return in;
-    if ((r = nv_atomic_open(&a, to, 0600)) < 0) {
-        close(in);
-        return r;
-    }
-    while ((n = nv_read_full(in, buf, sizeof(buf))) > 0)
-        if ((r = nv_write_all(a.fd, buf, (size_t)n)) < 0)
-            break;
-    if (r == 0 && n < 0)
-        r = (int)n;
-    close(in);
-    if (r < 0) {
-        nv_atomic_abort(&a);
-        return r;
-    }
-    return nv_atomic_commit(&a, 1);
-}
-
 /* A bundle named from outside the inbox is copied in (temporary name,
  * fsync, rename): what follows moves the copy, never the caller's file.
  * *inpath (free it) is the path to ingest. */
@@ -727,7 +698,7 @@ into_inbox(struct nv_hub *h, const char *path, char **inpath)
         r = nv_fail(NV_EEXIST, "'%s' is already in the inbox", base);
         goto out;
     }
-    r = copy_file(path, *inpath);
+    r = nv_copy_file(path, *inpath, 0600, 1);
 out:
     if (r < 0) {
         free(*inpath);

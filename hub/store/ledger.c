@@ -71,32 +71,6 @@ sha256_hex(const uint8_t h[32], char out[65])
     nv_hex(h, 32, out);
 }
 
-/* SHA-256 of a whole file through its fd (pread: the offset is kept). */
-static int
-file_sha256(int fd, uint8_t out[32])
-{
-    crypto_hash_sha256_state st;
-    uint8_t buf[65536];
-    off_t off = 0;
-    ssize_t n;
-
-    crypto_hash_sha256_init(&st);
-    for (;;) {
-        n = pread(fd, buf, sizeof(buf), off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return nv_fail_errno("ledger: cannot read bundle file");
-        }
-        if (n == 0)
-            break;
-        crypto_hash_sha256_update(&st, buf, (size_t)n);
-        off += n;
-    }
-    crypto_hash_sha256_final(&st, out);
-    return 0;
-}
-
 /* One line of printable ASCII, cut at NV_LEDGER_REASON_MAX bytes. */
 static void
 clean_reason(const char *in, char *out)
@@ -561,7 +535,7 @@ nv_ledger_record(struct nv_ledger *l, struct nv_bundle *b, int applied,
     uint8_t fsha[32];
     int r;
 
-    if ((r = file_sha256(b->fd, fsha)) < 0)
+    if ((r = nv_fd_sha256(b->fd, fsha)) < 0)
         return r;
     if (applied)
         return record_applied(l, b, fsha);
@@ -584,7 +558,7 @@ nv_ledger_record_file(struct nv_ledger *l, const char *path, int code,
     nv_error_clear();
     if ((fd = nv_open_read(path)) < 0)
         return fd;
-    r = file_sha256(fd, fsha);
+    r = nv_fd_sha256(fd, fsha);
     close(fd);
     if (r < 0)
         return r;

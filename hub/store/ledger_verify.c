@@ -835,17 +835,8 @@ nv_ledger_audit_bundle(struct nv_ledger_audit *a, const char *path)
                 e, r == NV_EHASH ? "payload.age differs from the manifest's "
                                    "payload-sha256" : nv_errmsg(r));
     } else {
-        crypto_hash_sha256_state sh;
-        uint8_t buf[65536], got[32];
-        off_t off = 0;
-        ssize_t n;
-        crypto_hash_sha256_init(&sh);
-        while ((n = pread(b.fd, buf, sizeof(buf), off)) > 0) {
-            crypto_hash_sha256_update(&sh, buf, (size_t)n);
-            off += n;
-        }
-        crypto_hash_sha256_final(&sh, got);
-        if (n < 0 || memcmp(got, le->bundle_sha, 32) != 0)
+        uint8_t got[32];
+        if (nv_fd_sha256(b.fd, got) < 0 || memcmp(got, le->bundle_sha, 32) != 0)
             problem(a, NV_EHASH, "%s: bundle '%s' does not match its ledger entry "
                     "(file SHA-256 differs from the status)", label, e);
     }
