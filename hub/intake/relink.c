@@ -25,11 +25,7 @@ struct fate {
 static uint64_t
 rcu_key(const char *rcu)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *rcu; rcu++)
-        h = (h ^ (unsigned char)*rcu) * 1099511628211ULL;
-    return h;
+    return nv_fnv1a_str(NV_FNV_OFFSET_LINK, rcu);
 }
 
 /* Note that an RCU on one side (from) holds a record that is in to on the

@@ -71,6 +71,34 @@ int nv_hmap_remove(struct nv_hmap *m, uint64_t h, const void *key);
  * end.  Values may be changed on the way, entries not added or removed. */
 void *nv_hmap_next(const struct nv_hmap *m, size_t *it, uint64_t *key);
 
+/* FNV-1a, 64-bit: the hub's hash of strings and byte runs for map keys,
+ * continued from h.  Two starts are in use and stay as they are, since
+ * some values are stored (link.c's term keys in LMDB) and map orders are
+ * seen in outputs: NV_FNV_OFFSET, FNV's own offset basis, and
+ * NV_FNV_OFFSET_LINK, the one link.c began with (the basis a digit
+ * short). */
+#define NV_FNV_OFFSET 0xcbf29ce484222325ULL
+#define NV_FNV_OFFSET_LINK 1469598103934665603ULL
+#define NV_FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t
+nv_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * NV_FNV_PRIME;
+    return h;
+}
+
+static inline uint64_t
+nv_fnv1a_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * NV_FNV_PRIME;
+    return h;
+}
+
 static inline size_t
 nv_hmap_count(const struct nv_hmap *m)
 {

@@ -130,10 +130,8 @@ bulk_free(struct bulk *b)
 static uint64_t
 fnv64(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = nv_fnv1a_str(NV_FNV_OFFSET_LINK, s);
 
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h ? h : 1;
 }
 
@@ -300,11 +298,8 @@ put_mrec(MDB_txn *txn, const struct nv_link_db *db, uint64_t rid, const char *ke
 uint64_t
 nv_link_ident_hash(char kind, const char *value)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = nv_fnv1a_str(nv_fnv1a(NV_FNV_OFFSET_LINK, &kind, 1), value);
 
-    h = (h ^ (unsigned char)kind) * 1099511628211ULL;
-    for (; *value; value++)
-        h = (h ^ (unsigned char)*value) * 1099511628211ULL;
     return h ? h : 1;
 }
 
@@ -1840,11 +1835,7 @@ bundle_release(struct bundle *bs)
 static uint64_t
 key_hash(const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (size_t j = 0; j < len; j++)
-        h = (h ^ (unsigned char)key[j]) * 1099511628211ULL;
-    return h;
+    return nv_fnv1a(NV_FNV_OFFSET_LINK, key, len);
 }
 
 /* A map of items by record key: the value points to the item. */

@@ -15,6 +15,7 @@
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
+#include "../lib/hmap.h"
 #include "eval.h"
 
 /* ---- string keys (a, or the pair a, b) to dense ids ---- */
@@ -51,15 +52,11 @@ mix64(uint64_t h)
 static uint64_t
 key_hash(const char *a, const char *b)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    static const unsigned char sep = 0xff;
+    uint64_t h = nv_fnv1a_str(NV_FNV_OFFSET, a);
 
-    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    if (b != NULL) {
-        h = (h ^ 0xff) * 0x100000001b3ULL;
-        for (const unsigned char *p = (const unsigned char *)b; *p; p++)
-            h = (h ^ *p) * 0x100000001b3ULL;
-    }
+    if (b != NULL)
+        h = nv_fnv1a_str(nv_fnv1a(h, &sep, 1), b);
     return mix64(h);
 }
 

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "../../formats/errors.h"
+#include "../lib/hmap.h"
 #include "match.h"
 #include "../model/normalize.h"
 
@@ -753,19 +754,6 @@ match_rec_entity(const struct match_rec *r)
 
 /* ---- hashing and blocking keys ---- */
 
-#define FNV_OFF 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static uint64_t
-fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * FNV_PRIME;
-    return h;
-}
-
 static uint64_t
 mix64(uint64_t z)
 {
@@ -783,7 +771,7 @@ kb_start(struct keyb *k, int kind)
 {
     unsigned char c = (unsigned char)kind;
 
-    k->h = fnv(FNV_OFF, &c, 1);
+    k->h = nv_fnv1a(NV_FNV_OFFSET, &c, 1);
 }
 
 static void
@@ -791,7 +779,7 @@ kb_add(struct keyb *k, const char *s, size_t n)
 {
     static const unsigned char sep = 0x1f;
 
-    k->h = fnv(fnv(k->h, s, n), &sep, 1);
+    k->h = nv_fnv1a(nv_fnv1a(k->h, s, n), &sep, 1);
 }
 
 static void
@@ -800,7 +788,7 @@ kb_add_u32(struct keyb *k, uint32_t v)
     unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
                            (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
 
-    k->h = fnv(k->h, b, 4);
+    k->h = nv_fnv1a(k->h, b, 4);
 }
 
 static void
@@ -2349,9 +2337,9 @@ tf_values(const struct match_rec *r, int f, uint64_t *h)
 
         if (SL(r, s0 + i) == 0)
             continue;
-        x = fnv(fnv(FNV_OFF, &tag, 1), SP(r, s0 + i), SL(r, s0 + i));
+        x = nv_fnv1a(nv_fnv1a(NV_FNV_OFFSET, &tag, 1), SP(r, s0 + i), SL(r, s0 + i));
         if (f == MATCH_F_ADDRESS) /* the street in its place */
-            x = fnv(fnv(x, &r->street_no, sizeof(r->street_no)), SP(r, S_POSTCODE),
+            x = nv_fnv1a(nv_fnv1a(x, &r->street_no, sizeof(r->street_no)), SP(r, S_POSTCODE),
                     SL(r, S_POSTCODE));
         h[n++] = (mix64(x) & ~(uint64_t)0xF) | (uint64_t)(f + 1);
     }
@@ -2555,7 +2543,7 @@ entity_hash(const struct match_rec *r)
 {
     const char *e = match_rec_entity(r);
 
-    return fnv(FNV_OFF, e, strlen(e));
+    return nv_fnv1a(NV_FNV_OFFSET, e, strlen(e));
 }
 
 /* Sort and deduplicate pairs; compacting as we go bounds the memory held

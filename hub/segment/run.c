@@ -91,11 +91,7 @@ struct person {
 static uint64_t
 rcu_hash(const char *s)
 {
-    uint64_t x = 1469598103934665603ull;
-
-    for (; *s; s++)
-        x = (x ^ (unsigned char)*s) * 1099511628211ull;
-    return x;
+    return nv_fnv1a_str(NV_FNV_OFFSET_LINK, s);
 }
 
 static int
