@@ -31,6 +31,7 @@ struct parser {
     char *copy;
     struct nv_segment *seg;
     int depth;
+    int inner; /* inside 'where (...)': the leaves are FIELD PREDICATE */
 };
 
 static int
@@ -540,40 +541,9 @@ pred_of(struct parser *p, const char *field, int line, struct nv_seg_node **out)
     return 0;
 }
 
-static int rexpr(struct parser *p, struct nv_seg_node **out);
+static int expr(struct parser *p, struct nv_seg_node **out);
 
-static int
-rfactor(struct parser *p, struct nv_seg_node **out)
-{
-    struct tok *t = peek(p);
-    int r;
-
-    *out = NULL;
-    if (++p->depth > NV_SEGMENT_MAX_DEPTH)
-        return perr(t->line, "nested more than %d deep", NV_SEGMENT_MAX_DEPTH);
-    if (is_word(p, "not")) {
-        p->i++;
-        *out = node_new(NV_SEG_NOT, t->line);
-        r = rfactor(p, &(*out)->a);
-    } else if (t->type == T_LP) {
-        p->i++;
-        if ((r = rexpr(p, out)) == 0) {
-            if (peek(p)->type != T_RP)
-                r = perr(peek(p)->line, "')' expected, not %s", tok_text(peek(p)));
-            else
-                p->i++;
-        }
-    } else if (t->type == T_WORD) {
-        p->i++;
-        r = pred_of(p, t->s, t->line, out);
-    } else {
-        r = perr(t->line, "a field, 'not' or '(', not %s", tok_text(t));
-    }
-    p->depth--;
-    return r;
-}
-
-/* and / or chains over sub (rfactor or factor) */
+/* and / or chains over sub (factor, then term) */
 static int
 chain(struct parser *p, struct nv_seg_node **out, int (*sub)(struct parser *, struct nv_seg_node **),
       const char *op, int kind)
@@ -591,18 +561,6 @@ chain(struct parser *p, struct nv_seg_node **out, int (*sub)(struct parser *, st
             return r;
     }
     return 0;
-}
-
-static int
-rterm(struct parser *p, struct nv_seg_node **out)
-{
-    return chain(p, out, rfactor, "and", NV_SEG_AND);
-}
-
-static int
-rexpr(struct parser *p, struct nv_seg_node **out)
-{
-    return chain(p, out, rterm, "or", NV_SEG_OR);
 }
 
 static int
@@ -645,7 +603,10 @@ has_cond(struct parser *p, struct nv_seg_node *n)
         if (peek(p)->type != T_LP)
             return perr(peek(p)->line, "'where' takes a condition in parentheses");
         p->i++;
-        if ((r = rexpr(p, &n->where)) < 0)
+        p->inner = 1;
+        r = expr(p, &n->where);
+        p->inner = 0;
+        if (r < 0)
             return r;
         if (peek(p)->type != T_RP)
             return perr(peek(p)->line, "')' expected, not %s", tok_text(peek(p)));
@@ -672,8 +633,6 @@ set_entity(struct nv_seg_node *n, const char *e, size_t len, int line)
         abort();
     return 0;
 }
-
-static int expr(struct parser *p, struct nv_seg_node **out);
 
 /* A person condition: ENTITY has ..., ENTITY.FIELD PREDICATE */
 static int
@@ -723,8 +682,13 @@ factor(struct parser *p, struct nv_seg_node **out)
             else
                 p->i++;
         }
+    } else if (t->type == T_WORD && p->inner) {
+        p->i++;
+        r = pred_of(p, t->s, t->line, out);
     } else if (t->type == T_WORD) {
         r = cond(p, out);
+    } else if (p->inner) {
+        r = perr(t->line, "a field, 'not' or '(', not %s", tok_text(t));
     } else {
         r = perr(t->line, "a condition (ENTITY.FIELD ..., ENTITY has ..., not, '('), not %s",
                  tok_text(t));

@@ -255,6 +255,14 @@ test_records_and_people(void **state)
      * counts, not */
     refused("nova-segment 1\ne has at least 2 records where (*.email = B@x.fr)\n",
             "'*.email' is not a field name");
+    /* inside where (...) the leaves are fields; outside, conditions, and
+     * each side says what it expected */
+    refused("nova-segment 1\ne has a record where (not (= x))\n",
+            "a field, 'not' or '(', not");
+    refused("nova-segment 1\ne has a record where (email = a@x.fr and f has a record)\n",
+            "after f: =, in,");
+    refused("nova-segment 1\nnot (= x)\n",
+            "a condition (ENTITY.FIELD ..., ENTITY has ..., not, '('), not");
     parse_ok("nova-segment 1\n"
              "e has at least 2 records where (email = B@x.fr and consent = yes)\n"
              "and not f.last_name starts with dup\n"
