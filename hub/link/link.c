@@ -3211,6 +3211,13 @@ nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
 int
 nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, char *rcu)
 {
+    return nv_link_subject_rid(txn, db, what, rcu, NULL);
+}
+
+int
+nv_link_subject_rid(MDB_txn *txn, const struct nv_link_db *db, const char *what, char *rcu,
+                    uint64_t *rid)
+{
     const char *colon = strchr(what, ':');
     MDB_cursor *c;
     MDB_val k, d;
@@ -3218,8 +3225,11 @@ nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, cha
     size_t el, kl;
     int rc, found = 0;
 
-    if (colon == NULL)
+    if (colon == NULL) {
+        if (rid != NULL)
+            return nv_fail(NV_EINVAL, "'%.80s' is not ENTITY:KEY", what);
         return nv_link_resolve(txn, db, what, rcu);
+    }
     /* entity:key, whatever the record's source: the first one linked */
     el = (size_t)(colon - what);
     kl = strlen(colon + 1);
@@ -3241,6 +3251,8 @@ nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, cha
             struct nv_link_val lv;
             memcpy(&lv, d.mv_data, sizeof(lv));
             snprintf(rcu, NV_RCU_LEN + 1, "%.13s", lv.rcu);
+            if (rid != NULL)
+                *rid = lv.rid;
             found = 1;
         }
     }

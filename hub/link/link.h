@@ -135,6 +135,9 @@ int nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
  * key of the entity, whatever its source).  rcu: NV_RCU_LEN + 1 bytes. */
 int nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what,
                     char *rcu) __attribute__((warn_unused_result));
+/* The same for ENTITY:KEY only, with the record's rid in *rid. */
+int nv_link_subject_rid(MDB_txn *txn, const struct nv_link_db *db, const char *what,
+                        char *rcu, uint64_t *rid) __attribute__((warn_unused_result));
 /* Resolve an RCU through aliases to the live one (out: NV_RCU_LEN + 1). */
 int nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
                     char *out) __attribute__((warn_unused_result));

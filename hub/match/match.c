@@ -554,82 +554,170 @@ in_table(const char *const *t, size_t nt, const char *w, size_t n)
 #define NTYPES_EN (sizeof(street_types_en) / sizeof(street_types_en[0]))
 
 /*
- * Street: of comma-separated parts ("lieu-dit x, 25 rue y", "12 rue z, apt
- * 3"), the first that starts with a number, else the first, is the street;
- * the others are address complements and are ignored.  A leading number
- * becomes street_no (with "bis", "ter", "quater", "b", "t" after it
- * ignored); a street type (rue, bd, av., street, st...) becomes
- * street_type; the remaining words, without particles, glued, are the
- * street name ("101 bd de l abbe gregoire, apt 3" -> 101, boulevard,
- * "abbegregoire").
+ * Street.  French addresses carry complements before or after the street,
+ * with or without a comma ("porte 5, 28 impasse du mal foch", "52 rue de
+ * strasbourg lieu dit kerleo", "escalier c, 3e etage 84 place principale"),
+ * and La Poste's abbreviations inside the street's name (mal, st, ste, dr,
+ * gal, pdt...).  The street starts at the first number followed by a
+ * French street type, else at the first comma-separated part that starts
+ * with a number, else at the start.  A leading number becomes street_no
+ * (with "bis", "ter", "quater", "b", "t" after it ignored); a street type
+ * (rue, bd, av., street, st...) becomes street_type; the name runs to the
+ * next comma or complement (residence, lieu-dit, escalier C, bat B, appt
+ * 12, porte 5, 2e etage...), its abbreviations written out, without
+ * particles, glued ("101 bd du mal foch, apt 3" -> 101, boulevard,
+ * "marechalfoch").
  */
-/* Of the comma-separated parts of s[0..*n), the first that starts with a
- * digit, else the first; *n becomes its length. */
-static const char *
-street_part(const char *s, size_t *n)
+#define STREET_TOKENS 32
+
+static const char *const street_suffixes[] = { "bis", "ter", "quater", "b", "t" };
+
+/* La Poste's abbreviations of words in street names (row: the word, then
+ * its abbreviations). */
+static const char *const street_abbrev[] = {
+    "marechal mal", "saint st", "sainte ste", "saints sts", "saintes stes",
+    "docteur dr doct", "general gal gen gl", "president pdt pres",
+    "commandant cdt cmdt", "lieutenant lt", "capitaine cne", "colonel cel",
+    "monseigneur mgr", "professeur pr prof", "notre nte", "grande gde",
+    "vieux vx",
+};
+
+static int
+is_number(const char *w, size_t n)
 {
-    const char *end = s + *n, *p = s, *first_end;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < '0' || w[i] > '9')
+            return 0;
+    return n > 0;
+}
 
-    if (s == NULL || (first_end = memchr(s, ',', *n)) == NULL)
-        return s;
-    while (p < end) {
-        const char *e = memchr(p, ',', (size_t)(end - p)), *q = p;
+/* A short designation after a complement word: "5", "12", "b", "c2". */
+static int
+designation(const char *w, size_t n)
+{
+    if (n == 1)
+        return 1;
+    if (n > 4)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] >= '0' && w[i] <= '9')
+            return 1;
+    return 0;
+}
 
-        if (e == NULL)
-            e = end;
-        while (q < e && *q == ' ')
-            q++;
-        if (q < e && *q >= '0' && *q <= '9') {
-            *n = (size_t)(e - p);
-            return p;
-        }
-        p = e + 1;
-    }
-    *n = (size_t)(first_end - s);
-    return s;
+/* Does word i of w start an address complement (the name stops there)?
+ * named: name words taken so far. */
+static int
+complement_at(const char *const *w, const size_t *wl, size_t nw, size_t i, size_t named)
+{
+    static const char *const with_designation[] = {
+        "escalier esc", "batiment bat bt", "appartement appt app apt", "porte",
+        "entree", "logement log", "bp", "cs", "cedex", "boite",
+    };
+    static const char *const with_name[] = { "residence res resid", "immeuble imm" };
+    const char *x = w[i];
+    size_t l = wl[i], k;
+
+    if ((l == 7 && memcmp(x, "lieudit", 7) == 0) ||
+        (l == 4 && memcmp(x, "lieu", 4) == 0 && i + 1 < nw && wl[i + 1] == 3 &&
+         memcmp(w[i + 1], "dit", 3) == 0))
+        return 1;
+    if (named > 0 && in_table(with_name, sizeof(with_name) / sizeof(with_name[0]), x, l))
+        return 1;
+    if (i + 1 < nw && designation(w[i + 1], wl[i + 1]) &&
+        in_table(with_designation, sizeof(with_designation) / sizeof(with_designation[0]), x,
+                 l))
+        return 1;
+    /* an ordinal before "etage": 2e, 3eme, 1er */
+    for (k = 0; k < l && x[k] >= '0' && x[k] <= '9'; k++)
+        ;
+    return k > 0 && k < l && i + 1 < nw && wl[i + 1] == 5 && memcmp(w[i + 1], "etage", 5) == 0;
 }
 
 static void
 put_street(struct match_rec *r, struct arena *ar, const char *s)
 {
-    static const char *const suffix[] = { "bis", "ter", "quater", "b", "t" };
-    const char *w[16];
-    size_t wl[16], nw, first = 0, n = slen(s), k = 0;
+    const char *w[STREET_TOKENS];
+    size_t wl[STREET_TOKENS], nw = 0, n = slen(s), k = 0, start = SIZE_MAX, end, first;
+    uint8_t comma[STREET_TOKENS]; /* a comma before word i */
     uint32_t no = 0;
     char c[MATCH_VALUE_MAX + 1];
+    int pending = 0;
 
-    s = street_part(s, &n);
-    nw = words(s != NULL ? s : "", n, w, wl, 16);
-    if (nw > 0 && w[0][0] >= '0' && w[0][0] <= '9') {
-        for (size_t i = 0; i < wl[0] && w[0][i] >= '0' && w[0][i] <= '9'; i++)
+    /* words, split on spaces and commas */
+    for (size_t i = 0; i < n && nw < STREET_TOKENS;) {
+        size_t j;
+        if (s[i] == ' ' || s[i] == ',') {
+            pending |= s[i] == ',';
+            i++;
+            continue;
+        }
+        for (j = i; j < n && s[j] != ' ' && s[j] != ','; j++)
+            ;
+        w[nw] = s + i;
+        wl[nw] = j - i;
+        comma[nw++] = (uint8_t)pending;
+        pending = 0;
+        i = j;
+    }
+    /* where the street starts: a number and a French street type */
+    for (size_t i = 0; i + 2 < nw && start == SIZE_MAX; i++) {
+        size_t j = i + 1;
+        if (!is_number(w[i], wl[i]))
+            continue;
+        if (!comma[j] && in_table(street_suffixes, 5, w[j], wl[j]))
+            j++;
+        if (j + 1 < nw && !comma[j] && !comma[j + 1] &&
+            in_table(street_types_fr, NTYPES_FR, w[j], wl[j]))
+            start = i;
+    }
+    /* else the first part that starts with a digit, else the first */
+    for (size_t i = 0; i < nw && start == SIZE_MAX; i++)
+        if ((i == 0 || comma[i]) && w[i][0] >= '0' && w[i][0] <= '9')
+            start = i;
+    if (start == SIZE_MAX)
+        start = 0;
+    for (end = nw > 0 ? start + 1 : 0; end < nw && !comma[end]; end++)
+        ;
+    first = start;
+    if (first < end && w[first][0] >= '0' && w[first][0] <= '9') {
+        for (size_t i = 0; i < wl[first] && w[first][i] >= '0' && w[first][i] <= '9'; i++)
             if (no < 100000000)
-                no = no * 10 + (uint32_t)(w[0][i] - '0');
-        first = 1;
-        for (size_t i = 0; first < nw && i < sizeof(suffix) / sizeof(suffix[0]); i++)
-            if (strlen(suffix[i]) == wl[first] && memcmp(suffix[i], w[first], wl[first]) == 0) {
-                first++;
-                break;
-            }
+                no = no * 10 + (uint32_t)(w[first][i] - '0');
+        first++;
+        if (first < end && in_table(street_suffixes, 5, w[first], wl[first]))
+            first++;
     }
     r->street_no = no;
     r->street_type = 0;
-    if (first < nw && nw - first >= 2 &&
+    if (first < end && end - first >= 2 &&
         (r->street_type =
              (uint8_t)in_table(street_types_fr, NTYPES_FR, w[first], wl[first])) != 0) {
         first++;
-    } else if (first < nw && nw - first >= 2 &&
-               (r->street_type = (uint8_t)in_table(street_types_en, NTYPES_EN, w[nw - 1],
-                                                   wl[nw - 1])) != 0) {
+    } else if (first < end && end - first >= 2 &&
+               (r->street_type = (uint8_t)in_table(street_types_en, NTYPES_EN, w[end - 1],
+                                                   wl[end - 1])) != 0) {
         r->street_type = (uint8_t)(r->street_type + NTYPES_FR);
-        nw--;
+        end--;
     }
-    for (size_t i = first; i < nw; i++) {
-        if (nw - first > 1 && is_particle(w[i], wl[i]))
-            continue;
-        if (k + wl[i] > MATCH_VALUE_MAX)
+    for (size_t i = first, named = 0; i < end; i++) {
+        const char *x = w[i];
+        size_t l = wl[i];
+        int row;
+        if (i > first && complement_at(w, wl, end, i, named))
             break;
-        memcpy(c + k, w[i], wl[i]);
-        k += wl[i];
+        named++;
+        if (end - first > 1 && is_particle(x, l))
+            continue;
+        if ((row = in_table(street_abbrev, sizeof(street_abbrev) / sizeof(street_abbrev[0]), x,
+                            l)) != 0) {
+            x = street_abbrev[row - 1];
+            l = strcspn(x, " ");
+        }
+        if (k + l > MATCH_VALUE_MAX)
+            break;
+        memcpy(c + k, x, l);
+        k += l;
     }
     c[k] = '\0';
     put(r, ar, S_STREET, c, k);

@@ -321,6 +321,37 @@ test_emails_phones_places(void **state)
     level_is(MATCH_V_STREET, NAME("8 stanley street"), NAME("8 stanley st"), MATCH_EXACT);
     level_is(MATCH_V_STREET, NAME("12 rue Voltaire"), NAME("3 place Bellecour"),
              MATCH_DIFFERENT);
+    /* La Poste's abbreviations inside the name, complements with or
+     * without a comma, before or after the street */
+    level_is(MATCH_V_STREET, NAME("118 boulevard du Maréchal Foch"), NAME("118 bd du Mal Foch"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("177 boulevard Saint-Honoré"), NAME("177 bd St Honoré"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("91 rue Sainte-Catherine"), NAME("91 rue Ste Catherine"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("121 avenue du Docteur Schweitzer"),
+             NAME("121 av. du Dr Schweitzer"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("180 rue du Général de Gaulle"), NAME("180 r. du Gén. de Gaulle"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("28 impasse du Maréchal Foch, porte 5"),
+             NAME("porte 5, 28 impasse du Mal Foch"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("52 rue de Strasbourg, lieu-dit Kerléo"),
+             NAME("52 rue de Strasbourg lieu-dit Kerléo"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("179 route de la Gare, Résidence Les Pins"),
+             NAME("179 rte de la Gare Résidence Les Pins"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("84 place Principale escalier C, 3e étage"),
+             NAME("escalier C, 3e étage 84 place Principale"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("16 rue de la Paix"), NAME("2e étage gauche, 16 rue de la Paix"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("5 rue Voltaire bat B appt 12"), NAME("5 rue Voltaire"),
+             MATCH_EXACT);
+    /* a word that names a complement is a name when nothing designates */
+    level_is(MATCH_V_STREET, NAME("3 avenue de la Porte de Clignancourt"),
+             NAME("3 avenue de Clignancourt"), MATCH_PARTIAL);
+    level_is(MATCH_V_STREET, NAME("12 rue du 8 Mai 1945"), NAME("12 rue du 8 Mai 1945"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("12 rue du 8 Mai 1945"), NAME("12 rue du 11 Novembre 1918"),
+             MATCH_DIFFERENT);
 
     level_is(MATCH_V_NATIONAL_ID, "1750375123456", "1750375123456", MATCH_EXACT);
     level_is(MATCH_V_NATIONAL_ID, "1750375123456", "1750375123465", MATCH_CLOSE);
