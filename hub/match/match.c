@@ -1215,6 +1215,19 @@ initial_of(const struct nview *x, const struct nview *y)
     return 0;
 }
 
+/* The shorter name (two letters or more) begins the longer within one
+ * edit, first letters equal: Is / Isabelle, Ca / Caroline, Jena / Jean
+ * Michel, Beb / Benjamin (MATCH_CMP_NEAR_FIRST). */
+static int
+near_start(const struct nview *x, const struct nview *y)
+{
+    const struct nview *s = x->lc <= y->lc ? x : y, *l = s == x ? y : x;
+
+    if (s->lc < 2 || s->c[0] != l->c[0])
+        return 0;
+    return memcmp(s->c, l->c, s->lc) == 0 || one_edit(s->c, s->lc, l->c, s->lc);
+}
+
 static int
 first_level(const struct match_rec *a, const struct match_rec *b, const struct nview *x,
             const struct nview *y, struct match_cmp *c)
@@ -1227,8 +1240,11 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
         c->flags |= MATCH_CMP_COMPOUND;
         return l;
     }
-    if (gendered(x->c, x->lc, y->c, y->lc))
+    if (gendered(x->c, x->lc, y->c, y->lc)) {
+        if (x->lc + 1 == y->lc || y->lc + 1 == x->lc)
+            c->flags |= MATCH_CMP_NEAR_FIRST;
         return MATCH_DIFFERENT;
+    }
     if (l > MATCH_CLOSE && nick_agree(a, b)) {
         c->flags |= MATCH_CMP_NICKNAME;
         return MATCH_CLOSE;
@@ -1237,6 +1253,8 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
         c->flags |= MATCH_CMP_INITIAL;
         return MATCH_PARTIAL;
     }
+    if (l == MATCH_DIFFERENT && near_start(x, y))
+        c->flags |= MATCH_CMP_NEAR_FIRST;
     return l;
 }
 
@@ -1688,7 +1706,9 @@ match_compare_values(int what, const char *a, const char *b)
 
 /*
  * First names that differ only as one person's names do (an initial, a
- * shortened form, a compound and its part, a nickname, a typo), with a
+ * shortened form, a compound and its part, a nickname, a typo; or names a
+ * slip or a cut apart, MATCH_CMP_NEAR_FIRST, with the same mailbox or
+ * mobile only: twins share neither), with a
  * personal e-mail in common (not a role or family mailbox, not one that
  * agrees only as the names do), or the same mobile number: the same
  * person, not a relative at the same address.  A
@@ -1701,6 +1721,11 @@ personal_variant(const struct match_cmp *c)
     int variant = (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
                   first == MATCH_CLOSE;
 
+    /* names a slip or a cut apart: only the same mailbox or mobile */
+    if (first == MATCH_DIFFERENT && (c->flags & MATCH_CMP_NEAR_FIRST))
+        return (email == MATCH_EXACT &&
+                !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL))) ||
+               (c->flags & MATCH_CMP_MOBILE) != 0;
     if (!variant)
         return 0;
     if (email <= MATCH_CLOSE && !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL)))
@@ -1723,7 +1748,8 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
          (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND))) &&
         !personal_variant(c))
         return 1;
-    if ((rules & MATCH_RULE_TWINS) && first == MATCH_DIFFERENT && dob == MATCH_EXACT)
+    if ((rules & MATCH_RULE_TWINS) && first == MATCH_DIFFERENT && dob == MATCH_EXACT &&
+        !personal_variant(c))
         return 1;
     if ((rules & MATCH_RULE_BIRTH) && dob == MATCH_DIFFERENT &&
         (first != MATCH_EXACT || (c->flags & MATCH_CMP_GENERATION)))
@@ -1732,6 +1758,18 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
            c->level[MATCH_F_EMAIL] > MATCH_CLOSE && c->level[MATCH_F_PHONE] > MATCH_CLOSE &&
            (c->level[MATCH_F_ADDRESS] == MATCH_DIFFERENT ||
             c->level[MATCH_F_ADDRESS] == MATCH_MISSING);
+}
+
+int
+match_cmp_liftable(const struct match_cmp *c, unsigned rules)
+{
+    int first = c->level[MATCH_F_FIRST];
+
+    if (!(rules & MATCH_RULE_HOUSEHOLD) || !match_cmp_contradicted(c, rules) ||
+        match_cmp_contradicted(c, rules & ~(unsigned)MATCH_RULE_HOUSEHOLD))
+        return 0;
+    return (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
+           (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND));
 }
 
 void
@@ -3015,10 +3053,139 @@ cmp_cand(const void *a, const void *b)
     return x->pair < y->pair ? -1 : x->pair > y->pair;
 }
 
+/* Pairs whose household rule is set aside (lift_only_ones): sorted pair
+ * keys, lo << 32 | hi. */
+struct lifted {
+    uint64_t *v;
+    size_t n;
+};
+
+static int
+is_lifted(const struct lifted *lf, uint32_t x, uint32_t y)
+{
+    uint64_t k = x < y ? (uint64_t)x << 32 | y : (uint64_t)y << 32 | x;
+
+    return lf->n > 0 && bsearch(&k, lf->v, lf->n, sizeof(k), cmp_u64) != NULL;
+}
+
+/*
+ * The only one it can be.  The household rule keeps apart "J. Dupont" and
+ * "Jean Dupont" at one address (or "Jean" and "Jean-Pierre"), since the
+ * short form may be another member of the household.  When nobody else
+ * among the records near either of the two could be the short form (a
+ * record whose first name agrees with it but that is not the long form's
+ * person: another first name, or kept apart from it by a rule), the short
+ * form can only be the long form's person, and the rule is set aside for
+ * that pair: it may then link on its score.  Not when both birth dates
+ * are known (and differ: the rule's own case), nor for a compound's second
+ * part (Jean-Marie / Marie).  Another member who could be
+ * "J." (Julie, or a Jean-Marc beside a Jean), here or arriving later, keeps
+ * the rule (a later bundle resolves the clusters again).  Near records:
+ * those of a candidate pair scoring at least review with either record.
+ */
+static int
+lift_only_ones(const struct match_rec *recs, size_t n, const uint64_t *pairs,
+               const uint64_t *codes, const float *score, size_t np,
+               const struct match_opts *o, const struct match_model *mo, struct lifted *lf)
+{
+    uint32_t *deg = NULL, *adj = NULL;
+    size_t nl = 0, m = 0;
+    struct match_cmp c, cs, cg;
+    int r = 0;
+
+    lf->v = NULL;
+    lf->n = 0;
+    for (size_t k = 0; k < np; k++) {
+        if (!(score[k] >= mo->link))
+            continue;
+        cmp_of(codes[k], &c);
+        nl += match_cmp_liftable(&c, o->rules) != 0;
+    }
+    if (nl == 0)
+        return 0;
+    /* the near records of each record (CSR over pairs scoring >= review) */
+    if ((deg = calloc(n + 1, sizeof(*deg))) == NULL ||
+        (lf->v = malloc(nl * sizeof(*lf->v))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "match: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (score[k] >= mo->review) {
+            deg[pairs[k] >> 32]++;
+            deg[pairs[k] & 0xFFFFFFFF]++;
+            m += 2;
+        }
+    for (size_t i = 0, sum = 0; i <= n; i++) {
+        uint32_t d = deg[i];
+        deg[i] = (uint32_t)sum;
+        sum += i < n ? d : 0;
+    }
+    if ((adj = malloc((m ? m : 1) * sizeof(*adj))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "match: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (score[k] >= mo->review) {
+            uint32_t a = (uint32_t)(pairs[k] >> 32), b = (uint32_t)(pairs[k] & 0xFFFFFFFF);
+            adj[deg[a]++] = b;
+            adj[deg[b]++] = a;
+        }
+    /* deg[i] is now the end of i's list, and the start of i + 1's */
+    for (size_t i = n; i > 0; i--)
+        deg[i] = deg[i - 1];
+    deg[0] = 0;
+    for (size_t k = 0; k < np; k++) {
+        uint32_t a = (uint32_t)(pairs[k] >> 32), b = (uint32_t)(pairs[k] & 0xFFFFFFFF);
+        uint32_t sh, lg, ends[2];
+        int rival = 0;
+        if (!(score[k] >= mo->link))
+            continue;
+        cmp_of(codes[k], &c);
+        /* both birth dates known and not equal: two people of one
+         * household, whatever the names */
+        if (!match_cmp_liftable(&c, o->rules) || c.level[MATCH_F_BIRTH_DATE] != MATCH_MISSING)
+            continue;
+        /* the short form: the first name with fewer letters */
+        sh = SL(&recs[a], S_FIRST_C) <= SL(&recs[b], S_FIRST_C) ? a : b;
+        lg = sh == a ? b : a;
+        /* a compound stands for its first part only (Jean-Pierre / Jean;
+         * Jean-Marie / Marie are a couple's names as often) */
+        if ((c.flags & MATCH_CMP_COMPOUND) &&
+            !(SL(&recs[lg], S_FIRST) > SL(&recs[sh], S_FIRST_C) &&
+              memcmp(SP(&recs[lg], S_FIRST), SP(&recs[sh], S_FIRST_C),
+                     SL(&recs[sh], S_FIRST_C)) == 0 &&
+              SP(&recs[lg], S_FIRST)[SL(&recs[sh], S_FIRST_C)] == ' '))
+            continue;
+        ends[0] = a;
+        ends[1] = b;
+        for (int e = 0; e < 2 && !rival; e++)
+            for (uint32_t j = deg[ends[e]]; j < deg[ends[e] + 1] && !rival; j++) {
+                uint32_t x = adj[j];
+                if (x == a || x == b)
+                    continue;
+                match_compare(&recs[sh], &recs[x], &cs);
+                if (cs.level[MATCH_F_FIRST] == MATCH_DIFFERENT)
+                    continue; /* x cannot be the short form */
+                match_compare(&recs[lg], &recs[x], &cg);
+                rival = cg.level[MATCH_F_FIRST] == MATCH_DIFFERENT ||
+                        match_cmp_contradicted(&cg, o->rules);
+            }
+        if (!rival)
+            lf->v[lf->n++] = (uint64_t)(a < b ? a : b) << 32 | (a < b ? b : a);
+    }
+    if ((r = match_sort_u64(lf->v, lf->n)) < 0)
+        goto out;
+out:
+    free(deg);
+    free(adj);
+    return r;
+}
+
 /* May clusters ra and rb (roots) become one?  See match_batch's rule. */
 static int
 may_merge(struct clusters *cl, uint32_t ra, uint32_t rb, const struct match_rec *recs,
-          const uint64_t *ent, const struct match_opts *o, const struct match_model *mo)
+          const uint64_t *ent, const struct match_opts *o, const struct match_model *mo,
+          const struct lifted *lf)
 {
     struct match_cmp c;
 
@@ -3029,7 +3196,7 @@ may_merge(struct clusters *cl, uint32_t ra, uint32_t rb, const struct match_rec 
             if ((o->flags & MATCH_ONE_TO_ONE) && ent[x] == ent[y])
                 return 0;
             match_compare(&recs[x], &recs[y], &c);
-            if (match_cmp_contradicted(&c, o->rules) ||
+            if ((match_cmp_contradicted(&c, o->rules) && !is_lifted(lf, x, y)) ||
                 match_score(mo, &recs[x], &recs[y], &c) < mo->review)
                 return 0;
         }
@@ -3060,7 +3227,11 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
     struct cand *cand = NULL;
     size_t nc = 0;
     struct match_cmp c;
+    struct lifted lf;
+    int r;
 
+    if ((r = lift_only_ones(recs, n, pairs, codes, score, np, o, mo, &lf)) < 0)
+        return r;
     for (size_t i = 0; i < n; i++) {
         cl->parent[i] = cl->tail[i] = (uint32_t)i;
         cl->size[i] = 1;
@@ -3070,18 +3241,22 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
         if (score[k] < mo->link)
             continue;
         cmp_of(codes[k], &c);
-        if (match_cmp_contradicted(&c, o->rules))
+        if (match_cmp_contradicted(&c, o->rules) &&
+            !is_lifted(&lf, (uint32_t)(pairs[k] >> 32), (uint32_t)(pairs[k] & 0xFFFFFFFF)))
             continue;
         nc++;
     }
-    if ((cand = malloc((nc ? nc : 1) * sizeof(*cand))) == NULL)
+    if ((cand = malloc((nc ? nc : 1) * sizeof(*cand))) == NULL) {
+        free(lf.v);
         return nv_fail(NV_ENOMEM, "match: out of memory");
+    }
     nc = 0;
     for (size_t k = 0; k < np; k++) {
         if (score[k] < mo->link)
             continue;
         cmp_of(codes[k], &c);
-        if (match_cmp_contradicted(&c, o->rules))
+        if (match_cmp_contradicted(&c, o->rules) &&
+            !is_lifted(&lf, (uint32_t)(pairs[k] >> 32), (uint32_t)(pairs[k] & 0xFFFFFFFF)))
             continue;
         cand[nc].score = score[k];
         cand[nc].pair = (uint32_t)k;
@@ -3093,10 +3268,11 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
         uint32_t b = (uint32_t)(pairs[cand[i].pair] & 0xFFFFFFFF);
         uint32_t ra = find(cl, a), rb = find(cl, b);
 
-        if (ra != rb && may_merge(cl, ra, rb, recs, ent, o, mo))
+        if (ra != rb && may_merge(cl, ra, rb, recs, ent, o, mo, &lf))
             merge(cl, ra, rb);
     }
     free(cand);
+    free(lf.v);
     return 0;
 }
 

@@ -855,6 +855,142 @@ test_household_does_not_chain(void **state)
         match_rec_release(&r[i]);
 }
 
+/* One household of n people at one address (landline shared), clustered
+ * with the fixed model; *res is the caller's to release. */
+static void
+household_batch(struct match_person *p, struct match_rec *r, size_t n, struct match_result *res)
+{
+    struct match_opts o;
+    struct match_model mo;
+
+    for (size_t i = 0; i < n; i++) {
+        p[i].entity = i % 2 ? "crm-b" : "crm-a";
+        p[i].last = "vautrin";
+        p[i].street = "27 bis rue Marcel Pagnol";
+        p[i].postcode = "33600";
+        p[i].city = "pessac";
+        assert_int_equal(match_rec_init(&r[i], &p[i]), 0);
+    }
+    match_opts_init(&o);
+    o.flags = MATCH_NO_EM | MATCH_ALL_PAIRS;
+    fixed_model(&mo);
+    assert_int_equal(match_batch(r, n, &o, &mo, res), 0);
+}
+
+static void
+test_household_only_one_it_can_be(void **state)
+{
+    struct match_person p[3];
+    struct match_rec r[3];
+    struct match_result res;
+
+    (void)state;
+    /* "J." and Jean at one address, nobody else who could be "J.": one
+     * person, although the household rule alone would keep them apart */
+    memset(p, 0, sizeof(p));
+    p[0].first = "jean", p[0].birth_date = "1961-03-02";
+    p[1].first = "j";
+    household_batch(p, r, 2, &res);
+    assert_int_equal(res.cluster[0], res.cluster[1]);
+    match_result_release(&res);
+    for (int i = 0; i < 2; i++)
+        match_rec_release(&r[i]);
+    /* Julie lives there too: "J." may be her, so the rule stays */
+    memset(p, 0, sizeof(p));
+    p[0].first = "jean", p[0].birth_date = "1961-03-02";
+    p[1].first = "j";
+    p[2].first = "julie", p[2].birth_date = "1963-07-19";
+    household_batch(p, r, 3, &res);
+    assert_int_not_equal(res.cluster[0], res.cluster[1]);
+    assert_int_not_equal(res.cluster[1], res.cluster[2]);
+    match_result_release(&res);
+    for (int i = 0; i < 3; i++)
+        match_rec_release(&r[i]);
+    /* a compound and its first part: Jean-Pierre and Jean, alone */
+    memset(p, 0, sizeof(p));
+    p[0].first = "jean pierre", p[0].birth_date = "1961-03-02";
+    p[1].first = "jean";
+    household_batch(p, r, 2, &res);
+    assert_int_equal(res.cluster[0], res.cluster[1]);
+    match_result_release(&res);
+    for (int i = 0; i < 2; i++)
+        match_rec_release(&r[i]);
+    /* ... but not its second part: Jean-Marie and Marie are a couple */
+    memset(p, 0, sizeof(p));
+    p[0].first = "jean marie", p[0].birth_date = "1961-03-02";
+    p[1].first = "marie";
+    household_batch(p, r, 2, &res);
+    assert_int_not_equal(res.cluster[0], res.cluster[1]);
+    match_result_release(&res);
+    for (int i = 0; i < 2; i++)
+        match_rec_release(&r[i]);
+    /* ... nor when both birth dates are known and differ (father and son) */
+    memset(p, 0, sizeof(p));
+    p[0].first = "jean pierre", p[0].birth_date = "1988-03-02";
+    p[1].first = "jean", p[1].birth_date = "1961-05-12";
+    household_batch(p, r, 2, &res);
+    assert_int_not_equal(res.cluster[0], res.cluster[1]);
+    match_result_release(&res);
+    for (int i = 0; i < 2; i++)
+        match_rec_release(&r[i]);
+}
+
+static void
+test_near_first_names(void **state)
+{
+    struct match_person a, b;
+    struct match_rec ra, rb;
+    struct match_cmp c;
+
+    (void)state;
+    /* Michèle typed Michel, with her own mailbox and birth date: a slip,
+     * not twins */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.first = "michele", b.first = "michel";
+    a.last = b.last = "guivivic";
+    a.birth_date = b.birth_date = "1977-07-15";
+    a.emails[0] = b.emails[0] = "michele.guivivic44@laposte.net";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    assert_int_equal(match_rec_init(&rb, &b), 0);
+    match_compare(&ra, &rb, &c);
+    assert_int_equal(c.level[MATCH_F_FIRST], MATCH_DIFFERENT);
+    assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    match_rec_release(&rb);
+    /* twins Michel and Michèle sharing the family landline: two people */
+    b.emails[0] = NULL;
+    a.emails[0] = NULL;
+    a.phones[0] = b.phones[0] = "+33556001122";
+    match_rec_release(&ra);
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    assert_int_equal(match_rec_init(&rb, &b), 0);
+    match_compare(&ra, &rb, &c);
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    match_rec_release(&ra);
+    match_rec_release(&rb);
+    /* "Is" for Isabelle with the same personal mailbox; Lucas and Louis
+     * (twins, not near: another second letter) stay apart even so */
+    a.first = "isabelle", b.first = "is";
+    a.phones[0] = b.phones[0] = NULL;
+    a.emails[0] = b.emails[0] = "isabelle1987@gmail.com";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    assert_int_equal(match_rec_init(&rb, &b), 0);
+    match_compare(&ra, &rb, &c);
+    assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    match_rec_release(&ra);
+    match_rec_release(&rb);
+    a.first = "lucas", b.first = "louis";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    assert_int_equal(match_rec_init(&rb, &b), 0);
+    match_compare(&ra, &rb, &c);
+    assert_false(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    match_rec_release(&ra);
+    match_rec_release(&rb);
+}
+
 static void
 test_no_chaining_through_weak_link(void **state)
 {
@@ -1345,6 +1481,8 @@ main(void)
         cmocka_unit_test(test_name_emails),
         cmocka_unit_test(test_emails_phones_places),
         cmocka_unit_test(test_address_field),
+        cmocka_unit_test(test_household_only_one_it_can_be),
+        cmocka_unit_test(test_near_first_names),
         cmocka_unit_test(test_record_limits),
         cmocka_unit_test(test_blocking_keys),
         cmocka_unit_test(test_em_recovers_known_parameters),
