@@ -1272,6 +1272,28 @@ worse_than_close(int l)
     return l > MATCH_CLOSE;
 }
 
+static int name_built(const char *e, size_t le, const struct match_rec *r);
+static int local_has_name(const char *e, size_t le, const char *n, size_t ln);
+
+/* One of a's own mailboxes (not a role or family one) is built from b's
+ * first and last names and does not hold a's last name. */
+static int
+mailbox_names(const struct match_rec *a, const struct match_rec *b)
+{
+    if (SL(b, S_LAST_C) < 4)
+        return 0;
+    for (int i = 0; i < MATCH_MAX_EMAILS; i++) {
+        const char *e = SP(a, S_EMAIL0 + i);
+        size_t le = SL(a, S_EMAIL0 + i);
+        if (le == 0 || ((a->role_emails >> i) & 1))
+            continue;
+        if (name_built(e, le, b) && local_has_name(e, le, SP(b, S_LAST_C), SL(b, S_LAST_C)) &&
+            !local_has_name(e, le, SP(a, S_LAST_C), SL(a, S_LAST_C)))
+            return 1;
+    }
+    return 0;
+}
+
 static void
 cmp_names(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
@@ -1307,6 +1329,12 @@ cmp_names(const struct match_rec *a, const struct match_rec *b, struct match_cmp
             c->flags &= (uint16_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND |
                                     MATCH_CMP_INITIAL);
         }
+    }
+    /* a mailbox under the other's names: a birth name the file lacks */
+    if (ll >= MATCH_PARTIAL && ll != MATCH_MISSING && ff <= MATCH_CLOSE &&
+        !(c->flags & MATCH_CMP_SWAPPED) && (mailbox_names(a, b) || mailbox_names(b, a))) {
+        ll = MATCH_CLOSE;
+        c->flags |= MATCH_CMP_MAILBOX_NAME;
     }
     c->level[MATCH_F_FIRST] = (uint8_t)ff;
     c->level[MATCH_F_LAST] = (uint8_t)ll;
@@ -2122,6 +2150,8 @@ match_cmp_rule(const struct match_cmp *c, int field)
             return "first and last names swapped";
         if (fl & MATCH_CMP_MARRIED)
             return "birth name = married name";
+        if (fl & MATCH_CMP_MAILBOX_NAME)
+            return "the other's name in one's own mailbox";
         return NULL;
     case MATCH_F_BIRTH_DATE:
         return (fl & MATCH_CMP_GENERATION) ? "birth years a generation apart" : NULL;

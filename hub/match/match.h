@@ -244,6 +244,12 @@ enum match_cmp_flags {
                                 Isabelle, Jena / Jean-Michel).  With a
                                 personal e-mail or a mobile in common, not
                                 two people (personal_variant) */
+    MATCH_CMP_MAILBOX_NAME = 2048, /* last names that differ, but one
+                                record's own mailbox is built from the
+                                other's first and last names (a married
+                                woman's mailbox under her birth name, the
+                                file holding no birth name): CLOSE, as a
+                                birth name would be */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15

@@ -992,6 +992,43 @@ test_near_first_names(void **state)
 }
 
 static void
+test_mailbox_under_birth_name(void **state)
+{
+    struct match_person a, b;
+    struct match_rec ra, rb;
+    struct match_cmp c;
+
+    (void)state;
+    /* the acquired file holds no birth name, but her work mailbox does */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.first = "sylvie", a.last = "bourribert";
+    a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
+    b.first = "sylvie", b.last = "bourvimont";
+    b.emails[0] = "sylvie_bourvimont@hotmail.com";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    assert_int_equal(match_rec_init(&rb, &b), 0);
+    match_compare(&ra, &rb, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_CLOSE);
+    assert_true(c.flags & MATCH_CMP_MAILBOX_NAME);
+    assert_string_equal(match_cmp_rule(&c, MATCH_F_LAST), "the other's name in one's own mailbox");
+    match_rec_release(&ra);
+    /* a family mailbox, or the partner's, is no birth name */
+    a.emails[0] = "famille.bourvimont@orange.fr";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    match_compare(&ra, &rb, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
+    match_rec_release(&ra);
+    a.first = "marie", a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
+    assert_int_equal(match_rec_init(&ra, &a), 0);
+    match_compare(&ra, &rb, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
+    assert_false(c.flags & MATCH_CMP_MAILBOX_NAME);
+    match_rec_release(&ra);
+    match_rec_release(&rb);
+}
+
+static void
 test_no_chaining_through_weak_link(void **state)
 {
     /* A - B strong, B - C strong, A - C contradicted (birth dates) */
@@ -1483,6 +1520,7 @@ main(void)
         cmocka_unit_test(test_address_field),
         cmocka_unit_test(test_household_only_one_it_can_be),
         cmocka_unit_test(test_near_first_names),
+        cmocka_unit_test(test_mailbox_under_birth_name),
         cmocka_unit_test(test_record_limits),
         cmocka_unit_test(test_blocking_keys),
         cmocka_unit_test(test_em_recovers_known_parameters),
