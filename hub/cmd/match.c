@@ -384,6 +384,9 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
         char id[48];
         snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)a, (unsigned long long)b);
         json_object_set_new(o, "id", json_string(id));
+        json_object_set_new(o, "liftable",
+                            json_boolean(match_cmp_liftable(
+                                &cmp, match_model_rules(mo, MATCH_RULES_DEFAULT))));
     }
     free_shown(&sa);
     free_shown(&sb);
@@ -403,6 +406,17 @@ print_pair(json_t *p, int json)
         free(t);
         return;
     }
+    /* a contradicted pair in one RCU: the rule set aside, or a decision */
+    if (json_is_true(json_object_get(p, "contradicted")) &&
+        json_is_true(json_object_get(p, "same_rcu"))) {
+        printf("pair %s  score %+.2f bits  (in one RCU although %s: %s)\n",
+               json_string_value(json_object_get(p, "id")),
+               json_real_value(json_object_get(p, "score")),
+               json_string_value(json_object_get(p, "contradiction")) ?: "a rule applies",
+               json_is_true(json_object_get(p, "liftable"))
+                   ? "set aside, nobody near could be the short form"
+                   : "a review decision joined them");
+    } else
     printf("pair %s  score %+.2f bits%s%s%s\n", json_string_value(json_object_get(p, "id")),
            json_real_value(json_object_get(p, "score")),
            json_is_true(json_object_get(p, "contradicted"))
@@ -785,6 +799,7 @@ nv_cmd_explain(int argc, char **argv)
             json_t *p = pair_json(txn, h.link, &mo, m[i], m[j], &r);
             if (p == NULL)
                 goto out;
+            json_object_set_new(p, "same_rcu", json_true());
             json_array_append_new(pairs, p);
         }
     if (json) {
