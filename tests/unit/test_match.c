@@ -855,16 +855,25 @@ test_household_does_not_chain(void **state)
         match_rec_release(&r[i]);
 }
 
-/* One household of n people at one address (landline shared), clustered
- * with the fixed model; *res is the caller's to release. */
-static void
-household_batch(struct match_person *p, struct match_rec *r, size_t n, struct match_result *res)
+/* One household of n people at one address, clustered with the fixed
+ * model (first names and birth dates given, NULL for none): are records 0
+ * and 1 in one cluster? */
+static int
+household_joins(const char *const *first, const char *const *dob, size_t n)
 {
+    struct match_person p[4];
+    struct match_rec r[4];
     struct match_opts o;
     struct match_model mo;
+    struct match_result res;
+    int joined;
 
+    assert_true(n <= 4);
+    memset(p, 0, sizeof(p));
     for (size_t i = 0; i < n; i++) {
         p[i].entity = i % 2 ? "crm-b" : "crm-a";
+        p[i].first = first[i];
+        p[i].birth_date = dob[i];
         p[i].last = "vautrin";
         p[i].street = "27 bis rue Marcel Pagnol";
         p[i].postcode = "33600";
@@ -874,72 +883,40 @@ household_batch(struct match_person *p, struct match_rec *r, size_t n, struct ma
     match_opts_init(&o);
     o.flags = MATCH_NO_EM | MATCH_ALL_PAIRS;
     fixed_model(&mo);
-    assert_int_equal(match_batch(r, n, &o, &mo, res), 0);
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    joined = res.cluster[0] == res.cluster[1];
+    for (size_t i = 2; i < n; i++) /* the others stay themselves */
+        assert_int_not_equal(res.cluster[i], res.cluster[1]);
+    match_result_release(&res);
+    for (size_t i = 0; i < n; i++)
+        match_rec_release(&r[i]);
+    return joined;
 }
 
 static void
 test_household_only_one_it_can_be(void **state)
 {
-    struct match_person p[3];
-    struct match_rec r[3];
-    struct match_result res;
+    static const char *const dob1[] = { "1961-03-02", NULL, "1963-07-19" };
 
     (void)state;
     /* "J." and Jean at one address, nobody else who could be "J.": one
      * person, although the household rule alone would keep them apart */
-    memset(p, 0, sizeof(p));
-    p[0].first = "jean", p[0].birth_date = "1961-03-02";
-    p[1].first = "j";
-    household_batch(p, r, 2, &res);
-    assert_int_equal(res.cluster[0], res.cluster[1]);
-    match_result_release(&res);
-    for (int i = 0; i < 2; i++)
-        match_rec_release(&r[i]);
+    assert_true(household_joins((const char *const[]){ "jean", "j" }, dob1, 2));
     /* Julie lives there too: "J." may be her, so the rule stays */
-    memset(p, 0, sizeof(p));
-    p[0].first = "jean", p[0].birth_date = "1961-03-02";
-    p[1].first = "j";
-    p[2].first = "julie", p[2].birth_date = "1963-07-19";
-    household_batch(p, r, 3, &res);
-    assert_int_not_equal(res.cluster[0], res.cluster[1]);
-    assert_int_not_equal(res.cluster[1], res.cluster[2]);
-    match_result_release(&res);
-    for (int i = 0; i < 3; i++)
-        match_rec_release(&r[i]);
+    assert_false(household_joins((const char *const[]){ "jean", "j", "julie" }, dob1, 3));
     /* a compound and its first part: Jean-Pierre and Jean, alone */
-    memset(p, 0, sizeof(p));
-    p[0].first = "jean pierre", p[0].birth_date = "1961-03-02";
-    p[1].first = "jean";
-    household_batch(p, r, 2, &res);
-    assert_int_equal(res.cluster[0], res.cluster[1]);
-    match_result_release(&res);
-    for (int i = 0; i < 2; i++)
-        match_rec_release(&r[i]);
+    assert_true(household_joins((const char *const[]){ "jean pierre", "jean" }, dob1, 2));
     /* ... but not its second part: Jean-Marie and Marie are a couple */
-    memset(p, 0, sizeof(p));
-    p[0].first = "jean marie", p[0].birth_date = "1961-03-02";
-    p[1].first = "marie";
-    household_batch(p, r, 2, &res);
-    assert_int_not_equal(res.cluster[0], res.cluster[1]);
-    match_result_release(&res);
-    for (int i = 0; i < 2; i++)
-        match_rec_release(&r[i]);
+    assert_false(household_joins((const char *const[]){ "jean marie", "marie" }, dob1, 2));
     /* ... nor when both birth dates are known and differ (father and son) */
-    memset(p, 0, sizeof(p));
-    p[0].first = "jean pierre", p[0].birth_date = "1988-03-02";
-    p[1].first = "jean", p[1].birth_date = "1961-05-12";
-    household_batch(p, r, 2, &res);
-    assert_int_not_equal(res.cluster[0], res.cluster[1]);
-    match_result_release(&res);
-    for (int i = 0; i < 2; i++)
-        match_rec_release(&r[i]);
+    assert_false(household_joins((const char *const[]){ "jean pierre", "jean" },
+                                 (const char *const[]){ "1988-03-02", "1961-05-12" }, 2));
 }
 
 static void
 test_near_first_names(void **state)
 {
     struct match_person a, b;
-    struct match_rec ra, rb;
     struct match_cmp c;
 
     (void)state;
@@ -951,51 +928,33 @@ test_near_first_names(void **state)
     a.last = b.last = "guivivic";
     a.birth_date = b.birth_date = "1977-07-15";
     a.emails[0] = b.emails[0] = "michele.guivivic44@laposte.net";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    assert_int_equal(match_rec_init(&rb, &b), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_int_equal(c.level[MATCH_F_FIRST], MATCH_DIFFERENT);
     assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
     assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
-    match_rec_release(&rb);
     /* twins Michel and Michèle sharing the family landline: two people */
-    b.emails[0] = NULL;
-    a.emails[0] = NULL;
+    a.emails[0] = b.emails[0] = NULL;
     a.phones[0] = b.phones[0] = "+33556001122";
-    match_rec_release(&ra);
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    assert_int_equal(match_rec_init(&rb, &b), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
-    match_rec_release(&ra);
-    match_rec_release(&rb);
     /* "Is" for Isabelle with the same personal mailbox; Lucas and Louis
      * (twins, not near: another second letter) stay apart even so */
     a.first = "isabelle", b.first = "is";
     a.phones[0] = b.phones[0] = NULL;
     a.emails[0] = b.emails[0] = "isabelle1987@gmail.com";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    assert_int_equal(match_rec_init(&rb, &b), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
     assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
-    match_rec_release(&ra);
-    match_rec_release(&rb);
     a.first = "lucas", b.first = "louis";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    assert_int_equal(match_rec_init(&rb, &b), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_false(c.flags & MATCH_CMP_NEAR_FIRST);
     assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
-    match_rec_release(&ra);
-    match_rec_release(&rb);
 }
 
 static void
 test_mailbox_under_birth_name(void **state)
 {
     struct match_person a, b;
-    struct match_rec ra, rb;
     struct match_cmp c;
 
     (void)state;
@@ -1006,26 +965,18 @@ test_mailbox_under_birth_name(void **state)
     a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
     b.first = "sylvie", b.last = "bourvimont";
     b.emails[0] = "sylvie_bourvimont@hotmail.com";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    assert_int_equal(match_rec_init(&rb, &b), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_int_equal(c.level[MATCH_F_LAST], MATCH_CLOSE);
     assert_true(c.flags & MATCH_CMP_MAILBOX_NAME);
     assert_string_equal(match_cmp_rule(&c, MATCH_F_LAST), "the other's name in one's own mailbox");
-    match_rec_release(&ra);
     /* a family mailbox, or the partner's, is no birth name */
     a.emails[0] = "famille.bourvimont@orange.fr";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
-    match_rec_release(&ra);
     a.first = "marie", a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
-    assert_int_equal(match_rec_init(&ra, &a), 0);
-    match_compare(&ra, &rb, &c);
+    compare(&a, &b, &c);
     assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
     assert_false(c.flags & MATCH_CMP_MAILBOX_NAME);
-    match_rec_release(&ra);
-    match_rec_release(&rb);
 }
 
 static void
