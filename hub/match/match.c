@@ -622,7 +622,8 @@ complement_at(const char *const *w, const size_t *wl, size_t nw, size_t i, size_
         (l == 4 && memcmp(x, "lieu", 4) == 0 && i + 1 < nw && wl[i + 1] == 3 &&
          memcmp(w[i + 1], "dit", 3) == 0))
         return 1;
-    if (named > 0 && in_table(with_name, sizeof(with_name) / sizeof(with_name[0]), x, l))
+    if (named > 0 && l >= 3 && l <= 9 &&
+        in_table(with_name, sizeof(with_name) / sizeof(with_name[0]), x, l))
         return 1;
     if (i + 1 < nw && designation(w[i + 1], wl[i + 1]) &&
         in_table(with_designation, sizeof(with_designation) / sizeof(with_designation[0]), x,
@@ -709,8 +710,9 @@ put_street(struct match_rec *r, struct arena *ar, const char *s)
         named++;
         if (end - first > 1 && is_particle(x, l))
             continue;
-        if ((row = in_table(street_abbrev, sizeof(street_abbrev) / sizeof(street_abbrev[0]), x,
-                            l)) != 0) {
+        if (l <= 4 && (row = in_table(street_abbrev,
+                                      sizeof(street_abbrev) / sizeof(street_abbrev[0]), x, l)) !=
+                          0) {
             x = street_abbrev[row - 1];
             l = strcspn(x, " ");
         }
