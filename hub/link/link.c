@@ -1440,6 +1440,18 @@ batch_free(struct batch *b)
 }
 
 /* Add cache slot s to the batch (*idx its index). */
+/* The cached record of slot s, with its term frequencies now, into *out
+ * (a shallow copy: it shares the cache's values). */
+static void
+lc_rec_tf(uint32_t s, struct match_rec *out)
+{
+    *out = lc.rec[s];
+    memset(out->tf, 0, sizeof(out->tf));
+    for (size_t i = 0; i < NTF; i++)
+        if (lc.tfh[s][i] != 0)
+            out->tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+}
+
 static int
 batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
 {
@@ -1477,11 +1489,7 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     e->bundle = bundle;
     e->key = lc_key(s);
     e->keylen = lc.klen[s];
-    b->recs[b->n] = lc.rec[s];
-    memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
-    for (size_t i = 0; i < NTF; i++)
-        if (lc.tfh[s][i] != 0)
-            b->recs[b->n].tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+    lc_rec_tf(s, &b->recs[b->n]);
     if (!bundle && lc.lv[s].rcu[0] != '\0') {
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
@@ -1793,6 +1801,9 @@ struct bundle {
     size_t ncl;
     char (*chosen)[16];  /* cluster -> its RCU */
     float *best;         /* batch index -> best score within its cluster */
+    uint64_t *woken;     /* after a refit: review pairs (a, b) the new
+                            weights put above link, resolved again */
+    size_t nwoken;
     double t[5];         /* timings for the debug line */
 };
 
@@ -1825,6 +1836,7 @@ bundle_release(struct bundle *bs)
     nv_hmap_release(&bs->revt);
     free(bs->active);
     free(bs->group);
+    free(bs->woken);
     free(bs->cl);
     free(bs->order);
     free(bs->cls);
@@ -2107,6 +2119,69 @@ refit_if_due(struct bundle *bs)
  * store's size now: a person has about as many records whatever the
  * store's size, so the share of matches among all pairs falls as
  * 1/records.  lambda0 keeps the prior as fitted, for the save step. */
+/*
+ * After a refit, the review queue as the new weights see it.  Pairs of two
+ * stored records in different clusters are not compared again (see
+ * bundle_prepare), so an open review pair the new weights put above the
+ * link threshold, with no rule against it, would wait for a person
+ * although the hub now links such pairs itself: its two clusters join the
+ * batch, active, and are resolved with the bundle; a pair that then shares
+ * a cluster leaves the queue (bundle_reviews).  The weights of a store's
+ * first entity alone put an in-file duplicate in review that the weights
+ * fitted with the second entity link.
+ */
+static int
+wake_reviews(struct bundle *bs)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t cap = 0;
+    int rc, r = 0;
+    unsigned rules = match_model_rules(&bs->mo, MATCH_RULES_DEFAULT);
+
+    if (!bs->st->em_fitted)
+        return 0;
+    if ((rc = mdb_cursor_open(bs->txn, bs->db->review, &c)) != 0)
+        return mdb_fail(rc, "cannot read the review queue");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t a, b;
+        uint32_t sa, sb;
+        struct match_rec ra, rb;
+        struct match_cmp cmp;
+        if (k.mv_size != 16)
+            continue;
+        a = get_be64(k.mv_data);
+        b = get_be64((const uint8_t *)k.mv_data + 8);
+        if (a >= b || (sa = lc_slot(a)) == LC_NONE || (sb = lc_slot(b)) == LC_NONE ||
+            lc.lv[sa].rcu[0] == '\0' || lc.lv[sb].rcu[0] == '\0' ||
+            strcmp(lc.lv[sa].rcu, lc.lv[sb].rcu) == 0)
+            continue;
+        lc_rec_tf(sa, &ra);
+        lc_rec_tf(sb, &rb);
+        match_compare(&ra, &rb, &cmp);
+        if (match_cmp_contradicted(&cmp, rules) || match_score(&bs->mo, &ra, &rb, &cmp) < bs->mo.link)
+            continue;
+        if (bs->nwoken == cap) {
+            uint64_t *w = realloc(bs->woken, (cap = cap ? 2 * cap : 64) * 2 * sizeof(*w));
+            if (w == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            bs->woken = w;
+        }
+        bs->woken[2 * bs->nwoken] = a;
+        bs->woken[2 * bs->nwoken + 1] = b;
+        bs->nwoken++;
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = mdb_fail(rc, "cannot read the review queue");
+    for (size_t i = 0; i < 2 * bs->nwoken && r == 0; i++)
+        r = batch_cluster(&bs->b, lc.lv[lc_slot(bs->woken[i])].rcu, &bs->st->compared);
+    return r;
+}
+
 static int
 bundle_weigh(struct bundle *bs)
 {
@@ -2124,6 +2199,8 @@ bundle_weigh(struct bundle *bs)
         bs->mo.lambda *= (double)fitted / (double)ms.ms_entries;
         match_model_refine(&bs->mo);
     }
+    if ((r = wake_reviews(bs)) < 0)
+        return r;
     bs->t[1] = now_s();
     return 0;
 }
@@ -2155,6 +2232,9 @@ bundle_prepare(struct bundle *bs)
     for (size_t i = 0; i < bs->set->n && r == 0; i++)
         if (!bs->set->v[i].skip && bs->set->v[i].old_rcu[0] != '\0' &&
             rcu_entry(&groups, bs->set->v[i].old_rcu) == NULL)
+            r = nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 2 * bs->nwoken && r == 0; i++)
+        if (rcu_entry(&groups, lc.lv[lc_slot(bs->woken[i])].rcu) == NULL)
             r = nv_fail(NV_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n && r == 0; i++) {
         const char *rcu = b->e[i].old_rcu;
@@ -2378,6 +2458,17 @@ bundle_reviews(struct bundle *bs)
     for (size_t i = 0; i < bs->nbundle; i++)
         if ((r = drop_reviews(bs->txn, bs->db, bs->b.e[i].rid, &bs->revt)) < 0)
             return r;
+    /* a review pair woken by a refit (wake_reviews) that now shares a
+     * cluster is no longer a question */
+    for (size_t w = 0; w < bs->nwoken; w++) {
+        uint64_t a = bs->woken[2 * w], b = bs->woken[2 * w + 1];
+        uint32_t *ia = nv_hmap_get(&bs->b.idx, a), *ib = nv_hmap_get(&bs->b.idx, b);
+        if (ia == NULL || ib == NULL || cl[*ia] != cl[*ib])
+            continue;
+        if ((r = del_both(bs->txn, bs->db->review, a, b)) < 0 ||
+            (r = rid_note(&bs->revt, a)) < 0 || (r = rid_note(&bs->revt, b)) < 0)
+            return r;
+    }
     for (size_t p = 0; p < bs->res.npairs; p++) {
         const struct match_pair *mp = &bs->res.pairs[p];
         if (p % 16384 == 16383)
