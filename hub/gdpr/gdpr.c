@@ -96,6 +96,20 @@ nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reck
     nv_hex(h, 16, hex);
 }
 
+void
+nv_gdpr_record_id(const uint8_t key[32], const char *entity, const char *source,
+                  const char *reckey, char hex[33])
+{
+    uint8_t h[16];
+    char es[2 * (NV_NAME_MAX + 1) + 512];
+    int n = snprintf(es, sizeof(es), "%s%c%s", entity, 0, source);
+
+    if (n < 0 || (size_t)n >= sizeof(es))
+        n = (int)sizeof(es) - 1;
+    nv_gdpr_hash(key, 'r', es, (size_t)n, reckey, strlen(reckey), h);
+    nv_hex(h, 16, hex);
+}
+
 json_t *
 nv_gdpr_flags(struct nv_hub *h, MDB_txn *txn, const char *rcu)
 {
@@ -841,6 +855,13 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
             if (r == 0 && (rc = mdb_del(txn, h->store.records, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
+            /* the next data-lake export carries a tombstone naming the
+             * record by its id only: the change log forgets its key */
+            if (r == 0) {
+                char rid[33];
+                nv_gdpr_record_id(key, e, src, rk, rid);
+                r = nv_hstore_touch_erased(txn, &h->store, (char *)k.data, k.len, rid);
+            }
             if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
@@ -1461,6 +1482,12 @@ create_flag(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s
     vv.mv_data = t;
     rc = mdb_put(txn, h->gdpr->flags, &kk, &vv, 0);
     free(t);
+    if (rc == 0) {
+        /* the golden record shows the flag: the data-lake export sends it */
+        int r = nv_hstore_touch(txn, &h->store, NV_CHG_PERSON, s->rcus[0], strlen(s->rcus[0]));
+        if (r < 0)
+            return r;
+    }
     if (rc == 0 && strcmp(kind, "object") == 0) {
         MDB_val hk = { 16, (void *)s->hash }, iv = { strlen(id), (void *)id };
         rc = mdb_put(txn, h->gdpr->object, &hk, &iv, 0);

@@ -68,6 +68,12 @@ void nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen,
  * ('k', entity, key) in hex (32 characters and a NUL). */
 void nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reckey,
                           char hex[33]);
+/* The record id of a record in exports (32 hex + NUL): the keyed hash of
+ * entity, source and record key, the same for the life of the store's
+ * suppression key, so a warehouse keys its rows on it and a tombstone names
+ * an erased record by it alone (hub/export). */
+void nv_gdpr_record_id(const uint8_t key[32], const char *entity, const char *source,
+                       const char *reckey, char hex[33]);
 
 /* 1 when a record (its normalised values nv and record key) was erased by
  * a request: it must not come back.  0 otherwise. */

@@ -205,6 +205,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     }
     h->person_flags = nv_gdpr_flags;
+    h->link->store = &h->store; /* links stamp the change log */
     nv_hstore_register(&h->store, nv_link_open, h->link);
     nv_hstore_register(&h->store, nv_gdpr_open, h->gdpr);
     nv_hstore_register(&h->store, nv_golden_open, h->golden);

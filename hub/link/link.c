@@ -611,14 +611,27 @@ nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t k
     return 0;
 }
 
+/* The change log (store.h): kind + what changed in txn. */
+static inline int
+stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, size_t len)
+{
+    return db->store != NULL ? nv_hstore_touch(txn, db->store, kind, what, len) : 0;
+}
+
+/* A record's link written: the record (its RCU and status) and the RCU's
+ * golden record are stamped changed. */
 static int
 put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
          const struct nv_link_val *lv)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
-    int rc = mdb_put(txn, db->links, &k, &v, 0);
+    int rc = mdb_put(txn, db->links, &k, &v, 0), r;
 
-    return rc ? mdb_fail(rc, "cannot write a link") : 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot write a link");
+    if ((r = stamp(txn, db, NV_CHG_RECORD, key, keylen)) < 0)
+        return r;
+    return stamp(txn, db, NV_CHG_PERSON, lv->rcu, strnlen(lv->rcu, sizeof(lv->rcu)));
 }
 
 int
@@ -683,7 +696,8 @@ rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t 
              : mdb_del(txn, db->rcus, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
         return mdb_fail(rc, "cannot write cluster members");
-    return 0;
+    /* its golden record changed (or is gone) */
+    return stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
 }
 
 /* The member rids of rcu, appended to *v (n, cap). */
