@@ -244,10 +244,16 @@ static inline int
 apply_delete(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
              struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    int r;
+    MDB_val kv = { k->len, k->data };
+    int r = 0, rc = mdb_del(txn, s->records, &kv, NULL);
 
-    if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
-        (r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len)) == 0 &&
+    /* a record that was stored leaves a tombstone in the change log (one
+     * never stored, or erased, does not: its key is not kept) */
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        r = nv_hmdb_fail(rc, "cannot delete a record");
+    else if (rc == 0)
+        r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
+    if (r == 0 &&
         (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
         (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
         st->deletes++;
