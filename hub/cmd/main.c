@@ -1353,9 +1353,10 @@ static const struct nv_cmd cmds[] = {
     { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
       "the matching weights: see them, carry them to another hub, freeze them" },
     { "gdpr", nv_cmd_gdpr,
-      "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
-      "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
-      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
+      "gdpr request DIR erase|access|portability|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
+      "[--set FIELD=VALUE] [--out FILE] [--format json|csv] [--from FILE] | list DIR [--open|--late|--overdue] | show DIR ID | "
+      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU | "
+      "deliver DIR ID [--out FILE] [--format json|csv] | retry DIR ID [--entity E] | close DIR ID --reason TEXT",
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
     { "show", nv_cmd_show, "show DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
       "a person's golden record: each value with the entity, record and time it came from" },

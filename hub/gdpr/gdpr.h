@@ -118,8 +118,13 @@ int nv_access_log(const char *hubdir, const char *what, const char *why)
 #define NV_GDPR_MERGED 1
 int nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
                    unsigned target_days, const char *received, const char *out_file,
-                   json_t *sets, int json, int defer, const char *ref, json_t *merge,
-                   char id_out[16], char status_out[16]);
+                   const char *format, json_t *sets, int json, int defer, const char *ref,
+                   json_t *merge, char id_out[16], char status_out[16]);
+/* Deliver open portability request id (its subject chosen): the export of
+ * what the person provided (JSON, or format "csv") to out_file or stdout;
+ * the request is complete.  NV_EINVAL for another kind or status. */
+int nv_gdpr_deliver(struct nv_hub *h, const char *id, const char *out_file,
+                    const char *format) __attribute__((warn_unused_result));
 /* nv_gdpr_create for each line "by:value" of the file from (lines that
  * start with '#' skipped), deferred, with one sync for the whole file, then
  * the erasure orders of them all (nv_gdpr_send_orders_many).  lines gets
