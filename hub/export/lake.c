@@ -22,6 +22,7 @@
 #include "../core/hub.h"
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
+#include "../lib/hmap.h"
 #include "../link/link.h"
 #include "../model/rules.h"
 #include "../store/store.h"
@@ -74,6 +75,7 @@ struct lake {
     struct ccol cols[64];
     size_t ncols;
     struct nv_csv_dialect dl;
+    struct nv_hmap people; /* golden: the RCUs written (rcu_id) */
     uint64_t part_rows;
     struct nv_lake_result *res;
 };
@@ -517,6 +519,25 @@ golden_row(struct lake *x, uint64_t seq, const char *rcu)
     return emit(x, "", row);
 }
 
+/* An RCU ("R" and 12 base32 characters) as the 60-bit number it spells:
+ * the key of the people already written.  -1 when it is not one. */
+static int
+rcu_id(const char *rcu, uint64_t *id)
+{
+    static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    *id = 0;
+    if (strlen(rcu) != NV_RCU_LEN || rcu[0] != 'R')
+        return -1;
+    for (int i = 1; i < NV_RCU_LEN; i++) {
+        const char *p = strchr(b32, rcu[i]);
+        if (p == NULL || rcu[i] == '\0')
+            return -1;
+        *id = *id << 5 | (uint64_t)(p - b32);
+    }
+    return 0;
+}
+
 /* One change log entry into the batch. */
 static int
 one_change(void *ctx, uint64_t seq, char kind, const char *what, size_t len)
@@ -530,8 +551,25 @@ one_change(void *ctx, uint64_t seq, char kind, const char *what, size_t len)
         return nv_fail(NV_ECORRUPT, "hub store: a change log entry over 512 bytes");
     memcpy(buf, what, len);
     buf[len] = '\0';
-    if (golden)
-        return kind == NV_CHG_PERSON ? golden_row(x, seq, buf) : 0;
+    if (golden) {
+        /* a person whose record changed (found through its link), or who
+         * lost a record or got a flag; each once */
+        struct nv_link_val lv;
+        uint64_t id;
+        int isnew = 0;
+        if (kind == NV_CHG_RECORD) {
+            if (nv_link_get(x->txn, x->h->link, buf, len, &lv) != 0)
+                return 0;
+            snprintf(buf, sizeof(buf), "%.13s", lv.rcu);
+        } else if (kind != NV_CHG_PERSON) {
+            return 0;
+        }
+        if (rcu_id(buf, &id) < 0)
+            return 0;
+        if (nv_hmap_put(&x->people, id, &isnew) == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        return isnew ? golden_row(x, seq, buf) : 0;
+    }
     if (kind == NV_CHG_RECORD)
         return record_row(x, seq, buf, len);
     if (kind == NV_CHG_ERASED) {
@@ -645,6 +683,7 @@ nv_lake_export(struct nv_hub *h, const struct nv_lake_opts *o, struct nv_lake_re
     x.dl = (struct nv_csv_dialect){ ',', '"', 1, NV_ENC_UTF8 };
     x.part_rows = o->part_rows ? o->part_rows : PART_ROWS_DEFAULT;
     x.files = json_array();
+    nv_hmap_init(&x.people, 0, 1024);
     columns(&x);
     if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &x.txn)) != 0) {
         r = nv_hmdb_fail(rc, "cannot read the store");
@@ -709,6 +748,7 @@ out:
     free(kdir);
     free(final);
     json_decref(x.files);
+    nv_hmap_release(&x.people);
     nv_buf_release(&x.sums);
     return r;
 }

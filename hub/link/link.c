@@ -618,20 +618,18 @@ stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, si
     return db->store != NULL ? nv_hstore_touch(txn, db->store, kind, what, len) : 0;
 }
 
-/* A record's link written: the record (its RCU and status) and the RCU's
- * golden record are stamped changed. */
+/* A record's link written: the record is stamped changed (its RCU and
+ * status; the export finds the RCU's golden record through the link). */
 static int
 put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
          const struct nv_link_val *lv)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
-    int rc = mdb_put(txn, db->links, &k, &v, 0), r;
+    int rc = mdb_put(txn, db->links, &k, &v, 0);
 
     if (rc != 0)
         return mdb_fail(rc, "cannot write a link");
-    if ((r = stamp(txn, db, NV_CHG_RECORD, key, keylen)) < 0)
-        return r;
-    return stamp(txn, db, NV_CHG_PERSON, lv->rcu, strnlen(lv->rcu, sizeof(lv->rcu)));
+    return stamp(txn, db, NV_CHG_RECORD, key, keylen);
 }
 
 int
@@ -696,7 +694,8 @@ rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t 
              : mdb_del(txn, db->rcus, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
         return mdb_fail(rc, "cannot write cluster members");
-    /* its golden record changed (or is gone) */
+    /* its golden record changed (or is gone: a member that left is found
+     * through no link) */
     return stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
 }
 

@@ -9,9 +9,12 @@
  * a new stamp deletes the old entry and appends one.  An erased record's
  * entry is replaced by an 'x' entry that names it by its record id only.
  *
- * Cost at ingest: a stamp is a lookup in chgidx; when the item was not yet
- * stamped in this transaction, a delete and two puts (the log's put an
- * append).  The next seq is read once per write transaction.
+ * Cost at ingest: an item never stamped costs one put in chgidx and an
+ * append to the log; one stamped in this transaction already, one look-up;
+ * one stamped before, a look-up, a delete and two puts.  The next seq is
+ * read once per write transaction.  A record's golden record is found
+ * through its link when exported, so writing a link stamps only the
+ * record; an RCU is stamped itself only when it loses a member or a flag.
  */
 #include <string.h>
 
@@ -145,7 +148,8 @@ nv_hstore_touch(MDB_txn *txn, const struct nv_hstore *s, char kind, const void *
                 size_t len)
 {
     uint8_t ik[1 + 512], seq[8];
-    MDB_val k = { 1 + len, ik }, v;
+    MDB_val k = { 1 + len, ik }, v = { 8, seq };
+    uint64_t old;
     int rc, r;
 
     if (len > sizeof(ik) - 1)
@@ -154,17 +158,22 @@ nv_hstore_touch(MDB_txn *txn, const struct nv_hstore *s, char kind, const void *
         return r;
     ik[0] = (uint8_t)kind;
     memcpy(ik + 1, what, len);
-    rc = mdb_get(txn, s->chgidx, &k, &v);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return nv_hmdb_fail(rc, "cannot read the change log");
-    if (rc == 0) {
-        uint8_t old[8];
-        MDB_val ok = { 8, old };
-        if (v.mv_size != 8)
-            return nv_fail(NV_ECORRUPT, "hub store: a change index entry has a bad size");
-        if (get_be64(v.mv_data) >= cur.first)
-            return 0; /* stamped in this transaction already */
-        memcpy(old, v.mv_data, 8);
+    /* one look-up for an item never stamped: its index entry goes in at
+     * the next seq; an item stamped before gives its seq back */
+    be64(seq, cur.next);
+    rc = mdb_put(txn, s->chgidx, &k, &v, MDB_NOOVERWRITE);
+    if (rc == 0)
+        return append(txn, s, kind, what, len, seq);
+    if (rc != MDB_KEYEXIST)
+        return nv_hmdb_fail(rc, "cannot write the change log");
+    if (v.mv_size != 8)
+        return nv_fail(NV_ECORRUPT, "hub store: a change index entry has a bad size");
+    if ((old = get_be64(v.mv_data)) >= cur.first)
+        return 0; /* stamped in this transaction already */
+    {
+        uint8_t ob[8];
+        MDB_val ok = { 8, ob };
+        be64(ob, old);
         if ((rc = mdb_del(txn, s->changes, &ok, NULL)) != 0 && rc != MDB_NOTFOUND)
             return nv_hmdb_fail(rc, "cannot write the change log");
     }
