@@ -34,23 +34,8 @@ enum { V_FIRST, V_LAST, V_BIRTH_NAME, V_EMAIL0, V_PHONE0 = V_EMAIL0 + 3,
 
 /* ---- small helpers ---- */
 
-static void
-be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
+#define be64 nv_be64_put     /* formats/util.h */
+#define get_be64 nv_be64_get
 
 /* Sorted bulk inserts into a duplicate-key database (ident, rcus):
  * one bundle adds millions of entries, and inserting them in key order

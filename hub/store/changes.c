@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../../formats/errors.h"
+#include "../../formats/util.h"
 #include "store.h"
 
 /* The next seq of the write transaction in progress, and its first: an
@@ -40,23 +41,8 @@ nv_hstore_change_forget(MDB_env *env)
         memset(&cur, 0, sizeof(cur));
 }
 
-static void
-be64(uint8_t b[8], uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-get_be64(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
+#define be64 nv_be64_put /* formats/util.h */
+#define get_be64 nv_be64_get
 
 int
 nv_hstore_change_head(MDB_txn *txn, const struct nv_hstore *s, uint64_t *head)

@@ -42,14 +42,19 @@ state() {
             if $r.nova_op == "delete" then del(.[$r[$k]])
             else .[$r[$k]] = ($r | del(.nova_seq, .nova_op)) end) | .[]' | sort
 }
+# lake_all SINCE N: records, links and golden exported since SINCE into
+# lake/; each one's cursor in cN.<what>
+lake_all() {
+    for w in records links golden; do
+        nova-hub export H $w --since "$1" --out lake > c$2.$w 2>err$2.$w ||
+            { not_ok "export of $w since $1"; sed 's/^/# /' err$2.$w; }
+    done
+}
 # rows DIR: the rows of every part file under DIR
 rows() { find "$1" -name 'part-*' -exec cat {} + | wc -l; }
 
 # the full export
-for w in records links golden; do
-    nova-hub export H $w --since 0 --out lake > c0.$w 2>err.$w ||
-        { not_ok "full export of $w"; sed 's/^/# /' err.$w; }
-done
+lake_all 0 0
 c0=$(cat c0.records)
 check "a full export prints its cursor" sh -c "[ '$c0' -gt 0 ] && [ \"\$(cat c0.links)\" = '$c0' ] && [ \"\$(cat c0.golden)\" = '$c0' ]"
 b0=lake/records/batch=00000000000000000000-$(printf '%020d' "$c0")
@@ -72,10 +77,7 @@ LC_ALL=C awk -F, 'NR > 1 && NR <= 21 { $6 = "changed" NR "@example.net" } { prin
 { head -1 gen/acquired.csv; tail -n +2 ex-acquis/contacts.csv | LC_ALL=C sed -n '11,$p'; } > x && mv x ex-acquis/contacts.csv
 echo '999002,M.,Nouveau,Venu,,nouveau.venu@example.org,,06 00 00 00 02,1 rue Neuve,75001,Paris,France,1990-01-01,1,2024-02-02 10:00:00' >> ex-groupe/contacts.csv
 ship
-for w in records links golden; do
-    nova-hub export H $w --since "$c0" --out lake > c1.$w 2>err1.$w ||
-        { not_ok "incremental export of $w"; sed 's/^/# /' err1.$w; }
-done
+lake_all "$c0" 1
 c1=$(cat c1.records)
 b1=lake/records/batch=$(printf '%020d' "$c0")-$(printf '%020d' "$c1")
 check "the next cursor is past the first" [ "$c1" -gt "$c0" ]
@@ -97,10 +99,7 @@ LC_ALL=C grep -v Lakeside ex-groupe/contacts.csv > x && mv x ex-groupe/contacts.
 LC_ALL=C grep -v Lakeside ex-acquis/contacts.csv > x && mv x ex-acquis/contacts.csv
 ship
 check "the erasure completes" sh -c "nova-hub gdpr show H $req | grep -q 'erase, complete'"
-for w in records links golden; do
-    nova-hub export H $w --since "$c1" --out lake > c2.$w 2>err2.$w ||
-        { not_ok "export of $w after the erasure"; sed 's/^/# /' err2.$w; }
-done
+lake_all "$c1" 2
 c2=$(cat c2.records)
 b2=lake/records/batch=$(printf '%020d' "$c1")-$(printf '%020d' "$c2")
 g2=lake/golden/batch=$(printf '%020d' "$c1")-$(printf '%020d' "$c2")
@@ -121,10 +120,8 @@ kept=$(rcu_of "$a")
 gone=$ra; [ "$kept" = "$ra" ] && gone=$rb
 printf 'nova-survivorship 1\npriority * acquis groupe\n' > rules
 nova-hub rules set H rules >/dev/null 2>&1 || not_ok "rules set"
-for w in records links golden; do
-    nova-hub export H $w --since "$c2" --out lake > c3.$w 2>/dev/null || not_ok "export of $w after the decision"
-done
-c3=$(cat c3.golden)
+lake_all "$c2" 3
+c3=$(cat c3.records)
 g3=lake/golden/batch=$(printf '%020d' "$c2")-$(printf '%020d' "$c3")
 npeople=$(nova-hub export H golden 2>/dev/null | wc -l)
 check "the merged person is a golden tombstone naming the RCU it joined" sh -c "[ -n '$gone' ] && [ '$ra' != '$rb' ] &&
