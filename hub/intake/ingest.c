@@ -525,6 +525,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
             json_decref(a.prev);
             return nv_fail(NV_ENOMEM, "out of memory");
         }
+        a.links->stamped = 1; /* apply stamps each record it writes */
     }
     if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0) {
         r = nv_fail_errno("cannot read the applied payload");

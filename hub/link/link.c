@@ -606,15 +606,22 @@ stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, si
 /* A record's link written: the record is stamped changed (its RCU and
  * status; the export finds the RCU's golden record through the link). */
 static int
-put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
-         const struct nv_link_val *lv)
+put_link_as(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+            const struct nv_link_val *lv, int stamped)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
     int rc = mdb_put(txn, db->links, &k, &v, 0);
 
     if (rc != 0)
         return mdb_fail(rc, "cannot write a link");
-    return stamp(txn, db, NV_CHG_RECORD, key, keylen);
+    return stamped ? 0 : stamp(txn, db, NV_CHG_RECORD, key, keylen);
+}
+
+static int
+put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+         const struct nv_link_val *lv)
+{
+    return put_link_as(txn, db, key, keylen, lv, 0);
 }
 
 int
@@ -2430,7 +2437,8 @@ bundle_write_links(struct bundle *bs)
                 (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
                 return r;
             if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link(bs->txn, bs->db, e->key, e->keylen, &lv)) < 0 ||
+                (r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &lv,
+                                 e->bundle && bs->set->stamped)) < 0 ||
                 (r = lc_set_link(e->slot, &lv)) < 0)
                 return r;
         }

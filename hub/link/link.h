@@ -96,6 +96,9 @@ struct nv_link_item {
 struct nv_link_set {
     struct nv_link_item *v;
     size_t n, cap;
+    int stamped; /* its writer (apply) stamped each record in the change log
+                    (store.h): their links, when written, are not stamped
+                    again */
 };
 
 void nv_link_set_release(struct nv_link_set *s);
