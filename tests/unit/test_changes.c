@@ -67,6 +67,17 @@ head(struct nv_hstore *st)
     return h;
 }
 
+/* One write transaction stamping kind + what, committed. */
+static void
+stamp_one(struct nv_hstore *st, char kind, const char *what, size_t len)
+{
+    MDB_txn *txn;
+
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(nv_hstore_touch(txn, st, kind, what, len), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
 #define K1 "acme\0contacts\0C-1"
 #define K2 "acme\0contacts\0C-2"
 
@@ -111,9 +122,7 @@ test_change_log(void **state)
 
     /* K1 again, later: it moves to the end, its old entry gone; no seq is
      * used twice (the aborted one's may be skipped) */
-    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
-    assert_int_equal(nv_hstore_touch(txn, &st, NV_CHG_RECORD, K1, sizeof(K1) - 1), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
+    stamp_one(&st, NV_CHG_RECORD, K1, sizeof(K1) - 1);
     log_since(&st, 0, &s);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.what[0], "acme/contacts/C-2");
@@ -141,18 +150,14 @@ test_change_log(void **state)
     assert_string_equal(s.what[2], "acme/contacts/0123456789abcdef0123456789abcdef");
 
     /* stamped again after the erasure (a key that comes back): a new entry */
-    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
-    assert_int_equal(nv_hstore_touch(txn, &st, NV_CHG_RECORD, K2, sizeof(K2) - 1), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
+    stamp_one(&st, NV_CHG_RECORD, K2, sizeof(K2) - 1);
     log_since(&st, 0, &s);
     assert_int_equal(s.n, 4);
     assert_string_equal(s.what[3], "acme/contacts/C-2");
 
     /* the log survives a compaction, and stamping goes on after it */
     assert_int_equal(nv_hstore_compact(&st, dir), 0);
-    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
-    assert_int_equal(nv_hstore_touch(txn, &st, NV_CHG_RECORD, K1, sizeof(K1) - 1), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
+    stamp_one(&st, NV_CHG_RECORD, K1, sizeof(K1) - 1);
     log_since(&st, 0, &s);
     assert_int_equal(s.n, 4);
     assert_string_equal(s.what[3], "acme/contacts/C-1");
