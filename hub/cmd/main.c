@@ -29,6 +29,7 @@
 #include "../intake/ingest.h"
 #include "../golden/golden.h"
 #include "../store/ledger.h"
+#include "../export/lake.h"
 
 #include <jansson.h>
 
@@ -607,8 +608,9 @@ map_cache_free(struct map_cache *c)
 
 /* What `export` was asked for. */
 struct export_opts {
-    const char *dir, *what, *format, *entity, *why;
+    const char *dir, *what, *format, *entity, *why, *since, *out;
     int common, marketing;
+    uint64_t part_rows;
 };
 
 /* export's arguments into o.  0 to go on, else the exit status (usage). */
@@ -626,6 +628,15 @@ export_args(int argc, char **argv, struct export_opts *o)
             if (v == NULL)
                 return nv_cli_usage("--entity needs a name");
             o->entity = v;
+        } else if (nv_opt_val(argc, argv, &i, "--since", &v)) {
+            if ((o->since = v) == NULL)
+                return nv_cli_usage("--since needs a cursor (0 for everything)");
+        } else if (nv_opt_val(argc, argv, &i, "--out", &v)) {
+            if ((o->out = v) == NULL)
+                return nv_cli_usage("--out needs a directory");
+        } else if (nv_opt_val(argc, argv, &i, "--part-rows", &v)) {
+            if (v == NULL || nv_parse_u64(v, &o->part_rows) < 0 || o->part_rows == 0)
+                return nv_cli_usage("--part-rows needs a number of rows, at least 1");
         } else if (nv_opt_flag(argv, i, "--common")) {
             o->common = 1;
         } else if (nv_opt_flag(argv, i, "--marketing")) {
@@ -905,6 +916,46 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
     return r;
 }
 
+/* `export DIR WHAT --since CURSOR --out DIR`: one batch for the data lake
+ * (hub/export/lake.h); the cursor to give next time on stdout. */
+static int
+export_lake(const struct export_opts *o)
+{
+    struct nv_lake_opts lo = { .what = o->what, .out = o->out, .part_rows = o->part_rows };
+    struct nv_lake_result res;
+    struct nv_hub h;
+    struct timespec t0, t1;
+    double s;
+    int r;
+
+    lo.csv = strcmp(o->format, "csv") == 0;
+    if (o->since != NULL && (r = nv_lake_cursor(o->since, &lo.since)) < 0)
+        return nv_cli_fail(r);
+    if ((r = nv_hub_open(&h, o->dir)) < 0)
+        return nv_cli_fail(r);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = nv_lake_export(&h, &lo, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    nv_hub_close(&h);
+    if (r < 0)
+        return nv_cli_fail(r);
+    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (res.batch[0] == '\0')
+        fprintf(stderr, "nova-hub: export %s: nothing changed since cursor %llu: no batch\n",
+                o->what, (unsigned long long)res.from);
+    else
+        fprintf(stderr, "nova-hub: export %s: %s from cursor %llu to %llu: %llu upsert(s), "
+                "%llu delete(s) in %u file(s), %s\n"
+                "nova-hub: %llu row(s) in %.2f s (%.0f rows/s)\n", o->what,
+                lo.since == 0 ? "everything" : "the changes", (unsigned long long)res.from,
+                (unsigned long long)res.to, (unsigned long long)res.upserts,
+                (unsigned long long)res.deletes, res.files, res.batch,
+                (unsigned long long)(res.upserts + res.deletes), s,
+                (double)(res.upserts + res.deletes) / (s > 0 ? s : 1e-9));
+    printf("%llu\n", (unsigned long long)res.to);
+    return fflush(stdout) == 0 ? 0 : nv_cli_fail(nv_fail_errno("cannot write the cursor"));
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -915,14 +966,30 @@ cmd_export(int argc, char **argv)
 
     if ((r = export_args(argc, argv, &o)) != 0)
         return r;
+    if (o.since != NULL || o.out != NULL) {
+        if (o.out == NULL)
+            return nv_cli_usage("--since writes a batch of files: give --out DIR");
+        if (o.common || o.marketing || o.entity != NULL)
+            return nv_cli_usage("export --since/--out takes --format, --part-rows and --why "
+                                "only (not --common, --marketing or --entity)");
+        /* a cursor that is not one is refused before anything is read */
+        if (o.since != NULL && (r = nv_lake_cursor(o.since, &(uint64_t){ 0 })) < 0)
+            return nv_cli_fail(r);
+    } else if (o.part_rows != 0) {
+        return nv_cli_usage("--part-rows is for export --out DIR");
+    }
     if (nv_exists(o.dir)) {
         /* every read of personal data is logged first */
         char line[160];
-        snprintf(line, sizeof(line), "export %s%s%.63s", o.what,
-                 o.entity ? " --entity " : "", o.entity ? o.entity : "");
+        snprintf(line, sizeof(line), "export %s%s%.63s%s%.24s%s", o.what,
+                 o.entity ? " --entity " : "", o.entity ? o.entity : "",
+                 o.out ? " --since " : "", o.out ? (o.since ? o.since : "0") : "",
+                 o.out ? " --out (data lake)" : "");
         if ((r = nv_access_log(o.dir, line, o.why)) < 0)
             return nv_cli_fail(r);
     }
+    if (o.out != NULL)
+        return export_lake(&o);
     if (strcmp(o.what, "links") == 0) {
         if ((r = nv_hub_open(&h, o.dir)) < 0)
             return nv_cli_fail(r);
@@ -1286,9 +1353,10 @@ static const struct nv_cmd cmds[] = {
     { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
       "the matching weights: see them, carry them to another hub, freeze them" },
     { "gdpr", nv_cmd_gdpr,
-      "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
-      "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
-      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
+      "gdpr request DIR erase|access|portability|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
+      "[--set FIELD=VALUE] [--out FILE] [--format json|csv] [--from FILE] | list DIR [--open|--late|--overdue] | show DIR ID | "
+      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU | "
+      "deliver DIR ID [--out FILE] [--format json|csv] | retry DIR ID [--entity E] | close DIR ID --reason TEXT",
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
     { "show", nv_cmd_show, "show DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
       "a person's golden record: each value with the entity, record and time it came from" },
@@ -1303,7 +1371,7 @@ static const struct nv_cmd cmds[] = {
       "reach, with their golden contact fields, without those GDPR and consent keep out" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links | export DIR records|links|golden --since CURSOR --out DIR [--format ndjson|csv] [--part-rows N]",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "

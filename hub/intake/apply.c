@@ -244,9 +244,16 @@ static inline int
 apply_delete(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
              struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    int r;
+    MDB_val kv = { k->len, k->data };
+    int r = 0, rc = mdb_del(txn, s->records, &kv, NULL);
 
-    if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
+    /* a record that was stored leaves a tombstone in the change log (one
+     * never stored, or erased, does not: its key is not kept) */
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        r = nv_hmdb_fail(rc, "cannot delete a record");
+    else if (rc == 0)
+        r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
+    if (r == 0 &&
         (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
         (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
         st->deletes++;
@@ -331,7 +338,9 @@ put_record(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
     if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
         nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
     rc = mdb_put(txn, s->records, &kv, &vv, 0);
-    return rc != 0 ? nv_hmdb_fail(rc, "cannot write a record") : 0;
+    if (rc != 0)
+        return nv_hmdb_fail(rc, "cannot write a record");
+    return nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
 }
 
 /* An upsert: mapped when the entity has a mapping (else stored unmapped),

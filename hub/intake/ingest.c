@@ -205,6 +205,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     }
     h->person_flags = nv_gdpr_flags;
+    h->link->store = &h->store; /* links stamp the change log */
     nv_hstore_register(&h->store, nv_link_open, h->link);
     nv_hstore_register(&h->store, nv_gdpr_open, h->gdpr);
     nv_hstore_register(&h->store, nv_golden_open, h->golden);
@@ -524,6 +525,7 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
             json_decref(a.prev);
             return nv_fail(NV_ENOMEM, "out of memory");
         }
+        a.links->stamped = 1; /* apply stamps each record it writes */
     }
     if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0) {
         r = nv_fail_errno("cannot read the applied payload");

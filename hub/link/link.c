@@ -34,23 +34,8 @@ enum { V_FIRST, V_LAST, V_BIRTH_NAME, V_EMAIL0, V_PHONE0 = V_EMAIL0 + 3,
 
 /* ---- small helpers ---- */
 
-static void
-be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
+#define be64 nv_be64_put     /* formats/util.h */
+#define get_be64 nv_be64_get
 
 /* Sorted bulk inserts into a duplicate-key database (ident, rcus):
  * one bundle adds millions of entries, and inserting them in key order
@@ -611,14 +596,32 @@ nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t k
     return 0;
 }
 
+/* The change log (store.h): kind + what changed in txn. */
+static inline int
+stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, size_t len)
+{
+    return db->store != NULL ? nv_hstore_touch(txn, db->store, kind, what, len) : 0;
+}
+
+/* A record's link written: the record is stamped changed (its RCU and
+ * status; the export finds the RCU's golden record through the link). */
 static int
-put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
-         const struct nv_link_val *lv)
+put_link_as(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+            const struct nv_link_val *lv, int stamped)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
     int rc = mdb_put(txn, db->links, &k, &v, 0);
 
-    return rc ? mdb_fail(rc, "cannot write a link") : 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot write a link");
+    return stamped ? 0 : stamp(txn, db, NV_CHG_RECORD, key, keylen);
+}
+
+static int
+put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+         const struct nv_link_val *lv)
+{
+    return put_link_as(txn, db, key, keylen, lv, 0);
 }
 
 int
@@ -683,7 +686,9 @@ rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t 
              : mdb_del(txn, db->rcus, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
         return mdb_fail(rc, "cannot write cluster members");
-    return 0;
+    /* its golden record changed (or is gone: a member that left is found
+     * through no link) */
+    return stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
 }
 
 /* The member rids of rcu, appended to *v (n, cap). */
@@ -2523,7 +2528,8 @@ bundle_write_links(struct bundle *bs)
                 (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
                 return r;
             if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link(bs->txn, bs->db, e->key, e->keylen, &lv)) < 0 ||
+                (r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &lv,
+                                 e->bundle && bs->set->stamped)) < 0 ||
                 (r = lc_set_link(e->slot, &lv)) < 0)
                 return r;
         }
