@@ -1255,7 +1255,7 @@ static const struct nv_cmd cmds[] = {
       "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
     { "metrics", nv_cmd_metrics, "metrics DIR [--textfile PATH]",
       "the hub's metrics in the Prometheus text format (--textfile: written atomically for node_exporter)" },
-    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none] [--author 'Name <email>'] [--message TEXT]",
+    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none | --alert-hook '/PATH ARG...'|none [--alert-hook-timeout S]] [--author 'Name <email>'] [--message TEXT]",
       "the cadence expected of each entity's flow, versioned in the mapping repository" },
     { "alerts", nv_cmd_alerts, "alerts DIR [--json]",
       "what fires now (late flow, gap, quarantine, review, GDPR deadlines); exit 1 when any" },

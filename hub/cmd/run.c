@@ -253,10 +253,10 @@ nv_cmd_run(int argc, char **argv)
             struct pass_stats ps;
             int pr = pass(dir, max, settle, &ps);
             due = 0;
-            /* the metrics after every pass (node_exporter's textfile) */
-            if (pr == 0 && textfile != NULL && (pr = nv_hub_metrics_write(dir, textfile)) < 0) {
-                nv_err("run", "cannot write the metrics to '%s': %s", textfile,
-                       nv_errmsg(pr));
+            /* the metrics after every pass (node_exporter's textfile),
+             * and the alert hook's look */
+            if (pr == 0 && (pr = nv_hub_after_pass(dir, textfile)) < 0) {
+                nv_err("run", "no metrics or alerts after the pass: %s", nv_errmsg(pr));
                 pr = 0;
             }
             if (pr < 0) {

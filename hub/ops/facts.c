@@ -210,8 +210,9 @@ quarantine_json(const char *dir)
                 if (stat(p, &st) == 0)
                     since = st.st_mtime;
             }
-            json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "entity", sv[i].sender,
-                                               "reason", reason_slug(code), "since",
+            json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "entity", sv[i].sender,
+                                               "file", sv[i].name, "reason",
+                                               reason_slug(code), "since",
                                                (json_int_t)since));
         }
         nv_spool_list_free(sv, sn);
