@@ -469,6 +469,14 @@ nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
                   "applied", nv_time_format(nv_now(), when));
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    if (a->ncols > 0) {
+        /* the columns its records carried: NovaMappingColumnsChanged
+         * compares the last bundle's with the mapping */
+        json_t *cols = json_array();
+        for (size_t i = 0; i < a->ncols; i++)
+            json_array_append_new(cols, json_string(a->cols[i]));
+        json_object_set_new(v, "columns", cols);
+    }
     if (a->agent_rejects > 0) {
         json_object_set_new(v, "agent_rejects", json_integer((json_int_t)a->agent_rejects));
         if (a->agent_reasons != NULL)

@@ -12,6 +12,11 @@
  *   NovaGdprTargetPassed  an open request is past its internal target
  *   NovaGdprDeadlineNear  an open request is within 5 days of its legal
  *                         deadline (or past it)
+ *   NovaUpdatesStuckRevokedKey  updates or erasure orders wait for an
+ *                         entity whose keys are all revoked
+ *   NovaMappingColumnsChanged  the entity's last bundle of records lacked a
+ *                         column its mapping maps, or carried 3 or more
+ *                         columns the mapping lacks
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include "ops.h"
 
 #define GDPR_NEAR (5 * 86400)
+#define NEW_COLUMNS_MAX 3 /* new columns that fire NovaMappingColumnsChanged */
 
 /* One alert; its key (the alert, the entity, and subject when one entity
  * can have several: a request id, a quarantined file) tells one firing
@@ -132,6 +138,68 @@ flows(const json_t *facts, json_t *a, int64_t now)
     }
 }
 
+/* Up to 4 names of a, quoted, into b ("'a', 'b', ... (7)"). */
+static void
+names(const json_t *a, char *b, size_t n)
+{
+    size_t i, o = 0;
+    json_t *x;
+
+    b[0] = '\0';
+    json_array_foreach(a, i, x) {
+        if (i == 4) {
+            snprintf(b + o, n - o, ", ... (%zu in all)", json_array_size(a));
+            break;
+        }
+        o += (size_t)snprintf(b + o, n - o, "%s'%.64s'", i ? ", " : "", json_string_value(x));
+        if (o >= n)
+            break;
+    }
+}
+
+/* Updates stuck for a revoked key; a mapping whose columns no longer match
+ * the exports. */
+static void
+keys_and_columns(const json_t *facts, json_t *a)
+{
+    const char *ent;
+    json_t *x;
+
+    json_object_foreach(json_object_get(facts, "keys"), ent, x) {
+        const json_t *q = json_object_get(json_object_get(facts, "queued"), ent);
+        json_int_t ups = json_integer_value(json_object_get(q, "updates"));
+        json_int_t bundles = json_integer_value(json_object_get(q, "outbox_updates")) +
+                             json_integer_value(json_object_get(q, "outbox_erasure"));
+        if (ups + bundles == 0)
+            continue;
+        fire(a, "NovaUpdatesStuckRevokedKey", "warning", ent, NULL,
+             json_integer_value(json_object_get(x, "revoked")),
+             "enroll the entity's new key (nova-hub enroll DIR IDENTITY.pub): the queued "
+             "updates are then sealed to it; bundles sealed to the revoked key are in "
+             "DIR/outbox/ENTITY (move them out, then nova-hub resend DIR ENTITY once the "
+             "agent has its new key)",
+             "%lld update record(s) queued and %lld bundle(s) sealed wait for %s, whose key "
+             "is revoked", (long long)ups, (long long)bundles, ent);
+    }
+    json_object_foreach(json_object_get(facts, "drift"), ent, x) {
+        const json_t *miss = json_object_get(x, "missing"), *nw = json_object_get(x, "new");
+        char mb[400], nb[400];
+        if (json_array_size(miss) == 0 && json_array_size(nw) < NEW_COLUMNS_MAX)
+            continue;
+        names(miss, mb, sizeof(mb));
+        names(nw, nb, sizeof(nb));
+        fire(a, "NovaMappingColumnsChanged", "warning", ent, NULL,
+             json_integer_value(json_object_get(x, "at")),
+             "compare the export with the mapping (nova-hub mapping suggest ENTITY "
+             "EXPORT.csv), commit the fix (nova-hub mapping set), then nova-hub replay",
+             "%s's last bundle (seq %lld) %s%s%s%s%s", ent,
+             (long long)json_integer_value(json_object_get(x, "seq")),
+             json_array_size(miss) ? "lacks mapped column(s) " : "", mb,
+             json_array_size(miss) && json_array_size(nw) ? " and " : "",
+             json_array_size(nw) ? "carries column(s) the mapping lacks: " : "", nb);
+    }
+}
+
 json_t *
 nv_ops_alerts(const json_t *facts)
 {
@@ -145,6 +213,7 @@ nv_ops_alerts(const json_t *facts)
     json_t **v, *sorted;
 
     flows(facts, a, now);
+    keys_and_columns(facts, a);
     json_array_foreach(json_object_get(facts, "gaps"), i, x)
         fire(a, "NovaSequenceGap", "warning", json_string_value(json_object_get(x, "entity")),
              NULL, json_integer_value(json_object_get(x, "since")),

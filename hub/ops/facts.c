@@ -19,6 +19,7 @@
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
 #include "../link/link.h"
+#include "../model/mapping.h"
 
 #define DAYS 30
 
@@ -105,6 +106,14 @@ flows_from_bstats(struct nv_hub *h, MDB_txn *txn, json_t *flows, int64_t now)
                json_integer_value(json_object_get(o, "deletes")) +
                json_integer_value(json_object_get(o, "acks"));
         add_int(f, "bundles", 1);
+        /* the columns of the entity's last bundle of records (keys in
+         * sequence order) */
+        if (json_array_size(json_object_get(o, "columns")) > 0) {
+            json_object_set(f, "columns", json_object_get(o, "columns"));
+            json_object_set_new(f, "columns_seq",
+                                json_integer(strtoll(sl + 1, NULL, 10)));
+            json_object_set_new(f, "columns_at", json_integer(t));
+        }
         add_int(f, "upserts", json_integer_value(json_object_get(o, "upserts")));
         add_int(f, "deletes", json_integer_value(json_object_get(o, "deletes")));
         add_int(f, "acks", json_integer_value(json_object_get(o, "acks")));
@@ -547,6 +556,70 @@ nv_ops_note_pass(const char *dir, int64_t at, double seconds, unsigned applied,
     return r;
 }
 
+/* The columns of each entity's last bundle of records against its mapping
+ * now: {entity: {"seq","at" (applied, Unix),"missing":[mapped columns not sent],"new":[columns
+ * sent the mapping lacks]}} (entities with a mapping and such a bundle). */
+static json_t *
+drift_json(struct nv_hub *h, const json_t *flows)
+{
+    json_t *o = json_object(), *f, *c;
+    const char *ent;
+    size_t i;
+
+    json_object_foreach((json_t *)flows, ent, f) {
+        const struct nv_mapping *m = NULL;
+        const char *commit = NULL;
+        json_t *cols = json_object_get(f, "columns"), *missing, *nw;
+        if (json_array_size(cols) == 0 || nv_hub_mapping(h, ent, &m, &commit) < 0 ||
+            m == NULL) {
+            nv_error_clear();
+            continue;
+        }
+        missing = json_array();
+        nw = json_array();
+        for (size_t k = 0; k < m->ncols; k++) {
+            int sent = 0;
+            if (m->cols[k].role == NV_ROLE_IGNORE)
+                continue;
+            json_array_foreach(cols, i, c)
+                if (strcmp(json_string_value(c), m->cols[k].name) == 0) {
+                    sent = 1;
+                    break;
+                }
+            if (!sent)
+                json_array_append_new(missing, json_string(m->cols[k].name));
+        }
+        json_array_foreach(cols, i, c)
+            if (nv_mapping_find(m, json_string_value(c)) < 0)
+                json_array_append(nw, c);
+        json_object_set_new(o, ent, json_pack("{s:O,s:O,s:o,s:o}", "seq",
+                                              json_object_get(f, "columns_seq"), "at",
+                                              json_object_get(f, "columns_at"), "missing",
+                                              missing, "new", nw));
+    }
+    return o;
+}
+
+/* Entities whose keys are all revoked: {entity: {"revoked": Unix time of
+ * the last revocation}}. */
+static json_t *
+keys_json(const struct nv_hub *h)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < h->kr.n; i++) {
+        const struct nv_keyring_entry *e = &h->kr.e[i];
+        json_t *x;
+        if (e->state != NV_KEY_REVOKED || nv_keyring_active(&h->kr, e->id.entity) != NULL)
+            continue;
+        x = json_object_get(o, e->id.entity);
+        if (x == NULL || json_integer_value(json_object_get(x, "revoked")) < e->since)
+            json_object_set_new(o, e->id.entity,
+                                json_pack("{s:I}", "revoked", (json_int_t)e->since));
+    }
+    return o;
+}
+
 int
 nv_ops_facts(struct nv_hub *h, const char *dir, json_t **out)
 {
@@ -595,6 +668,9 @@ nv_ops_facts(struct nv_hub *h, const char *dir, json_t **out)
     mdb_txn_abort(txn);
     if (o == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    /* the mappings are read outside the store's transaction */
+    json_object_set_new(o, "drift", drift_json(h, flows));
+    json_object_set_new(o, "keys", keys_json(h));
     *out = o;
     return 0;
 }

@@ -14,7 +14,9 @@
  *   "flows"    {entity: {"seq","last_applied" (Unix, 0 never),"bundles",
  *              "upserts","deletes","acks","rejected","not_normalised",
  *              "bytes","days":[30 bundles per day, oldest first, today
- *              last],"days_records":[30],"last":{the last bundle's stats}}}
+ *              last],"days_records":[30],"last":{the last bundle's stats},
+ *              "columns":[of its last bundle of records],"columns_seq",
+ *              "columns_at"}}
  *   "quarantine" [{"entity" ("" unreadable),"file","reason","since"}]
  *   "gaps"     [{"entity","missing_from","missing_to","since"}]
  *   "review"   {"pairs","oldest" (Unix, 0 none)}
@@ -26,6 +28,12 @@
  *   "gdpr"     {"counts":{kind:{status:N}},"open":[{"id","kind","status",
  *              "received","target","deadline" (Unix)}]}
  *   "expect"   nv_ops_expect_load's document
+ *   "drift"    {entity: {"seq","at" (its last bundle of records, when
+ *              applied),"missing":[the
+ *              mapping's columns that bundle lacked],"new":[its columns the
+ *              mapping lacks]}}
+ *   "keys"     {entity: {"revoked" (Unix)}}: entities whose keys are all
+ *              revoked
  *   "pass"     the last ingest pass ({"at","seconds","applied",
  *              "quarantined"}, DIR/ops/lastpass.json) or {}
  */
