@@ -25,8 +25,14 @@
  *   "queued"   {entity: {"updates" (records in the queue),"outbox_updates",
  *              "outbox_erasure" (sealed bundles not yet collected),
  *              "oldest" (Unix)}}
+ *   "weights"  {"link","review" (the thresholds, bits),"from","bin" (bits),
+ *              "counts":[records linked or in review by best link score],
+ *              "scored"}
  *   "gdpr"     {"counts":{kind:{status:N}},"open":[{"id","kind","status",
- *              "received","target","deadline" (Unix)}]}
+ *              "received","target","deadline" (Unix)}],"erasure":{
+ *              "completed","mean_days","max_days","within_target",
+ *              "target_days","months":[{"month":"YYYY-MM","completed",
+ *              "mean_days"}: the last 6 by month of completion]}}
  *   "expect"   nv_ops_expect_load's document
  *   "drift"    {entity: {"seq","at" (its last bundle of records, when
  *              applied),"missing":[the
