@@ -9,6 +9,7 @@
 
 #include "../../formats/errors.h"
 #include "../../formats/log.h"
+#include "../../formats/progress.h"
 #include "../../formats/util.h"
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
@@ -436,6 +437,7 @@ nv_apply_file(MDB_txn *txn, const struct nv_hstore *s,
             line[--n] = '\0';
         if (n > 0)
             r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
+        nv_progress_add(1);
         if (lineno % 4096 == 0)
             nv_hstore_unmap(txn);
     }
