@@ -23,10 +23,10 @@ int nv_cmd_metrics(int argc, char **argv);
 int nv_cmd_expect(int argc, char **argv);
 int nv_cmd_alerts(int argc, char **argv);
 int nv_cmd_dashboard(int argc, char **argv);
-/* After a pass of nova-hub run: the metrics to textfile (NULL: none), and
- * when an alert hook is set, a look at the alerts (the hook runs for each
- * start and end).  Failures are logged; 0, or a code when the hub cannot
- * be opened. */
+/* After a pass of nova-hub run that found an alert hook set or has a
+ * textfile: the metrics to textfile (NULL: none), and when an alert hook
+ * is set, a look at the alerts (the hook runs for each start and end).
+ * Failures are logged; 0, or a code when the hub cannot be opened. */
 int nv_hub_after_pass(const char *dir, const char *textfile);
 int nv_cmd_segment(int argc, char **argv);
 

@@ -64,29 +64,14 @@ alerts_track(const char *dir, const json_t *facts, const json_t *alerts, json_t 
 int
 nv_hub_after_pass(const char *dir, const char *textfile)
 {
-    struct nv_hub h;
-    json_t *facts = NULL, *expect = NULL, *alerts;
-    int r, hook;
+    json_t *facts = NULL, *alerts;
+    int r;
 
-    if ((r = nv_hub_open(&h, dir)) < 0)
-        return r;
-    if ((r = nv_ops_expect_load(&h, &expect)) < 0) {
-        nv_hub_close(&h);
-        return r;
-    }
-    hook = json_array_size(json_object_get(expect, "alert_hook")) > 0;
-    json_decref(expect);
-    if (textfile == NULL && !hook) {
-        nv_hub_close(&h);
-        return 0;
-    }
-    r = nv_ops_facts(&h, dir, &facts);
-    nv_hub_close(&h);
-    if (r < 0)
+    if ((r = facts_of(dir, &facts)) < 0)
         return r;
     if (textfile != NULL && (r = metrics_write(facts, textfile)) < 0)
         nv_err("run", "cannot write the metrics to '%s': %s", textfile, nv_errmsg(r));
-    if (hook) {
+    if (json_array_size(json_object_get(json_object_get(facts, "expect"), "alert_hook")) > 0) {
         alerts = nv_ops_alerts(facts);
         if ((r = alerts_track(dir, facts, alerts, NULL)) < 0)
             nv_err("run", "cannot keep the alerts' state: %s", nv_errmsg(r));
