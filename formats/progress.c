@@ -104,7 +104,9 @@ nv_progress_step(uint64_t total, const char *fmt, ...)
     P.step_total = total;
     P.step_done = 0;
     P.step_start = mono();
-    show(P.step_start);
+    /* many short steps (small bundles) do not flood the terminal */
+    if (P.step_start - P.last >= P.every)
+        show(P.step_start);
 }
 
 void

@@ -24,7 +24,8 @@ void nv_progress_quiet(int quiet);
 void nv_progress_begin(const char *what, const char *unit);
 
 /* What it is on now ("acme seq 3"), and how many units that step has (0:
- * not known); the step's count starts at 0 and the line is shown at once. */
+ * not known); the step's count starts at 0 and the line is shown unless
+ * one was shown less than the interval ago. */
 void nv_progress_step(uint64_t total, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
