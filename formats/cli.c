@@ -24,6 +24,8 @@ usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
     for (const struct nv_cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-44s %s\n", c->usage, c->help);
     fprintf(f, "\nRun '%s COMMAND --help' for one command, '%s --version' for the version.\n"
+            "Long work shows its progress on stderr when it is a terminal; '--quiet', "
+            "given to any command, silences it.\n"
             "\nexit status:\n%s",
             nv_cli_prog, nv_cli_prog, nv_exit_table());
 }
