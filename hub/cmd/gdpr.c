@@ -11,6 +11,7 @@
 #include <lmdb.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/contact.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -266,7 +267,10 @@ cmd_request(int argc, char **argv)
          * orders per entity */
         size_t n = 0, bad = 0, i;
         json_t *lines = json_array(), *l;
+        nv_progress_begin("gdpr intake", "lines");
         r = nv_gdpr_create_many(&h, kind, from, target, received, sets, ref, lines, &n, &bad);
+        nv_progress_end(json_array_size(lines), "%zu %s request(s) registered, %zu line(s) "
+                        "skipped", n, kind, bad);
         /* one line per input line, with its request id */
         json_array_foreach(lines, i, l) {
             long long no = (long long)json_integer_value(json_object_get(l, "line"));

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
@@ -208,6 +209,8 @@ json_str(const char *s)
 struct ingest_report {
     int json;
     unsigned waiting;  /* bundles waiting for a missing one */
+    unsigned applied, quarantined;
+    uint64_t records;  /* of the bundles applied */
 };
 
 static void
@@ -218,8 +221,14 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
     struct ingest_report *ir = ctx;
     int json = ir->json;
 
+    nv_progress_clear();
     if (res->outcome == NV_WAITING)
         ir->waiting++;
+    if (res->outcome == NV_APPLIED) {
+        ir->applied++;
+        ir->records += res->m.records;
+    }
+    ir->quarantined += res->outcome == NV_QUARANTINED;
 
     if (json) {
         printf("{\"bundle\":");
@@ -309,6 +318,7 @@ cmd_ingest(int argc, char **argv)
     if (settle >= 0)
         h.settle_ms = (unsigned)settle * 1000;
     ir.json = json;
+    nv_progress_begin("ingest", "records");
     if (nfiles == 0) {
         first = nv_hub_ingest_inbox(&h, report, &ir);
     } else {
@@ -322,12 +332,15 @@ cmd_ingest(int argc, char **argv)
         }
     }
     if ((r = nv_hub_after_ingest(&h)) < 0) {
+        nv_progress_clear();
         fprintf(stderr, "nova-hub: error: GDPR requests not advanced: %s\n", nv_errmsg(r));
         if (first == 0)
             first = r;
     }
     nv_hub_close(&h);
     free(files);
+    nv_progress_end(ir.records, "%u bundle(s) applied, %u quarantined, %u waiting",
+                    ir.applied, ir.quarantined, ir.waiting);
     if (first == 0 && ir.waiting > 0) {
         fprintf(stderr, "nova-hub: error: %u bundle(s) wait in the inbox for a missing one "
                 "(nova-hub status names it; the agent's 'nova-agent resend' sends it again)\n",
@@ -812,6 +825,7 @@ export_pass(struct rec_export *x, MDB_cursor *cur, int pass)
         char kb[520], rcu[NV_RCU_LEN + 1];
         const char *e, *src, *key;
         json_t *rec;
+        nv_progress_add(1);
         if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
             continue;
         if (x->o->entity != NULL && strcmp(x->o->entity, e) != 0)
@@ -900,6 +914,11 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
             (rc = mdb_cursor_open(x.txn, h->store.records, &cur)) != 0) {
             r = nv_hmdb_fail(rc, "cannot read records");
             break;
+        }
+        {
+            MDB_stat ms;
+            nv_progress_step(mdb_stat(x.txn, h->store.records, &ms) == 0 ? ms.ms_entries : 0,
+                             pass == 0 ? "reading the columns" : "writing the records");
         }
         r = export_pass(&x, cur, pass);
         mdb_cursor_close(cur);
@@ -997,6 +1016,9 @@ cmd_export(int argc, char **argv)
         nv_hub_close(&h);
         return r < 0 ? nv_cli_fail(r) : 0;
     }
+    /* progress on the terminal only when the data goes elsewhere */
+    if (!isatty(1))
+        nv_progress_begin("export", strcmp(o.what, "golden") == 0 ? "people" : "records");
     if (strcmp(o.what, "golden") == 0) {
         json_t *people = NULL, *why = NULL;
         if (o.common || o.entity != NULL)
@@ -1022,6 +1044,8 @@ cmd_export(int argc, char **argv)
         json_decref(people);
         json_decref(why);
         nv_hub_close(&h);
+        fflush(stdout);
+        nv_progress_end(n, "golden records written");
         if (r == 0)
             nv_info("export", "%llu golden record(s)", (unsigned long long)n);
         return r < 0 ? nv_cli_fail(r) : 0;
@@ -1032,6 +1056,7 @@ cmd_export(int argc, char **argv)
         return nv_cli_fail(r);
     r = export_records(&h, &o, &n, &left_out);
     fflush(stdout);
+    nv_progress_end(n, "records written");
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
     if (o.marketing)
         fprintf(stderr, "nova-hub: %llu record(s) left out: no explicit marketing consent "
@@ -1322,7 +1347,7 @@ static const struct nv_cmd cmds[] = {
       "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
     { "metrics", nv_cmd_metrics, "metrics DIR [--textfile PATH]",
       "the hub's metrics in the Prometheus text format (--textfile: written atomically for node_exporter)" },
-    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none] [--author 'Name <email>'] [--message TEXT]",
+    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none | --alert-hook '/PATH ARG...'|none [--alert-hook-timeout S]] [--author 'Name <email>'] [--message TEXT]",
       "the cadence expected of each entity's flow, versioned in the mapping repository" },
     { "alerts", nv_cmd_alerts, "alerts DIR [--json]",
       "what fires now (late flow, gap, quarantine, review, GDPR deadlines); exit 1 when any" },

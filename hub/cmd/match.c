@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -899,6 +900,7 @@ nv_cmd_learn(int argc, char **argv)
     struct match_model mo;
     struct nv_learn_report rep;
     MDB_txn *txn;
+    MDB_stat ms;
     int r, rc;
 
     for (int i = 1; i < argc; i++) {
@@ -922,11 +924,16 @@ nv_cmd_learn(int argc, char **argv)
         nv_hub_close(&h);
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot write"));
     }
+    nv_progress_begin("learn", "records");
+    if (mdb_stat(txn, h.link->mrec, &ms) != 0)
+        ms.ms_entries = 0;
     r = nv_link_learn(txn, h.link, sample, &mo, &rep);
     if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
         r = nv_hmdb_fail(rc, "cannot commit");
     else if (r < 0)
         mdb_txn_abort(txn);
+    nv_progress_end(ms.ms_entries, "%s", r < 0 ? "stopped" : rep.kept_old ? "the weights in force stay"
+                                                           : "new weights fitted");
     if (r == 0)
         print_learn(&mo, &rep);
     nv_hub_close(&h);

@@ -17,6 +17,7 @@
 #include "../../formats/contact.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
@@ -1953,11 +1954,21 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
 
     if (f == NULL)
         r = nv_fail_errno("cannot open '%s'", from);
+    /* the lines, for the progress shown on a terminal */
+    if (f != NULL) {
+        uint64_t lines_in = 0;
+        int ch;
+        while ((ch = getc_unlocked(f)) != EOF)
+            lines_in += ch == '\n';
+        rewind(f);
+        nv_progress_step(lines_in, "registering the subjects of '%s'", from);
+    }
     /* one sync for the whole file, before any order leaves */
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 1);
     while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
         char *colon;
         no++;
+        nv_progress_add(1);
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] == '#' || line[0] == '\0')
             continue;
@@ -2006,8 +2017,10 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 0);
     if (mdb_env_sync(h->store.env, 1) != 0 && r == 0)
         r = nv_fail(NV_ESYS, "cannot sync the register");
-    if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
+    if (r == 0 && strcmp(kind, "erase") == 0 && n > 0) {
+        nv_progress_step(0, "sealing the erasure orders of %zu request(s)", n);
         r = nv_gdpr_send_orders_many(h, ids, n);
+    }
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);

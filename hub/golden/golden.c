@@ -10,6 +10,7 @@
 #include "../../agent/outbox.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/record.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
@@ -872,10 +873,12 @@ nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
         nv_buf_release(&out);
         return nv_hmdb_fail(rc, "cannot read clusters");
     }
+    nv_progress_step(0, "golden records");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
         char rcu[NV_RCU_LEN + 1];
         json_t *doc = NULL;
+        nv_progress_add(1);
         if (k.mv_size != NV_RCU_LEN)
             continue;
         memcpy(rcu, k.mv_data, NV_RCU_LEN);

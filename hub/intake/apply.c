@@ -9,6 +9,7 @@
 
 #include "../../formats/errors.h"
 #include "../../formats/log.h"
+#include "../../formats/progress.h"
 #include "../../formats/util.h"
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
@@ -445,6 +446,7 @@ nv_apply_file(MDB_txn *txn, const struct nv_hstore *s,
             line[--n] = '\0';
         if (n > 0)
             r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
+        nv_progress_add(1);
         if (lineno % 4096 == 0)
             nv_hstore_unmap(txn);
     }
@@ -478,6 +480,14 @@ nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
                   "applied", nv_time_format(nv_now(), when));
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    if (a->ncols > 0) {
+        /* the columns its records carried: NovaMappingColumnsChanged
+         * compares the last bundle's with the mapping */
+        json_t *cols = json_array();
+        for (size_t i = 0; i < a->ncols; i++)
+            json_array_append_new(cols, json_string(a->cols[i]));
+        json_object_set_new(v, "columns", cols);
+    }
     if (a->agent_rejects > 0) {
         json_object_set_new(v, "agent_rejects", json_integer((json_int_t)a->agent_rejects));
         if (a->agent_reasons != NULL)

@@ -13,6 +13,7 @@
 
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
+#include "../../formats/progress.h"
 #include "../../formats/log.h"
 #include "../../formats/spool.h"
 #include "../../formats/erased.h"
@@ -531,6 +532,9 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
         r = nv_fail_errno("cannot read the applied payload");
         goto done;
     }
+    /* a replay has no manifest: its count is not known beforehand */
+    nv_progress_step(counted ? m->records : 0, "%s seq %llu", m->sender,
+                     (unsigned long long)m->seq);
     for (int i = 0; i < ne; i++) {
         if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
             char *fp = nv_path_join(dir, ents[i]->d_name);

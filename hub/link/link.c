@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
 #include "../lib/hmap.h"
@@ -1577,6 +1578,7 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
 
     for (size_t i = 0; i < nbundle && r == 0; i++) {
         size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS);
+        nv_progress_add(1);
         for (size_t k = 0; k < nk && r == 0; k++) {
             size_t lo, hi;
             lc_block(keys[k].hash, &lo, &hi);
@@ -2008,6 +2010,7 @@ bundle_store(struct bundle *bs)
         struct nv_link_val old;
         uint64_t rid;
         int had;
+        nv_progress_add(1);
         if (item->skip)
             continue;
         if (i % 16384 == 16383)
@@ -2581,16 +2584,25 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = lc_ready(txn, db)) < 0)
         goto out;
     bs.first_new = lc.n;
+    nv_progress_step(set->n, "linking: storing");
     if ((r = bundle_store(&bs)) < 0 || (r = bundle_collect(&bs)) < 0 ||
-        (r = bundle_weigh(&bs)) < 0 ||
-        (r = near(&bs.b, bs.nbundle, &bs.mo, &st->compared, &bs.ncand)) < 0)
+        (r = bundle_weigh(&bs)) < 0)
+        goto out;
+    nv_progress_step(bs.nbundle, "linking: finding candidates");
+    if ((r = near(&bs.b, bs.nbundle, &bs.mo, &st->compared, &bs.ncand)) < 0)
         goto out;
     /* nothing to resolve (a bundle of deletes that emptied its clusters) */
-    if (bs.b.n > 0 &&
-        ((r = bundle_prepare(&bs)) < 0 || (r = bundle_compare(&bs)) < 0 ||
-         (r = bundle_cluster(&bs)) < 0 || (r = bundle_assign_rcus(&bs)) < 0 ||
-         (r = bundle_reviews(&bs)) < 0 || (r = bundle_write_links(&bs)) < 0))
-        goto out;
+    if (bs.b.n > 0) {
+        nv_progress_step(bs.b.n, "linking: comparing");
+        if ((r = bundle_prepare(&bs)) < 0 || (r = bundle_compare(&bs)) < 0)
+            goto out;
+        nv_progress_add(bs.b.n);
+        nv_progress_step(bs.b.n, "linking: clustering, writing the links");
+        if ((r = bundle_cluster(&bs)) < 0 || (r = bundle_assign_rcus(&bs)) < 0 ||
+            (r = bundle_reviews(&bs)) < 0 || (r = bundle_write_links(&bs)) < 0)
+            goto out;
+        nv_progress_add(bs.b.n);
+    }
     r = bundle_save(&bs);
 out:
     if (r < 0)
@@ -2831,6 +2843,7 @@ learn_sample(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         return r;
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
+    nv_progress_step(*total, "reading the sample");
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key;
@@ -2838,6 +2851,7 @@ learn_sample(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         char entity[NV_NAME_MAX + 1], word[32];
         uint32_t s;
         int idx;
+        nv_progress_add(1);
         if (k.mv_size != 8)
             continue;
         if (step > 1) {
@@ -3056,15 +3070,19 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         r = nv_fail(NV_ENOMEM, "out of memory");
         goto out;
     }
+    nv_progress_step(b.n, "fitting the weights");
     if ((r = learn_one(&b, &start, NULL, 0, total, out)) < 0)
         goto out;
+    nv_progress_add(b.n);
     if (report != NULL)
         report->nolabels = *out;
     if (nd > 0) {
         for (size_t i = 0; i < nd; i++)
             lab[i] = dec[i].pat;
+        nv_progress_step(b.n, "fitting the weights with %zu decisions", nd);
         if ((r = learn_one(&b, &start, lab, nd, total, out)) < 0)
             goto out;
+        nv_progress_add(b.n);
     }
     if (report != NULL) {
         report->decisions = nd;
@@ -3077,8 +3095,11 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                 for (size_t i = 0; i < nd; i++)
                     if (i % LEARN_FOLDS != f)
                         lab[nl++] = dec[i].pat;
+                nv_progress_step(b.n, "cross-validation, fold %zu of %d", f + 1,
+                                 LEARN_FOLDS);
                 if ((r = learn_one(&b, &start, lab, nl, total, &fold)) < 0)
                     break;
+                nv_progress_add(b.n);
                 lc_tf_model(&fold);
                 for (size_t i = f; i < nd; i += LEARN_FOLDS)
                     report->agree_new += agrees(&fold, &dec[i]);
@@ -3199,10 +3220,16 @@ nv_link_all(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set)
 
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
+    {
+        MDB_stat ms;
+        nv_progress_step(mdb_stat(txn, db->mrec, &ms) == 0 ? ms.ms_entries : 0,
+                         "reading the records");
+    }
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key, *person[14];
         size_t keylen;
+        nv_progress_add(1);
         char entity[NV_NAME_MAX + 1];
         if (k.mv_size != 8)
             continue;

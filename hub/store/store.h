@@ -25,7 +25,7 @@
  *             later version parses entirely.  Reasons never quote values.
  *   bstats    "<sender>/<seq, 20 digits>" -> {"map":"<commit>"|null,
  *             "upserts":N,"deletes":N,"acks":N,"rejected":N,"unmapped":N,
- *             "not_normalised":N,
+ *             "not_normalised":N,"columns":[the columns its records carried],
  *             "applied":"<time>"}: what each applied bundle did
  *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
