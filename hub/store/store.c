@@ -115,6 +115,105 @@ out:
     return r;
 }
 
+/* Copy database sd of rt (flags fl) into dd of wt, in key order. */
+static int
+copy_dbi(MDB_txn *rt, MDB_dbi sd, MDB_txn *wt, MDB_dbi dd, unsigned fl)
+{
+    MDB_cursor *sc = NULL, *dc = NULL;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(rt, sd, &sc)) != 0 || (rc = mdb_cursor_open(wt, dd, &dc)) != 0)
+        goto out;
+    for (rc = mdb_cursor_get(sc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(sc, &k, &v, MDB_NEXT))
+        if ((rc = mdb_cursor_put(dc, &k, &v, (fl & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND)) !=
+            0)
+            break;
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    if (dc != NULL)
+        mdb_cursor_close(dc);
+    if (sc != NULL)
+        mdb_cursor_close(sc);
+    return rc;
+}
+
+/*
+ * A copy of every database of env into a new environment in dir, entry by
+ * entry in key order, so every tree is built afresh.  mdb_env_copy2 copies
+ * pages as they are, and LMDB keeps the key a branch page took from a
+ * deleted entry as its separator: an erased record's key would stay in the
+ * file.  One read transaction: a consistent copy.
+ */
+static int
+copy_fresh(MDB_env *env, const char *dir)
+{
+    MDB_env *dst = NULL;
+    MDB_txn *rt = NULL, *wt = NULL;
+    MDB_cursor *mc = NULL;
+    MDB_dbi smain, dmain;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_env_create(&dst)) != 0 || (rc = mdb_env_set_maxdbs(dst, 64)) != 0 ||
+        (rc = mdb_env_set_mapsize(dst, (size_t)1 << 40)) != 0 ||
+        (rc = mdb_env_open(dst, dir, 0, 0600)) != 0 ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &rt)) != 0 ||
+        (rc = mdb_dbi_open(rt, NULL, 0, &smain)) != 0 ||
+        (rc = mdb_cursor_open(rt, smain, &mc)) != 0)
+        goto out;
+    for (rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        char name[256];
+        MDB_dbi sd, dd;
+        unsigned fl = 0;
+        if ((rc = mdb_txn_begin(dst, NULL, 0, &wt)) != 0)
+            break;
+        if (k.mv_size < sizeof(name) && memchr(k.mv_data, 0, k.mv_size) == NULL) {
+            memcpy(name, k.mv_data, k.mv_size);
+            name[k.mv_size] = '\0';
+            rc = mdb_dbi_open(rt, name, 0, &sd);
+        } else {
+            rc = MDB_INCOMPATIBLE;
+        }
+        if (rc == 0) {
+            /* a database: the same flags, its entries in order */
+            if ((rc = mdb_dbi_flags(rt, sd, &fl)) == 0 &&
+                (rc = mdb_dbi_open(wt, name,
+                                   MDB_CREATE | (fl & (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERKEY |
+                                                       MDB_INTEGERDUP | MDB_REVERSEKEY |
+                                                       MDB_REVERSEDUP)),
+                                   &dd)) == 0)
+                rc = copy_dbi(rt, sd, wt, dd, fl);
+        } else if (rc == MDB_INCOMPATIBLE) {
+            /* a plain entry of the main database */
+            if ((rc = mdb_dbi_open(wt, NULL, 0, &dmain)) == 0)
+                rc = mdb_put(wt, dmain, &k, &v, 0);
+        }
+        if (rc != 0 || (rc = mdb_txn_commit(wt)) != 0) {
+            if (rc != 0 && wt != NULL)
+                mdb_txn_abort(wt);
+            wt = NULL;
+            break;
+        }
+        wt = NULL;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc == 0)
+        rc = mdb_env_sync(dst, 1);
+out:
+    if (mc != NULL)
+        mdb_cursor_close(mc);
+    if (rt != NULL)
+        mdb_txn_abort(rt);
+    if (dst != NULL)
+        mdb_env_close(dst);
+    return rc;
+}
+
 int
 nv_hstore_compact(struct nv_hstore *s, const char *dir)
 {
@@ -122,10 +221,11 @@ nv_hstore_compact(struct nv_hstore *s, const char *dir)
     char *from = nv_path_join(cd, "data.mdb"), *to = nv_path_join(sd, "data.mdb");
     int rc, r;
 
-    /* a copy holding only live pages: erased data leaves the file too */
+    /* a copy holding only live entries, its trees built afresh: erased
+     * data leaves the file too, separators included (copy_fresh) */
     if ((r = nv_rm_rf(cd)) < 0 || (r = nv_mkdir_p(cd, 0700)) < 0)
         goto out;
-    if ((rc = mdb_env_copy2(s->env, cd, MDB_CP_COMPACT)) != 0) {
+    if ((rc = copy_fresh(s->env, cd)) != 0) {
         r = nv_hmdb_fail(rc, "cannot compact");
         goto out;
     }

@@ -108,6 +108,9 @@ check "the person is a golden tombstone with her RCU only" sh -c "jq -e -s 'map(
 nova-hub export H records --since 0 --out after > /dev/null 2>&1
 check "her name and e-mail are in no file written after the erasure" sh -c "! grep -rqi 'lakeside' lake/*/batch=*-$(printf '%020d' "$c2") after"
 check "her record keys neither" sh -c "! grep -rq '999001\|CU0999001' lake/*/batch=*-$(printf '%020d' "$c2") after"
+# the store, read as bytes: LMDB keeps a deleted key as a branch page's
+# separator, so compaction builds every tree afresh
+check "the hub's store holds neither her name nor her record keys, as bytes" sh -c "! LC_ALL=C grep -aqi 'lakeside\|CU0999001' H/store/data.mdb"
 
 # a review decision that merges two people, then new survivorship rules
 nova-hub review H list --json --limit 1 --why test > q.json
