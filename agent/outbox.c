@@ -170,6 +170,8 @@ start_part(struct nv_outbox *o)
     p.ledger_head = o->ledger_head;
     p.has_acked = o->has_acked;
     p.acked = o->acked;
+    p.epoch = o->epoch;
+    p.snapshot = o->snapshot;
     r = nv_bundle_writer_new(&o->w, &p);
     free(pd);
     o->records = o->upserts = o->deletes = o->rejects = o->files = 0;

@@ -39,6 +39,9 @@ struct nv_outbox {
                                         manifest: the last seq applied of
                                         the peer's stream to us */
     uint64_t acked;
+    uint64_t epoch;                  /* the stream's epoch, in each
+                                        manifest (0: none) */
+    int snapshot;                    /* each part says "snapshot: yes" */
     int receipt;                     /* nv_outbox_end seals a bundle even
                                         with nothing in it (a receipt that
                                         carries acked) */
