@@ -111,5 +111,8 @@ int nv_acked_get(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t *acked)
 /* Keep acked if it is above the one kept. */
 int nv_acked_put(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
     __attribute__((warn_unused_result));
+/* Keep acked, whatever was kept (a rebase moves the stream). */
+int nv_acked_set(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
+    __attribute__((warn_unused_result));
 
 #endif
