@@ -1626,10 +1626,17 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
         return nv_fail(NV_ENOMEM, "out of memory");
     }
     archive = nv_path_join(a->dir, "archive");
-    for (size_t i = 0; i < n; i++) {
+    /* rebase orders first: the hub's bundles sealed before one are then
+     * known for stale (a re-keyed agent could not even open them) */
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k % n, l = strlen(v[i].name);
+        int is_rebase = l > 12 && strcmp(v[i].name + l - 12, ".rebase.nova") == 0;
         struct nv_bundle b;
-        char *p = nv_path_join(a->cfg.inbox, v[i].name);
+        char *p;
         int before, r;
+        if (is_rebase != (k < n))
+            continue;
+        p = nv_path_join(a->cfg.inbox, v[i].name);
         nv_error_clear();
         r = check(a, p, &b, &before);
         if (r == 0) {
