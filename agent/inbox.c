@@ -1212,10 +1212,15 @@ stale_all(struct nv_agent *a, const char *dir, unsigned *n)
         const char *e = ents[i]->d_name;
         size_t l = strlen(e);
         if (r == 0 && e[0] != '.' && l > 5 && strcmp(e + l - 5, NV_BUNDLE_EXT) == 0) {
-            char *p = nv_path_join(dir, e);
-            if ((r = move_to(sd, p, e)) == 0)
+            char *p = nv_path_join(dir, e), *q = nv_path_join(sd, e);
+            /* the outbox's file and its copy in sent/ are one file (a hard
+             * link): a rename onto a link of itself does nothing */
+            if (unlink(q) < 0 && errno != ENOENT)
+                r = nv_fail_errno("cannot replace '%s'", q);
+            else if ((r = move_to(sd, p, e)) == 0)
                 (*n)++;
             free(p);
+            free(q);
         }
         free(ents[i]);
     }

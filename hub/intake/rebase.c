@@ -20,7 +20,8 @@
 static int
 rebase_ledger(struct nv_hub *h, const char *entity, const struct nv_hrebase *rb)
 {
-    static const char *const where[] = { "sent", "outbox" };
+    /* a crash may leave it committed in the outbox's .pending/ */
+    static const char *const where[] = { "sent", "outbox", "outbox" };
     struct nv_hrebase now;
     struct nv_bundle b;
     MDB_txn *txn;
@@ -29,11 +30,13 @@ rebase_ledger(struct nv_hub *h, const char *entity, const struct nv_hrebase *rb)
 
     if (h->ledger == NULL)
         return 0;
-    for (size_t i = 0; i < 2 && r == NV_ENOTFOUND; i++) {
+    for (size_t i = 0; i < 3 && r == NV_ENOTFOUND; i++) {
         char *d = nv_path_join(h->dir, where[i]), *ed = nv_path_join(d, entity);
-        path = nv_path_join(ed, rb->bundle);
+        char *pd = nv_path_join(ed, ".pending");
+        path = nv_path_join(i == 2 ? pd : ed, rb->bundle);
         free(d);
         free(ed);
+        free(pd);
         if (nv_exists(path))
             r = 0;
         else {
@@ -178,6 +181,11 @@ nv_hub_rebase_repair(struct nv_hub *h)
         mdb_txn_abort(txn);
         txn = NULL;
         r = rebase_ledger(h, names[i], &rb);
+        if (r == NV_ENOTFOUND) {
+            /* the hub goes on; the order is in the store, not the ledger */
+            nv_err("rebase", "%s", nv_errmsg(r));
+            r = 0;
+        }
         if (r == 0 && (rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
             txn = NULL;
             r = nv_hmdb_fail(rc, "cannot read");
