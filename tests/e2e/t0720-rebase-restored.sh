@@ -65,6 +65,9 @@ grep -q '^epoch: 1$' H/outbox/acme/hub-acme-0000000004.rebase.nova && ok "its si
 git --git-dir H/ledger log --format=%s main | grep -q "^rebase acme: epoch 1" &&
     ok "the order is recorded in the ledger" || not_ok "no rebase entry in the ledger"
 check "under rebase/acme/0000000001" sh -c 'git --git-dir H/ledger show main:rebase/acme/0000000001/status | grep -q "^outcome: issued$"'
+nova-hub status H > hst.txt
+grep -q "epoch 1 of acme: rebased at seq 3; its full snapshot is awaited" hst.txt &&
+    ok "the hub's status says the snapshot is awaited" || { not_ok "hub status"; sed 's/^/# /' hst.txt | head; }
 cp H/outbox/acme/hub-acme-0000000004.rebase.nova order.keep
 carry H/outbox/acme A/inbox
 expect_status "the agent takes the order and ships a full snapshot" 0 "full snapshot shipped" nova-agent scan A
@@ -82,6 +85,8 @@ expect_status "the hub applies the snapshot" 0 "applied +acme->hub seq 4" nova-h
 grep -q "10 record(s) it no longer holds deleted" "$T/.err" && ok "it deletes the 10 records the export no longer holds" ||
     { not_ok "reconcile"; sed 's/^/# /' "$T/.err" | head; }
 store_is_export "after the rebase the hub's records equal the last export"
+nova-hub status H --json | grep -q '"sender":"acme","seq":4,[^}]*"epoch":1,"rebase_base":3,"snapshot_pending":false' &&
+    ok "status --json: epoch 1, snapshot reconciled" || not_ok "$(nova-hub status H --json | head -c 400)"
 nova-hub export H links 2>/dev/null | sort > links-after.txt
 awk -F, 'NR==FNR { if (FNR > 1) r[$2] = $3; next } FNR > 1 && ($2 in r) { n++; if (r[$2] != $3) d++ } END { print n + 0, d + 0 }' \
     links-before.txt links-after.txt > rcu.txt
