@@ -66,6 +66,9 @@ nv_cmd_rebase(int argc, char **argv)
     printf("rebase order to %s: epoch %llu from seq %llu (the last bundle the hub applied); "
            "outbox/%s/%s\n", entity, (unsigned long long)rb.epoch, (unsigned long long)rb.base,
            entity, rb.bundle);
+    if (rb.resent > 0)
+        printf("%zu open erasure request(s) that %s had not answered: their orders sealed "
+               "again, after the rebase order\n", rb.resent, entity);
     printf("recorded in the ledger under rebase/%s/%010llu. Carry it to the agent's inbox "
            "(nova-hub push DIR %s DEST): its next pass ships a full snapshot, which the hub "
            "reconciles; bundles it sealed before are stale.\n", entity,

@@ -11,6 +11,7 @@
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
+#include "../gdpr/gdpr.h"
 #include "../store/ledger.h"
 #include "ingest.h"
 #include "rebase.h"
@@ -131,6 +132,12 @@ nv_hub_rebase(struct nv_hub *h, const char *entity, struct nv_hrebase *out)
             (unsigned long long)out->epoch, (unsigned long long)out->base, out->bundle);
     if ((r = rebase_ledger(h, entity, out)) == 0)
         out->ledgered = h->ledger != NULL;
+    /* erasure orders the entity never answered were sealed before the
+     * order: stale at its agent, so they go again, after it */
+    if (r == 0 && (r = nv_gdpr_resend_unanswered(h, entity, &out->resent)) == 0 &&
+        out->resent > 0)
+        nv_info("rebase", "the orders of %zu open erasure request(s) %s had not answered "
+                "sealed again", out->resent, entity);
     return r;
 fail:
     nv_outbox_abort(&o);

@@ -104,6 +104,8 @@ struct nv_hrebase {
     char issued[21];
     int pending;         /* its full snapshot not reconciled yet */
     int ledgered;        /* recorded in the ledger */
+    size_t resent;       /* nv_hub_rebase: erasure requests whose orders
+                            went again (not stored) */
 };
 int nv_hstore_rebase_get(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
                          struct nv_hrebase *out) __attribute__((warn_unused_result));

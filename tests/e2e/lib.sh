@@ -143,3 +143,13 @@ hub_records() {
     # shellcheck disable=SC2046
     tool_replay changes "$2" $(cat "$T/.files")
 }
+
+# store_is_export DESC: the records of source contacts the hub H stores
+# (nova-hub export H records) are exactly the rows of exports/contacts.csv,
+# none stored twice
+store_is_export() {
+    nova-hub export H records 2>/dev/null | tool_replay store contacts - > "$T/.got"
+    _rc=$?
+    tool_replay export contacts id exports/contacts.csv > "$T/.want"
+    if [ $_rc -ne 0 ]; then not_ok "$1 (a record is stored twice)"; else same "$1" "$T/.got" "$T/.want"; fi
+}

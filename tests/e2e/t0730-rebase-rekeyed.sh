@@ -15,12 +15,6 @@ setup_pair || { not_ok "setup"; done_testing; }
 mkdir exports
 agent_conf A "$T/exports"
 carry() { for b in "$1"/*.nova; do [ -e "$b" ] && mv "$b" "$2"/; done; return 0; }
-store_is_export() {
-    nova-hub export H records 2>/dev/null | tool_replay store contacts - > got.txt
-    rc=$?
-    tool_replay export contacts id exports/contacts.csv > want.txt
-    if [ $rc -ne 0 ]; then not_ok "$1 (a record is stored twice)"; else same "$1" got.txt want.txt; fi
-}
 
 export_csv exports/contacts.csv 150
 check "scan 1" nova-agent scan A

@@ -36,12 +36,6 @@ to_hub() {
     done
 }
 to_agent() { for b in H/outbox/acme/*.nova; do [ -e "$b" ] && mv "$b" A/inbox/; done; return 0; }
-store_is_export() {
-    nova-hub export H records 2>/dev/null | tool_replay store contacts - > got.txt
-    rc=$?
-    tool_replay export contacts id exports/contacts.csv > want.txt
-    if [ $rc -ne 0 ]; then not_ok "$1 (a record is stored twice)"; else same "$1" got.txt want.txt; fi
-}
 
 rebases=0 restores=0
 r=1
