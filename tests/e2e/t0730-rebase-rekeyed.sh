@@ -24,6 +24,9 @@ export_csv exports/contacts.csv 160 b
 check "scan 2" nova-agent scan A
 carry A/outbox H/inbox
 check "ingest 2" nova-hub ingest H
+export_csv exports/contacts.csv 160 x
+check "the old agent seals a bundle that never reaches the hub" nova-agent scan A
+mv A/outbox/acme-hub-0000000003.changes.nova old-key.nova
 cp A/keys/identity.pub old-identity.pub
 cp H/outbox/acme/hub-acme-0000000002.updates.nova receipt-before.nova  # sealed to the old key
 
@@ -85,6 +88,13 @@ nq=$(ls H/quarantine | wc -l)
 expect_status "an early bundle is stale (38)" 38 "stream acme->hub bundle 1 is of epoch 0, sealed before the rebase to epoch 1" nova-hub ingest H
 check "set aside in stale/" test -f H/stale/acme-hub-0000000001.changes.nova
 [ "$(ls H/quarantine | wc -l)" = "$nq" ] && ok "not quarantined" || not_ok "quarantined"
+
+# a bundle of the lost key: its key is retired, so it verifies, and is stale
+nq=$(ls H/quarantine | wc -l)
+cp old-key.nova H/inbox/acme-hub-0000000003.changes.nova
+expect_status "a bundle the lost key sealed is stale (38)" 38 "bundle 3 is of epoch 0, sealed before the rebase to epoch 1" nova-hub ingest H
+[ "$(ls H/quarantine | wc -l)" = "$nq" ] && ok "not quarantined" || not_ok "quarantined"
+store_is_export "the records are unchanged"
 
 # two more orders: the newer supersedes the older, which arrives late
 carry H/outbox/acme A/inbox
