@@ -1090,12 +1090,36 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
     return r;
 }
 
+/* The ids of the open requests of the register, read through cursor c
+ * (closed here): of that kind, or (kind NULL) of every kind but access. */
+static char **
+open_request_ids(MDB_cursor *c, const char *kind, size_t *n)
+{
+    char want[40];
+    char **ids = NULL;
+    MDB_val k, v;
+
+    *n = 0;
+    snprintf(want, sizeof(want), "\"kind\":\"%s\"", kind != NULL ? kind : "access");
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        int of_kind = memmem(v.mv_data, v.mv_size, want, strlen(want)) != NULL;
+        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
+            (kind != NULL ? !of_kind : of_kind) ||
+            memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
+            continue;
+        if ((ids = realloc(ids, (*n + 1) * sizeof(char *))) == NULL ||
+            (ids[(*n)++] = strndup(k.mv_data, k.mv_size)) == NULL)
+            abort();
+    }
+    mdb_cursor_close(c);
+    return ids;
+}
+
 int
 nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
 {
     MDB_txn *txn;
     MDB_cursor *c;
-    MDB_val k, v;
     uint8_t key[32];
     char **pending = NULL;
     size_t npending = 0;
@@ -1115,18 +1139,8 @@ nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
     /* the open erasure requests first, then each in turn (no cursor
      * left open on the register while it is written) */
     {
-        char **ids = NULL;
-        size_t nids = 0;
-        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-            if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
-                memmem(v.mv_data, v.mv_size, "\"kind\":\"access\"", 15) != NULL ||
-                memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
-                continue;
-            if ((ids = realloc(ids, (nids + 1) * sizeof(char *))) == NULL ||
-                (ids[nids++] = strndup(k.mv_data, k.mv_size)) == NULL)
-                abort();
-        }
-        mdb_cursor_close(c);
+        size_t nids;
+        char **ids = open_request_ids(c, NULL, &nids);
         c = NULL;
         struct erase_batch eb;
         memset(&eb, 0, sizeof(eb));
@@ -1835,9 +1849,8 @@ nv_gdpr_resend_unanswered(struct nv_hub *h, const char *entity, size_t *n_out)
 {
     MDB_txn *txn;
     MDB_cursor *c;
-    MDB_val k, v;
-    char **ids = NULL;
-    size_t nids = 0, n = 0;
+    char **ids;
+    size_t nids, n = 0;
     int r = 0, rc;
 
     *n_out = 0;
@@ -1847,16 +1860,7 @@ nv_gdpr_resend_unanswered(struct nv_hub *h, const char *entity, size_t *n_out)
         mdb_txn_abort(txn);
         return nv_hmdb_fail(rc, "cannot read the register");
     }
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
-            memmem(v.mv_data, v.mv_size, "\"kind\":\"erase\"", 14) == NULL ||
-            memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
-            continue;
-        if ((ids = realloc(ids, (nids + 1) * sizeof(char *))) == NULL ||
-            (ids[nids++] = strndup(k.mv_data, k.mv_size)) == NULL)
-            abort();
-    }
-    mdb_cursor_close(c);
+    ids = open_request_ids(c, "erase", &nids);
     for (size_t i = 0; i < nids && r == 0; i++) {
         json_t *req, *ent;
         if ((r = nv_gdpr_req_get(txn, h->gdpr, ids[i], &req)) < 0)

@@ -153,3 +153,11 @@ store_is_export() {
     tool_replay export contacts id exports/contacts.csv > "$T/.want"
     if [ $_rc -ne 0 ]; then not_ok "$1 (a record is stored twice)"; else same "$1" "$T/.got" "$T/.want"; fi
 }
+
+# contacts_mapping ENTITY: a mapping of export_csv's columns (key id)
+contacts_mapping() {
+    printf 'nova-mapping 1\nentity %s\nkey id\nfield first_name prenom\nfield last_name nom\nfield email email\nfield city ville\n' "$1"
+}
+
+# carry FROM TO: every bundle of FROM moved to TO (the transport)
+carry() { for _b in "$1"/*.nova; do [ -e "$_b" ] && mv "$_b" "$2"/; done; return 0; }

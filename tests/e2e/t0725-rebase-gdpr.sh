@@ -9,16 +9,7 @@ export PATH="$NOVA_BUILD/tests:$PATH"
 setup_pair || { not_ok "setup"; done_testing; }
 mkdir exports
 agent_conf A "$T/exports"
-cat > acme.map <<'EOF2'
-nova-mapping 1
-entity acme
-key id
-field first_name prenom
-field last_name nom
-field email email
-field city ville
-EOF2
-carry() { for b in "$1"/*.nova; do [ -e "$b" ] && mv "$b" "$2"/; done; return 0; }
+contacts_mapping acme > acme.map
 
 export_csv exports/contacts.csv 100
 check "mapping" nova-hub mapping set H acme acme.map

@@ -14,7 +14,6 @@ export PATH="$NOVA_BUILD/tests:$PATH"
 setup_pair || { not_ok "setup"; done_testing; }
 mkdir exports
 agent_conf A "$T/exports"
-carry() { for b in "$1"/*.nova; do [ -e "$b" ] && mv "$b" "$2"/; done; return 0; }
 
 export_csv exports/contacts.csv 150
 check "scan 1" nova-agent scan A
