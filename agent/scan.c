@@ -172,6 +172,8 @@ struct scan {
     struct nv_buf dbkey;
     json_t *snapshot;     /* a full snapshot after a rebase: each source's
                              state ("whole" or why not), else NULL */
+    int snapshot_again;   /* a newest export was still being written: the
+                             snapshot goes on at the next pass */
 };
 
 static void
@@ -917,6 +919,12 @@ scan_source(struct scan *sc, const struct nv_source *s)
             nwait += v[k].state == E_WAIT;
             nbad += v[k].state == E_BAD;
         }
+        if (sc->snapshot != NULL && i == newest && nwait > 0) {
+            json_object_set_new(sc->snapshot, s->name,
+                                json_string("the newest export is still being written: "
+                                            "snapshot at the next pass"));
+            sc->snapshot_again = 1;
+        }
         if (nwait > 0 || nnew == 0) {
             /* a run still being written waits whole; a done one is done */
             for (size_t k = i; k < j; k++)
@@ -1162,12 +1170,16 @@ snapshot_end(struct scan *sc, struct nv_arebase *rb)
         return nv_fail(NV_ENOMEM, "out of memory");
     r = nv_outbox_add_file(&sc->o, "snapshot.json", text, strlen(text));
     free(text);
-    rb->snapshot = 0;
+    /* records a later pass ships have a seq above the base too: the hub's
+     * reconciliation of the source then is as right as now */
+    rb->snapshot = sc->snapshot_again;
     if (r == 0)
         r = nv_agent_rebase_put(nv_outbox_txn(&sc->o), sc->a, rb);
     if (r == 0)
-        nv_info("scan", "full snapshot of epoch %llu after seq %llu", (unsigned long long)rb->epoch,
-                (unsigned long long)rb->base);
+        nv_info("scan", "full snapshot of epoch %llu after seq %llu%s", (unsigned long long)rb->epoch,
+                (unsigned long long)rb->base,
+                sc->snapshot_again ? " (a source's newest export is still being written: it "
+                                     "goes on at the next pass)" : "");
     return r;
 }
 

@@ -31,7 +31,9 @@
  * snapshot.json: {"epoch":E,"base":S,"sources":{NAME:"whole" or why not}}.
  * A full source is whole when its newest export read entirely (no file
  * unreadable, no row rejected, not empty, no part missing); the hub deletes
- * the records of whole sources that the snapshot lacks.
+ * the records of whole sources that the snapshot lacks.  A source whose
+ * newest export has not settled yet keeps the snapshot pending: the next
+ * pass is a snapshot again (what it ships also has a seq above the base).
  * Rejected rows (and rejected files) are listed in a reject report
  * (rejects.ndjson in the bundle, counted in the manifest): source, file,
  * line and reason, never the row itself.
