@@ -89,6 +89,15 @@ cp H/archive/acme-hub-0000000003.changes.nova H/inbox/
 expect_status "a bundle of the old epoch applied before is a duplicate" 0 "applied before" nova-hub ingest H
 store_is_export "the records are unchanged"
 
+# a bundle claiming an epoch the hub never opened: refused as forked (18)
+printf '{"op":"upsert","source":"contacts","key":"C999999","fields":{"id":"C999999"}}\n' > one.ndjson
+rm -rf F && cp -a A F                           # a copy: A's stream is left alone
+FORGE_EPOCH=7 tool_forge F one.ndjson 1 1 0 >/dev/null 2>&1
+carry F/outbox H/inbox
+expect_status "a bundle of an epoch never opened is refused (18)" 18 "says epoch 7, but this hub opened epoch 1 only" nova-hub ingest H
+store_is_export "the records are unchanged"
+git --git-dir H/ledger log --format=%s main | grep -q "^quarantine acme->hub seq 5" && ok "the refusal is in the ledger" || not_ok "no ledger entry"
+
 # the order delivered again is a duplicate at the agent
 carry H/outbox/acme A/inbox
 cp order.keep A/inbox/
