@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
 #include "agent.h"
@@ -127,6 +129,16 @@ nv_agent_outbox(struct nv_agent *a, struct nv_outbox *o)
     }
     /* every bundle witnesses the newest ledger head the hub sent */
     nv_agent_witness(a, o->ledger_head);
+    /* and says the epoch of the stream (a rebase order opened it) */
+    if (a->hub != NULL && a->st.env != NULL) {
+        struct nv_arebase rb;
+        MDB_txn *txn;
+        if (mdb_txn_begin(a->st.env, NULL, MDB_RDONLY, &txn) == 0) {
+            if (nv_agent_rebase_get(txn, a, &rb) == 0)
+                o->epoch = rb.epoch;
+            mdb_txn_abort(txn);
+        }
+    }
 }
 
 uint64_t
@@ -186,4 +198,63 @@ nv_agent_witness_put(MDB_txn *txn, struct nv_agent *a, const char *head)
     if ((rc = mdb_put(txn, a->st.streams, &k, &v, 0)) != 0)
         return nv_mdb_fail(rc, "cannot keep the witnessed ledger head");
     return 0;
+}
+
+static void
+rebase_key(char *out, size_t n, const struct nv_agent *a)
+{
+    snprintf(out, n, "rebase:%s", a->hub != NULL ? a->hub->id.entity : "");
+}
+
+int
+nv_agent_rebase_get(MDB_txn *txn, struct nv_agent *a, struct nv_arebase *out)
+{
+    char key[NV_NAME_MAX + 16];
+    MDB_val k, v;
+    json_t *o;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rebase_key(key, sizeof(key), a);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if ((rc = mdb_get(txn, a->st.streams, &k, &v)) == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return nv_mdb_fail(rc, "cannot read the stream epoch");
+    if ((o = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL ||
+        !json_is_integer(json_object_get(o, "epoch"))) {
+        json_decref(o);
+        return nv_fail(NV_ECORRUPT, "state store: the stream epoch is damaged");
+    }
+    out->epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
+    out->base = (uint64_t)json_integer_value(json_object_get(o, "base"));
+    out->hub_seq = (uint64_t)json_integer_value(json_object_get(o, "hub_seq"));
+    out->snapshot = json_is_true(json_object_get(o, "snapshot"));
+    json_decref(o);
+    return 0;
+}
+
+int
+nv_agent_rebase_put(MDB_txn *txn, struct nv_agent *a, const struct nv_arebase *rb)
+{
+    char key[NV_NAME_MAX + 16], *text;
+    json_t *o = json_pack("{s:I,s:I,s:I,s:b}", "epoch", (json_int_t)rb->epoch, "base",
+                          (json_int_t)rb->base, "hub_seq", (json_int_t)rb->hub_seq,
+                          "snapshot", rb->snapshot);
+    MDB_val k, v;
+    int rc;
+
+    text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    rebase_key(key, sizeof(key), a);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    v.mv_size = strlen(text);
+    v.mv_data = text;
+    rc = mdb_put(txn, a->st.streams, &k, &v, 0);
+    free(text);
+    return rc != 0 ? nv_mdb_fail(rc, "cannot keep the stream epoch") : 0;
 }

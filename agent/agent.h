@@ -46,4 +46,18 @@ void nv_agent_witness(struct nv_agent *a, char out[41]);
 int nv_agent_witness_put(MDB_txn *txn, struct nv_agent *a, const char *head)
     __attribute__((warn_unused_result));
 
+/* The stream epoch the hub's last rebase order opened (streams database,
+ * "rebase:<hub>" -> {"epoch":E,"base":S,"hub_seq":R,"snapshot":bool}):
+ * every bundle sealed says "epoch: E"; hub bundles below R are stale; with
+ * snapshot, the next pass ships a full snapshot (agent/scan.c).  All zero
+ * when no rebase was applied. */
+struct nv_arebase {
+    uint64_t epoch, base, hub_seq;
+    int snapshot;
+};
+int nv_agent_rebase_get(MDB_txn *txn, struct nv_agent *a, struct nv_arebase *out)
+    __attribute__((warn_unused_result));
+int nv_agent_rebase_put(MDB_txn *txn, struct nv_agent *a, const struct nv_arebase *rb)
+    __attribute__((warn_unused_result));
+
 #endif

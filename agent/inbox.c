@@ -835,7 +835,8 @@ check(struct nv_agent *a, const char *path, struct nv_bundle *b, int *applied_be
                     b->m.recipient, a->cfg.entity);
         goto fail;
     }
-    if (b->m.kind != NV_KIND_UPDATES && b->m.kind != NV_KIND_ERASURE) {
+    if (b->m.kind != NV_KIND_UPDATES && b->m.kind != NV_KIND_ERASURE &&
+        b->m.kind != NV_KIND_REBASE) {
         r = nv_fail(NV_EFORMAT, "stream %s->%s bundle %llu: an agent does not accept '%s' bundles",
                     b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
                     nv_kind_name(b->m.kind));
@@ -850,6 +851,24 @@ check(struct nv_agent *a, const char *path, struct nv_bundle *b, int *applied_be
         goto fail;
     }
     r = nv_astate_stream_get(txn, &a->st, key, &st);
+    if (r == 0 && b->m.kind == NV_KIND_REBASE) {
+        /* a rebase order moves the stream wherever it was (restored,
+         * reinstalled): it is taken by its epoch, signed by the trusted
+         * hub, never by the stream rules */
+        struct nv_arebase rb;
+        if ((r = nv_agent_rebase_get(txn, a, &rb)) == 0 && b->m.epoch <= rb.epoch) {
+            if (applied_already(a, txn, b))
+                *applied_before = 1;
+            r = nv_fail(NV_ESTALE, "rebase order %s->%s seq %llu opens epoch %llu, but this "
+                        "agent is at epoch %llu already: stale", b->m.sender, b->m.recipient,
+                        (unsigned long long)b->m.seq, (unsigned long long)b->m.epoch,
+                        (unsigned long long)rb.epoch);
+        }
+        mdb_txn_abort(txn);
+        if (r < 0)
+            goto fail;
+        return 0;
+    }
     if (r == 0)
         r = nv_stream_check(&st, &b->m);
     /* the very bundle applied before (a crash kept it from the archive, or
@@ -858,6 +877,15 @@ check(struct nv_agent *a, const char *path, struct nv_bundle *b, int *applied_be
         ((st.seq == b->m.seq && sodium_memcmp(st.last_id, b->id, 32) == 0) ||
          applied_already(a, txn, b)))
         *applied_before = 1;
+    /* sealed before the rebase order the agent applied: stale */
+    if (r == NV_EREPLAY && !*applied_before) {
+        struct nv_arebase rb;
+        if (nv_agent_rebase_get(txn, a, &rb) == 0 && b->m.seq < rb.hub_seq)
+            r = nv_fail(NV_ESTALE, "stream %s->%s bundle %llu was sealed before the rebase "
+                        "order (seq %llu, epoch %llu): stale, set aside in stale/",
+                        b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
+                        (unsigned long long)rb.hub_seq, (unsigned long long)rb.epoch);
+    }
     mdb_txn_abort(txn);
     if (r < 0)
         goto fail;
@@ -903,6 +931,112 @@ quarantine(struct nv_agent *a, const char *path, const char *name, int code)
     free(rp);
 }
 
+/* Every bundle file of dir into DIR/stale/ (sealed in an epoch a rebase
+ * closed); *n counts them. */
+static int
+stale_all(struct nv_agent *a, const char *dir, unsigned *n)
+{
+    char *sd = nv_path_join(a->dir, "stale");
+    struct dirent **ents = NULL;
+    int k = scandir(dir, &ents, NULL, alphasort), r = 0;
+
+    for (int i = 0; i < k; i++) {
+        const char *e = ents[i]->d_name;
+        size_t l = strlen(e);
+        if (r == 0 && e[0] != '.' && l > 5 && strcmp(e + l - 5, NV_BUNDLE_EXT) == 0) {
+            char *p = nv_path_join(dir, e), *q = nv_path_join(sd, e);
+            /* the outbox's file and its copy in sent/ are one file (a hard
+             * link): a rename onto a link of itself does nothing */
+            if (unlink(q) < 0 && errno != ENOENT)
+                r = nv_fail_errno("cannot replace '%s'", q);
+            else if ((r = move_to(sd, p, e)) == 0)
+                (*n)++;
+            free(p);
+            free(q);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    free(sd);
+    return r;
+}
+
+/* A rebase order (hub/intake/rebase.h): the stream to the hub continues
+ * from the seq the hub holds, in the epoch it opens; what the agent sealed
+ * before leaves the outbox and sent/ for stale/; the fingerprints go, so
+ * that the next pass ships a full snapshot; all in one transaction. */
+static int
+apply_rebase(struct nv_agent *a, struct nv_bundle *b, const char *stage)
+{
+    char *p = nv_path_join(stage, "rebase.json"), key[80];
+    const char *last, *ent, *hub;
+    struct nv_stream_state out, in;
+    struct nv_arebase rb;
+    json_error_t e;
+    json_t *o = json_load_file(p, JSON_REJECT_DUPLICATES, &e);
+    MDB_txn *txn = NULL;
+    unsigned moved = 0;
+    int r, rc;
+
+    free(p);
+    ent = json_string_value(json_object_get(o, "entity"));
+    hub = json_string_value(json_object_get(o, "hub"));
+    last = json_string_value(json_object_get(o, "last"));
+    memset(&out, 0, sizeof(out));
+    memset(&rb, 0, sizeof(rb));
+    rb.epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
+    rb.base = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+    if (ent == NULL || hub == NULL || strcmp(ent, a->cfg.entity) != 0 ||
+        strcmp(hub, b->m.sender) != 0 || rb.epoch != b->m.epoch ||
+        !json_is_integer(json_object_get(o, "seq")) ||
+        (rb.base > 0 && (last == NULL || strlen(last) != 64 || nv_unhex(last, out.last_id, 32) < 0)) ||
+        (rb.base == 0 && last != NULL)) {
+        json_decref(o);
+        return nv_fail(NV_EFORMAT, "rebase order %s->%s seq %llu: its rebase.json does not "
+                       "name this entity, its epoch and a seq with its bundle id",
+                       b->m.sender, b->m.recipient, (unsigned long long)b->m.seq);
+    }
+    json_decref(o);
+    out.seq = rb.base;
+    rb.hub_seq = b->m.seq;
+    rb.snapshot = 1;
+    /* what was sealed in the old epoch is stale at the hub: out of the way
+     * of the new sequence numbers (a crash before the commit leaves the
+     * order in the inbox, applied again) */
+    if ((r = stale_all(a, a->cfg.outbox, &moved)) < 0 ||
+        (a->sent != NULL && (r = stale_all(a, a->sent, &moved)) < 0))
+        return r;
+    if ((rc = mdb_txn_begin(a->st.env, NULL, 0, &txn)) != 0)
+        return nv_mdb_fail(rc, "cannot start a transaction");
+    snprintf(key, sizeof(key), "out:%s", b->m.sender);
+    memset(&in, 0, sizeof(in));
+    nv_stream_advance(&in, &b->m, b->id);
+    if ((r = nv_astate_stream_put(txn, &a->st, key, &out)) < 0)
+        goto fail;
+    stream_key(key, sizeof(key), b->m.sender);
+    if ((r = nv_astate_stream_put(txn, &a->st, key, &in)) < 0 ||
+        (r = rcvd_put(txn, a, b)) < 0 ||
+        (r = nv_acked_set(txn, a->st.streams, b->m.sender, rb.base)) < 0 ||
+        (r = nv_agent_rebase_put(txn, a, &rb)) < 0 ||
+        (b->m.ledger_head[0] != '\0' &&
+         (r = nv_agent_witness_put(txn, a, b->m.ledger_head)) < 0))
+        goto fail;
+    if ((rc = mdb_drop(txn, a->st.fp, 0)) != 0 || (rc = mdb_drop(txn, a->st.withheld, 0)) != 0) {
+        r = nv_mdb_fail(rc, "cannot forget the fingerprints");
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return nv_mdb_fail(rc, "cannot commit");
+    nv_warn("inbox", "rebase order from %s applied: epoch %llu, the stream continues after "
+            "seq %llu; %u bundle(s) sealed before set aside in stale/; the next pass ships "
+            "a full snapshot", b->m.sender, (unsigned long long)rb.epoch,
+            (unsigned long long)rb.base, moved);
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+    return r;
+}
+
 static int
 apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, json_t *erased)
 {
@@ -920,6 +1054,11 @@ apply(struct nv_agent *a, struct nv_bundle *b, struct nv_inbox_stats *stats, jso
         goto out;
     if ((r = nv_bundle_open_payload(b, a->self.age, a->self.nage, &sink, NULL)) < 0) {
         nv_stage_abort(&s);
+        goto out;
+    }
+    if (b->m.kind == NV_KIND_REBASE) {
+        if ((r = apply_rebase(a, b, sdir)) == 0)
+            stats->rebased++;
         goto out;
     }
     nv_agent_outbox(a, &o);
@@ -1224,10 +1363,17 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
         return nv_fail(NV_ENOMEM, "out of memory");
     }
     archive = nv_path_join(a->dir, "archive");
-    for (size_t i = 0; i < n; i++) {
+    /* rebase orders first: the hub's bundles sealed before one are then
+     * known for stale (a re-keyed agent could not even open them) */
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k % n, l = strlen(v[i].name);
+        int is_rebase = l > 12 && strcmp(v[i].name + l - 12, ".rebase.nova") == 0;
         struct nv_bundle b;
-        char *p = nv_path_join(a->cfg.inbox, v[i].name);
+        char *p;
         int before, r;
+        if (is_rebase != (k < n))
+            continue;
+        p = nv_path_join(a->cfg.inbox, v[i].name);
         nv_error_clear();
         r = check(a, p, &b, &before);
         if (r == 0) {
@@ -1247,6 +1393,13 @@ nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats)
             stats->waiting++;
             nv_info("inbox", "'%s' waits: %s", v[i].name, nv_errmsg(r));
             r = 0;
+        } else if (r == NV_ESTALE) {
+            /* merely old (before a rebase): set aside, not quarantined */
+            char *sd = nv_path_join(a->dir, "stale");
+            nv_warn("inbox", "'%s': %s", v[i].name, nv_errmsg(r));
+            r = move_to(sd, p, v[i].name);
+            free(sd);
+            stats->stale++;
         }
         if (r < 0 && nv_spool_arriving(p, r, nv_spool_settle_ms(), NULL)) {
             /* a copy still running (a USB key, a slow share): looked at

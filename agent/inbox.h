@@ -33,6 +33,13 @@
  *            idempotent).  A hand-off is proven by the next full exports
  *            (nv_inbox_confirm).  Updates and flags with a "request" are
  *            answered "delivered" once written.
+ *   rebase:  a rebase order of the trusted hub (hub/intake/rebase.h),
+ *            taken when it opens a newer epoch than the agent's: the
+ *            stream to the hub continues after the seq it names, the
+ *            bundles sealed before (outbox, sent/) go to DIR/stale/, the
+ *            fingerprints are forgotten and the next pass ships a full
+ *            snapshot (scan.h).  A hub bundle sealed before the order, or
+ *            an older order, is stale: set aside in DIR/stale/.
  */
 #ifndef NOVA_INBOX_H
 #define NOVA_INBOX_H
@@ -46,6 +53,8 @@ struct nv_inbox_stats {
     unsigned side;           /* records written to UTF-8 side files */
     unsigned duplicates;     /* bundles applied before, delivered again */
     unsigned pruned;         /* copies in sent/ the hub acknowledged */
+    unsigned rebased;        /* rebase orders applied */
+    unsigned stale;          /* hub bundles sealed before a rebase, set aside */
     uint64_t acked;          /* the last of ours the hub acknowledged */
 };
 

@@ -343,7 +343,8 @@ cmd_scan(int argc, char **argv)
                "\"inbox_waiting\":%u,\"inbox_quarantined\":%u,\"updates\":%u,"
                "\"orders\":%u,\"orders_failed\":%u,\"unreadable\":%llu,\"ignored\":%llu,"
                "\"released_deletes\":%llu,\"transliterated\":%u,\"utf8_side\":%u,"
-               "\"files_rejected\":%llu,\"inbox_duplicates\":%u,\"acked_seq\":%llu}\n",
+               "\"files_rejected\":%llu,\"inbox_duplicates\":%u,\"acked_seq\":%llu,"
+               "\"rebased\":%u,\"stale\":%u,\"snapshot\":%s}\n",
                (unsigned long long)ss.files, (unsigned long long)ss.rows,
                (unsigned long long)ss.upserts, (unsigned long long)ss.deletes,
                (unsigned long long)ss.unchanged, (unsigned long long)ss.rejects,
@@ -352,7 +353,8 @@ cmd_scan(int argc, char **argv)
                is.orders, is.failed, (unsigned long long)ss.unreadable,
                (unsigned long long)ss.ignored, (unsigned long long)ss.released,
                is.transliterated, is.side, (unsigned long long)ss.files_rejected,
-               is.duplicates, (unsigned long long)is.acked);
+               is.duplicates, (unsigned long long)is.acked, is.rebased, is.stale,
+               ss.snapshot ? "true" : "false");
     else
         printf("exports: %llu file(s), %llu rows: %llu upserts, %llu deletes, %llu unchanged, "
                "%llu rejected; %u bundle(s) sealed%s\n"
@@ -368,6 +370,9 @@ cmd_scan(int argc, char **argv)
                (unsigned long long)ss.unreadable, (unsigned long long)ss.ignored,
                is.applied, is.updates, is.orders, is.failed, is.waiting,
                is.quarantined, is.transliterated, is.side);
+    if (!json && (is.rebased || is.stale || ss.snapshot))
+        printf("rebase:  %u rebase order(s) applied, %u stale bundle(s) set aside in stale/%s\n",
+               is.rebased, is.stale, ss.snapshot ? "; a full snapshot shipped" : "");
     if (!json && (is.duplicates || is.pruned))
         printf("         %u duplicate(s) archived; %u sent bundle(s) acknowledged by the hub "
                "(up to seq %llu) removed from sent/\n", is.duplicates, is.pruned,
@@ -473,7 +478,9 @@ cmd_status(int argc, char **argv)
     struct nv_sent_backlog bl;
     uint64_t acked;
     char oldest[21] = "";
+    struct nv_arebase rb;
 
+    memset(&rb, 0, sizeof(rb));
     if ((r = one_dir(argc, argv, &dir, &json)) != 0)
         return r;
     if ((r = nv_agent_open(&a, dir, 0)) < 0)
@@ -491,6 +498,8 @@ cmd_status(int argc, char **argv)
         }
         if (mdb_stat(txn, a.st.fp, &ms) == 0)
             nfp = ms.ms_entries;
+        if (a.hub != NULL && r == 0)
+            r = nv_agent_rebase_get(txn, &a, &rb);
         mdb_txn_abort(txn);
     }
     nv_keyid_hex(a.self.pub.sign.keyid, kid);
@@ -518,6 +527,14 @@ cmd_status(int argc, char **argv)
                a.self.pub.entity, kid, a.hub ? a.hub->id.entity : "(none trusted)",
                (unsigned long long)out.seq, (unsigned long long)in.seq, nfp,
                witness[0] ? witness : "(no head witnessed yet)", a.cfg.nsrc);
+    if (json)
+        printf("\"epoch\":%llu,\"snapshot_pending\":%s,", (unsigned long long)rb.epoch,
+               rb.snapshot ? "true" : "false");
+    else if (rb.epoch > 0)
+        printf("epoch:         %llu (rebase order seq %llu, from seq %llu)%s\n",
+               (unsigned long long)rb.epoch, (unsigned long long)rb.hub_seq,
+               (unsigned long long)rb.base,
+               rb.snapshot ? "; the next pass ships a full snapshot" : "");
     if (json)
         printf("\"acked_seq\":%llu,\"unacked\":{\"count\":%llu,\"bytes\":%llu,"
                "\"oldest\":%s%s%s,\"first_seq\":%llu,\"last_seq\":%llu,\"age_s\":%lld},"

@@ -170,6 +170,8 @@ start_part(struct nv_outbox *o)
     p.ledger_head = o->ledger_head;
     p.has_acked = o->has_acked;
     p.acked = o->acked;
+    p.epoch = o->epoch;
+    p.snapshot = o->snapshot;
     r = nv_bundle_writer_new(&o->w, &p);
     free(pd);
     o->records = o->upserts = o->deletes = o->rejects = o->files = 0;
@@ -538,16 +540,24 @@ nv_acked_get(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t *acked)
 int
 nv_acked_put(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
 {
-    char key[80];
-    uint8_t b[8];
     uint64_t old;
-    MDB_val k, v = { 8, b };
-    int r, rc;
+    int r;
 
     if ((r = nv_acked_get(txn, dbi, peer, &old)) < 0)
         return r;
     if (acked <= old)
         return 0;
+    return nv_acked_set(txn, dbi, peer, acked);
+}
+
+int
+nv_acked_set(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
+{
+    char key[80];
+    uint8_t b[8];
+    MDB_val k, v = { 8, b };
+    int rc;
+
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(acked >> (8 * i));
     acked_key(key, sizeof(key), peer);

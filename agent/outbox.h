@@ -39,6 +39,9 @@ struct nv_outbox {
                                         manifest: the last seq applied of
                                         the peer's stream to us */
     uint64_t acked;
+    uint64_t epoch;                  /* the stream's epoch, in each
+                                        manifest (0: none) */
+    int snapshot;                    /* each part says "snapshot: yes" */
     int receipt;                     /* nv_outbox_end seals a bundle even
                                         with nothing in it (a receipt that
                                         carries acked) */
@@ -107,6 +110,9 @@ int nv_acked_get(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t *acked)
     __attribute__((warn_unused_result));
 /* Keep acked if it is above the one kept. */
 int nv_acked_put(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
+    __attribute__((warn_unused_result));
+/* Keep acked, whatever was kept (a rebase moves the stream). */
+int nv_acked_set(MDB_txn *txn, MDB_dbi dbi, const char *peer, uint64_t acked)
     __attribute__((warn_unused_result));
 
 #endif

@@ -170,6 +170,10 @@ struct scan {
     uint64_t reported;
     struct nv_buf line;
     struct nv_buf dbkey;
+    json_t *snapshot;     /* a full snapshot after a rebase: each source's
+                             state ("whole" or why not), else NULL */
+    int snapshot_again;   /* a newest export was still being written: the
+                             snapshot goes on at the next pass */
 };
 
 static void
@@ -856,11 +860,29 @@ scan_source(struct scan *sc, const struct nv_source *s)
     if (n > 0)
         qsort(v, n, sizeof(*v), entry_cmp);
 
+    /* a snapshot after a rebase reads the newest export (run) again, and
+     * takes the older ones for read */
+    size_t newest = n;
+    if (sc->snapshot != NULL && n > 0) {
+        newest = n - 1;
+        if (s->mode == NV_MODE_FULL && s->snapshot == NV_SNAP_MULTI)
+            while (newest > 0 && v[newest].st.st_mtim.tv_sec - v[newest - 1].st.st_mtim.tv_sec <=
+                                     (time_t)s->snapshot_window)
+                newest--;
+    }
+
     /* what each file is: done, settling, to read (opened now, so that a
      * file that cannot be read withholds the deletes of the whole pass) */
     for (size_t i = 0; i < n; i++) {
         int64_t mt = (int64_t)v[i].st.st_mtim.tv_sec * 1000 + v[i].st.st_mtim.tv_nsec / 1000000;
-        if (already_processed(sc, s->name, v[i].name, &v[i].st)) {
+        if (sc->snapshot != NULL && i < newest) {
+            v[i].state = E_DONE;
+            if (!already_processed(sc, s->name, v[i].name, &v[i].st) &&
+                (r = mark_processed(sc, s->name, v[i].name, &v[i].st)) < 0)
+                break;
+            continue;
+        }
+        if (sc->snapshot == NULL && already_processed(sc, s->name, v[i].name, &v[i].st)) {
             v[i].state = E_DONE;
             continue;
         }
@@ -897,6 +919,12 @@ scan_source(struct scan *sc, const struct nv_source *s)
             nwait += v[k].state == E_WAIT;
             nbad += v[k].state == E_BAD;
         }
+        if (sc->snapshot != NULL && i == newest && nwait > 0) {
+            json_object_set_new(sc->snapshot, s->name,
+                                json_string("the newest export is still being written: "
+                                            "snapshot at the next pass"));
+            sc->snapshot_again = 1;
+        }
         if (nwait > 0 || nnew == 0) {
             /* a run still being written waits whole; a done one is done */
             for (size_t k = i; k < j; k++)
@@ -927,6 +955,22 @@ scan_source(struct scan *sc, const struct nv_source *s)
         }
         if (r == 0 && s->mode == NV_MODE_FULL)
             r = emit_deletes(sc, s, &sn);
+        if (r == 0 && sc->snapshot != NULL && i == newest) {
+            char why[200];
+            if (s->mode != NV_MODE_FULL)
+                snprintf(why, sizeof(why), "a delta source: no export holds all its records");
+            else if (sn.unreadable)
+                snprintf(why, sizeof(why), "%u file(s) could not be read", sn.unreadable);
+            else if (sn.rejected)
+                snprintf(why, sizeof(why), "%llu row(s) rejected", (unsigned long long)sn.rejected);
+            else if (sn.rows == 0)
+                snprintf(why, sizeof(why), "the export holds no record");
+            else if (sn.parts_missing)
+                snprintf(why, sizeof(why), "%u file(s) of the run missing", sn.parts_missing);
+            else
+                snprintf(why, sizeof(why), "whole");
+            json_object_set_new(sc->snapshot, s->name, json_string(why));
+        }
         if (r == 0 && s->mode == NV_MODE_FULL)
             r = handoff_mark(sc, s, &sn);
         for (size_t k = i; k < j && r == 0; k++)
@@ -1103,12 +1147,49 @@ nv_scan_request_accept(const char *dir, const char *source)
     return r;
 }
 
+/* The end of a full snapshot: snapshot.json in its final part (the epoch,
+ * the seq it starts after, each source whole or why not; the hub
+ * reconciles the whole ones) and the rebase's snapshot done, in the same
+ * transaction. */
+static int
+snapshot_end(struct scan *sc, struct nv_arebase *rb)
+{
+    json_t *o;
+    char *text;
+    int r;
+
+    for (int i = 0; i < sc->a->cfg.nsrc; i++)
+        if (json_object_get(sc->snapshot, sc->a->cfg.src[i].name) == NULL)
+            json_object_set_new(sc->snapshot, sc->a->cfg.src[i].name,
+                                json_string("no export read in the snapshot pass"));
+    o = json_pack("{s:I,s:I,s:O}", "epoch", (json_int_t)rb->epoch, "base",
+                  (json_int_t)rb->base, "sources", sc->snapshot);
+    text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    r = nv_outbox_add_file(&sc->o, "snapshot.json", text, strlen(text));
+    free(text);
+    /* records a later pass ships have a seq above the base too: the hub's
+     * reconciliation of the source then is as right as now */
+    rb->snapshot = sc->snapshot_again;
+    if (r == 0)
+        r = nv_agent_rebase_put(nv_outbox_txn(&sc->o), sc->a, rb);
+    if (r == 0)
+        nv_info("scan", "full snapshot of epoch %llu after seq %llu%s", (unsigned long long)rb->epoch,
+                (unsigned long long)rb->base,
+                sc->snapshot_again ? " (a source's newest export is still being written: it "
+                                     "goes on at the next pass)" : "");
+    return r;
+}
+
 static int
 scan_or_accept(struct nv_agent *a, struct nv_scan_stats *stats, int accept_only,
                const char *source)
 {
     struct scan sc;
-    int r, had = 0;
+    struct nv_arebase rb;
+    int r = 0, had = 0;
 
     memset(&sc, 0, sizeof(sc));
     memset(stats, 0, sizeof(*stats));
@@ -1117,6 +1198,18 @@ scan_or_accept(struct nv_agent *a, struct nv_scan_stats *stats, int accept_only,
     nv_agent_outbox(a, &sc.o);
     if ((r = nv_outbox_begin(&sc.o, NV_KIND_CHANGES)) < 0)
         return r;
+    if (!accept_only && (r = nv_agent_rebase_get(nv_outbox_txn(&sc.o), a, &rb)) == 0 &&
+        rb.snapshot) {
+        /* the first pass after a rebase: a full snapshot, flagged */
+        if ((sc.snapshot = json_object()) == NULL)
+            r = nv_fail(NV_ENOMEM, "out of memory");
+        sc.o.snapshot = 1;
+        sc.o.receipt = 1;
+    }
+    if (r < 0) {
+        nv_outbox_abort(&sc.o);
+        return r;
+    }
     if (accept_only) {
         r = accept_sources(&sc, source, &stats->released);
     } else {
@@ -1128,6 +1221,8 @@ scan_or_accept(struct nv_agent *a, struct nv_scan_stats *stats, int accept_only,
         r = nv_outbox_add_file(&sc.o, "rejects.ndjson", sc.report.data, sc.report.len);
         nv_outbox_add_rejects(&sc.o, stats->rejects);
     }
+    if (r == 0 && sc.snapshot != NULL)
+        r = snapshot_end(&sc, &rb);
     if (r == 0)
         r = nv_outbox_end(&sc.o);
     else
@@ -1139,6 +1234,8 @@ scan_or_accept(struct nv_agent *a, struct nv_scan_stats *stats, int accept_only,
         free(p);
     }
     stats->bundles = sc.o.bundles;
+    stats->snapshot = sc.snapshot != NULL && r == 0;
+    json_decref(sc.snapshot);
     nv_buf_release(&sc.report);
     nv_buf_release(&sc.line);
     nv_buf_release(&sc.dbkey);

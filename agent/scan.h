@@ -24,6 +24,16 @@
  *     reported, kept in the state store and shipped only by accept-deletes
  *     (the source's next whole snapshot replaces them);
  *   - a delta export gives upserts only.
+ * After a rebase order (inbox.h), the next pass is a full snapshot: the
+ * fingerprints are gone, so the newest export (run) of each source is read
+ * again and every row ships as an upsert; older exports are taken for
+ * read; each part says "snapshot: yes" and the final one holds
+ * snapshot.json: {"epoch":E,"base":S,"sources":{NAME:"whole" or why not}}.
+ * A full source is whole when its newest export read entirely (no file
+ * unreadable, no row rejected, not empty, no part missing); the hub deletes
+ * the records of whole sources that the snapshot lacks.  A source whose
+ * newest export has not settled yet keeps the snapshot pending: the next
+ * pass is a snapshot again (what it ships also has a seq above the base).
  * Rejected rows (and rejected files) are listed in a reject report
  * (rejects.ndjson in the bundle, counted in the manifest): source, file,
  * line and reason, never the row itself.
@@ -45,6 +55,7 @@ struct nv_scan_stats {
     unsigned bundles;
     uint64_t files_rejected; /* export files rejected whole */
     int file_reject_code;    /* the first one's code (the pass fails) */
+    int snapshot;            /* the pass shipped a full snapshot (rebase) */
 };
 
 /* One pass over every source; all changes go out as one change set. */

@@ -848,6 +848,8 @@ fill_manifest(const struct nv_bundle_writer *w, struct nv_manifest *m)
         memcpy(m->ledger_head, w->p.ledger_head, 41);
     m->has_acked = w->p.has_acked;
     m->acked = w->p.acked;
+    m->epoch = w->p.epoch;
+    m->snapshot = w->p.snapshot;
 }
 
 static void

@@ -62,6 +62,8 @@ struct nv_bundle_params {
                               * ledger-head line (manifest.h) */
     int has_acked;   /* the manifest's optional acked line (manifest.h) */
     uint64_t acked;
+    uint64_t epoch;  /* the manifest's optional epoch line (0: none) */
+    int snapshot;    /* the manifest's optional "snapshot: yes" line */
 };
 
 struct nv_bundle_writer;

@@ -40,7 +40,9 @@ enum nv_error {
     NV_ECOUNTS = -28,    /* payload's counts differ from its signed manifest */
     /* -29 (status 35) is left to another change */
     NV_EWAITING = -30,   /* bundles wait in the inbox for a missing one */
-    NV_ERRMIN = -30
+    /* -31 (status 37) is left to another change */
+    NV_ESTALE = -32,     /* sealed before a rebase of its stream: stale */
+    NV_ERRMIN = -32
 };
 
 /* Record a detail sentence (printf-style, no trailing newline) for code and

@@ -6,19 +6,19 @@
 #include "errors.h"
 #include "manifest.h"
 
-static const char *kinds[] = { NULL, "changes", "acks", "updates", "erasure" };
+static const char *kinds[] = { NULL, "changes", "acks", "updates", "erasure", "rebase" };
 
 const char *
 nv_kind_name(int kind)
 {
-    return kind >= NV_KIND_CHANGES && kind <= NV_KIND_ERASURE ? kinds[kind]
+    return kind >= NV_KIND_CHANGES && kind <= NV_KIND_REBASE ? kinds[kind]
                                                               : "unknown";
 }
 
 int
 nv_kind_parse(const char *s)
 {
-    for (int k = NV_KIND_CHANGES; k <= NV_KIND_ERASURE; k++)
+    for (int k = NV_KIND_CHANGES; k <= NV_KIND_REBASE; k++)
         if (strcmp(s, kinds[k]) == 0)
             return k;
     return 0;
@@ -56,6 +56,10 @@ nv_manifest_format(const struct nv_manifest *m, struct nv_buf *out)
                        (unsigned long long)m->rejects,
                        (unsigned long long)m->payload_size,
                        nv_hex(m->payload_sha256, 32, hash));
+    if (r == 0 && m->epoch > 0)
+        r = nv_buf_addf(out, "epoch: %llu\n", (unsigned long long)m->epoch);
+    if (r == 0 && m->snapshot)
+        r = nv_buf_addf(out, "snapshot: yes\n");
     if (r == 0 && m->has_acked)
         r = nv_buf_addf(out, "acked: %llu\n", (unsigned long long)m->acked);
     if (r == 0 && m->ledger_head[0] != '\0')
@@ -178,6 +182,17 @@ nv_manifest_parse(const char *text, size_t len, struct nv_manifest *out)
     FIELD("payload-sha256");
     if (nv_unhex(v, m.payload_sha256, 32) < 0)
         return BAD("payload-sha256");
+    if (p != end && (size_t)(end - p) > 7 && memcmp(p, "epoch: ", 7) == 0) {
+        FIELD("epoch");
+        if (nv_parse_u64(v, &m.epoch) < 0 || m.epoch == 0)
+            return BAD("epoch");
+    }
+    if (p != end && (size_t)(end - p) > 10 && memcmp(p, "snapshot: ", 10) == 0) {
+        FIELD("snapshot");
+        if (strcmp(v, "yes") != 0)
+            return BAD("snapshot");
+        m.snapshot = 1;
+    }
     if (p != end && (size_t)(end - p) > 7 && memcmp(p, "acked: ", 7) == 0) {
         FIELD("acked");
         if (nv_parse_u64(v, &m.acked) < 0)

@@ -6,6 +6,7 @@
  *
  *   nova-bundle: 1                       format version
  *   kind: changes                        changes | acks | updates | erasure
+ *                                        | rebase
  *   sender: acme                         entity name (nv_name_valid)
  *   sender-key: 0807060504030201         signer's minisign key id
  *   recipient: hub                       entity name
@@ -21,6 +22,16 @@
  *   rejects: 3                           source rows rejected by the sender
  *   payload-size: 123456                 bytes of payload.age
  *   payload-sha256: <64 hex>             sha256sum of payload.age
+ *   epoch: 2                             optional: the sender's stream epoch
+ *                                        (absent: 0).  A rebase order opens
+ *                                        a new epoch of the agent's stream;
+ *                                        the hub takes bundles of an older
+ *                                        one for stale (NV_ESTALE).  In a
+ *                                        rebase order: the epoch it opens
+ *   snapshot: yes                        optional: the bundle is a part of a
+ *                                        full snapshot (the first change set
+ *                                        after a rebase); its final part
+ *                                        holds snapshot.json
  *   acked: 41                            optional: the last sequence number
  *                                        the signer has applied of the
  *                                        reverse stream (recipient ->
@@ -51,7 +62,7 @@
 #define NV_MANIFEST_MAX 4096
 
 enum nv_kind { NV_KIND_CHANGES = 1, NV_KIND_ACKS, NV_KIND_UPDATES,
-               NV_KIND_ERASURE };
+               NV_KIND_ERASURE, NV_KIND_REBASE };
 
 struct nv_manifest {
     int kind;
@@ -68,6 +79,8 @@ struct nv_manifest {
     uint64_t records, upserts, deletes, rejects;
     uint64_t payload_size;
     uint8_t payload_sha256[32];
+    uint64_t epoch;       /* the sender's stream epoch (0: no epoch line) */
+    int snapshot;         /* a part of a full snapshot (snapshot: yes) */
     int has_acked;        /* the acked line is present */
     uint64_t acked;       /* last seq applied of the reverse stream */
     char ledger_head[41]; /* 40 hex, or "" when the line is absent */

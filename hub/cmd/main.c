@@ -211,13 +211,14 @@ struct ingest_report {
     unsigned waiting;  /* bundles waiting for a missing one */
     unsigned applied, quarantined;
     uint64_t records;  /* of the bundles applied */
+    unsigned stale;    /* bundles sealed before a rebase, set aside */
 };
 
 static void
 report(void *ctx, const char *name, const struct nv_ingest_result *res)
 {
     static const char *words[] = { "", "applied", "waiting", "quarantined",
-                                   "duplicate", "failed", "arriving" };
+                                   "duplicate", "failed", "arriving", "stale" };
     struct ingest_report *ir = ctx;
     int json = ir->json;
 
@@ -229,6 +230,8 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
         ir->records += res->m.records;
     }
     ir->quarantined += res->outcome == NV_QUARANTINED;
+    if (res->outcome == NV_STALE)
+        ir->stale++;
 
     if (json) {
         printf("{\"bundle\":");
@@ -302,7 +305,7 @@ cmd_ingest(int argc, char **argv)
     uint64_t max = 0;
     long settle = -1;
     struct nv_hub h;
-    struct ingest_report ir = { 0, 0 };
+    struct ingest_report ir = { 0, 0, 0 };
 
     if (files == NULL)
         return 3;
@@ -346,6 +349,12 @@ cmd_ingest(int argc, char **argv)
                 "(nova-hub status names it; the agent's 'nova-agent resend' sends it again)\n",
                 ir.waiting);
         return nv_exit_status(NV_EWAITING);
+    }
+    if (first == 0 && ir.stale > 0) {
+        fprintf(stderr, "nova-hub: error: %u stale bundle(s), sealed before a rebase of their "
+                "stream, set aside in stale/ (not applied; the snapshot after the rebase "
+                "carries their changes)\n", ir.stale);
+        return nv_exit_status(NV_ESTALE);
     }
     if (first < 0) {
         fprintf(stderr, "nova-hub: error: not every bundle was applied (first problem: %s)\n",
@@ -1362,6 +1371,10 @@ static const struct nv_cmd cmds[] = {
       "see refused bundles and their reasons; move them back and ingest again, or drop them" },
     { "resend", cmd_resend, "resend DIR ENTITY [--from SEQ]",
       "copy the bundles ENTITY has not acknowledged (sent/ENTITY) back into outbox/ENTITY" },
+    { "rebase", nv_cmd_rebase, "rebase DIR ENTITY [--key AGENT-IDENTITY.pub]",
+      "a restored, reinstalled or re-keyed agent: a signed, ledgered order opening a new "
+      "epoch of its stream at the seq the hub holds; its next pass ships a full snapshot "
+      "(--key: enroll its new key first, as enroll --force)" },
     { "prune", cmd_prune, "prune DIR [--archive-days N]",
       "remove from sent/ what the agents acknowledged (and applied bundles older than N days)" },
     { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",

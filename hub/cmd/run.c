@@ -73,6 +73,9 @@ log_result(void *ctx, const char *name, const struct nv_ingest_result *res)
         ps->waiting++;
         nv_warn("run", "%s waits: %s", name, res->reason);
         break;
+    case NV_STALE:
+        nv_warn("run", "%s: %s", name, res->reason);
+        break;
     case NV_ARRIVING:
         ps->arriving++;
         nv_info("run", "%s: %s", name, res->reason);

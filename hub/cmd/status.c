@@ -149,6 +149,15 @@ print_status(const json_t *out, const char *hub)
                                                           : json_object_get(x, "sender")),
                (long long)json_integer_value(json_object_get(x, "seq")),
                json_string_value(json_object_get(x, "last_id")));
+    json_array_foreach(streams, i, x)
+        if (json_object_get(x, "epoch") != NULL)
+            printf("  epoch %lld of %s: rebased at seq %lld; %s\n",
+                   (long long)json_integer_value(json_object_get(x, "epoch")),
+                   json_string_value(json_object_get(x, "sender")),
+                   (long long)json_integer_value(json_object_get(x, "rebase_base")),
+                   json_is_true(json_object_get(x, "snapshot_pending"))
+                       ? "its full snapshot is awaited"
+                       : "its snapshot was reconciled");
     if (json_array_size(ents) > 0)
         printf("entities:\n");
     json_array_foreach(ents, i, x)

@@ -1113,12 +1113,36 @@ progress_one(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], const char *
     return r;
 }
 
+/* The ids of the open requests of the register, read through cursor c
+ * (closed here): of that kind, or (kind NULL) of every kind but access. */
+static char **
+open_request_ids(MDB_cursor *c, const char *kind, size_t *n)
+{
+    char want[40];
+    char **ids = NULL;
+    MDB_val k, v;
+
+    *n = 0;
+    snprintf(want, sizeof(want), "\"kind\":\"%s\"", kind != NULL ? kind : "access");
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        int of_kind = memmem(v.mv_data, v.mv_size, want, strlen(want)) != NULL;
+        if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
+            (kind != NULL ? !of_kind : of_kind) ||
+            memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
+            continue;
+        if ((ids = realloc(ids, (*n + 1) * sizeof(char *))) == NULL ||
+            (ids[(*n)++] = strndup(k.mv_data, k.mv_size)) == NULL)
+            abort();
+    }
+    mdb_cursor_close(c);
+    return ids;
+}
+
 int
 nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
 {
     MDB_txn *txn;
     MDB_cursor *c;
-    MDB_val k, v;
     uint8_t key[32];
     char **pending = NULL;
     size_t npending = 0;
@@ -1138,18 +1162,8 @@ nv_gdpr_progress(struct nv_hub *h, uint64_t *erased)
     /* the open erasure requests first, then each in turn (no cursor
      * left open on the register while it is written) */
     {
-        char **ids = NULL;
-        size_t nids = 0;
-        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-            if (k.mv_size == 0 || ((char *)k.mv_data)[0] == '#' ||
-                memmem(v.mv_data, v.mv_size, "\"kind\":\"access\"", 15) != NULL ||
-                memmem(v.mv_data, v.mv_size, "\"status\":\"open\"", 15) == NULL)
-                continue;
-            if ((ids = realloc(ids, (nids + 1) * sizeof(char *))) == NULL ||
-                (ids[nids++] = strndup(k.mv_data, k.mv_size)) == NULL)
-                abort();
-        }
-        mdb_cursor_close(c);
+        size_t nids;
+        char **ids = open_request_ids(c, NULL, &nids);
         c = NULL;
         struct erase_batch eb;
         memset(&eb, 0, sizeof(eb));
@@ -2059,6 +2073,54 @@ out:
     if (txn != NULL)
         mdb_txn_abort(txn);
     json_decref(req);
+    return r;
+}
+
+int
+nv_gdpr_resend_unanswered(struct nv_hub *h, const char *entity, size_t *n_out)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    char **ids;
+    size_t nids, n = 0;
+    int r = 0, rc;
+
+    *n_out = 0;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if ((rc = mdb_cursor_open(txn, h->gdpr->req, &c)) != 0) {
+        mdb_txn_abort(txn);
+        return nv_hmdb_fail(rc, "cannot read the register");
+    }
+    ids = open_request_ids(c, "erase", &nids);
+    for (size_t i = 0; i < nids && r == 0; i++) {
+        json_t *req, *ent;
+        if ((r = nv_gdpr_req_get(txn, h->gdpr, ids[i], &req)) < 0)
+            break;
+        ent = json_object_get(json_object_get(req, "entities"), entity);
+        if (ent != NULL &&
+            strcmp(json_string_value(json_object_get(ent, "status")) ?: "", "sent") == 0) {
+            json_object_set_new(ent, "status", json_string("pending"));
+            nv_gdpr_event(req, "rebase of %s: its unanswered orders go again", entity);
+            r = nv_gdpr_req_put(txn, h->gdpr, req);
+            /* the first n ids are those to send */
+            char *t = ids[n];
+            ids[n++] = ids[i];
+            ids[i] = t;
+        }
+        json_decref(req);
+    }
+    if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
+        r = nv_hmdb_fail(rc, "cannot commit");
+    else if (r < 0)
+        mdb_txn_abort(txn);
+    if (r == 0 && n > 0)
+        r = nv_gdpr_send_orders_many(h, ids, n);
+    if (r == 0)
+        *n_out = n;
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
     return r;
 }
 

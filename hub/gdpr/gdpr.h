@@ -163,6 +163,12 @@ int nv_gdpr_amend(struct nv_hub *h, const char *id, const char *rcu, int months,
 /* gdpr retry: the failed orders of open erasure id (at entity, or every
  * entity when NULL) sent again, their failed receipts dropped; *n gets the
  * entities retried.  NV_EINVAL: nothing to retry. */
+/* After a rebase of entity's stream (hub/intake/rebase.h): the orders of
+ * open erasure requests that entity has not answered at all (status
+ * "sent": sealed before the rebase, stale at its agent) are sealed again;
+ * *n gets how many requests. */
+int nv_gdpr_resend_unanswered(struct nv_hub *h, const char *entity, size_t *n)
+    __attribute__((warn_unused_result));
 int nv_gdpr_retry(struct nv_hub *h, const char *id, const char *entity, size_t *n)
     __attribute__((warn_unused_result));
 /* gdpr close: an open or ambiguous request closed with the DPO's reason

@@ -533,3 +533,76 @@ put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
     json_decref(v);
     return r;
 }
+
+/* The bundle seq a stored value (records, rejects) names; 0 when none. */
+static uint64_t
+stored_seq(const MDB_val *v)
+{
+    json_t *o = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    uint64_t seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+
+    json_decref(o);
+    return seq;
+}
+
+int
+nv_apply_reconcile(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                   const char *source, uint64_t base, struct nv_apply_ctx *a,
+                   struct nv_apply_stats *st)
+{
+    struct nv_buf prefix = NV_BUF_INIT, gone = NV_BUF_INIT, k = NV_BUF_INIT;
+    MDB_cursor *c = NULL;
+    MDB_val kv, vv, rv;
+    uint64_t before = st->reconciled;
+    int r, rc;
+
+    if ((r = nv_hstore_key3(&prefix, entity, source, "")) < 0)
+        goto out;
+    /* the records (and lone rejects) no bundle after base wrote: not in the
+     * snapshot.  A record whose new version the snapshot held but that was
+     * rejected keeps its stored version, as any rejected update does. */
+    for (int db = 0; db < 2 && r == 0; db++) {
+        MDB_dbi dbi = db == 0 ? s->records : s->rejects;
+        if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read");
+            break;
+        }
+        kv.mv_size = prefix.len;
+        kv.mv_data = prefix.data;
+        for (rc = mdb_cursor_get(c, &kv, &vv, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c, &kv, &vv, MDB_NEXT)) {
+            if (kv.mv_size < prefix.len || memcmp(kv.mv_data, prefix.data, prefix.len) != 0)
+                break;
+            if (stored_seq(&vv) > base)
+                continue;
+            if (db == 0 && mdb_get(txn, s->rejects, &kv, &rv) == 0 && stored_seq(&rv) > base)
+                continue;
+            if (db == 1 && mdb_get(txn, s->records, &kv, &rv) == 0)
+                continue; /* the record's own turn (db 0) decides */
+            if ((r = nv_buf_add(&gone, &kv.mv_size, sizeof(kv.mv_size))) < 0 ||
+                (r = nv_buf_add(&gone, kv.mv_data, kv.mv_size)) < 0)
+                break;
+        }
+        mdb_cursor_close(c);
+        c = NULL;
+    }
+    for (size_t off = 0; r == 0 && off < gone.len;) {
+        size_t n;
+        memcpy(&n, gone.data + off, sizeof(n));
+        off += sizeof(n);
+        nv_buf_reset(&k);
+        if ((r = nv_buf_add(&k, gone.data + off, n)) < 0)
+            break;
+        off += n;
+        if ((r = apply_delete(txn, s, &k, a, st)) == 0)
+            st->reconciled++;
+    }
+    if (r == 0 && st->reconciled > before)
+        nv_info("apply", "snapshot of %s source %s: %llu record(s) it no longer holds deleted",
+                entity, source, (unsigned long long)(st->reconciled - before));
+out:
+    nv_buf_release(&prefix);
+    nv_buf_release(&gone);
+    nv_buf_release(&k);
+    return r;
+}

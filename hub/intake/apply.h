@@ -32,6 +32,7 @@ struct nv_apply_stats {
     /* what the payload holds, whatever became of it: checked against the
      * signed manifest's counts before the bundle's transaction commits */
     uint64_t lines, op_upserts, op_deletes;
+    uint64_t reconciled; /* deletes of a snapshot's reconciliation (rebase) */
 };
 
 struct nv_mapping;
@@ -77,5 +78,15 @@ int nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
                          const struct nv_manifest *m, struct nv_apply_ctx *a,
                          const struct nv_apply_stats *st)
     __attribute__((warn_unused_result));
+
+/* A full snapshot (nova-hub rebase) of entity's source is applied: every
+ * stored record of that source no bundle after base wrote (the snapshot
+ * started at base + 1) is deleted, as a delete record would (its reject
+ * and values left out too, the links told), and counted in st->deletes and
+ * st->reconciled; a lone reject that old goes too.  A record the snapshot
+ * held but whose new version was rejected is kept. */
+int nv_apply_reconcile(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                       const char *source, uint64_t base, struct nv_apply_ctx *a,
+                       struct nv_apply_stats *st) __attribute__((warn_unused_result));
 
 #endif

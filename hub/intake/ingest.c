@@ -27,6 +27,7 @@
 #include "../link/link.h"
 #include "../model/mapping.h"
 #include "../store/maprepo.h"
+#include "rebase.h"
 
 static const char *layout[] = { "inbox", "quarantine", "received", "archive" };
 
@@ -237,8 +238,9 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         noted_ledger_head(h, noted);
         if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0 &&
             (r = nv_ledger_check_head(h->ledger, noted)) == 0 &&
-            (r = nv_ledger_reconcile(h->ledger, ad, &added)) == 0)
-            r = note_ledger_head(h);
+            (r = nv_ledger_reconcile(h->ledger, ad, &added)) == 0 &&
+            (r = note_ledger_head(h)) == 0)
+            r = nv_hub_rebase_repair(h);
         free(ad);
         if (r < 0)
             goto fail;
@@ -336,12 +338,15 @@ check_stream(struct nv_hub *h, struct nv_bundle *b, int *duplicate)
     if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0)
         return nv_hmdb_fail(rc, "cannot read");
     r = nv_hstore_stream_get(txn, &h->store, b->m.sender, &st);
+    /* of the epoch the last rebase opened (an older one: stale) */
+    if (r == 0)
+        r = nv_hub_epoch_check(h, txn, &b->m);
     if (r == 0)
         r = nv_stream_check(&st, &b->m);
     /* the very bundle applied before: a crash kept it from the archive, or
      * it was delivered again (a copy, nova-agent resend): a duplicate,
      * archived and never quarantined */
-    if (r == NV_EREPLAY &&
+    if ((r == NV_EREPLAY || r == NV_ESTALE) &&
         nv_hstore_bundle_applied(txn, &h->store, b->m.sender, b->m.seq, b->id))
         *duplicate = 1;
     mdb_txn_abort(txn);
@@ -556,6 +561,10 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
                     (unsigned long long)stats->op_upserts,
                     (unsigned long long)stats->op_deletes, (unsigned long long)m->records,
                     (unsigned long long)m->upserts, (unsigned long long)m->deletes);
+    /* the final part of a full snapshot after a rebase: what the entity
+     * no longer holds goes */
+    if (r == 0 && m->kind == NV_KIND_CHANGES)
+        r = nv_hub_snapshot(h, txn, m, dir, counted, &a, stats);
     if (r == 0 && a.links != NULL && a.links->n > 0) {
         /* one customer ID per person, in the same transaction */
         struct nv_link_stats ls;
@@ -738,6 +747,27 @@ nv_hub_ingest_file(struct nv_hub *h, const char *path, int quar,
     return r;
 }
 
+/* A stale bundle into DIR/stale/ (kept for an auditor; prune may go). */
+static int
+set_aside_stale(struct nv_hub *h, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    char *sd = nv_path_join(h->dir, "stale"), *to;
+    int r;
+
+    base = base ? base + 1 : path;
+    to = nv_path_join(sd, base);
+    if ((r = nv_mkdir_p(sd, 0700)) == 0) {
+        if (rename(path, to) < 0)
+            r = nv_fail_errno("cannot set '%s' aside in stale/", base);
+        else
+            r = nv_fsync_dir(sd);
+    }
+    free(sd);
+    free(to);
+    return r;
+}
+
 static int
 ingest_path(struct nv_hub *h, const char *path, int quar, struct nv_ingest_result *res)
 {
@@ -768,6 +798,19 @@ ingest_path(struct nv_hub *h, const char *path, int quar, struct nv_ingest_resul
             res->outcome = NV_WAITING;
             res->code = r;
             snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+            return 0;
+        }
+        if (r == NV_ESTALE) {
+            /* merely old (sealed before a rebase): set aside, not applied,
+             * not taken for tampering */
+            res->code = r;
+            snprintf(res->reason, sizeof(res->reason), "%s", nv_errmsg(r));
+            if ((r = set_aside_stale(h, path)) < 0) {
+                res->outcome = NV_FAILED;
+                return r;
+            }
+            res->outcome = NV_STALE;
+            nv_warn("ingest", "%s", res->reason);
             return 0;
         }
         goto refused;
@@ -1268,4 +1311,16 @@ nv_hub_after_ingest(struct nv_hub *h)
             r = nv_hstore_compact(&h->store, h->dir);
     }
     return r;
+}
+
+void
+nv_hub_ledger_witness(struct nv_hub *h)
+{
+    ledger_witness_accesslog(h);
+}
+
+int
+nv_hub_ledger_noted(struct nv_hub *h)
+{
+    return note_ledger_head(h);
 }

@@ -21,8 +21,10 @@
 
 /* NV_ARRIVING: a bundle in the inbox that does not read whole yet and
  * changed less than settle_ms ago: still being copied, left where it is. */
+/* NV_STALE: sealed before a rebase of its stream (an older epoch), not
+ * applied before: set aside in DIR/stale/, never quarantined. */
 enum nv_outcome { NV_APPLIED = 1, NV_WAITING, NV_QUARANTINED, NV_DUPLICATE,
-                  NV_FAILED, NV_ARRIVING };
+                  NV_FAILED, NV_ARRIVING, NV_STALE };
 
 struct nv_ingest_result {
     int outcome;
@@ -73,5 +75,11 @@ int nv_hub_replay(struct nv_hub *h, const char *entity,
 /* After an ingest pass: advance the GDPR requests (receipts in, orders
  * out) and compact the store when something was erased. */
 int nv_hub_after_ingest(struct nv_hub *h) __attribute__((warn_unused_result));
+
+/* Before a ledger commit of the hub's own (a rebase order): the access
+ * log's head as its trailer; after it: the ledger's head noted in the
+ * store (nv_ledger_check_head at the next open). */
+void nv_hub_ledger_witness(struct nv_hub *h);
+int nv_hub_ledger_noted(struct nv_hub *h) __attribute__((warn_unused_result));
 
 #endif

@@ -321,9 +321,17 @@ streams_json(struct nv_hub *h, MDB_txn *txn, struct ents *es)
         nv_hex(st.last_id, 32, id);
         memcpy(name, (char *)k.mv_data + skip, l);
         name[l] = '\0';
-        json_array_append_new(streams, json_pack("{s:s,s:I,s:s}", o ? "to" : "sender",
-                                                 name, "seq", (json_int_t)st.seq,
-                                                 "last_id", id));
+        json_t *one = json_pack("{s:s,s:I,s:s}", o ? "to" : "sender", name, "seq",
+                                (json_int_t)st.seq, "last_id", id);
+        struct nv_hrebase rb;
+        /* the epoch a rebase opened, and whether its snapshot is awaited */
+        if (!o && one != NULL && nv_hstore_rebase_get(txn, &h->store, name, &rb) == 0 &&
+            rb.epoch > 0) {
+            json_object_set_new(one, "epoch", json_integer((json_int_t)rb.epoch));
+            json_object_set_new(one, "rebase_base", json_integer((json_int_t)rb.base));
+            json_object_set_new(one, "snapshot_pending", json_boolean(rb.pending));
+        }
+        json_array_append_new(streams, one);
         if (!o)
             (void)ent_get(es, name, l);
     }

@@ -379,6 +379,7 @@ tip_has(struct nv_ledger *l, const char *path, git_oid *oid)
     return r;
 }
 
+/* applied: 1 applied, 2 issued (a rebase order), 0 quarantined */
 static int
 format_status(struct nv_buf *s, const struct nv_manifest *m, const uint8_t *id,
               const uint8_t bundle_sha[32], int applied, int code,
@@ -392,7 +393,7 @@ format_status(struct nv_buf *s, const struct nv_manifest *m, const uint8_t *id,
     if (id != NULL)
         sha256_hex(id, idh);
     if ((r = nv_buf_addf(s, "nova-ledger-entry: 1\noutcome: %s\n",
-                         applied ? "applied" : "quarantined")) < 0)
+                         applied == 2 ? "issued" : applied ? "applied" : "quarantined")) < 0)
         return r;
     if (m != NULL)
         r = nv_buf_addf(s, "stream: %s->%s\nseq: %llu\nkind: %s\nrecords: %llu\n",
@@ -463,15 +464,17 @@ stream_dir(const struct nv_manifest *m, char *out, size_t n)
              NV_LEDGER_SEQ_DIGITS, (unsigned long long)m->seq);
 }
 
+/* The entry of b under dir (applied or issued): once; another manifest
+ * already there is NV_ECORRUPT. */
 static int
-record_applied(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32])
+record_entry(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32],
+             const char *dir, int outcome, const char *msg)
 {
-    char dir[3 * NV_NAME_MAX], path[3 * NV_NAME_MAX + 16], msg[256];
+    char path[3 * NV_NAME_MAX + 16];
     git_oid have, want;
     struct nv_buf st = NV_BUF_INIT;
     int r;
 
-    stream_dir(&b->m, dir, sizeof(dir));
     snprintf(path, sizeof(path), "%s/manifest", dir);
     if ((r = tip_has(l, path, &have)) < 0)
         return r;
@@ -482,18 +485,43 @@ record_applied(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32])
         if (git_oid_equal(&have, &want))
             return 0; /* recorded already */
         return nv_fail(NV_ECORRUPT,
-                       "ledger: stream %s->%s seq %llu is recorded with another manifest",
-                       b->m.sender, b->m.recipient, (unsigned long long)b->m.seq);
+                       "ledger: %s is recorded with another manifest", dir);
     }
-    if ((r = format_status(&st, &b->m, b->id, fsha, 1, 0, NULL)) < 0)
-        goto out;
+    if ((r = format_status(&st, &b->m, b->id, fsha, outcome, 0, NULL)) == 0)
+        r = commit_entry(l, dir, b, &st, msg);
+    nv_buf_release(&st);
+    return r;
+}
+
+static int
+record_applied(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32])
+{
+    char dir[3 * NV_NAME_MAX], msg[256];
+
+    stream_dir(&b->m, dir, sizeof(dir));
     snprintf(msg, sizeof(msg), "apply %s->%s seq %llu (%s, %llu records)\n",
              b->m.sender, b->m.recipient, (unsigned long long)b->m.seq,
              nv_kind_name(b->m.kind), (unsigned long long)b->m.records);
-    r = commit_entry(l, dir, b, &st, msg);
-out:
-    nv_buf_release(&st);
-    return r;
+    return record_entry(l, b, fsha, dir, 1, msg);
+}
+
+int
+nv_ledger_record_rebase(struct nv_ledger *l, struct nv_bundle *b)
+{
+    char dir[3 * NV_NAME_MAX], msg[256];
+    uint8_t fsha[32];
+    int r;
+
+    if (b->m.kind != NV_KIND_REBASE || b->m.epoch == 0)
+        return nv_fail(NV_EINVAL, "ledger: not a rebase order");
+    if ((r = nv_fd_sha256(b->fd, fsha)) < 0)
+        return r;
+    snprintf(dir, sizeof(dir), "rebase/%s/%0*llu", b->m.recipient, NV_LEDGER_SEQ_DIGITS,
+             (unsigned long long)b->m.epoch);
+    snprintf(msg, sizeof(msg), "rebase %s: epoch %llu (order %s->%s seq %llu)\n",
+             b->m.recipient, (unsigned long long)b->m.epoch, b->m.sender, b->m.recipient,
+             (unsigned long long)b->m.seq);
+    return record_entry(l, b, fsha, dir, 2, msg);
 }
 
 static int
@@ -743,6 +771,8 @@ nv_ledger_status_parse(const char *text, size_t len, struct nv_ledger_status *ou
         case 1:
             if (strcmp(v, "applied") == 0)
                 s.applied = 1;
+            else if (strcmp(v, "issued") == 0)
+                s.issued = 1;
             else if (strcmp(v, "quarantined") != 0)
                 return nv_fail(NV_EFORMAT, "status line 2: bad outcome");
             break;
@@ -809,8 +839,8 @@ nv_ledger_status_parse(const char *text, size_t len, struct nv_ledger_status *ou
     }
     if (p != end)
         return nv_fail(NV_EFORMAT, "status: data after the last line");
-    if (s.applied && (!s.has_seq || !s.has_id || s.code != 0 || s.stream[0] == '-'))
-        return nv_fail(NV_EFORMAT, "status: an applied entry needs stream, seq, "
+    if ((s.applied || s.issued) && (!s.has_seq || !s.has_id || s.code != 0 || s.stream[0] == '-'))
+        return nv_fail(NV_EFORMAT, "status: an applied or issued entry needs stream, seq, "
                                    "manifest-sha256 and code 0");
     *out = s;
     return 0;

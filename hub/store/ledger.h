@@ -13,6 +13,10 @@
  *       manifest               the bundle's manifest, byte for byte
  *       manifest.minisig       its minisign signature, byte for byte
  *       status                 outcome applied (format below)
+ *   rebase/<entity>/<epoch, 10 digits>/
+ *       manifest, manifest.minisig   the hub's rebase order to the entity
+ *                                    (kind rebase), byte for byte
+ *       status                 outcome issued
  *   quarantine/<SHA-256 of the bundle file, 64 hex>/
  *       status                 outcome quarantined, code and reason
  *       manifest, manifest.minisig   when the container could be read
@@ -27,7 +31,7 @@
  * a value is unknown):
  *
  *   nova-ledger-entry: 1
- *   outcome: applied | quarantined
+ *   outcome: applied | quarantined | issued
  *   stream: acme->hub
  *   seq: 3
  *   kind: changes
@@ -76,6 +80,12 @@ void nv_ledger_close(struct nv_ledger *l); /* NULL ok */
  * One signed commit per call that adds something. */
 int nv_ledger_record(struct nv_ledger *l, struct nv_bundle *b, int applied,
                      int code, const char *reason)
+    __attribute__((warn_unused_result));
+
+/* Record a rebase order the hub sealed (b: kind rebase, read back from its
+ * file) under rebase/<recipient>/<epoch>/ with outcome issued.  Again: a
+ * no-op; another order at that epoch: NV_ECORRUPT. */
+int nv_ledger_record_rebase(struct nv_ledger *l, struct nv_bundle *b)
     __attribute__((warn_unused_result));
 
 /* Record the refused bundle file at path as quarantined: with its manifest
@@ -159,6 +169,7 @@ void nv_ledger_audit_free(struct nv_ledger_audit *a); /* NULL ok */
 /* Helpers shared by the writer and the verifier. */
 struct nv_ledger_status {
     int applied;
+    int issued;  /* outcome issued: a rebase order */
     char stream[2 * NV_NAME_MAX + 3]; /* "-" if unknown */
     char sender[NV_NAME_MAX + 1], recipient[NV_NAME_MAX + 1];
     int has_seq;

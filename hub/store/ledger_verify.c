@@ -60,7 +60,7 @@ struct nv_ledger_audit {
 /* One entry directory of a commit's difference. */
 struct group {
     char dir[3 * NV_NAME_MAX + 40];
-    int is_stream;
+    int is_stream; /* 1 streams/, 2 rebase/, 0 quarantine/ */
     int changed; /* a file deleted, modified or replaced */
     int has_manifest, has_sig, has_status, bad_file;
     git_oid manifest, sig, status;
@@ -283,18 +283,72 @@ check_manifest_sig(struct nv_ledger_audit *a, const char *label,
     free(sig);
 }
 
+/* The manifest, signature and status of an entry that records a bundle
+ * (outcome: 1 applied, 2 issued): each checked, the manifest parsed into
+ * *m with its id.  -1 when there is no manifest to go on with. */
+static int
+entry_manifest(struct nv_ledger_audit *a, const struct group *g, const char *h,
+               const char *label, int outcome, struct nv_manifest *m, uint8_t id[32],
+               struct nv_ledger_status *status)
+{
+    struct nv_buf mt = NV_BUF_INIT, st = NV_BUF_INIT, stt = NV_BUF_INIT;
+    int r, ok = -1;
+
+    a->bundles++;
+    memset(status, 0, sizeof(*status));
+    if (!g->has_manifest || !g->has_sig || !g->has_status || g->bad_file) {
+        problem(a, NV_EFORMAT, "%s: entry added by commit %s is not exactly "
+                "manifest, manifest.minisig and status", label, h);
+        if (!g->has_manifest)
+            return -1;
+    }
+    if ((r = read_blob(a, &g->manifest, NV_MANIFEST_MAX, &mt)) < 0 ||
+        (r = nv_manifest_parse((const char *)mt.data, mt.len, m)) < 0) {
+        problem(a, NV_EFORMAT, "%s: manifest does not parse: %s", label, nv_errmsg(r));
+        goto out;
+    }
+    ok = 0;
+    nv_manifest_id(mt.data, mt.len, id);
+    if (g->has_sig) {
+        if ((r = read_blob(a, &g->sig, NV_SIG_MAX, &st)) < 0)
+            problem(a, NV_EFORMAT, "%s: manifest.minisig: %s", label, nv_errmsg(r));
+        else
+            check_manifest_sig(a, label, m, &mt, &st);
+    }
+    if (g->has_status) {
+        if ((r = read_blob(a, &g->status, NV_LEDGER_STATUS_MAX, &stt)) < 0 ||
+            (r = nv_ledger_status_parse((const char *)stt.data, stt.len, status)) < 0)
+            problem(a, NV_EFORMAT, "%s: status does not parse: %s", label,
+                    nv_errmsg(r));
+        else if (outcome == 1 ? !status->applied : !status->issued)
+            problem(a, NV_EFORMAT, "%s: status of an %s entry says otherwise",
+                    label, outcome == 1 ? "applied" : "issued");
+        else if (strcmp(status->sender, m->sender) != 0 ||
+                 strcmp(status->recipient, m->recipient) != 0 || status->seq != m->seq ||
+                 strcmp(status->kind, nv_kind_name(m->kind)) != 0)
+            problem(a, NV_EFORMAT, "%s: status names another stream, seq or kind",
+                    label);
+        else if (memcmp(status->id, id, 32) != 0)
+            problem(a, NV_EHASH, "%s: status names another manifest "
+                    "(manifest-sha256 differs)", label);
+    }
+out:
+    nv_buf_release(&mt);
+    nv_buf_release(&st);
+    nv_buf_release(&stt);
+    return ok;
+}
+
 static void
 check_stream_entry(struct nv_ledger_audit *a, const struct group *g,
                    size_t order, const char *h)
 {
     char sender[NV_NAME_MAX + 1], recipient[NV_NAME_MAX + 1], label[200], e[160];
-    struct nv_buf mt = NV_BUF_INIT, st = NV_BUF_INIT, stt = NV_BUF_INIT;
     struct nv_ledger_status status;
     struct nv_manifest m;
     struct lentry *le;
     uint8_t id[32];
     uint64_t seq;
-    int r;
 
     if (stream_path(g->dir, sender, recipient, &seq) < 0) {
         problem(a, NV_EFORMAT, "commit %s: bad entry path '%s'", h,
@@ -303,47 +357,12 @@ check_stream_entry(struct nv_ledger_audit *a, const struct group *g,
     }
     snprintf(label, sizeof(label), "stream %s->%s seq %llu", sender, recipient,
              (unsigned long long)seq);
-    a->bundles++;
-    if (!g->has_manifest || !g->has_sig || !g->has_status || g->bad_file) {
-        problem(a, NV_EFORMAT, "%s: entry added by commit %s is not exactly "
-                "manifest, manifest.minisig and status", label, h);
-        if (!g->has_manifest)
-            return;
-    }
-    if ((r = read_blob(a, &g->manifest, NV_MANIFEST_MAX, &mt)) < 0 ||
-        (r = nv_manifest_parse((const char *)mt.data, mt.len, &m)) < 0) {
-        problem(a, NV_EFORMAT, "%s: manifest does not parse: %s", label, nv_errmsg(r));
-        goto out;
-    }
-    nv_manifest_id(mt.data, mt.len, id);
+    if (entry_manifest(a, g, h, label, 1, &m, id, &status) < 0)
+        return;
     if (strcmp(m.sender, sender) != 0 || strcmp(m.recipient, recipient) != 0 ||
         m.seq != seq)
         problem(a, NV_ESEQGAP, "%s: entry holds the manifest of stream %s->%s seq %llu",
                 label, m.sender, m.recipient, (unsigned long long)m.seq);
-    if (g->has_sig) {
-        if ((r = read_blob(a, &g->sig, NV_SIG_MAX, &st)) < 0)
-            problem(a, NV_EFORMAT, "%s: manifest.minisig: %s", label, nv_errmsg(r));
-        else
-            check_manifest_sig(a, label, &m, &mt, &st);
-    }
-    memset(&status, 0, sizeof(status));
-    if (g->has_status) {
-        if ((r = read_blob(a, &g->status, NV_LEDGER_STATUS_MAX, &stt)) < 0 ||
-            (r = nv_ledger_status_parse((const char *)stt.data, stt.len, &status)) < 0)
-            problem(a, NV_EFORMAT, "%s: status does not parse: %s", label,
-                    nv_errmsg(r));
-        else if (!status.applied)
-            problem(a, NV_EFORMAT, "%s: status of an applied entry says quarantined",
-                    label);
-        else if (strcmp(status.sender, m.sender) != 0 ||
-                 strcmp(status.recipient, m.recipient) != 0 || status.seq != m.seq ||
-                 strcmp(status.kind, nv_kind_name(m.kind)) != 0)
-            problem(a, NV_EFORMAT, "%s: status names another stream, seq or kind",
-                    label);
-        else if (memcmp(status.id, id, 32) != 0)
-            problem(a, NV_EHASH, "%s: status names another manifest "
-                    "(manifest-sha256 differs)", label);
-    }
     le = stream_add(stream_get(a, m.sender, m.recipient, 1));
     le->seq = m.seq;
     memcpy(le->id, id, 32);
@@ -355,10 +374,34 @@ check_stream_entry(struct nv_ledger_audit *a, const struct group *g,
     if (g->has_sig)
         git_oid_cpy(&le->sig, &g->sig);
     memcpy(le->bundle_sha, status.bundle_sha, 32);
-out:
-    nv_buf_release(&mt);
-    nv_buf_release(&st);
-    nv_buf_release(&stt);
+}
+
+/* rebase/ENTITY/EPOCH: a rebase order the hub issued (nova-hub rebase),
+ * signed by the hub, naming that entity and epoch. */
+static void
+check_rebase_entry(struct nv_ledger_audit *a, const struct group *g, const char *h)
+{
+    char entity[NV_NAME_MAX + 1], label[200], e[160];
+    const char *p = g->dir + strlen("rebase/"), *s1 = strchr(p, '/');
+    struct nv_ledger_status status;
+    struct nv_manifest m;
+    uint8_t id[32];
+    uint64_t epoch;
+
+    if (s1 == NULL || (size_t)(s1 - p) > NV_NAME_MAX ||
+        (memcpy(entity, p, (size_t)(s1 - p)), entity[s1 - p] = '\0', !nv_name_valid(entity)) ||
+        seq_parse(s1 + 1, strlen(s1 + 1), &epoch) < 0) {
+        problem(a, NV_EFORMAT, "commit %s: bad entry path '%s'", h,
+                nv_log_escape(g->dir, e, sizeof(e)));
+        return;
+    }
+    snprintf(label, sizeof(label), "rebase of %s epoch %llu", entity,
+             (unsigned long long)epoch);
+    if (entry_manifest(a, g, h, label, 2, &m, id, &status) < 0)
+        return;
+    if (m.kind != NV_KIND_REBASE || strcmp(m.recipient, entity) != 0 || m.epoch != epoch)
+        problem(a, NV_EFORMAT, "%s: entry holds a %s bundle to %s of epoch %llu", label,
+                nv_kind_name(m.kind), m.recipient, (unsigned long long)m.epoch);
 }
 
 static void
@@ -422,7 +465,7 @@ entry_changed(struct nv_ledger_audit *a, const struct group *g, git_tree *now,
     uint64_t seq;
 
     git_tree_entry_free(te);
-    if (g->is_stream && stream_path(g->dir, sender, recipient, &seq) == 0) {
+    if (g->is_stream == 1 && stream_path(g->dir, sender, recipient, &seq) == 0) {
         struct lentry *le = entry_find(stream_get(a, sender, recipient, 0), seq, 0);
         snprintf(label, sizeof(label), "stream %s->%s seq %llu", sender, recipient,
                  (unsigned long long)seq);
@@ -438,7 +481,7 @@ entry_changed(struct nv_ledger_audit *a, const struct group *g, git_tree *now,
                  nv_log_escape(g->dir, e, sizeof(e)));
     }
     if (gone)
-        problem(a, g->is_stream ? NV_ESEQGAP : NV_EFORMAT,
+        problem(a, g->is_stream == 1 ? NV_ESEQGAP : NV_EFORMAT,
                 "%s: entry removed by commit %s", label, h);
     else
         problem(a, NV_EFORK, "%s: entry changed by commit %s", label, h);
@@ -459,7 +502,9 @@ group_end(struct nv_ledger_audit *a, struct group *g, git_tree *old,
         entry_changed(a, g, now, h);
     } else {
         (*added)++;
-        if (g->is_stream)
+        if (g->is_stream == 2)
+            check_rebase_entry(a, g, h);
+        else if (g->is_stream)
             check_stream_entry(a, g, order, h);
         else if (quarantine_path(g->dir) == 0)
             check_quarantine_entry(a, g, h);
@@ -473,7 +518,7 @@ group_end(struct nv_ledger_audit *a, struct group *g, git_tree *old,
 }
 
 /* Split path into its entry dir and file name: 4 components under
- * streams/, 2 under quarantine/.  0, or -1 if neither. */
+ * streams/, 3 under rebase/, 2 under quarantine/.  0, or -1 if neither. */
 static int
 entry_of(const char *path, char *dir, size_t n, const char **file, int *is_stream)
 {
@@ -484,6 +529,8 @@ entry_of(const char *path, char *dir, size_t n, const char **file, int *is_strea
         want = 4, *is_stream = 1;
     else if (strncmp(path, "quarantine/", 11) == 0)
         want = 2, *is_stream = 0;
+    else if (strncmp(path, "rebase/", 7) == 0)
+        want = 3, *is_stream = 2;
     else
         return -1;
     for (p = path; *p; p++)

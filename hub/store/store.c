@@ -533,3 +533,75 @@ nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s, const char *entit
     return drop_prefix(txn, s, s->rejects, entity, 0);
 }
 
+
+/* ---- stream epochs (nova-hub rebase) ---- */
+
+static void
+rebase_key(char *out, size_t n, const char *entity)
+{
+    snprintf(out, n, "rebase:%s", entity);
+}
+
+int
+nv_hstore_rebase_get(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                     struct nv_hrebase *out)
+{
+    char key[NV_NAME_MAX + 16];
+    MDB_val k, v;
+    json_t *o;
+    const char *str;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rebase_key(key, sizeof(key), entity);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if ((rc = mdb_get(txn, s->meta, &k, &v)) == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return nv_hmdb_fail(rc, "cannot read the stream epoch");
+    if ((o = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL ||
+        !json_is_integer(json_object_get(o, "epoch")) ||
+        !json_is_integer(json_object_get(o, "base"))) {
+        json_decref(o);
+        return nv_fail(NV_ECORRUPT, "hub store: the stream epoch of '%s' is damaged", entity);
+    }
+    out->epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
+    out->base = (uint64_t)json_integer_value(json_object_get(o, "base"));
+    out->hub_seq = (uint64_t)json_integer_value(json_object_get(o, "hub_seq"));
+    if ((str = json_string_value(json_object_get(o, "base_id"))) != NULL)
+        (void)nv_unhex(str, out->base_id, 32);
+    if ((str = json_string_value(json_object_get(o, "bundle"))) != NULL)
+        snprintf(out->bundle, sizeof(out->bundle), "%s", str);
+    if ((str = json_string_value(json_object_get(o, "issued"))) != NULL)
+        snprintf(out->issued, sizeof(out->issued), "%s", str);
+    out->pending = json_is_true(json_object_get(o, "pending"));
+    out->ledgered = json_is_true(json_object_get(o, "ledgered"));
+    json_decref(o);
+    return 0;
+}
+
+int
+nv_hstore_rebase_put(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                     const struct nv_hrebase *rb)
+{
+    char key[NV_NAME_MAX + 16], idh[65];
+    struct nv_buf k = NV_BUF_INIT;
+    json_t *v;
+    int r;
+
+    rebase_key(key, sizeof(key), entity);
+    nv_hex(rb->base_id, 32, idh);
+    v = json_pack("{s:I,s:I,s:s,s:I,s:s,s:s,s:b,s:b}", "epoch", (json_int_t)rb->epoch,
+                  "base", (json_int_t)rb->base, "base_id", idh, "hub_seq",
+                  (json_int_t)rb->hub_seq, "bundle", rb->bundle, "issued", rb->issued,
+                  "pending", rb->pending, "ledgered", rb->ledgered);
+    if (v == NULL || nv_buf_adds(&k, key) < 0) {
+        json_decref(v);
+        return nv_fail(NV_ENOMEM, "out of memory");
+    }
+    r = nv_hstore_put_json(txn, s->meta, &k, v);
+    json_decref(v);
+    nv_buf_release(&k);
+    return r;
+}

@@ -31,6 +31,11 @@
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
  *             "seq":N}: the agents' answers to erasure orders
  *   meta      "replay:<entity>" -> "": a replay in progress (redone at open)
+ *             "rebase:<entity>" -> {"epoch":E,"base":S,"base_id":hex,
+ *             "hub_seq":R,"bundle":name,"issued":time,"pending":bool,
+ *             "ledgered":bool}: the entity's stream epoch, opened by the
+ *             rebase order R (nova-hub rebase) at the entity's seq S;
+ *             pending until its full snapshot is reconciled
  *   changes   change seq (8 bytes, big-endian) -> kind (1 byte) + what: the
  *             change log the data-lake export reads (changes.c).  Kinds:
  *             'r' + record key (its record or its link changed), 'g' + RCU
@@ -96,6 +101,25 @@ int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
+
+/* An entity's stream epoch (meta "rebase:<entity>"); epoch 0 when no
+ * rebase was ever issued. */
+struct nv_hrebase {
+    uint64_t epoch;      /* the epoch the last rebase order opened */
+    uint64_t base;       /* the entity's seq the hub held then */
+    uint8_t base_id[32]; /* the id of that bundle (zero when base is 0) */
+    uint64_t hub_seq;    /* the order's seq on the hub -> entity stream */
+    char bundle[160];    /* its file name */
+    char issued[21];
+    int pending;         /* its full snapshot not reconciled yet */
+    int ledgered;        /* recorded in the ledger */
+    size_t resent;       /* nv_hub_rebase: erasure requests whose orders
+                            went again (not stored) */
+};
+int nv_hstore_rebase_get(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                         struct nv_hrebase *out) __attribute__((warn_unused_result));
+int nv_hstore_rebase_put(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
+                         const struct nv_hrebase *rb) __attribute__((warn_unused_result));
 /* "<a>\0<b>\0<c>" into k; 0 or NV_ETOOBIG past LMDB's key limit. */
 int nv_hstore_key3(struct nv_buf *k, const char *a, const char *b, const char *c)
     __attribute__((warn_unused_result));

@@ -143,3 +143,21 @@ hub_records() {
     # shellcheck disable=SC2046
     tool_replay changes "$2" $(cat "$T/.files")
 }
+
+# store_is_export DESC: the records of source contacts the hub H stores
+# (nova-hub export H records) are exactly the rows of exports/contacts.csv,
+# none stored twice
+store_is_export() {
+    nova-hub export H records 2>/dev/null | tool_replay store contacts - > "$T/.got"
+    _rc=$?
+    tool_replay export contacts id exports/contacts.csv > "$T/.want"
+    if [ $_rc -ne 0 ]; then not_ok "$1 (a record is stored twice)"; else same "$1" "$T/.got" "$T/.want"; fi
+}
+
+# contacts_mapping ENTITY: a mapping of export_csv's columns (key id)
+contacts_mapping() {
+    printf 'nova-mapping 1\nentity %s\nkey id\nfield first_name prenom\nfield last_name nom\nfield email email\nfield city ville\n' "$1"
+}
+
+# carry FROM TO: every bundle of FROM moved to TO (the transport)
+carry() { for _b in "$1"/*.nova; do [ -e "$_b" ] && mv "$_b" "$2"/; done; return 0; }

@@ -5,6 +5,9 @@
  * show the hub refusing a signed payload that contradicts its manifest.
  *
  *   tool_forge AGENT_DIR FILE RECORDS UPSERTS DELETES
+ *
+ * FORGE_EPOCH=N in the environment writes "epoch: N" whatever the agent's
+ * epoch is (a bundle claiming an epoch the hub never opened).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,8 @@ main(int argc, char **argv)
         return nv_exit_status(r);
     }
     nv_agent_outbox(&a, &o);
+    if (getenv("FORGE_EPOCH") != NULL)
+        o.epoch = strtoull(getenv("FORGE_EPOCH"), NULL, 10);
     r = nv_outbox_begin(&o, NV_KIND_CHANGES);
     while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
         int op;

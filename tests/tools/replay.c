@@ -4,10 +4,13 @@
  *
  *   tool_replay changes SOURCE FILE.ndjson...   apply records in order
  *   tool_replay export SOURCE KEYCOL FILE.csv   rows of a UTF-8 CSV export
+ *   tool_replay store SOURCE RECORDS.ndjson     the records of nova-hub export
+ *                                               DIR records ("-": stdin)
  *
  * Prints "key<TAB>canonical JSON of fields" lines sorted by key.  With
  * "changes", exits 3 if an upsert repeats the current content of its record
- * or a delete removes an unknown record (a change shipped twice).
+ * or a delete removes an unknown record (a change shipped twice); with
+ * "store", if a key appears twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +131,39 @@ main(int argc, char **argv)
         return 0;
     }
 
-    fprintf(stderr, "usage: tool_replay changes SOURCE FILE... | export SOURCE KEYCOL FILE.csv\n");
+    if (argc == 4 && strcmp(argv[1], "store") == 0) {
+        /* nova-hub export DIR records (ndjson): the hub's records now */
+        FILE *f = strcmp(argv[3], "-") == 0 ? stdin : fopen(argv[3], "r");
+        char *line = NULL;
+        size_t cap = 0;
+        if (f == NULL) {
+            perror(argv[3]);
+            return 2;
+        }
+        while (getline(&line, &cap, f) > 0) {
+            json_t *o = json_loads(line, 0, NULL);
+            const char *src = json_string_value(json_object_get(o, "source"));
+            const char *key = json_string_value(json_object_get(o, "key"));
+            if (o == NULL || key == NULL) {
+                fprintf(stderr, "%s: bad record\n", argv[3]);
+                return 2;
+            }
+            if (src != NULL && strcmp(src, argv[2]) == 0) {
+                if (json_object_get(state, key) != NULL)
+                    redundant = 1; /* a record twice */
+                json_object_set(state, key, json_object_get(o, "fields"));
+            }
+            json_decref(o);
+        }
+        free(line);
+        if (f != stdin)
+            fclose(f);
+        print_state(state);
+        json_decref(state);
+        return redundant ? 3 : 0;
+    }
+
+    fprintf(stderr, "usage: tool_replay changes SOURCE FILE... | export SOURCE KEYCOL FILE.csv"
+            " | store SOURCE RECORDS.ndjson\n");
     return 2;
 }

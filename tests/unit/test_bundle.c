@@ -281,6 +281,46 @@ test_manifest_canonical(void **state)
         nv_buf_release(&t2);
         nv_buf_release(&t3);
     }
+    /* the optional epoch and snapshot lines (a rebase): before acked, in
+     * that order; absent they are epoch 0 and no snapshot, so a manifest
+     * written before them reads as it did; kind rebase round trips */
+    {
+        struct nv_manifest me = b.m;
+        struct nv_buf t2 = NV_BUF_INIT;
+        assert_int_equal(b.m.epoch, 0);
+        assert_int_equal(b.m.snapshot, 0);
+        assert_null(strstr((char *)text.data, "epoch:"));
+        me.epoch = 2;
+        me.snapshot = 1;
+        me.has_acked = 1;
+        me.acked = 7;
+        assert_int_equal(nv_manifest_format(&me, &t2), 0);
+        assert_non_null(strstr((char *)t2.data, "\nepoch: 2\nsnapshot: yes\nacked: 7\n"));
+        assert_int_equal(nv_manifest_parse((char *)t2.data, t2.len, &m2), 0);
+        assert_int_equal(m2.epoch, 2);
+        assert_int_equal(m2.snapshot, 1);
+        /* "epoch: 0" is not canonical (absent is 0), "snapshot: no" is refused */
+        nv_buf_reset(&bad);
+        assert_int_equal(nv_buf_add(&bad, text.data, text.len), 0);
+        assert_int_equal(nv_buf_adds(&bad, "epoch: 0\n"), 0);
+        assert_int_equal(nv_manifest_parse((char *)bad.data, bad.len, &m2), NV_EFORMAT);
+        nv_buf_reset(&bad);
+        assert_int_equal(nv_buf_add(&bad, text.data, text.len), 0);
+        assert_int_equal(nv_buf_adds(&bad, "snapshot: no\n"), 0);
+        assert_int_equal(nv_manifest_parse((char *)bad.data, bad.len, &m2), NV_EFORMAT);
+        /* snapshot before epoch is refused */
+        nv_buf_reset(&bad);
+        assert_int_equal(nv_buf_add(&bad, text.data, text.len), 0);
+        assert_int_equal(nv_buf_adds(&bad, "snapshot: yes\nepoch: 2\n"), 0);
+        assert_int_equal(nv_manifest_parse((char *)bad.data, bad.len, &m2), NV_EFORMAT);
+        me.kind = NV_KIND_REBASE;
+        nv_buf_reset(&t2);
+        assert_int_equal(nv_manifest_format(&me, &t2), 0);
+        assert_non_null(strstr((char *)t2.data, "kind: rebase\n"));
+        assert_int_equal(nv_manifest_parse((char *)t2.data, t2.len, &m2), 0);
+        assert_int_equal(m2.kind, NV_KIND_REBASE);
+        nv_buf_release(&t2);
+    }
     nv_bundle_release(&b);
     nv_buf_release(&text);
     nv_buf_release(&bad);
