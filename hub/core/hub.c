@@ -2,12 +2,14 @@
  * hub.c - the hub's working context (hub.h): the mapping cache and the
  * outboxes to the agents.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
+#include "../../formats/util.h"
 #include "../../agent/outbox.h"
 #include "../model/mapping.h"
 #include "../store/ledger.h"
@@ -65,6 +67,91 @@ nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outbox *
         o->acked = in.seq;
     }
     return 0;
+}
+
+struct sent_file {
+    uint64_t seq;
+    char *path;
+};
+
+static int
+sent_file_cmp(const void *a, const void *b)
+{
+    const struct sent_file *x = a, *y = b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The bundles of one entity's sent/ directory into the ledger, in
+ * sequence order. */
+static int
+ledger_sent_dir(struct nv_hub *h, const char *dir)
+{
+    struct sent_file *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    int r = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL && r == 0) {
+        uint64_t seq = nv_sent_seq(de->d_name);
+        if (seq == 0 || de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            struct sent_file *w = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+            if (w == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            v = w;
+        }
+        v[n].seq = seq;
+        if ((v[n].path = nv_path_join(dir, de->d_name)) == NULL)
+            r = nv_fail(NV_ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    qsort(v, n, sizeof(*v), sent_file_cmp);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = nv_ledger_record_sent(h->ledger, v[i].path);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].path);
+    free(v);
+    return r;
+}
+
+int
+nv_hub_ledger_sent(struct nv_hub *h)
+{
+    char *root;
+    struct dirent *de;
+    DIR *d;
+    int r = 0;
+
+    if (h->ledger == NULL)
+        return 0;
+    root = nv_path_join(h->dir, "sent");
+    if (root == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if ((d = opendir(root)) != NULL) {
+        while ((de = readdir(d)) != NULL && r == 0) {
+            char *p;
+            if (de->d_name[0] == '.' || !nv_name_valid(de->d_name))
+                continue;
+            if ((p = nv_path_join(root, de->d_name)) == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            r = ledger_sent_dir(h, p);
+            free(p);
+        }
+        closedir(d);
+    }
+    free(root);
+    return r;
 }
 
 char *

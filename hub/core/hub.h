@@ -81,6 +81,12 @@ int nv_hub_outbox(struct nv_hub *h, const char *entity, int kind, struct nv_outb
 /* DIR/sent/<entity> (allocated): the bundles sent to entity, kept until
  * its agent acknowledges them. */
 char *nv_hub_sent_dir(struct nv_hub *h, const char *entity);
+/* Record in the ledger every bundle kept in DIR/sent/ (sealed to an agent,
+ * not yet acknowledged) that it lacks, each entity's in sequence order:
+ * at open and at close, so a bundle is recorded before its acknowledgement
+ * can remove its copy, and a crash between sealing and recording loses
+ * nothing. */
+int nv_hub_ledger_sent(struct nv_hub *h) __attribute__((warn_unused_result));
 /* The last of our bundles entity acknowledged (0: none). */
 uint64_t nv_hub_acked_by(struct nv_hub *h, const char *entity);
 /* Note that entity's stream moved in this pass (nv_hub_after_ingest sends it

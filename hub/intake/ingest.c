@@ -239,7 +239,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0 &&
             (r = nv_ledger_check_head(h->ledger, noted)) == 0 &&
             (r = nv_ledger_reconcile(h->ledger, ad, &added)) == 0 &&
-            (r = note_ledger_head(h)) == 0)
+            (r = nv_hub_ledger_sent(h)) == 0 && (r = note_ledger_head(h)) == 0)
             r = nv_hub_rebase_repair(h);
         free(ad);
         if (r < 0)
@@ -254,6 +254,13 @@ fail:
 void
 nv_hub_close(struct nv_hub *h)
 {
+    /* what this process sealed to the agents goes into the ledger (a
+     * failure is logged: the next open records it) */
+    int r;
+    if (h->ledger != NULL && h->lock_fd >= 0 && h->store.env != NULL &&
+        ((r = nv_hub_ledger_sent(h)) < 0 || (r = note_ledger_head(h)) < 0))
+        nv_warn("ledger", "the bundles sealed to the agents are not all recorded yet "
+                "(the next open records them): %s", nv_errmsg(r));
     nv_hub_mappings_release(h);
     nv_maprepo_close(h->maps);
     h->maps = NULL;

@@ -506,6 +506,27 @@ record_applied(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32])
 }
 
 int
+nv_ledger_record_sent(struct nv_ledger *l, const char *path)
+{
+    char dir[3 * NV_NAME_MAX], msg[256];
+    struct nv_bundle b;
+    uint8_t fsha[32];
+    int r;
+
+    if ((r = nv_bundle_read(&b, path, 0)) < 0)
+        return r;
+    if ((r = nv_fd_sha256(b.fd, fsha)) == 0) {
+        stream_dir(&b.m, dir, sizeof(dir));
+        snprintf(msg, sizeof(msg), "send %s->%s seq %llu (%s, %llu records)\n", b.m.sender,
+                 b.m.recipient, (unsigned long long)b.m.seq, nv_kind_name(b.m.kind),
+                 (unsigned long long)b.m.records);
+        r = record_entry(l, &b, fsha, dir, 2, msg);
+    }
+    nv_bundle_release(&b);
+    return r;
+}
+
+int
 nv_ledger_record_rebase(struct nv_ledger *l, struct nv_bundle *b)
 {
     char dir[3 * NV_NAME_MAX], msg[256];

@@ -12,7 +12,9 @@
  *   streams/<sender>/<recipient>/<seq, 10 digits>/
  *       manifest               the bundle's manifest, byte for byte
  *       manifest.minisig       its minisign signature, byte for byte
- *       status                 outcome applied (format below)
+ *       status                 outcome applied (format below), or issued
+ *                              for a bundle the hub sealed to an agent
+ *                              (updates, erasure orders, flags, receipts)
  *   rebase/<entity>/<epoch, 10 digits>/
  *       manifest, manifest.minisig   the hub's rebase order to the entity
  *                                    (kind rebase), byte for byte
@@ -80,6 +82,12 @@ void nv_ledger_close(struct nv_ledger *l); /* NULL ok */
  * One signed commit per call that adds something. */
 int nv_ledger_record(struct nv_ledger *l, struct nv_bundle *b, int applied,
                      int code, const char *reason)
+    __attribute__((warn_unused_result));
+
+/* Record a bundle the hub sealed to an agent (the file at path, read back:
+ * its container, not its payload) under streams/<hub>/<agent>/<seq>/ with
+ * outcome issued.  Again: a no-op; another manifest there: NV_ECORRUPT. */
+int nv_ledger_record_sent(struct nv_ledger *l, const char *path)
     __attribute__((warn_unused_result));
 
 /* Record a rebase order the hub sealed (b: kind rebase, read back from its

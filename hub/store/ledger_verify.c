@@ -36,6 +36,7 @@ struct lentry {
     size_t order;                  /* index of the commit that added it */
     char commit[HASH_SHORT + 1];
     int removed;
+    int issued;                    /* a bundle the hub sealed to an agent */
     char removed_by[HASH_SHORT + 1];
     git_oid manifest, sig;
 };
@@ -284,7 +285,7 @@ check_manifest_sig(struct nv_ledger_audit *a, const char *label,
 }
 
 /* The manifest, signature and status of an entry that records a bundle
- * (outcome: 1 applied, 2 issued): each checked, the manifest parsed into
+ * (outcome: 1 applied, 2 issued, 3 either): each checked, the manifest parsed into
  * *m with its id.  -1 when there is no manifest to go on with. */
 static int
 entry_manifest(struct nv_ledger_audit *a, const struct group *g, const char *h,
@@ -320,9 +321,11 @@ entry_manifest(struct nv_ledger_audit *a, const struct group *g, const char *h,
             (r = nv_ledger_status_parse((const char *)stt.data, stt.len, status)) < 0)
             problem(a, NV_EFORMAT, "%s: status does not parse: %s", label,
                     nv_errmsg(r));
-        else if (outcome == 1 ? !status->applied : !status->issued)
+        else if (outcome == 3 ? !status->applied && !status->issued
+                 : outcome == 1 ? !status->applied : !status->issued)
             problem(a, NV_EFORMAT, "%s: status of an %s entry says otherwise",
-                    label, outcome == 1 ? "applied" : "issued");
+                    label, outcome == 3 ? "applied or issued"
+                           : outcome == 1 ? "applied" : "issued");
         else if (strcmp(status->sender, m->sender) != 0 ||
                  strcmp(status->recipient, m->recipient) != 0 || status->seq != m->seq ||
                  strcmp(status->kind, nv_kind_name(m->kind)) != 0)
@@ -357,7 +360,8 @@ check_stream_entry(struct nv_ledger_audit *a, const struct group *g,
     }
     snprintf(label, sizeof(label), "stream %s->%s seq %llu", sender, recipient,
              (unsigned long long)seq);
-    if (entry_manifest(a, g, h, label, 1, &m, id, &status) < 0)
+    /* applied (a bundle the hub received) or issued (one it sealed) */
+    if (entry_manifest(a, g, h, label, 3, &m, id, &status) < 0)
         return;
     if (strcmp(m.sender, sender) != 0 || strcmp(m.recipient, recipient) != 0 ||
         m.seq != seq)
@@ -368,6 +372,7 @@ check_stream_entry(struct nv_ledger_audit *a, const struct group *g,
     memcpy(le->id, id, 32);
     memcpy(le->prev, m.prev, 32);
     le->has_prev = m.has_prev;
+    le->issued = status.issued;
     le->order = order;
     snprintf(le->commit, sizeof(le->commit), "%s", h);
     git_oid_cpy(&le->manifest, &g->manifest);
@@ -677,6 +682,15 @@ check_stream(struct nv_ledger_audit *a, struct lstream *s)
     uint64_t expect = 1;
 
     qsort(s->e, s->n, sizeof(*s->e), entry_cmp);
+    /* the hub's own stream to an agent is recorded from its first bundle
+     * still kept when the hub began to record them (an older hub did not):
+     * gap-free and chained from there */
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->e[i].removed) {
+            if (s->e[i].issued)
+                expect = s->e[i].seq;
+            break;
+        }
     for (size_t i = 0; i < s->n; i++) {
         const struct lentry *e = &s->e[i];
         if (e->removed)

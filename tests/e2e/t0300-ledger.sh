@@ -34,15 +34,17 @@ printf 'hub@hub.nova namespaces="git" %s\n' "$(cat H/keys/ledger.pub)" >AS
 check "the ledger is a bare git repository on main" sh -c \
     '[ "$(git -C H/ledger rev-parse --is-bare-repository)" = true ] &&
      [ "$(git -C H/ledger symbolic-ref HEAD)" = refs/heads/main ]'
-check "one commit per bundle, plus the root commit" sh -c \
-    '[ "$(git -C H/ledger rev-list --count main)" = 7 ]'
+# the 6 bundles received, the bundle the hub sealed back to acme (its
+# acknowledgement), and the root commit
+check "one commit per bundle received or sent, plus the root commit" sh -c \
+    '[ "$(git -C H/ledger rev-list --count main)" = 8 ]'
 check "git fsck accepts every object" git -C H/ledger fsck --strict --no-dangling
 bad=0
 for c in $(git -C H/ledger rev-list main); do
     git -C H/ledger -c gpg.ssh.allowedSignersFile="$T/AS" verify-commit "$c" \
         >/dev/null 2>&1 || bad=$((bad + 1))
 done
-if [ $bad = 0 ]; then ok "stock git verify-commit accepts all 7 commits"; else
+if [ $bad = 0 ]; then ok "stock git verify-commit accepts all 8 commits"; else
     not_ok "git verify-commit refused $bad commit(s)"; fi
 check "git log shows G for every commit" sh -c \
     '[ "$(git -C H/ledger -c gpg.ssh.allowedSignersFile="$PWD/AS" log --format=%G? | sort -u)" = G ]'
@@ -72,7 +74,7 @@ if grep -Eq 'example\.fr|"Nom[0-9]|C-000' log.txt objects.txt; then
 
 # ---- nova-audit on the good ledger ----
 expect_status "nova-audit verify passes on the good ledger and its bundles" 0 \
-    "^7 commits, 6 bundles, 0 problems" nova-audit verify H/ledger $KEYS H/archive/*.nova
+    "^8 commits, 7 bundles, 0 problems" nova-audit verify H/ledger $KEYS H/archive/*.nova
 expect_status "nova-audit verify needs the hub's identity for the ledger key" 26 \
     "no hub identity with a ledger key" nova-audit verify H/ledger --keys A/keys/identity.pub
 expect_status "an unknown agent key is a problem per entry" 14 \
@@ -80,7 +82,19 @@ expect_status "an unknown agent key is a problem per entry" 14 \
 
 # ---- idempotence and reconciliation ----
 nova-hub status H >/dev/null 2>&1
-check "opening the hub again adds no commit" sh -c '[ "$(git -C H/ledger rev-list --count main)" = 7 ]'
+check "opening the hub again adds no commit" sh -c '[ "$(git -C H/ledger rev-list --count main)" = 8 ]'
+# what the hub sends is recorded too: its receipt to acme, outcome issued
+check "the bundle the hub sealed to acme is in the ledger, outcome issued" sh -c \
+    'git -C H/ledger show main:streams/hub/acme/0000000001/status | grep -qx "outcome: issued" &&
+     git -C H/ledger log --format=%s main | grep -q "^send hub->acme seq 1 ("'
+cp -r H H3
+cs=$(git -C H3/ledger log --format=%H --grep='^send hub->acme seq 1 ' main)
+git -C H3/ledger update-ref refs/heads/main "$cs^"
+tool_meta H3 set ledger:head "$(git -C H3/ledger rev-parse "$cs^")"
+nova-hub status H3 >/dev/null 2>&1
+check "a crash between sealing and recording is repaired from sent/ at the next open" sh -c \
+    'git -C H3/ledger log --format=%s main | grep -q "^send hub->acme seq 1 ("'
+expect_status "... and that ledger verifies" 0 " 0 problems" nova-audit verify H3/ledger $KEYS
 cp -r H H2
 c4=$(git -C H2/ledger log --format=%H --grep='^apply acme->hub seq 4 ' main)
 git -C H2/ledger update-ref refs/heads/main "$c4^"
@@ -89,7 +103,7 @@ git -C H2/ledger update-ref refs/heads/main "$c4^"
 tool_meta H2 set ledger:head "$(git -C H2/ledger rev-parse "$c4^")"
 nova-hub status H2 >/dev/null 2>.err2
 check "a crash before the ledger commit is repaired from the archive" sh -c \
-    'git -C H2/ledger log -1 --format=%s main | grep -qx "apply acme->hub seq 4 (changes, 40 records)" &&
+    'git -C H2/ledger log --format=%s main | grep -qx "apply acme->hub seq 4 (changes, 40 records)" &&
      grep -q "recorded stream acme->hub seq 4 from the archive" .err2'
 expect_status "the repaired ledger verifies" 0 " 0 problems" \
     nova-audit verify H2/ledger $KEYS H2/archive/*.nova
