@@ -42,6 +42,8 @@ struct nv_hub {
     struct nv_gdpr_db *gdpr;
     struct nv_golden_db *golden;
     struct nv_ledger *ledger; /* DIR/ledger (ledger.h); NULL without a ledger key */
+    int ledger_ok;            /* the ledger passed its checks at open: the hub
+                                 may write to it (close records sent/) */
     struct nv_maprepo *maps;  /* DIR/mappings (maprepo.h) */
     struct nv_hub_map **mcache; /* parsed mappings, one per entity */
     size_t nmcache;

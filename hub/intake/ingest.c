@@ -244,6 +244,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         free(ad);
         if (r < 0)
             goto fail;
+        h->ledger_ok = 1;
     }
     return 0;
 fail:
@@ -257,7 +258,7 @@ nv_hub_close(struct nv_hub *h)
     /* what this process sealed to the agents goes into the ledger (a
      * failure is logged: the next open records it) */
     int r;
-    if (h->ledger != NULL && h->lock_fd >= 0 && h->store.env != NULL &&
+    if (h->ledger != NULL && h->ledger_ok && h->lock_fd >= 0 && h->store.env != NULL &&
         ((r = nv_hub_ledger_sent(h)) < 0 || (r = note_ledger_head(h)) < 0))
         nv_warn("ledger", "the bundles sealed to the agents are not all recorded yet "
                 "(the next open records them): %s", nv_errmsg(r));
@@ -267,6 +268,7 @@ nv_hub_close(struct nv_hub *h)
     sodium_memzero(h->gkey, sizeof(h->gkey));
     nv_ledger_close(h->ledger);
     h->ledger = NULL;
+    h->ledger_ok = 0;
     nv_hstore_close(&h->store);
     free(h->link);
     free(h->gdpr);

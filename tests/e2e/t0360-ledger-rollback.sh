@@ -18,8 +18,12 @@ for n in 1 2 3 4 5; do
 done
 check "five bundles applied" sh -c '[ "$(ls H/archive | wc -l)" = 5 ]'
 printf '{"op":"upsert","key":"C-00001","fields":{"nom":"Autre"}}\n' > up.ndjson
-check "the hub sends an update" nova-hub send H acme --kind updates up.ndjson
+# the head when the bundle is sealed (recording the bundle itself comes after)
 head=$(git -C H/ledger rev-parse main)
+check "the hub sends an update" nova-hub send H acme --kind updates up.ndjson
+check "the update it sealed is a ledger entry of its own, after that head" sh -c \
+    "git -C H/ledger log -1 --format=%s main | grep -q '^send hub->acme seq [0-9]* (updates, 1 records)' &&
+     [ \"\$(git -C H/ledger rev-parse main^)\" = $head ]"
 check "the hub's bundle carries its ledger head, signed" sh -c "tar -xOf $(ls H/outbox/acme/*.nova | tail -1) manifest | grep -q '^ledger-head: $head\$'"
 mv H/outbox/acme/*.nova A/inbox/
 nova-agent scan A >/dev/null 2>&1
