@@ -40,7 +40,8 @@ enum nv_error {
     NV_ECOUNTS = -28,    /* payload's counts differ from its signed manifest */
     /* -29 (status 35) is left to another change */
     NV_EWAITING = -30,   /* bundles wait in the inbox for a missing one */
-    NV_ERRMIN = -30
+    NV_ESCHEMA = -31,    /* a store of a newer schema than this program knows */
+    NV_ERRMIN = -31
 };
 
 /* Record a detail sentence (printf-style, no trailing newline) for code and

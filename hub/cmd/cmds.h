@@ -26,6 +26,9 @@ int nv_cmd_dashboard(int argc, char **argv);
 /* The hub's metrics (hub/ops) to textfile atomically, or stdout when NULL. */
 int nv_hub_metrics_write(const char *dir, const char *textfile);
 int nv_cmd_segment(int argc, char **argv);
+int nv_cmd_migrate(int argc, char **argv);
+int nv_cmd_backup(int argc, char **argv);
+int nv_cmd_restore(int argc, char **argv);
 
 /* A commit author: "Name <email>" (NULL: $NOVA_USER or $USER at the host)
  * split into name and email inside buf.  -1 when malformed. */

@@ -1272,6 +1272,15 @@ static const struct nv_cmd cmds[] = {
       "copy the bundles ENTITY has not acknowledged (sent/ENTITY) back into outbox/ENTITY" },
     { "prune", cmd_prune, "prune DIR [--archive-days N]",
       "remove from sent/ what the agents acknowledged (and applied bundles older than N days)" },
+    { "migrate", nv_cmd_migrate, "migrate DIR [--check]",
+      "the store's schema version; without --check, migrate it (any command that opens "
+      "the hub does); a store of a newer version is refused (status 37)" },
+    { "backup", nv_cmd_backup, "backup DIR DEST",
+      "a consistent copy of the hub (store, ledger, mappings, keys, spools) in a new "
+      "directory DEST/<hub>-<time>, with the SHA-256 of every file (it holds personal data)" },
+    { "restore", nv_cmd_restore, "restore BACKUP DIR",
+      "check a backup against its SHA256SUMS and restore it into DIR (new or empty); then "
+      "the agents resend what it lacks" },
     { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",
       "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
     { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",

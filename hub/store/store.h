@@ -30,13 +30,16 @@
  *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
  *             "seq":N}: the agents' answers to erasure orders
- *   meta      "replay:<entity>" -> "": a replay in progress (redone at open)
+ *   meta      "replay:<entity>" -> "": a replay in progress (redone at open);
+ *             "schema" -> the store's schema version (decimal text,
+ *             nv_schema_migrate in agent/state.h)
  */
 #ifndef NOVA_HUB_STORE_H
 #define NOVA_HUB_STORE_H
 
 #include <lmdb.h>
 
+#include "../../agent/state.h"
 #include "../../formats/buf.h"
 #include "../../formats/stream.h"
 #include <jansson.h>
@@ -55,7 +58,15 @@ struct nv_hstore {
     MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
     struct nv_hstore_module mod[NV_HSTORE_MODULES];
     size_t nmod;
+    unsigned schema_was; /* the version found at open (0: not stamped) */
 };
+
+/* The layout of the hub's store that this program writes; its migrations
+ * are in store.c (hstore_migrations), run at open before any module opens
+ * its databases. */
+#define NV_HSTORE_SCHEMA 1
+/* What migration to version v does ("" when none such). */
+const char *nv_hstore_migration(unsigned v);
 
 /* The one registration point: before nv_hstore_open, each module above the
  * store says how to open its databases; the store calls it at open and at
