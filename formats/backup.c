@@ -345,7 +345,7 @@ nv_backup_verify(const char *backup, const char *prog, struct nv_buf *info)
     }
     nv_backup_info(&text, "program", who, sizeof(who));
     if (strcmp(who, prog) != 0) {
-        r = nv_fail(NV_EINVAL, "'%s' is a backup of %s, not of %s", backup,
+        r = nv_fail(NV_EFORMAT, "'%s' is a backup of %s, not of %s", backup,
                     who[0] ? who : "something else", prog);
         goto out;
     }
