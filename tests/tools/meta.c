@@ -12,13 +12,14 @@
  *                                    no stamp (the agent: no meta database);
  *                                    the hub's with its old "blocks" database
  *   tool_meta [--agent] DIR has-db NAME   exit 0 when the database exists
+ *
+ * The store is opened raw (no migration), as an older or newer nova
+ * would find it.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "../../agent/state.h"
-#include "../../formats/errors.h"
-#include "../../hub/store/store.h"
+#include <lmdb.h>
 
 static int
 legacy(MDB_txn *txn, MDB_dbi meta, int agent)
@@ -44,14 +45,13 @@ legacy(MDB_txn *txn, MDB_dbi meta, int agent)
 int
 main(int argc, char **argv)
 {
-    struct nv_hstore s;
-    struct nv_astate a;
-    MDB_env *env;
+    MDB_env *env = NULL;
     MDB_dbi meta;
     MDB_txn *txn;
     MDB_val k, v;
-    const char *dir, *act;
-    int r, rc, agent = argc > 1 && strcmp(argv[1], "--agent") == 0, ro;
+    const char *act;
+    char path[4096];
+    int rc, agent = argc > 1 && strcmp(argv[1], "--agent") == 0, ro;
 
     argv += agent;
     argc -= agent;
@@ -63,19 +63,20 @@ main(int argc, char **argv)
                         "legacy | has-db NAME\n");
         return 2;
     }
-    dir = argv[1];
-    memset(&s, 0, sizeof(s));
-    memset(&a, 0, sizeof(a));
-    r = agent ? nv_astate_open(&a, dir) : nv_hstore_open(&s, dir);
-    if (r < 0) {
-        fprintf(stderr, "tool_meta: %s\n", nv_errmsg(r));
+    snprintf(path, sizeof(path), "%s/%s", argv[1], agent ? "state" : "store");
+    if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, 64)) != 0 ||
+        (rc = mdb_env_set_mapsize(env, (size_t)64 << 30)) != 0 ||
+        (rc = mdb_env_open(env, path, 0, 0600)) != 0) {
+        fprintf(stderr, "tool_meta: %s: %s\n", path, mdb_strerror(rc));
         return 1;
     }
-    env = agent ? a.env : s.env;
-    meta = agent ? a.meta : s.meta;
     ro = !strcmp(act, "get") || !strcmp(act, "has-db");
     if ((rc = mdb_txn_begin(env, NULL, ro ? MDB_RDONLY : 0, &txn)) != 0)
         goto out;
+    if ((rc = mdb_dbi_open(txn, "meta", ro ? 0 : MDB_CREATE, &meta)) != 0) {
+        mdb_txn_abort(txn);
+        goto out;
+    }
     if (!strcmp(act, "has-db")) {
         MDB_dbi d;
         rc = mdb_dbi_open(txn, argv[3], 0, &d);
@@ -104,9 +105,6 @@ main(int argc, char **argv)
         mdb_txn_abort(txn);
     }
 out:
-    if (agent)
-        nv_astate_close(&a);
-    else
-        nv_hstore_close(&s);
+    mdb_env_close(env);
     return rc ? 1 : 0;
 }
