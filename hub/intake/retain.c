@@ -157,11 +157,9 @@ each_line(char **dirs, size_t n, struct pass *p,
     return r;
 }
 
-/* The kind and applied time of a bundle the hub applied, from bstats; -1
- * when it has none. */
-static int
-bundle_info(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq, int *acks,
-            int64_t *applied)
+int
+nv_hub_bundle_info(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq,
+                   int *acks, int64_t *applied)
 {
     char bk[128];
     MDB_val k, v;
@@ -178,15 +176,17 @@ bundle_info(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq, in
         const char *kind = json_string_value(json_object_get(o, "kind"));
         const char *when = json_string_value(json_object_get(o, "applied"));
         *acks = kind != NULL && strcmp(kind, "acks") == 0;
-        if (when != NULL && nv_time_parse(when, applied) == 0)
-            r = 0;
+        *applied = 0;
+        r = 0;
+        if (when != NULL && nv_time_parse(when, applied) < 0)
+            *applied = 0;
     }
     json_decref(o);
     return r;
 }
 
-static int
-is_seq_name(const struct dirent *e)
+int
+nv_hub_is_seq_dir(const struct dirent *e)
 {
     const char *p = e->d_name;
 
@@ -255,7 +255,7 @@ retain_entity(struct nv_hub *h, const char *rd, const char *entity, int64_t befo
     MDB_txn *txn;
     int ne, r = 0, rc;
 
-    if ((ne = scandir(ed, &ents, is_seq_name, alphasort)) < 0) {
+    if ((ne = scandir(ed, &ents, nv_hub_is_seq_dir, alphasort)) < 0) {
         free(ed);
         return 0;
     }
@@ -274,7 +274,8 @@ retain_entity(struct nv_hub *h, const char *rd, const char *entity, int64_t befo
             int64_t applied;
             int acks;
             if (seq == 0 || seq > ss.seq ||
-                bundle_info(txn, h, entity, seq, &acks, &applied) < 0 || applied >= before)
+                nv_hub_bundle_info(txn, h, entity, seq, &acks, &applied) < 0 ||
+                applied == 0 || applied >= before)
                 break;
             all[na++] = nv_path_join(ed, ents[i]->d_name);
             if (!acks) {
@@ -288,7 +289,7 @@ retain_entity(struct nv_hub *h, const char *rd, const char *entity, int64_t befo
     if (r < 0 || nd == 0 || na == 1)
         goto out; /* nothing, or only the base itself */
     {
-        char name[NV_NAME_MAX + 64];
+        char name[300];
         snprintf(name, sizeof(name), ".staging-base-%s-%llu", entity, (unsigned long long)kseq);
         staging = nv_path_join(rd, name);
     }

@@ -31,6 +31,14 @@ struct nv_retain_stats {
     uint64_t bytes_in, bytes_out;
 };
 
+/* The kind (acks or not) and applied time of a bundle the hub applied,
+ * from bstats: -1 when it has none (a time of 0 when bstats has no time). */
+int nv_hub_bundle_info(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq,
+                       int *acks, int64_t *applied);
+/* A directory name of received/<entity>/: digits only (scandir filter). */
+struct dirent;
+int nv_hub_is_seq_dir(const struct dirent *e);
+
 /* Merge, for each entity, the payloads of the bundles applied before
  * before (s, nv_now's scale) into its base. */
 int nv_hub_retain_received(struct nv_hub *h, int64_t before, struct nv_retain_stats *st)

@@ -63,7 +63,7 @@ for h in H H2; do
     nova-hub mapping set $h acme acme.map --author "T <t@example.org>" -m test >/dev/null 2>&1
     nova-hub replay $h acme >/dev/null 2>&1 || not_ok "replay $h"
     nova-hub export $h records --why test 2>/dev/null |
-        sed 's/"seq":[0-9]*,//; s/"map":"[0-9a-f]*",//; s/"rcu":"[^"]*",//' | sort > $h.ndjson
+        sed 's/"seq":[0-9]*,//; s/"mapping":"[0-9a-f]*",//; s/"rcu":"[^"]*",//' | sort > $h.ndjson
 done
 [ "$(wc -l < H.ndjson)" = 195 ] && grep -q '"common":{"city"' H.ndjson && ok "replay after the prune maps the 195 records" ||
     not_ok "$(wc -l < H.ndjson) records; $(head -1 H.ndjson)"
