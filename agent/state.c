@@ -84,10 +84,11 @@ nv_schema_migrate(MDB_txn *txn, MDB_dbi meta, const char *what, const char *path
         if (m[i].run != NULL && (r = m[i].run(txn, ctx)) < 0)
             return nv_fail_prefix(r, "%s: migration to schema %u (%s)", what, m[i].to,
                                   m[i].what);
-        if (!fresh)
+    }
+    for (size_t i = 0; !fresh && i < n; i++)
+        if (m[i].to > cur && m[i].to <= known)
             nv_info("store", "%s '%s': migrated to schema %u: %s", what, path, m[i].to,
                     m[i].what);
-    }
     snprintf(text, sizeof(text), "%u", known);
     v.mv_size = strlen(text);
     v.mv_data = text;
