@@ -70,5 +70,17 @@ done
 same "the pruned hub and its unpruned copy hold the same records" H.ndjson H2.ndjson
 expect_status "the ledger verifies after the prune" 0 " 0 problems" \
     nova-audit verify H/ledger --keys H/keys/identity.pub --keys A/keys/identity.pub H/archive/*.nova
+# archive/ pruned too: the ledger alone still verifies, and what remains of
+# archive/ verifies against it
+for i in 1 2 3; do touch -d @$((t0 + (i - 1) * day)) H/archive/acme-hub-000000000$i.changes.nova; done
+touch -d @$((t0 + 10 * day)) H/archive/acme-hub-0000000004.changes.nova
+expect_status "prune --archive-days 3 (day 12)" 0 "3 applied bundle\(s\) older than 3 day" \
+    env NOVA_NOW=$((t0 + 12 * day)) nova-hub prune H --archive-days 3
+[ "$(ls H/archive | tr '\n' ' ')" = "acme-hub-0000000004.changes.nova " ] &&
+    ok "archive/ keeps the bundle of day 10" || not_ok "archive/: $(ls H/archive)"
+expect_status "the ledger verifies on its own" 0 "4 bundles, 0 problems" \
+    nova-audit verify H/ledger --keys H/keys/identity.pub --keys A/keys/identity.pub
+expect_status "and with the bundle archive/ kept" 0 " 0 problems" \
+    nova-audit verify H/ledger --keys H/keys/identity.pub --keys A/keys/identity.pub H/archive/*.nova
 expect_status "--received-days needs a number" 2 "number of days" nova-hub prune H --received-days x
 done_testing
