@@ -68,7 +68,7 @@ agent_filter(void *ctx, const char *rel, const char *name, int isdir)
     static const char *const apart[] = { "state", "sent", "outbox", "import", "agent.lock" };
 
     (void)ctx, (void)isdir;
-    if (name[0] == '.')
+    if (nv_temporary_name(name))
         return 0;
     if (strchr(rel, '/') == NULL)
         for (size_t i = 0; i < sizeof(apart) / sizeof(apart[0]); i++)

@@ -120,7 +120,7 @@ static int
 keep_all(void *ctx, const char *rel, const char *name, int isdir)
 {
     (void)ctx, (void)rel, (void)isdir;
-    return name[0] != '.';
+    return !nv_temporary_name(name);
 }
 
 /* Copy src (a directory) into dst, rel naming it below the tree's root. */

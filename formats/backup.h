@@ -50,7 +50,7 @@ typedef int (*nv_backup_filter)(void *ctx, const char *rel, const char *name, in
 /* Copy the tree src into rel (directories 0700, regular files 0600; other
  * kinds are left out with a warning; a file that vanishes while the copy
  * runs -- moved by a running daemon -- is left out).  filter NULL: all but
- * names starting with '.'. */
+ * temporary names (nv_temporary_name). */
 int nv_backup_tree(struct nv_backup *b, const char *src, const char *rel,
                    nv_backup_filter filter, void *ctx) __attribute__((warn_unused_result));
 /* Copy one regular file to rel (0600). */

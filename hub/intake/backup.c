@@ -20,7 +20,7 @@ static int
 hub_filter(void *ctx, const char *rel, const char *name, int isdir)
 {
     (void)ctx, (void)isdir;
-    if (name[0] == '.')
+    if (nv_temporary_name(name))
         return 0;
     if (strchr(rel, '/') == NULL &&
         (strcmp(name, "store") == 0 || strcmp(name, "store.compact") == 0 ||

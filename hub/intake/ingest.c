@@ -791,10 +791,7 @@ refused:
 static int
 temporary_name(const char *name)
 {
-    size_t l = strlen(name);
-
-    return name[0] == '.' || (l >= 5 && strcmp(name + l - 5, ".part") == 0) ||
-           (l >= 4 && strcmp(name + l - 4, ".tmp") == 0);
+    return nv_temporary_name(name);
 }
 
 int
