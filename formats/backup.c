@@ -191,8 +191,16 @@ nv_backup_file(struct nv_backup *b, const char *src, const char *rel)
     return r;
 }
 
+/* Names in byte order, whatever the locale (a backup is checked where it
+ * was not written). */
+static int
+byte_order(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 /* Each regular file below root, sorted, as "<sha256>  <rel>\n" into out
- * (fsynced on the way when sync); each directory fsynced when sync. */
+ * (out NULL: not read); when sync, each file and directory fsynced. */
 static int
 sum_tree(const char *root, const char *rel, int sync, struct nv_buf *out, uint64_t *files)
 {
@@ -202,7 +210,7 @@ sum_tree(const char *root, const char *rel, int sync, struct nv_buf *out, uint64
 
     if (dir == NULL)
         abort();
-    if ((n = scandir(dir, &ents, NULL, alphasort)) < 0) {
+    if ((n = scandir(dir, &ents, NULL, byte_order)) < 0) {
         r = nv_fail_errno("cannot read '%s'", dir);
         n = 0;
     }
@@ -232,11 +240,14 @@ sum_tree(const char *root, const char *rel, int sync, struct nv_buf *out, uint64
             if (fd < 0) {
                 r = fd;
             } else {
-                if ((r = nv_fd_sha256(fd, h)) == 0 && sync && fsync(fd) < 0)
+                if (out != NULL)
+                    r = nv_fd_sha256(fd, h);
+                if (r == 0 && sync && fsync(fd) < 0)
                     r = nv_fail_errno("cannot fsync '%s'", p);
                 close(fd);
             }
-            if (r == 0 && nv_buf_addf(out, "%s  %s\n", nv_hex(h, 32, hex), sub) < 0)
+            if (r == 0 && out != NULL &&
+                nv_buf_addf(out, "%s  %s\n", nv_hex(h, 32, hex), sub) < 0)
                 abort();
             (*files)++;
         }
@@ -366,9 +377,12 @@ nv_backup_verify(const char *backup, const char *prog, struct nv_buf *info)
             if (a[i++] == '\n')
                 line = i;
         {
-            const char *s = line < sums.len ? a + line : "";
-            const char *nl = memchr(s, '\n', sums.len - (line < sums.len ? line : sums.len));
-            int len = nl ? (int)(nl - s) : (int)strlen(s);
+            /* the first line that differs, from the list or, past its end,
+             * from what is there */
+            const struct nv_buf *w = line < sums.len ? &sums : &mine;
+            const char *s = (const char *)w->data + line;
+            const char *nl = memchr(s, '\n', w->len - line);
+            int len = nl ? (int)(nl - s) : (int)(w->len - line);
             r = nv_fail(NV_EHASH, "backup '%s' is damaged: it differs from its %s at "
                         "'%.*s' (a file changed, missing or added)", backup, SUMS_NAME,
                         len > 66 ? len - 66 : 0, len > 66 ? s + 66 : "");
@@ -432,11 +446,8 @@ nv_backup_restore(const char *backup, const char *prog, const char *dir,
         (check != NULL && (r = check(ctx, tmp)) < 0))
         goto out;
     {
-        struct nv_buf none = NV_BUF_INIT;
         uint64_t files = 0;
-        r = sum_tree(tmp, "", 1, &none, &files); /* fsync it all */
-        nv_buf_release(&none);
-        if (r < 0)
+        if ((r = sum_tree(tmp, "", 1, NULL, &files)) < 0) /* fsync it all */
             goto out;
     }
     if (there && rmdir(dir) < 0) {
