@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,32 @@
 
 #define INFO_NAME "BACKUP"
 #define SUMS_NAME "SHA256SUMS"
+
+/* Remove what a backup or a restore killed on the way left in dir: the
+ * names starting with prefix and ending with "-<pid>" or ".restore-<pid>"
+ * of a process that is gone.  They may hold personal data. */
+static void
+remove_stale(const char *dir, const char *prefix)
+{
+    struct dirent **ents = NULL;
+    size_t pl = strlen(prefix);
+    int n = scandir(dir, &ents, NULL, alphasort);
+
+    for (int i = 0; i < n; i++) {
+        const char *name = ents[i]->d_name, *dash = strrchr(name, '-');
+        char *end;
+        long pid = dash != NULL ? strtol(dash + 1, &end, 10) : 0;
+        if (strncmp(name, prefix, pl) == 0 && pid > 0 && *end == '\0' &&
+            kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            char *p = nv_path_join(dir, name);
+            if (nv_rm_rf(p) == 0)
+                nv_warn("backup", "removed '%s', left unfinished by a process that is gone", p);
+            free(p);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
 
 int
 nv_backup_begin(struct nv_backup *b, const char *dest, const char *prog, const char *entity)
@@ -59,6 +86,11 @@ nv_backup_begin(struct nv_backup *b, const char *dest, const char *prog, const c
     b->dest = strdup(dest);
     if (asprintf(&b->tmp, "%s/.tmp-%s-%ld", dest, name, (long)getpid()) < 0 || b->dest == NULL)
         abort();
+    {
+        char prefix[NV_NAME_MAX + 8];
+        snprintf(prefix, sizeof(prefix), ".tmp-%s-", entity);
+        remove_stale(dest, prefix);
+    }
     if ((r = nv_rm_rf(b->tmp)) < 0 || (r = nv_mkdir_p(b->tmp, 0700)) < 0) {
         nv_backup_abort(b);
         return r;
@@ -441,6 +473,13 @@ nv_backup_restore(const char *backup, const char *prog, const char *dir,
     base = basename(copy);
     if (asprintf(&tmp, "%s/.%s.restore-%ld", parent, base, (long)getpid()) < 0)
         abort();
+    {
+        char *prefix = NULL;
+        if (asprintf(&prefix, ".%s.restore-", base) < 0)
+            abort();
+        remove_stale(parent, prefix);
+        free(prefix);
+    }
     free(parent);
     if ((r = nv_rm_rf(tmp)) < 0 || (r = copy_tree(src, tmp, "", keep_all, NULL)) < 0 ||
         (check != NULL && (r = check(ctx, tmp)) < 0))

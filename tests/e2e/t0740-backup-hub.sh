@@ -100,6 +100,17 @@ hub_records H contacts > got.txt
 tool_replay export contacts id exports/contacts.csv > want.txt
 same "the hub holds exactly the last export" got.txt want.txt
 
+# what a backup or a restore killed on the way left (personal data) is
+# removed by the next one, once its process is gone
+dead=$(sh -c 'echo $$')
+mkdir -p "$T/bk/.tmp-hub-20260101T000000Z-$dead/dir" ".H3.restore-$dead"
+echo secret > "$T/bk/.tmp-hub-20260101T000000Z-$dead/dir/x"
+check "a second backup" nova-hub backup H "$T/bk"
+check "it removed the unfinished one" test ! -e "$T/bk/.tmp-hub-20260101T000000Z-$dead"
+[ "$(ls "$T/bk" | wc -l)" = 2 ] && ok "two backups side by side" || not_ok "bk: $(ls -A "$T/bk")"
+check "a restore removes an unfinished restore" sh -c \
+    "nova-hub restore \"\$(ls -d '$T'/bk/hub-* | tail -1)\" H3 >/dev/null && test ! -e .H3.restore-$dead && test -d H3/store"
+
 # a backup while nova-hub run works beside it waits for its pass
 nova-hub run H --rescan 1 >run.log 2>&1 &
 pid=$!
