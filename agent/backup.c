@@ -151,6 +151,12 @@ nv_agent_cmd_backup(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&st, 0, sizeof(st));
     memset(&seen, 0, sizeof(seen));
+    p = nv_path_join(dir, "keys/identity.pub");
+    r = nv_exists(p);
+    free(p);
+    if (!r)
+        return nv_cli_fail(nv_fail(NV_ENOTFOUND, "'%s' is not an agent directory (no "
+                                   "keys/identity.pub; nova-agent init makes one)", dir));
     /* a running agent holds the lock: the copy is consistent without it */
     if ((lock = nv_dir_lock(dir, "agent.lock", "nova-agent")) == NV_EEXIST) {
         live = 1;
