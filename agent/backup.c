@@ -217,7 +217,9 @@ nv_agent_cmd_backup(int argc, char **argv)
         char *own = nv_path_join(dir, "agent.conf");
         if (r == 0 && strcmp(cfg.path, own) != 0) {
             r = nv_backup_file(&b, cfg.path, "etc/agent.conf");
-            nv_backup_note(&b, "config", "%s (in etc/agent.conf)", cfg.path);
+            char *abs = realpath(cfg.path, NULL);
+            nv_backup_note(&b, "config", "%s", abs != NULL ? abs : cfg.path);
+            free(abs);
         }
         free(own);
     }
