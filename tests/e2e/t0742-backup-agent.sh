@@ -96,6 +96,15 @@ check "nothing quarantined at the agent" sh -c '[ -z "$(ls A/quarantine)" ]'
 check "nothing quarantined at the hub" sh -c '[ -z "$(ls H/quarantine)" ]'
 expect_status "the ledger verifies" 0 " 0 problems" \
     nova-audit verify H/ledger --keys H/keys/identity.pub --keys A/keys/identity.pub H/archive/*.nova
+# a configuration outside the directory (--config) is kept in etc/, and the
+# restore says where it goes back
+cp A/agent.conf "$T/elsewhere.conf"
+expect_status "a backup with --config" 0 "config: $T/elsewhere.conf" \
+    nova-agent --config "$T/elsewhere.conf" backup A "$T/bk-conf"
+C=$(ls -d "$T"/bk-conf/acme-*)
+same "the configuration is in etc/agent.conf" "$T/elsewhere.conf" "$C/etc/agent.conf"
+expect_status "its restore says where it goes" 0 "put .*/etc/agent.conf back where it was \($T/elsewhere.conf\)" \
+    nova-agent restore "$C" A3
 expect_status "a hub's backup is not an agent's" 10 "not of nova-agent" \
     sh -c "nova-hub backup H '$T/hb' >/dev/null && nova-agent restore '$T'/hb/hub-* A2"
 done_testing
