@@ -248,12 +248,9 @@ static int
 check_restored(void *ctx, const char *tmp)
 {
     char *sp = nv_path_join(tmp, "state");
-    unsigned v;
-    int r;
+    int r = nv_schema_check("state store", sp, NV_ASTATE_SCHEMA, nv_astate_migration);
 
     (void)ctx;
-    if ((r = nv_schema_peek(sp, &v)) == 0 && v > NV_ASTATE_SCHEMA)
-        r = nv_schema_print("state store", sp, v, NV_ASTATE_SCHEMA, 0, nv_astate_migration);
     free(sp);
     return r;
 }

@@ -236,6 +236,18 @@ nv_schema_print(const char *what, const char *path, unsigned found, unsigned kno
 }
 
 int
+nv_schema_check(const char *what, const char *path, unsigned known,
+                const char *(*migration)(unsigned))
+{
+    unsigned v;
+    int r = nv_schema_peek(path, &v);
+
+    if (r == 0 && v > known)
+        r = nv_schema_print(what, path, v, known, 0, migration);
+    return r;
+}
+
+int
 nv_astate_open(struct nv_astate *s, const char *dir)
 {
     char *path = nv_path_join(dir, "state");

@@ -101,6 +101,12 @@ int nv_lmdb_copy_streams(const char *path,
                                     const struct nv_stream_state *st),
                          void *ctx) __attribute__((warn_unused_result));
 
+/* NV_ESCHEMA (with nv_schema_print's sentence) when the store in path is
+ * newer than known; a missing store is NV_ENOTFOUND.  A restore checks
+ * its copy with it before putting it in place. */
+int nv_schema_check(const char *what, const char *path, unsigned known,
+                    const char *(*migration)(unsigned)) __attribute__((warn_unused_result));
+
 /* LMDB error to an nv code with a sentence. */
 int nv_mdb_fail(int rc, const char *what);
 

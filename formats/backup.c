@@ -374,6 +374,49 @@ nv_backup_info(const struct nv_buf *info, const char *name, char *out, size_t n)
     }
 }
 
+/* "<64 hex>  <path>" lines by path; the text does not end without a line
+ * end. */
+static int
+by_path(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strcspn(x, "\n"), ly = strcspn(y, "\n");
+    size_t ox = lx > 66 ? 66 : 0, oy = ly > 66 ? 66 : 0;
+    size_t n = lx - ox < ly - oy ? lx - ox : ly - oy;
+    int c = memcmp(x + ox, y + oy, n);
+
+    return c != 0 ? c : (lx - ox > ly - oy) - (lx - ox < ly - oy);
+}
+
+static void
+sort_lines(struct nv_buf *b)
+{
+    struct nv_buf out = NV_BUF_INIT;
+    const char **v = NULL;
+    size_t n = 0, cap = 0;
+    const char *p = (const char *)b->data, *end = p + b->len;
+
+    if (b->len == 0)
+        return;
+    if (p[b->len - 1] != '\n' && nv_buf_add(b, "\n", 1) < 0)
+        abort();
+    p = (const char *)b->data;
+    end = p + b->len;
+    while (p < end) {
+        if (n == cap && (v = realloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v))) == NULL)
+            abort();
+        v[n++] = p;
+        p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
+    }
+    qsort(v, n, sizeof(*v), by_path);
+    for (size_t i = 0; i < n; i++)
+        if (nv_buf_add(&out, v[i], strcspn(v[i], "\n") + 1) < 0)
+            abort();
+    free(v);
+    nv_buf_release(b);
+    *b = out;
+}
+
 int
 nv_backup_verify(const char *backup, const char *prog, struct nv_buf *info)
 {
@@ -398,10 +441,12 @@ nv_backup_verify(const char *backup, const char *prog, struct nv_buf *info)
         r = nv_fail_prefix(r, "backup '%s' has no %s", backup, SUMS_NAME);
         goto out;
     }
-    /* the same walk as when it was written: the files there now, in the
-     * same order, with their hashes, must be exactly the list */
+    /* the files there now, with their hashes, must be exactly the list
+     * (in any order: sha256sum may have written it) */
     if ((r = sum_tree(backup, "", 0, &mine, &files)) < 0)
         goto out;
+    sort_lines(&sums);
+    sort_lines(&mine);
     if (mine.len != sums.len || memcmp(mine.data, sums.data, sums.len) != 0) {
         const char *a = (const char *)sums.data, *b = (const char *)mine.data;
         size_t i = 0, line = 0, n = sums.len < mine.len ? sums.len : mine.len;

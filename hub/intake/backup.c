@@ -101,12 +101,9 @@ static int
 check_restored(void *ctx, const char *tmp)
 {
     char *sp = nv_path_join(tmp, "store");
-    unsigned v;
-    int r;
+    int r = nv_schema_check("hub store", sp, NV_HSTORE_SCHEMA, nv_hstore_migration);
 
     (void)ctx;
-    if ((r = nv_schema_peek(sp, &v)) == 0 && v > NV_HSTORE_SCHEMA)
-        r = nv_schema_print("hub store", sp, v, NV_HSTORE_SCHEMA, 0, nv_hstore_migration);
     free(sp);
     return r;
 }

@@ -39,6 +39,17 @@ expect_status "status opens (and migrates) it" 0 "" nova-hub status H
 grep -q "migrated to schema 1" "$T/.err" && ok "and says so in its log" || not_ok "$(cat "$T/.err")"
 check "stamped by status" sh -c '[ "$(tool_meta H get schema)" = 1 ]'
 
+# a backup written by a newer nova (its store stamped 5, its SHA256SUMS
+# written by stock sha256sum): restore checks the copy and refuses it
+check "a backup" nova-hub backup H "$T/bk"
+B=$(ls -d "$T"/bk/hub-*)
+check "(stamped 5 by a newer nova)" tool_meta "$B/dir" set schema 5
+rm -f "$B/dir/store/lock.mdb"
+(cd "$B" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > SHA256SUMS)
+expect_status "restore refuses a store newer than it knows (status 37)" 37 "schema version 5" \
+    nova-hub restore "$B" H5
+check "and leaves nothing" sh -c '[ ! -e H5 ] && [ -z "$(ls -A . | grep restore)" ]'
+
 # a store from a newer nova: refused, nothing written
 check "stamp it 2" tool_meta H set schema 2
 sum=$(sha256sum H/store/data.mdb)
