@@ -18,6 +18,7 @@
 #include "../formats/erased.h"
 #include "../formats/errors.h"
 #include "../formats/fileio.h"
+#include "../formats/hook.h"
 #include "../formats/log.h"
 #include "../formats/record.h"
 #include "../formats/spool.h"
@@ -407,331 +408,62 @@ out:
     return r;
 }
 
-/* What a hook printed: its first stdout line (a retention's ground) and the
- * last HOOK_TAIL bytes of stdout and stderr together (for a failure's
- * receipt).  Everything else is read and dropped, so a chatty hook never
- * blocks on a full pipe. */
-#define HOOK_TAIL 4096
-#define HOOK_ERR_TAIL 1024
-
-struct hook_out {
-    char first[256];
-    size_t nfirst;
-    int first_done;
-    char tail[HOOK_TAIL];
-    size_t ntail; /* bytes in tail, kept as a sliding window */
-    char etail[HOOK_ERR_TAIL]; /* the last bytes of stderr alone */
-    size_t netail;
-    uint64_t total;
-};
-
-static void
-tail_take(char *tail, size_t *nt, size_t cap, const char *b, size_t n)
-{
-    if (n >= cap) {
-        memcpy(tail, b + n - cap, cap);
-        *nt = cap;
-        return;
-    }
-    if (*nt + n > cap) {
-        size_t drop = *nt + n - cap;
-        memmove(tail, tail + drop, *nt - drop);
-        *nt -= drop;
-    }
-    memcpy(tail + *nt, b, n);
-    *nt += n;
-}
-
-static void
-hook_take(struct hook_out *h, const char *b, size_t n, int is_stdout)
-{
-    h->total += n;
-    if (is_stdout && !h->first_done) {
-        for (size_t i = 0; i < n && !h->first_done; i++) {
-            if (b[i] == '\n' || b[i] == '\r' || h->nfirst + 1 >= sizeof(h->first))
-                h->first_done = 1;
-            else
-                h->first[h->nfirst++] = b[i];
-        }
-    }
-    tail_take(h->tail, &h->ntail, HOOK_TAIL, b, n);
-    if (!is_stdout)
-        tail_take(h->etail, &h->netail, HOOK_ERR_TAIL, b, n);
-}
-
-/* Read what is there on fd; 0 at end of file, 1 if still open. */
-static int
-hook_drain(struct hook_out *h, int fd, int is_stdout)
-{
-    char buf[16384];
-
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0) {
-            hook_take(h, buf, (size_t)n, is_stdout);
-            continue;
-        }
-        if (n == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : 0;
-    }
-}
-
-/* Personal data out of a hook's message in into out (n bytes): the
- * record key, words with an '@' (e-mails) and runs of 6 digits or more
- * (phones, dates, account numbers) replaced, control characters as
- * spaces.  Without numbers, digits are kept (a retention's ground:
- * "until 2031-12-31"). */
-void
-nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n)
-{
-    size_t kl = key ? strlen(key) : 0, o = 0;
-
-#define PUT(str, len)                                                                          \
-    do {                                                                                       \
-        size_t l_ = (len);                                                                     \
-        if (o + l_ >= n)                                                                       \
-            goto full;                                                                         \
-        memcpy(out + o, (str), l_);                                                            \
-        o += l_;                                                                               \
-    } while (0)
-    if (n == 0)
-        return;
-    for (size_t i = 0; in[i];) {
-        size_t digits = 0, j = i;
-        char c;
-        if (kl >= 2 && strncmp(in + i, key, kl) == 0) {
-            PUT("<key>", 5);
-            i += kl;
-            continue;
-        }
-        if (strchr(" <(:'\"=,;[", in[i]) == NULL &&
-            (i == 0 || strchr(" <(:'\"=,;[", in[i - 1]) != NULL)) {
-            size_t e = i;
-            int at = 0;
-            while (in[e] && strchr(" >)'\",;]=:", in[e]) == NULL) {
-                at |= in[e] == '@';
-                e++;
-            }
-            if (at) {
-                PUT("<e-mail>", 8);
-                i = e;
-                continue;
-            }
-        }
-        while (in[j] && ((in[j] >= '0' && in[j] <= '9') ||
-                         (in[j] == '+' && digits == 0) ||
-                         (strchr(" .-/", in[j]) != NULL && digits > 0 && in[j + 1] >= '0' &&
-                          in[j + 1] <= '9'))) {
-            digits += in[j] >= '0' && in[j] <= '9';
-            j++;
-        }
-        if (digits >= 6 && numbers) {
-            PUT("<number>", 8);
-            i = j;
-            continue;
-        }
-        if (j > i) {
-            PUT(in + i, j - i);
-            i = j;
-            continue;
-        }
-        c = (unsigned char)in[i] < 0x20 || in[i] == 0x7F ? ' ' : in[i];
-        PUT(&c, 1);
-        i++;
-    }
-full:
-    out[o] = '\0';
-#undef PUT
-}
-
-/* The last lines (at most 3, n bytes in all) of the hook's stderr, or of
- * its output when it wrote nothing there, joined by " | ", scrubbed. */
-static void
-hook_last_line(const struct hook_out *h, const char *key, char *out, size_t n)
-{
-    const char *t = h->netail > 0 ? h->etail : h->tail;
-    size_t e = h->netail > 0 ? h->netail : h->ntail, b, lines = 0;
-    /* each line end becomes " | " below: room for three times the tail */
-    char buf[3 * HOOK_ERR_TAIL + 1], *p;
-
-    out[0] = '\0';
-    /* the start of the last 3 non-empty lines */
-    while (e > 0 && (t[e - 1] == '\n' || t[e - 1] == '\r' || t[e - 1] == ' '))
-        e--;
-    b = e;
-    while (b > 0 && lines < 3) {
-        if (t[b - 1] == '\n' || t[b - 1] == '\r') {
-            lines++;
-            if (lines == 3)
-                break;
-            while (b > 0 && (t[b - 1] == '\n' || t[b - 1] == '\r'))
-                b--;
-            continue;
-        }
-        b--;
-    }
-    if (e - b > HOOK_ERR_TAIL)
-        b = e - HOOK_ERR_TAIL;
-    memcpy(buf, t + b, e - b);
-    buf[e - b] = '\0';
-    /* lines joined */
-    for (p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r') {
-            char *q = p;
-            while (q[1] == '\n' || q[1] == '\r')
-                q++;
-            memmove(p + 3, q + 1, strlen(q + 1) + 1);
-            memcpy(p, " | ", 3);
-            p += 2;
-        }
-    {
-        char clean[2 * HOOK_ERR_TAIL + 1];
-        size_t l;
-        nv_hook_scrub(buf, key, 1, clean, sizeof(clean));
-        l = strlen(clean);
-        if (l >= n) /* the end of it counts most */
-            snprintf(out, n, "...%s", clean + l - (n - 4));
-        else
-            snprintf(out, n, "%s", clean);
-    }
-}
-
 /* Run the hook; outcome text into why (empty when done).  0 erased, 1
  * failed, 2 retained (the hook exits with status 3 and prints the legal
  * ground and how long on its first output line, GDPR Art. 17(3)), 3 no
  * data (the hook exits with status 5: the CRM holds no such record).  Its
- * stdout and stderr are read while it runs (poll), so it may print as much
- * as it likes. */
+ * stdout and stderr are read while it runs (formats/hook.h), so it may
+ * print as much as it likes. */
 static int
 run_hook(const struct nv_agent *a, const char *order, const char *key,
          const char *source, char *why, size_t whylen)
 {
-    pid_t pid;
-    int status = 0, out[2], err[2], exited = 0, open_out = 1, open_err = 1;
-    struct timespec start, now;
-    struct hook_out h;
-    char last[321];
+    char *argv[] = { (char *)"/bin/sh", (char *)"-c", a->cfg.erase_hook, NULL };
+    char *env[5] = { NULL, NULL, NULL, NULL, NULL };
+    struct nv_hook_out *h = calloc(1, sizeof(*h));
+    int status, r = 1;
 
-    why[0] = '\0';
-    memset(&h, 0, sizeof(h));
-    if (pipe2(out, O_CLOEXEC) < 0) {
-        snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
+    if (h == NULL) {
+        snprintf(why, whylen, "cannot start the erase hook: out of memory");
         return 1;
     }
-    if (pipe2(err, O_CLOEXEC) < 0) {
-        snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
-        close(out[0]);
-        close(out[1]);
-        return 1;
+    if (asprintf(&env[0], "NOVA_ORDER_ID=%s", order) < 0 ||
+        asprintf(&env[1], "NOVA_RECORD_KEY=%s", key) < 0 ||
+        asprintf(&env[2], "NOVA_SOURCE=%s", source) < 0 ||
+        asprintf(&env[3], "NOVA_ENTITY=%s", a->cfg.entity) < 0) {
+        snprintf(why, whylen, "cannot start the erase hook: out of memory");
+        goto out;
     }
-    pid = fork();
-    if (pid < 0) {
-        snprintf(why, whylen, "cannot start the erase hook: %s", strerror(errno));
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        return 1;
-    }
-    if (pid == 0) {
-        int dn = open("/dev/null", O_RDWR);
-        setpgid(0, 0);
-        if (dn >= 0)
-            dup2(dn, 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close_range(3, ~0U, 0);
-        setenv("NOVA_ORDER_ID", order, 1);
-        setenv("NOVA_RECORD_KEY", key, 1);
-        setenv("NOVA_SOURCE", source, 1);
-        setenv("NOVA_ENTITY", a->cfg.entity, 1);
-        execl("/bin/sh", "sh", "-c", a->cfg.erase_hook, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(err[0], F_SETFL, O_NONBLOCK);
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        struct pollfd pf[2] = { { open_out ? out[0] : -1, POLLIN, 0 },
-                                { open_err ? err[0] : -1, POLLIN, 0 } };
-        long left;
-        if (!exited) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid) {
-                exited = 1;
-            } else if (w < 0 && errno != EINTR) {
-                snprintf(why, whylen, "lost the erase hook: %s", strerror(errno));
-                close(out[0]);
-                close(err[0]);
-                return 1;
-            }
-        }
-        if (exited) {
-            /* what it left in the pipes; a background child of the hook
-             * that keeps them open is not waited for */
-            if (open_out)
-                (void)hook_drain(&h, out[0], 1);
-            if (open_err)
-                (void)hook_drain(&h, err[0], 0);
-            break;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left = ((long)a->cfg.erase_timeout - (long)(now.tv_sec - start.tv_sec)) * 1000 -
-               (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (left <= 0) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            snprintf(why, whylen, "erase hook timed out after %u s", a->cfg.erase_timeout);
-            close(out[0]);
-            close(err[0]);
-            return 1;
-        }
-        /* wake for output, or every 50 ms to see whether it has exited */
-        if (poll(pf, 2, left < 50 ? (int)left : 50) > 0) {
-            if (pf[0].revents & (POLLIN | POLLHUP | POLLERR))
-                open_out = hook_drain(&h, out[0], 1);
-            if (pf[1].revents & (POLLIN | POLLHUP | POLLERR))
-                open_err = hook_drain(&h, err[0], 0);
-        }
-    }
-    close(out[0]);
-    close(err[0]);
-    if (h.total > HOOK_TAIL)
+    if (nv_hook_run(argv, env, a->cfg.erase_timeout, "erase hook", h, &status, why,
+                    whylen) < 0)
+        goto out;
+    if (h->total > NV_HOOK_TAIL)
         nv_info("inbox", "erase hook printed %llu bytes (the last %d kept)",
-                (unsigned long long)h.total, HOOK_TAIL);
-    h.first[h.nfirst] = '\0';
-    for (char *c = h.first; *c; c++)
-        if ((unsigned char)*c < 0x20)
-            *c = ' ';
+                (unsigned long long)h->total, NV_HOOK_TAIL);
     {
-        char clean[sizeof(h.first)];
-        nv_hook_scrub(h.first, key, 0, clean, sizeof(clean));
-        memcpy(h.first, clean, sizeof(clean));
+        char clean[sizeof(h->first)];
+        nv_hook_scrub(h->first, key, 0, clean, sizeof(clean));
+        memcpy(h->first, clean, sizeof(clean));
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-        snprintf(why, whylen, "%s", h.first[0] ? h.first : "retained (no ground given)");
-        return 2;
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
+        snprintf(why, whylen, "%s", h->first[0] ? h->first : "retained (no ground given)");
+        r = 2;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        r = 0;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
         snprintf(why, whylen, "the CRM holds no such record");
-        return 3;
+        r = 3;
+    } else {
+        nv_hook_failure("erase hook", status, h, key, why, whylen);
     }
-    hook_last_line(&h, key, last, sizeof(last));
-    if (WIFEXITED(status))
-        snprintf(why, whylen, "erase hook exited with status %d%s%s", WEXITSTATUS(status),
-                 last[0] ? "; its last output: " : "", last);
-    else
-        snprintf(why, whylen, "erase hook killed by signal %d%s%s", WTERMSIG(status),
-                 last[0] ? "; its last output: " : "", last);
-    return 1;
+out:
+    for (int i = 0; i < 4; i++) {
+        if (env[i] != NULL)
+            sodium_memzero(env[i], strlen(env[i]));
+        free(env[i]);
+    }
+    free(h);
+    return r;
 }
 
 struct era {

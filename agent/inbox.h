@@ -38,6 +38,7 @@
 #define NOVA_INBOX_H
 
 #include "agent.h"
+#include "../formats/hook.h" /* nv_hook_scrub */
 
 struct nv_inbox_stats {
     unsigned applied, waiting, quarantined, updates, orders, failed;
@@ -52,10 +53,6 @@ struct nv_inbox_stats {
  * refused bundles are quarantined) or 0. */
 int nv_inbox_process(struct nv_agent *a, struct nv_inbox_stats *stats);
 
-/* Personal data out of an erase hook's message in into out (n bytes): the
- * record key, words with an '@' and, with numbers, runs of 6 digits or
- * more are replaced; control characters become spaces. */
-void nv_hook_scrub(const char *in, const char *key, int numbers, char *out, size_t n);
 
 /* Erasures handed to the CRM team wait in the state store under
  * "\x01handoff\0SOURCE\0ORDER\0KEY" (orders database) with

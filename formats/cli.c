@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "errors.h"
 #include "log.h"
 #include "util.h"
@@ -29,6 +30,8 @@ usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
     for (const struct nv_cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-44s %s\n", c->usage, c->help);
     fprintf(f, "\nRun '%s COMMAND --help' for one command, '%s --version' for the version.\n"
+            "Long work shows its progress on stderr when it is a terminal; '--quiet', "
+            "given to any command, silences it.\n"
             "\nexit status:\n%s",
             nv_cli_prog, nv_cli_prog, nv_exit_table());
 }
@@ -64,6 +67,17 @@ nv_cli_main(const char *prog, const char *about, const struct nv_cmd *cmds,
         if (strcmp(argv[1], "help") == 0) {
             printf("usage: %s %s\n%s\n", prog, c->usage, c->help);
             return 0;
+        }
+        /* --quiet, given to any command: no progress lines (progress.h) */
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--") == 0)
+                break;
+            if (strcmp(argv[i], "--quiet") == 0) {
+                nv_progress_quiet(1);
+                memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(char *));
+                argc--;
+                i--;
+            }
         }
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 
 static const char *prog_name = "nova";
 static int max_level = NV_LOG_INFO;
@@ -70,6 +71,7 @@ nv_log(int level, const char *module, const char *fmt, ...)
     for (char *p = line; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+    nv_progress_clear(); /* a log line never lands inside a progress line */
     if (journal)
         fprintf(stderr, "<%d>%s: %s: %s\n", level, module, names[level], line);
     else

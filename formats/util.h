@@ -17,6 +17,25 @@ int nv_unhex(const char *s, uint8_t *p, size_t n);
 #define NV_NAME_MAX 63
 int nv_name_valid(const char *s);
 
+/* A 64-bit number as 8 big-endian bytes (LMDB keys that sort in number
+ * order), and back. */
+static inline void
+nv_be64_put(uint8_t b[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
+}
+static inline uint64_t
+nv_be64_get(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
 /* Parse a decimal uint64 (no sign, no leading zero unless "0", no spaces). */
 int nv_parse_u64(const char *s, uint64_t *out);
 

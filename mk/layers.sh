@@ -7,6 +7,8 @@
 #   ops         status, metrics, alerts, dashboard: computed from the store
 #   segment     marketing segments: parse, select people, leave out the
 #               people GDPR and consent keep out (above gdpr and intake)
+#   export      the data-lake export: the change log since a cursor, as
+#               partitioned files with a schema and a manifest
 #   intake      ingest, apply, replay: bundles in, applied to the store
 #   gdpr        the data-subject register, erasure, suppression
 #   golden      survivorship and the updates sent back
@@ -25,6 +27,7 @@ rank() {
     cmd | audit) echo 10 ;;
     ops) echo 9 ;;
     segment) echo 9 ;;
+    export) echo 9 ;;
     intake) echo 8 ;;
     gdpr) echo 7 ;;
     golden) echo 6 ;;

@@ -211,4 +211,35 @@ run nova-hub segment group count business-events --why "demo: campaign size"
 run nova-hub segment group run business-events --format csv --why "demo: campaign" | head -5
 unset NOVA_NOW
 
+step "19. operations: the hub expects acquis's flow every hour; a flow that stops is noticed"
+run nova-hub expect group acquis every 1h
+cat > alert-hook.sh <<HOOK
+#!/bin/sh
+# an alert hook (no shell runs it: nova runs this file with the alert in its environment)
+echo "\$NOVA_ALERT_STATE \$NOVA_ALERT \$NOVA_ALERT_ENTITY (since \$NOVA_ALERT_SINCE): \$NOVA_ALERT_SUMMARY" >> "$D/alert-hook.log"
+HOOK
+chmod +x alert-hook.sh
+run nova-hub expect group --alert-hook "$D/alert-hook.sh"
+now=$(date +%s)
+printf '$ (two hours and ten minutes pass without a bundle from acquis: NOVA_NOW fakes the clock)\n'
+export NOVA_NOW=$((now + 2 * 3600 + 600))
+set +e
+run nova-hub alerts group
+echo "(exit status $?: 1 while an alert fires, for cron and monitoring)"
+set -e
+printf '$ (acquis exports again; its bundle reaches the hub)\n'
+awk -F';' -v OFS=';' 'NR == 2 { $6 = "Nantes" } { print }' exports-acquis/clients.csv > clients.tmp && mv clients.tmp exports-acquis/clients.csv
+nova-agent scan acquis >/dev/null 2>&1
+mv acquis/outbox/*.nova group/inbox/
+nova-hub ingest group >/dev/null 2>&1
+export NOVA_NOW=$((now + 2 * 3600 + 900))
+run nova-hub alerts group
+run cat alert-hook.log
+unset NOVA_NOW
+run nova-hub metrics group --textfile nova-hub.prom
+printf '$ grep -E "^nova_(stream_last_applied_timestamp_seconds|flow_expected_interval_seconds)" nova-hub.prom\n'
+grep -E '^nova_(stream_last_applied_timestamp_seconds|flow_expected_interval_seconds)' nova-hub.prom
+run nova-hub dashboard group --out "$D/dashboard.html"
+printf 'open it in a browser: file://%s/dashboard.html\n' "$D"
+
 printf '\ndemo done: everything is in %s\n' "$D"

@@ -23,8 +23,11 @@ int nv_cmd_metrics(int argc, char **argv);
 int nv_cmd_expect(int argc, char **argv);
 int nv_cmd_alerts(int argc, char **argv);
 int nv_cmd_dashboard(int argc, char **argv);
-/* The hub's metrics (hub/ops) to textfile atomically, or stdout when NULL. */
-int nv_hub_metrics_write(const char *dir, const char *textfile);
+/* After a pass of nova-hub run that found an alert hook set or has a
+ * textfile: the metrics to textfile (NULL: none), and when an alert hook
+ * is set, a look at the alerts (the hook runs for each start and end).
+ * Failures are logged; 0, or a code when the hub cannot be opened. */
+int nv_hub_after_pass(const char *dir, const char *textfile);
 int nv_cmd_segment(int argc, char **argv);
 int nv_cmd_migrate(int argc, char **argv);
 int nv_cmd_backup(int argc, char **argv);

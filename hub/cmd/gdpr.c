@@ -11,6 +11,7 @@
 #include <lmdb.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/contact.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -156,7 +157,7 @@ static int
 cmd_request(int argc, char **argv)
 {
     const char *dir = NULL, *kind = NULL, *by = NULL, *value = NULL, *received = NULL,
-               *out_file = NULL, *from = NULL, *ref = NULL, *v;
+               *out_file = NULL, *from = NULL, *ref = NULL, *format = NULL, *v;
     unsigned target = NV_GDPR_TARGET_DAYS;
     json_t *sets = json_object();
     struct nv_hub h;
@@ -181,6 +182,11 @@ cmd_request(int argc, char **argv)
             target = (unsigned)d;
         } else if (nv_opt_val(argc, argv, &i, "--received", &received)) {
         } else if (nv_opt_val(argc, argv, &i, "--out", &out_file)) {
+        } else if (nv_opt_val(argc, argv, &i, "--format", &format)) {
+            if (format == NULL || (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)) {
+                json_decref(sets);
+                return nv_cli_usage("--format must be json or csv");
+            }
         } else if (nv_opt_val(argc, argv, &i, "--from", &from)) {
         } else if (nv_opt_val(argc, argv, &i, "--ref", &ref)) {
             if (ref == NULL || *ref == '\0' || strlen(ref) > 120) {
@@ -215,8 +221,17 @@ cmd_request(int argc, char **argv)
     }
     if (dir == NULL || kind == NULL || !nv_gdpr_valid_kind(kind)) {
         json_decref(sets);
-        return nv_cli_usage("gdpr request DIR erase|access|rectify|restrict|object "
+        return nv_cli_usage("gdpr request DIR erase|access|portability|rectify|restrict|object "
                             "--email X|--phone X|--rcu R|--record ENTITY:KEY");
+    }
+    if (format != NULL && strcmp(kind, "portability") != 0) {
+        json_decref(sets);
+        return nv_cli_usage("--format is for portability (json or csv)");
+    }
+    if (from != NULL && (strcmp(kind, "portability") == 0 || strcmp(kind, "access") == 0)) {
+        json_decref(sets);
+        return nv_cli_usage("%s produces one person's document: give one subject, not --from",
+                            kind);
     }
     if ((by == NULL) == (from == NULL)) {
         json_decref(sets);
@@ -231,15 +246,18 @@ cmd_request(int argc, char **argv)
         json_decref(sets);
         return nv_cli_fail(r);
     }
-    if (strcmp(kind, "access") == 0)
-        if ((r = nv_access_log(dir, "gdpr access request", "data-subject access request")) < 0) {
+    if (strcmp(kind, "access") == 0 || strcmp(kind, "portability") == 0)
+        if ((r = nv_access_log(dir, kind[0] == 'a' ? "gdpr access request"
+                                                   : "gdpr portability request",
+                               kind[0] == 'a' ? "data-subject access request"
+                                              : "data-subject portability request")) < 0) {
             nv_hub_close(&h);
             json_decref(sets);
             return nv_cli_fail(r);
         }
     if (from == NULL) {
-        r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, sets, json, 0, ref,
-                           NULL, id, NULL);
+        r = nv_gdpr_create(&h, kind, by, value, target, received, out_file, format, sets, json,
+                           0, ref, NULL, id, NULL);
         if (r == NV_EEXIST)
             print_candidates(&h, dir, id);
         else if (r == 0 && json)
@@ -249,7 +267,10 @@ cmd_request(int argc, char **argv)
          * orders per entity */
         size_t n = 0, bad = 0, i;
         json_t *lines = json_array(), *l;
+        nv_progress_begin("gdpr intake", "lines");
         r = nv_gdpr_create_many(&h, kind, from, target, received, sets, ref, lines, &n, &bad);
+        nv_progress_end(json_array_size(lines), "%zu %s request(s) registered, %zu line(s) "
+                        "skipped", n, kind, bad);
         /* one line per input line, with its request id */
         json_array_foreach(lines, i, l) {
             long long no = (long long)json_integer_value(json_object_get(l, "line"));
@@ -338,7 +359,7 @@ print_req_row(json_t *req, int json)
     } else {
         char rec[12];
         snprintf(rec, sizeof(rec), "%.10s", json_string_value(json_object_get(req, "received")));
-        printf("%-11s %-8s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
+        printf("%-11s %-11s %-10s %-11s %-11s %-11s", json_string_value(json_object_get(req, "id")),
                json_string_value(json_object_get(req, "kind")),
                overdue(req, nv_now()) ? "OVERDUE" : late(req, nv_now()) ? "LATE" : st, rec,
                json_string_value(json_object_get(req, "target")),
@@ -388,7 +409,7 @@ cmd_list(int argc, char **argv)
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot read the register"));
     }
     if (!json)
-        printf("%-11s %-8s %-10s %-11s %-11s %-11s %s\n", "id", "kind", "status", "received",
+        printf("%-11s %-11s %-10s %-11s %-11s %-11s %s\n", "id", "kind", "status", "received",
                "target", "deadline", "entities");
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         json_t *req;
@@ -436,7 +457,7 @@ static int
 cmd_one(int argc, char **argv)
 {
     const char *action = argv[1], *dir = NULL, *id = NULL, *arg = NULL, *reason = NULL,
-               *told = NULL, *entity = NULL, *v;
+               *told = NULL, *entity = NULL, *out_file = NULL, *format = NULL, *v;
     int json = 0, r, months = 0;
     struct nv_hub h;
 
@@ -450,6 +471,14 @@ cmd_one(int argc, char **argv)
                 return nv_cli_usage("--entity needs a name");
         } else if (nv_opt_val(argc, argv, &i, "--months", &v)) {
             months = v ? atoi(v) : 0;
+        } else if (strcmp(action, "deliver") == 0 &&
+                   nv_opt_val(argc, argv, &i, "--out", &out_file)) {
+            if (out_file == NULL)
+                return nv_cli_usage("--out needs a file");
+        } else if (strcmp(action, "deliver") == 0 &&
+                   nv_opt_val(argc, argv, &i, "--format", &format)) {
+            if (format == NULL || (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0))
+                return nv_cli_usage("--format must be json or csv");
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -473,10 +502,17 @@ cmd_one(int argc, char **argv)
         return nv_cli_usage("gdpr choose DIR ID RCU (one of the candidates gdpr show lists)");
     if (strcmp(action, "close") == 0 && (reason == NULL || *reason == '\0'))
         return nv_cli_usage("gdpr close DIR ID --reason TEXT (recorded in the register)");
+    if (strcmp(action, "deliver") == 0 &&
+        (r = nv_access_log(dir, "gdpr portability delivery", "data-subject portability request")) < 0)
+        return nv_cli_fail(r);
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
     if (strcmp(action, "show") == 0) {
         r = show_req(&h, id, json);
+    } else if (strcmp(action, "deliver") == 0) {
+        r = nv_gdpr_deliver(&h, id, out_file, format);
+        if (r == 0)
+            fprintf(stderr, "nova-hub: %s: portability export delivered (complete)\n", id);
     } else if (strcmp(action, "retry") == 0) {
         size_t n = 0;
         r = nv_gdpr_retry(&h, id, entity, &n);
@@ -501,17 +537,17 @@ int
 nv_cmd_gdpr(int argc, char **argv)
 {
     if (argc < 2)
-        return nv_cli_usage("gdpr request|list|show|extend|choose|retry|close DIR ...");
+        return nv_cli_usage("gdpr request|list|show|extend|choose|retry|close|deliver DIR ...");
     if (strcmp(argv[1], "request") == 0)
         return cmd_request(argc, argv);
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(argc, argv);
     if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "extend") == 0 ||
         strcmp(argv[1], "choose") == 0 || strcmp(argv[1], "retry") == 0 ||
-        strcmp(argv[1], "close") == 0)
+        strcmp(argv[1], "close") == 0 || strcmp(argv[1], "deliver") == 0)
         return cmd_one(argc, argv);
     return nv_cli_usage("unknown action '%s' (request, list, show, extend, choose, retry, "
-                        "close)", argv[1]);
+                        "close, deliver)", argv[1]);
 }
 
 int

@@ -175,6 +175,22 @@ rules_set(const char *dir, const char *file, const char *author, const char *mes
         nv_buf_release(&text);
         return nv_cli_fail(r);
     }
+    {
+        /* new rules change every golden record: stamped for the data-lake
+         * export first (stamped for nothing if the commit then fails:
+         * re-exported, never missed) */
+        struct nv_buf cur = NV_BUF_INIT;
+        uint64_t n = 0;
+        if ((nv_maprepo_get(h.maps, NV_RULES_NAME, NULL, &cur, NULL) < 0 || cur.len != text.len ||
+             memcmp(cur.data, text.data, text.len) != 0) &&
+            (r = nv_golden_touch_all(&h, &n)) < 0) {
+            nv_buf_release(&cur);
+            nv_buf_release(&text);
+            nv_hub_close(&h);
+            return nv_cli_fail(r);
+        }
+        nv_buf_release(&cur);
+    }
     r = nv_maprepo_set(h.maps, NV_RULES_NAME, (char *)text.data, text.len, aname, aemail,
                        message ? message : "survivorship rules", commit);
     if (r == 1) {

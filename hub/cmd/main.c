@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
@@ -30,6 +31,7 @@
 #include "../golden/golden.h"
 #include "../store/ledger.h"
 #include "../intake/retain.h"
+#include "../export/lake.h"
 
 #include <jansson.h>
 
@@ -208,6 +210,8 @@ json_str(const char *s)
 struct ingest_report {
     int json;
     unsigned waiting;  /* bundles waiting for a missing one */
+    unsigned applied, quarantined;
+    uint64_t records;  /* of the bundles applied */
 };
 
 static void
@@ -218,8 +222,14 @@ report(void *ctx, const char *name, const struct nv_ingest_result *res)
     struct ingest_report *ir = ctx;
     int json = ir->json;
 
+    nv_progress_clear();
     if (res->outcome == NV_WAITING)
         ir->waiting++;
+    if (res->outcome == NV_APPLIED) {
+        ir->applied++;
+        ir->records += res->m.records;
+    }
+    ir->quarantined += res->outcome == NV_QUARANTINED;
 
     if (json) {
         printf("{\"bundle\":");
@@ -309,6 +319,7 @@ cmd_ingest(int argc, char **argv)
     if (settle >= 0)
         h.settle_ms = (unsigned)settle * 1000;
     ir.json = json;
+    nv_progress_begin("ingest", "records");
     if (nfiles == 0) {
         first = nv_hub_ingest_inbox(&h, report, &ir);
     } else {
@@ -322,12 +333,15 @@ cmd_ingest(int argc, char **argv)
         }
     }
     if ((r = nv_hub_after_ingest(&h)) < 0) {
+        nv_progress_clear();
         fprintf(stderr, "nova-hub: error: GDPR requests not advanced: %s\n", nv_errmsg(r));
         if (first == 0)
             first = r;
     }
     nv_hub_close(&h);
     free(files);
+    nv_progress_end(ir.records, "%u bundle(s) applied, %u quarantined, %u waiting",
+                    ir.applied, ir.quarantined, ir.waiting);
     if (first == 0 && ir.waiting > 0) {
         fprintf(stderr, "nova-hub: error: %u bundle(s) wait in the inbox for a missing one "
                 "(nova-hub status names it; the agent's 'nova-agent resend' sends it again)\n",
@@ -608,8 +622,9 @@ map_cache_free(struct map_cache *c)
 
 /* What `export` was asked for. */
 struct export_opts {
-    const char *dir, *what, *format, *entity, *why;
+    const char *dir, *what, *format, *entity, *why, *since, *out;
     int common, marketing;
+    uint64_t part_rows;
 };
 
 /* export's arguments into o.  0 to go on, else the exit status (usage). */
@@ -627,6 +642,15 @@ export_args(int argc, char **argv, struct export_opts *o)
             if (v == NULL)
                 return nv_cli_usage("--entity needs a name");
             o->entity = v;
+        } else if (nv_opt_val(argc, argv, &i, "--since", &v)) {
+            if ((o->since = v) == NULL)
+                return nv_cli_usage("--since needs a cursor (0 for everything)");
+        } else if (nv_opt_val(argc, argv, &i, "--out", &v)) {
+            if ((o->out = v) == NULL)
+                return nv_cli_usage("--out needs a directory");
+        } else if (nv_opt_val(argc, argv, &i, "--part-rows", &v)) {
+            if (v == NULL || nv_parse_u64(v, &o->part_rows) < 0 || o->part_rows == 0)
+                return nv_cli_usage("--part-rows needs a number of rows, at least 1");
         } else if (nv_opt_flag(argv, i, "--common")) {
             o->common = 1;
         } else if (nv_opt_flag(argv, i, "--marketing")) {
@@ -802,6 +826,7 @@ export_pass(struct rec_export *x, MDB_cursor *cur, int pass)
         char kb[520], rcu[NV_RCU_LEN + 1];
         const char *e, *src, *key;
         json_t *rec;
+        nv_progress_add(1);
         if (split3(&k, kb, sizeof(kb), &e, &src, &key) < 0)
             continue;
         if (x->o->entity != NULL && strcmp(x->o->entity, e) != 0)
@@ -891,6 +916,11 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
             r = nv_hmdb_fail(rc, "cannot read records");
             break;
         }
+        {
+            MDB_stat ms;
+            nv_progress_step(mdb_stat(x.txn, h->store.records, &ms) == 0 ? ms.ms_entries : 0,
+                             pass == 0 ? "reading the columns" : "writing the records");
+        }
         r = export_pass(&x, cur, pass);
         mdb_cursor_close(cur);
         mdb_txn_abort(x.txn);
@@ -906,6 +936,46 @@ export_records(struct nv_hub *h, const struct export_opts *o, uint64_t *n,
     return r;
 }
 
+/* `export DIR WHAT --since CURSOR --out DIR`: one batch for the data lake
+ * (hub/export/lake.h); the cursor to give next time on stdout. */
+static int
+export_lake(const struct export_opts *o)
+{
+    struct nv_lake_opts lo = { .what = o->what, .out = o->out, .part_rows = o->part_rows };
+    struct nv_lake_result res;
+    struct nv_hub h;
+    struct timespec t0, t1;
+    double s;
+    int r;
+
+    lo.csv = strcmp(o->format, "csv") == 0;
+    if (o->since != NULL && (r = nv_lake_cursor(o->since, &lo.since)) < 0)
+        return nv_cli_fail(r);
+    if ((r = nv_hub_open(&h, o->dir)) < 0)
+        return nv_cli_fail(r);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = nv_lake_export(&h, &lo, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    nv_hub_close(&h);
+    if (r < 0)
+        return nv_cli_fail(r);
+    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (res.batch[0] == '\0')
+        fprintf(stderr, "nova-hub: export %s: nothing changed since cursor %llu: no batch\n",
+                o->what, (unsigned long long)res.from);
+    else
+        fprintf(stderr, "nova-hub: export %s: %s from cursor %llu to %llu: %llu upsert(s), "
+                "%llu delete(s) in %u file(s), %s\n"
+                "nova-hub: %llu row(s) in %.2f s (%.0f rows/s)\n", o->what,
+                lo.since == 0 ? "everything" : "the changes", (unsigned long long)res.from,
+                (unsigned long long)res.to, (unsigned long long)res.upserts,
+                (unsigned long long)res.deletes, res.files, res.batch,
+                (unsigned long long)(res.upserts + res.deletes), s,
+                (double)(res.upserts + res.deletes) / (s > 0 ? s : 1e-9));
+    printf("%llu\n", (unsigned long long)res.to);
+    return fflush(stdout) == 0 ? 0 : nv_cli_fail(nv_fail_errno("cannot write the cursor"));
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -916,14 +986,30 @@ cmd_export(int argc, char **argv)
 
     if ((r = export_args(argc, argv, &o)) != 0)
         return r;
+    if (o.since != NULL || o.out != NULL) {
+        if (o.out == NULL)
+            return nv_cli_usage("--since writes a batch of files: give --out DIR");
+        if (o.common || o.marketing || o.entity != NULL)
+            return nv_cli_usage("export --since/--out takes --format, --part-rows and --why "
+                                "only (not --common, --marketing or --entity)");
+        /* a cursor that is not one is refused before anything is read */
+        if (o.since != NULL && (r = nv_lake_cursor(o.since, &(uint64_t){ 0 })) < 0)
+            return nv_cli_fail(r);
+    } else if (o.part_rows != 0) {
+        return nv_cli_usage("--part-rows is for export --out DIR");
+    }
     if (nv_exists(o.dir)) {
         /* every read of personal data is logged first */
         char line[160];
-        snprintf(line, sizeof(line), "export %s%s%.63s", o.what,
-                 o.entity ? " --entity " : "", o.entity ? o.entity : "");
+        snprintf(line, sizeof(line), "export %s%s%.63s%s%.24s%s", o.what,
+                 o.entity ? " --entity " : "", o.entity ? o.entity : "",
+                 o.out ? " --since " : "", o.out ? (o.since ? o.since : "0") : "",
+                 o.out ? " --out (data lake)" : "");
         if ((r = nv_access_log(o.dir, line, o.why)) < 0)
             return nv_cli_fail(r);
     }
+    if (o.out != NULL)
+        return export_lake(&o);
     if (strcmp(o.what, "links") == 0) {
         if ((r = nv_hub_open(&h, o.dir)) < 0)
             return nv_cli_fail(r);
@@ -931,6 +1017,9 @@ cmd_export(int argc, char **argv)
         nv_hub_close(&h);
         return r < 0 ? nv_cli_fail(r) : 0;
     }
+    /* progress on the terminal only when the data goes elsewhere */
+    if (!isatty(1))
+        nv_progress_begin("export", strcmp(o.what, "golden") == 0 ? "people" : "records");
     if (strcmp(o.what, "golden") == 0) {
         json_t *people = NULL, *why = NULL;
         if (o.common || o.entity != NULL)
@@ -956,6 +1045,8 @@ cmd_export(int argc, char **argv)
         json_decref(people);
         json_decref(why);
         nv_hub_close(&h);
+        fflush(stdout);
+        nv_progress_end(n, "golden records written");
         if (r == 0)
             nv_info("export", "%llu golden record(s)", (unsigned long long)n);
         return r < 0 ? nv_cli_fail(r) : 0;
@@ -966,6 +1057,7 @@ cmd_export(int argc, char **argv)
         return nv_cli_fail(r);
     r = export_records(&h, &o, &n, &left_out);
     fflush(stdout);
+    nv_progress_end(n, "records written");
     fprintf(stderr, "nova-hub: exported %llu record(s)\n", (unsigned long long)n);
     if (o.marketing)
         fprintf(stderr, "nova-hub: %llu record(s) left out: no explicit marketing consent "
@@ -1273,7 +1365,7 @@ static const struct nv_cmd cmds[] = {
       "watch DIR/inbox (inotify) and ingest bundles as they arrive, until SIGTERM" },
     { "metrics", nv_cmd_metrics, "metrics DIR [--textfile PATH]",
       "the hub's metrics in the Prometheus text format (--textfile: written atomically for node_exporter)" },
-    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none] [--author 'Name <email>'] [--message TEXT]",
+    { "expect", nv_cmd_expect, "expect DIR [ENTITY every DURATION | ENTITY none | --alert-hook '/PATH ARG...'|none [--alert-hook-timeout S]] [--author 'Name <email>'] [--message TEXT]",
       "the cadence expected of each entity's flow, versioned in the mapping repository" },
     { "alerts", nv_cmd_alerts, "alerts DIR [--json]",
       "what fires now (late flow, gap, quarantine, review, GDPR deadlines); exit 1 when any" },
@@ -1305,8 +1397,8 @@ static const struct nv_cmd cmds[] = {
       "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
     { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",
       "uncertain pairs side by side with each field's level and weight; decide them" },
-    { "explain", nv_cmd_explain, "explain DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
-      "why records are in one cluster: every pair's fields, levels, weights and score" },
+    { "explain", nv_cmd_explain, "explain DIR RCU|ENTITY:KEY [ENTITY:KEY] [--json] [--why TEXT]",
+      "why records are in one cluster, or (two records) why they are or are not one person" },
     { "learn", nv_cmd_learn, "learn DIR [--sample N]",
       "refit the matching weights by EM over the store, with the review decisions as labels" },
     { "relink", nv_cmd_relink, "relink DIR [--dry-run] [--json]",
@@ -1315,9 +1407,10 @@ static const struct nv_cmd cmds[] = {
     { "model", nv_cmd_model, "model DIR show|export FILE|import FILE|freeze|unfreeze",
       "the matching weights: see them, carry them to another hub, freeze them" },
     { "gdpr", nv_cmd_gdpr,
-      "gdpr request DIR erase|access|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
-      "[--set FIELD=VALUE] [--out FILE] [--from FILE] | list DIR [--open|--overdue] | show DIR ID | "
-      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU",
+      "gdpr request DIR erase|access|portability|rectify|restrict|object --email X|--phone X|--rcu R|--record E:K "
+      "[--set FIELD=VALUE] [--out FILE] [--format json|csv] [--from FILE] | list DIR [--open|--late|--overdue] | show DIR ID | "
+      "extend DIR ID --months N --reason TEXT --told DATE | choose DIR ID RCU | "
+      "deliver DIR ID [--out FILE] [--format json|csv] | retry DIR ID [--entity E] | close DIR ID --reason TEXT",
       "the register of data-subject requests: deadlines, orders, receipts, proof" },
     { "show", nv_cmd_show, "show DIR RCU|ENTITY:KEY [--json] [--why TEXT]",
       "a person's golden record: each value with the entity, record and time it came from" },
@@ -1332,7 +1425,7 @@ static const struct nv_cmd cmds[] = {
       "reach, with their golden contact fields, without those GDPR and consent keep out" },
     { "accesslog", nv_cmd_accesslog, "accesslog DIR [--json]",
       "every read of personal data: who, when, what, why" },
-    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links",
+    { "export", cmd_export, "export DIR records [--format csv|ndjson] [--common] [--marketing] [--entity NAME] [--why TEXT] | export DIR golden [--format csv|ndjson] [--marketing] | export DIR links | export DIR records|links|golden --since CURSOR --out DIR [--format ndjson|csv] [--part-rows N]",
       "write the stored records to stdout: ndjson with source, normalised and original values; CSV of source columns, or --common: the common model" },
     { "mapping", nv_cmd_mapping,
       "mapping set DIR ENTITY FILE [--author 'Name <email>'] [--message TEXT] | "

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -341,6 +342,7 @@ static void
 replay_report(void *ctx, uint64_t seq, const struct nv_apply_stats *st)
 {
     (void)ctx;
+    nv_progress_clear();
     printf("replayed    seq %llu: %llu upserts, %llu deletes, %llu rejected, "
            "%llu unmapped, %llu values not normalised\n", (unsigned long long)seq,
            (unsigned long long)st->upserts, (unsigned long long)st->deletes,
@@ -370,7 +372,10 @@ nv_cmd_replay(int argc, char **argv)
             printf("%s has no mapping: its records are stored unmapped\n", pos[1]);
         else
             printf("replaying %s's bundles under mapping commit %.12s\n", pos[1], commit);
+        nv_progress_begin("replay", "records");
         r = nv_hub_replay(&h, pos[1], replay_report, NULL, &t);
+        nv_progress_end(t.upserts + t.deletes + t.rejected, "%s's bundles %s", pos[1],
+                        r == 0 ? "applied again" : "stopped");
     }
     if (r == 0)
         printf("done: %llu upserts, %llu deletes, %llu rejected, %llu unmapped, %llu values "

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -384,6 +385,9 @@ pair_json(MDB_txn *txn, const struct nv_link_db *db, const struct match_model *m
         char id[48];
         snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)a, (unsigned long long)b);
         json_object_set_new(o, "id", json_string(id));
+        json_object_set_new(o, "liftable",
+                            json_boolean(match_cmp_liftable(
+                                &cmp, match_model_rules(mo, MATCH_RULES_DEFAULT))));
     }
     free_shown(&sa);
     free_shown(&sb);
@@ -403,6 +407,17 @@ print_pair(json_t *p, int json)
         free(t);
         return;
     }
+    /* a contradicted pair in one RCU: the rule set aside, or a decision */
+    if (json_is_true(json_object_get(p, "contradicted")) &&
+        json_is_true(json_object_get(p, "same_rcu"))) {
+        printf("pair %s  score %+.2f bits  (in one RCU although %s: %s)\n",
+               json_string_value(json_object_get(p, "id")),
+               json_real_value(json_object_get(p, "score")),
+               json_string_value(json_object_get(p, "contradiction")) ?: "a rule applies",
+               json_is_true(json_object_get(p, "liftable"))
+                   ? "set aside, nobody near could be the short form"
+                   : "a review decision joined them");
+    } else
     printf("pair %s  score %+.2f bits%s%s%s\n", json_string_value(json_object_get(p, "id")),
            json_real_value(json_object_get(p, "score")),
            json_is_true(json_object_get(p, "contradicted"))
@@ -643,6 +658,87 @@ rid_add(void *ctx, uint64_t rid, const char *key, size_t keylen)
     return 0;
 }
 
+/* explain DIR A B with A and B ENTITY:KEY (argv[second] is B): the pair's
+ * waterfall under the model in force, and what the hub made of it.  The
+ * access log gets both records (person_begin logs A; B is logged here). */
+static int
+explain_pair(int argc, char **argv, int second)
+{
+    const char *subject, *other = argv[second];
+    struct nv_hub h;
+    struct match_model mo;
+    MDB_txn *txn;
+    char rcu[NV_RCU_LEN + 1], rcu2[NV_RCU_LEN + 1], *av[16];
+    uint64_t a = 0, b = 0;
+    int json, r, ac = 0;
+    json_t *p = NULL;
+
+    if (argc > 16)
+        return nv_cli_usage("too many arguments");
+    for (int i = 0; i < argc; i++)
+        if (i != second)
+            av[ac++] = argv[i];
+    if (strchr(other, ':') == NULL)
+        return nv_cli_usage("explain DIR ENTITY:KEY ENTITY:KEY: '%s' is not ENTITY:KEY", other);
+    if ((r = nv_cmd_person_begin(ac, av, "explain", &h, &txn, rcu, &subject, &json)) != 0)
+        return r;
+    if (strchr(subject, ':') == NULL) {
+        r = nv_fail(NV_EINVAL, "explain DIR ENTITY:KEY ENTITY:KEY: '%.80s' is not ENTITY:KEY",
+                    subject);
+        goto out;
+    }
+    {
+        const char *colon = strchr(other, ':');
+        char ent[NV_NAME_MAX + 1], hex[33], what[200];
+        snprintf(ent, sizeof(ent), "%.*s", (int)(colon - other), other);
+        nv_gdpr_receipt_hash(h.gkey, ent, colon + 1, hex);
+        snprintf(what, sizeof(what), "explain %.63s:#%s", ent, hex);
+        if ((r = nv_access_log(av[1], what, why_opt(argc, argv))) < 0)
+            goto out;
+    }
+    if ((r = nv_link_subject_rid(txn, h.link, subject, rcu, &a)) < 0 ||
+        (r = nv_link_subject_rid(txn, h.link, other, rcu2, &b)) < 0 ||
+        (r = nv_link_model(txn, h.link, &mo)) < 0)
+        goto out;
+    if (a == b) {
+        r = nv_fail(NV_EINVAL, "'%.80s' and '%.80s' are the same record", subject, other);
+        goto out;
+    }
+    if ((p = pair_json(txn, h.link, &mo, a < b ? a : b, a < b ? b : a, &r)) == NULL)
+        goto out;
+    {
+        double sc = json_real_value(json_object_get(p, "score"));
+        int same = strcmp(rcu, rcu2) == 0, contra = json_is_true(json_object_get(p, "contradicted"));
+        const char *alone = contra ? (sc >= mo.link ? "above the link threshold, but a rule "
+                                                      "sends the pair to review"
+                                                    : "kept apart by a rule")
+                            : sc >= mo.link   ? "above the link threshold"
+                            : sc >= mo.review ? "in the review band"
+                                              : "below the review threshold";
+        json_object_set_new(p, "same_rcu", json_boolean(same));
+        json_object_set_new(p, "rcu_a", json_string(a < b ? rcu : rcu2));
+        json_object_set_new(p, "rcu_b", json_string(a < b ? rcu2 : rcu));
+        json_object_set_new(p, "threshold_link", json_real(mo.link));
+        json_object_set_new(p, "threshold_review", json_real(mo.review));
+        print_pair(p, json);
+        if (!json) {
+            printf("\nthis score is %s (link from %.1f bits, review from %.1f)\n", alone,
+                   mo.link, mo.review);
+            if (same)
+                printf("both records are in RCU %s\n", rcu);
+            else
+                printf("the records are in two RCUs: %s and %s\n", rcu, rcu2);
+        }
+    }
+    r = 0;
+out:
+    json_decref(p);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    nv_hub_close(&h);
+    return r < 0 ? nv_cli_fail(r) : 0;
+}
+
 int
 nv_cmd_explain(int argc, char **argv)
 {
@@ -656,6 +752,18 @@ nv_cmd_explain(int argc, char **argv)
     int json, r;
     json_t *out = NULL, *pairs;
 
+    /* explain DIR ENTITY:KEY ENTITY:KEY: one pair, linked or not */
+    {
+        int npos = 0, second = 0;
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--why") == 0)
+                i++;
+            else if (argv[i][0] != '-' && ++npos == 3)
+                second = i;
+        }
+        if (second != 0 && npos == 3)
+            return explain_pair(argc, argv, second);
+    }
     if ((r = nv_cmd_person_begin(argc, argv, "explain", &h, &txn, rcu, &subject, &json)) != 0)
         return r;
     if ((r = nv_link_model(txn, h.link, &mo)) < 0)
@@ -692,6 +800,7 @@ nv_cmd_explain(int argc, char **argv)
             json_t *p = pair_json(txn, h.link, &mo, m[i], m[j], &r);
             if (p == NULL)
                 goto out;
+            json_object_set_new(p, "same_rcu", json_true());
             json_array_append_new(pairs, p);
         }
     if (json) {
@@ -791,6 +900,7 @@ nv_cmd_learn(int argc, char **argv)
     struct match_model mo;
     struct nv_learn_report rep;
     MDB_txn *txn;
+    MDB_stat ms;
     int r, rc;
 
     for (int i = 1; i < argc; i++) {
@@ -814,11 +924,16 @@ nv_cmd_learn(int argc, char **argv)
         nv_hub_close(&h);
         return nv_cli_fail(nv_hmdb_fail(rc, "cannot write"));
     }
+    nv_progress_begin("learn", "records");
+    if (mdb_stat(txn, h.link->mrec, &ms) != 0)
+        ms.ms_entries = 0;
     r = nv_link_learn(txn, h.link, sample, &mo, &rep);
     if (r == 0 && (rc = mdb_txn_commit(txn)) != 0)
         r = nv_hmdb_fail(rc, "cannot commit");
     else if (r < 0)
         mdb_txn_abort(txn);
+    nv_progress_end(ms.ms_entries, "%s", r < 0 ? "stopped" : rep.kept_old ? "the weights in force stay"
+                                                           : "new weights fitted");
     if (r == 0)
         print_learn(&mo, &rep);
     nv_hub_close(&h);

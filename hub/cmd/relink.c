@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../formats/cli.h"
+#include "../../formats/progress.h"
 #include "../../formats/errors.h"
 #include "../intake/ingest.h"
 #include "../intake/relink.h"
@@ -35,8 +36,11 @@ nv_cmd_relink(int argc, char **argv)
         return nv_cli_usage("DIR is required");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
+    nv_progress_begin("relink", "records");
     r = nv_hub_relink(&h, dry, &st);
     nv_hub_close(&h);
+    nv_progress_end(st.records, "%s", r < 0 ? "stopped" : dry ? "dry run, nothing changed"
+                                                            : "records re-resolved");
     if (r < 0)
         return nv_cli_fail(r);
     if (json) {

@@ -48,6 +48,7 @@ now_ms(void)
 
 struct pass_stats {
     unsigned applied, waiting, quarantined, failed, arriving;
+    int hook; /* an alert hook is set (the expect file) */
 };
 
 static void
@@ -104,6 +105,15 @@ pass(const char *dir, uint64_t max, long settle, struct pass_stats *ps)
     (void)nv_hub_ingest_inbox(&h, log_result, ps);
     if ((r = nv_hub_after_ingest(&h)) < 0)
         nv_err("run", "GDPR requests not advanced: %s", nv_errmsg(r));
+    {
+        json_t *ex = NULL;
+        int er = nv_ops_expect_load(&h, &ex);
+        if (er == 0)
+            ps->hook = json_array_size(json_object_get(ex, "alert_hook")) > 0;
+        else
+            nv_warn("run", "cannot read the expect file: %s", nv_errmsg(er));
+        json_decref(ex);
+    }
     nv_hub_close(&h);
     if (nv_ops_note_pass(dir, nv_now(), (double)(now_ms() - t0) / 1000.0, ps->applied,
                          ps->quarantined) < 0)
@@ -253,10 +263,11 @@ nv_cmd_run(int argc, char **argv)
             struct pass_stats ps;
             int pr = pass(dir, max, settle, &ps);
             due = 0;
-            /* the metrics after every pass (node_exporter's textfile) */
-            if (pr == 0 && textfile != NULL && (pr = nv_hub_metrics_write(dir, textfile)) < 0) {
-                nv_err("run", "cannot write the metrics to '%s': %s", textfile,
-                       nv_errmsg(pr));
+            /* the metrics after every pass (node_exporter's textfile),
+             * and the alert hook's look */
+            if (pr == 0 && (textfile != NULL || ps.hook) &&
+                (pr = nv_hub_after_pass(dir, textfile)) < 0) {
+                nv_err("run", "no metrics or alerts after the pass: %s", nv_errmsg(pr));
                 pr = 0;
             }
             if (pr < 0) {

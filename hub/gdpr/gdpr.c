@@ -15,7 +15,9 @@
 #include "../../agent/outbox.h"
 #include "../../formats/cli.h"
 #include "../../formats/contact.h"
+#include "../../formats/csv.h"
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
@@ -93,6 +95,20 @@ nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reck
     uint8_t h[16];
 
     nv_gdpr_hash(key, 'k', entity, strlen(entity), reckey, strlen(reckey), h);
+    nv_hex(h, 16, hex);
+}
+
+void
+nv_gdpr_record_id(const uint8_t key[32], const char *entity, const char *source,
+                  const char *reckey, char hex[33])
+{
+    uint8_t h[16];
+    char es[2 * (NV_NAME_MAX + 1) + 512];
+    int n = snprintf(es, sizeof(es), "%s%c%s", entity, 0, source);
+
+    if (n < 0 || (size_t)n >= sizeof(es))
+        n = (int)sizeof(es) - 1;
+    nv_gdpr_hash(key, 'r', es, (size_t)n, reckey, strlen(reckey), h);
     nv_hex(h, 16, hex);
 }
 
@@ -841,6 +857,13 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
             if (r == 0 && (rc = mdb_del(txn, h->store.records, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
+            /* the next data-lake export carries a tombstone naming the
+             * record by its id only: the change log forgets its key */
+            if (r == 0) {
+                char rid[33];
+                nv_gdpr_record_id(key, e, src, rk, rid);
+                r = nv_hstore_touch_erased(txn, &h->store, (char *)k.data, k.len, rid);
+            }
             if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
                 rc != MDB_NOTFOUND)
                 r = nv_hmdb_fail(rc, "cannot erase a record");
@@ -1160,7 +1183,8 @@ out:
 
 /* ---- the command ---- */
 
-static const char *kinds[] = { "erase", "access", "rectify", "restrict", "object", NULL };
+static const char *kinds[] = { "erase", "access", "portability", "rectify", "restrict", "object",
+                                NULL };
 
 int
 nv_gdpr_valid_kind(const char *k)
@@ -1171,12 +1195,16 @@ nv_gdpr_valid_kind(const char *k)
     return 0;
 }
 
-/* Everything held about an RCU's records: the access document. */
-static json_t *
-access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
+/* Each stored record of a person's records mem ({entity: [[source, key]]}):
+ * fn(ctx, entity, source, key, record, when its bundle was applied or
+ * NULL).  Records gone since are skipped. */
+static void
+each_record(struct nv_hub *h, MDB_txn *txn, json_t *mem,
+            void (*fn)(void *ctx, const char *e, const char *src, const char *rk, json_t *rec,
+                       json_t *received),
+            void *ctx)
 {
-    json_t *doc = json_pack("{s:s,s:[]}", "rcu", rcu, "records"), *arr, *kv;
-    json_t *recs = json_object_get(doc, "records");
+    json_t *arr, *kv;
     const char *e;
     size_t j;
     struct nv_buf k = NV_BUF_INIT;
@@ -1185,42 +1213,220 @@ access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
         json_array_foreach(arr, j, kv) {
             const char *src = json_string_value(json_array_get(kv, 0));
             const char *rk = json_string_value(json_array_get(kv, 1));
-            MDB_val kk, vv;
-            json_t *rec, *one;
-            nv_buf_reset(&k);
-            if (nv_buf_add(&k, e, strlen(e) + 1) < 0 || nv_buf_add(&k, src, strlen(src) + 1) < 0 ||
-                nv_buf_add(&k, rk, strlen(rk)) < 0)
+            MDB_val kk, vv, bv;
+            json_t *rec, *bs = NULL;
+            char bk[128];
+            if (src == NULL || rk == NULL || nv_hstore_key3(&k, e, src, rk) < 0)
                 continue;
             kk.mv_size = k.len;
             kk.mv_data = k.data;
-            if (mdb_get(txn, h->store.records, &kk, &vv) != 0)
+            if (mdb_get(txn, h->store.records, &kk, &vv) != 0 ||
+                (rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL)) == NULL)
                 continue;
-            rec = json_loadb(vv.mv_data, vv.mv_size, 0, NULL);
-            one = json_pack("{s:s,s:s,s:s,s:O,s:O*,s:O*,s:O*,s:O*}", "entity", e, "source", src,
-                            "key", rk, "fields", json_object_get(rec, "fields"), "common",
-                            json_object_get(rec, "c"), "extension", json_object_get(rec, "x"),
-                            "mapping", json_object_get(rec, "map"), "bundle_seq",
-                            json_object_get(rec, "seq"));
             /* when the entity sent it */
-            {
-                char bk[128];
-                MDB_val bv;
-                snprintf(bk, sizeof(bk), "%s/%020lld", e,
-                         (long long)json_integer_value(json_object_get(rec, "seq")));
-                kk.mv_size = strlen(bk);
-                kk.mv_data = bk;
-                if (mdb_get(txn, h->store.bstats, &kk, &bv) == 0) {
-                    json_t *bs = json_loadb(bv.mv_data, bv.mv_size, 0, NULL);
-                    json_object_set(one, "received", json_object_get(bs, "applied"));
-                    json_decref(bs);
-                }
-            }
-            json_array_append_new(recs, one);
+            nv_hstore_bundle_key(bk, sizeof(bk), e,
+                                 (uint64_t)json_integer_value(json_object_get(rec, "seq")));
+            kk.mv_size = strlen(bk);
+            kk.mv_data = bk;
+            if (mdb_get(txn, h->store.bstats, &kk, &bv) == 0)
+                bs = json_loadb(bv.mv_data, bv.mv_size, 0, NULL);
+            fn(ctx, e, src, rk, rec, json_object_get(bs, "applied"));
+            json_decref(bs);
             json_decref(rec);
         }
     }
     nv_buf_release(&k);
+}
+
+static void
+access_one(void *ctx, const char *e, const char *src, const char *rk, json_t *rec,
+           json_t *received)
+{
+    json_t *one = json_pack("{s:s,s:s,s:s,s:O,s:O*,s:O*,s:O*,s:O*}", "entity", e, "source",
+                            src, "key", rk, "fields", json_object_get(rec, "fields"), "common",
+                            json_object_get(rec, "c"), "extension", json_object_get(rec, "x"),
+                            "mapping", json_object_get(rec, "map"), "bundle_seq",
+                            json_object_get(rec, "seq"));
+
+    if (received != NULL)
+        json_object_set(one, "received", received);
+    json_array_append_new(ctx, one);
+}
+
+/* Everything held about an RCU's records: the access document. */
+static json_t *
+access_doc(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t *mem)
+{
+    json_t *doc = json_pack("{s:s,s:[]}", "rcu", rcu, "records");
+
+    each_record(h, txn, mem, access_one, json_object_get(doc, "records"));
     return doc;
+}
+
+/* ---- portability (Art. 20) ---- */
+
+struct porta {
+    struct nv_hub *h;
+    json_t *records;
+};
+
+/* One record as the person provided it: its columns as the entity sent
+ * them, and the same values under the common model's names (as written,
+ * not normalised); nothing the hub derived (RCU, scores, golden values). */
+static void
+portability_one(void *ctx, const char *e, const char *src, const char *rk, json_t *rec,
+                json_t *received)
+{
+    struct porta *p = ctx;
+    const struct nv_mapping *m = NULL;
+    const char *commit;
+    json_t *fields = json_object_get(rec, "fields");
+    json_t *one = json_pack("{s:s,s:s,s:O}", "entity", e, "source", src, "provided",
+                            fields ? fields : json_object());
+
+    (void)rk;
+    if (nv_hub_mapping(p->h, e, &m, &commit) == 0 && m != NULL && fields != NULL)
+        json_object_set_new(one, "contact", nv_mapping_originals(m, fields));
+    if (received != NULL)
+        json_object_set(one, "received", received);
+    json_array_append_new(p->records, one);
+}
+
+/* The portability document of request req's person (records mem) as JSON,
+ * or as CSV (entity,source,record,column,value: one row per value given),
+ * into out; *nrec and *nent get what it holds. */
+static int
+portability_doc(struct nv_hub *h, MDB_txn *txn, json_t *req, json_t *mem, int csv,
+                struct nv_buf *out, size_t *nrec, size_t *nent)
+{
+    struct porta p = { h, json_array() };
+    char when[21];
+    size_t i;
+    json_t *one;
+    int r = 0;
+
+    each_record(h, txn, mem, portability_one, &p);
+    *nrec = json_array_size(p.records);
+    *nent = json_object_size(mem);
+    if (csv) {
+        struct nv_csv_dialect dl = { ',', '"', 1, NV_ENC_UTF8 };
+        const char *head[5] = { "entity", "source", "record", "column", "value" };
+        r = nv_csv_write_row(out, &dl, head, 5);
+        json_array_foreach(p.records, i, one) {
+            const char *col;
+            json_t *v;
+            char no[24];
+            snprintf(no, sizeof(no), "%zu", i + 1);
+            json_object_foreach(json_object_get(one, "provided"), col, v) {
+                const char *row[5] = { json_string_value(json_object_get(one, "entity")),
+                                       json_string_value(json_object_get(one, "source")), no,
+                                       col, json_string_value(v) ?: "" };
+                if (r == 0)
+                    r = nv_csv_write_row(out, &dl, row, 5);
+            }
+        }
+    } else {
+        json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:o}", "format", "nova-portability 1",
+                                "request", json_string_value(json_object_get(req, "id")),
+                                "produced", nv_time_format(nv_now(), when), "about",
+                                "the personal data you provided to the group's entities, "
+                                "as each received it (GDPR Art. 20)",
+                                "records", p.records);
+        char *t = json_dumps(doc, JSON_INDENT(2));
+        json_decref(doc);
+        p.records = NULL;
+        r = t ? nv_buf_addf(out, "%s\n", t) : nv_fail(NV_ENOMEM, "out of memory");
+        free(t);
+    }
+    json_decref(p.records);
+    return r;
+}
+
+/* Deliver request req's portability export (its person's records mem) to
+ * out_file (0600, written atomically) or stdout, in format (json or csv):
+ * the request is complete, its delivery (format, counts, size, SHA-256, no
+ * path: a file name may name the person) in the register. */
+static int
+portability_deliver(struct nv_hub *h, MDB_txn *txn, json_t *req, json_t *mem,
+                    const char *out_file, const char *format)
+{
+    struct nv_buf out = NV_BUF_INIT;
+    int csv = format != NULL && strcmp(format, "csv") == 0;
+    size_t nrec = 0, nent = 0;
+    uint8_t sha[32];
+    char hex[65], when[21];
+    int r;
+
+    if ((r = portability_doc(h, txn, req, mem, csv, &out, &nrec, &nent)) < 0)
+        goto out;
+    if (out_file != NULL)
+        r = nv_write_file(out_file, out.data, out.len, 0600);
+    else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+        r = nv_fail_errno("cannot write the portability export");
+    if (r < 0)
+        goto out;
+    crypto_hash_sha256(sha, out.data, out.len);
+    nv_hex(sha, 32, hex);
+    nv_time_format(nv_now(), when);
+    json_object_set_new(req, "delivered",
+                        json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "at", when, "format",
+                                  csv ? "csv" : "json", "records", (json_int_t)nrec,
+                                  "entities", (json_int_t)nent, "bytes", (json_int_t)out.len,
+                                  "sha256", hex));
+    json_object_set_new(req, "status", json_string("complete"));
+    json_object_set_new(req, "completed", json_string(when));
+    nv_gdpr_event(req, "portability export delivered %s: %s, %zu record(s) from %zu "
+                  "entit%s, %zu bytes, SHA-256 %s", out_file ? "in the file given" : "on "
+                  "standard output", csv ? "CSV" : "JSON", nrec, nent, nent == 1 ? "y" : "ies",
+                  out.len, hex);
+out:
+    nv_buf_release(&out);
+    return r;
+}
+
+int
+nv_gdpr_deliver(struct nv_hub *h, const char *id, const char *out_file, const char *format)
+{
+    MDB_txn *txn;
+    json_t *req = NULL, *mem = json_object();
+    const char *kind, *st, *rcu;
+    int r, rc;
+
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0) {
+        json_decref(mem);
+        return nv_hmdb_fail(rc, "cannot write");
+    }
+    if ((r = nv_gdpr_req_get(txn, h->gdpr, id, &req)) < 0)
+        goto out;
+    kind = json_string_value(json_object_get(req, "kind")) ?: "";
+    st = json_string_value(json_object_get(req, "status")) ?: "";
+    rcu = json_string_value(json_array_get(json_object_get(req, "rcus"), 0));
+    if (strcmp(kind, "portability") != 0) {
+        r = nv_fail(NV_EINVAL, "%s is a%s %s request: only a portability request is "
+                    "delivered", id, kind[0] == 'a' || kind[0] == 'e' || kind[0] == 'o' ? "n" : "",
+                    kind);
+        goto out;
+    }
+    if (strcmp(st, "open") != 0 || rcu == NULL) {
+        r = nv_fail(NV_EINVAL, "%s is %s: %s", id, st,
+                    strcmp(st, "ambiguous") == 0 ? "choose the person first (gdpr choose)"
+                                                 : "there is nothing to deliver");
+        goto out;
+    }
+    if ((r = nv_gdpr_members(txn, h->link, rcu, mem)) < 0 ||
+        (r = portability_deliver(h, txn, req, mem, out_file, format)) < 0 ||
+        (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        r = nv_hmdb_fail(rc, "cannot commit");
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    json_decref(req);
+    json_decref(mem);
+    return r;
 }
 
 /* Rectification: the new value goes to every entity holding the person and
@@ -1461,6 +1667,12 @@ create_flag(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s
     vv.mv_data = t;
     rc = mdb_put(txn, h->gdpr->flags, &kk, &vv, 0);
     free(t);
+    if (rc == 0) {
+        /* the golden record shows the flag: the data-lake export sends it */
+        int r = nv_hstore_touch(txn, &h->store, NV_CHG_PERSON, s->rcus[0], strlen(s->rcus[0]));
+        if (r < 0)
+            return r;
+    }
     if (rc == 0 && strcmp(kind, "object") == 0) {
         MDB_val hk = { 16, (void *)s->hash }, iv = { strlen(id), (void *)id };
         rc = mdb_put(txn, h->gdpr->object, &hk, &iv, 0);
@@ -1477,8 +1689,8 @@ create_flag(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s
  * kind asks inside txn (*send: erasure orders are to go out). */
 static int
 create_resolved(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subject *s,
-                const char *kind, const char *id, const char *out_file, json_t *mem,
-                int *send)
+                const char *kind, const char *id, const char *out_file, const char *format,
+                json_t *mem, int *send)
 {
     int r;
 
@@ -1498,6 +1710,8 @@ create_resolved(struct nv_hub *h, MDB_txn *txn, json_t *req, const struct subjec
         *send = 1;
     } else if (strcmp(kind, "access") == 0) {
         return create_access(h, txn, req, s->rcus[0], mem, out_file);
+    } else if (strcmp(kind, "portability") == 0) {
+        return portability_deliver(h, txn, req, mem, out_file, format);
     } else if (strcmp(kind, "restrict") == 0 || strcmp(kind, "object") == 0) {
         return create_flag(h, txn, req, s, kind, id);
     }
@@ -1556,8 +1770,8 @@ create_merge(struct nv_hub *h, MDB_txn *txn, const char *id, const char *by, cha
 
 int
 nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
-       unsigned target_days, const char *received, const char *out_file, json_t *sets,
-       int json, int defer, const char *ref, json_t *merge, char id_out[16],
+       unsigned target_days, const char *received, const char *out_file, const char *format,
+       json_t *sets, int json, int defer, const char *ref, json_t *merge, char id_out[16],
        char status_out[16])
 {
     uint8_t key[32];
@@ -1616,7 +1830,7 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
     else if (s.nrcus > 1)
         r = create_ambiguous(h, txn, req, &s);
     else
-        r = create_resolved(h, txn, req, &s, kind, id, out_file, mem, &send);
+        r = create_resolved(h, txn, req, &s, kind, id, out_file, format, mem, &send);
     if (r < 0 || (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
         goto out;
     rc = mdb_txn_commit(txn);
@@ -1635,8 +1849,10 @@ nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *v
     if (status_out != NULL)
         snprintf(status_out, 16, "%s", json_string_value(json_object_get(req, "status")) ?: "");
     if (!json)
-        printf("%s: %s request registered (%s)\n", id, kind,
-               json_string_value(json_object_get(req, "status")));
+        /* a portability export on stdout stays alone there */
+        fprintf(strcmp(kind, "portability") == 0 && out_file == NULL ? stderr : stdout,
+                "%s: %s request registered (%s)\n", id, kind,
+                json_string_value(json_object_get(req, "status")));
     r = s.nrcus > 1 ? NV_EEXIST : 0;
 out:
     if (txn != NULL)
@@ -1712,6 +1928,10 @@ nv_gdpr_choose(struct nv_hub *h, MDB_txn *txn, json_t *req, const char *id, cons
                                 json_pack("{s:s,s:I,s:O}", "status", "pending", "records",
                                           (json_int_t)json_array_size(arr), "keys", arr));
         json_object_set_new(req, "status", json_string("open"));
+    } else if (strcmp(json_string_value(json_object_get(req, "kind")), "portability") == 0) {
+        nv_gdpr_event(req, "open until the export is delivered: nova-hub gdpr deliver DIR %s "
+                      "--out FILE", id);
+        json_object_set_new(req, "status", json_string("open"));
     } else {
         nv_gdpr_event(req, "run the request again with --rcu %s to act on it", arg);
         json_object_set_new(req, "status", json_string("complete"));
@@ -1734,11 +1954,21 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
 
     if (f == NULL)
         r = nv_fail_errno("cannot open '%s'", from);
+    /* the lines, for the progress shown on a terminal */
+    if (f != NULL) {
+        uint64_t lines_in = 0;
+        int ch;
+        while ((ch = getc_unlocked(f)) != EOF)
+            lines_in += ch == '\n';
+        rewind(f);
+        nv_progress_step(lines_in, "registering the subjects of '%s'", from);
+    }
     /* one sync for the whole file, before any order leaves */
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 1);
     while (r == 0 && f != NULL && (len = getline(&line, &cap, f)) > 0) {
         char *colon;
         no++;
+        nv_progress_add(1);
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] == '#' || line[0] == '\0')
             continue;
@@ -1751,8 +1981,8 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
         *colon = '\0';
         st[0] = '\0';
         nv_error_clear();
-        r = nv_gdpr_create(h, kind, line, colon + 1, target_days, received, NULL, sets, 1, 1,
-                           ref, merge, id, st);
+        r = nv_gdpr_create(h, kind, line, colon + 1, target_days, received, NULL, NULL, sets,
+                           1, 1, ref, merge, id, st);
         if (r == NV_EINVAL) {
             bad++;
             json_array_append_new(lines, json_pack("{s:I,s:s}", "line", (json_int_t)no,
@@ -1787,8 +2017,10 @@ nv_gdpr_create_many(struct nv_hub *h, const char *kind, const char *from,
     mdb_env_set_flags(h->store.env, MDB_NOSYNC, 0);
     if (mdb_env_sync(h->store.env, 1) != 0 && r == 0)
         r = nv_fail(NV_ESYS, "cannot sync the register");
-    if (r == 0 && strcmp(kind, "erase") == 0 && n > 0)
+    if (r == 0 && strcmp(kind, "erase") == 0 && n > 0) {
+        nv_progress_step(0, "sealing the erasure orders of %zu request(s)", n);
         r = nv_gdpr_send_orders_many(h, ids, n);
+    }
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
@@ -1958,6 +2190,8 @@ nv_gdpr_waiting_on(json_t *req)
 
     if (strcmp(st, "open") != 0)
         return st;
+    if (strcmp(json_string_value(json_object_get(req, "kind")) ?: "", "portability") == 0)
+        return "delivery";
     json_object_foreach(json_object_get(req, "entities"), e, ent) {
         const char *es = json_string_value(json_object_get(ent, "status")) ?: "";
         int k = strcmp(es, "failed") == 0         ? 3

@@ -68,6 +68,12 @@ void nv_gdpr_hash(const uint8_t key[32], char kind, const char *a, size_t alen,
  * ('k', entity, key) in hex (32 characters and a NUL). */
 void nv_gdpr_receipt_hash(const uint8_t key[32], const char *entity, const char *reckey,
                           char hex[33]);
+/* The record id of a record in exports (32 hex + NUL): the keyed hash of
+ * entity, source and record key, the same for the life of the store's
+ * suppression key, so a warehouse keys its rows on it and a tombstone names
+ * an erased record by it alone (hub/export). */
+void nv_gdpr_record_id(const uint8_t key[32], const char *entity, const char *source,
+                       const char *reckey, char hex[33]);
 
 /* 1 when a record (its normalised values nv and record key) was erased by
  * a request: it must not come back.  0 otherwise. */
@@ -112,8 +118,13 @@ int nv_access_log(const char *hubdir, const char *what, const char *why)
 #define NV_GDPR_MERGED 1
 int nv_gdpr_create(struct nv_hub *h, const char *kind, const char *by, const char *value,
                    unsigned target_days, const char *received, const char *out_file,
-                   json_t *sets, int json, int defer, const char *ref, json_t *merge,
-                   char id_out[16], char status_out[16]);
+                   const char *format, json_t *sets, int json, int defer, const char *ref,
+                   json_t *merge, char id_out[16], char status_out[16]);
+/* Deliver open portability request id (its subject chosen): the export of
+ * what the person provided (JSON, or format "csv") to out_file or stdout;
+ * the request is complete.  NV_EINVAL for another kind or status. */
+int nv_gdpr_deliver(struct nv_hub *h, const char *id, const char *out_file,
+                    const char *format) __attribute__((warn_unused_result));
 /* nv_gdpr_create for each line "by:value" of the file from (lines that
  * start with '#' skipped), deferred, with one sync for the whole file, then
  * the erasure orders of them all (nv_gdpr_send_orders_many).  lines gets

@@ -10,6 +10,7 @@
 #include "../../agent/outbox.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/record.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
@@ -872,10 +873,12 @@ nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
         nv_buf_release(&out);
         return nv_hmdb_fail(rc, "cannot read clusters");
     }
+    nv_progress_step(0, "golden records");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
         char rcu[NV_RCU_LEN + 1];
         json_t *doc = NULL;
+        nv_progress_add(1);
         if (k.mv_size != NV_RCU_LEN)
             continue;
         memcpy(rcu, k.mv_data, NV_RCU_LEN);
@@ -915,6 +918,40 @@ nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
     if (r == 0 && fflush(stdout) != 0)
         r = nv_fail_errno("cannot write the export");
     return r;
+}
+
+int
+nv_golden_touch_all(struct nv_hub *h, uint64_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc, r = 0;
+
+    *n = 0;
+    if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot write");
+    if ((rc = mdb_cursor_open(txn, h->link->rcus, &c)) != 0) {
+        mdb_txn_abort(txn);
+        return nv_hmdb_fail(rc, "cannot read clusters");
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
+        if (k.mv_size != NV_RCU_LEN)
+            continue;
+        if ((r = nv_hstore_touch(txn, &h->store, NV_CHG_PERSON, k.mv_data, k.mv_size)) == 0)
+            (*n)++;
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != MDB_NOTFOUND && rc != 0)
+        r = nv_hmdb_fail(rc, "cannot read clusters");
+    if (r < 0) {
+        mdb_txn_abort(txn);
+        return r;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return nv_hmdb_fail(rc, "cannot commit");
+    return 0;
 }
 
 int

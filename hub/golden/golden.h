@@ -84,6 +84,11 @@ int nv_golden_show(struct nv_hub *h, MDB_txn *txn, const char *rcu, json_t **out
 int nv_golden_export(struct nv_hub *h, int csv, json_t *only, uint64_t *count)
     __attribute__((warn_unused_result));
 
+/* Stamp every live RCU in the store's change log (their golden records
+ * change: new survivorship rules), in one write transaction; *n gets how
+ * many. */
+int nv_golden_touch_all(struct nv_hub *h, uint64_t *n) __attribute__((warn_unused_result));
+
 /* Drop the queued updates of erased records: purge is {entity: {"<source>
  * \x1f<key>": true}}.  *dropped gets their number. */
 int nv_golden_forget(MDB_txn *txn, const struct nv_golden_db *db, json_t *purge,

@@ -9,6 +9,7 @@
 
 #include "../../formats/errors.h"
 #include "../../formats/log.h"
+#include "../../formats/progress.h"
 #include "../../formats/util.h"
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
@@ -244,9 +245,16 @@ static inline int
 apply_delete(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
              struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    int r;
+    MDB_val kv = { k->len, k->data };
+    int r = 0, rc = mdb_del(txn, s->records, &kv, NULL);
 
-    if ((r = nv_hstore_del(txn, s->records, k)) == 0 &&
+    /* a record that was stored leaves a tombstone in the change log (one
+     * never stored, or erased, does not: its key is not kept) */
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        r = nv_hmdb_fail(rc, "cannot delete a record");
+    else if (rc == 0)
+        r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
+    if (r == 0 &&
         (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
         (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
         st->deletes++;
@@ -331,7 +339,9 @@ put_record(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
     if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
         nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
     rc = mdb_put(txn, s->records, &kv, &vv, 0);
-    return rc != 0 ? nv_hmdb_fail(rc, "cannot write a record") : 0;
+    if (rc != 0)
+        return nv_hmdb_fail(rc, "cannot write a record");
+    return nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
 }
 
 /* An upsert: mapped when the entity has a mapping (else stored unmapped),
@@ -436,6 +446,7 @@ nv_apply_file(MDB_txn *txn, const struct nv_hstore *s,
             line[--n] = '\0';
         if (n > 0)
             r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
+        nv_progress_add(1);
         if (lineno % 4096 == 0)
             nv_hstore_unmap(txn);
     }
@@ -469,6 +480,14 @@ nv_apply_bundle_done(MDB_txn *txn, const struct nv_hstore *s,
                   "applied", nv_time_format(nv_now(), when));
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    if (a->ncols > 0) {
+        /* the columns its records carried: NovaMappingColumnsChanged
+         * compares the last bundle's with the mapping */
+        json_t *cols = json_array();
+        for (size_t i = 0; i < a->ncols; i++)
+            json_array_append_new(cols, json_string(a->cols[i]));
+        json_object_set_new(v, "columns", cols);
+    }
     if (a->agent_rejects > 0) {
         json_object_set_new(v, "agent_rejects", json_integer((json_int_t)a->agent_rejects));
         if (a->agent_reasons != NULL)

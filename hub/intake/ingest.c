@@ -13,6 +13,7 @@
 
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
+#include "../../formats/progress.h"
 #include "../../formats/log.h"
 #include "../../formats/spool.h"
 #include "../../formats/erased.h"
@@ -206,6 +207,7 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         goto fail;
     }
     h->person_flags = nv_gdpr_flags;
+    h->link->store = &h->store; /* links stamp the change log */
     nv_hstore_register(&h->store, nv_link_open, h->link);
     nv_hstore_register(&h->store, nv_gdpr_open, h->gdpr);
     nv_hstore_register(&h->store, nv_golden_open, h->golden);
@@ -525,11 +527,15 @@ apply_dir(struct nv_hub *h, MDB_txn *txn, const struct nv_manifest *m,
             json_decref(a.prev);
             return nv_fail(NV_ENOMEM, "out of memory");
         }
+        a.links->stamped = 1; /* apply stamps each record it writes */
     }
     if ((ne = scandir(dir, &ents, NULL, alphasort)) < 0) {
         r = nv_fail_errno("cannot read the applied payload");
         goto done;
     }
+    /* a replay has no manifest: its count is not known beforehand */
+    nv_progress_step(counted ? m->records : 0, "%s seq %llu", m->sender,
+                     (unsigned long long)m->seq);
     for (int i = 0; i < ne; i++) {
         if (r == 0 && strncmp(ents[i]->d_name, "changes-", 8) == 0) {
             char *fp = nv_path_join(dir, ents[i]->d_name);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "../../formats/errors.h"
+#include "../../formats/progress.h"
 #include "../../formats/log.h"
 #include "../../formats/util.h"
 #include "../lib/hmap.h"
@@ -34,23 +35,8 @@ enum { V_FIRST, V_LAST, V_BIRTH_NAME, V_EMAIL0, V_PHONE0 = V_EMAIL0 + 3,
 
 /* ---- small helpers ---- */
 
-static void
-be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
+#define be64 nv_be64_put     /* formats/util.h */
+#define get_be64 nv_be64_get
 
 /* Sorted bulk inserts into a duplicate-key database (ident, rcus):
  * one bundle adds millions of entries, and inserting them in key order
@@ -597,14 +583,32 @@ nv_link_get(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t k
     return 0;
 }
 
+/* The change log (store.h): kind + what changed in txn. */
+static inline int
+stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, size_t len)
+{
+    return db->store != NULL ? nv_hstore_touch(txn, db->store, kind, what, len) : 0;
+}
+
+/* A record's link written: the record is stamped changed (its RCU and
+ * status; the export finds the RCU's golden record through the link). */
 static int
-put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
-         const struct nv_link_val *lv)
+put_link_as(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+            const struct nv_link_val *lv, int stamped)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
     int rc = mdb_put(txn, db->links, &k, &v, 0);
 
-    return rc ? mdb_fail(rc, "cannot write a link") : 0;
+    if (rc != 0)
+        return mdb_fail(rc, "cannot write a link");
+    return stamped ? 0 : stamp(txn, db, NV_CHG_RECORD, key, keylen);
+}
+
+static int
+put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+         const struct nv_link_val *lv)
+{
+    return put_link_as(txn, db, key, keylen, lv, 0);
 }
 
 int
@@ -669,7 +673,9 @@ rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t 
              : mdb_del(txn, db->rcus, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
         return mdb_fail(rc, "cannot write cluster members");
-    return 0;
+    /* its golden record changed (or is gone: a member that left is found
+     * through no link) */
+    return stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
 }
 
 /* The member rids of rcu, appended to *v (n, cap). */
@@ -1426,6 +1432,18 @@ batch_free(struct batch *b)
 }
 
 /* Add cache slot s to the batch (*idx its index). */
+/* The cached record of slot s, with its term frequencies now, into *out
+ * (a shallow copy: it shares the cache's values). */
+static void
+lc_rec_tf(uint32_t s, struct match_rec *out)
+{
+    *out = lc.rec[s];
+    memset(out->tf, 0, sizeof(out->tf));
+    for (size_t i = 0; i < NTF; i++)
+        if (lc.tfh[s][i] != 0)
+            out->tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+}
+
 static int
 batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
 {
@@ -1463,11 +1481,7 @@ batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
     e->bundle = bundle;
     e->key = lc_key(s);
     e->keylen = lc.klen[s];
-    b->recs[b->n] = lc.rec[s];
-    memset(b->recs[b->n].tf, 0, sizeof(b->recs[b->n].tf));
-    for (size_t i = 0; i < NTF; i++)
-        if (lc.tfh[s][i] != 0)
-            b->recs[b->n].tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+    lc_rec_tf(s, &b->recs[b->n]);
     if (!bundle && lc.lv[s].rcu[0] != '\0') {
         e->lv = lc.lv[s];
         memcpy(e->old_rcu, e->lv.rcu, sizeof(e->old_rcu));
@@ -1550,6 +1564,7 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
 
     for (size_t i = 0; i < nbundle && r == 0; i++) {
         size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS);
+        nv_progress_add(1);
         for (size_t k = 0; k < nk && r == 0; k++) {
             size_t lo, hi;
             lc_block(keys[k].hash, &lo, &hi);
@@ -1779,6 +1794,9 @@ struct bundle {
     size_t ncl;
     char (*chosen)[16];  /* cluster -> its RCU */
     float *best;         /* batch index -> best score within its cluster */
+    uint64_t *woken;     /* after a refit: review pairs (a, b) the new
+                            weights put above link, resolved again */
+    size_t nwoken;
     double t[5];         /* timings for the debug line */
 };
 
@@ -1811,6 +1829,7 @@ bundle_release(struct bundle *bs)
     nv_hmap_release(&bs->revt);
     free(bs->active);
     free(bs->group);
+    free(bs->woken);
     free(bs->cl);
     free(bs->order);
     free(bs->cls);
@@ -1977,6 +1996,7 @@ bundle_store(struct bundle *bs)
         struct nv_link_val old;
         uint64_t rid;
         int had;
+        nv_progress_add(1);
         if (item->skip)
             continue;
         if (i % 16384 == 16383)
@@ -2093,6 +2113,69 @@ refit_if_due(struct bundle *bs)
  * store's size now: a person has about as many records whatever the
  * store's size, so the share of matches among all pairs falls as
  * 1/records.  lambda0 keeps the prior as fitted, for the save step. */
+/*
+ * After a refit, the review queue as the new weights see it.  Pairs of two
+ * stored records in different clusters are not compared again (see
+ * bundle_prepare), so an open review pair the new weights put above the
+ * link threshold, with no rule against it, would wait for a person
+ * although the hub now links such pairs itself: its two clusters join the
+ * batch, active, and are resolved with the bundle; a pair that then shares
+ * a cluster leaves the queue (bundle_reviews).  The weights of a store's
+ * first entity alone put an in-file duplicate in review that the weights
+ * fitted with the second entity link.
+ */
+static int
+wake_reviews(struct bundle *bs)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t cap = 0;
+    int rc, r = 0;
+    unsigned rules = match_model_rules(&bs->mo, MATCH_RULES_DEFAULT);
+
+    if (!bs->st->em_fitted)
+        return 0;
+    if ((rc = mdb_cursor_open(bs->txn, bs->db->review, &c)) != 0)
+        return mdb_fail(rc, "cannot read the review queue");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t a, b;
+        uint32_t sa, sb;
+        struct match_rec ra, rb;
+        struct match_cmp cmp;
+        if (k.mv_size != 16)
+            continue;
+        a = get_be64(k.mv_data);
+        b = get_be64((const uint8_t *)k.mv_data + 8);
+        if (a >= b || (sa = lc_slot(a)) == LC_NONE || (sb = lc_slot(b)) == LC_NONE ||
+            lc.lv[sa].rcu[0] == '\0' || lc.lv[sb].rcu[0] == '\0' ||
+            strcmp(lc.lv[sa].rcu, lc.lv[sb].rcu) == 0)
+            continue;
+        lc_rec_tf(sa, &ra);
+        lc_rec_tf(sb, &rb);
+        match_compare(&ra, &rb, &cmp);
+        if (match_cmp_contradicted(&cmp, rules) || match_score(&bs->mo, &ra, &rb, &cmp) < bs->mo.link)
+            continue;
+        if (bs->nwoken == cap) {
+            uint64_t *w = realloc(bs->woken, (cap = cap ? 2 * cap : 64) * 2 * sizeof(*w));
+            if (w == NULL) {
+                r = nv_fail(NV_ENOMEM, "out of memory");
+                break;
+            }
+            bs->woken = w;
+        }
+        bs->woken[2 * bs->nwoken] = a;
+        bs->woken[2 * bs->nwoken + 1] = b;
+        bs->nwoken++;
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = mdb_fail(rc, "cannot read the review queue");
+    for (size_t i = 0; i < 2 * bs->nwoken && r == 0; i++)
+        r = batch_cluster(&bs->b, lc.lv[lc_slot(bs->woken[i])].rcu, &bs->st->compared);
+    return r;
+}
+
 static int
 bundle_weigh(struct bundle *bs)
 {
@@ -2110,6 +2193,8 @@ bundle_weigh(struct bundle *bs)
         bs->mo.lambda *= (double)fitted / (double)ms.ms_entries;
         match_model_refine(&bs->mo);
     }
+    if ((r = wake_reviews(bs)) < 0)
+        return r;
     bs->t[1] = now_s();
     return 0;
 }
@@ -2141,6 +2226,9 @@ bundle_prepare(struct bundle *bs)
     for (size_t i = 0; i < bs->set->n && r == 0; i++)
         if (!bs->set->v[i].skip && bs->set->v[i].old_rcu[0] != '\0' &&
             rcu_entry(&groups, bs->set->v[i].old_rcu) == NULL)
+            r = nv_fail(NV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 2 * bs->nwoken && r == 0; i++)
+        if (rcu_entry(&groups, lc.lv[lc_slot(bs->woken[i])].rcu) == NULL)
             r = nv_fail(NV_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n && r == 0; i++) {
         const char *rcu = b->e[i].old_rcu;
@@ -2364,6 +2452,17 @@ bundle_reviews(struct bundle *bs)
     for (size_t i = 0; i < bs->nbundle; i++)
         if ((r = drop_reviews(bs->txn, bs->db, bs->b.e[i].rid, &bs->revt)) < 0)
             return r;
+    /* a review pair woken by a refit (wake_reviews) that now shares a
+     * cluster is no longer a question */
+    for (size_t w = 0; w < bs->nwoken; w++) {
+        uint64_t a = bs->woken[2 * w], b = bs->woken[2 * w + 1];
+        uint32_t *ia = nv_hmap_get(&bs->b.idx, a), *ib = nv_hmap_get(&bs->b.idx, b);
+        if (ia == NULL || ib == NULL || cl[*ia] != cl[*ib])
+            continue;
+        if ((r = del_both(bs->txn, bs->db->review, a, b)) < 0 ||
+            (r = rid_note(&bs->revt, a)) < 0 || (r = rid_note(&bs->revt, b)) < 0)
+            return r;
+    }
     for (size_t p = 0; p < bs->res.npairs; p++) {
         const struct match_pair *mp = &bs->res.pairs[p];
         if (p % 16384 == 16383)
@@ -2418,7 +2517,8 @@ bundle_write_links(struct bundle *bs)
                 (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
                 return r;
             if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link(bs->txn, bs->db, e->key, e->keylen, &lv)) < 0 ||
+                (r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &lv,
+                                 e->bundle && bs->set->stamped)) < 0 ||
                 (r = lc_set_link(e->slot, &lv)) < 0)
                 return r;
         }
@@ -2470,16 +2570,25 @@ nv_link_bundle(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *se
     if ((r = lc_ready(txn, db)) < 0)
         goto out;
     bs.first_new = lc.n;
+    nv_progress_step(set->n, "linking: storing");
     if ((r = bundle_store(&bs)) < 0 || (r = bundle_collect(&bs)) < 0 ||
-        (r = bundle_weigh(&bs)) < 0 ||
-        (r = near(&bs.b, bs.nbundle, &bs.mo, &st->compared, &bs.ncand)) < 0)
+        (r = bundle_weigh(&bs)) < 0)
+        goto out;
+    nv_progress_step(bs.nbundle, "linking: finding candidates");
+    if ((r = near(&bs.b, bs.nbundle, &bs.mo, &st->compared, &bs.ncand)) < 0)
         goto out;
     /* nothing to resolve (a bundle of deletes that emptied its clusters) */
-    if (bs.b.n > 0 &&
-        ((r = bundle_prepare(&bs)) < 0 || (r = bundle_compare(&bs)) < 0 ||
-         (r = bundle_cluster(&bs)) < 0 || (r = bundle_assign_rcus(&bs)) < 0 ||
-         (r = bundle_reviews(&bs)) < 0 || (r = bundle_write_links(&bs)) < 0))
-        goto out;
+    if (bs.b.n > 0) {
+        nv_progress_step(bs.b.n, "linking: comparing");
+        if ((r = bundle_prepare(&bs)) < 0 || (r = bundle_compare(&bs)) < 0)
+            goto out;
+        nv_progress_add(bs.b.n);
+        nv_progress_step(bs.b.n, "linking: clustering, writing the links");
+        if ((r = bundle_cluster(&bs)) < 0 || (r = bundle_assign_rcus(&bs)) < 0 ||
+            (r = bundle_reviews(&bs)) < 0 || (r = bundle_write_links(&bs)) < 0)
+            goto out;
+        nv_progress_add(bs.b.n);
+    }
     r = bundle_save(&bs);
 out:
     if (r < 0)
@@ -2720,6 +2829,7 @@ learn_sample(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         return r;
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
+    nv_progress_step(*total, "reading the sample");
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key;
@@ -2727,6 +2837,7 @@ learn_sample(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         char entity[NV_NAME_MAX + 1], word[32];
         uint32_t s;
         int idx;
+        nv_progress_add(1);
         if (k.mv_size != 8)
             continue;
         if (step > 1) {
@@ -2945,15 +3056,19 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
         r = nv_fail(NV_ENOMEM, "out of memory");
         goto out;
     }
+    nv_progress_step(b.n, "fitting the weights");
     if ((r = learn_one(&b, &start, NULL, 0, total, out)) < 0)
         goto out;
+    nv_progress_add(b.n);
     if (report != NULL)
         report->nolabels = *out;
     if (nd > 0) {
         for (size_t i = 0; i < nd; i++)
             lab[i] = dec[i].pat;
+        nv_progress_step(b.n, "fitting the weights with %zu decisions", nd);
         if ((r = learn_one(&b, &start, lab, nd, total, out)) < 0)
             goto out;
+        nv_progress_add(b.n);
     }
     if (report != NULL) {
         report->decisions = nd;
@@ -2966,8 +3081,11 @@ nv_link_learn(MDB_txn *txn, const struct nv_link_db *db, size_t max_records,
                 for (size_t i = 0; i < nd; i++)
                     if (i % LEARN_FOLDS != f)
                         lab[nl++] = dec[i].pat;
+                nv_progress_step(b.n, "cross-validation, fold %zu of %d", f + 1,
+                                 LEARN_FOLDS);
                 if ((r = learn_one(&b, &start, lab, nl, total, &fold)) < 0)
                     break;
+                nv_progress_add(b.n);
                 lc_tf_model(&fold);
                 for (size_t i = f; i < nd; i += LEARN_FOLDS)
                     report->agree_new += agrees(&fold, &dec[i]);
@@ -3088,10 +3206,16 @@ nv_link_all(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_set *set)
 
     if ((rc = mdb_cursor_open(txn, db->mrec, &c)) != 0)
         return mdb_fail(rc, "cannot read");
+    {
+        MDB_stat ms;
+        nv_progress_step(mdb_stat(txn, db->mrec, &ms) == 0 ? ms.ms_entries : 0,
+                         "reading the records");
+    }
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         struct match_person p;
         const char *key, *person[14];
         size_t keylen;
+        nv_progress_add(1);
         char entity[NV_NAME_MAX + 1];
         if (k.mv_size != 8)
             continue;
@@ -3197,6 +3321,13 @@ nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
 int
 nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, char *rcu)
 {
+    return nv_link_subject_rid(txn, db, what, rcu, NULL);
+}
+
+int
+nv_link_subject_rid(MDB_txn *txn, const struct nv_link_db *db, const char *what, char *rcu,
+                    uint64_t *rid)
+{
     const char *colon = strchr(what, ':');
     MDB_cursor *c;
     MDB_val k, d;
@@ -3204,8 +3335,11 @@ nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, cha
     size_t el, kl;
     int rc, found = 0;
 
-    if (colon == NULL)
+    if (colon == NULL) {
+        if (rid != NULL)
+            return nv_fail(NV_EINVAL, "'%.80s' is not ENTITY:KEY", what);
         return nv_link_resolve(txn, db, what, rcu);
+    }
     /* entity:key, whatever the record's source: the first one linked */
     el = (size_t)(colon - what);
     kl = strlen(colon + 1);
@@ -3227,6 +3361,8 @@ nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what, cha
             struct nv_link_val lv;
             memcpy(&lv, d.mv_data, sizeof(lv));
             snprintf(rcu, NV_RCU_LEN + 1, "%.13s", lv.rcu);
+            if (rid != NULL)
+                *rid = lv.rid;
             found = 1;
         }
     }

@@ -73,6 +73,9 @@ struct nv_link_val {
 /* The matching databases in the store (see above; meta is linkmeta). */
 struct nv_link_db {
     MDB_dbi mrec, links, rcus, alias, review, revby, decide, tf, meta, ident;
+    /* the store whose change log (store.h) a link written or an RCU's
+     * membership changed is stamped in; NULL: none */
+    const struct nv_hstore *store;
 };
 /* Open them, creating them, in txn (an nv_hstore_open_fn: db is a struct
  * nv_link_db), and migrate an older store (blocks). */
@@ -93,6 +96,9 @@ struct nv_link_item {
 struct nv_link_set {
     struct nv_link_item *v;
     size_t n, cap;
+    int stamped; /* its writer (apply) stamped each record in the change log
+                    (store.h): their links, when written, are not stamped
+                    again */
 };
 
 void nv_link_set_release(struct nv_link_set *s);
@@ -135,6 +141,9 @@ int nv_link_members(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
  * key of the entity, whatever its source).  rcu: NV_RCU_LEN + 1 bytes. */
 int nv_link_subject(MDB_txn *txn, const struct nv_link_db *db, const char *what,
                     char *rcu) __attribute__((warn_unused_result));
+/* The same for ENTITY:KEY only, with the record's rid in *rid. */
+int nv_link_subject_rid(MDB_txn *txn, const struct nv_link_db *db, const char *what,
+                        char *rcu, uint64_t *rid) __attribute__((warn_unused_result));
 /* Resolve an RCU through aliases to the live one (out: NV_RCU_LEN + 1). */
 int nv_link_resolve(MDB_txn *txn, const struct nv_link_db *db, const char *rcu,
                     char *out) __attribute__((warn_unused_result));

@@ -554,82 +554,172 @@ in_table(const char *const *t, size_t nt, const char *w, size_t n)
 #define NTYPES_EN (sizeof(street_types_en) / sizeof(street_types_en[0]))
 
 /*
- * Street: of comma-separated parts ("lieu-dit x, 25 rue y", "12 rue z, apt
- * 3"), the first that starts with a number, else the first, is the street;
- * the others are address complements and are ignored.  A leading number
- * becomes street_no (with "bis", "ter", "quater", "b", "t" after it
- * ignored); a street type (rue, bd, av., street, st...) becomes
- * street_type; the remaining words, without particles, glued, are the
- * street name ("101 bd de l abbe gregoire, apt 3" -> 101, boulevard,
- * "abbegregoire").
+ * Street.  French addresses carry complements before or after the street,
+ * with or without a comma ("porte 5, 28 impasse du mal foch", "52 rue de
+ * strasbourg lieu dit kerleo", "escalier c, 3e etage 84 place principale"),
+ * and La Poste's abbreviations inside the street's name (mal, st, ste, dr,
+ * gal, pdt...).  The street starts at the first number followed by a
+ * French street type, else at the first comma-separated part that starts
+ * with a number, else at the start.  A leading number becomes street_no
+ * (with "bis", "ter", "quater", "b", "t" after it ignored); a street type
+ * (rue, bd, av., street, st...) becomes street_type; the name runs to the
+ * next comma or complement (residence, lieu-dit, escalier C, bat B, appt
+ * 12, porte 5, 2e etage...), its abbreviations written out, without
+ * particles, glued ("101 bd du mal foch, apt 3" -> 101, boulevard,
+ * "marechalfoch").
  */
-/* Of the comma-separated parts of s[0..*n), the first that starts with a
- * digit, else the first; *n becomes its length. */
-static const char *
-street_part(const char *s, size_t *n)
+#define STREET_TOKENS 32
+
+static const char *const street_suffixes[] = { "bis", "ter", "quater", "b", "t" };
+
+/* La Poste's abbreviations of words in street names (row: the word, then
+ * its abbreviations). */
+static const char *const street_abbrev[] = {
+    "marechal mal", "saint st", "sainte ste", "saints sts", "saintes stes",
+    "docteur dr doct", "general gal gen gl", "president pdt pres",
+    "commandant cdt cmdt", "lieutenant lt", "capitaine cne", "colonel cel",
+    "monseigneur mgr", "professeur pr prof", "notre nte", "grande gde",
+    "vieux vx",
+};
+
+static int
+is_number(const char *w, size_t n)
 {
-    const char *end = s + *n, *p = s, *first_end;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < '0' || w[i] > '9')
+            return 0;
+    return n > 0;
+}
 
-    if (s == NULL || (first_end = memchr(s, ',', *n)) == NULL)
-        return s;
-    while (p < end) {
-        const char *e = memchr(p, ',', (size_t)(end - p)), *q = p;
+/* A short designation after a complement word: "5", "12", "b", "c2". */
+static int
+designation(const char *w, size_t n)
+{
+    if (n == 1)
+        return 1;
+    if (n > 4)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] >= '0' && w[i] <= '9')
+            return 1;
+    return 0;
+}
 
-        if (e == NULL)
-            e = end;
-        while (q < e && *q == ' ')
-            q++;
-        if (q < e && *q >= '0' && *q <= '9') {
-            *n = (size_t)(e - p);
-            return p;
-        }
-        p = e + 1;
-    }
-    *n = (size_t)(first_end - s);
-    return s;
+/* Does word i of w start an address complement (the name stops there)?
+ * named: name words taken so far. */
+static int
+complement_at(const char *const *w, const size_t *wl, size_t nw, size_t i, size_t named)
+{
+    static const char *const with_designation[] = {
+        "escalier esc", "batiment bat bt", "appartement appt app apt", "porte",
+        "entree", "logement log", "bp", "cs", "cedex", "boite",
+    };
+    static const char *const with_name[] = { "residence res resid", "immeuble imm" };
+    const char *x = w[i];
+    size_t l = wl[i], k;
+
+    if ((l == 7 && memcmp(x, "lieudit", 7) == 0) ||
+        (l == 4 && memcmp(x, "lieu", 4) == 0 && i + 1 < nw && wl[i + 1] == 3 &&
+         memcmp(w[i + 1], "dit", 3) == 0))
+        return 1;
+    if (named > 0 && l >= 3 && l <= 9 &&
+        in_table(with_name, sizeof(with_name) / sizeof(with_name[0]), x, l))
+        return 1;
+    if (i + 1 < nw && designation(w[i + 1], wl[i + 1]) &&
+        in_table(with_designation, sizeof(with_designation) / sizeof(with_designation[0]), x,
+                 l))
+        return 1;
+    /* an ordinal before "etage": 2e, 3eme, 1er */
+    for (k = 0; k < l && x[k] >= '0' && x[k] <= '9'; k++)
+        ;
+    return k > 0 && k < l && i + 1 < nw && wl[i + 1] == 5 && memcmp(w[i + 1], "etage", 5) == 0;
 }
 
 static void
 put_street(struct match_rec *r, struct arena *ar, const char *s)
 {
-    static const char *const suffix[] = { "bis", "ter", "quater", "b", "t" };
-    const char *w[16];
-    size_t wl[16], nw, first = 0, n = slen(s), k = 0;
+    const char *w[STREET_TOKENS];
+    size_t wl[STREET_TOKENS], nw = 0, n = slen(s), k = 0, start = SIZE_MAX, end, first;
+    uint8_t comma[STREET_TOKENS]; /* a comma before word i */
     uint32_t no = 0;
     char c[MATCH_VALUE_MAX + 1];
+    int pending = 0;
 
-    s = street_part(s, &n);
-    nw = words(s != NULL ? s : "", n, w, wl, 16);
-    if (nw > 0 && w[0][0] >= '0' && w[0][0] <= '9') {
-        for (size_t i = 0; i < wl[0] && w[0][i] >= '0' && w[0][i] <= '9'; i++)
+    /* words, split on spaces and commas */
+    for (size_t i = 0; i < n && nw < STREET_TOKENS;) {
+        size_t j;
+        if (s[i] == ' ' || s[i] == ',') {
+            pending |= s[i] == ',';
+            i++;
+            continue;
+        }
+        for (j = i; j < n && s[j] != ' ' && s[j] != ','; j++)
+            ;
+        w[nw] = s + i;
+        wl[nw] = j - i;
+        comma[nw++] = (uint8_t)pending;
+        pending = 0;
+        i = j;
+    }
+    /* where the street starts: a number and a French street type */
+    for (size_t i = 0; i + 2 < nw && start == SIZE_MAX; i++) {
+        size_t j = i + 1;
+        if (!is_number(w[i], wl[i]))
+            continue;
+        if (!comma[j] && in_table(street_suffixes, 5, w[j], wl[j]))
+            j++;
+        if (j + 1 < nw && !comma[j] && !comma[j + 1] &&
+            in_table(street_types_fr, NTYPES_FR, w[j], wl[j]))
+            start = i;
+    }
+    /* else the first part that starts with a digit, else the first */
+    for (size_t i = 0; i < nw && start == SIZE_MAX; i++)
+        if ((i == 0 || comma[i]) && w[i][0] >= '0' && w[i][0] <= '9')
+            start = i;
+    if (start == SIZE_MAX)
+        start = 0;
+    for (end = nw > 0 ? start + 1 : 0; end < nw && !comma[end]; end++)
+        ;
+    first = start;
+    if (first < end && w[first][0] >= '0' && w[first][0] <= '9') {
+        for (size_t i = 0; i < wl[first] && w[first][i] >= '0' && w[first][i] <= '9'; i++)
             if (no < 100000000)
-                no = no * 10 + (uint32_t)(w[0][i] - '0');
-        first = 1;
-        for (size_t i = 0; first < nw && i < sizeof(suffix) / sizeof(suffix[0]); i++)
-            if (strlen(suffix[i]) == wl[first] && memcmp(suffix[i], w[first], wl[first]) == 0) {
-                first++;
-                break;
-            }
+                no = no * 10 + (uint32_t)(w[first][i] - '0');
+        first++;
+        if (first < end && in_table(street_suffixes, 5, w[first], wl[first]))
+            first++;
     }
     r->street_no = no;
     r->street_type = 0;
-    if (first < nw && nw - first >= 2 &&
+    if (first < end && end - first >= 2 &&
         (r->street_type =
              (uint8_t)in_table(street_types_fr, NTYPES_FR, w[first], wl[first])) != 0) {
         first++;
-    } else if (first < nw && nw - first >= 2 &&
-               (r->street_type = (uint8_t)in_table(street_types_en, NTYPES_EN, w[nw - 1],
-                                                   wl[nw - 1])) != 0) {
+    } else if (first < end && end - first >= 2 &&
+               (r->street_type = (uint8_t)in_table(street_types_en, NTYPES_EN, w[end - 1],
+                                                   wl[end - 1])) != 0) {
         r->street_type = (uint8_t)(r->street_type + NTYPES_FR);
-        nw--;
+        end--;
     }
-    for (size_t i = first; i < nw; i++) {
-        if (nw - first > 1 && is_particle(w[i], wl[i]))
-            continue;
-        if (k + wl[i] > MATCH_VALUE_MAX)
+    for (size_t i = first, named = 0; i < end; i++) {
+        const char *x = w[i];
+        size_t l = wl[i];
+        int row;
+        if (i > first && complement_at(w, wl, end, i, named))
             break;
-        memcpy(c + k, w[i], wl[i]);
-        k += wl[i];
+        named++;
+        if (end - first > 1 && is_particle(x, l))
+            continue;
+        if (l <= 4 && (row = in_table(street_abbrev,
+                                      sizeof(street_abbrev) / sizeof(street_abbrev[0]), x, l)) !=
+                          0) {
+            x = street_abbrev[row - 1];
+            l = strcspn(x, " ");
+        }
+        if (k + l > MATCH_VALUE_MAX)
+            break;
+        memcpy(c + k, x, l);
+        k += l;
     }
     c[k] = '\0';
     put(r, ar, S_STREET, c, k);
@@ -1127,6 +1217,19 @@ initial_of(const struct nview *x, const struct nview *y)
     return 0;
 }
 
+/* The shorter name (two letters or more) begins the longer within one
+ * edit, first letters equal: Is / Isabelle, Ca / Caroline, Jena / Jean
+ * Michel, Beb / Benjamin (MATCH_CMP_NEAR_FIRST). */
+static int
+near_start(const struct nview *x, const struct nview *y)
+{
+    const struct nview *s = x->lc <= y->lc ? x : y, *l = s == x ? y : x;
+
+    if (s->lc < 2 || s->c[0] != l->c[0])
+        return 0;
+    return memcmp(s->c, l->c, s->lc) == 0 || one_edit(s->c, s->lc, l->c, s->lc);
+}
+
 static int
 first_level(const struct match_rec *a, const struct match_rec *b, const struct nview *x,
             const struct nview *y, struct match_cmp *c)
@@ -1139,8 +1242,11 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
         c->flags |= MATCH_CMP_COMPOUND;
         return l;
     }
-    if (gendered(x->c, x->lc, y->c, y->lc))
+    if (gendered(x->c, x->lc, y->c, y->lc)) {
+        if (x->lc + 1 == y->lc || y->lc + 1 == x->lc)
+            c->flags |= MATCH_CMP_NEAR_FIRST;
         return MATCH_DIFFERENT;
+    }
     if (l > MATCH_CLOSE && nick_agree(a, b)) {
         c->flags |= MATCH_CMP_NICKNAME;
         return MATCH_CLOSE;
@@ -1149,6 +1255,8 @@ first_level(const struct match_rec *a, const struct match_rec *b, const struct n
         c->flags |= MATCH_CMP_INITIAL;
         return MATCH_PARTIAL;
     }
+    if (l == MATCH_DIFFERENT && near_start(x, y))
+        c->flags |= MATCH_CMP_NEAR_FIRST;
     return l;
 }
 
@@ -1164,6 +1272,28 @@ static int
 worse_than_close(int l)
 {
     return l > MATCH_CLOSE;
+}
+
+static int name_built(const char *e, size_t le, const struct match_rec *r);
+static int local_has_name(const char *e, size_t le, const char *n, size_t ln);
+
+/* One of a's own mailboxes (not a role or family one) is built from b's
+ * first and last names and does not hold a's last name. */
+static int
+mailbox_names(const struct match_rec *a, const struct match_rec *b)
+{
+    if (SL(b, S_LAST_C) < 4)
+        return 0;
+    for (int i = 0; i < MATCH_MAX_EMAILS; i++) {
+        const char *e = SP(a, S_EMAIL0 + i);
+        size_t le = SL(a, S_EMAIL0 + i);
+        if (le == 0 || ((a->role_emails >> i) & 1))
+            continue;
+        if (name_built(e, le, b) && local_has_name(e, le, SP(b, S_LAST_C), SL(b, S_LAST_C)) &&
+            !local_has_name(e, le, SP(a, S_LAST_C), SL(a, S_LAST_C)))
+            return 1;
+    }
+    return 0;
 }
 
 static void
@@ -1201,6 +1331,12 @@ cmp_names(const struct match_rec *a, const struct match_rec *b, struct match_cmp
             c->flags &= (uint16_t)~(MATCH_CMP_MARRIED | MATCH_CMP_NICKNAME | MATCH_CMP_COMPOUND |
                                     MATCH_CMP_INITIAL);
         }
+    }
+    /* a mailbox under the other's names: a birth name the file lacks */
+    if (ll >= MATCH_PARTIAL && ll != MATCH_MISSING && ff <= MATCH_CLOSE &&
+        !(c->flags & MATCH_CMP_SWAPPED) && (mailbox_names(a, b) || mailbox_names(b, a))) {
+        ll = MATCH_CLOSE;
+        c->flags |= MATCH_CMP_MAILBOX_NAME;
     }
     c->level[MATCH_F_FIRST] = (uint8_t)ff;
     c->level[MATCH_F_LAST] = (uint8_t)ll;
@@ -1600,7 +1736,9 @@ match_compare_values(int what, const char *a, const char *b)
 
 /*
  * First names that differ only as one person's names do (an initial, a
- * shortened form, a compound and its part, a nickname, a typo), with a
+ * shortened form, a compound and its part, a nickname, a typo; or names a
+ * slip or a cut apart, MATCH_CMP_NEAR_FIRST, with the same mailbox or
+ * mobile only: twins share neither), with a
  * personal e-mail in common (not a role or family mailbox, not one that
  * agrees only as the names do), or the same mobile number: the same
  * person, not a relative at the same address.  A
@@ -1613,6 +1751,11 @@ personal_variant(const struct match_cmp *c)
     int variant = (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
                   first == MATCH_CLOSE;
 
+    /* names a slip or a cut apart: only the same mailbox or mobile */
+    if (first == MATCH_DIFFERENT && (c->flags & MATCH_CMP_NEAR_FIRST))
+        return (email == MATCH_EXACT &&
+                !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL))) ||
+               (c->flags & MATCH_CMP_MOBILE) != 0;
     if (!variant)
         return 0;
     if (email <= MATCH_CLOSE && !(c->flags & (MATCH_CMP_ROLE_EMAIL | MATCH_CMP_NAME_EMAIL)))
@@ -1635,7 +1778,8 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
          (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND))) &&
         !personal_variant(c))
         return 1;
-    if ((rules & MATCH_RULE_TWINS) && first == MATCH_DIFFERENT && dob == MATCH_EXACT)
+    if ((rules & MATCH_RULE_TWINS) && first == MATCH_DIFFERENT && dob == MATCH_EXACT &&
+        !personal_variant(c))
         return 1;
     if ((rules & MATCH_RULE_BIRTH) && dob == MATCH_DIFFERENT &&
         (first != MATCH_EXACT || (c->flags & MATCH_CMP_GENERATION)))
@@ -1644,6 +1788,18 @@ match_cmp_contradicted(const struct match_cmp *c, unsigned rules)
            c->level[MATCH_F_EMAIL] > MATCH_CLOSE && c->level[MATCH_F_PHONE] > MATCH_CLOSE &&
            (c->level[MATCH_F_ADDRESS] == MATCH_DIFFERENT ||
             c->level[MATCH_F_ADDRESS] == MATCH_MISSING);
+}
+
+int
+match_cmp_liftable(const struct match_cmp *c, unsigned rules)
+{
+    int first = c->level[MATCH_F_FIRST];
+
+    if (!(rules & MATCH_RULE_HOUSEHOLD) || !match_cmp_contradicted(c, rules) ||
+        match_cmp_contradicted(c, rules & ~(unsigned)MATCH_RULE_HOUSEHOLD))
+        return 0;
+    return (first == MATCH_PARTIAL && (c->flags & MATCH_CMP_INITIAL)) ||
+           (first == MATCH_CLOSE && (c->flags & MATCH_CMP_COMPOUND));
 }
 
 void
@@ -1996,6 +2152,8 @@ match_cmp_rule(const struct match_cmp *c, int field)
             return "first and last names swapped";
         if (fl & MATCH_CMP_MARRIED)
             return "birth name = married name";
+        if (fl & MATCH_CMP_MAILBOX_NAME)
+            return "the other's name in one's own mailbox";
         return NULL;
     case MATCH_F_BIRTH_DATE:
         return (fl & MATCH_CMP_GENERATION) ? "birth years a generation apart" : NULL;
@@ -2927,10 +3085,139 @@ cmp_cand(const void *a, const void *b)
     return x->pair < y->pair ? -1 : x->pair > y->pair;
 }
 
+/* Pairs whose household rule is set aside (lift_only_ones): sorted pair
+ * keys, lo << 32 | hi. */
+struct lifted {
+    uint64_t *v;
+    size_t n;
+};
+
+static int
+is_lifted(const struct lifted *lf, uint32_t x, uint32_t y)
+{
+    uint64_t k = x < y ? (uint64_t)x << 32 | y : (uint64_t)y << 32 | x;
+
+    return lf->n > 0 && bsearch(&k, lf->v, lf->n, sizeof(k), cmp_u64) != NULL;
+}
+
+/*
+ * The only one it can be.  The household rule keeps apart "J. Dupont" and
+ * "Jean Dupont" at one address (or "Jean" and "Jean-Pierre"), since the
+ * short form may be another member of the household.  When nobody else
+ * among the records near either of the two could be the short form (a
+ * record whose first name agrees with it but that is not the long form's
+ * person: another first name, or kept apart from it by a rule), the short
+ * form can only be the long form's person, and the rule is set aside for
+ * that pair: it may then link on its score.  Not when both birth dates
+ * are known (and differ: the rule's own case), nor for a compound's second
+ * part (Jean-Marie / Marie).  Another member who could be
+ * "J." (Julie, or a Jean-Marc beside a Jean), here or arriving later, keeps
+ * the rule (a later bundle resolves the clusters again).  Near records:
+ * those of a candidate pair scoring at least review with either record.
+ */
+static int
+lift_only_ones(const struct match_rec *recs, size_t n, const uint64_t *pairs,
+               const uint64_t *codes, const float *score, size_t np,
+               const struct match_opts *o, const struct match_model *mo, struct lifted *lf)
+{
+    uint32_t *deg = NULL, *adj = NULL;
+    size_t nl = 0, m = 0;
+    struct match_cmp c, cs, cg;
+    int r = 0;
+
+    lf->v = NULL;
+    lf->n = 0;
+    for (size_t k = 0; k < np; k++) {
+        if (!(score[k] >= mo->link))
+            continue;
+        cmp_of(codes[k], &c);
+        nl += match_cmp_liftable(&c, o->rules) != 0;
+    }
+    if (nl == 0)
+        return 0;
+    /* the near records of each record (CSR over pairs scoring >= review) */
+    if ((deg = calloc(n + 1, sizeof(*deg))) == NULL ||
+        (lf->v = malloc(nl * sizeof(*lf->v))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "match: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (score[k] >= mo->review) {
+            deg[pairs[k] >> 32]++;
+            deg[pairs[k] & 0xFFFFFFFF]++;
+            m += 2;
+        }
+    for (size_t i = 0, sum = 0; i <= n; i++) {
+        uint32_t d = deg[i];
+        deg[i] = (uint32_t)sum;
+        sum += i < n ? d : 0;
+    }
+    if ((adj = malloc((m ? m : 1) * sizeof(*adj))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "match: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < np; k++)
+        if (score[k] >= mo->review) {
+            uint32_t a = (uint32_t)(pairs[k] >> 32), b = (uint32_t)(pairs[k] & 0xFFFFFFFF);
+            adj[deg[a]++] = b;
+            adj[deg[b]++] = a;
+        }
+    /* deg[i] is now the end of i's list, and the start of i + 1's */
+    for (size_t i = n; i > 0; i--)
+        deg[i] = deg[i - 1];
+    deg[0] = 0;
+    for (size_t k = 0; k < np; k++) {
+        uint32_t a = (uint32_t)(pairs[k] >> 32), b = (uint32_t)(pairs[k] & 0xFFFFFFFF);
+        uint32_t sh, lg, ends[2];
+        int rival = 0;
+        if (!(score[k] >= mo->link))
+            continue;
+        cmp_of(codes[k], &c);
+        /* both birth dates known and not equal: two people of one
+         * household, whatever the names */
+        if (!match_cmp_liftable(&c, o->rules) || c.level[MATCH_F_BIRTH_DATE] != MATCH_MISSING)
+            continue;
+        /* the short form: the first name with fewer letters */
+        sh = SL(&recs[a], S_FIRST_C) <= SL(&recs[b], S_FIRST_C) ? a : b;
+        lg = sh == a ? b : a;
+        /* a compound stands for its first part only (Jean-Pierre / Jean;
+         * Jean-Marie / Marie are a couple's names as often) */
+        if ((c.flags & MATCH_CMP_COMPOUND) &&
+            !(SL(&recs[lg], S_FIRST) > SL(&recs[sh], S_FIRST_C) &&
+              memcmp(SP(&recs[lg], S_FIRST), SP(&recs[sh], S_FIRST_C),
+                     SL(&recs[sh], S_FIRST_C)) == 0 &&
+              SP(&recs[lg], S_FIRST)[SL(&recs[sh], S_FIRST_C)] == ' '))
+            continue;
+        ends[0] = a;
+        ends[1] = b;
+        for (int e = 0; e < 2 && !rival; e++)
+            for (uint32_t j = deg[ends[e]]; j < deg[ends[e] + 1] && !rival; j++) {
+                uint32_t x = adj[j];
+                if (x == a || x == b)
+                    continue;
+                match_compare(&recs[sh], &recs[x], &cs);
+                if (cs.level[MATCH_F_FIRST] == MATCH_DIFFERENT)
+                    continue; /* x cannot be the short form */
+                match_compare(&recs[lg], &recs[x], &cg);
+                rival = cg.level[MATCH_F_FIRST] == MATCH_DIFFERENT ||
+                        match_cmp_contradicted(&cg, o->rules);
+            }
+        if (!rival)
+            lf->v[lf->n++] = (uint64_t)(a < b ? a : b) << 32 | (a < b ? b : a);
+    }
+    if ((r = match_sort_u64(lf->v, lf->n)) < 0)
+        goto out;
+out:
+    free(deg);
+    free(adj);
+    return r;
+}
+
 /* May clusters ra and rb (roots) become one?  See match_batch's rule. */
 static int
 may_merge(struct clusters *cl, uint32_t ra, uint32_t rb, const struct match_rec *recs,
-          const uint64_t *ent, const struct match_opts *o, const struct match_model *mo)
+          const uint64_t *ent, const struct match_opts *o, const struct match_model *mo,
+          const struct lifted *lf)
 {
     struct match_cmp c;
 
@@ -2941,7 +3228,7 @@ may_merge(struct clusters *cl, uint32_t ra, uint32_t rb, const struct match_rec 
             if ((o->flags & MATCH_ONE_TO_ONE) && ent[x] == ent[y])
                 return 0;
             match_compare(&recs[x], &recs[y], &c);
-            if (match_cmp_contradicted(&c, o->rules) ||
+            if ((match_cmp_contradicted(&c, o->rules) && !is_lifted(lf, x, y)) ||
                 match_score(mo, &recs[x], &recs[y], &c) < mo->review)
                 return 0;
         }
@@ -2972,7 +3259,11 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
     struct cand *cand = NULL;
     size_t nc = 0;
     struct match_cmp c;
+    struct lifted lf;
+    int r;
 
+    if ((r = lift_only_ones(recs, n, pairs, codes, score, np, o, mo, &lf)) < 0)
+        return r;
     for (size_t i = 0; i < n; i++) {
         cl->parent[i] = cl->tail[i] = (uint32_t)i;
         cl->size[i] = 1;
@@ -2982,18 +3273,22 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
         if (score[k] < mo->link)
             continue;
         cmp_of(codes[k], &c);
-        if (match_cmp_contradicted(&c, o->rules))
+        if (match_cmp_contradicted(&c, o->rules) &&
+            !is_lifted(&lf, (uint32_t)(pairs[k] >> 32), (uint32_t)(pairs[k] & 0xFFFFFFFF)))
             continue;
         nc++;
     }
-    if ((cand = malloc((nc ? nc : 1) * sizeof(*cand))) == NULL)
+    if ((cand = malloc((nc ? nc : 1) * sizeof(*cand))) == NULL) {
+        free(lf.v);
         return nv_fail(NV_ENOMEM, "match: out of memory");
+    }
     nc = 0;
     for (size_t k = 0; k < np; k++) {
         if (score[k] < mo->link)
             continue;
         cmp_of(codes[k], &c);
-        if (match_cmp_contradicted(&c, o->rules))
+        if (match_cmp_contradicted(&c, o->rules) &&
+            !is_lifted(&lf, (uint32_t)(pairs[k] >> 32), (uint32_t)(pairs[k] & 0xFFFFFFFF)))
             continue;
         cand[nc].score = score[k];
         cand[nc].pair = (uint32_t)k;
@@ -3005,10 +3300,11 @@ cluster(const struct match_rec *recs, size_t n, const uint64_t *pairs, const uin
         uint32_t b = (uint32_t)(pairs[cand[i].pair] & 0xFFFFFFFF);
         uint32_t ra = find(cl, a), rb = find(cl, b);
 
-        if (ra != rb && may_merge(cl, ra, rb, recs, ent, o, mo))
+        if (ra != rb && may_merge(cl, ra, rb, recs, ent, o, mo, &lf))
             merge(cl, ra, rb);
     }
     free(cand);
+    free(lf.v);
     return 0;
 }
 

@@ -236,6 +236,20 @@ enum match_cmp_flags {
     MATCH_CMP_OWN_MAILBOXES = 512, /* e-mails that differ, each built from
                                 the same names (a personal and a work
                                 address): taken as missing */
+    MATCH_CMP_NEAR_FIRST = 1024, /* first names DIFFERENT that a slip or a
+                                cut could make of one name: a masculine and
+                                feminine form one letter apart (Michel /
+                                Michèle), or a name of two letters or more
+                                that begins the other within one edit (Is /
+                                Isabelle, Jena / Jean-Michel).  With a
+                                personal e-mail or a mobile in common, not
+                                two people (personal_variant) */
+    MATCH_CMP_MAILBOX_NAME = 2048, /* last names that differ, but one
+                                record's own mailbox is built from the
+                                other's first and last names (a married
+                                woman's mailbox under her birth name, the
+                                file holding no birth name): CLOSE, as a
+                                birth name would be */
 };
 /* Birth years this far apart are a generation apart (MATCH_CMP_GENERATION). */
 #define MATCH_GENERATION_YEARS 15
@@ -310,6 +324,11 @@ enum match_rules {
 #define MATCH_RULES_DEFAULT                                                    \
     (MATCH_RULE_HOUSEHOLD | MATCH_RULE_TWINS | MATCH_RULE_BIRTH | MATCH_RULE_NAMES_ONLY)
 
+/* A pair kept apart by the household rule alone, whose first names are a
+ * short form and its long form (an initial or a shortened name, a compound
+ * and its part): match_batch sets the rule aside when nobody near could be
+ * the short form (see lift_only_ones in match.c). */
+int match_cmp_liftable(const struct match_cmp *c, unsigned rules);
 int match_cmp_contradicted(const struct match_cmp *c, unsigned rules);
 
 /*

@@ -12,6 +12,11 @@
  *   NovaGdprTargetPassed  an open request is past its internal target
  *   NovaGdprDeadlineNear  an open request is within 5 days of its legal
  *                         deadline (or past it)
+ *   NovaUpdatesStuckRevokedKey  updates or erasure orders wait for an
+ *                         entity whose keys are all revoked
+ *   NovaMappingColumnsChanged  the entity's last bundle of records lacked a
+ *                         column its mapping maps, or carried 3 or more
+ *                         columns the mapping lacks
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,26 +27,33 @@
 #include "ops.h"
 
 #define GDPR_NEAR (5 * 86400)
+#define NEW_COLUMNS_MAX 3 /* new columns that fire NovaMappingColumnsChanged */
+
+/* One alert; its key (the alert, the entity, and subject when one entity
+ * can have several: a request id, a quarantined file) tells one firing
+ * from another across looks (track.c). */
+static void
+fire(json_t *a, const char *name, const char *sev, const char *entity, const char *subject,
+     int64_t since, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
 
 static void
-fire(json_t *a, const char *name, const char *sev, const char *entity, int64_t since,
-     const char *action, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void
-fire(json_t *a, const char *name, const char *sev, const char *entity, int64_t since,
-     const char *action, const char *fmt, ...)
+fire(json_t *a, const char *name, const char *sev, const char *entity, const char *subject,
+     int64_t since, const char *action, const char *fmt, ...)
 {
-    char summary[512], when[21];
+    char summary[512], when[21], key[768];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(summary, sizeof(summary), fmt, ap);
     va_end(ap);
-    json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "alert", name,
+    snprintf(key, sizeof(key), "%s/%s%s%s", name, entity ? entity : "", subject ? "/" : "",
+             subject ? subject : "");
+    json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "alert", name,
                                        "severity", sev, "entity", entity ? entity : "",
                                        "since", since > 0 ? nv_time_format(since, when) : "",
                                        "since_unix", (json_int_t)since, "summary", summary,
-                                       "action", action));
+                                       "action", action, "key", key));
 }
 
 static int
@@ -94,14 +106,14 @@ flows(const json_t *facts, json_t *a, int64_t now)
             continue;
         human(c, cs, sizeof(cs));
         if (last == 0) {
-            fire(a, "NovaFlowLate", "warning", ent, 0,
+            fire(a, "NovaFlowLate", "warning", ent, NULL, 0,
                  "check the agent: nova-agent status and its log at the entity, the "
                  "transport to the hub's inbox, and nova-hub status",
                  "no bundle from %s has ever been applied (expected every %s)", ent, cs);
             continue;
         }
         human(now - last, ls, sizeof(ls));
-        fire(a, "NovaFlowLate", "warning", ent, last + 2 * c,
+        fire(a, "NovaFlowLate", "warning", ent, NULL, last + 2 * c,
              "check the agent: nova-agent status and its log at the entity, the transport "
              "to the hub's inbox, and nova-hub status",
              "no bundle from %s for %s (expected every %s)", ent, ls, cs);
@@ -118,11 +130,73 @@ flows(const json_t *facts, json_t *a, int64_t now)
                                 ? json_string_value(json_object_get(l, "applied"))
                                 : "",
                             &t);
-        fire(a, "NovaRejectsHigh", "warning", ent, t,
+        fire(a, "NovaRejectsHigh", "warning", ent, NULL, t,
              "nova-hub status DIR lists the reasons; fix the mapping (nova-hub mapping) or "
              "the export, then nova-hub replay",
              "%s's last bundle rejected %lld of %lld records (over %.0f%%)", ent,
              (long long)rej, (long long)all, 100 * share);
+    }
+}
+
+/* Up to 4 names of a, quoted, into b ("'a', 'b', ... (7)"). */
+static void
+names(const json_t *a, char *b, size_t n)
+{
+    size_t i, o = 0;
+    json_t *x;
+
+    b[0] = '\0';
+    json_array_foreach(a, i, x) {
+        if (i == 4) {
+            snprintf(b + o, n - o, ", ... (%zu in all)", json_array_size(a));
+            break;
+        }
+        o += (size_t)snprintf(b + o, n - o, "%s'%.64s'", i ? ", " : "", json_string_value(x));
+        if (o >= n)
+            break;
+    }
+}
+
+/* Updates stuck for a revoked key; a mapping whose columns no longer match
+ * the exports. */
+static void
+keys_and_columns(const json_t *facts, json_t *a)
+{
+    const char *ent;
+    json_t *x;
+
+    json_object_foreach(json_object_get(facts, "keys"), ent, x) {
+        const json_t *q = json_object_get(json_object_get(facts, "queued"), ent);
+        json_int_t ups = json_integer_value(json_object_get(q, "updates"));
+        json_int_t bundles = json_integer_value(json_object_get(q, "outbox_updates")) +
+                             json_integer_value(json_object_get(q, "outbox_erasure"));
+        if (ups + bundles == 0)
+            continue;
+        fire(a, "NovaUpdatesStuckRevokedKey", "warning", ent, NULL,
+             json_integer_value(json_object_get(x, "revoked")),
+             "enroll the entity's new key (nova-hub enroll DIR IDENTITY.pub): the queued "
+             "updates are then sealed to it; bundles sealed to the revoked key are in "
+             "DIR/outbox/ENTITY (move them out, then nova-hub resend DIR ENTITY once the "
+             "agent has its new key)",
+             "%lld update record(s) queued and %lld bundle(s) sealed wait for %s, whose key "
+             "is revoked", (long long)ups, (long long)bundles, ent);
+    }
+    json_object_foreach(json_object_get(facts, "drift"), ent, x) {
+        const json_t *miss = json_object_get(x, "missing"), *nw = json_object_get(x, "new");
+        char mb[400], nb[400];
+        if (json_array_size(miss) == 0 && json_array_size(nw) < NEW_COLUMNS_MAX)
+            continue;
+        names(miss, mb, sizeof(mb));
+        names(nw, nb, sizeof(nb));
+        fire(a, "NovaMappingColumnsChanged", "warning", ent, NULL,
+             json_integer_value(json_object_get(x, "at")),
+             "compare the export with the mapping (nova-hub mapping suggest ENTITY "
+             "EXPORT.csv), commit the fix (nova-hub mapping set), then nova-hub replay",
+             "%s's last bundle (seq %lld) %s%s%s%s%s", ent,
+             (long long)json_integer_value(json_object_get(x, "seq")),
+             json_array_size(miss) ? "lacks mapped column(s) " : "", mb,
+             json_array_size(miss) && json_array_size(nw) ? " and " : "",
+             json_array_size(nw) ? "carries column(s) the mapping lacks: " : "", nb);
     }
 }
 
@@ -139,9 +213,10 @@ nv_ops_alerts(const json_t *facts)
     json_t **v, *sorted;
 
     flows(facts, a, now);
+    keys_and_columns(facts, a);
     json_array_foreach(json_object_get(facts, "gaps"), i, x)
         fire(a, "NovaSequenceGap", "warning", json_string_value(json_object_get(x, "entity")),
-             json_integer_value(json_object_get(x, "since")),
+             NULL, json_integer_value(json_object_get(x, "since")),
              "find the missing bundle(s) at the agent (outbox) or in transit and put them in "
              "the hub's inbox; the waiting ones follow by themselves",
              "%s: bundle(s) wait for seq %lld..%lld, which has not arrived",
@@ -151,7 +226,7 @@ nv_ops_alerts(const json_t *facts)
     json_array_foreach(json_object_get(facts, "quarantine"), i, x) {
         const char *e = json_string_value(json_object_get(x, "entity"));
         fire(a, "NovaBundleQuarantined", "critical", e,
-             json_integer_value(json_object_get(x, "since")),
+             json_string_value(json_object_get(x, "file")), json_integer_value(json_object_get(x, "since")),
              "nova-hub quarantine DIR shows why; fix the cause (key, transport, agent) and "
              "have the agent send it again",
              "a bundle%s%s was refused (%s)", e[0] ? " from " : "", e,
@@ -160,7 +235,7 @@ nv_ops_alerts(const json_t *facts)
     if (oldest > 0 && now - oldest > maxage) {
         char hs[32];
         human(now - oldest, hs, sizeof(hs));
-        fire(a, "NovaReviewQueueOld", "warning", "", oldest + maxage,
+        fire(a, "NovaReviewQueueOld", "warning", "", NULL, oldest + maxage,
              "answer the review queue: nova-hub review DIR",
              "%lld review pair(s) open, the oldest for %s",
              (long long)json_integer_value(json_object_get(rv, "pairs")), hs);
@@ -172,14 +247,14 @@ nv_ops_alerts(const json_t *facts)
         const char *kind = json_string_value(json_object_get(x, "kind"));
         char d[21];
         if (now >= dl - GDPR_NEAR)
-            fire(a, "NovaGdprDeadlineNear", "critical", "", dl - GDPR_NEAR,
+            fire(a, "NovaGdprDeadlineNear", "critical", "", id, dl - GDPR_NEAR,
                  "nova-hub gdpr show DIR shows which entity has not answered; chase it, or "
                  "extend the deadline with a reason (nova-hub gdpr extend)",
                  "%s (%s, %s) %s its legal deadline %.10s", id, kind,
                  json_string_value(json_object_get(x, "status")),
                  now >= dl ? "is past" : "is within 5 days of", nv_time_format(dl - 1, d));
         else if (now >= tg)
-            fire(a, "NovaGdprTargetPassed", "warning", "", tg,
+            fire(a, "NovaGdprTargetPassed", "warning", "", id, tg,
                  "nova-hub gdpr show DIR shows which entity has not answered; chase it",
                  "%s (%s, %s) is past the group's target %.10s", id, kind,
                  json_string_value(json_object_get(x, "status")), nv_time_format(tg - 1, d));

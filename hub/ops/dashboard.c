@@ -4,7 +4,8 @@
  * sites), readable on a laptop and printable.  Aggregates only.
  *
  * Every chart is <svg class="chart" data-chart=NAME>; its data marks carry
- * class "mark".  The figures also shown by `status --json` carry
+ * class "mark" (a chart without data says so in a text "mark"), thresholds
+ * and targets drawn across it class "rule".  The figures also shown by `status --json` carry
  * data-k="PATH" (e.g. matching.rcus) so a test can compare them.  A short
  * inline script checks on load that every chart drew marks (console.error
  * otherwise) and notes the count in <body data-charts data-marks>.
@@ -215,6 +216,61 @@ alerts_section(FILE *f, const json_t *alerts)
     fputs("</table>\n", f);
 }
 
+/* The best link score of each record linked or in review (bars), the
+ * review and link thresholds drawn across. */
+static void
+weights_chart(FILE *f, const json_t *w)
+{
+    const json_t *c = json_object_get(w, "counts");
+    size_t n = json_array_size(c), i;
+    const int W = 360, H = 120, L = 30, B = 28;
+    double from = json_number_value(json_object_get(w, "from"));
+    double bin = (double)json_integer_value(json_object_get(w, "bin"));
+    double link = json_number_value(json_object_get(w, "link"));
+    double review = json_number_value(json_object_get(w, "review"));
+    double bw = n ? (double)(W - L) / (double)n : 1;
+    long long max = 1;
+
+    if (bin <= 0)
+        bin = 1;
+    for (i = 0; i < n; i++)
+        if (json_integer_value(json_array_get(c, i)) > max)
+            max = (long long)json_integer_value(json_array_get(c, i));
+    fprintf(f, "<div class=\"card\"><b>Match weights</b> <span class=\"sub\">(best link "
+               "score of <span data-k=\"weights.scored\">%lld</span> records linked or in "
+               "review, bits; orange: review threshold, red: link threshold)</span>\n"
+               "<svg class=\"chart\" data-chart=\"match-weights\" width=\"%d\" "
+               "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\"><title>match-weight "
+               "histogram with the thresholds</title>",
+            ival(w, "scored"), W, H + B, W, H + B);
+#define X(s) (L + ((s) - from) / bin * bw)
+    for (i = 0; i < n; i++) {
+        long long k = (long long)json_integer_value(json_array_get(c, i));
+        double h = (double)k / (double)max * (H - 10);
+        if (k > 0)
+            fprintf(f, "<rect class=\"bar mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"><title>%g to %g bits: %lld</title></rect>",
+                    L + i * bw + 0.5, H - h, bw > 1.5 ? bw - 1 : bw, h, from + i * bin,
+                    from + (i + 1) * bin, k);
+    }
+    if (ival(w, "scored") == 0)
+        fprintf(f, "<text class=\"mark\" x=\"%d\" y=\"%d\">no record linked yet</text>",
+                L + 10, H / 2);
+    fprintf(f, "<line class=\"tgt rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"0\" y2=\"%d\">"
+               "<title>review threshold %g bits</title></line>"
+               "<line class=\"dl rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"0\" y2=\"%d\">"
+               "<title>link threshold %g bits</title></line>",
+            X(review), X(review), H, review, X(link), X(link), H, link);
+    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
+               "<text x=\"0\" y=\"10\">%lld</text><text x=\"%d\" y=\"%d\">%g</text>"
+               "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g bits</text>"
+               "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">review</text>"
+               "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">link</text></svg></div>",
+            L, H, W, H, max, L, H + 13, from, W, H + 13, from + (double)n * bin, X(review),
+            H + 25, X(link), H + 25);
+#undef X
+}
+
 static void
 matching_section(FILE *f, const json_t *facts)
 {
@@ -248,7 +304,9 @@ matching_section(FILE *f, const json_t *facts)
     }
     hbars(f, "people-shared", pairs, "bar");
     json_decref(pairs);
-    fputs("</div></div>\n", f);
+    fputs("</div>", f);
+    weights_chart(f, json_object_get(facts, "weights"));
+    fputs("</div>\n", f);
 }
 
 static void
@@ -291,6 +349,54 @@ quality_section(FILE *f, const json_t *facts)
     fputs("</div>\n", f);
 }
 
+/* Erasures completed: the mean days from request to completion per month
+ * (bars), the target drawn across. */
+static void
+erasure_chart(FILE *f, const json_t *er)
+{
+    const json_t *ms = json_object_get(er, "months"), *m;
+    size_t n = json_array_size(ms), i;
+    const int W = 360, H = 120, L = 30, B = 20;
+    double target = (double)json_integer_value(json_object_get(er, "target_days"));
+    double max = target * 1.5, bw = n ? (double)(W - L) / (double)n : 1;
+    long long done = ival(er, "completed");
+
+    json_array_foreach(ms, i, m)
+        if (json_number_value(json_object_get(m, "mean_days")) > max)
+            max = json_number_value(json_object_get(m, "mean_days"));
+    fprintf(f, "<div class=\"card\"><b>Erasure timeline</b> <span class=\"sub\">"
+               "<span data-k=\"gdpr.erasure.completed\">%lld</span> erasure(s) completed, "
+               "on average in %.1f days (longest %.1f), %lld within the %g-day target "
+               "(red line)</span>\n<svg class=\"chart\" data-chart=\"erasure-days\" "
+               "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\"><title>mean "
+               "days from request to completion, by month of completion</title>",
+            done, json_number_value(json_object_get(er, "mean_days")),
+            json_number_value(json_object_get(er, "max_days")), ival(er, "within_target"),
+            target, W, H + B, W, H + B);
+#define Y(d) (H - (d) / max * (H - 10))
+    json_array_foreach(ms, i, m) {
+        double d = json_number_value(json_object_get(m, "mean_days"));
+        long long k = ival(m, "completed");
+        if (k > 0)
+            fprintf(f, "<rect class=\"%s mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"><title>%s: %lld erasure(s), %.1f days on average"
+                       "</title></rect>",
+                    d > target ? "bad" : "bar", L + i * bw + 4, Y(d), bw - 8,
+                    H - Y(d) > 1 ? H - Y(d) : 1, sval(m, "month"), k, d);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+                L + i * bw + bw / 2, H + 14, sval(m, "month"));
+    }
+    fprintf(f, "<line class=\"dl rule\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\">"
+               "<title>target: %g days</title></line><text x=\"0\" y=\"%.1f\">%gd</text>"
+               "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>",
+            L, W, Y(target), Y(target), target, Y(target) + 4, target, L, H, W, H);
+    if (done == 0)
+        fprintf(f, "<text class=\"mark\" x=\"%d\" y=\"%d\">no erasure completed yet</text>",
+                L + 10, H / 2);
+    fputs("</svg></div>", f);
+#undef Y
+}
+
 /* Open requests on a time line: received .. deadline, the target and now
  * marked. */
 static void
@@ -314,7 +420,9 @@ gdpr_section(FILE *f, const json_t *facts)
           "kind and status</b>\n", f);
     hbars(f, "gdpr-status", bars, "bar");
     json_decref(bars);
-    fputs("</div></div>\n", f);
+    fputs("</div>", f);
+    erasure_chart(f, json_object_get(g, "erasure"));
+    fputs("</div>\n", f);
     if (n == 0) {
         fputs("<p class=\"ok\">No request open.</p>\n", f);
         return;

@@ -5,10 +5,12 @@
  * the mapping repository.  Aggregates only.
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../../formats/errors.h"
 #include "../../formats/fileio.h"
@@ -19,6 +21,8 @@
 #include "../gdpr/gdpr.h"
 #include "../golden/golden.h"
 #include "../link/link.h"
+#include "../match/match.h"
+#include "../model/mapping.h"
 
 #define DAYS 30
 
@@ -105,6 +109,14 @@ flows_from_bstats(struct nv_hub *h, MDB_txn *txn, json_t *flows, int64_t now)
                json_integer_value(json_object_get(o, "deletes")) +
                json_integer_value(json_object_get(o, "acks"));
         add_int(f, "bundles", 1);
+        /* the columns of the entity's last bundle of records (keys in
+         * sequence order) */
+        if (json_array_size(json_object_get(o, "columns")) > 0) {
+            json_object_set(f, "columns", json_object_get(o, "columns"));
+            json_object_set_new(f, "columns_seq",
+                                json_integer(strtoll(sl + 1, NULL, 10)));
+            json_object_set_new(f, "columns_at", json_integer(t));
+        }
         add_int(f, "upserts", json_integer_value(json_object_get(o, "upserts")));
         add_int(f, "deletes", json_integer_value(json_object_get(o, "deletes")));
         add_int(f, "acks", json_integer_value(json_object_get(o, "acks")));
@@ -210,8 +222,9 @@ quarantine_json(const char *dir)
                 if (stat(p, &st) == 0)
                     since = st.st_mtime;
             }
-            json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "entity", sv[i].sender,
-                                               "reason", reason_slug(code), "since",
+            json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "entity", sv[i].sender,
+                                               "file", sv[i].name, "reason",
+                                               reason_slug(code), "since",
                                                (json_int_t)since));
         }
         nv_spool_list_free(sv, sn);
@@ -300,15 +313,63 @@ lk_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->entity, y->entity);
 }
 
-/* People shared by each pair of entities, and people by how many entities
- * know them. */
+#define WBINS 40
+
+/* The best link scores of the records linked or in review, as a histogram
+ * {"link","review" (the thresholds, bits),"from","bin" (bits),"counts":[],
+ * "scored"}: bins of a whole number of bits over the scores and both
+ * thresholds, at most WBINS. */
 static json_t *
-people_json(struct nv_hub *h, MDB_txn *txn)
+weights_json(struct nv_hub *h, MDB_txn *txn, const float *sc, size_t n)
+{
+    struct match_model *mo = malloc(sizeof(*mo));
+    double lo, hi, link = 10, review = 0;
+    long counts[WBINS] = { 0 };
+    int bin, nb;
+    json_t *a = json_array();
+
+    if (mo != NULL && nv_link_model(txn, h->link, mo) == 0) {
+        link = mo->link;
+        review = mo->review;
+    }
+    nv_error_clear();
+    free(mo);
+    lo = review - 4;
+    hi = link + 4;
+    for (size_t i = 0; i < n; i++) {
+        if (sc[i] < lo)
+            lo = sc[i];
+        if (sc[i] > hi)
+            hi = sc[i];
+    }
+    lo = floor(lo);
+    hi = ceil(hi) + 1;
+    bin = (int)ceil((hi - lo) / WBINS);
+    if (bin < 1)
+        bin = 1;
+    nb = (int)ceil((hi - lo) / bin);
+    if (nb > WBINS)
+        nb = WBINS;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)((sc[i] - lo) / bin);
+        counts[b < 0 ? 0 : b >= nb ? nb - 1 : b]++;
+    }
+    for (int i = 0; i < nb; i++)
+        json_array_append_new(a, json_integer(counts[i]));
+    return json_pack("{s:f,s:f,s:f,s:i,s:o,s:I}", "link", link, "review", review, "from", lo,
+                     "bin", bin, "counts", a, "scored", (json_int_t)n);
+}
+
+/* People shared by each pair of entities, and people by how many entities
+ * know them; the match-weight histogram (weights_json) into *weights. */
+static json_t *
+people_json(struct nv_hub *h, MDB_txn *txn, json_t **weights)
 {
     MDB_cursor *c;
     MDB_val k, v;
     struct lk *a = NULL;
-    size_t n = 0, cap = 0;
+    float *sc = NULL;
+    size_t n = 0, cap = 0, ns = 0;
     json_t *pairs = json_object(), *by = json_object(), *pa = json_array();
     const char *pk;
     json_t *pv;
@@ -322,16 +383,21 @@ people_json(struct nv_hub *h, MDB_txn *txn)
             memcpy(&lv, v.mv_data, sizeof(lv));
             if (n == cap) {
                 cap = cap ? 2 * cap : 4096;
-                if ((a = realloc(a, cap * sizeof(*a))) == NULL)
+                if ((a = realloc(a, cap * sizeof(*a))) == NULL ||
+                    (sc = realloc(sc, cap * sizeof(*sc))) == NULL)
                     abort();
             }
             snprintf(a[n].rcu, sizeof(a[n].rcu), "%.13s", lv.rcu);
             snprintf(a[n].entity, sizeof(a[n].entity), "%.*s", (int)(z - (char *)k.mv_data),
                      (char *)k.mv_data);
+            if (lv.status != NV_LINK_NEW && isfinite(lv.score))
+                sc[ns++] = lv.score;
             n++;
         }
         mdb_cursor_close(c);
     }
+    *weights = weights_json(h, txn, sc, ns);
+    free(sc);
     if (n > 1)
         qsort(a, n, sizeof(*a), lk_cmp);
     for (size_t i = 0; i < n;) {
@@ -472,14 +538,89 @@ day_time(const char *s)
     return t < 0 ? 0 : t;
 }
 
-/* The register: counts by kind and status, and the requests still open
- * (ids, kinds, dates: never the subject). */
+#define ER_MONTHS 6
+
+/* Days from receipt to completion of the erasures completed, in all and by
+ * month of completion (the last ER_MONTHS, oldest first). */
+struct erasures {
+    int64_t now;
+    long n, within;
+    double sum, max;
+    long mn[ER_MONTHS];
+    double msum[ER_MONTHS];
+};
+
+/* Months from t's to now's (0 the same month). */
+static int
+months_ago(int64_t t, int64_t now)
+{
+    struct tm a, b;
+    time_t x = (time_t)t, y = (time_t)now;
+
+    gmtime_r(&x, &a);
+    gmtime_r(&y, &b);
+    return (b.tm_year - a.tm_year) * 12 + (b.tm_mon - a.tm_mon);
+}
+
+static void
+erasure_note(struct erasures *er, const json_t *r)
+{
+    int64_t rc = day_time(json_string_value(json_object_get(r, "received")));
+    int64_t done = day_time(json_string_value(json_object_get(r, "completed")));
+    int64_t tg = day_time(json_string_value(json_object_get(r, "target")));
+    double days;
+    int m;
+
+    if (rc == 0 || done == 0 || done < rc)
+        return;
+    days = (double)(done - rc) / 86400.0;
+    er->n++;
+    er->sum += days;
+    if (days > er->max)
+        er->max = days;
+    /* the target is a day: met when done by its end */
+    er->within += tg == 0 ? days <= NV_GDPR_TARGET_DAYS : done < tg + 86400;
+    m = months_ago(done, er->now);
+    if (m >= 0 && m < ER_MONTHS) {
+        er->mn[ER_MONTHS - 1 - m]++;
+        er->msum[ER_MONTHS - 1 - m] += days;
+    }
+}
+
 static json_t *
-gdpr_json(struct nv_hub *h, MDB_txn *txn)
+erasure_json(const struct erasures *er)
+{
+    json_t *months = json_array();
+
+    for (int i = 0; i < ER_MONTHS; i++) {
+        char ym[32];
+        struct tm t;
+        time_t now = (time_t)er->now;
+        gmtime_r(&now, &t);
+        t.tm_mon -= ER_MONTHS - 1 - i;
+        while (t.tm_mon < 0) {
+            t.tm_mon += 12;
+            t.tm_year--;
+        }
+        snprintf(ym, sizeof(ym), "%04d-%02d", t.tm_year + 1900, t.tm_mon + 1);
+        json_array_append_new(months, json_pack("{s:s,s:i,s:f}", "month", ym, "completed",
+                                                (int)er->mn[i], "mean_days",
+                                                er->mn[i] ? er->msum[i] / er->mn[i] : 0.0));
+    }
+    return json_pack("{s:i,s:f,s:f,s:i,s:i,s:o}", "completed", (int)er->n, "mean_days",
+                     er->n ? er->sum / er->n : 0.0, "max_days", er->max, "within_target",
+                     (int)er->within, "target_days", NV_GDPR_TARGET_DAYS, "months", months);
+}
+
+/* The register: counts by kind and status, the requests still open (ids,
+ * kinds, dates: never the subject), and the erasure timeline. */
+static json_t *
+gdpr_json(struct nv_hub *h, MDB_txn *txn, int64_t now)
 {
     MDB_cursor *c;
     MDB_val k, v;
     json_t *counts = json_object(), *open = json_array();
+    struct erasures er0 = { .now = now }, *er = &er0;
 
     if (mdb_cursor_open(txn, h->gdpr->req, &c) == 0) {
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
@@ -495,6 +636,8 @@ gdpr_json(struct nv_hub *h, MDB_txn *txn)
                 continue;
             }
             add_int(obj_at(counts, kind), status, 1);
+            if (strcmp(kind, "erase") == 0 && strcmp(status, "complete") == 0)
+                erasure_note(er, r);
             if (strcmp(status, "complete") != 0 && strcmp(status, "no-data") != 0)
                 json_array_append_new(
                     open, json_pack("{s:O,s:s,s:s,s:I,s:I,s:I}", "id",
@@ -513,7 +656,8 @@ gdpr_json(struct nv_hub *h, MDB_txn *txn)
         }
         mdb_cursor_close(c);
     }
-    return json_pack("{s:o,s:o}", "counts", counts, "open", open);
+    return json_pack("{s:o,s:o,s:o}", "counts", counts, "open", open, "erasure",
+                     erasure_json(er));
 }
 
 static json_t *
@@ -546,10 +690,74 @@ nv_ops_note_pass(const char *dir, int64_t at, double seconds, unsigned applied,
     return r;
 }
 
+/* The columns of each entity's last bundle of records against its mapping
+ * now: {entity: {"seq","at" (applied, Unix),"missing":[mapped columns not sent],"new":[columns
+ * sent the mapping lacks]}} (entities with a mapping and such a bundle). */
+static json_t *
+drift_json(struct nv_hub *h, const json_t *flows)
+{
+    json_t *o = json_object(), *f, *c;
+    const char *ent;
+    size_t i;
+
+    json_object_foreach((json_t *)flows, ent, f) {
+        const struct nv_mapping *m = NULL;
+        const char *commit = NULL;
+        json_t *cols = json_object_get(f, "columns"), *missing, *nw;
+        if (json_array_size(cols) == 0 || nv_hub_mapping(h, ent, &m, &commit) < 0 ||
+            m == NULL) {
+            nv_error_clear();
+            continue;
+        }
+        missing = json_array();
+        nw = json_array();
+        for (size_t k = 0; k < m->ncols; k++) {
+            int sent = 0;
+            if (m->cols[k].role == NV_ROLE_IGNORE)
+                continue;
+            json_array_foreach(cols, i, c)
+                if (strcmp(json_string_value(c), m->cols[k].name) == 0) {
+                    sent = 1;
+                    break;
+                }
+            if (!sent)
+                json_array_append_new(missing, json_string(m->cols[k].name));
+        }
+        json_array_foreach(cols, i, c)
+            if (nv_mapping_find(m, json_string_value(c)) < 0)
+                json_array_append(nw, c);
+        json_object_set_new(o, ent, json_pack("{s:O,s:O,s:o,s:o}", "seq",
+                                              json_object_get(f, "columns_seq"), "at",
+                                              json_object_get(f, "columns_at"), "missing",
+                                              missing, "new", nw));
+    }
+    return o;
+}
+
+/* Entities whose keys are all revoked: {entity: {"revoked": Unix time of
+ * the last revocation}}. */
+static json_t *
+keys_json(const struct nv_hub *h)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < h->kr.n; i++) {
+        const struct nv_keyring_entry *e = &h->kr.e[i];
+        json_t *x;
+        if (e->state != NV_KEY_REVOKED || nv_keyring_active(&h->kr, e->id.entity) != NULL)
+            continue;
+        x = json_object_get(o, e->id.entity);
+        if (x == NULL || json_integer_value(json_object_get(x, "revoked")) < e->since)
+            json_object_set_new(o, e->id.entity,
+                                json_pack("{s:I}", "revoked", (json_int_t)e->since));
+    }
+    return o;
+}
+
 int
 nv_ops_facts(struct nv_hub *h, const char *dir, json_t **out)
 {
-    json_t *o, *status = NULL, *flows, *queued, *expect = NULL, *x;
+    json_t *o, *status = NULL, *flows, *queued, *expect = NULL, *x, *people, *weights;
     const char *ent;
     int64_t now = nv_now();
     MDB_txn *txn;
@@ -586,14 +794,19 @@ nv_ops_facts(struct nv_hub *h, const char *dir, json_t **out)
     queued = json_object();
     updates_queued(h, txn, queued);
     outbox_json(dir, queued);
-    o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "now", (json_int_t)now,
-                  "status", status, "flows", flows, "quarantine", quarantine_json(dir), "gaps",
-                  gaps_json(h, txn, dir), "review", review_json(h, txn), "people",
-                  people_json(h, txn), "unparsed", unparsed_json(h, txn), "queued", queued,
-                  "gdpr", gdpr_json(h, txn), "expect", expect, "pass", lastpass_json(dir));
+    people = people_json(h, txn, &weights);
+    o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "now",
+                  (json_int_t)now, "status", status, "flows", flows, "quarantine",
+                  quarantine_json(dir), "gaps", gaps_json(h, txn, dir), "review",
+                  review_json(h, txn), "people", people, "weights", weights, "unparsed",
+                  unparsed_json(h, txn), "queued", queued, "gdpr", gdpr_json(h, txn, now),
+                  "expect", expect, "pass", lastpass_json(dir));
     mdb_txn_abort(txn);
     if (o == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
+    /* the mappings are read outside the store's transaction */
+    json_object_set_new(o, "drift", drift_json(h, flows));
+    json_object_set_new(o, "keys", keys_json(h));
     *out = o;
     return 0;
 }

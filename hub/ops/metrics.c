@@ -265,6 +265,31 @@ queued(struct m *m, const json_t *facts)
         sample(m, "nova_outbox_bundles", num(q, "outbox_erasure"), "entity", ent, "kind",
                "erasure");
     }
+    fam(m, "nova_entity_key_revoked_timestamp_seconds", "gauge",
+        "When the last key of an entity whose keys are all revoked was revoked (Unix time).");
+    json_object_foreach(json_object_get(facts, "keys"), ent, q)
+        sample(m, "nova_entity_key_revoked_timestamp_seconds", num(q, "revoked"), "entity",
+               ent, NULL, NULL);
+}
+
+/* The entity's last bundle of records against its mapping. */
+static void
+columns(struct m *m, const json_t *facts)
+{
+    const char *ent;
+    json_t *d;
+
+    fam(m, "nova_mapping_columns_missing", "gauge",
+        "Columns the entity's mapping maps that its last bundle of records lacked.");
+    json_object_foreach(json_object_get(facts, "drift"), ent, d)
+        sample(m, "nova_mapping_columns_missing",
+               (double)json_array_size(json_object_get(d, "missing")), "entity", ent, NULL,
+               NULL);
+    fam(m, "nova_mapping_columns_new", "gauge",
+        "Columns the entity's last bundle of records carried that its mapping lacks.");
+    json_object_foreach(json_object_get(facts, "drift"), ent, d)
+        sample(m, "nova_mapping_columns_new", (double)json_array_size(json_object_get(d, "new")),
+               "entity", ent, NULL, NULL);
 }
 
 static void
@@ -323,6 +348,7 @@ nv_ops_metrics(const json_t *facts, struct nv_buf *out)
     quarantine(&m, facts);
     store(&m, facts);
     queued(&m, facts);
+    columns(&m, facts);
     gdpr(&m, facts);
     fam(&m, "nova_ingest_last_pass_duration_seconds", "gauge",
         "How long the last ingest pass took.");

@@ -116,7 +116,9 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "unnorm", MDB_CREATE, &s->unnorm)) != 0 ||
         (rc = mdb_dbi_open(txn, "bstats", MDB_CREATE, &s->bstats)) != 0 ||
         (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0) {
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &s->changes)) != 0 ||
+        (rc = mdb_dbi_open(txn, "chgidx", MDB_CREATE, &s->chgidx)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
         r = nv_hmdb_fail(rc, "cannot open databases");
@@ -194,8 +196,10 @@ static size_t msize;
 void
 nv_hstore_close(struct nv_hstore *s)
 {
-    if (s->env != NULL)
+    if (s->env != NULL) {
+        nv_hstore_change_forget(s->env);
         mdb_env_close(s->env);
+    }
     if (s->env == menv) {
         menv = NULL;
         maddr = NULL;
@@ -415,8 +419,11 @@ nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entity,
     return 0;
 }
 
+/* Delete every key of dbi that starts with entity's prefix; with log, each
+ * is stamped in the change log (a record that leaves). */
 static int
-drop_prefix(MDB_txn *txn, MDB_dbi dbi, const char *entity)
+drop_prefix(MDB_txn *txn, const struct nv_hstore *s, MDB_dbi dbi, const char *entity,
+            int log)
 {
     size_t plen = strlen(entity) + 1;
     MDB_cursor *c = NULL;
@@ -427,6 +434,13 @@ drop_prefix(MDB_txn *txn, MDB_dbi dbi, const char *entity)
          rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, entity, plen) != 0)
             break;
+        if (log) {
+            int r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k.mv_data, k.mv_size);
+            if (r < 0) {
+                mdb_cursor_close(c);
+                return r;
+            }
+        }
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
     }
@@ -442,9 +456,9 @@ nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 {
     int r;
 
-    if ((r = drop_prefix(txn, s->records, entity)) < 0 ||
-        (r = drop_prefix(txn, s->unnorm, entity)) < 0)
+    if ((r = drop_prefix(txn, s, s->records, entity, 1)) < 0 ||
+        (r = drop_prefix(txn, s, s->unnorm, entity, 0)) < 0)
         return r;
-    return drop_prefix(txn, s->rejects, entity);
+    return drop_prefix(txn, s, s->rejects, entity, 0);
 }
 

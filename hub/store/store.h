@@ -25,7 +25,7 @@
  *             later version parses entirely.  Reasons never quote values.
  *   bstats    "<sender>/<seq, 20 digits>" -> {"map":"<commit>"|null,
  *             "upserts":N,"deletes":N,"acks":N,"rejected":N,"unmapped":N,
- *             "not_normalised":N,
+ *             "not_normalised":N,"columns":[the columns its records carried],
  *             "applied":"<time>"}: what each applied bundle did
  *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
@@ -33,6 +33,14 @@
  *   meta      "replay:<entity>" -> "": a replay in progress (redone at open);
  *             "schema" -> the store's schema version (decimal text,
  *             nv_schema_migrate in agent/state.h)
+ *   changes   change seq (8 bytes, big-endian) -> kind (1 byte) + what: the
+ *             change log the data-lake export reads (changes.c).  Kinds:
+ *             'r' + record key (its record or its link changed), 'g' + RCU
+ *             (its golden record changed), 'x' + entity NUL source NUL
+ *             record id (a record erased: its key is not kept)
+ *   chgidx    kind + what -> change seq (8 bytes): the one entry of each
+ *             'r' and 'g' item in changes, the latest (an item changed
+ *             twice moves to the end of the log)
  */
 #ifndef NOVA_HUB_STORE_H
 #define NOVA_HUB_STORE_H
@@ -56,6 +64,7 @@ struct nv_hstore_module {
 struct nv_hstore {
     MDB_env *env;
     MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
+    MDB_dbi changes, chgidx;
     struct nv_hstore_module mod[NV_HSTORE_MODULES];
     size_t nmod;
     unsigned schema_was; /* the version found at open (0: not stamped) */
@@ -114,6 +123,36 @@ void nv_hstore_bundle_key(char *out, size_t n, const char *sender, uint64_t seq)
  * not three parts. */
 int nv_hstore_key_split(const char *k, size_t len, const char **entity, const char **source,
                         const char **key);
+
+/* The change log (changes.c).  Every writer of what the data-lake export
+ * reads stamps the item it changed, in its own write transaction:
+ * NV_CHG_RECORD a record key "entity\0source\0key" (apply, replay, a
+ * link written), NV_CHG_PERSON an RCU (a golden record that may have
+ * changed: a member or flag changed, rules).  An item stamped twice in one
+ * transaction keeps its first stamp (the export reads committed states). */
+#define NV_CHG_RECORD 'r'
+#define NV_CHG_PERSON 'g'
+#define NV_CHG_ERASED 'x'
+int nv_hstore_touch(MDB_txn *txn, const struct nv_hstore *s, char kind, const void *what,
+                    size_t len) __attribute__((warn_unused_result));
+/* A record erased at its person's request: its entry (and index) leave the
+ * log, and an NV_CHG_ERASED entry "entity\0source\0<record id>" takes its
+ * place, so the next export carries a tombstone without the record key.
+ * key: the record key (len bytes); id: its record id (nv_gdpr_record_id). */
+int nv_hstore_touch_erased(MDB_txn *txn, const struct nv_hstore *s, const char *key,
+                           size_t len, const char *id) __attribute__((warn_unused_result));
+/* Forget the stamp state of env's write transaction (its close: a new
+ * environment may get the same address and transaction ids). */
+void nv_hstore_change_forget(MDB_env *env);
+/* The last change seq committed in txn's view (0: none yet). */
+int nv_hstore_change_head(MDB_txn *txn, const struct nv_hstore *s, uint64_t *head)
+    __attribute__((warn_unused_result));
+/* Each change after since, in order: fn(ctx, seq, kind, what, len); stops at
+ * fn's first error (a negative NV_E code). */
+int nv_hstore_changes(MDB_txn *txn, const struct nv_hstore *s, uint64_t since,
+                      int (*fn)(void *ctx, uint64_t seq, char kind, const char *what,
+                                size_t len),
+                      void *ctx) __attribute__((warn_unused_result));
 
 /* Drop this process's mappings of the store's pages (they stay in the page
  * cache; the map is read-only, written through write()).  Reading and

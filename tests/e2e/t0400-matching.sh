@@ -107,6 +107,16 @@ expect_status "a decided pair cannot be decided again" 29 "no open review pair" 
 nova-hub learn $H > after.txt 2>&1
 check "the decisions are labels the weights learn from" grep -q "1 accepted and 1 rejected decisions learnt" after.txt
 check "explain gives every pair's fields, levels and weights" sh -c "nova-hub explain $H '$a1' | grep -q 'score'"
+a2=$(sed -n '2s/^{"id":"[^"]*","a":"\([^"]*\)".*/\1/p' rev.json)
+b2=$(sed -n '2s/^{"id":"[^"]*","a":"[^"]*","b":"\([^"]*\)".*/\1/p' rev.json)
+nova-hub explain $H "$a2" "$b2" > pair2.txt 2>&1
+check "explain of two records gives their pair, linked or not" grep -q '^pair .* score' pair2.txt
+check "... and says the rejected pair's records are in two RCUs" grep -q '^the records are in two RCUs' pair2.txt
+check "... and where the score stands against the thresholds" grep -q '^this score is .*(link from' pair2.txt
+check "explain of an accepted pair says they share an RCU" sh -c "nova-hub explain $H '$a1' '$b1' | grep -q '^both records are in RCU'"
+check "explain of a pair gives JSON too" sh -c "nova-hub explain $H '$a1' '$b1' --json | grep -q '\"same_rcu\":true'"
+expect_status "explain of a pair wants ENTITY:KEY twice" 2 "not ENTITY:KEY" nova-hub explain $H "$a1" R000000000000
+check "each record of an explained pair is in the access log, as a keyed hash" sh -c "[ \$(nova-hub accesslog $H | grep -c 'explain .*:#') -ge 4 ]"
 check "explain and review are in the access log" sh -c "nova-hub accesslog $H | grep -q 'explain' && nova-hub accesslog $H | grep -q 'review list'"
 expect_status "explain of an unknown RCU is refused" 29 "no RCU" nova-hub explain $H R000000000000
 # an acquisition's first bundle refits the weights: the base's 2000 records

@@ -321,6 +321,37 @@ test_emails_phones_places(void **state)
     level_is(MATCH_V_STREET, NAME("8 stanley street"), NAME("8 stanley st"), MATCH_EXACT);
     level_is(MATCH_V_STREET, NAME("12 rue Voltaire"), NAME("3 place Bellecour"),
              MATCH_DIFFERENT);
+    /* La Poste's abbreviations inside the name, complements with or
+     * without a comma, before or after the street */
+    level_is(MATCH_V_STREET, NAME("118 boulevard du Maréchal Foch"), NAME("118 bd du Mal Foch"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("177 boulevard Saint-Honoré"), NAME("177 bd St Honoré"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("91 rue Sainte-Catherine"), NAME("91 rue Ste Catherine"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("121 avenue du Docteur Schweitzer"),
+             NAME("121 av. du Dr Schweitzer"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("180 rue du Général de Gaulle"), NAME("180 r. du Gén. de Gaulle"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("28 impasse du Maréchal Foch, porte 5"),
+             NAME("porte 5, 28 impasse du Mal Foch"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("52 rue de Strasbourg, lieu-dit Kerléo"),
+             NAME("52 rue de Strasbourg lieu-dit Kerléo"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("179 route de la Gare, Résidence Les Pins"),
+             NAME("179 rte de la Gare Résidence Les Pins"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("84 place Principale escalier C, 3e étage"),
+             NAME("escalier C, 3e étage 84 place Principale"), MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("16 rue de la Paix"), NAME("2e étage gauche, 16 rue de la Paix"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("5 rue Voltaire bat B appt 12"), NAME("5 rue Voltaire"),
+             MATCH_EXACT);
+    /* a word that names a complement is a name when nothing designates */
+    level_is(MATCH_V_STREET, NAME("3 avenue de la Porte de Clignancourt"),
+             NAME("3 avenue de Clignancourt"), MATCH_PARTIAL);
+    level_is(MATCH_V_STREET, NAME("12 rue du 8 Mai 1945"), NAME("12 rue du 8 Mai 1945"),
+             MATCH_EXACT);
+    level_is(MATCH_V_STREET, NAME("12 rue du 8 Mai 1945"), NAME("12 rue du 11 Novembre 1918"),
+             MATCH_DIFFERENT);
 
     level_is(MATCH_V_NATIONAL_ID, "1750375123456", "1750375123456", MATCH_EXACT);
     level_is(MATCH_V_NATIONAL_ID, "1750375123456", "1750375123465", MATCH_CLOSE);
@@ -824,6 +855,130 @@ test_household_does_not_chain(void **state)
         match_rec_release(&r[i]);
 }
 
+/* One household of n people at one address, clustered with the fixed
+ * model (first names and birth dates given, NULL for none): are records 0
+ * and 1 in one cluster? */
+static int
+household_joins(const char *const *first, const char *const *dob, size_t n)
+{
+    struct match_person p[4];
+    struct match_rec r[4];
+    struct match_opts o;
+    struct match_model mo;
+    struct match_result res;
+    int joined;
+
+    assert_true(n <= 4);
+    memset(p, 0, sizeof(p));
+    for (size_t i = 0; i < n; i++) {
+        p[i].entity = i % 2 ? "crm-b" : "crm-a";
+        p[i].first = first[i];
+        p[i].birth_date = dob[i];
+        p[i].last = "vautrin";
+        p[i].street = "27 bis rue Marcel Pagnol";
+        p[i].postcode = "33600";
+        p[i].city = "pessac";
+        assert_int_equal(match_rec_init(&r[i], &p[i]), 0);
+    }
+    match_opts_init(&o);
+    o.flags = MATCH_NO_EM | MATCH_ALL_PAIRS;
+    fixed_model(&mo);
+    assert_int_equal(match_batch(r, n, &o, &mo, &res), 0);
+    joined = res.cluster[0] == res.cluster[1];
+    for (size_t i = 2; i < n; i++) /* the others stay themselves */
+        assert_int_not_equal(res.cluster[i], res.cluster[1]);
+    match_result_release(&res);
+    for (size_t i = 0; i < n; i++)
+        match_rec_release(&r[i]);
+    return joined;
+}
+
+static void
+test_household_only_one_it_can_be(void **state)
+{
+    static const char *const dob1[] = { "1961-03-02", NULL, "1963-07-19" };
+
+    (void)state;
+    /* "J." and Jean at one address, nobody else who could be "J.": one
+     * person, although the household rule alone would keep them apart */
+    assert_true(household_joins((const char *const[]){ "jean", "j" }, dob1, 2));
+    /* Julie lives there too: "J." may be her, so the rule stays */
+    assert_false(household_joins((const char *const[]){ "jean", "j", "julie" }, dob1, 3));
+    /* a compound and its first part: Jean-Pierre and Jean, alone */
+    assert_true(household_joins((const char *const[]){ "jean pierre", "jean" }, dob1, 2));
+    /* ... but not its second part: Jean-Marie and Marie are a couple */
+    assert_false(household_joins((const char *const[]){ "jean marie", "marie" }, dob1, 2));
+    /* ... nor when both birth dates are known and differ (father and son) */
+    assert_false(household_joins((const char *const[]){ "jean pierre", "jean" },
+                                 (const char *const[]){ "1988-03-02", "1961-05-12" }, 2));
+}
+
+static void
+test_near_first_names(void **state)
+{
+    struct match_person a, b;
+    struct match_cmp c;
+
+    (void)state;
+    /* Michèle typed Michel, with her own mailbox and birth date: a slip,
+     * not twins */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.first = "michele", b.first = "michel";
+    a.last = b.last = "guivivic";
+    a.birth_date = b.birth_date = "1977-07-15";
+    a.emails[0] = b.emails[0] = "michele.guivivic44@laposte.net";
+    compare(&a, &b, &c);
+    assert_int_equal(c.level[MATCH_F_FIRST], MATCH_DIFFERENT);
+    assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* twins Michel and Michèle sharing the family landline: two people */
+    a.emails[0] = b.emails[0] = NULL;
+    a.phones[0] = b.phones[0] = "+33556001122";
+    compare(&a, &b, &c);
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    /* "Is" for Isabelle with the same personal mailbox; Lucas and Louis
+     * (twins, not near: another second letter) stay apart even so */
+    a.first = "isabelle", b.first = "is";
+    a.phones[0] = b.phones[0] = NULL;
+    a.emails[0] = b.emails[0] = "isabelle1987@gmail.com";
+    compare(&a, &b, &c);
+    assert_true(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_false(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+    a.first = "lucas", b.first = "louis";
+    compare(&a, &b, &c);
+    assert_false(c.flags & MATCH_CMP_NEAR_FIRST);
+    assert_true(match_cmp_contradicted(&c, MATCH_RULES_DEFAULT));
+}
+
+static void
+test_mailbox_under_birth_name(void **state)
+{
+    struct match_person a, b;
+    struct match_cmp c;
+
+    (void)state;
+    /* the acquired file holds no birth name, but her work mailbox does */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.first = "sylvie", a.last = "bourribert";
+    a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
+    b.first = "sylvie", b.last = "bourvimont";
+    b.emails[0] = "sylvie_bourvimont@hotmail.com";
+    compare(&a, &b, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_CLOSE);
+    assert_true(c.flags & MATCH_CMP_MAILBOX_NAME);
+    assert_string_equal(match_cmp_rule(&c, MATCH_F_LAST), "the other's name in one's own mailbox");
+    /* a family mailbox, or the partner's, is no birth name */
+    a.emails[0] = "famille.bourvimont@orange.fr";
+    compare(&a, &b, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
+    a.first = "marie", a.emails[0] = "sylvie.bourvimont@lacroix-transports.fr";
+    compare(&a, &b, &c);
+    assert_int_equal(c.level[MATCH_F_LAST], MATCH_DIFFERENT);
+    assert_false(c.flags & MATCH_CMP_MAILBOX_NAME);
+}
+
 static void
 test_no_chaining_through_weak_link(void **state)
 {
@@ -1314,6 +1469,9 @@ main(void)
         cmocka_unit_test(test_name_emails),
         cmocka_unit_test(test_emails_phones_places),
         cmocka_unit_test(test_address_field),
+        cmocka_unit_test(test_household_only_one_it_can_be),
+        cmocka_unit_test(test_near_first_names),
+        cmocka_unit_test(test_mailbox_under_birth_name),
         cmocka_unit_test(test_record_limits),
         cmocka_unit_test(test_blocking_keys),
         cmocka_unit_test(test_em_recovers_known_parameters),
