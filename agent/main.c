@@ -22,6 +22,7 @@
 #include "../keys/identity.h"
 #include "../keys/keyring.h"
 #include "agent.h"
+#include "backup.h"
 #include "push.h"
 #include "config.h"
 #include "inbox.h"
@@ -781,6 +782,15 @@ static const struct nv_cmd cmds[] = {
       "copy the bundles the hub has not acknowledged (sent/) back into the outbox" },
     { "prune", cmd_prune, "prune DIR [--archive-days N]",
       "remove what the hub acknowledged from sent/ (and applied hub bundles older than N days)" },
+    { "migrate", nv_agent_cmd_migrate, "migrate DIR [--check]",
+      "the state store's schema version; without --check, migrate it (any command that "
+      "opens the agent does); a store of a newer version is refused (status 37)" },
+    { "backup", nv_agent_cmd_backup, "backup DIR DEST",
+      "a consistent copy of the agent (state, keys, configuration, unacknowledged bundles) in "
+      "a new directory DEST/<entity>-<time>, with the SHA-256 of every file; works while "
+      "nova-agent run does" },
+    { "restore", nv_agent_cmd_restore, "restore BACKUP DIR",
+      "check a backup against its SHA256SUMS and restore it into DIR (new or empty)" },
     { "rotate", cmd_rotate, "rotate DIR",
       "replace the agent's keys; the new identity is signed by the old key" },
     { NULL, NULL, NULL, NULL },

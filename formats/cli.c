@@ -17,6 +17,12 @@ static const struct nv_cmd *cur;
 #define NOVA_VERSION "unknown"
 #endif
 
+const char *
+nv_cli_version(void)
+{
+    return NOVA_VERSION;
+}
+
 static void
 usage_all(FILE *f, const char *about, const struct nv_cmd *cmds)
 {

@@ -43,6 +43,9 @@ int nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
 /* Parse a size with optional K/M/G suffix (powers of 1024). */
 int nv_parse_size(const char *s, uint64_t *out);
 
+/* The programs' version (VERSION, mk/version.sh). */
+const char *nv_cli_version(void);
+
 /* The current command's name, for messages. */
 extern const char *nv_cli_prog;
 extern const char *nv_cli_cmd;

@@ -48,6 +48,7 @@ static const struct {
     { NV_ENOSPC, 33, "no space left on device" },
     { NV_ECOUNTS, 34, "payload counts differ from the manifest" },
     { NV_EWAITING, 36, "bundles wait for a missing one" },
+    { NV_ESCHEMA, 37, "store written by a newer version" },
     { NV_ESTALE, 38, "stale bundle (sealed before a rebase)" },
 };
 

@@ -40,7 +40,7 @@ enum nv_error {
     NV_ECOUNTS = -28,    /* payload's counts differ from its signed manifest */
     /* -29 (status 35) is left to another change */
     NV_EWAITING = -30,   /* bundles wait in the inbox for a missing one */
-    /* -31 (status 37) is left to another change */
+    NV_ESCHEMA = -31,    /* a store of a newer schema than this program knows */
     NV_ESTALE = -32,     /* sealed before a rebase of its stream: stale */
     NV_ERRMIN = -32
 };

@@ -329,6 +329,15 @@ nv_prune_older(const char *dir, int64_t before, uint64_t *n)
 }
 
 int
+nv_temporary_name(const char *name)
+{
+    size_t l = strlen(name);
+
+    return name[0] == '.' || (l >= 5 && strcmp(name + l - 5, ".part") == 0) ||
+           (l >= 4 && strcmp(name + l - 4, ".tmp") == 0);
+}
+
+int
 nv_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -84,6 +84,11 @@ int nv_file_sha256(const char *path, uint8_t out[32]) __attribute__((warn_unused
 int nv_prune_older(const char *dir, int64_t before, uint64_t *n)
     __attribute__((warn_unused_result));
 
+/* A name that copies use while they run, or that staging and temporary
+ * files get: '.*', '*.part', '*.tmp'.  Never read as a bundle, never
+ * backed up. */
+int nv_temporary_name(const char *name);
+
 /* fsync the directory holding path (or path itself if a directory). */
 int nv_fsync_dir(const char *dir) __attribute__((warn_unused_result));
 

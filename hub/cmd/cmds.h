@@ -30,6 +30,9 @@ int nv_cmd_dashboard(int argc, char **argv);
 int nv_hub_after_pass(const char *dir, const char *textfile);
 int nv_cmd_segment(int argc, char **argv);
 int nv_cmd_rebase(int argc, char **argv);
+int nv_cmd_migrate(int argc, char **argv);
+int nv_cmd_backup(int argc, char **argv);
+int nv_cmd_restore(int argc, char **argv);
 
 /* A commit author: "Name <email>" (NULL: $NOVA_USER or $USER at the host)
  * split into name and email inside buf.  -1 when malformed. */

@@ -30,6 +30,7 @@
 #include "../intake/ingest.h"
 #include "../golden/golden.h"
 #include "../store/ledger.h"
+#include "../intake/retain.h"
 #include "../export/lake.h"
 
 #include <jansson.h>
@@ -1273,16 +1274,18 @@ cmd_resend(int argc, char **argv)
     return 0;
 }
 
-/* nova-hub prune DIR [--archive-days N]: what each agent acknowledged
- * leaves DIR/sent/; with --archive-days, applied bundles older than N days
- * leave DIR/archive/ (the ledger keeps their manifests and signatures;
- * received/ is kept: replay needs it). */
+/* nova-hub prune DIR [--archive-days N] [--received-days N]: what each
+ * agent acknowledged leaves DIR/sent/; with --archive-days, applied bundles
+ * older than N days leave DIR/archive/ (the ledger keeps their manifests,
+ * signatures and SHA-256); with --received-days, the payloads applied more
+ * than N days ago are merged into each entity's base, the last version of
+ * each record, which is what replay needs (hub/intake/retain.h). */
 static int
 cmd_prune(int argc, char **argv)
 {
     const char *dir = NULL, *v;
-    uint64_t days = 0, total = 0, na = 0;
-    int have_days = 0, r = 0;
+    uint64_t days = 0, rdays = 0, total = 0, na = 0;
+    int have_days = 0, have_rdays = 0, r = 0;
     struct nv_hub h;
     struct dirent **ents = NULL;
     char *sent;
@@ -1293,6 +1296,10 @@ cmd_prune(int argc, char **argv)
             if (v == NULL || nv_parse_u64(v, &days) < 0)
                 return nv_cli_usage("--archive-days needs a number of days");
             have_days = 1;
+        } else if (nv_opt_val(argc, argv, &i, "--received-days", &v)) {
+            if (v == NULL || nv_parse_u64(v, &rdays) < 0 || rdays > 100000)
+                return nv_cli_usage("--received-days needs a number of days");
+            have_rdays = 1;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
         } else if (dir == NULL) {
@@ -1329,6 +1336,17 @@ cmd_prune(int argc, char **argv)
                    "ledger keeps their manifests)\n", (unsigned long long)na,
                    (unsigned long long)days);
         free(ad);
+    }
+    if (r == 0 && have_rdays) {
+        struct nv_retain_stats rs;
+        if ((r = nv_hub_retain_received(&h, nv_now() - (int64_t)rdays * 86400, &rs)) == 0)
+            printf("received/: %llu payload(s) applied more than %llu day(s) ago merged into "
+                   "the base of %llu entit%s (%llu lines kept of %llu, %llu bytes of %llu): "
+                   "the last version of each record, which replay needs\n",
+                   (unsigned long long)rs.merged, (unsigned long long)rdays,
+                   (unsigned long long)rs.entities, rs.entities == 1 ? "y" : "ies",
+                   (unsigned long long)rs.lines_out, (unsigned long long)rs.lines_in,
+                   (unsigned long long)rs.bytes_out, (unsigned long long)rs.bytes_in);
     }
     nv_hub_close(&h);
     if (r < 0)
@@ -1375,8 +1393,19 @@ static const struct nv_cmd cmds[] = {
       "a restored, reinstalled or re-keyed agent: a signed, ledgered order opening a new "
       "epoch of its stream at the seq the hub holds; its next pass ships a full snapshot "
       "(--key: enroll its new key first, as enroll --force)" },
-    { "prune", cmd_prune, "prune DIR [--archive-days N]",
-      "remove from sent/ what the agents acknowledged (and applied bundles older than N days)" },
+    { "prune", cmd_prune, "prune DIR [--archive-days N] [--received-days N]",
+      "remove from sent/ what the agents acknowledged (and applied bundles older than N days "
+      "from archive/; received/ payloads older than N days merged into the last version of "
+      "each record)" },
+    { "migrate", nv_cmd_migrate, "migrate DIR [--check]",
+      "the store's schema version; without --check, migrate it (any command that opens "
+      "the hub does); a store of a newer version is refused (status 37)" },
+    { "backup", nv_cmd_backup, "backup DIR DEST",
+      "a consistent copy of the hub (store, ledger, mappings, keys, spools) in a new "
+      "directory DEST/<hub>-<time>, with the SHA-256 of every file (it holds personal data)" },
+    { "restore", nv_cmd_restore, "restore BACKUP DIR",
+      "check a backup against its SHA256SUMS and restore it into DIR (new or empty); then "
+      "the agents resend what it lacks" },
     { "eval", nv_cmd_eval, "eval DIR TRUTH.csv [--json]",
       "pairwise precision, recall and F1 of the links against a truth (entity,source_key,person)" },
     { "review", nv_cmd_review, "review DIR list|show ID|accept ID|reject ID [--json] [--by NAME] [--why TEXT]",

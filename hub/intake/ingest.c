@@ -21,6 +21,7 @@
 #include "../model/recparse.h"
 #include "../../agent/outbox.h"
 #include "ingest.h"
+#include "retain.h"
 #include "../gdpr/gdpr.h"
 #include "../store/ledger.h"
 #include "../golden/golden.h"
@@ -848,10 +849,7 @@ refused:
 static int
 temporary_name(const char *name)
 {
-    size_t l = strlen(name);
-
-    return name[0] == '.' || (l >= 5 && strcmp(name + l - 5, ".part") == 0) ||
-           (l >= 4 && strcmp(name + l - 4, ".tmp") == 0);
+    return nv_temporary_name(name);
 }
 
 int
@@ -940,39 +938,17 @@ replay_marker(struct nv_hub *h, const char *entity, int set)
     return 0;
 }
 
-/* The kind of applied bundle sender/seq from its statistics (changes when
- * unknown). */
+/* The kind of a bundle the hub applied (changes when bstats does not
+ * say). */
 static int
 applied_kind(MDB_txn *txn, struct nv_hub *h, const char *sender, uint64_t seq)
 {
-    char bk[128];
-    MDB_val k, v;
-    int kind = NV_KIND_CHANGES;
+    int64_t applied;
+    int acks = 0;
 
-    snprintf(bk, sizeof(bk), "%s/%020llu", sender, (unsigned long long)seq);
-    k.mv_size = strlen(bk);
-    k.mv_data = bk;
-    if (mdb_get(txn, h->store.bstats, &k, &v) == 0) {
-        json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-        const char *kn = json_string_value(json_object_get(o, "kind"));
-        if (kn != NULL && strcmp(kn, "acks") == 0)
-            kind = NV_KIND_ACKS;
-        json_decref(o);
-    }
-    return kind;
-}
-
-static int
-is_seq_dir(const struct dirent *e)
-{
-    const char *p = e->d_name;
-
-    if (*p == '\0')
-        return 0;
-    for (; *p; p++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return 1;
+    return nv_hub_bundle_info(txn, h, sender, seq, &acks, &applied) == 0 && acks
+               ? NV_KIND_ACKS
+               : NV_KIND_CHANGES;
 }
 
 int
@@ -1006,7 +982,7 @@ nv_hub_replay(struct nv_hub *h, const char *entity,
     }
     if ((r = replay_marker(h, entity, 1)) < 0)
         goto out;
-    if ((ne = scandir(ed, &ents, is_seq_dir, alphasort)) < 0) {
+    if ((ne = scandir(ed, &ents, nv_hub_is_seq_dir, alphasort)) < 0) {
         r = nv_fail_errno("cannot read '%s/received/%s'", h->dir, entity);
         ne = 0;
         goto out;

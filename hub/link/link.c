@@ -127,22 +127,6 @@ mdb_fail(int rc, const char *what)
     return nv_hmdb_fail(rc, what);
 }
 
-/* The one migration of the matching databases, run by nv_link_open: a
- * store written before blocking moved into memory has a "blocks" database
- * (blocking key -> rids, duplicates); it is deleted, contents and name. */
-static int
-migrate_blocks(MDB_txn *txn)
-{
-    MDB_dbi dbi;
-    int rc = mdb_dbi_open(txn, "blocks", MDB_DUPSORT | MDB_DUPFIXED, &dbi);
-
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0 || (rc = mdb_drop(txn, dbi, 1)) != 0)
-        return mdb_fail(rc, "cannot delete the old blocking index");
-    return 0;
-}
-
 int
 nv_link_open(MDB_txn *txn, void *dbs)
 {
@@ -161,7 +145,9 @@ nv_link_open(MDB_txn *txn, void *dbs)
         (rc = mdb_dbi_open(txn, "ident", dup, &db->ident)) != 0 ||
         (rc = mdb_dbi_open(txn, "linkmeta", MDB_CREATE, &db->meta)) != 0)
         return mdb_fail(rc, "cannot open the matching databases");
-    return migrate_blocks(txn);
+    /* the old "blocks" database is deleted by the store's migration to
+     * schema 1 (hub/store/store.c) */
+    return 0;
 }
 
 /* ---- the change set ---- */

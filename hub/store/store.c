@@ -51,6 +51,36 @@ nv_hstore_register(struct nv_hstore *s, nv_hstore_open_fn open, void *dbs)
     s->nmod++;
 }
 
+/* Schema 1: the layout of stores written before schema versions, less the
+ * "blocks" database (blocking key -> rids) that a store written before
+ * blocking moved into memory has: deleted, contents and name. */
+static int
+drop_blocks(MDB_txn *txn, void *ctx)
+{
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn, "blocks", MDB_DUPSORT | MDB_DUPFIXED, &dbi);
+
+    (void)ctx;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || (rc = mdb_drop(txn, dbi, 1)) != 0)
+        return nv_hmdb_fail(rc, "cannot delete the old blocking index");
+    return 0;
+}
+
+static const struct nv_migration hstore_migrations[] = {
+    { 1, "the old blocking index (blocks) deleted", drop_blocks },
+};
+
+const char *
+nv_hstore_migration(unsigned v)
+{
+    for (size_t i = 0; i < sizeof(hstore_migrations) / sizeof(hstore_migrations[0]); i++)
+        if (hstore_migrations[i].to == v)
+            return hstore_migrations[i].what;
+    return "";
+}
+
 int
 nv_hstore_open(struct nv_hstore *s, const char *dir)
 {
@@ -88,10 +118,23 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &s->changes)) != 0 ||
-        (rc = mdb_dbi_open(txn, "chgidx", MDB_CREATE, &s->chgidx)) != 0 ||
-        (rc = mdb_txn_commit(txn)) != 0) {
+        (rc = mdb_dbi_open(txn, "chgidx", MDB_CREATE, &s->chgidx)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
+        r = nv_hmdb_fail(rc, "cannot open databases");
+        goto out;
+    }
+    /* in the same transaction, before any module opens its databases: a
+     * store newer than we know is refused before anything is written, an
+     * older one migrated and stamped */
+    if ((r = nv_schema_migrate(txn, s->meta, "hub store", path, NV_HSTORE_SCHEMA,
+                               hstore_migrations,
+                               sizeof(hstore_migrations) / sizeof(hstore_migrations[0]), s,
+                               &s->schema_was)) < 0) {
+        mdb_txn_abort(txn);
+        goto out;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
         r = nv_hmdb_fail(rc, "cannot open databases");
         goto out;
     }
@@ -219,7 +262,7 @@ nv_hstore_compact(struct nv_hstore *s, const char *dir)
 {
     char *sd = nv_path_join(dir, "store"), *cd = nv_path_join(dir, "store.compact");
     char *from = nv_path_join(cd, "data.mdb"), *to = nv_path_join(sd, "data.mdb");
-    int rc, r;
+    int r, rc;
 
     /* a copy holding only live entries, its trees built afresh: erased
      * data leaves the file too, separators included (copy_fresh) */

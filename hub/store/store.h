@@ -30,7 +30,9 @@
  *   columns   "<entity>\0<column>" -> "": every column the entity has sent
  *   receipts  "<entity>\0<order>\0<key>" -> {"outcome":...,"reason":...,
  *             "seq":N}: the agents' answers to erasure orders
- *   meta      "replay:<entity>" -> "": a replay in progress (redone at open)
+ *   meta      "replay:<entity>" -> "": a replay in progress (redone at open);
+ *             "schema" -> the store's schema version (decimal text,
+ *             nv_schema_migrate in agent/state.h)
  *             "rebase:<entity>" -> {"epoch":E,"base":S,"base_id":hex,
  *             "hub_seq":R,"bundle":name,"issued":time,"pending":bool,
  *             "ledgered":bool}: the entity's stream epoch, opened by the
@@ -50,6 +52,7 @@
 
 #include <lmdb.h>
 
+#include "../../agent/state.h"
 #include "../../formats/buf.h"
 #include "../../formats/stream.h"
 #include <jansson.h>
@@ -69,7 +72,15 @@ struct nv_hstore {
     MDB_dbi changes, chgidx;
     struct nv_hstore_module mod[NV_HSTORE_MODULES];
     size_t nmod;
+    unsigned schema_was; /* the version found at open (0: not stamped) */
 };
+
+/* The layout of the hub's store that this program writes; its migrations
+ * are in store.c (hstore_migrations), run at open before any module opens
+ * its databases. */
+#define NV_HSTORE_SCHEMA 1
+/* What migration to version v does ("" when none such). */
+const char *nv_hstore_migration(unsigned v);
 
 /* The one registration point: before nv_hstore_open, each module above the
  * store says how to open its databases; the store calls it at open and at
