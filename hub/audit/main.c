@@ -372,6 +372,9 @@ cmd_verify(int argc, char **argv)
     if (wrong && first == 0)
         first = NV_EFORK;
     printf("%d commits, %d bundles, %d problems\n", commits, nbundles, problems);
+    if (nv_ledger_audit_events(a) > 0)
+        printf("%d events of the GDPR register recorded (register/)\n",
+               nv_ledger_audit_events(a));
     if (nb > 0)
         printf("%d bundle file(s) checked against the ledger", nb);
     if (nb > 0 && nv_ledger_audit_erased(a) > 0)

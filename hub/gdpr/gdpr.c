@@ -38,7 +38,8 @@ nv_gdpr_open(MDB_txn *txn, void *dbs)
     if ((rc = mdb_dbi_open(txn, "gdpr", MDB_CREATE, &db->req)) != 0 ||
         (rc = mdb_dbi_open(txn, "suppress", MDB_CREATE, &db->suppress)) != 0 ||
         (rc = mdb_dbi_open(txn, "object", MDB_CREATE, &db->object)) != 0 ||
-        (rc = mdb_dbi_open(txn, "flags", MDB_CREATE, &db->flags)) != 0)
+        (rc = mdb_dbi_open(txn, "flags", MDB_CREATE, &db->flags)) != 0 ||
+        (rc = mdb_dbi_open(txn, "gdprlog", MDB_CREATE, &db->log)) != 0)
         return nv_hmdb_fail(rc, "cannot open the GDPR register");
     return 0;
 }
@@ -335,15 +336,127 @@ nv_gdpr_event(json_t *req, const char *fmt, ...)
                                         "event", text));
 }
 
+static void
+be64_put(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+/* The request's events not yet in gdprlog go there, numbered on from the
+ * register's counter ("#log"); "logged" moves to their count. */
+static int
+log_events(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req, const char *id)
+{
+    json_t *ev = json_object_get(req, "events");
+    size_t total = json_array_size(ev);
+    json_int_t logged = json_integer_value(json_object_get(req, "logged"));
+    MDB_val ck = { 4, (void *)"#log" }, cv;
+    uint64_t last = 0;
+    char num[24];
+    int rc;
+
+    if (logged < 0 || (size_t)logged >= total)
+        return 0;
+    if ((rc = mdb_get(txn, db->req, &ck, &cv)) == 0 && cv.mv_size < sizeof(num)) {
+        memcpy(num, cv.mv_data, cv.mv_size);
+        num[cv.mv_size] = '\0';
+        last = strtoull(num, NULL, 10);
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        return nv_hmdb_fail(rc, "cannot read the register's event counter");
+    }
+    for (size_t i = (size_t)logged; i < total; i++) {
+        uint8_t kb[8];
+        char *t = NULL;
+        json_t *o = json_pack("{s:s,s:s?,s:I}", "req", id,
+                              "kind", json_string_value(json_object_get(req, "kind")),
+                              "n", (json_int_t)i);
+        MDB_val k = { 8, kb }, v;
+        if (o == NULL || (t = json_dumps(o, JSON_COMPACT)) == NULL) {
+            json_decref(o);
+            return nv_fail(NV_ENOMEM, "out of memory");
+        }
+        json_decref(o);
+        be64_put(kb, ++last);
+        v.mv_size = strlen(t);
+        v.mv_data = t;
+        rc = mdb_put(txn, db->log, &k, &v, MDB_APPEND);
+        free(t);
+        if (rc != 0)
+            return nv_hmdb_fail(rc, "cannot write the register's event log");
+    }
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)last);
+    cv.mv_size = strlen(num);
+    cv.mv_data = num;
+    if ((rc = mdb_put(txn, db->req, &ck, &cv, 0)) != 0)
+        return nv_hmdb_fail(rc, "cannot write the register's event counter");
+    json_object_set_new(req, "logged", json_integer((json_int_t)total));
+    return 0;
+}
+
+int
+nv_gdpr_events_after(MDB_txn *txn, const struct nv_gdpr_db *db, uint64_t after,
+                     int (*fn)(void *ctx, uint64_t seq, const char *req, const char *right,
+                               uint64_t n, const char *at, const char *text),
+                     void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint8_t kb[8];
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(txn, db->log, &c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read the register's event log");
+    be64_put(kb, after + 1);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t seq = 0;
+        json_t *o = NULL, *req = NULL, *e;
+        const char *id;
+        json_int_t n;
+        if (k.mv_size != 8)
+            continue;
+        for (int i = 0; i < 8; i++)
+            seq = seq << 8 | ((const uint8_t *)k.mv_data)[i];
+        if ((o = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL ||
+            (id = json_string_value(json_object_get(o, "req"))) == NULL) {
+            json_decref(o);
+            r = nv_fail(NV_ECORRUPT, "hub store: the register's event %llu does not parse",
+                        (unsigned long long)seq);
+            break;
+        }
+        n = json_integer_value(json_object_get(o, "n"));
+        if ((r = nv_gdpr_req_get(txn, db, id, &req)) == 0) {
+            e = json_array_get(json_object_get(req, "events"), (size_t)n);
+            if (e == NULL)
+                r = nv_fail(NV_ECORRUPT, "hub store: %s has no event %lld", id, (long long)n);
+            else
+                r = fn(ctx, seq, id, json_string_value(json_object_get(o, "kind")),
+                       (uint64_t)n, json_string_value(json_object_get(e, "at")),
+                       json_string_value(json_object_get(e, "event")));
+        }
+        json_decref(req);
+        json_decref(o);
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = nv_hmdb_fail(rc, "cannot read the register's event log");
+    return r;
+}
+
 int
 nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
 {
     const char *id = json_string_value(json_object_get(req, "id"));
-    char *t = json_dumps(req, JSON_COMPACT);
+    char *t;
     MDB_val k = { strlen(id), (void *)id }, v;
-    int rc;
+    int rc, r;
 
-    if (t == NULL)
+    if ((r = log_events(txn, db, req, id)) < 0)
+        return r;
+    if ((t = json_dumps(req, JSON_COMPACT)) == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
     v.mv_size = strlen(t);
     v.mv_data = t;

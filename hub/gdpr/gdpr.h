@@ -20,6 +20,10 @@
  *   suppress  keyed hash (16 bytes) -> request id: erased identifiers
  *   object    keyed hash (16 bytes) -> request id: objections (marketing)
  *   flags     RCU -> {"restrict":ID|null,"object":ID|null}
+ *   gdprlog   event number (8 bytes, big-endian, from 1) -> {"req":ID,
+ *             "kind":K,"n":N}: every event of every request, in the order
+ *             they were written (nv_gdpr_req_put), for the ledger; the
+ *             request keeps "logged", how many of its events are here
  * Keyed hashes are BLAKE2b-128 keyed by DIR/keys/suppress.key (32 random
  * bytes, 0600), of "e:" + normalised e-mail, "p:" + E.164 phone, or
  * "k:" + entity + NUL + record key: without the key they cannot be tested
@@ -53,7 +57,7 @@ struct nv_norm_values;
 #define NV_GDPR_TARGET_DAYS 10
 
 struct nv_gdpr_db {
-    MDB_dbi req, suppress, object, flags;
+    MDB_dbi req, suppress, object, flags, log;
 };
 
 /* an nv_hstore_open_fn: db is a struct nv_gdpr_db */
@@ -139,6 +143,13 @@ int nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, j
     __attribute__((warn_unused_result));
 int nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
     __attribute__((warn_unused_result));
+/* The register's events after event number after, in order: fn(ctx, the
+ * event's number, its request, its right, its index in the request, its
+ * time, its text); stops at fn's first error. */
+int nv_gdpr_events_after(MDB_txn *txn, const struct nv_gdpr_db *db, uint64_t after,
+                         int (*fn)(void *ctx, uint64_t seq, const char *req, const char *right,
+                                   uint64_t n, const char *at, const char *text),
+                         void *ctx) __attribute__((warn_unused_result));
 /* Send the erasure orders of requests ids (one bundle per entity). */
 int nv_gdpr_send_orders_many(struct nv_hub *h, char **ids, size_t n)
     __attribute__((warn_unused_result));

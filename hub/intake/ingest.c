@@ -172,6 +172,8 @@ lock_hub(const char *dir)
     }
 }
 
+static int ledger_register(struct nv_hub *h);
+
 int
 nv_hub_open(struct nv_hub *h, const char *dir)
 {
@@ -239,8 +241,10 @@ nv_hub_open(struct nv_hub *h, const char *dir)
         noted_ledger_head(h, noted);
         if ((r = nv_ledger_open(&h->ledger, dir, &h->self)) == 0 &&
             (r = nv_ledger_check_head(h->ledger, noted)) == 0 &&
+            (ledger_witness_accesslog(h), 1) &&
             (r = nv_ledger_reconcile(h->ledger, ad, &added)) == 0 &&
-            (r = nv_hub_ledger_sent(h)) == 0 && (r = note_ledger_head(h)) == 0)
+            (r = nv_hub_ledger_sent(h)) == 0 && (r = ledger_register(h)) == 0 &&
+            (r = note_ledger_head(h)) == 0)
             r = nv_hub_rebase_repair(h);
         free(ad);
         if (r < 0)
@@ -253,14 +257,117 @@ fail:
     return r;
 }
 
+/* ---- the GDPR register's events into the ledger ---- */
+
+#define LEDGER_REGISTER_KEY "ledger:register"
+#define REGISTER_BATCH 4096
+
+struct reg_batch {
+    struct nv_ledger_event ev[REGISTER_BATCH];
+    char *strings[REGISTER_BATCH][4];
+    size_t n;
+};
+
+static void
+reg_batch_clear(struct reg_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        for (int j = 0; j < 4; j++)
+            free(b->strings[i][j]);
+    b->n = 0;
+}
+
+static int
+reg_collect(void *ctx, uint64_t seq, const char *req, const char *right, uint64_t n,
+            const char *at, const char *text)
+{
+    struct reg_batch *b = ctx;
+    char **s;
+
+    if (b->n == REGISTER_BATCH)
+        return 1; /* full: recorded, then read on from here */
+    s = b->strings[b->n];
+    s[0] = strdup(req);
+    s[1] = strdup(right ? right : "-");
+    s[2] = strdup(at ? at : "-");
+    s[3] = strdup(text ? text : "-");
+    b->ev[b->n] = (struct nv_ledger_event){ seq, s[0], s[1], n, s[2], s[3] };
+    b->n++;
+    if (s[0] == NULL || s[1] == NULL || s[2] == NULL || s[3] == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    return 0;
+}
+
+/*
+ * The register's events the ledger lacks (after the number noted in meta
+ * under ledger:register), one commit per batch; the note moves after each
+ * commit (a crash between the two records nothing twice: an event already
+ * in the ledger is skipped).
+ */
+static int
+ledger_register(struct nv_hub *h)
+{
+    struct reg_batch *b;
+    int r = 0;
+
+    if (h->ledger == NULL || h->gdpr == NULL)
+        return 0;
+    if ((b = calloc(1, sizeof(*b))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    for (;;) {
+        MDB_txn *txn;
+        MDB_val k = { sizeof(LEDGER_REGISTER_KEY) - 1, (void *)LEDGER_REGISTER_KEY }, v;
+        uint64_t after = 0;
+        int rc;
+        char num[24];
+        if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
+            r = nv_hmdb_fail(rc, "cannot read");
+            break;
+        }
+        if (mdb_get(txn, h->store.meta, &k, &v) == 0 && v.mv_size < sizeof(num)) {
+            memcpy(num, v.mv_data, v.mv_size);
+            num[v.mv_size] = '\0';
+            after = strtoull(num, NULL, 10);
+        }
+        r = nv_gdpr_events_after(txn, h->gdpr, after, reg_collect, b);
+        mdb_txn_abort(txn);
+        if (r < 0 || b->n == 0)
+            break;
+        if ((r = nv_ledger_record_events(h->ledger, b->ev, b->n)) < 0)
+            break;
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)b->ev[b->n - 1].seq);
+        v.mv_size = strlen(num);
+        v.mv_data = num;
+        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
+            (rc = mdb_put(txn, h->store.meta, &k, &v, 0)) != 0 ||
+            (rc = mdb_txn_commit(txn)) != 0) {
+            if (rc != 0 && txn != NULL)
+                mdb_txn_abort(txn);
+            r = nv_hmdb_fail(rc, "cannot note the register's events recorded");
+            break;
+        }
+        if (b->n < REGISTER_BATCH) {
+            reg_batch_clear(b);
+            break;
+        }
+        reg_batch_clear(b);
+    }
+    reg_batch_clear(b);
+    free(b);
+    return r < 0 ? r : 0;
+}
+
 void
 nv_hub_close(struct nv_hub *h)
 {
     /* what this process sealed to the agents goes into the ledger (a
      * failure is logged: the next open records it) */
     int r;
+    if (h->ledger != NULL && h->ledger_ok)
+        ledger_witness_accesslog(h); /* what this process logged, witnessed */
     if (h->ledger != NULL && h->ledger_ok && h->lock_fd >= 0 && h->store.env != NULL &&
-        ((r = nv_hub_ledger_sent(h)) < 0 || (r = note_ledger_head(h)) < 0))
+        ((r = nv_hub_ledger_sent(h)) < 0 || (r = ledger_register(h)) < 0 ||
+         (r = note_ledger_head(h)) < 0))
         nv_warn("ledger", "the bundles sealed to the agents are not all recorded yet "
                 "(the next open records them): %s", nv_errmsg(r));
     nv_hub_mappings_release(h);

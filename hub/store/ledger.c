@@ -527,6 +527,96 @@ nv_ledger_record_sent(struct nv_ledger *l, const char *path)
 }
 
 int
+nv_ledger_request_valid(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n < 5 || n > 24 || strncmp(id, "REQ-", 4) != 0)
+        return 0;
+    for (size_t i = 4; i < n; i++)
+        if (id[i] < '0' || id[i] > '9')
+            return 0;
+    return 1;
+}
+
+int
+nv_ledger_record_events(struct nv_ledger *l, const struct nv_ledger_event *ev, size_t n)
+{
+    git_tree_update *up = NULL;
+    git_tree *base = NULL;
+    git_oid tree_oid;
+    char **paths = NULL;
+    size_t k = 0;
+    struct nv_buf t = NV_BUF_INIT, msg = NV_BUF_INIT;
+    int r = 0;
+
+    if (n == 0)
+        return 0;
+    if ((up = calloc(n, sizeof(*up))) == NULL || (paths = calloc(n, sizeof(*paths))) == NULL) {
+        r = nv_fail(NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((r = tip_tree(l, &base)) < 0)
+        goto out;
+    if (base == NULL) {
+        r = nv_fail(NV_ECORRUPT, "ledger: main has no root commit");
+        goto out;
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        char path[NV_NAME_MAX + 64], text[NV_LEDGER_REASON_MAX + 1];
+        if (!nv_ledger_request_valid(ev[i].request)) {
+            r = nv_fail(NV_EINVAL, "ledger: bad request id");
+            break;
+        }
+        snprintf(path, sizeof(path), "register/%s/%0*llu/event", ev[i].request,
+                 NV_LEDGER_SEQ_DIGITS, (unsigned long long)ev[i].n + 1);
+        if ((r = tip_has(l, path, NULL)) != 0) {
+            r = r < 0 ? r : 0; /* recorded already */
+            continue;
+        }
+        clean_reason(ev[i].text, text);
+        nv_buf_reset(&t);
+        if ((r = nv_buf_addf(&t, "nova-register-event: 1\nseq: %llu\nrequest: %s\nright: %s\n"
+                                 "n: %llu\nat: %s\nevent: %s\n",
+                             (unsigned long long)ev[i].seq, ev[i].request,
+                             ev[i].right ? ev[i].right : "-", (unsigned long long)ev[i].n + 1,
+                             ev[i].at ? ev[i].at : "-", text)) < 0 ||
+            (r = blob(l, &up[k].id, t.data, t.len)) < 0)
+            break;
+        if ((paths[k] = strdup(path)) == NULL) {
+            r = nv_fail(NV_ENOMEM, "out of memory");
+            break;
+        }
+        up[k].action = GIT_TREE_UPDATE_UPSERT;
+        up[k].filemode = GIT_FILEMODE_BLOB;
+        up[k].path = paths[k];
+        k++;
+    }
+    if (r < 0 || k == 0)
+        goto out;
+    if (git_tree_create_updated(&tree_oid, l->repo, base, k, up) < 0) {
+        r = ledger_git_fail("cannot build the register's tree");
+        goto out;
+    }
+    if (k == 1)
+        r = nv_buf_addf(&msg, "register %s: %s\n", up[0].path + strlen("register/"),
+                        "1 event");
+    else
+        r = nv_buf_addf(&msg, "register: %zu events\n", k);
+    if (r == 0)
+        r = commit_tree(l, &tree_oid, (const char *)msg.data);
+out:
+    for (size_t i = 0; paths != NULL && i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(up);
+    git_tree_free(base);
+    nv_buf_release(&t);
+    nv_buf_release(&msg);
+    return r;
+}
+
+int
 nv_ledger_record_rebase(struct nv_ledger *l, struct nv_bundle *b)
 {
     char dir[3 * NV_NAME_MAX], msg[256];

@@ -19,6 +19,9 @@
  *       manifest, manifest.minisig   the hub's rebase order to the entity
  *                                    (kind rebase), byte for byte
  *       status                 outcome issued
+ *   register/<request id>/<event number in the request, 10 digits, from 1>/
+ *       event                  one event of the GDPR register (format at
+ *                              nv_ledger_record_events)
  *   quarantine/<SHA-256 of the bundle file, 64 hex>/
  *       status                 outcome quarantined, code and reason
  *       manifest, manifest.minisig   when the container could be read
@@ -89,6 +92,34 @@ int nv_ledger_record(struct nv_ledger *l, struct nv_bundle *b, int applied,
  * outcome issued.  Again: a no-op; another manifest there: NV_ECORRUPT. */
 int nv_ledger_record_sent(struct nv_ledger *l, const char *path)
     __attribute__((warn_unused_result));
+
+/* An event of the GDPR register (a request, an order sent, an answer, an
+ * extension, a closure), as the ledger keeps it: no personal data (the
+ * register names subjects by keyed hash and records by entity). */
+struct nv_ledger_event {
+    uint64_t seq;               /* the register's event number, from 1 */
+    const char *request;        /* "REQ-000123" */
+    const char *right;          /* erase, access, rectify... */
+    uint64_t n;                 /* the event's index in its request, from 0
+                                   (recorded as n + 1) */
+    const char *at;             /* RFC 3339 UTC */
+    const char *text;           /* the event, as the register words it */
+};
+/* Record events (in order) under register/<request>/<n + 1>/event,
+ * one commit for all (those already there skipped; none new: no commit).
+ * The file:
+ *   nova-register-event: 1
+ *   seq: 12
+ *   request: REQ-000123
+ *   right: erase
+ *   n: 3                       the event's number in its request, from 1
+ *   at: 2026-11-28T15:00:00Z
+ *   event: erasure order sent to acme (3 records)
+ */
+int nv_ledger_record_events(struct nv_ledger *l, const struct nv_ledger_event *ev, size_t n)
+    __attribute__((warn_unused_result));
+/* "REQ-" and digits (a register request id, as a ledger path component). */
+int nv_ledger_request_valid(const char *id);
 
 /* Record a rebase order the hub sealed (b: kind rebase, read back from its
  * file) under rebase/<recipient>/<epoch>/ with outcome issued.  Again: a
@@ -169,6 +200,8 @@ int nv_ledger_verify(struct nv_ledger_audit **out, const char *path,
 void nv_ledger_audit_bundle(struct nv_ledger_audit *a, const char *path);
 /* Bundle files given that were receipts of erased bundles and matched. */
 int nv_ledger_audit_erased(const struct nv_ledger_audit *a);
+/* Events of the GDPR register the ledger holds (register/). */
+int nv_ledger_audit_events(const struct nv_ledger_audit *a);
 /* Counts so far; first = code of the first problem (0 if none). */
 void nv_ledger_audit_counts(const struct nv_ledger_audit *a, int *commits,
                             int *bundles, int *problems, int *first);

@@ -55,16 +55,17 @@ struct nv_ledger_audit {
     struct lstream *s;
     size_t ns, scap;
     int commits, bundles, problems, first;
+    int events; /* events of the GDPR register */
     int erased; /* bundle files given that are receipts of erased ones */
 };
 
 /* One entry directory of a commit's difference. */
 struct group {
     char dir[3 * NV_NAME_MAX + 40];
-    int is_stream; /* 1 streams/, 2 rebase/, 0 quarantine/ */
+    int is_stream; /* 1 streams/, 2 rebase/, 3 register/, 0 quarantine/ */
     int changed; /* a file deleted, modified or replaced */
-    int has_manifest, has_sig, has_status, bad_file;
-    git_oid manifest, sig, status;
+    int has_manifest, has_sig, has_status, has_event, bad_file;
+    git_oid manifest, sig, status, event;
 };
 
 static void
@@ -409,6 +410,44 @@ check_rebase_entry(struct nv_ledger_audit *a, const struct group *g, const char 
                 nv_kind_name(m.kind), m.recipient, (unsigned long long)m.epoch);
 }
 
+/* register/REQ/NNNN/event: one event of the GDPR register, its file
+ * naming the same request and index. */
+static void
+check_register_entry(struct nv_ledger_audit *a, const struct group *g, const char *h)
+{
+    const char *p = g->dir + strlen("register/"), *s1 = strchr(p, '/');
+    char req[32], label[96], e[160], want[96];
+    struct nv_buf t = NV_BUF_INIT;
+    uint64_t n;
+
+    if (s1 == NULL || (size_t)(s1 - p) >= sizeof(req) ||
+        (memcpy(req, p, (size_t)(s1 - p)), req[s1 - p] = '\0', !nv_ledger_request_valid(req)) ||
+        seq_parse(s1 + 1, strlen(s1 + 1), &n) < 0) {
+        problem(a, NV_EFORMAT, "commit %s: bad entry path '%s'", h,
+                nv_log_escape(g->dir, e, sizeof(e)));
+        return;
+    }
+    snprintf(label, sizeof(label), "register %s event %llu", req, (unsigned long long)n);
+    a->events++;
+    if (!g->has_event || g->has_manifest || g->has_sig || g->has_status || g->bad_file) {
+        problem(a, NV_EFORMAT, "%s: entry added by commit %s is not exactly one file, event",
+                label, h);
+        return;
+    }
+    snprintf(want, sizeof(want), "request: %s\nright: ", req);
+    if (read_blob(a, &g->event, 4096, &t) < 0 ||
+        t.len < 24 || memcmp(t.data, "nova-register-event: 1\nseq: ", 28) != 0 ||
+        memmem(t.data, t.len, want, strlen(want)) == NULL)
+        problem(a, NV_EFORMAT, "%s: the event file does not say so", label);
+    else {
+        char nl[40];
+        snprintf(nl, sizeof(nl), "\nn: %llu\n", (unsigned long long)n);
+        if (memmem(t.data, t.len, nl, strlen(nl)) == NULL)
+            problem(a, NV_EFORMAT, "%s: the event file names another index", label);
+    }
+    nv_buf_release(&t);
+}
+
 static void
 check_quarantine_entry(struct nv_ledger_audit *a, const struct group *g,
                        const char *h)
@@ -481,6 +520,12 @@ entry_changed(struct nv_ledger_audit *a, const struct group *g, git_tree *now,
     } else if (!g->is_stream && quarantine_path(g->dir) == 0) {
         snprintf(label, sizeof(label), "quarantined bundle %.12s",
                  g->dir + strlen("quarantine/"));
+    } else if (g->is_stream == 3 && strchr(g->dir + strlen("register/"), '/') != NULL) {
+        const char *p = g->dir + strlen("register/"), *s1 = strchr(p, '/');
+        uint64_t n = 0;
+        (void)seq_parse(s1 + 1, strlen(s1 + 1), &n);
+        snprintf(label, sizeof(label), "register %.*s event %llu", (int)(s1 - p), p,
+                 (unsigned long long)n);
     } else {
         snprintf(label, sizeof(label), "entry '%s'",
                  nv_log_escape(g->dir, e, sizeof(e)));
@@ -505,6 +550,8 @@ group_end(struct nv_ledger_audit *a, struct group *g, git_tree *old,
     git_tree_entry_free(te);
     if (g->changed) {
         entry_changed(a, g, now, h);
+    } else if (g->is_stream == 3) {
+        check_register_entry(a, g, h); /* many in one commit */
     } else {
         (*added)++;
         if (g->is_stream == 2)
@@ -536,6 +583,8 @@ entry_of(const char *path, char *dir, size_t n, const char **file, int *is_strea
         want = 2, *is_stream = 0;
     else if (strncmp(path, "rebase/", 7) == 0)
         want = 3, *is_stream = 2;
+    else if (strncmp(path, "register/", 9) == 0)
+        want = 3, *is_stream = 3;
     else
         return -1;
     for (p = path; *p; p++)
@@ -647,6 +696,9 @@ check_commit(struct nv_ledger_audit *a, git_oid *oid, size_t order)
         } else if (strcmp(file, "status") == 0) {
             g.has_status = 1;
             git_oid_cpy(&g.status, &d->new_file.id);
+        } else if (strcmp(file, "event") == 0 && g.is_stream == 3) {
+            g.has_event = 1;
+            git_oid_cpy(&g.event, &d->new_file.id);
         } else {
             g.bad_file = 1;
         }
@@ -915,6 +967,12 @@ nv_ledger_audit_counts(const struct nv_ledger_audit *a, int *commits,
     *bundles = a->bundles;
     *problems = a->problems;
     *first = a->first;
+}
+
+int
+nv_ledger_audit_events(const struct nv_ledger_audit *a)
+{
+    return a->events;
 }
 
 void

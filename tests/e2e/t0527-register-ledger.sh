@@ -1,0 +1,95 @@
+#!/bin/sh
+# The GDPR register's events are ledger commits: every event of every
+# request (registered, orders sent, each entity's answer, completion,
+# closure) is an entry register/REQ/N/event, without personal data, that
+# stock git shows and `nova-audit verify` checks; a crash between the
+# register and the ledger is repaired at the next open; an altered event
+# is caught.
+. "$(dirname "$0")/lib.sh"
+export PATH="$NOVA_BUILD/tests:$PATH"
+
+setup_two || { not_ok "setup"; done_testing; }
+for e in groupe acquis; do
+    printf '#!/bin/sh\nexit 0\n' > hook-$e.sh
+    chmod +x hook-$e.sh
+done
+printf 'entity = groupe\nsettle = 0\nerase_hook = %s/hook-groupe.sh\n[source contacts]\ndir = %s/ex-groupe\nkey = id\n' "$T" "$T" > groupe/agent.conf
+printf 'entity = acquis\nsettle = 0\nerase_hook = %s/hook-acquis.sh\n[source clients]\ndir = %s/ex-acquis\nkey = No\n' "$T" "$T" > acquis/agent.conf
+cat > ex-groupe/contacts.csv <<'CSV'
+id,prenom,nom,email,telephone,code_postal,date_naissance
+G1,Zéphyrine,Quintavalle,zephyrine.quintavalle@example.org,06 12 98 76 54,75011,1980-05-17
+G2,Marc,Dubois,marc.dubois@example.fr,06 55 44 33 22,69003,1975-01-02
+CSV
+cat > ex-acquis/clients.csv <<'CSV'
+No,Prenom,Nom,Mail,Tel,CP,Naissance
+A1,ZEPHYRINE,QUINTAVALLE,zephyrine.quintavalle@example.org,+33 6 12 98 76 54,75011,17/05/1980
+A2,Anne,Roux,anne.roux@example.fr,06 77 66 55 44,33000,03/03/1985
+CSV
+for e in groupe acquis; do
+    f=ex-groupe/contacts.csv; [ $e = acquis ] && f=ex-acquis/clients.csv
+    nova-hub mapping suggest $e $f > $e.map 2>/dev/null
+    nova-hub mapping set H $e $e.map >/dev/null 2>&1 || not_ok "mapping of $e"
+done
+ship
+nova-hub gdpr request H erase --email zephyrine.quintavalle@example.org > req.txt 2>&1
+req=$(sed -n 's/^\(REQ-[0-9]*\): erase request registered.*/\1/p' req.txt)
+check "the erasure is registered" [ -n "$req" ]
+nova-hub gdpr request H access --email marc.dubois@example.fr --ref TICKET-77 > req2.txt 2>&1
+req2=$(sed -n 's/^\(REQ-[0-9]*\): .*/\1/p' req2.txt | head -1)
+back
+ship
+check "the erasure completes" sh -c "nova-hub gdpr show H $req | grep -q 'erase, complete'"
+
+L=H/ledger
+check "each request's events are ledger entries (register/REQ/N/event)" sh -c \
+    "git -C $L ls-tree -r --name-only main register/$req | grep -q '^register/$req/0000000001/event\$' &&
+     git -C $L ls-tree -r --name-only main register/$req2 | grep -q '^register/$req2/0000000001/event\$'"
+nova-hub gdpr show H "$req" --json > show.json 2>/dev/null
+nev=$(jq '.events | length' show.json)
+check "every event of the erasure is in the ledger ($nev)" sh -c \
+    "[ \"\$(git -C $L ls-tree -r --name-only main register/$req | wc -l)\" = $nev ]"
+check "an event names its request, right and number, and says what happened" sh -c \
+    "git -C $L show main:register/$req/0000000001/event | grep -qx 'request: $req' &&
+     git -C $L show main:register/$req/0000000001/event | grep -qx 'right: erase' &&
+     git -C $L show main:register/$req/0000000001/event | grep -qx 'n: 1' &&
+     git -C $L show main:register/$req/$(printf '%010d' "$nev")/event | grep -q '^event: '"
+check "the ledger holds no personal data of hers: no name, e-mail, phone or record key" sh -c \
+    "! git -C $L grep -qiE 'quintavalle|zephyrine|zéphyrine|612987654|98 76 54' main -- register streams &&
+     ! git -C $L grep -qE '(^|[^A-Z])(G1|A1)([^0-9]|\$)' main -- register"
+check "stock git shows the events as signed commits" sh -c \
+    "git -C $L log --format=%s main | grep -q '^register'"
+# shellcheck disable=SC2086
+keys="--keys H/keys/identity.pub --keys groupe/keys/identity.pub --keys acquis/keys/identity.pub"
+# shellcheck disable=SC2086
+expect_status "nova-audit verify passes and counts the register's events" 0 \
+    "events of the GDPR register recorded" nova-audit verify $L $keys
+
+# a crash between the register and the ledger: main and the note back
+cp -r H H2
+c=$(git -C H2/ledger log --format=%H --grep='^register' main | tail -1)
+git -C H2/ledger update-ref refs/heads/main "$c^"
+tool_meta H2 set ledger:head "$(git -C H2/ledger rev-parse "$c^")"
+tool_meta H2 set ledger:register 0
+nova-hub status H2 >/dev/null 2>&1
+check "a crash between the register and the ledger is repaired at the next open" sh -c \
+    "[ \"\$(git -C H2/ledger ls-tree -r --name-only main register | wc -l)\" = \"\$(git -C $L ls-tree -r --name-only main register | wc -l)\" ]"
+# shellcheck disable=SC2086
+expect_status "... and verifies" 0 " 0 problems" nova-audit verify H2/ledger $keys
+check "opening again records nothing twice" sh -c \
+    "n=\$(git -C H2/ledger rev-list --count main); nova-hub status H2 >/dev/null 2>&1; [ \"\$(git -C H2/ledger rev-list --count main)\" = \$n ]"
+
+# an event altered afterwards by a commit (even one signed by the hub's
+# key) is caught
+cp -r H H3
+git -C H3/ledger show "main:register/$req/0000000001/event" | sed 's/^event: .*/event: nothing happened/' > ev.txt
+blob=$(git -C H3/ledger hash-object -w --stdin < ev.txt)
+git -C H3/ledger read-tree --index-output="$T/idx" main 2>/dev/null || true
+GIT_INDEX_FILE="$T/idx" git -C H3/ledger read-tree main
+GIT_INDEX_FILE="$T/idx" git -C H3/ledger update-index --cacheinfo "100644,$blob,register/$req/0000000001/event"
+tree=$(GIT_INDEX_FILE="$T/idx" git -C H3/ledger write-tree)
+bad=$(git -C H3/ledger -c user.name=x -c user.email=x@x commit-tree "$tree" -p main -m "tidy")
+git -C H3/ledger update-ref refs/heads/main "$bad"
+# shellcheck disable=SC2086
+nova-audit verify H3/ledger $keys > h3.out 2>&1
+check "an altered event is caught" grep -q "register $req event 1: entry changed by commit" h3.out
+done_testing
