@@ -259,8 +259,7 @@ fail:
 
 /* ---- the GDPR register's events into the ledger ---- */
 
-#define LEDGER_REGISTER_KEY "ledger:register"
-#define REGISTER_BATCH 4096
+#define REGISTER_BATCH 65536
 
 struct reg_batch {
     struct nv_ledger_event ev[REGISTER_BATCH];
@@ -299,10 +298,9 @@ reg_collect(void *ctx, uint64_t seq, const char *req, const char *right, uint64_
 }
 
 /*
- * The register's events the ledger lacks (after the number noted in meta
- * under ledger:register), one commit per batch; the note moves after each
- * commit (a crash between the two records nothing twice: an event already
- * in the ledger is skipped).
+ * The register's events the ledger lacks (after the last number it holds:
+ * the ledger is its own note, so a crash anywhere records nothing twice and
+ * loses nothing), one commit per batch.
  */
 static int
 ledger_register(struct nv_hub *h)
@@ -316,18 +314,13 @@ ledger_register(struct nv_hub *h)
         return nv_fail(NV_ENOMEM, "out of memory");
     for (;;) {
         MDB_txn *txn;
-        MDB_val k = { sizeof(LEDGER_REGISTER_KEY) - 1, (void *)LEDGER_REGISTER_KEY }, v;
-        uint64_t after = 0;
+        uint64_t after;
         int rc;
-        char num[24];
+        if ((r = nv_ledger_register_last(h->ledger, &after)) < 0)
+            break;
         if ((rc = mdb_txn_begin(h->store.env, NULL, MDB_RDONLY, &txn)) != 0) {
             r = nv_hmdb_fail(rc, "cannot read");
             break;
-        }
-        if (mdb_get(txn, h->store.meta, &k, &v) == 0 && v.mv_size < sizeof(num)) {
-            memcpy(num, v.mv_data, v.mv_size);
-            num[v.mv_size] = '\0';
-            after = strtoull(num, NULL, 10);
         }
         r = nv_gdpr_events_after(txn, h->gdpr, after, reg_collect, b);
         mdb_txn_abort(txn);
@@ -335,21 +328,8 @@ ledger_register(struct nv_hub *h)
             break;
         if ((r = nv_ledger_record_events(h->ledger, b->ev, b->n)) < 0)
             break;
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)b->ev[b->n - 1].seq);
-        v.mv_size = strlen(num);
-        v.mv_data = num;
-        if ((rc = mdb_txn_begin(h->store.env, NULL, 0, &txn)) != 0 ||
-            (rc = mdb_put(txn, h->store.meta, &k, &v, 0)) != 0 ||
-            (rc = mdb_txn_commit(txn)) != 0) {
-            if (rc != 0 && txn != NULL)
-                mdb_txn_abort(txn);
-            r = nv_hmdb_fail(rc, "cannot note the register's events recorded");
+        if (b->n < REGISTER_BATCH)
             break;
-        }
-        if (b->n < REGISTER_BATCH) {
-            reg_batch_clear(b);
-            break;
-        }
         reg_batch_clear(b);
     }
     reg_batch_clear(b);

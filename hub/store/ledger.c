@@ -527,6 +527,33 @@ nv_ledger_record_sent(struct nv_ledger *l, const char *path)
 }
 
 int
+nv_ledger_register_last(struct nv_ledger *l, uint64_t *last)
+{
+    git_tree *t = NULL, *reg = NULL;
+    git_tree_entry *e = NULL;
+    size_t n;
+    int r = 0;
+
+    *last = 0;
+    if ((r = tip_tree(l, &t)) < 0 || t == NULL)
+        return r;
+    if (git_tree_entry_bypath(&e, t, "register") == 0 &&
+        git_tree_lookup(&reg, l->repo, git_tree_entry_id(e)) == 0 &&
+        (n = git_tree_entrycount(reg)) > 0) {
+        /* names are FIRST-LAST, zero-padded: the last one sorts last */
+        const char *name = git_tree_entry_name(git_tree_entry_byindex(reg, n - 1));
+        const char *dash = strchr(name, '-');
+        const char *d = dash != NULL ? dash + 1 + strspn(dash + 1, "0") : NULL;
+        if (d == NULL || *d == '\0' || nv_parse_u64(d, last) < 0)
+            r = nv_fail(NV_ECORRUPT, "ledger: register entry '%.40s' is not FIRST-LAST", name);
+    }
+    git_tree_free(reg);
+    git_tree_entry_free(e);
+    git_tree_free(t);
+    return r;
+}
+
+int
 nv_ledger_request_valid(const char *id)
 {
     size_t n = strlen(id);
@@ -542,77 +569,70 @@ nv_ledger_request_valid(const char *id)
 int
 nv_ledger_record_events(struct nv_ledger *l, const struct nv_ledger_event *ev, size_t n)
 {
-    git_tree_update *up = NULL;
+    char dir[64], path[80], msg[128];
+    struct nv_buf t = NV_BUF_INIT;
+    git_tree_update up;
     git_tree *base = NULL;
     git_oid tree_oid;
-    char **paths = NULL;
-    size_t k = 0;
-    struct nv_buf t = NV_BUF_INIT, msg = NV_BUF_INIT;
-    int r = 0;
+    uint64_t last;
+    int r;
 
     if (n == 0)
         return 0;
-    if ((up = calloc(n, sizeof(*up))) == NULL || (paths = calloc(n, sizeof(*paths))) == NULL) {
-        r = nv_fail(NV_ENOMEM, "out of memory");
+    if ((r = nv_ledger_register_last(l, &last)) < 0)
+        return r;
+    /* what the ledger holds already is not recorded twice */
+    while (n > 0 && ev->seq <= last)
+        ev++, n--;
+    if (n == 0)
+        return 0;
+    if (ev[0].seq != last + 1)
+        return nv_fail(NV_ECORRUPT, "ledger: register events %llu to %llu are missing",
+                       (unsigned long long)last + 1, (unsigned long long)ev[0].seq - 1);
+    if ((r = nv_buf_adds(&t, "nova-register-events: 1\n")) < 0)
         goto out;
+    for (size_t i = 0; i < n; i++) {
+        char text[NV_LEDGER_REASON_MAX + 1];
+        if (!nv_ledger_request_valid(ev[i].request) || (i > 0 && ev[i].seq != ev[i - 1].seq + 1)) {
+            r = nv_fail(NV_EINVAL, "ledger: bad register event %llu",
+                        (unsigned long long)ev[i].seq);
+            goto out;
+        }
+        clean_reason(ev[i].text, text);
+        for (char *c = text; *c; c++)
+            if (*c == '\t')
+                *c = ' ';
+        if ((r = nv_buf_addf(&t, "%llu\t%s\t%s\t%llu\t%s\t%s\n", (unsigned long long)ev[i].seq,
+                             ev[i].request, ev[i].right ? ev[i].right : "-",
+                             (unsigned long long)ev[i].n + 1, ev[i].at ? ev[i].at : "-",
+                             text)) < 0)
+            goto out;
     }
+    snprintf(dir, sizeof(dir), "register/%0*llu-%0*llu", NV_LEDGER_SEQ_DIGITS,
+             (unsigned long long)ev[0].seq, NV_LEDGER_SEQ_DIGITS,
+             (unsigned long long)ev[n - 1].seq);
+    snprintf(path, sizeof(path), "%s/events", dir);
     if ((r = tip_tree(l, &base)) < 0)
         goto out;
     if (base == NULL) {
         r = nv_fail(NV_ECORRUPT, "ledger: main has no root commit");
         goto out;
     }
-    for (size_t i = 0; i < n && r == 0; i++) {
-        char path[NV_NAME_MAX + 64], text[NV_LEDGER_REASON_MAX + 1];
-        if (!nv_ledger_request_valid(ev[i].request)) {
-            r = nv_fail(NV_EINVAL, "ledger: bad request id");
-            break;
-        }
-        snprintf(path, sizeof(path), "register/%s/%0*llu/event", ev[i].request,
-                 NV_LEDGER_SEQ_DIGITS, (unsigned long long)ev[i].n + 1);
-        if ((r = tip_has(l, path, NULL)) != 0) {
-            r = r < 0 ? r : 0; /* recorded already */
-            continue;
-        }
-        clean_reason(ev[i].text, text);
-        nv_buf_reset(&t);
-        if ((r = nv_buf_addf(&t, "nova-register-event: 1\nseq: %llu\nrequest: %s\nright: %s\n"
-                                 "n: %llu\nat: %s\nevent: %s\n",
-                             (unsigned long long)ev[i].seq, ev[i].request,
-                             ev[i].right ? ev[i].right : "-", (unsigned long long)ev[i].n + 1,
-                             ev[i].at ? ev[i].at : "-", text)) < 0 ||
-            (r = blob(l, &up[k].id, t.data, t.len)) < 0)
-            break;
-        if ((paths[k] = strdup(path)) == NULL) {
-            r = nv_fail(NV_ENOMEM, "out of memory");
-            break;
-        }
-        up[k].action = GIT_TREE_UPDATE_UPSERT;
-        up[k].filemode = GIT_FILEMODE_BLOB;
-        up[k].path = paths[k];
-        k++;
-    }
-    if (r < 0 || k == 0)
+    if ((r = blob(l, &up.id, t.data, t.len)) < 0)
         goto out;
-    if (git_tree_create_updated(&tree_oid, l->repo, base, k, up) < 0) {
+    up.action = GIT_TREE_UPDATE_UPSERT;
+    up.filemode = GIT_FILEMODE_BLOB;
+    up.path = path;
+    if (git_tree_create_updated(&tree_oid, l->repo, base, 1, &up) < 0) {
         r = ledger_git_fail("cannot build the register's tree");
         goto out;
     }
-    if (k == 1)
-        r = nv_buf_addf(&msg, "register %s: %s\n", up[0].path + strlen("register/"),
-                        "1 event");
-    else
-        r = nv_buf_addf(&msg, "register: %zu events\n", k);
-    if (r == 0)
-        r = commit_tree(l, &tree_oid, (const char *)msg.data);
+    snprintf(msg, sizeof(msg), "register: events %llu to %llu (%zu)\n",
+             (unsigned long long)ev[0].seq, (unsigned long long)ev[n - 1].seq, n);
+    r = commit_tree(l, &tree_oid, msg);
 out:
-    for (size_t i = 0; paths != NULL && i < n; i++)
-        free(paths[i]);
-    free(paths);
-    free(up);
     git_tree_free(base);
     nv_buf_release(&t);
-    nv_buf_release(&msg);
     return r;
 }
 

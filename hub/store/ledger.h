@@ -19,9 +19,9 @@
  *       manifest, manifest.minisig   the hub's rebase order to the entity
  *                                    (kind rebase), byte for byte
  *       status                 outcome issued
- *   register/<request id>/<event number in the request, 10 digits, from 1>/
- *       event                  one event of the GDPR register (format at
- *                              nv_ledger_record_events)
+ *   register/<first>-<last event number, 10 digits each>/
+ *       events                 events of the GDPR register, one per line
+ *                              (format at nv_ledger_record_events)
  *   quarantine/<SHA-256 of the bundle file, 64 hex>/
  *       status                 outcome quarantined, code and reason
  *       manifest, manifest.minisig   when the container could be read
@@ -105,21 +105,21 @@ struct nv_ledger_event {
     const char *at;             /* RFC 3339 UTC */
     const char *text;           /* the event, as the register words it */
 };
-/* Record events (in order) under register/<request>/<n + 1>/event,
- * one commit for all (those already there skipped; none new: no commit).
- * The file:
- *   nova-register-event: 1
- *   seq: 12
- *   request: REQ-000123
- *   right: erase
- *   n: 3                       the event's number in its request, from 1
- *   at: 2026-11-28T15:00:00Z
- *   event: erasure order sent to acme (3 records)
- */
+/* Record events (consecutive numbers, in order) as one entry
+ * register/<first>-<last>/events (numbers zero-padded to 10 digits), one
+ * commit; those the ledger holds already are skipped; a gap after what it
+ * holds is NV_ECORRUPT.  The file, LF line ends:
+ *   nova-register-events: 1
+ *   SEQ TAB REQ-id TAB right TAB N TAB at TAB event      one line per event
+ * (N: the event's number in its request, from 1; the text without tabs,
+ * control characters or non-ASCII). */
 int nv_ledger_record_events(struct nv_ledger *l, const struct nv_ledger_event *ev, size_t n)
     __attribute__((warn_unused_result));
 /* "REQ-" and digits (a register request id, as a ledger path component). */
 int nv_ledger_request_valid(const char *id);
+/* The number of the last register event the ledger holds (0: none). */
+int nv_ledger_register_last(struct nv_ledger *l, uint64_t *last)
+    __attribute__((warn_unused_result));
 
 /* Record a rebase order the hub sealed (b: kind rebase, read back from its
  * file) under rebase/<recipient>/<epoch>/ with outcome issued.  Again: a

@@ -56,6 +56,7 @@ struct nv_ledger_audit {
     size_t ns, scap;
     int commits, bundles, problems, first;
     int events; /* events of the GDPR register */
+    uint64_t reg_last; /* the last register event number seen */
     int erased; /* bundle files given that are receipts of erased ones */
 };
 
@@ -410,41 +411,77 @@ check_rebase_entry(struct nv_ledger_audit *a, const struct group *g, const char 
                 nv_kind_name(m.kind), m.recipient, (unsigned long long)m.epoch);
 }
 
-/* register/REQ/NNNN/event: one event of the GDPR register, its file
- * naming the same request and index. */
+/* register/FIRST-LAST/events: events FIRST to LAST of the GDPR register,
+ * one per line, numbered on from the entry before. */
 static void
 check_register_entry(struct nv_ledger_audit *a, const struct group *g, const char *h)
 {
-    const char *p = g->dir + strlen("register/"), *s1 = strchr(p, '/');
-    char req[32], label[96], e[160], want[96];
+    const char *name = g->dir + strlen("register/"), *dash = strchr(name, '-');
+    char label[96], e[160], num[32];
     struct nv_buf t = NV_BUF_INIT;
-    uint64_t n;
+    uint64_t first = 0, last = 0, expect;
+    const char *p, *end;
 
-    if (s1 == NULL || (size_t)(s1 - p) >= sizeof(req) ||
-        (memcpy(req, p, (size_t)(s1 - p)), req[s1 - p] = '\0', !nv_ledger_request_valid(req)) ||
-        seq_parse(s1 + 1, strlen(s1 + 1), &n) < 0) {
+    if (dash == NULL || (size_t)(dash - name) >= sizeof(num) ||
+        (memcpy(num, name, (size_t)(dash - name)), num[dash - name] = '\0',
+         seq_parse(num, strlen(num), &first) < 0) ||
+        seq_parse(dash + 1, strlen(dash + 1), &last) < 0 || last < first) {
         problem(a, NV_EFORMAT, "commit %s: bad entry path '%s'", h,
                 nv_log_escape(g->dir, e, sizeof(e)));
         return;
     }
-    snprintf(label, sizeof(label), "register %s event %llu", req, (unsigned long long)n);
-    a->events++;
+    snprintf(label, sizeof(label), "register events %llu to %llu", (unsigned long long)first,
+             (unsigned long long)last);
+    if (first != a->reg_last + 1)
+        problem(a, NV_ESEQGAP, "%s: the register's events %llu to %llu are not in the ledger",
+                label, (unsigned long long)a->reg_last + 1, (unsigned long long)first - 1);
+    a->reg_last = last;
     if (!g->has_event || g->has_manifest || g->has_sig || g->has_status || g->bad_file) {
-        problem(a, NV_EFORMAT, "%s: entry added by commit %s is not exactly one file, event",
+        problem(a, NV_EFORMAT, "%s: entry added by commit %s is not exactly one file, events",
                 label, h);
         return;
     }
-    snprintf(want, sizeof(want), "request: %s\nright: ", req);
-    if (read_blob(a, &g->event, 4096, &t) < 0 ||
-        t.len < 24 || memcmp(t.data, "nova-register-event: 1\nseq: ", 28) != 0 ||
-        memmem(t.data, t.len, want, strlen(want)) == NULL)
-        problem(a, NV_EFORMAT, "%s: the event file does not say so", label);
-    else {
-        char nl[40];
-        snprintf(nl, sizeof(nl), "\nn: %llu\n", (unsigned long long)n);
-        if (memmem(t.data, t.len, nl, strlen(nl)) == NULL)
-            problem(a, NV_EFORMAT, "%s: the event file names another index", label);
+    if (read_blob(a, &g->event, 64u << 20, &t) < 0 || t.len < 24 ||
+        memcmp(t.data, "nova-register-events: 1\n", 24) != 0) {
+        problem(a, NV_EFORMAT, "%s: the events file does not begin as one", label);
+        nv_buf_release(&t);
+        return;
     }
+    expect = first;
+    for (p = (const char *)t.data + 24, end = (const char *)t.data + t.len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *f[6];
+        size_t nf = 0;
+        char req[32];
+        uint64_t seq;
+        if (nl == NULL) {
+            problem(a, NV_EFORMAT, "%s: the last line does not end", label);
+            break;
+        }
+        f[nf++] = p;
+        for (const char *q = p; q < nl && nf < 6; q++)
+            if (*q == '\t')
+                f[nf++] = q + 1;
+        if (nf != 6 || (size_t)(f[1] - f[0] - 1) >= sizeof(num) ||
+            (memcpy(num, f[0], (size_t)(f[1] - f[0] - 1)), num[f[1] - f[0] - 1] = '\0',
+             nv_parse_u64(num, &seq) < 0) ||
+            (size_t)(f[2] - f[1] - 1) >= sizeof(req) ||
+            (memcpy(req, f[1], (size_t)(f[2] - f[1] - 1)), req[f[2] - f[1] - 1] = '\0',
+             !nv_ledger_request_valid(req))) {
+            problem(a, NV_EFORMAT, "%s: a line is not SEQ, REQ-id, right, N, at, event", label);
+            break;
+        }
+        if (seq != expect) {
+            problem(a, NV_ESEQGAP, "%s: event %llu where %llu was due", label,
+                    (unsigned long long)seq, (unsigned long long)expect);
+            break;
+        }
+        expect++;
+        a->events++;
+        p = nl + 1;
+    }
+    if (expect != last + 1 && p >= end)
+        problem(a, NV_ESEQGAP, "%s: the file ends at event %llu", label,
+                (unsigned long long)expect - 1);
     nv_buf_release(&t);
 }
 
@@ -520,12 +557,9 @@ entry_changed(struct nv_ledger_audit *a, const struct group *g, git_tree *now,
     } else if (!g->is_stream && quarantine_path(g->dir) == 0) {
         snprintf(label, sizeof(label), "quarantined bundle %.12s",
                  g->dir + strlen("quarantine/"));
-    } else if (g->is_stream == 3 && strchr(g->dir + strlen("register/"), '/') != NULL) {
-        const char *p = g->dir + strlen("register/"), *s1 = strchr(p, '/');
-        uint64_t n = 0;
-        (void)seq_parse(s1 + 1, strlen(s1 + 1), &n);
-        snprintf(label, sizeof(label), "register %.*s event %llu", (int)(s1 - p), p,
-                 (unsigned long long)n);
+    } else if (g->is_stream == 3) {
+        snprintf(label, sizeof(label), "register events %.40s",
+                 g->dir + strlen("register/"));
     } else {
         snprintf(label, sizeof(label), "entry '%s'",
                  nv_log_escape(g->dir, e, sizeof(e)));
@@ -584,7 +618,7 @@ entry_of(const char *path, char *dir, size_t n, const char **file, int *is_strea
     else if (strncmp(path, "rebase/", 7) == 0)
         want = 3, *is_stream = 2;
     else if (strncmp(path, "register/", 9) == 0)
-        want = 3, *is_stream = 3;
+        want = 2, *is_stream = 3;
     else
         return -1;
     for (p = path; *p; p++)
@@ -696,7 +730,7 @@ check_commit(struct nv_ledger_audit *a, git_oid *oid, size_t order)
         } else if (strcmp(file, "status") == 0) {
             g.has_status = 1;
             git_oid_cpy(&g.status, &d->new_file.id);
-        } else if (strcmp(file, "event") == 0 && g.is_stream == 3) {
+        } else if (strcmp(file, "events") == 0 && g.is_stream == 3) {
             g.has_event = 1;
             git_oid_cpy(&g.event, &d->new_file.id);
         } else {
