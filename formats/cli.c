@@ -165,10 +165,13 @@ nv_parse_size(const char *s, uint64_t *out)
 }
 
 int
-nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
-               const char **dir)
+nv_cli_pos_opt(int argc, char **argv, const char *name, const char **val, const char **pos,
+               int npos)
 {
-    *dir = NULL;
+    int n = 0;
+
+    for (int k = 0; k < npos; k++)
+        pos[k] = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (nv_opt_val(argc, argv, &i, name, &v)) {
@@ -177,12 +180,23 @@ nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
             *val = v;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (*dir == NULL) {
-            *dir = argv[i];
+        } else if (n < npos) {
+            pos[n++] = argv[i];
         } else {
             return nv_cli_usage("too many arguments");
         }
     }
+    return 0;
+}
+
+int
+nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
+               const char **dir)
+{
+    int r = nv_cli_pos_opt(argc, argv, name, val, dir, 1);
+
+    if (r != 0)
+        return r;
     return *dir == NULL ? nv_cli_usage("DIR is required") : 0;
 }
 

@@ -80,24 +80,14 @@ cmd_enroll(int argc, char **argv)
 static int
 cmd_revoke(int argc, char **argv)
 {
-    const char *dir = NULL, *what = NULL, *reason = NULL;
+    const char *pos[2], *reason = NULL, *dir, *what;
     struct nv_keyring kr;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--reason", &reason)) {
-            if (reason == NULL)
-                return nv_cli_usage("--reason needs a value");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (what == NULL) {
-            what = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--reason", &reason, pos, 2)) != 0)
+        return r;
+    dir = pos[0];
+    what = pos[1];
     if (what == NULL || reason == NULL)
         return nv_cli_usage("DIR, ENTITY|KEYID and --reason are required");
     if ((r = nv_keyring_load(&kr, dir)) < 0)

@@ -16,25 +16,15 @@
 int
 nv_cmd_rebase(int argc, char **argv)
 {
-    const char *dir = NULL, *entity = NULL, *keyfile = NULL;
+    const char *pos[2], *keyfile = NULL, *dir, *entity;
     struct nv_hrebase rb;
     struct nv_hub h;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--key", &keyfile)) {
-            if (keyfile == NULL)
-                return nv_cli_usage("--key needs the agent's new identity file");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (entity == NULL) {
-            entity = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--key", &keyfile, pos, 2)) != 0)
+        return r;
+    dir = pos[0];
+    entity = pos[1];
     if (entity == NULL)
         return nv_cli_usage("DIR and ENTITY are required");
     if (!nv_name_valid(entity))

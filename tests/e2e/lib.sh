@@ -85,6 +85,34 @@ back() {
     done
 }
 
+# setup_two, each agent erasing through a hook that succeeds, and one
+# person (Zéphyrine Quintavalle) known to both entities, mapped and shipped
+setup_two_erasable() {
+    setup_two || return 1
+    for e in groupe acquis; do
+        printf '#!/bin/sh\nexit 0\n' > hook-$e.sh
+        chmod +x hook-$e.sh
+    done
+    printf 'entity = groupe\nsettle = 0\nerase_hook = %s/hook-groupe.sh\n[source contacts]\ndir = %s/ex-groupe\nkey = id\n' "$T" "$T" > groupe/agent.conf
+    printf 'entity = acquis\nsettle = 0\nerase_hook = %s/hook-acquis.sh\n[source clients]\ndir = %s/ex-acquis\nkey = No\n' "$T" "$T" > acquis/agent.conf
+    cat > ex-groupe/contacts.csv <<'CSV'
+id,prenom,nom,email,telephone,code_postal,date_naissance
+G1,Zéphyrine,Quintavalle,zephyrine.quintavalle@example.org,06 12 98 76 54,75011,1980-05-17
+G2,Marc,Dubois,marc.dubois@example.fr,06 55 44 33 22,69003,1975-01-02
+CSV
+    cat > ex-acquis/clients.csv <<'CSV'
+No,Prenom,Nom,Mail,Tel,CP,Naissance
+A1,ZEPHYRINE,QUINTAVALLE,zephyrine.quintavalle@example.org,+33 6 12 98 76 54,75011,17/05/1980
+A2,Anne,Roux,anne.roux@example.fr,06 77 66 55 44,33000,03/03/1985
+CSV
+    for e in groupe acquis; do
+        f=ex-groupe/contacts.csv; [ $e = acquis ] && f=ex-acquis/clients.csv
+        nova-hub mapping suggest $e $f > $e.map 2>/dev/null
+        nova-hub mapping set H $e $e.map >/dev/null 2>&1 || return 1
+    done
+    ship
+}
+
 # a hub H and an agent A (entity acme) that know each other
 setup_pair() {
     nova-hub init H >/dev/null &&
