@@ -17,6 +17,7 @@
 #include "../../formats/contact.h"
 #include "../../formats/csv.h"
 #include "../../formats/errors.h"
+#include "../../formats/hook.h"
 #include "../../formats/progress.h"
 #include "../../formats/fileio.h"
 #include "../../formats/log.h"
@@ -392,6 +393,26 @@ log_events(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req, const char *i
         return nv_hmdb_fail(rc, "cannot write the register's event counter");
     json_object_set_new(req, "logged", json_integer((json_int_t)total));
     return 0;
+}
+
+void
+nv_gdpr_event_public(const char *text, char *out, size_t n)
+{
+    static const char closed[] = "closed by the DPO: ", extended[] = "deadline extended by ",
+                      told[] = " (the person was told on ", access[] = "access document produced in ";
+    const char *c, *t;
+
+    if (strncmp(text, closed, sizeof(closed) - 1) == 0) {
+        snprintf(out, n, "closed by the DPO (the reason is in the register)");
+    } else if (strncmp(text, extended, sizeof(extended) - 1) == 0 &&
+               (c = strstr(text, ": ")) != NULL && (t = strstr(c, told)) != NULL) {
+        snprintf(out, n, "%.*s (the reason is in the register; the person was told on %s",
+                 (int)(c - text), text, t + sizeof(told) - 1);
+    } else if (strncmp(text, access, sizeof(access) - 1) == 0) {
+        snprintf(out, n, "access document produced in a file");
+    } else {
+        nv_hook_scrub(text, NULL, 1, out, n);
+    }
 }
 
 int

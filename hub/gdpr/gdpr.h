@@ -143,6 +143,10 @@ int nv_gdpr_req_get(MDB_txn *txn, const struct nv_gdpr_db *db, const char *id, j
     __attribute__((warn_unused_result));
 int nv_gdpr_req_put(MDB_txn *txn, const struct nv_gdpr_db *db, json_t *req)
     __attribute__((warn_unused_result));
+/* An event's text as the ledger may hold it (n bytes at out): the free
+ * text a DPO wrote (a closure's or an extension's reason) and a file's
+ * path left out, e-mails and runs of digits scrubbed. */
+void nv_gdpr_event_public(const char *text, char *out, size_t n);
 /* The register's events after event number after, in order: fn(ctx, the
  * event's number, its request, its right, its index in the request, its
  * time, its text); stops at fn's first error. */

@@ -289,7 +289,11 @@ reg_collect(void *ctx, uint64_t seq, const char *req, const char *right, uint64_
     s[0] = strdup(req);
     s[1] = strdup(right ? right : "-");
     s[2] = strdup(at ? at : "-");
-    s[3] = strdup(text ? text : "-");
+    {
+        char pub[512];
+        nv_gdpr_event_public(text ? text : "-", pub, sizeof(pub));
+        s[3] = strdup(pub);
+    }
     b->ev[b->n] = (struct nv_ledger_event){ seq, s[0], s[1], n, s[2], s[3] };
     b->n++;
     if (s[0] == NULL || s[1] == NULL || s[2] == NULL || s[3] == NULL)

@@ -12,12 +12,16 @@ setup_two_erasable || { not_ok "setup"; done_testing; }
 nova-hub gdpr request H erase --email zephyrine.quintavalle@example.org > req.txt 2>&1
 req=$(sed -n 's/^\(REQ-[0-9]*\): erase request registered.*/\1/p' req.txt)
 check "the erasure is registered" [ -n "$req" ]
-nova-hub gdpr request H access --email marc.dubois@example.fr --ref TICKET-77 > req2.txt 2>&1
+nova-hub gdpr request H access --email marc.dubois@example.fr --ref TICKET-77 --out "$T/marc.dubois-access.json" > req2.txt 2>&1
 req2=$(sed -n 's/^\(REQ-[0-9]*\): .*/\1/p' req2.txt | head -1)
 back
 ship
 check "the erasure completes" sh -c "nova-hub gdpr show H $req | grep -q 'erase, complete'"
 
+# a request closed by the DPO with a reason that names people
+nova-hub gdpr request H rectify --email anne.roux@example.fr --set last_name=Rousseau > req3.txt 2>&1
+req3=$(sed -n 's/^\(REQ-[0-9]*\): .*/\1/p' req3.txt | head -1)
+nova-hub gdpr close H "$req3" --reason "Anne Roux's lawyer Maître Grégoire withdrew it, call 0612345678" >/dev/null 2>&1
 L=H/ledger
 # every event file of the register, as lines "SEQ REQ right N at event"
 events() { for f in $(git -C "$1" ls-tree -r --name-only main register); do
@@ -36,6 +40,10 @@ check "an event names its number, request, right, number in the request, time an
 check "the ledger holds no personal data of hers: no name, e-mail, phone or record key" sh -c \
     "! git -C $L grep -qiE 'quintavalle|zephyrine|zéphyrine|612987654|98 76 54' main -- register streams &&
      ! grep -qE '(^|[^A-Z0-9])(G1|A1)([^0-9]|\$)' ev.tsv"
+check "the DPO's free text and a file's path stay in the register, out of the ledger" sh -c \
+    "grep -q 'closed by the DPO (the reason is in the register)' ev.tsv &&
+     grep -q 'access document produced in a file' ev.tsv &&
+     ! grep -qiE 'gr.goire|lawyer|0612345678|marc.dubois' ev.tsv"
 check "stock git shows the events as signed commits" sh -c \
     "git -C $L log --format=%s main | grep -q '^register: events '"
 # shellcheck disable=SC2086
