@@ -71,7 +71,11 @@ count_cmp(const void *a, const void *b)
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count"));
     json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count"));
 
-    return x < y ? 1 : x > y ? -1 : 0;
+    /* ties by reason: the same order whether counted or scanned */
+    return x < y   ? 1
+           : x > y ? -1
+                   : strcmp(json_string_value(json_object_get(*(json_t *const *)a, "reason")),
+                            json_string_value(json_object_get(*(json_t *const *)b, "reason")));
 }
 
 /* Reasons (reason -> count), most frequent first, as
@@ -103,6 +107,47 @@ count_reason(json_t *counts, const char *reason)
                         json_integer(json_integer_value(json_object_get(counts, reason)) + 1));
 }
 
+/* The figures of records, rejects and unnorm from the counters the
+ * writers keep (the tally database, store.h): a few keys per entity. */
+static void
+read_tally(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    if (mdb_cursor_open(txn, h->store.tally, &c) != 0)
+        return;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const char *z = memchr(k.mv_data, 0, k.mv_size), *t;
+        char tag[512];
+        uint64_t n;
+        struct ent *e;
+        if (z == NULL || v.mv_size != sizeof(n))
+            continue;
+        memcpy(&n, v.mv_data, sizeof(n));
+        t = z + 1;
+        snprintf(tag, sizeof(tag), "%.*s", (int)((char *)k.mv_data + k.mv_size - t), t);
+        e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+        if (strcmp(tag, "records") == 0)
+            e->records = n;
+        else if (strcmp(tag, "mapped") == 0)
+            e->mapped = n;
+        else if (strcmp(tag, "rejected") == 0)
+            e->rejected = n;
+        else if (strcmp(tag, "unnorm_records") == 0)
+            e->unnorm_records = n;
+        else if (strcmp(tag, "unnorm_values") == 0)
+            e->unnorm_values = n;
+        else if (strncmp(tag, "r:", 2) == 0)
+            json_object_set_new(e->reasons, tag + 2, json_integer((json_int_t)n));
+        else if (strncmp(tag, "u:", 2) == 0)
+            json_object_set_new(e->unnorm, tag + 2, json_integer((json_int_t)n));
+    }
+    mdb_cursor_close(c);
+}
+
+/* The same figures counted by reading every record, reject and unnorm
+ * entry (status --scan: what the counters are checked against). */
 static void
 scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
 {
@@ -157,7 +202,16 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
         }
         mdb_cursor_close(c);
     }
-    /* the rows each agent rejected, from every bundle's statistics */
+}
+
+/* The rows each agent rejected, from every bundle's statistics (one entry
+ * per bundle), and the statistics of each entity's last bundle. */
+static void
+scan_bundles(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
     if (mdb_cursor_open(txn, h->store.bstats, &c) == 0) {
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
             const char *sl = memchr(k.mv_data, '/', k.mv_size);
@@ -419,6 +473,12 @@ ents_release(struct ents *es)
 int
 nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
 {
+    return nv_ops_status_scan(h, dir, 0, out);
+}
+
+int
+nv_ops_status_scan(struct nv_hub *h, const char *dir, int scan, json_t **out)
+{
     struct ents es = { NULL, 0 };
     json_t *o, *streams, *ents, *waiting, *mf, *ws;
     char *qd, *ib;
@@ -431,7 +491,11 @@ nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
     o = json_object();
     ents = json_array();
     streams = streams_json(h, txn, &es);
-    scan_store(h, txn, &es);
+    if (scan)
+        scan_store(h, txn, &es);
+    else
+        read_tally(h, txn, &es);
+    scan_bundles(h, txn, &es);
     mf = matching_figures(h, txn);
     ws = nv_weights_state(txn, h->link);
     if (ws != NULL)
