@@ -57,13 +57,21 @@ check "after a replay, counted = scanned" agree
 
 n_before=$(fig groupe records)
 mail=$(awk -F, 'NR > 20 && $6 ~ /@/ { print $6; exit }' gen/base.csv)
-check "an erasure" sh -c "nova-hub gdpr request H erase --email '$mail' >/dev/null 2>&1"
+check "an erasure requested" sh -c "nova-hub gdpr request H erase --email '$mail' >/dev/null 2>&1"
+# the agents erase (their hook) and answer; the hub's copy goes with the answers
+for e in groupe acquis; do
+    sed -i 's|^settle = 0$|settle = 0\nerase_hook = /bin/true|' $e/agent.conf
+    mv H/outbox/$e/*.nova $e/inbox/ 2>/dev/null
+done
+scan_ingest groupe acquis
+check "(the request is complete)" sh -c 'nova-hub gdpr list H --json | grep -q "\"status\":\"complete\""'
 check "after an erasure, counted = scanned" agree
 check "(the erased person's records are gone)" [ "$(fig groupe records)" -lt "$n_before" ]
 
 nova-hub review H list --json --limit 2 --why test > q.json 2>/dev/null
 id1=$(sed -n '1s/^{"id":"\([0-9]*-[0-9]*\)".*/\1/p' q.json)
 id2=$(sed -n '2s/^{"id":"\([0-9]*-[0-9]*\)".*/\1/p' q.json)
+check "two review pairs to decide" [ -n "$id1" -a -n "$id2" ]
 [ -n "$id1" ] && nova-hub review H accept "$id1" --by tester >/dev/null 2>&1
 [ -n "$id2" ] && nova-hub review H reject "$id2" --by tester >/dev/null 2>&1
 check "after review decisions, counted = scanned" agree
