@@ -297,7 +297,7 @@ nv_weights_state(MDB_txn *txn, const struct nv_link_db *db)
 /* What the data team looks at first: records linked, people, people known
  * to several entities, duplicates inside one entity, review. */
 static json_t *
-matching_figures(struct nv_hub *h, MDB_txn *txn)
+matching_figures(struct nv_hub *h, MDB_txn *txn, int scan)
 {
     MDB_cursor *c;
     MDB_val k, v;
@@ -305,6 +305,14 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
     size_t n = 0, cap = 0, people = 0, multi = 0, dups = 0, dup_records = 0, review = 0;
     MDB_stat ms;
 
+    if (!scan) {
+        /* the counters the writers of links keep (hub/link/lktally.c) */
+        uint64_t x[6];
+        if (nv_link_tally_read(txn, h->link, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5]) < 0)
+            return NULL;
+        n = x[0], people = x[1], multi = x[2], dups = x[3], dup_records = x[4], review = x[5];
+        goto out;
+    }
     if (mdb_cursor_open(txn, h->link->links, &c) != 0)
         return NULL;
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
@@ -344,6 +352,7 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
         i = j;
     }
     free(a);
+out:
     if (mdb_stat(txn, h->link->review, &ms) != 0)
         ms.ms_entries = 0;
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records", (json_int_t)n, "rcus",
@@ -496,7 +505,7 @@ nv_ops_status_scan(struct nv_hub *h, const char *dir, int scan, json_t **out)
     else
         read_tally(h, txn, &es);
     scan_bundles(h, txn, &es);
-    mf = matching_figures(h, txn);
+    mf = matching_figures(h, txn, scan);
     ws = nv_weights_state(txn, h->link);
     if (ws != NULL)
         json_object_set_new(o, "weights", ws);

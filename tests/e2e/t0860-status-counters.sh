@@ -1,6 +1,7 @@
 #!/bin/sh
 # status reads counters the writers keep (records, mapped, rejected and
-# why, values not parsed and why, per entity), not a scan of the store:
+# why, values not parsed and why, per entity; records linked, people,
+# people in several entities, duplicates, records in review), not a scan:
 # after every kind of write (ingest, changes, deletes, replay, erasure,
 # review decisions, relink) `status --json` is byte for byte what
 # `status --json --scan` (every record read) says; a store from before the
@@ -39,6 +40,7 @@ awk -F, 'BEGIN { OFS = "," }
 scan_ingest groupe acquis
 check "after the first ingest, counted = scanned" agree
 check "records counted" [ "$(fig groupe records)" -gt 500 ]
+check "people in several entities counted" grep -q '"in_several_entities":[1-9]' counted.json
 check "records rejected" [ "$(fig groupe rejected)" = 4 ]
 check "values not parsed" [ "$(fig groupe not_normalised values)" = 12 ]
 check "with their reasons" grep -q "month out of range" counted.json

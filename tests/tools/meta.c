@@ -11,7 +11,8 @@
  *   tool_meta [--agent] DIR legacy   the layout from before schema versions:
  *                                    no stamp (the agent: no meta database);
  *                                    the hub's with its old "blocks" database
- *                                    and without its status counters (tally)
+ *                                    and without its status counters (tally,
+ *                                    lkrcu)
  *   tool_meta [--agent] DIR has-db NAME   exit 0 when the database exists
  *
  * The store is opened raw (no migration), as an older or newer nova
@@ -33,10 +34,12 @@ legacy(MDB_txn *txn, MDB_dbi meta, int agent)
         return mdb_drop(txn, meta, 1);
     if ((rc = mdb_del(txn, meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
         return rc;
-    if ((rc = mdb_dbi_open(txn, "tally", 0, &tally)) == 0)
-        rc = mdb_drop(txn, tally, 1);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return rc;
+    for (int i = 0; i < 2; i++) {
+        if ((rc = mdb_dbi_open(txn, i ? "lkrcu" : "tally", 0, &tally)) == 0)
+            rc = mdb_drop(txn, tally, 1);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
     if ((rc = mdb_dbi_open(txn, "blocks", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
                            &blocks)) != 0)
         return rc;
