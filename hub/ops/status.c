@@ -71,17 +71,25 @@ count_cmp(const void *a, const void *b)
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "count"));
     json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "count"));
 
-    /* ties by reason: the same order whether counted or scanned */
-    return x < y   ? 1
-           : x > y ? -1
-                   : strcmp(json_string_value(json_object_get(*(json_t *const *)a, "reason")),
-                            json_string_value(json_object_get(*(json_t *const *)b, "reason")));
+    return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Reasons (reason -> count), most frequent first, as
- * [{"reason":..,"count":..}]. */
+/* The same, ties by reason: the order of the records' reasons whether
+ * counted (the counters come in reason order) or scanned. */
+static int
+count_name_cmp(const void *a, const void *b)
+{
+    int c = count_cmp(a, b);
+
+    return c ? c
+             : strcmp(json_string_value(json_object_get(*(json_t *const *)a, "reason")),
+                      json_string_value(json_object_get(*(json_t *const *)b, "reason")));
+}
+
+/* Reasons (reason -> count), most frequent first (ties: with by_name, in
+ * reason order, else as they came), as [{"reason":..,"count":..}]. */
 static json_t *
-top_reasons(json_t *reasons)
+top_reasons(json_t *reasons, int by_name)
 {
     json_t *a = json_array(), *v;
     const char *k;
@@ -92,7 +100,7 @@ top_reasons(json_t *reasons)
         abort();
     json_object_foreach(reasons, k, v)
         items[i++] = json_pack("{s:s,s:O}", "reason", k, "count", v);
-    qsort(items, n, sizeof(json_t *), count_cmp);
+    qsort(items, n, sizeof(json_t *), by_name ? count_name_cmp : count_cmp);
     for (i = 0; i < n; i++)
         json_array_append_new(a, items[i]);
     free(items);
@@ -451,16 +459,16 @@ entity_json(struct nv_hub *h, const struct ent *e)
                   m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
                   (json_int_t)e->records, "unmapped",
                   (json_int_t)(e->records - e->mapped), "rejected",
-                  (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
+                  (json_int_t)e->rejected, "reasons", top_reasons(e->reasons, 1));
     json_object_set_new(o, "not_normalised",
                         json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
                                   "values", (json_int_t)e->unnorm_values, "reasons",
-                                  top_reasons(e->unnorm)));
+                                  top_reasons(e->unnorm, 1)));
     if (e->last != NULL)
         json_object_set(o, "last_bundle", e->last);
     json_object_set_new(o, "agent_rejects",
                         json_pack("{s:I,s:o}", "rows", (json_int_t)e->agent_rejects,
-                                  "reasons", top_reasons(e->agent_reasons)));
+                                  "reasons", top_reasons(e->agent_reasons, 0)));
     return o;
 }
 
