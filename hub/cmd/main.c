@@ -1370,8 +1370,9 @@ static const struct nv_cmd cmds[] = {
       "what fires now (late flow, gap, quarantine, review, GDPR deadlines); exit 1 when any" },
     { "dashboard", nv_cmd_dashboard, "dashboard DIR --out FILE.html",
       "one self-contained HTML page: flows, alerts, matching, data quality, GDPR" },
-    { "status", nv_cmd_status, "status DIR [--json]",
-      "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine" },
+    { "status", nv_cmd_status, "status DIR [--json] [--scan]",
+      "streams, entities (mapping, records, rejected and why), gaps, inbox, quarantine "
+      "(--scan: count by reading the store, to check its counters)" },
     { "ledger", cmd_ledger, "ledger DIR [--allowed-signers FILE]",
       "show the signed ledger's tip; write the allowed_signers file for git" },
     { "quarantine", cmd_quarantine,

@@ -182,17 +182,25 @@ int
 nv_cmd_status(int argc, char **argv)
 {
     const char *dir = NULL;
-    int json = 0, r;
+    int json = 0, scan = 0, r;
     struct nv_hub h;
     json_t *out = NULL;
 
+    /* --scan: count by reading the whole store, not from the counters */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--scan") == 0) {
+            scan = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
+        }
     if ((r = nv_cli_args(argc, argv, "--json", &json, &dir, 1)) != 0)
         return r;
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_hub_open(&h, dir)) < 0)
         return nv_cli_fail(r);
-    if ((r = nv_ops_status(&h, dir, &out)) < 0) {
+    if ((r = nv_ops_status_scan(&h, dir, scan, &out)) < 0) {
         nv_hub_close(&h);
         return nv_cli_fail(r);
     }

@@ -988,9 +988,9 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
                 r = nv_hmdb_fail(rc, "cannot write the suppression list");
             kk.mv_size = k.len;
             kk.mv_data = k.data;
-            if (r == 0 && (rc = mdb_del(txn, h->store.records, &kk, NULL)) != 0 &&
-                rc != MDB_NOTFOUND)
-                r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0)
+                r = nv_hstore_put_counted(txn, &h->store, h->store.records, k.data, k.len,
+                                          NULL);
             /* the next data-lake export carries a tombstone naming the
              * record by its id only: the change log forgets its key */
             if (r == 0) {
@@ -998,12 +998,12 @@ erase_copy(struct nv_hub *h, MDB_txn *txn, const uint8_t key[32], json_t *req,
                 nv_gdpr_record_id(key, e, src, rk, rid);
                 r = nv_hstore_touch_erased(txn, &h->store, (char *)k.data, k.len, rid);
             }
-            if (r == 0 && (rc = mdb_del(txn, h->store.rejects, &kk, NULL)) != 0 &&
-                rc != MDB_NOTFOUND)
-                r = nv_hmdb_fail(rc, "cannot erase a record");
-            if (r == 0 && (rc = mdb_del(txn, h->store.unnorm, &kk, NULL)) != 0 &&
-                rc != MDB_NOTFOUND)
-                r = nv_hmdb_fail(rc, "cannot erase a record");
+            if (r == 0)
+                r = nv_hstore_put_counted(txn, &h->store, h->store.rejects, k.data, k.len,
+                                          NULL);
+            if (r == 0)
+                r = nv_hstore_put_counted(txn, &h->store, h->store.unnorm, k.data, k.len,
+                                          NULL);
             if (r == 0 && (r = nv_link_set_add(&eb->set, (char *)k.data, k.len, NULL)) == 0) {
                 json_t *pe = json_object_get(eb->purge, e);
                 char *sk;

@@ -50,7 +50,7 @@ put_reject(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
 
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
-    r = nv_hstore_put_json(txn, s->rejects, k, v);
+    r = nv_hstore_put_json_counted(txn, s, s->rejects, k, v);
     json_decref(v);
     return r;
 }
@@ -245,18 +245,20 @@ static inline int
 apply_delete(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
              struct nv_apply_ctx *a, struct nv_apply_stats *st)
 {
-    MDB_val kv = { k->len, k->data };
-    int r = 0, rc = mdb_del(txn, s->records, &kv, NULL);
+    MDB_val kv = { k->len, k->data }, ov;
+    int r = 0, rc = mdb_get(txn, s->records, &kv, &ov);
 
     /* a record that was stored leaves a tombstone in the change log (one
      * never stored, or erased, does not: its key is not kept) */
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if (rc == 0 && (r = nv_hstore_tally(txn, s, s->records, k->data, k->len, &ov, NULL)) == 0)
+        rc = mdb_del(txn, s->records, &kv, NULL);
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
         r = nv_hmdb_fail(rc, "cannot delete a record");
-    else if (rc == 0)
+    else if (r == 0 && rc == 0)
         r = nv_hstore_touch(txn, s, NV_CHG_RECORD, k->data, k->len);
     if (r == 0 &&
-        (r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
-        (r = nv_hstore_del(txn, s->unnorm, k)) == 0)
+        (r = nv_hstore_put_counted(txn, s, s->rejects, k->data, k->len, NULL)) == 0 &&
+        (r = nv_hstore_put_counted(txn, s, s->unnorm, k->data, k->len, NULL)) == 0)
         st->deletes++;
     if (r == 0 && a->links != NULL)
         r = nv_link_set_add(a->links, (char *)k->data, k->len, NULL);
@@ -334,10 +336,16 @@ put_record(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
            struct nv_apply_ctx *a)
 {
     MDB_val kv = { k->len, k->data }, vv = { a->vb.len, a->vb.data }, ov;
-    int rc;
+    int rc = mdb_get(txn, s->records, &kv, &ov), r;
 
-    if (a->prev != NULL && mdb_get(txn, s->records, &kv, &ov) == 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_hmdb_fail(rc, "cannot read a record");
+    if (rc == 0 && a->prev != NULL)
         nv_golden_prev(a->prev, (char *)k->data, k->len, ov.mv_data, ov.mv_size);
+    /* the status counters, in this transaction */
+    if ((r = nv_hstore_tally(txn, s, s->records, k->data, k->len, rc == 0 ? &ov : NULL,
+                             &vv)) < 0)
+        return r;
     rc = mdb_put(txn, s->records, &kv, &vv, 0);
     if (rc != 0)
         return nv_hmdb_fail(rc, "cannot write a record");
@@ -367,7 +375,7 @@ apply_upsert(MDB_txn *txn, const struct nv_hstore *s, const struct nv_manifest *
     }
     if ((r = record_tail(a, m)) < 0 || (r = put_record(txn, s, k, a)) < 0)
         return r;
-    if ((r = nv_hstore_del(txn, s->rejects, k)) == 0 &&
+    if ((r = nv_hstore_put_counted(txn, s, s->rejects, k->data, k->len, NULL)) == 0 &&
         (r = put_unnorm(txn, s, k, m, lineno, &skip)) == 0) {
         st->upserts++;
         st->unnormalised += skip.n;
@@ -520,7 +528,7 @@ put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
     int r;
 
     if (skip->n == 0)
-        return nv_hstore_del(txn, s->unnorm, k);
+        return nv_hstore_put_counted(txn, s, s->unnorm, k->data, k->len, NULL);
     if ((a = json_array()) == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
     for (unsigned i = 0; i < skip->n && i < NV_MAP_SKIP_KEEP; i++)
@@ -529,7 +537,7 @@ put_unnorm(MDB_txn *txn, const struct nv_hstore *s, const struct nv_buf *k,
                   "n", (json_int_t)skip->n, "reasons", a);
     if (v == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
-    r = nv_hstore_put_json(txn, s->unnorm, k, v);
+    r = nv_hstore_put_json_counted(txn, s, s->unnorm, k, v);
     json_decref(v);
     return r;
 }

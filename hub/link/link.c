@@ -143,7 +143,21 @@ nv_link_open(MDB_txn *txn, void *dbs)
         (rc = mdb_dbi_open(txn, "decide", MDB_CREATE, &db->decide)) != 0 ||
         (rc = mdb_dbi_open(txn, "tf", MDB_CREATE, &db->tf)) != 0 ||
         (rc = mdb_dbi_open(txn, "ident", dup, &db->ident)) != 0 ||
-        (rc = mdb_dbi_open(txn, "linkmeta", MDB_CREATE, &db->meta)) != 0)
+        (rc = mdb_dbi_open(txn, "linkmeta", MDB_CREATE, &db->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "lkre", MDB_CREATE, &db->lkre)) != 0 ||
+        (rc = mdb_dbi_open(txn, "lkcnt", MDB_CREATE, &db->lkcnt)) != 0)
+        return mdb_fail(rc, "cannot open the matching databases");
+    /* a store from before the status counters: counted once (lkrcu is
+     * created last, in the same transaction as the count) */
+    if ((rc = mdb_dbi_open(txn, "lkrcu", 0, &db->lkrcu)) == MDB_NOTFOUND) {
+        int r;
+        if ((rc = mdb_dbi_open(txn, "lkrcu", MDB_CREATE, &db->lkrcu)) != 0)
+            return mdb_fail(rc, "cannot open the matching databases");
+        if ((rc = mdb_drop(txn, db->lkre, 0)) != 0 || (rc = mdb_drop(txn, db->lkcnt, 0)) != 0)
+            return mdb_fail(rc, "cannot reset the matching counters");
+        if ((r = nv_link_tally_recount(txn, db)) < 0)
+            return r;
+    } else if (rc != 0)
         return mdb_fail(rc, "cannot open the matching databases");
     /* the old "blocks" database is deleted by the store's migration to
      * schema 1 (hub/store/store.c) */
@@ -596,10 +610,19 @@ static int
 put_link_as(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
             const struct nv_link_val *lv, int stamped)
 {
-    MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv };
-    int rc = mdb_put(txn, db->links, &k, &v, 0);
+    MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv }, ov;
+    struct nv_link_val old;
+    int rc = mdb_get(txn, db->links, &k, &ov), r;
 
-    if (rc != 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return mdb_fail(rc, "cannot read links");
+    if (rc == 0 && ov.mv_size == sizeof(old))
+        memcpy(&old, ov.mv_data, sizeof(old));
+    /* the status counters, in this transaction */
+    if ((r = nv_link_tally(txn, db, key, keylen,
+                           rc == 0 && ov.mv_size == sizeof(old) ? &old : NULL, lv)) < 0)
+        return r;
+    if ((rc = mdb_put(txn, db->links, &k, &v, 0)) != 0)
         return mdb_fail(rc, "cannot write a link");
     return stamped ? 0 : stamp(txn, db, NV_CHG_RECORD, key, keylen);
 }
@@ -1913,6 +1936,13 @@ take_out(struct bundle *bs, const struct nv_link_item *it, const struct nv_link_
         return 0;
     if ((rc = mdb_del(txn, db->mrec, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
         return mdb_fail(rc, "cannot delete a match record");
+    /* the status counters: the link as stored leaves them */
+    if (mdb_get(txn, db->links, &lk, &v) == 0 && v.mv_size == sizeof(struct nv_link_val)) {
+        struct nv_link_val was;
+        memcpy(&was, v.mv_data, sizeof(was));
+        if ((r = nv_link_tally(txn, db, it->key, it->keylen, &was, NULL)) < 0)
+            return r;
+    }
     if ((rc = mdb_del(txn, db->links, &lk, NULL)) != 0 && rc != MDB_NOTFOUND)
         return mdb_fail(rc, "cannot delete a link");
     if (os != LC_NONE) {

@@ -29,6 +29,13 @@
  *   decide   rid a + rid b -> {"decision":"accept"|"reject","by":..,"at":..}
  *   tf       field (1 byte) + value hash (8) -> count (8 bytes)
  *   ident    hash of an e-mail or phone (8 bytes) -> rids (duplicates)
+ *   lkre     RCU + NUL + entity -> links of that RCU in that entity (8 bytes)
+ *   lkrcu    RCU -> its links and its entities (two 8-byte counts)
+ *   lkcnt    "multi" (RCUs in several entities), "dups" (RCUs with two
+ *            records in one entity), "review" (links in review) -> count:
+ *            the matching figures of `status`, kept by every writer of
+ *            links (nv_link_tally), counted once when a store without
+ *            them is opened
  *   linkmeta "model" (match model text), "rid" (next rid), "tf:<f>" and
  *            "tfsq:<f>" (per-field totals), "rcu" (RCUs issued), "cache"
  *            (the token of the process whose memory is current, below),
@@ -73,6 +80,7 @@ struct nv_link_val {
 /* The matching databases in the store (see above; meta is linkmeta). */
 struct nv_link_db {
     MDB_dbi mrec, links, rcus, alias, review, revby, decide, tf, meta, ident;
+    MDB_dbi lkre, lkrcu, lkcnt; /* the status counters (above) */
     /* the store whose change log (store.h) a link written or an RCU's
      * membership changed is stamped in; NULL: none */
     const struct nv_hstore *store;
@@ -80,6 +88,22 @@ struct nv_link_db {
 /* Open them, creating them, in txn (an nv_hstore_open_fn: db is a struct
  * nv_link_db), and migrate an older store (blocks). */
 int nv_link_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
+/* Keep the matching counters (lkre, lkrcu, lkcnt) true across one change of
+ * the link of key (keylen bytes): old before (NULL: none), nw after (NULL:
+ * deleted).  Called by each writer of links, in its transaction. */
+int nv_link_tally(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+                  const struct nv_link_val *old, const struct nv_link_val *nw)
+    __attribute__((warn_unused_result));
+/* Count them afresh from the links (nv_link_open, for a store without
+ * them). */
+int nv_link_tally_recount(MDB_txn *txn, const struct nv_link_db *db)
+    __attribute__((warn_unused_result));
+/* The matching counters into *records (links), *people (RCUs), *multi,
+ * *dups, *dup_records and *review, as status reports them. */
+int nv_link_tally_read(MDB_txn *txn, const struct nv_link_db *db, uint64_t *records,
+                       uint64_t *people, uint64_t *multi, uint64_t *dups,
+                       uint64_t *dup_records, uint64_t *review)
+    __attribute__((warn_unused_result));
 
 /* The records a bundle changed, in order; a key given twice keeps its last
  * version. */

@@ -62,6 +62,11 @@ struct nv_link_db;
  * (*out untouched). */
 int nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
     __attribute__((warn_unused_result));
+/* The same; with scan, the entities' records, rejects and values left out
+ * counted by reading the store rather than from the counters its writers
+ * keep (status --scan: the check of the counters; slow on a large store). */
+int nv_ops_status_scan(struct nv_hub *h, const char *dir, int scan, json_t **out)
+    __attribute__((warn_unused_result));
 
 /* When the matching weights were fitted, as {"fitted_at":N,"records":M,
  * "frozen":B,"next_fit_at":K|null} (NULL on a store error). */

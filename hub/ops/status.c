@@ -74,10 +74,22 @@ count_cmp(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Reasons (reason -> count), most frequent first, as
- * [{"reason":..,"count":..}]. */
+/* The same, ties by reason: the order of the records' reasons whether
+ * counted (the counters come in reason order) or scanned. */
+static int
+count_name_cmp(const void *a, const void *b)
+{
+    int c = count_cmp(a, b);
+
+    return c ? c
+             : strcmp(json_string_value(json_object_get(*(json_t *const *)a, "reason")),
+                      json_string_value(json_object_get(*(json_t *const *)b, "reason")));
+}
+
+/* Reasons (reason -> count), most frequent first (ties: with by_name, in
+ * reason order, else as they came), as [{"reason":..,"count":..}]. */
 static json_t *
-top_reasons(json_t *reasons)
+top_reasons(json_t *reasons, int by_name)
 {
     json_t *a = json_array(), *v;
     const char *k;
@@ -88,7 +100,7 @@ top_reasons(json_t *reasons)
         abort();
     json_object_foreach(reasons, k, v)
         items[i++] = json_pack("{s:s,s:O}", "reason", k, "count", v);
-    qsort(items, n, sizeof(json_t *), count_cmp);
+    qsort(items, n, sizeof(json_t *), by_name ? count_name_cmp : count_cmp);
     for (i = 0; i < n; i++)
         json_array_append_new(a, items[i]);
     free(items);
@@ -103,6 +115,47 @@ count_reason(json_t *counts, const char *reason)
                         json_integer(json_integer_value(json_object_get(counts, reason)) + 1));
 }
 
+/* The figures of records, rejects and unnorm from the counters the
+ * writers keep (the tally database, store.h): a few keys per entity. */
+static void
+read_tally(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    if (mdb_cursor_open(txn, h->store.tally, &c) != 0)
+        return;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const char *z = memchr(k.mv_data, 0, k.mv_size), *t;
+        char tag[512];
+        uint64_t n;
+        struct ent *e;
+        if (z == NULL || v.mv_size != sizeof(n))
+            continue;
+        memcpy(&n, v.mv_data, sizeof(n));
+        t = z + 1;
+        snprintf(tag, sizeof(tag), "%.*s", (int)((char *)k.mv_data + k.mv_size - t), t);
+        e = ent_get(es, k.mv_data, (size_t)(z - (char *)k.mv_data));
+        if (strcmp(tag, "records") == 0)
+            e->records = n;
+        else if (strcmp(tag, "mapped") == 0)
+            e->mapped = n;
+        else if (strcmp(tag, "rejected") == 0)
+            e->rejected = n;
+        else if (strcmp(tag, "unnorm_records") == 0)
+            e->unnorm_records = n;
+        else if (strcmp(tag, "unnorm_values") == 0)
+            e->unnorm_values = n;
+        else if (strncmp(tag, "r:", 2) == 0)
+            json_object_set_new(e->reasons, tag + 2, json_integer((json_int_t)n));
+        else if (strncmp(tag, "u:", 2) == 0)
+            json_object_set_new(e->unnorm, tag + 2, json_integer((json_int_t)n));
+    }
+    mdb_cursor_close(c);
+}
+
+/* The same figures counted by reading every record, reject and unnorm
+ * entry (status --scan: what the counters are checked against). */
 static void
 scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
 {
@@ -157,7 +210,16 @@ scan_store(struct nv_hub *h, MDB_txn *txn, struct ents *es)
         }
         mdb_cursor_close(c);
     }
-    /* the rows each agent rejected, from every bundle's statistics */
+}
+
+/* The rows each agent rejected, from every bundle's statistics (one entry
+ * per bundle), and the statistics of each entity's last bundle. */
+static void
+scan_bundles(struct nv_hub *h, MDB_txn *txn, struct ents *es)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
     if (mdb_cursor_open(txn, h->store.bstats, &c) == 0) {
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
             const char *sl = memchr(k.mv_data, '/', k.mv_size);
@@ -243,7 +305,7 @@ nv_weights_state(MDB_txn *txn, const struct nv_link_db *db)
 /* What the data team looks at first: records linked, people, people known
  * to several entities, duplicates inside one entity, review. */
 static json_t *
-matching_figures(struct nv_hub *h, MDB_txn *txn)
+matching_figures(struct nv_hub *h, MDB_txn *txn, int scan)
 {
     MDB_cursor *c;
     MDB_val k, v;
@@ -251,6 +313,14 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
     size_t n = 0, cap = 0, people = 0, multi = 0, dups = 0, dup_records = 0, review = 0;
     MDB_stat ms;
 
+    if (!scan) {
+        /* the counters the writers of links keep (hub/link/lktally.c) */
+        uint64_t x[6];
+        if (nv_link_tally_read(txn, h->link, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5]) < 0)
+            return NULL;
+        n = x[0], people = x[1], multi = x[2], dups = x[3], dup_records = x[4], review = x[5];
+        goto out;
+    }
     if (mdb_cursor_open(txn, h->link->links, &c) != 0)
         return NULL;
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
@@ -290,6 +360,7 @@ matching_figures(struct nv_hub *h, MDB_txn *txn)
         i = j;
     }
     free(a);
+out:
     if (mdb_stat(txn, h->link->review, &ms) != 0)
         ms.ms_entries = 0;
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records", (json_int_t)n, "rcus",
@@ -388,16 +459,16 @@ entity_json(struct nv_hub *h, const struct ent *e)
                   m ? commit : NULL, "seq", (json_int_t)e->seq, "records",
                   (json_int_t)e->records, "unmapped",
                   (json_int_t)(e->records - e->mapped), "rejected",
-                  (json_int_t)e->rejected, "reasons", top_reasons(e->reasons));
+                  (json_int_t)e->rejected, "reasons", top_reasons(e->reasons, 1));
     json_object_set_new(o, "not_normalised",
                         json_pack("{s:I,s:I,s:o}", "records", (json_int_t)e->unnorm_records,
                                   "values", (json_int_t)e->unnorm_values, "reasons",
-                                  top_reasons(e->unnorm)));
+                                  top_reasons(e->unnorm, 1)));
     if (e->last != NULL)
         json_object_set(o, "last_bundle", e->last);
     json_object_set_new(o, "agent_rejects",
                         json_pack("{s:I,s:o}", "rows", (json_int_t)e->agent_rejects,
-                                  "reasons", top_reasons(e->agent_reasons)));
+                                  "reasons", top_reasons(e->agent_reasons, 0)));
     return o;
 }
 
@@ -419,6 +490,12 @@ ents_release(struct ents *es)
 int
 nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
 {
+    return nv_ops_status_scan(h, dir, 0, out);
+}
+
+int
+nv_ops_status_scan(struct nv_hub *h, const char *dir, int scan, json_t **out)
+{
     struct ents es = { NULL, 0 };
     json_t *o, *streams, *ents, *waiting, *mf, *ws;
     char *qd, *ib;
@@ -431,8 +508,12 @@ nv_ops_status(struct nv_hub *h, const char *dir, json_t **out)
     o = json_object();
     ents = json_array();
     streams = streams_json(h, txn, &es);
-    scan_store(h, txn, &es);
-    mf = matching_figures(h, txn);
+    if (scan)
+        scan_store(h, txn, &es);
+    else
+        read_tally(h, txn, &es);
+    scan_bundles(h, txn, &es);
+    mf = matching_figures(h, txn, scan);
     ws = nv_weights_state(txn, h->link);
     if (ws != NULL)
         json_object_set_new(o, "weights", ws);

@@ -70,6 +70,7 @@ drop_blocks(MDB_txn *txn, void *ctx)
 
 static const struct nv_migration hstore_migrations[] = {
     { 1, "the old blocking index (blocks) deleted", drop_blocks },
+    { 2, "the status counters (tally) counted once", nv_hstore_tally_recount },
 };
 
 const char *
@@ -118,7 +119,8 @@ nv_hstore_open(struct nv_hstore *s, const char *dir)
         (rc = mdb_dbi_open(txn, "columns", MDB_CREATE, &s->columns)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &s->changes)) != 0 ||
-        (rc = mdb_dbi_open(txn, "chgidx", MDB_CREATE, &s->chgidx)) != 0) {
+        (rc = mdb_dbi_open(txn, "chgidx", MDB_CREATE, &s->chgidx)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tally", MDB_CREATE, &s->tally)) != 0) {
         if (txn != NULL)
             mdb_txn_abort(txn);
         r = nv_hmdb_fail(rc, "cannot open databases");
@@ -570,10 +572,12 @@ nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 {
     int r;
 
+    /* nothing of the entity left: nor any of its status counters */
     if ((r = drop_prefix(txn, s, s->records, entity, 1)) < 0 ||
-        (r = drop_prefix(txn, s, s->unnorm, entity, 0)) < 0)
+        (r = drop_prefix(txn, s, s->unnorm, entity, 0)) < 0 ||
+        (r = drop_prefix(txn, s, s->rejects, entity, 0)) < 0)
         return r;
-    return drop_prefix(txn, s, s->rejects, entity, 0);
+    return drop_prefix(txn, s, s->tally, entity, 0);
 }
 
 

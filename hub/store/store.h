@@ -46,6 +46,14 @@
  *   chgidx    kind + what -> change seq (8 bytes): the one entry of each
  *             'r' and 'g' item in changes, the latest (an item changed
  *             twice moves to the end of the log)
+ *   tally     "<entity>\0<counter>" -> count (8 bytes, native order): what
+ *             records, rejects and unnorm hold per entity, kept by every
+ *             writer of those in its own transaction (nv_hstore_tally), so
+ *             `status` reads counters instead of scanning.  Counters:
+ *             "records", "mapped", "rejected", "unnorm_records",
+ *             "unnorm_values", "r:<reason>" (rejects by reason),
+ *             "u:<reason>" (values left out by reason); a counter at 0 is
+ *             no entry.  Schema 2 counted them once for older stores.
  */
 #ifndef NOVA_HUB_STORE_H
 #define NOVA_HUB_STORE_H
@@ -69,7 +77,7 @@ struct nv_hstore_module {
 struct nv_hstore {
     MDB_env *env;
     MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
-    MDB_dbi changes, chgidx;
+    MDB_dbi changes, chgidx, tally;
     struct nv_hstore_module mod[NV_HSTORE_MODULES];
     size_t nmod;
     unsigned schema_was; /* the version found at open (0: not stamped) */
@@ -78,7 +86,7 @@ struct nv_hstore {
 /* The layout of the hub's store that this program writes; its migrations
  * are in store.c (hstore_migrations), run at open before any module opens
  * its databases. */
-#define NV_HSTORE_SCHEMA 1
+#define NV_HSTORE_SCHEMA 2
 /* What migration to version v does ("" when none such). */
 const char *nv_hstore_migration(unsigned v);
 
@@ -112,6 +120,27 @@ int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
+
+/* Keep the tally (store.h) true across one change of key (klen bytes) in
+ * dbi (records, rejects or unnorm; any other: nothing): old its value
+ * before (NULL: none), nw after (NULL: deleted).  Call it before the put or
+ * delete, in the same transaction.  Keys without an entity (no NUL) are not
+ * counted. */
+int nv_hstore_tally(MDB_txn *txn, const struct nv_hstore *s, MDB_dbi dbi, const void *key,
+                    size_t klen, const MDB_val *old, const MDB_val *nw)
+    __attribute__((warn_unused_result));
+/* Put v under k in dbi, or delete k (v NULL; a missing key is not an
+ * error), keeping the tally true. */
+int nv_hstore_put_counted(MDB_txn *txn, const struct nv_hstore *s, MDB_dbi dbi,
+                          const void *key, size_t klen, const MDB_val *v)
+    __attribute__((warn_unused_result));
+/* nv_hstore_put_json's put, counted. */
+int nv_hstore_put_json_counted(MDB_txn *txn, const struct nv_hstore *s, MDB_dbi dbi,
+                               const struct nv_buf *k, json_t *v)
+    __attribute__((warn_unused_result));
+/* Every counter of the tally counted afresh from what the store holds
+ * (ctx: the struct nv_hstore; the schema 2 migration). */
+int nv_hstore_tally_recount(MDB_txn *txn, void *ctx) __attribute__((warn_unused_result));
 
 /* An entity's stream epoch (meta "rebase:<entity>"); epoch 0 when no
  * rebase was ever issued. */

@@ -11,6 +11,8 @@
  *   tool_meta [--agent] DIR legacy   the layout from before schema versions:
  *                                    no stamp (the agent: no meta database);
  *                                    the hub's with its old "blocks" database
+ *                                    and without its status counters (tally,
+ *                                    lkrcu)
  *   tool_meta [--agent] DIR has-db NAME   exit 0 when the database exists
  *
  * The store is opened raw (no migration), as an older or newer nova
@@ -25,13 +27,19 @@ static int
 legacy(MDB_txn *txn, MDB_dbi meta, int agent)
 {
     MDB_val k = { 6, (void *)"schema" }, v;
-    MDB_dbi blocks;
+    MDB_dbi blocks, tally;
     int rc;
 
     if (agent)
         return mdb_drop(txn, meta, 1);
     if ((rc = mdb_del(txn, meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
         return rc;
+    for (int i = 0; i < 2; i++) {
+        if ((rc = mdb_dbi_open(txn, i ? "lkrcu" : "tally", 0, &tally)) == 0)
+            rc = mdb_drop(txn, tally, 1);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
     if ((rc = mdb_dbi_open(txn, "blocks", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
                            &blocks)) != 0)
         return rc;

@@ -1,0 +1,175 @@
+/*
+ * lktally.c - the matching figures of `status` (records linked, people,
+ * people in several entities, people with duplicates in one entity,
+ * records in review) as counters kept by every writer of links (link.h:
+ * lkre, lkrcu, lkcnt), so status reads a few keys instead of every link.
+ * People and (RCU, entity) pairs are the entries of lkrcu and lkre (their
+ * count is LMDB's), records the entries of links.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../../formats/errors.h"
+#include "link.h"
+
+/* The 8-byte counts at key in dbi into v (n of them); zeros when absent. */
+static int
+lt_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, uint64_t *v, size_t n)
+{
+    MDB_val k = { klen, (void *)key }, d;
+    int rc = mdb_get(txn, dbi, &k, &d);
+
+    memset(v, 0, n * sizeof(*v));
+    if (rc == 0 && d.mv_size == n * sizeof(*v))
+        memcpy(v, d.mv_data, n * sizeof(*v));
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_hmdb_fail(rc, "cannot read the matching counters");
+    return 0;
+}
+
+/* The counts v (n) at key in dbi; all zero: no entry. */
+static int
+lt_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const uint64_t *v, size_t n)
+{
+    MDB_val k = { klen, (void *)key }, d = { n * sizeof(*v), (void *)v };
+    int rc, zero = 1;
+
+    for (size_t i = 0; i < n; i++)
+        zero &= v[i] == 0;
+    rc = zero ? mdb_del(txn, dbi, &k, NULL) : mdb_put(txn, dbi, &k, &d, 0);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_hmdb_fail(rc, "cannot write the matching counters");
+    return 0;
+}
+
+static int
+lt_bump(MDB_txn *txn, const struct nv_link_db *db, const char *name, int64_t delta)
+{
+    uint64_t n;
+    int r;
+
+    if (delta == 0)
+        return 0;
+    if ((r = lt_get(txn, db->lkcnt, name, strlen(name), &n, 1)) < 0)
+        return r;
+    n = delta < 0 && (uint64_t)-delta > n ? 0 : n + (uint64_t)delta;
+    return lt_put(txn, db->lkcnt, name, strlen(name), &n, 1);
+}
+
+/* One link of rcu in entity (el bytes) added (sign 1) or taken (-1); the
+ * changes of "multi" and "dups" into dm and dd. */
+static int
+lt_move(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, const char *ent,
+        size_t el, int sign, int64_t *dm, int64_t *dd)
+{
+    char kb[16 + NV_NAME_MAX + 1];
+    size_t rl = strnlen(rcu, 13);
+    uint64_t st[2], c; /* st: the RCU's links, its entities */
+    int mb, db0, r;
+
+    if (el > NV_NAME_MAX)
+        el = NV_NAME_MAX;
+    if ((r = lt_get(txn, db->lkrcu, rcu, rl, st, 2)) < 0)
+        return r;
+    mb = st[1] > 1;
+    db0 = st[0] > st[1];
+    memcpy(kb, rcu, rl);
+    kb[rl] = '\0';
+    memcpy(kb + rl + 1, ent, el);
+    if ((r = lt_get(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0)
+        return r;
+    if (sign > 0) {
+        st[1] += c == 0;
+        c++;
+        st[0]++;
+    } else if (c > 0) {
+        c--;
+        st[1] -= c == 0;
+        st[0] -= st[0] > 0;
+    }
+    if ((r = lt_put(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0 ||
+        (r = lt_put(txn, db->lkrcu, rcu, rl, st, 2)) < 0)
+        return r;
+    *dm += (st[1] > 1) - mb;
+    *dd += (st[0] > st[1]) - db0;
+    return 0;
+}
+
+int
+nv_link_tally(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
+              const struct nv_link_val *old, const struct nv_link_val *nw)
+{
+    const char *z = memchr(key, 0, keylen);
+    char ent[NV_NAME_MAX + 1];
+    size_t el;
+    int64_t dm = 0, dd = 0;
+    int r = 0;
+
+    if (z == NULL)
+        return 0; /* not a record's link: status does not count it */
+    el = (size_t)(z - key) > NV_NAME_MAX ? NV_NAME_MAX : (size_t)(z - key);
+    memcpy(ent, key, el); /* the key may live in a page the writes move */
+    if (old == NULL || nw == NULL || strncmp(old->rcu, nw->rcu, 13) != 0) {
+        if (old != NULL)
+            r = lt_move(txn, db, old->rcu, ent, el, -1, &dm, &dd);
+        if (r == 0 && nw != NULL)
+            r = lt_move(txn, db, nw->rcu, ent, el, 1, &dm, &dd);
+    }
+    if (r == 0)
+        r = lt_bump(txn, db, "multi", dm);
+    if (r == 0)
+        r = lt_bump(txn, db, "dups", dd);
+    if (r == 0)
+        r = lt_bump(txn, db, "review",
+                    (int64_t)(nw != NULL && nw->status == NV_LINK_REVIEW) -
+                        (int64_t)(old != NULL && old->status == NV_LINK_REVIEW));
+    return r;
+}
+
+int
+nv_link_tally_read(MDB_txn *txn, const struct nv_link_db *db, uint64_t *records,
+                   uint64_t *people, uint64_t *multi, uint64_t *dups, uint64_t *dup_records,
+                   uint64_t *review)
+{
+    MDB_stat ls, rs, es;
+    int rc, r;
+
+    if ((rc = mdb_stat(txn, db->links, &ls)) != 0 || (rc = mdb_stat(txn, db->lkrcu, &rs)) != 0 ||
+        (rc = mdb_stat(txn, db->lkre, &es)) != 0)
+        return nv_hmdb_fail(rc, "cannot read the matching counters");
+    if ((r = lt_get(txn, db->lkcnt, "multi", 5, multi, 1)) < 0 ||
+        (r = lt_get(txn, db->lkcnt, "dups", 4, dups, 1)) < 0 ||
+        (r = lt_get(txn, db->lkcnt, "review", 6, review, 1)) < 0)
+        return r;
+    *records = ls.ms_entries;
+    *people = rs.ms_entries;
+    /* each link past the first of its RCU in its entity is a duplicate */
+    *dup_records = ls.ms_entries - es.ms_entries;
+    return 0;
+}
+
+/* Every counter counted from the links (a store without them). */
+int
+nv_link_tally_recount(MDB_txn *txn, const struct nv_link_db *db)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(txn, db->links, &c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read links");
+    while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        struct nv_link_val lv;
+        char kb[512];
+        size_t kl = k.mv_size < sizeof(kb) ? k.mv_size : sizeof(kb);
+        if (v.mv_size != sizeof(lv))
+            continue;
+        memcpy(&lv, v.mv_data, sizeof(lv));
+        memcpy(kb, k.mv_data, kl);
+        r = nv_link_tally(txn, db, kb, kl, NULL, &lv);
+    }
+    mdb_cursor_close(c);
+    if (r == 0 && rc != MDB_NOTFOUND)
+        r = nv_hmdb_fail(rc, "cannot read links");
+    return r;
+}
