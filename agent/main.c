@@ -625,24 +625,17 @@ cmd_status(int argc, char **argv)
 static int
 cmd_resend(int argc, char **argv)
 {
-    const char *dir = NULL, *v;
+    static const char need[] = "--from needs a sequence number";
+    const char *dir = NULL, *v = NULL;
     uint64_t from = 0, n = 0, acked;
     struct nv_agent a;
     struct nv_sent_backlog bl;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--from", &v)) {
-            if (v == NULL || nv_parse_u64(v, &from) < 0 || from == 0)
-                return nv_cli_usage("--from needs a sequence number");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--from", need, &v, &dir, 1)) != 0)
+        return r;
+    if (v != NULL && (nv_parse_u64(v, &from) < 0 || from == 0))
+        return nv_cli_usage("%s", need);
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_agent_open(&a, dir, 1)) < 0)
@@ -675,24 +668,16 @@ cmd_resend(int argc, char **argv)
 static int
 cmd_prune(int argc, char **argv)
 {
-    const char *dir = NULL, *v;
+    static const char need[] = "--archive-days needs a number of days";
+    const char *dir = NULL, *v = NULL;
     uint64_t days = 0, n = 0, na = 0;
-    int have_days = 0, r;
+    int have_days, r;
     struct nv_agent a;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--archive-days", &v)) {
-            if (v == NULL || nv_parse_u64(v, &days) < 0)
-                return nv_cli_usage("--archive-days needs a number of days");
-            have_days = 1;
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--archive-days", need, &v, &dir, 1)) != 0)
+        return r;
+    if ((have_days = v != NULL) && nv_parse_u64(v, &days) < 0)
+        return nv_cli_usage("%s", need);
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_agent_open(&a, dir, 0)) < 0)
@@ -715,23 +700,15 @@ cmd_prune(int argc, char **argv)
 static int
 cmd_metrics(int argc, char **argv)
 {
-    const char *dir = NULL, *textfile = NULL, *v;
+    static const char need[] = "--textfile needs a path";
+    const char *dir = NULL, *textfile = NULL;
     struct nv_agent a;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
-            if (v == NULL || *v == '\0')
-                return nv_cli_usage("--textfile needs a path");
-            textfile = v;
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--textfile", need, &textfile, &dir, 1)) != 0)
+        return r;
+    if (textfile != NULL && *textfile == '\0')
+        return nv_cli_usage("%s", need);
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = nv_agent_open(&a, dir, 0)) < 0)

@@ -165,8 +165,8 @@ nv_parse_size(const char *s, uint64_t *out)
 }
 
 int
-nv_cli_pos_opt(int argc, char **argv, const char *name, const char **val, const char **pos,
-               int npos)
+nv_cli_pos_opt(int argc, char **argv, const char *name, const char *need, const char **val,
+               const char **pos, int npos)
 {
     int n = 0;
 
@@ -176,7 +176,8 @@ nv_cli_pos_opt(int argc, char **argv, const char *name, const char **val, const 
         const char *v;
         if (nv_opt_val(argc, argv, &i, name, &v)) {
             if (v == NULL)
-                return nv_cli_usage("%s needs a value", name);
+                return need != NULL ? nv_cli_usage("%s", need)
+                                    : nv_cli_usage("%s needs a value", name);
             *val = v;
         } else if (argv[i][0] == '-') {
             return nv_cli_usage("unknown option '%s'", argv[i]);
@@ -193,7 +194,7 @@ int
 nv_cli_dir_opt(int argc, char **argv, const char *name, const char **val,
                const char **dir)
 {
-    int r = nv_cli_pos_opt(argc, argv, name, val, dir, 1);
+    int r = nv_cli_pos_opt(argc, argv, name, NULL, val, dir, 1);
 
     if (r != 0)
         return r;

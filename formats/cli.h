@@ -37,11 +37,12 @@ int nv_cli_args(int argc, char **argv, const char *flag, int *flag_set,
                 const char **pos, int npos);
 /* "CMD POS1 POS2... [--NAME VALUE]": pos[0..npos) get the positional
  * arguments in order (NULL where absent), *val the option's value
- * (unchanged when absent).  Unknown options and extra arguments are usage
+ * (unchanged when absent).  Unknown options, extra arguments and the option
+ * without its value (the message need, or "--NAME needs a value") are usage
  * errors.  Returns 0, or the usage exit status; callers check what is
- * required. */
-int nv_cli_pos_opt(int argc, char **argv, const char *name, const char **val, const char **pos,
-                   int npos);
+ * required and what the value must be. */
+int nv_cli_pos_opt(int argc, char **argv, const char *name, const char *need, const char **val,
+                   const char **pos, int npos);
 /* "CMD DIR [--NAME VALUE]": *dir gets the one positional argument (required),
  * *val the option's value (unchanged when the option is absent).  Returns 0,
  * or the usage exit status after printing the problem. */

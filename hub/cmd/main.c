@@ -84,7 +84,7 @@ cmd_revoke(int argc, char **argv)
     struct nv_keyring kr;
     int r;
 
-    if ((r = nv_cli_pos_opt(argc, argv, "--reason", &reason, pos, 2)) != 0)
+    if ((r = nv_cli_pos_opt(argc, argv, "--reason", NULL, &reason, pos, 2)) != 0)
         return r;
     dir = pos[0];
     what = pos[1];
@@ -1209,27 +1209,20 @@ cmd_quarantine(int argc, char **argv)
 static int
 cmd_resend(int argc, char **argv)
 {
-    const char *dir = NULL, *entity = NULL, *v;
+    static const char need[] = "--from needs a sequence number";
+    const char *pos[2], *dir, *entity, *v = NULL;
     uint64_t from = 0, n = 0, acked;
     struct nv_sent_backlog bl;
     struct nv_hub h;
     char *sd, *ob;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--from", &v)) {
-            if (v == NULL || nv_parse_u64(v, &from) < 0 || from == 0)
-                return nv_cli_usage("--from needs a sequence number");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else if (entity == NULL) {
-            entity = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--from", need, &v, pos, 2)) != 0)
+        return r;
+    if (v != NULL && (nv_parse_u64(v, &from) < 0 || from == 0))
+        return nv_cli_usage("%s", need);
+    dir = pos[0];
+    entity = pos[1];
     if (entity == NULL)
         return nv_cli_usage("DIR and ENTITY are required");
     if (!nv_name_valid(entity))

@@ -894,7 +894,8 @@ print_learn(const struct match_model *mo, const struct nv_learn_report *rep)
 int
 nv_cmd_learn(int argc, char **argv)
 {
-    const char *dir = NULL, *v;
+    static const char need[] = "--sample needs a number of records";
+    const char *dir = NULL, *v = NULL;
     unsigned long sample = 200000;
     struct nv_hub h;
     struct match_model mo;
@@ -903,18 +904,12 @@ nv_cmd_learn(int argc, char **argv)
     MDB_stat ms;
     int r, rc;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--sample", &v)) {
-            char *end;
-            if (v == NULL || (sample = strtoul(v, &end, 10)) == 0 || *end)
-                return nv_cli_usage("--sample needs a number of records");
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
+    if ((r = nv_cli_pos_opt(argc, argv, "--sample", need, &v, &dir, 1)) != 0)
+        return r;
+    if (v != NULL) {
+        char *end;
+        if ((sample = strtoul(v, &end, 10)) == 0 || *end)
+            return nv_cli_usage("%s", need);
     }
     if (dir == NULL)
         return nv_cli_usage("DIR is required");

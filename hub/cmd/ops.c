@@ -84,24 +84,16 @@ nv_hub_after_pass(const char *dir, const char *textfile)
 int
 nv_cmd_metrics(int argc, char **argv)
 {
-    const char *dir = NULL, *textfile = NULL, *v;
+    static const char need[] = "--textfile needs a path (e.g. "
+                               "/var/lib/prometheus/node-exporter/nova.prom)";
+    const char *dir = NULL, *textfile = NULL;
     json_t *facts = NULL;
     int r;
 
-    for (int i = 1; i < argc; i++) {
-        if (nv_opt_val(argc, argv, &i, "--textfile", &v)) {
-            if (v == NULL || *v == '\0')
-                return nv_cli_usage("--textfile needs a path (e.g. "
-                                    "/var/lib/prometheus/node-exporter/nova.prom)");
-            textfile = v;
-        } else if (argv[i][0] == '-') {
-            return nv_cli_usage("unknown option '%s'", argv[i]);
-        } else if (dir == NULL) {
-            dir = argv[i];
-        } else {
-            return nv_cli_usage("too many arguments");
-        }
-    }
+    if ((r = nv_cli_pos_opt(argc, argv, "--textfile", need, &textfile, &dir, 1)) != 0)
+        return r;
+    if (textfile != NULL && *textfile == '\0')
+        return nv_cli_usage("%s", need);
     if (dir == NULL)
         return nv_cli_usage("DIR is required");
     if ((r = facts_of(dir, &facts)) == 0)

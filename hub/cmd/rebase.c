@@ -21,7 +21,8 @@ nv_cmd_rebase(int argc, char **argv)
     struct nv_hub h;
     int r;
 
-    if ((r = nv_cli_pos_opt(argc, argv, "--key", &keyfile, pos, 2)) != 0)
+    if ((r = nv_cli_pos_opt(argc, argv, "--key", "--key needs the agent's new identity file",
+                            &keyfile, pos, 2)) != 0)
         return r;
     dir = pos[0];
     entity = pos[1];
