@@ -83,9 +83,11 @@ sent_file_cmp(const void *a, const void *b)
 }
 
 /* The bundles of one entity's sent/ directory into the ledger, in
- * sequence order. */
+ * sequence order.  A copy whose entry the ledger holds (by the name's
+ * sequence number) is not read again: the hub opens and closes with every
+ * command, and sent/ may hold many bundles waiting for an agent. */
 static int
-ledger_sent_dir(struct nv_hub *h, const char *dir)
+ledger_sent_dir(struct nv_hub *h, const char *dir, const char *entity)
 {
     struct sent_file *v = NULL;
     size_t n = 0, cap = 0;
@@ -116,7 +118,10 @@ ledger_sent_dir(struct nv_hub *h, const char *dir)
     closedir(d);
     qsort(v, n, sizeof(*v), sent_file_cmp);
     for (size_t i = 0; i < n && r == 0; i++)
-        r = nv_ledger_record_sent(h->ledger, v[i].path);
+        if ((r = nv_ledger_has_stream_entry(h->ledger, h->self.pub.entity, entity, v[i].seq)) == 0)
+            r = nv_ledger_record_sent(h->ledger, v[i].path);
+        else if (r > 0)
+            r = 0;
     for (size_t i = 0; i < n; i++)
         free(v[i].path);
     free(v);
@@ -145,7 +150,7 @@ nv_hub_ledger_sent(struct nv_hub *h)
                 r = nv_fail(NV_ENOMEM, "out of memory");
                 break;
             }
-            r = ledger_sent_dir(h, p);
+            r = ledger_sent_dir(h, p, de->d_name);
             free(p);
         }
         closedir(d);

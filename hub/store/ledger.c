@@ -506,6 +506,17 @@ record_applied(struct nv_ledger *l, struct nv_bundle *b, const uint8_t fsha[32])
 }
 
 int
+nv_ledger_has_stream_entry(struct nv_ledger *l, const char *sender, const char *recipient,
+                           uint64_t seq)
+{
+    char path[3 * NV_NAME_MAX + 32];
+
+    snprintf(path, sizeof(path), "streams/%s/%s/%0*llu/manifest", sender, recipient,
+             NV_LEDGER_SEQ_DIGITS, (unsigned long long)seq);
+    return tip_has(l, path, NULL);
+}
+
+int
 nv_ledger_record_sent(struct nv_ledger *l, const char *path)
 {
     char dir[3 * NV_NAME_MAX], msg[256];

@@ -92,6 +92,10 @@ int nv_ledger_record(struct nv_ledger *l, struct nv_bundle *b, int applied,
  * outcome issued.  Again: a no-op; another manifest there: NV_ECORRUPT. */
 int nv_ledger_record_sent(struct nv_ledger *l, const char *path)
     __attribute__((warn_unused_result));
+/* Does main hold the entry streams/<sender>/<recipient>/<seq>/?  1, 0, or
+ * an error. */
+int nv_ledger_has_stream_entry(struct nv_ledger *l, const char *sender, const char *recipient,
+                               uint64_t seq) __attribute__((warn_unused_result));
 
 /* An event of the GDPR register (a request, an order sent, an answer, an
  * extension, a closure), as the ledger keeps it: no personal data (the
