@@ -696,9 +696,10 @@ rcu_member(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, uint64_t 
              : mdb_del(txn, db->rcus, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST)
         return mdb_fail(rc, "cannot write cluster members");
-    /* its golden record changed (or is gone: a member that left is found
-     * through no link) */
-    return stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
+    /* a member that left is found through no link: its golden record
+     * changed, or is gone (a member that came is stamped with its link,
+     * and the export finds this RCU through it) */
+    return add ? 0 : stamp(txn, db, NV_CHG_PERSON, rcu, strlen(rcu));
 }
 
 /* The member rids of rcu, appended to *v (n, cap). */
@@ -2029,7 +2030,7 @@ bundle_store(struct bundle *bs)
         nv_progress_add(1);
         if (item->skip)
             continue;
-        if (i % 16384 == 16383)
+        if (i % 2048 == 2047)
             nv_hstore_unmap(bs->txn);
         had = nv_link_get(bs->txn, bs->db, item->key, item->keylen, &old);
         if (had < 0 && had != NV_ENOTFOUND)
@@ -2225,6 +2226,7 @@ bundle_weigh(struct bundle *bs)
     }
     if ((r = wake_reviews(bs)) < 0)
         return r;
+    nv_hstore_unmap(bs->txn); /* what a refit read */
     bs->t[1] = now_s();
     return 0;
 }
@@ -2495,7 +2497,7 @@ bundle_reviews(struct bundle *bs)
     }
     for (size_t p = 0; p < bs->res.npairs; p++) {
         const struct match_pair *mp = &bs->res.pairs[p];
-        if (p % 16384 == 16383)
+        if (p % 2048 == 2047)
             nv_hstore_unmap(bs->txn);
         if (cl[mp->a] == cl[mp->b]) {
             if (mp->score > best[mp->a])
@@ -2526,7 +2528,7 @@ bundle_write_links(struct bundle *bs)
             uint32_t i = bs->order[bs->cls[c].first + m];
             const struct ent *e = &bs->b.e[i];
             struct nv_link_val lv;
-            if (i % 16384 == 16383)
+            if (i % 2048 == 2047)
                 nv_hstore_unmap(bs->txn);
             memset(&lv, 0, sizeof(lv));
             lv.rid = e->rid;

@@ -38,14 +38,14 @@
  *             "ledgered":bool}: the entity's stream epoch, opened by the
  *             rebase order R (nova-hub rebase) at the entity's seq S;
  *             pending until its full snapshot is reconciled
- *   changes   change seq (8 bytes, big-endian) -> kind (1 byte) + what: the
- *             change log the data-lake export reads (changes.c).  Kinds:
- *             'r' + record key (its record or its link changed), 'g' + RCU
- *             (its golden record changed), 'x' + entity NUL source NUL
- *             record id (a record erased: its key is not kept)
- *   chgidx    kind + what -> change seq (8 bytes): the one entry of each
- *             'r' and 'g' item in changes, the latest (an item changed
- *             twice moves to the end of the log)
+ *   chgidx    kind + what -> change seq (8 bytes, big-endian): the change
+ *             log the data-lake export reads (changes.c), one entry per
+ *             item, its latest change.  Kinds: 'r' + record key (its record
+ *             or its link changed), 'g' + RCU (its golden record changed),
+ *             'x' + entity NUL source NUL record id (a record erased: its
+ *             key is not kept).  meta "changes:head" -> the last seq given
+ *             out (8 bytes, big-endian).  Schema 2 also kept the log in seq
+ *             order ("changes"); schema 3 deleted it.
  *   tally     "<entity>\0<counter>" -> count (8 bytes, native order): what
  *             records, rejects and unnorm hold per entity, kept by every
  *             writer of those in its own transaction (nv_hstore_tally), so
@@ -77,7 +77,7 @@ struct nv_hstore_module {
 struct nv_hstore {
     MDB_env *env;
     MDB_dbi streams, bundles, records, receipts, rejects, unnorm, bstats, columns, meta;
-    MDB_dbi changes, chgidx, tally;
+    MDB_dbi chgidx, tally;
     struct nv_hstore_module mod[NV_HSTORE_MODULES];
     size_t nmod;
     unsigned schema_was; /* the version found at open (0: not stamped) */
@@ -86,7 +86,7 @@ struct nv_hstore {
 /* The layout of the hub's store that this program writes; its migrations
  * are in store.c (hstore_migrations), run at open before any module opens
  * its databases. */
-#define NV_HSTORE_SCHEMA 2
+#define NV_HSTORE_SCHEMA 3
 /* What migration to version v does ("" when none such). */
 const char *nv_hstore_migration(unsigned v);
 

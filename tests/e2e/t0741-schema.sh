@@ -15,8 +15,8 @@ mv A/outbox/*.nova H/inbox/
 check "ingest" nova-hub ingest H
 
 # the hub: a new store is stamped at once
-expect_status "migrate --check on a new store" 0 "schema 2, current" nova-hub migrate H --check
-check "the stamp is in the store's meta database" sh -c '[ "$(tool_meta H get schema)" = 2 ]'
+expect_status "migrate --check on a new store" 0 "schema 3, current" nova-hub migrate H --check
+check "the stamp is in the store's meta database" sh -c '[ "$(tool_meta H get schema)" = 3 ]'
 
 # a store from before schema versions, with the old blocking index
 nova-hub export H records --why test > before.ndjson 2>/dev/null
@@ -27,8 +27,8 @@ expect_status "migrate --check says it is not stamped" 0 "schema 0 \(not stamped
 grep -q "to schema 1: the old blocking index (blocks) deleted" "$T/.out" &&
     ok "and what the migration does" || not_ok "$(cat "$T/.out")"
 check "--check changed nothing" sh -c '! tool_meta H get schema && tool_meta H has-db blocks'
-expect_status "migrate migrates it" 0 "migrated from schema 0 .* to 2" nova-hub migrate H
-check "stamped" sh -c '[ "$(tool_meta H get schema)" = 2 ]'
+expect_status "migrate migrates it" 0 "migrated from schema 0 .* to 3" nova-hub migrate H
+check "stamped" sh -c '[ "$(tool_meta H get schema)" = 3 ]'
 check "the blocks database is gone" sh -c '! tool_meta H has-db blocks'
 nova-hub export H records --why test > after.ndjson 2>/dev/null
 same "the records are intact" before.ndjson after.ndjson
@@ -36,8 +36,8 @@ expect_status "migrate again: nothing to do" 0 "current \(nothing to migrate\)" 
 # any command migrates, too
 check "unstamped again" tool_meta H legacy
 expect_status "status opens (and migrates) it" 0 "" nova-hub status H
-grep -q "migrated to schema 2" "$T/.err" && ok "and says so in its log" || not_ok "$(cat "$T/.err")"
-check "stamped by status" sh -c '[ "$(tool_meta H get schema)" = 2 ]'
+grep -q "migrated to schema 3" "$T/.err" && ok "and says so in its log" || not_ok "$(cat "$T/.err")"
+check "stamped by status" sh -c '[ "$(tool_meta H get schema)" = 3 ]'
 
 # a backup written by a newer nova (its store stamped 5, its SHA256SUMS
 # written by stock sha256sum): restore checks the copy and refuses it
@@ -51,12 +51,12 @@ expect_status "restore refuses a store newer than it knows (status 37)" 37 "sche
 check "and leaves nothing" sh -c '[ ! -e H5 ] && [ -z "$(ls -A . | grep restore)" ]'
 
 # a store from a newer nova: refused, nothing written
-check "stamp it 3" tool_meta H set schema 3
+check "stamp it 4" tool_meta H set schema 4
 sum=$(sha256sum H/store/data.mdb)
 expect_status "status refuses a newer store (status 37)" 37 \
-    "schema version 3, newer than this program knows \(2\)" nova-hub status H
+    "schema version 4, newer than this program knows \(3\)" nova-hub status H
 expect_status "ingest too" 37 "newer" nova-hub ingest H
-expect_status "migrate --check says so (status 37)" 37 "schema version 3" nova-hub migrate H --check
+expect_status "migrate --check says so (status 37)" 37 "schema version 4" nova-hub migrate H --check
 expect_status "migrate refuses it" 37 "newer" nova-hub migrate H
 [ "$(sha256sum H/store/data.mdb)" = "$sum" ] && ok "the store is left as it was" ||
     not_ok "the newer store was written"

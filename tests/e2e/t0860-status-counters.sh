@@ -86,6 +86,6 @@ check "a store without its counters (stamped before schema 2)" tool_meta H legac
 check "status migrates it" sh -c 'nova-hub status H --json > migrated.json 2>/dev/null'
 same "and says what it said before" before.json migrated.json
 check "counted = scanned after the migration" agree
-check "stamped 2" [ "$(tool_meta H get schema)" = 2 ]
+check "stamped 3" [ "$(tool_meta H get schema)" = 3 ]
 expect_status "--scan is listed in --help" 0 "status DIR \[--json\] \[--scan\]" nova-hub --help
 done_testing

@@ -4,7 +4,8 @@
  * moves to the end (one entry each), an item stamped twice in one
  * transaction keeps its first stamp, an aborted transaction leaves nothing
  * and no seq is reused, an erased record's entry becomes a tombstone
- * without its key, and reading after a cursor.
+ * without its key, and reading after a cursor; a schema-2 store's
+ * seq-ordered log gives its last seq to the head and is deleted.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,11 +168,62 @@ test_change_log(void **state)
     assert_int_equal(nv_rm_rf(dir), 0);
 }
 
+/* A store stamped 2, with the seq-ordered log schema 2 kept: opening it
+ * keeps the last seq (cursors stay valid) and deletes the old log. */
+static void
+test_schema2_log(void **state)
+{
+    char dir[] = "/tmp/nova-test-changes.XXXXXX";
+    struct nv_hstore st;
+    MDB_txn *txn;
+    MDB_dbi old;
+    struct seen s;
+
+    (void)state;
+    memset(&st, 0, sizeof(st));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(nv_hstore_open(&st, dir), 0);
+    stamp_one(&st, NV_CHG_RECORD, K1, sizeof(K1) - 1);
+    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "changes", MDB_CREATE, &old), 0);
+    for (uint64_t q = 1; q <= 41; q += 20) {
+        uint8_t b[8];
+        MDB_val k = { 8, b }, v = { sizeof(K1), (void *)"r" K1 };
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(q >> (56 - 8 * i));
+        assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+    }
+    {
+        MDB_val k = { 6, (void *)"schema" }, v = { 1, (void *)"2" }, hk = { 12, (void *)"changes:head" };
+        assert_int_equal(mdb_put(txn, st.meta, &k, &v, 0), 0);
+        assert_int_equal(mdb_del(txn, st.meta, &hk, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    nv_hstore_close(&st);
+
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(nv_hstore_open(&st, dir), 0);
+    assert_int_equal(st.schema_was, 2);
+    assert_int_equal(head(&st), 41);
+    assert_int_equal(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "changes", 0, &old), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    /* stamping goes on after the old log's last seq */
+    stamp_one(&st, NV_CHG_RECORD, K2, sizeof(K2) - 1);
+    log_since(&st, 41, &s);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], 42);
+    assert_string_equal(s.what[0], "acme/contacts/C-2");
+    nv_hstore_close(&st);
+    assert_int_equal(nv_rm_rf(dir), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_change_log),
+        cmocka_unit_test(test_schema2_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
