@@ -95,6 +95,8 @@ bulk_flush(MDB_txn *txn, MDB_dbi dbi, struct bulk *b, size_t klen_used)
         MDB_val k = { klen_used ? klen_used : b->klen, e }, v = { 8, e + b->klen };
         if (klen_used == 0 && b->klen == 16)
             k.mv_size = strnlen((char *)e, 16); /* an RCU string */
+        if (i % 16384 == 16383)
+            nv_hstore_unmap(txn);
         rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
         if (rc != 0 && rc != MDB_KEYEXIST) {
             mdb_cursor_close(c);
@@ -454,25 +456,41 @@ static int
 tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct nv_hmap *t)
 {
     int64_t dtotal[MATCH_NFIELDS] = { 0 }, dsq[MATCH_NFIELDS] = { 0 }, *delta;
-    uint64_t key;
-    size_t it = 0;
+    uint64_t key, *keys = NULL;
+    size_t it = 0, n = 0;
+    int r;
 
-    while ((delta = nv_hmap_next(t, &it, &key)) != NULL) {
+    /* in key order (the top byte is the field, as in LMDB's keys): the
+     * bundle's values meet the stored counts page by page */
+    if (nv_hmap_count(t) > 0 && (keys = malloc(nv_hmap_count(t) * sizeof(*keys))) == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    while ((delta = nv_hmap_next(t, &it, &key)) != NULL)
+        if (*delta != 0)
+            keys[n++] = key;
+    if ((r = match_sort_u64(keys, n)) < 0) {
+        free(keys);
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
         uint8_t kb[9], vb[8];
         MDB_val k = { 9, kb }, d;
         int field;
         int64_t c = 0, nc;
         int rc;
-        if (*delta == 0)
-            continue;
+        key = keys[i];
+        delta = nv_hmap_get(t, key);
+        if (i % 8192 == 8191)
+            nv_hstore_unmap(txn);
         field = (int)(key >> 56);
         kb[0] = (uint8_t)field;
         be64(kb + 1, key & 0x00ffffffffffffffULL);
         rc = mdb_get(txn, db->tf, &k, &d);
         if (rc == 0 && d.mv_size == 8)
             c = (int64_t)get_be64(d.mv_data);
-        else if (rc != 0 && rc != MDB_NOTFOUND)
+        else if (rc != 0 && rc != MDB_NOTFOUND) {
+            free(keys);
             return mdb_fail(rc, "cannot read term frequencies");
+        }
         nc = c + *delta;
         if (nc < 0)
             nc = 0;
@@ -485,9 +503,12 @@ tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct nv_hmap *t)
             be64(vb, (uint64_t)nc);
             rc = mdb_put(txn, db->tf, &k, &nv, 0);
         }
-        if (rc != 0 && rc != MDB_NOTFOUND)
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            free(keys);
             return mdb_fail(rc, "cannot write term frequencies");
+        }
     }
+    free(keys);
     for (size_t i = 0; i < NTF; i++) {
         int f = tf_fields[i];
         char tn[16], sn[16];
@@ -605,22 +626,24 @@ stamp(MDB_txn *txn, const struct nv_link_db *db, char kind, const char *what, si
 }
 
 /* A record's link written: the record is stamped changed (its RCU and
- * status; the export finds the RCU's golden record through the link). */
+ * status; the export finds the RCU's golden record through the link).  tb:
+ * the status counters deferred to it (a bundle), or NULL: counted now. */
 static int
 put_link_as(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
-            const struct nv_link_val *lv, int stamped)
+            const struct nv_link_val *lv, int stamped, struct nv_link_tally_batch *tb)
 {
     MDB_val k = { keylen, (void *)key }, v = { sizeof(*lv), (void *)lv }, ov;
     struct nv_link_val old;
     int rc = mdb_get(txn, db->links, &k, &ov), r;
+    const struct nv_link_val *was = rc == 0 && ov.mv_size == sizeof(old) ? &old : NULL;
 
     if (rc != 0 && rc != MDB_NOTFOUND)
         return mdb_fail(rc, "cannot read links");
-    if (rc == 0 && ov.mv_size == sizeof(old))
+    if (was != NULL)
         memcpy(&old, ov.mv_data, sizeof(old));
     /* the status counters, in this transaction */
-    if ((r = nv_link_tally(txn, db, key, keylen,
-                           rc == 0 && ov.mv_size == sizeof(old) ? &old : NULL, lv)) < 0)
+    if ((r = tb != NULL ? nv_link_tally_defer(txn, db, tb, key, keylen, was, lv)
+                        : nv_link_tally(txn, db, key, keylen, was, lv)) < 0)
         return r;
     if ((rc = mdb_put(txn, db->links, &k, &v, 0)) != 0)
         return mdb_fail(rc, "cannot write a link");
@@ -631,7 +654,7 @@ static int
 put_link(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
          const struct nv_link_val *lv)
 {
-    return put_link_as(txn, db, key, keylen, lv, 0);
+    return put_link_as(txn, db, key, keylen, lv, 0, NULL);
 }
 
 int
@@ -1233,6 +1256,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         r = jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
     }
     free(vals);
+    nv_hstore_unmap(txn); /* the match records read */
     if (r == 0 && (rc = mdb_cursor_open(txn, db->links, &c)) != 0)
         r = mdb_fail(rc, "cannot read links");
     while (r == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
@@ -1244,6 +1268,8 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         lv.rcu[sizeof(lv.rcu) - 1] = '\0';
         if ((s = lc_slot(lv.rid)) == LC_NONE)
             continue;
+        if (s % 65536 == 65535)
+            nv_hstore_unmap(txn);
         lc.lv[s] = lv;
         r = lc_link(s);
     }
@@ -1802,6 +1828,7 @@ struct bundle {
     size_t first_new;    /* cache slots from here on came with the bundle */
     struct nv_hmap tfd;  /* term-frequency changes (tfd_add) */
     struct bulk bi, br;  /* ident and rcus entries, written sorted */
+    struct nv_link_tally_batch tb; /* the links' status counters, deferred */
     struct nv_hmap revt; /* rids whose review pairs changed (a set) */
     struct batch b;      /* the records resolved together */
     size_t nbundle;      /* b.e[0, nbundle) are the bundle's records */
@@ -1834,6 +1861,7 @@ bundle_init(struct bundle *bs, MDB_txn *txn, const struct nv_link_db *db,
     bs->set = set;
     bs->st = st;
     tfd_init(&bs->tfd);
+    nv_link_tally_batch_init(&bs->tb);
     bs->bi.klen = 8;
     bs->br.klen = 16;
     nv_hmap_init(&bs->revt, 0, 0);
@@ -1848,6 +1876,7 @@ bundle_release(struct bundle *bs)
         match_result_release(&bs->res);
     batch_free(&bs->b);
     nv_hmap_release(&bs->tfd);
+    nv_link_tally_batch_release(&bs->tb);
     bulk_free(&bs->bi);
     bulk_free(&bs->br);
     nv_hmap_release(&bs->revt);
@@ -2550,11 +2579,13 @@ bundle_write_links(struct bundle *bs)
                 return r;
             if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
                 (r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &lv,
-                                 e->bundle && bs->set->stamped)) < 0 ||
+                                 e->bundle && bs->set->stamped, &bs->tb)) < 0 ||
                 (r = lc_set_link(e->slot, &lv)) < 0)
                 return r;
         }
     }
+    if ((r = nv_link_tally_flush(bs->txn, bs->db, &bs->tb)) < 0)
+        return r;
     return bulk_flush(bs->txn, bs->db->rcus, &bs->br, 0);
 }
 

@@ -62,6 +62,7 @@
 #include <lmdb.h>
 
 #include "../../formats/buf.h"
+#include "../lib/hmap.h"
 #include "../match/match.h"
 #include "../store/store.h"
 
@@ -94,6 +95,24 @@ int nv_link_open(MDB_txn *txn, void *db) __attribute__((warn_unused_result));
 int nv_link_tally(MDB_txn *txn, const struct nv_link_db *db, const char *key, size_t keylen,
                   const struct nv_link_val *old, const struct nv_link_val *nw)
     __attribute__((warn_unused_result));
+/* The same for many links, deferred: the changes of each (RCU, entity) add
+ * up in memory and nv_link_tally_flush writes each RCU's counters once, in
+ * key order, in txn (before it commits; release after, or after an abort).
+ * The counters come out as nv_link_tally would leave them. */
+struct nv_link_tally_batch {
+    struct nv_hmap m;               /* (RCU, entity) -> links added less taken */
+    char ent[32][NV_NAME_MAX + 1];  /* entity names (past 32: tallied at once) */
+    size_t nent;
+    int64_t review;
+};
+void nv_link_tally_batch_init(struct nv_link_tally_batch *b);
+void nv_link_tally_batch_release(struct nv_link_tally_batch *b);
+int nv_link_tally_defer(MDB_txn *txn, const struct nv_link_db *db,
+                        struct nv_link_tally_batch *b, const char *key, size_t keylen,
+                        const struct nv_link_val *old, const struct nv_link_val *nw)
+    __attribute__((warn_unused_result));
+int nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db,
+                        struct nv_link_tally_batch *b) __attribute__((warn_unused_result));
 /* Count them afresh from the links (nv_link_open, for a store without
  * them). */
 int nv_link_tally_recount(MDB_txn *txn, const struct nv_link_db *db)

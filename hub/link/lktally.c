@@ -5,8 +5,15 @@
  * lkre, lkrcu, lkcnt), so status reads a few keys instead of every link.
  * People and (RCU, entity) pairs are the entries of lkrcu and lkre (their
  * count is LMDB's), records the entries of links.
+ *
+ * A bundle writes hundreds of thousands of links, most to RCUs of random
+ * names: it defers its counts (nv_link_tally_defer) and writes each RCU's
+ * once, in key order, at the end (nv_link_tally_flush).  The counters
+ * come out the same: the link counts add up, and "multi" and "dups" change
+ * by each RCU's state after less its state before.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../formats/errors.h"
@@ -171,5 +178,176 @@ nv_link_tally_recount(MDB_txn *txn, const struct nv_link_db *db)
     mdb_cursor_close(c);
     if (r == 0 && rc != MDB_NOTFOUND)
         r = nv_hmdb_fail(rc, "cannot read links");
+    return r;
+}
+
+/* ---- deferred: a bundle's links ---- */
+
+struct lt_delta {
+    char rcu[14];
+    uint8_t ent;   /* index into the batch's entity names */
+    int64_t delta; /* links added less links taken */
+};
+
+struct lt_dkey {
+    const char *rcu;
+    uint8_t ent;
+};
+
+static int
+lt_eq(const void *value, const void *key)
+{
+    const struct lt_delta *d = value;
+    const struct lt_dkey *k = key;
+
+    return d->ent == k->ent && strncmp(d->rcu, k->rcu, 13) == 0;
+}
+
+void
+nv_link_tally_batch_init(struct nv_link_tally_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    nv_hmap_init_eq(&b->m, sizeof(struct lt_delta), 1 << 14, lt_eq);
+}
+
+void
+nv_link_tally_batch_release(struct nv_link_tally_batch *b)
+{
+    nv_hmap_release(&b->m);
+    memset(b, 0, sizeof(*b));
+}
+
+/* The index of entity ent (el bytes) in b's names; -1 when they are full. */
+static int
+lt_entity(struct nv_link_tally_batch *b, const char *ent, size_t el)
+{
+    for (size_t i = 0; i < b->nent; i++)
+        if (strlen(b->ent[i]) == el && memcmp(b->ent[i], ent, el) == 0)
+            return (int)i;
+    if (b->nent == sizeof(b->ent) / sizeof(b->ent[0]))
+        return -1;
+    memcpy(b->ent[b->nent], ent, el);
+    b->ent[b->nent][el] = '\0';
+    return (int)b->nent++;
+}
+
+static int
+lt_add(struct nv_link_tally_batch *b, const char *rcu, int ent, int64_t delta)
+{
+    struct lt_dkey k = { rcu, (uint8_t)ent };
+    uint64_t h = nv_fnv1a(nv_fnv1a(NV_FNV_OFFSET, rcu, strnlen(rcu, 13)), &k.ent, 1);
+    int isnew;
+    struct lt_delta *d = nv_hmap_insert(&b->m, h, &k, &isnew);
+
+    if (d == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    if (isnew) {
+        memcpy(d->rcu, rcu, strnlen(rcu, 13));
+        d->ent = (uint8_t)ent;
+    }
+    d->delta += delta;
+    return 0;
+}
+
+int
+nv_link_tally_defer(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_tally_batch *b,
+                    const char *key, size_t keylen, const struct nv_link_val *old,
+                    const struct nv_link_val *nw)
+{
+    const char *z = memchr(key, 0, keylen);
+    size_t el;
+    int ei, r = 0;
+
+    if (z == NULL)
+        return 0;
+    el = (size_t)(z - key) > NV_NAME_MAX ? NV_NAME_MAX : (size_t)(z - key);
+    if ((ei = lt_entity(b, key, el)) < 0)
+        return nv_link_tally(txn, db, key, keylen, old, nw); /* at once */
+    if (old == NULL || nw == NULL || strncmp(old->rcu, nw->rcu, 13) != 0) {
+        if (old != NULL)
+            r = lt_add(b, old->rcu, ei, -1);
+        if (r == 0 && nw != NULL)
+            r = lt_add(b, nw->rcu, ei, 1);
+    }
+    b->review += (int64_t)(nw != NULL && nw->status == NV_LINK_REVIEW) -
+                 (int64_t)(old != NULL && old->status == NV_LINK_REVIEW);
+    return r;
+}
+
+/* The batch's entity names, for the sort */
+static const struct nv_link_tally_batch *sorting;
+
+static int
+by_key(const void *a, const void *b)
+{
+    const struct lt_delta *x = *(const struct lt_delta *const *)a,
+                          *y = *(const struct lt_delta *const *)b;
+    int c = strncmp(x->rcu, y->rcu, 13);
+
+    return c != 0 ? c : strcmp(sorting->ent[x->ent], sorting->ent[y->ent]);
+}
+
+int
+nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_tally_batch *b)
+{
+    size_t n = nv_hmap_count(&b->m), it = 0, k = 0, groups = 0;
+    struct lt_delta **v = n > 0 ? malloc(n * sizeof(*v)) : NULL, *d;
+    int64_t dm = 0, dd = 0;
+    int r = 0;
+
+    if (n > 0 && v == NULL)
+        return nv_fail(NV_ENOMEM, "out of memory");
+    while ((d = nv_hmap_next(&b->m, &it, NULL)) != NULL)
+        if (d->delta != 0)
+            v[k++] = d;
+    sorting = b;
+    if (k > 1)
+        qsort(v, k, sizeof(*v), by_key);
+    /* each RCU: its counts once, each of its entities' once */
+    for (size_t i = 0; i < k && r == 0;) {
+        char rcu[14];
+        uint64_t st[2];
+        int mb, db0;
+        size_t rl = strnlen(v[i]->rcu, 13);
+        memcpy(rcu, v[i]->rcu, rl);
+        rcu[rl] = '\0';
+        if ((r = lt_get(txn, db->lkrcu, rcu, rl, st, 2)) < 0)
+            break;
+        if (++groups % 4096 == 0)
+            nv_hstore_unmap(txn);
+        mb = st[1] > 1;
+        db0 = st[0] > st[1];
+        for (; i < k && r == 0 && strncmp(v[i]->rcu, rcu, 13) == 0 && strlen(rcu) == rl; i++) {
+            char kb[16 + NV_NAME_MAX + 1];
+            const char *ent = b->ent[v[i]->ent];
+            size_t el = strlen(ent);
+            uint64_t c, c1;
+            memcpy(kb, rcu, rl);
+            kb[rl] = '\0';
+            memcpy(kb + rl + 1, ent, el);
+            if ((r = lt_get(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0)
+                break;
+            c1 = v[i]->delta < 0 && (uint64_t)-v[i]->delta > c ? 0 : c + (uint64_t)v[i]->delta;
+            st[1] += (c == 0 && c1 > 0);
+            st[1] -= (c > 0 && c1 == 0 && st[1] > 0);
+            st[0] = c1 >= c ? st[0] + (c1 - c) : (st[0] > c - c1 ? st[0] - (c - c1) : 0);
+            r = lt_put(txn, db->lkre, kb, rl + 1 + el, &c1, 1);
+        }
+        if (r == 0)
+            r = lt_put(txn, db->lkrcu, rcu, rl, st, 2);
+        dm += (st[1] > 1) - mb;
+        dd += (st[0] > st[1]) - db0;
+    }
+    free(v);
+    if (r == 0)
+        r = lt_bump(txn, db, "multi", dm);
+    if (r == 0)
+        r = lt_bump(txn, db, "dups", dd);
+    if (r == 0)
+        r = lt_bump(txn, db, "review", b->review);
+    if (r == 0) {
+        nv_hmap_release(&b->m);
+        b->review = 0;
+    }
     return r;
 }
