@@ -1575,6 +1575,14 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
  * bundle's keys reach several stored records per record of the bundle, and
  * carrying them all through match_batch and the RCU step cost most of the
  * bundle's time and memory. */
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
 struct near_job {
     const struct batch *b;
     const uint64_t *pairs; /* slot << 32 | batch index */
@@ -1613,7 +1621,7 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
     int r = 0;
 
     for (size_t i = 0; i < nbundle && r == 0; i++) {
-        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS);
+        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS), first = n;
         nv_progress_add(1);
         for (size_t k = 0; k < nk && r == 0; k++) {
             size_t lo, hi;
@@ -1638,6 +1646,16 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
                     continue;
                 pairs[n++] = (uint64_t)s << 32 | i;
             }
+        }
+        /* a stored record shares several keys with this one as often as
+         * not: once each, so that the array to sort stays small */
+        if (r == 0 && n - first > 1) {
+            size_t u = first + 1;
+            qsort(pairs + first, n - first, sizeof(*pairs), cmp_u64);
+            for (size_t k = first + 1; k < n; k++)
+                if (pairs[k] != pairs[u - 1])
+                    pairs[u++] = pairs[k];
+            n = u;
         }
     }
     if (r == 0)
