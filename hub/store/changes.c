@@ -87,16 +87,54 @@ begin(MDB_txn *txn, const struct nv_hstore *s)
     return 0;
 }
 
+/* The head moved to seq. */
+static int
+put_head(MDB_txn *txn, const struct nv_hstore *s, uint64_t seq)
+{
+    uint8_t b[8];
+    MDB_val k = { sizeof(HEAD_KEY) - 1, (void *)HEAD_KEY }, v = { 8, b };
+    int rc;
+
+    be64(b, seq);
+    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+        return nv_hmdb_fail(rc, "cannot write the change log");
+    return 0;
+}
+
 /* The next seq into seq, and the head moved to it. */
 static int
 next_seq(MDB_txn *txn, const struct nv_hstore *s, uint8_t seq[8])
 {
-    MDB_val k = { sizeof(HEAD_KEY) - 1, (void *)HEAD_KEY }, v = { 8, seq };
-    int rc;
+    be64(seq, cur.next);
+    return put_head(txn, s, cur.next++);
+}
 
-    be64(seq, cur.next++);
-    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
-        return nv_hmdb_fail(rc, "cannot write the change log");
+int
+nv_hstore_change_drop_log(MDB_txn *txn, void *ctx)
+{
+    const struct nv_hstore *s = ctx;
+    MDB_cursor *c;
+    MDB_val k, v;
+    MDB_dbi dbi;
+    uint64_t head;
+    int rc = mdb_dbi_open(txn, "changes", 0, &dbi), r;
+
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return nv_hmdb_fail(rc, "cannot read the old change log");
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return nv_hmdb_fail(rc, "cannot read the old change log");
+    if (rc == 0 && k.mv_size == 8) {
+        if ((r = nv_hstore_change_head(txn, s, &head)) < 0)
+            return r;
+        if (get_be64(k.mv_data) > head && (r = put_head(txn, s, get_be64(k.mv_data))) < 0)
+            return r;
+    }
+    if ((rc = mdb_drop(txn, dbi, 1)) != 0)
+        return nv_hmdb_fail(rc, "cannot delete the old change log");
     return 0;
 }
 
@@ -192,7 +230,7 @@ nv_hstore_changes(MDB_txn *txn, const struct nv_hstore *s, uint64_t since,
 {
     MDB_cursor *c;
     MDB_val k, v;
-    struct chg *v_ = NULL;
+    struct chg *items = NULL;
     size_t n = 0, cap = 0;
     int rc, r = 0;
 
@@ -211,22 +249,22 @@ nv_hstore_changes(MDB_txn *txn, const struct nv_hstore *s, uint64_t since,
         if ((seq = get_be64(v.mv_data)) <= since)
             continue;
         if (n == cap) {
-            struct chg *p = realloc(v_, (cap = cap ? 2 * cap : 1024) * sizeof(*p));
+            struct chg *p = realloc(items, (cap = cap ? 2 * cap : 1024) * sizeof(*p));
             if (p == NULL) {
                 r = nv_fail(NV_ENOMEM, "out of memory");
                 break;
             }
-            v_ = p;
+            items = p;
         }
-        v_[n++] = (struct chg){ seq, k.mv_data, k.mv_size };
+        items[n++] = (struct chg){ seq, k.mv_data, k.mv_size };
     }
     mdb_cursor_close(c);
     if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
         r = nv_hmdb_fail(rc, "cannot read the change log");
     if (r == 0 && n > 1)
-        qsort(v_, n, sizeof(*v_), by_seq);
+        qsort(items, n, sizeof(*items), by_seq);
     for (size_t i = 0; i < n && r == 0; i++)
-        r = fn(ctx, v_[i].seq, v_[i].what[0], v_[i].what + 1, v_[i].len - 1);
-    free(v_);
+        r = fn(ctx, items[i].seq, items[i].what[0], items[i].what + 1, items[i].len - 1);
+    free(items);
     return r;
 }

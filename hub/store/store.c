@@ -68,49 +68,11 @@ drop_blocks(MDB_txn *txn, void *ctx)
     return 0;
 }
 
-/* Schema 3: the change log is its index alone (changes.c); the seq-ordered
- * log of schema 2 ("changes": seq -> item) gives its last seq to meta
- * "changes:head", so that the data-lake export's cursors stay valid, and
- * is deleted, contents and name. */
-static int
-drop_change_log(MDB_txn *txn, void *ctx)
-{
-    struct nv_hstore *s = ctx;
-    MDB_cursor *c;
-    MDB_val k, v;
-    MDB_dbi dbi;
-    uint64_t head;
-    int rc = mdb_dbi_open(txn, "changes", 0, &dbi), r;
-
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-        return nv_hmdb_fail(rc, "cannot read the old change log");
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    mdb_cursor_close(c);
-    if (rc == 0 && k.mv_size == 8) {
-        uint8_t b[8];
-        MDB_val hk = { 12, (void *)"changes:head" }, hv = { 8, b };
-        if ((r = nv_hstore_change_head(txn, s, &head)) < 0)
-            return r;
-        if (nv_be64_get(k.mv_data) > head) {
-            nv_be64_put(b, nv_be64_get(k.mv_data));
-            if ((rc = mdb_put(txn, s->meta, &hk, &hv, 0)) != 0)
-                return nv_hmdb_fail(rc, "cannot write the change log");
-        }
-    } else if (rc != 0 && rc != MDB_NOTFOUND) {
-        return nv_hmdb_fail(rc, "cannot read the old change log");
-    }
-    if ((rc = mdb_drop(txn, dbi, 1)) != 0)
-        return nv_hmdb_fail(rc, "cannot delete the old change log");
-    return 0;
-}
-
 static const struct nv_migration hstore_migrations[] = {
     { 1, "the old blocking index (blocks) deleted", drop_blocks },
     { 2, "the status counters (tally) counted once", nv_hstore_tally_recount },
     { 3, "the change log kept as its index alone (changes deleted, its last seq kept)",
-      drop_change_log },
+      nv_hstore_change_drop_log },
 };
 
 const char *

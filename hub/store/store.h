@@ -197,6 +197,10 @@ int nv_hstore_touch_erased(MDB_txn *txn, const struct nv_hstore *s, const char *
 /* Forget the stamp state of env's write transaction (its close: a new
  * environment may get the same address and transaction ids). */
 void nv_hstore_change_forget(MDB_env *env);
+/* Schema 3's migration (an nv_migration run, ctx the store): the
+ * seq-ordered log of schema 2 ("changes") gives its last seq to the head
+ * and is deleted. */
+int nv_hstore_change_drop_log(MDB_txn *txn, void *ctx) __attribute__((warn_unused_result));
 /* The last change seq committed in txn's view (0: none yet). */
 int nv_hstore_change_head(MDB_txn *txn, const struct nv_hstore *s, uint64_t *head)
     __attribute__((warn_unused_result));
