@@ -235,14 +235,15 @@ static int
 lt_add(struct nv_link_tally_batch *b, const char *rcu, int ent, int64_t delta)
 {
     struct lt_dkey k = { rcu, (uint8_t)ent };
-    uint64_t h = nv_fnv1a(nv_fnv1a(NV_FNV_OFFSET, rcu, strnlen(rcu, 13)), &k.ent, 1);
+    size_t rl = strnlen(rcu, 13);
+    uint64_t h = nv_fnv1a(nv_fnv1a(NV_FNV_OFFSET, rcu, rl), &k.ent, 1);
     int isnew;
     struct lt_delta *d = nv_hmap_insert(&b->m, h, &k, &isnew);
 
     if (d == NULL)
         return nv_fail(NV_ENOMEM, "out of memory");
     if (isnew) {
-        memcpy(d->rcu, rcu, strnlen(rcu, 13));
+        memcpy(d->rcu, rcu, rl);
         d->ent = (uint8_t)ent;
     }
     d->delta += delta;
@@ -274,17 +275,15 @@ nv_link_tally_defer(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_ta
     return r;
 }
 
-/* The batch's entity names, for the sort */
-static const struct nv_link_tally_batch *sorting;
-
+/* By RCU (the key of lkrcu and the start of lkre's), then entity. */
 static int
-by_key(const void *a, const void *b)
+by_rcu(const void *a, const void *b)
 {
     const struct lt_delta *x = *(const struct lt_delta *const *)a,
                           *y = *(const struct lt_delta *const *)b;
     int c = strncmp(x->rcu, y->rcu, 13);
 
-    return c != 0 ? c : strcmp(sorting->ent[x->ent], sorting->ent[y->ent]);
+    return c != 0 ? c : (int)x->ent - (int)y->ent;
 }
 
 int
@@ -300,9 +299,8 @@ nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_ta
     while ((d = nv_hmap_next(&b->m, &it, NULL)) != NULL)
         if (d->delta != 0)
             v[k++] = d;
-    sorting = b;
     if (k > 1)
-        qsort(v, k, sizeof(*v), by_key);
+        qsort(v, k, sizeof(*v), by_rcu);
     /* each RCU: its counts once, each of its entities' once */
     for (size_t i = 0; i < k && r == 0;) {
         char rcu[14];
@@ -317,7 +315,7 @@ nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_ta
             nv_hstore_unmap(txn);
         mb = st[1] > 1;
         db0 = st[0] > st[1];
-        for (; i < k && r == 0 && strncmp(v[i]->rcu, rcu, 13) == 0 && strlen(rcu) == rl; i++) {
+        for (; i < k && r == 0 && strncmp(v[i]->rcu, rcu, 13) == 0; i++) {
             char kb[16 + NV_NAME_MAX + 1];
             const char *ent = b->ent[v[i]->ent];
             size_t el = strlen(ent);
