@@ -1575,14 +1575,6 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
  * bundle's keys reach several stored records per record of the bundle, and
  * carrying them all through match_batch and the RCU step cost most of the
  * bundle's time and memory. */
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 struct near_job {
     const struct batch *b;
     const uint64_t *pairs; /* slot << 32 | batch index */
@@ -1649,9 +1641,8 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
         }
         /* a stored record shares several keys with this one as often as
          * not: once each, so that the array to sort stays small */
-        if (r == 0 && n - first > 1) {
+        if (r == 0 && n - first > 1 && (r = match_sort_u64(pairs + first, n - first)) == 0) {
             size_t u = first + 1;
-            qsort(pairs + first, n - first, sizeof(*pairs), cmp_u64);
             for (size_t k = first + 1; k < n; k++)
                 if (pairs[k] != pairs[u - 1])
                     pairs[u++] = pairs[k];
