@@ -489,10 +489,7 @@ review_decide(struct nv_hub *h, uint64_t a, uint64_t b, const char *id, int acce
     }
     if ((r = nv_link_decide(txn, h->link, a, b, accept, who)) < 0)
         goto out;
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc != 0)
-        r = nv_hmdb_fail(rc, "cannot commit");
+    r = nv_hmdb_commit(&txn);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
@@ -1029,12 +1026,8 @@ nv_cmd_model(int argc, char **argv)
             printf("weights written to %s\n", pos[2]);
         }
     }
-    if (write) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-    }
+    if (write)
+        r = nv_hmdb_commit(&txn);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);

@@ -1565,10 +1565,7 @@ nv_gdpr_deliver(struct nv_hub *h, const char *id, const char *out_file, const ch
         (r = portability_deliver(h, txn, req, mem, out_file, format)) < 0 ||
         (r = nv_gdpr_req_put(txn, h->gdpr, req)) < 0)
         goto out;
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc != 0)
-        r = nv_hmdb_fail(rc, "cannot commit");
+    r = nv_hmdb_commit(&txn);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
@@ -2195,14 +2192,8 @@ nv_gdpr_amend(struct nv_hub *h, const char *id, const char *rcu, int months,
         r = nv_gdpr_choose(h, txn, req, id, rcu);
     if (r == 0)
         r = nv_gdpr_req_put(txn, h->gdpr, req);
-    if (r == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-        else if (rcu != NULL)
-            r = nv_gdpr_send_orders(h, id);
-    }
+    if (r == 0 && (r = nv_hmdb_commit(&txn)) == 0 && rcu != NULL)
+        r = nv_gdpr_send_orders(h, id);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
@@ -2318,14 +2309,8 @@ nv_gdpr_retry(struct nv_hub *h, const char *id, const char *entity, size_t *n_ou
                     entity ? entity : "");
     if (r == 0)
         r = nv_gdpr_req_put(txn, h->gdpr, req);
-    if (r == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-        else
-            r = nv_gdpr_send_orders(h, id);
-    }
+    if (r == 0 && (r = nv_hmdb_commit(&txn)) == 0)
+        r = nv_gdpr_send_orders(h, id);
     *n_out = n;
 out:
     if (txn != NULL)
@@ -2361,12 +2346,8 @@ nv_gdpr_close(struct nv_hub *h, const char *id, const char *reason)
     json_object_foreach(json_object_get(req, "entities"), e, ent)
         json_object_set_new(ent, "keys", json_array());
     nv_gdpr_event(req, "closed by the DPO: %s", reason);
-    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-    }
+    if ((r = nv_gdpr_req_put(txn, h->gdpr, req)) == 0)
+        r = nv_hmdb_commit(&txn);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);

@@ -133,12 +133,8 @@ nv_hub_relink(struct nv_hub *h, int dry_run, struct nv_relink_stats *st)
     r = nv_golden_after_link(h, txn, &set, prev, "", 0, nv_now(), &gs);
     h->replaying = 0;
 out:
-    if (r == 0 && !dry_run) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-        if (rc != 0)
-            r = nv_hmdb_fail(rc, "cannot commit");
-    }
+    if (r == 0 && !dry_run)
+        r = nv_hmdb_commit(&txn);
     if (txn != NULL)
         mdb_txn_abort(txn);
     nv_link_set_release(&set);

@@ -28,6 +28,15 @@ nv_hmdb_fail(int rc, const char *what)
 }
 
 int
+nv_hmdb_commit(MDB_txn **txn)
+{
+    int rc = mdb_txn_commit(*txn);
+
+    *txn = NULL;
+    return rc != 0 ? nv_hmdb_fail(rc, "cannot commit") : 0;
+}
+
+int
 nv_hstore_key_split(const char *k, size_t len, const char **entity, const char **source,
                     const char **key)
 {

@@ -120,6 +120,9 @@ int nv_hstore_columns(MDB_txn *txn, const struct nv_hstore *s, const char *entit
 int nv_hstore_drop_entity(MDB_txn *txn, const struct nv_hstore *s,
                           const char *entity) __attribute__((warn_unused_result));
 int nv_hmdb_fail(int rc, const char *what);
+/* Commit *txn, which is NULL after, committed or not (LMDB frees it
+ * either way); nv_hmdb_fail's "cannot commit" when LMDB refuses. */
+int nv_hmdb_commit(MDB_txn **txn) __attribute__((warn_unused_result));
 
 /* Keep the tally (store.h) true across one change of key (klen bytes) in
  * dbi (records, rejects or unnorm; any other: nothing): old its value
