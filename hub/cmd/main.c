@@ -28,6 +28,7 @@
 #include "../model/mapping.h"
 #include "../store/maprepo.h"
 #include "../intake/ingest.h"
+#include "../lib/hugepages.h"
 #include "../golden/golden.h"
 #include "../store/ledger.h"
 #include "../intake/retain.h"
@@ -1443,6 +1444,7 @@ static const struct nv_cmd cmds[] = {
 int
 main(int argc, char **argv)
 {
+    nv_hugepages_exec(argv);
     if (sodium_init() < 0) {
         fprintf(stderr, "nova-hub: error: cannot initialise libsodium\n");
         return 3;
