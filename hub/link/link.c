@@ -1177,10 +1177,29 @@ lc_keys(uint32_t s, uint64_t **v, size_t *n, size_t *cap)
     return 0;
 }
 
-/* Prepare the records of slots [lo, hi) from their mrec values. */
+/* Run fn on jobs[0] here and on jobs[1] in a second thread (the hub's
+ * machine has two cores), or both here when that thread cannot start or
+ * the work is small. */
+static void
+two_jobs(void *(*fn)(void *), void *job0, void *job1, int small)
+{
+    pthread_t tid;
+    int started = !small && pthread_create(&tid, NULL, fn, job1) == 0;
+
+    fn(job0);
+    if (started)
+        pthread_join(tid, NULL);
+    else
+        fn(job1);
+}
+
+/* Prepare the records of slots [lo, hi) from their mrec values, and
+ * their blocking keys, sorted, into bk. */
 struct lc_job {
-    const MDB_val *vals;
+    _Alignas(64) const MDB_val *vals; /* a cache line each: no false sharing */
     size_t lo, hi;
+    uint64_t *bk;
+    size_t nbk, cap;
     int r;
 };
 
@@ -1195,11 +1214,44 @@ lc_prepare(void *arg)
         size_t keylen;
         char entity[NV_NAME_MAX + 1];
         if ((j->r = decode_mrec(&j->vals[s], &p, &key, &keylen, entity, sizeof(entity))) < 0 ||
-            (j->r = match_rec_init(&lc.rec[s], &p)) < 0)
+            (j->r = match_rec_init(&lc.rec[s], &p)) < 0 ||
+            (j->r = lc_keys((uint32_t)s, &j->bk, &j->nbk, &j->cap)) < 0)
             break;
         lc_tf((uint32_t)s, &p);
     }
+    if (j->r == 0)
+        j->r = match_sort_u64(j->bk, j->nbk);
     return NULL;
+}
+
+/* Merge sorted add[0, nadd) into sorted v[0, n), which has room for
+ * both: from the end, in place. */
+static void
+merge_u64(uint64_t *v, size_t n, const uint64_t *add, size_t nadd)
+{
+    size_t i = n, j = nadd, o = n + nadd;
+
+    while (j > 0)
+        v[--o] = i > 0 && v[i - 1] > add[j - 1] ? v[--i] : add[--j];
+}
+
+/* lc.bk: the two jobs' sorted keys, merged (a's array becomes lc.bk). */
+static int
+lc_merge_keys(struct lc_job *a, struct lc_job *b)
+{
+    uint64_t *p;
+
+    if (b->nbk > 0 && a->cap < a->nbk + b->nbk) {
+        if ((p = realloc(a->bk, (a->nbk + b->nbk) * sizeof(uint64_t))) == NULL)
+            return nv_fail(NV_ENOMEM, "out of memory");
+        a->bk = p;
+        a->cap = a->nbk + b->nbk;
+    }
+    merge_u64(a->bk, a->nbk, b->bk, b->nbk);
+    lc.bk = a->bk;
+    lc.nbk = a->nbk + b->nbk;
+    a->bk = NULL;
+    return 0;
 }
 
 static int lc_dir(void);
@@ -1210,7 +1262,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
 {
     MDB_cursor *c = NULL;
     MDB_val k, v, *vals = NULL;
-    size_t cap = 0, vcap = 0;
+    size_t vcap = 0;
     double t0 = now_s();
     int rc, r = 0;
 
@@ -1244,16 +1296,14 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
     if (r == 0 && rc != MDB_NOTFOUND)
         r = mdb_fail(rc, "cannot read match records");
     if (r == 0 && lc.n > 0) {
-        /* two threads (the hub's machine has two cores) */
-        struct lc_job jobs[2] = { { vals, 0, lc.n / 2, 0 }, { vals, lc.n / 2, lc.n, 0 } };
-        pthread_t tid;
-        int started = lc.n >= 10000 && pthread_create(&tid, NULL, lc_prepare, &jobs[1]) == 0;
-        lc_prepare(&jobs[0]);
-        if (started)
-            pthread_join(tid, NULL);
-        else
-            lc_prepare(&jobs[1]);
+        struct lc_job jobs[2] = { { .vals = vals, .lo = 0, .hi = lc.n / 2 },
+                                  { .vals = vals, .lo = lc.n / 2, .hi = lc.n } };
+        two_jobs(lc_prepare, &jobs[0], &jobs[1], lc.n < 10000);
         r = jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
+        if (r == 0)
+            r = lc_merge_keys(&jobs[0], &jobs[1]);
+        free(jobs[0].bk);
+        free(jobs[1].bk);
     }
     free(vals);
     nv_hstore_unmap(txn); /* the match records read */
@@ -1282,10 +1332,6 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         for (size_t i = 0; r == 0 && i < NTF; i++)
             if (lc.tfh[s][i] != 0)
                 r = lc_tfadd(tf_fields[i], lc.tfh[s][i], 1);
-    for (size_t s = 0; r == 0 && s < lc.n; s++)
-        r = lc_keys((uint32_t)s, &lc.bk, &lc.nbk, &cap);
-    if (r == 0)
-        r = match_sort_u64(lc.bk, lc.nbk);
     if (r == 0)
         r = lc_dir();
     if (r < 0) {
@@ -1367,7 +1413,6 @@ lc_reindex(size_t first)
     lc.nbk = w;
     if (nadd > 0) {
         uint64_t *nb = realloc(lc.bk, (lc.nbk + nadd) * sizeof(uint64_t));
-        size_t i, j, o;
         if (nb == NULL) {
             free(add);
             return nv_fail(NV_ENOMEM, "out of memory");
@@ -1377,14 +1422,7 @@ lc_reindex(size_t first)
             free(add);
             return r;
         }
-        /* merge from the end, in place */
-        i = lc.nbk, j = nadd, o = lc.nbk + nadd;
-        while (j > 0) {
-            if (i > 0 && lc.bk[i - 1] > add[j - 1])
-                lc.bk[--o] = lc.bk[--i];
-            else
-                lc.bk[--o] = add[--j];
-        }
+        merge_u64(lc.bk, lc.nbk, add, nadd);
         lc.nbk += nadd;
     }
     free(add);
@@ -1481,19 +1519,26 @@ batch_free(struct batch *b)
     batch_init(b);
 }
 
-/* Add cache slot s to the batch (*idx its index). */
+/* The term frequencies of slot s's values now, per field (0: unknown). */
+static void
+lc_tf_now(uint32_t s, float tf[MATCH_NFIELDS])
+{
+    memset(tf, 0, MATCH_NFIELDS * sizeof(float));
+    for (size_t i = 0; i < NTF; i++)
+        if (lc.tfh[s][i] != 0)
+            tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+}
+
 /* The cached record of slot s, with its term frequencies now, into *out
  * (a shallow copy: it shares the cache's values). */
 static void
 lc_rec_tf(uint32_t s, struct match_rec *out)
 {
     *out = lc.rec[s];
-    memset(out->tf, 0, sizeof(out->tf));
-    for (size_t i = 0; i < NTF; i++)
-        if (lc.tfh[s][i] != 0)
-            out->tf[tf_fields[i]] = lc_share(tf_fields[i], lc.tfh[s][i]);
+    lc_tf_now(s, out->tf);
 }
 
+/* Add cache slot s to the batch (*idx its index). */
 static int
 batch_load(struct batch *b, uint32_t s, int bundle, int *idx)
 {
@@ -1577,12 +1622,14 @@ batch_cluster(struct batch *b, const char *rcu, uint64_t *stat)
  * bundle's time and memory. */
 struct near_job {
     const struct batch *b;
-    const uint64_t *pairs; /* slot << 32 | batch index */
+    const uint64_t *pairs; /* slot << 32 | batch index, sorted */
     uint8_t *keep;
     const struct match_model *mo;
     size_t lo, hi;
 };
 
+/* The pairs [lo, hi) scored; each stored record's term frequencies as of
+ * now first (a record's pairs are all in one job's range). */
 static void *
 near_worker(void *arg)
 {
@@ -1590,14 +1637,77 @@ near_worker(void *arg)
     struct match_cmp c;
 
     for (size_t k = j->lo; k < j->hi; k++) {
-        const struct match_rec *st = &lc.rec[j->pairs[k] >> 32];
+        uint32_t s = (uint32_t)(j->pairs[k] >> 32);
+        const struct match_rec *st = &lc.rec[s];
         const struct match_rec *nw = &j->b->recs[j->pairs[k] & 0xFFFFFFFF];
         if (k + 16 < j->hi)
             __builtin_prefetch(&j->b->recs[j->pairs[k + 16] & 0xFFFFFFFF]);
         if (k + 8 < j->hi)
             __builtin_prefetch(j->b->recs[j->pairs[k + 8] & 0xFFFFFFFF].arena);
+        if (k == j->lo || (uint32_t)(j->pairs[k - 1] >> 32) != s)
+            lc_tf_now(s, lc.rec[s].tf);
         match_compare(nw, st, &c);
         j->keep[k] = match_score(j->mo, nw, st, &c) >= j->mo->review;
+    }
+    return NULL;
+}
+
+/* The candidate pairs of the bundle's records [lo, hi): each stored record
+ * (not in the batch) sharing a blocking key with one of them, in a block
+ * of at most BLOCK_MAX, once per record. */
+struct cand_job {
+    _Alignas(64) const struct batch *b; /* a cache line each */
+    size_t lo, hi;
+    int progress;          /* the main thread's job ticks the progress */
+    uint64_t *pairs;       /* slot << 32 | batch index */
+    size_t n, cap;
+    int r;
+};
+
+static void *
+cand_worker(void *arg)
+{
+    struct cand_job *j = arg;
+    const struct batch *b = j->b;
+    struct match_key keys[MATCH_MAX_KEYS];
+
+    for (size_t i = j->lo; i < j->hi && j->r == 0; i++) {
+        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS), first = j->n;
+        if (j->progress)
+            nv_progress_add(2);
+        for (size_t k = 0; k < nk; k++) {
+            size_t lo, hi;
+            lc_block(keys[k].hash, &lo, &hi);
+            if (hi - lo > BLOCK_MAX || hi - lo < 2)
+                continue;
+            if (j->n + (hi - lo) > j->cap) {
+                size_t c = j->cap ? 2 * j->cap : 1 << 20;
+                uint64_t *p;
+                while (c < j->n + (hi - lo))
+                    c *= 2;
+                if ((p = realloc(j->pairs, c * sizeof(uint64_t))) == NULL) {
+                    j->r = nv_fail(NV_ENOMEM, "out of memory");
+                    return NULL;
+                }
+                j->pairs = p;
+                j->cap = c;
+            }
+            for (size_t x = lo; x < hi; x++) {
+                uint32_t s = (uint32_t)lc.bk[x];
+                if ((s < b->nslot && b->byslot[s] != 0) || lc.rid[s] == 0)
+                    continue;
+                j->pairs[j->n++] = (uint64_t)s << 32 | i;
+            }
+        }
+        /* a stored record shares several keys with this one as often as
+         * not: once each, so that the array to sort stays small */
+        if (j->n - first > 1 && (j->r = match_sort_u64(j->pairs + first, j->n - first)) == 0) {
+            size_t u = first + 1;
+            for (size_t k = first + 1; k < j->n; k++)
+                if (j->pairs[k] != j->pairs[u - 1])
+                    j->pairs[u++] = j->pairs[k];
+            j->n = u;
+        }
     }
     return NULL;
 }
@@ -1606,49 +1716,28 @@ static int
 near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *loaded,
      size_t *npairs)
 {
-    struct match_key keys[MATCH_MAX_KEYS];
+    struct cand_job cj[2] = { { .b = b, .lo = 0, .hi = nbundle / 2, .progress = 1 },
+                              { .b = b, .lo = nbundle / 2, .hi = nbundle } };
     uint64_t *pairs = NULL;
     uint8_t *keep = NULL;
-    size_t n = 0, cap = 0, w = 0;
-    int r = 0;
+    size_t n = 0, w = 0;
+    int r;
 
-    for (size_t i = 0; i < nbundle && r == 0; i++) {
-        size_t nk = match_rec_keys(&b->recs[i], keys, MATCH_MAX_KEYS), first = n;
-        nv_progress_add(1);
-        for (size_t k = 0; k < nk && r == 0; k++) {
-            size_t lo, hi;
-            lc_block(keys[k].hash, &lo, &hi);
-            if (hi - lo > BLOCK_MAX || hi - lo < 2)
-                continue;
-            if (n + (hi - lo) > cap) {
-                size_t c = cap ? 2 * cap : 1 << 20;
-                uint64_t *p;
-                while (c < n + (hi - lo))
-                    c *= 2;
-                if ((p = realloc(pairs, c * sizeof(uint64_t))) == NULL) {
-                    r = nv_fail(NV_ENOMEM, "out of memory");
-                    break;
-                }
-                pairs = p;
-                cap = c;
-            }
-            for (size_t j = lo; j < hi; j++) {
-                uint32_t s = (uint32_t)lc.bk[j];
-                if ((s < b->nslot && b->byslot[s] != 0) || lc.rid[s] == 0)
-                    continue;
-                pairs[n++] = (uint64_t)s << 32 | i;
-            }
-        }
-        /* a stored record shares several keys with this one as often as
-         * not: once each, so that the array to sort stays small */
-        if (r == 0 && n - first > 1 && (r = match_sort_u64(pairs + first, n - first)) == 0) {
-            size_t u = first + 1;
-            for (size_t k = first + 1; k < n; k++)
-                if (pairs[k] != pairs[u - 1])
-                    pairs[u++] = pairs[k];
-            n = u;
-        }
+    /* the candidates, from both halves of the bundle at once */
+    two_jobs(cand_worker, &cj[0], &cj[1], nbundle < 2048);
+    r = cj[0].r < 0 ? cj[0].r : cj[1].r;
+    if (r == 0 && cj[1].n > 0 && cj[0].cap < cj[0].n + cj[1].n) {
+        uint64_t *p = realloc(cj[0].pairs, (cj[0].n + cj[1].n) * sizeof(uint64_t));
+        if (p == NULL)
+            r = nv_fail(NV_ENOMEM, "out of memory");
+        else
+            cj[0].pairs = p;
     }
+    if (r == 0 && cj[1].n > 0)
+        memcpy(cj[0].pairs + cj[0].n, cj[1].pairs, cj[1].n * sizeof(uint64_t));
+    pairs = cj[0].pairs;
+    n = cj[0].n + cj[1].n;
+    free(cj[1].pairs);
     if (r == 0)
         r = match_sort_u64(pairs, n);
     for (size_t k = 0; r == 0 && k < n; k++)
@@ -1659,27 +1748,13 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
     if (r == 0 && n > 0 && (keep = malloc(n)) == NULL)
         r = nv_fail(NV_ENOMEM, "out of memory");
     if (r == 0 && n > 0) {
-        /* the stored records' term frequencies, as of now */
-        for (size_t k = 0; k < n; k++) {
-            uint32_t s = (uint32_t)(pairs[k] >> 32);
-            if (k > 0 && (uint32_t)(pairs[k - 1] >> 32) == s)
-                continue;
-            memset(lc.rec[s].tf, 0, sizeof(lc.rec[s].tf));
-            for (size_t f = 0; f < NTF; f++)
-                if (lc.tfh[s][f] != 0)
-                    lc.rec[s].tf[tf_fields[f]] = lc_share(tf_fields[f], lc.tfh[s][f]);
-        }
-        {
-            struct near_job jobs[2] = { { b, pairs, keep, mo, 0, n / 2 },
-                                        { b, pairs, keep, mo, n / 2, n } };
-            pthread_t tid;
-            int started = n >= 10000 && pthread_create(&tid, NULL, near_worker, &jobs[1]) == 0;
-            near_worker(&jobs[0]);
-            if (started)
-                pthread_join(tid, NULL);
-            else
-                near_worker(&jobs[1]);
-        }
+        /* split between two stored records */
+        size_t half = n / 2;
+        while (half > 0 && half < n && (pairs[half] >> 32) == (pairs[half - 1] >> 32))
+            half++;
+        struct near_job jobs[2] = { { b, pairs, keep, mo, 0, half },
+                                    { b, pairs, keep, mo, half, n } };
+        two_jobs(near_worker, &jobs[0], &jobs[1], n < 10000);
     }
     for (size_t k = 0; r == 0 && k < n; k++) {
         uint32_t s = (uint32_t)(pairs[k] >> 32);
@@ -2552,22 +2627,43 @@ bundle_reviews(struct bundle *bs)
     return 0;
 }
 
+/* A link to write: the record's key (the cache's), batch index, new value. */
+struct wlink {
+    const char *key;
+    size_t keylen;
+    uint32_t i;
+    struct nv_link_val lv;
+};
+
+/* In the order LMDB keeps keys: bytes, then the shorter first. */
+static int
+wlink_cmp(const void *x, const void *y)
+{
+    const struct wlink *a = x, *b = y;
+    int c = memcmp(a->key, b->key, a->keylen < b->keylen ? a->keylen : b->keylen);
+
+    return c != 0 ? c : (a->keylen > b->keylen) - (a->keylen < b->keylen);
+}
+
 /* Step 10, write back: each record of the batch gets its link (its
- * cluster's RCU, a status, its best score) in the store and in the cache
- * when it changed; a stored record leaving its RCU leaves its members, and
- * the new memberships go to rcus at the end, sorted.  Counts linked. */
+ * cluster's RCU, a status, its best score) when it changed: in the cache in
+ * cluster order, then in the store in key order; a stored record leaving
+ * its RCU leaves its members, and the new memberships go to rcus at the
+ * end, sorted.  Counts linked. */
 static int
 bundle_write_links(struct bundle *bs)
 {
-    int r;
+    struct wlink *w = NULL;
+    size_t nw = 0;
+    int r = 0;
 
-    for (size_t c = 0; c < bs->ncl; c++) {
-        for (uint32_t m = 0; m < bs->cls[c].n; m++) {
+    /* the links that change, noted in cluster order (the cache's member
+     * lists follow that order) */
+    for (size_t c = 0; c < bs->ncl && r == 0; c++) {
+        for (uint32_t m = 0; m < bs->cls[c].n && r == 0; m++) {
             uint32_t i = bs->order[bs->cls[c].first + m];
             const struct ent *e = &bs->b.e[i];
             struct nv_link_val lv;
-            if (i % 2048 == 2047)
-                nv_hstore_unmap(bs->txn);
             memset(&lv, 0, sizeof(lv));
             lv.rid = e->rid;
             memcpy(lv.rcu, bs->chosen[c], 16);
@@ -2583,17 +2679,32 @@ bundle_write_links(struct bundle *bs)
                 bs->st->linked++;
             if (!e->bundle && memcmp(&lv, &e->lv, sizeof(lv)) == 0)
                 continue;
-            if (strcmp(e->old_rcu, lv.rcu) != 0 && !e->bundle && e->old_rcu[0] != '\0' &&
-                (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
-                return r;
-            if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) < 0 ||
-                (r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &lv,
-                                 e->bundle && bs->set->stamped, &bs->tb)) < 0 ||
-                (r = lc_set_link(e->slot, &lv)) < 0)
-                return r;
+            if (w == NULL && (w = malloc(bs->b.n * sizeof(*w))) == NULL)
+                return nv_fail(NV_ENOMEM, "out of memory");
+            w[nw].key = e->key;
+            w[nw].keylen = e->keylen;
+            w[nw].i = i;
+            w[nw++].lv = lv;
+            if ((r = bulk_add(&bs->br, lv.rcu, e->rid)) == 0)
+                r = lc_set_link(e->slot, &lv);
         }
     }
-    if ((r = nv_link_tally_flush(bs->txn, bs->db, &bs->tb)) < 0)
+    /* written in key order: a bundle moves records all over a store of a
+     * million, and links and the change index are keyed by record */
+    if (r == 0 && nw > 1)
+        qsort(w, nw, sizeof(*w), wlink_cmp);
+    for (size_t k = 0; k < nw && r == 0; k++) {
+        const struct ent *e = &bs->b.e[w[k].i];
+        if (k % 2048 == 2047)
+            nv_hstore_unmap(bs->txn);
+        if (strcmp(e->old_rcu, w[k].lv.rcu) != 0 && !e->bundle && e->old_rcu[0] != '\0' &&
+            (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
+            break;
+        r = put_link_as(bs->txn, bs->db, e->key, e->keylen, &w[k].lv,
+                        e->bundle && bs->set->stamped, &bs->tb);
+    }
+    free(w);
+    if (r < 0 || (r = nv_link_tally_flush(bs->txn, bs->db, &bs->tb)) < 0)
         return r;
     return bulk_flush(bs->txn, bs->db->rcus, &bs->br, 0);
 }
