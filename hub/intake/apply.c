@@ -455,8 +455,7 @@ nv_apply_file(MDB_txn *txn, const struct nv_hstore *s,
         if (n > 0)
             r = apply_line(txn, s, m, line, (size_t)n, lineno, &k, a, st);
         nv_progress_add(1);
-        if (lineno % 2048 == 0)
-            nv_hstore_unmap(txn);
+        nv_hstore_unmap_every(txn, lineno - 1, 2048);
     }
     if (r == 0 && ferror(f))
         r = nv_fail_errno("cannot read a staged payload file");

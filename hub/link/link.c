@@ -95,8 +95,7 @@ bulk_flush(MDB_txn *txn, MDB_dbi dbi, struct bulk *b, size_t klen_used)
         MDB_val k = { klen_used ? klen_used : b->klen, e }, v = { 8, e + b->klen };
         if (klen_used == 0 && b->klen == 16)
             k.mv_size = strnlen((char *)e, 16); /* an RCU string */
-        if (i % 16384 == 16383)
-            nv_hstore_unmap(txn);
+        nv_hstore_unmap_every(txn, i, 16384);
         rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
         if (rc != 0 && rc != MDB_KEYEXIST) {
             mdb_cursor_close(c);
@@ -479,8 +478,7 @@ tfd_flush(MDB_txn *txn, const struct nv_link_db *db, const struct nv_hmap *t)
         int rc;
         key = keys[i];
         delta = nv_hmap_get(t, key);
-        if (i % 8192 == 8191)
-            nv_hstore_unmap(txn);
+        nv_hstore_unmap_every(txn, i, 8192);
         field = (int)(key >> 56);
         kb[0] = (uint8_t)field;
         be64(kb + 1, key & 0x00ffffffffffffffULL);
@@ -1318,8 +1316,7 @@ lc_build(MDB_txn *txn, const struct nv_link_db *db)
         lv.rcu[sizeof(lv.rcu) - 1] = '\0';
         if ((s = lc_slot(lv.rid)) == LC_NONE)
             continue;
-        if (s % 65536 == 65535)
-            nv_hstore_unmap(txn);
+        nv_hstore_unmap_every(txn, s, 65536);
         lc.lv[s] = lv;
         r = lc_link(s);
     }
@@ -2143,8 +2140,7 @@ bundle_store(struct bundle *bs)
         nv_progress_add(1);
         if (item->skip)
             continue;
-        if (i % 2048 == 2047)
-            nv_hstore_unmap(bs->txn);
+        nv_hstore_unmap_every(bs->txn, i, 2048);
         had = nv_link_get(bs->txn, bs->db, item->key, item->keylen, &old);
         if (had < 0 && had != NV_ENOTFOUND)
             return had;
@@ -2610,8 +2606,7 @@ bundle_reviews(struct bundle *bs)
     }
     for (size_t p = 0; p < bs->res.npairs; p++) {
         const struct match_pair *mp = &bs->res.pairs[p];
-        if (p % 2048 == 2047)
-            nv_hstore_unmap(bs->txn);
+        nv_hstore_unmap_every(bs->txn, p, 2048);
         if (cl[mp->a] == cl[mp->b]) {
             if (mp->score > best[mp->a])
                 best[mp->a] = mp->score;
@@ -2695,8 +2690,7 @@ bundle_write_links(struct bundle *bs)
         qsort(w, nw, sizeof(*w), wlink_cmp);
     for (size_t k = 0; k < nw && r == 0; k++) {
         const struct ent *e = &bs->b.e[w[k].i];
-        if (k % 2048 == 2047)
-            nv_hstore_unmap(bs->txn);
+        nv_hstore_unmap_every(bs->txn, k, 2048);
         if (strcmp(e->old_rcu, w[k].lv.rcu) != 0 && !e->bundle && e->old_rcu[0] != '\0' &&
             (r = rcu_member(bs->txn, bs->db, e->old_rcu, e->rid, 0)) < 0)
             break;

@@ -311,8 +311,7 @@ nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_ta
         rcu[rl] = '\0';
         if ((r = lt_get(txn, db->lkrcu, rcu, rl, st, 2)) < 0)
             break;
-        if (++groups % 4096 == 0)
-            nv_hstore_unmap(txn);
+        nv_hstore_unmap_every(txn, groups++, 4096);
         mb = st[1] > 1;
         db0 = st[0] > st[1];
         for (; i < k && r == 0 && strncmp(v[i]->rcu, rcu, 13) == 0; i++) {

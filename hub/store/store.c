@@ -495,6 +495,13 @@ nv_hstore_unmap(MDB_txn *txn)
     (void)madvise(maddr, len, MADV_DONTNEED);
 }
 
+void
+nv_hstore_unmap_every(MDB_txn *txn, size_t i, size_t n)
+{
+    if (i % n == n - 1)
+        nv_hstore_unmap(txn);
+}
+
 
 
 /* Iterate the keys of dbi starting with prefix (prefix_len bytes). */

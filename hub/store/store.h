@@ -219,5 +219,8 @@ int nv_hstore_changes(MDB_txn *txn, const struct nv_hstore *s, uint64_t since,
  * writing hundreds of thousands of records touches gigabytes of the map,
  * which would otherwise count in the hub's resident memory. */
 void nv_hstore_unmap(MDB_txn *txn);
+/* nv_hstore_unmap at the last of every n turns of a loop over many
+ * records (i: the turn, from 0). */
+void nv_hstore_unmap_every(MDB_txn *txn, size_t i, size_t n);
 
 #endif
