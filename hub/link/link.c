@@ -1625,24 +1625,41 @@ struct near_job {
     size_t lo, hi;
 };
 
-/* The pairs [lo, hi) scored; each stored record's term frequencies as of
- * now first (a record's pairs are all in one job's range). */
+/* The pairs [lo, hi) scored; a stored record's term frequencies are set
+ * as of now before its first pair that needs them (its pairs are all in
+ * one job's range). */
 static void *
 near_worker(void *arg)
 {
     struct near_job *j = arg;
     struct match_cmp c;
+    uint32_t tf_slot = UINT32_MAX; /* whose term frequencies are set */
 
     for (size_t k = j->lo; k < j->hi; k++) {
         uint32_t s = (uint32_t)(j->pairs[k] >> 32);
         const struct match_rec *st = &lc.rec[s];
         const struct match_rec *nw = &j->b->recs[j->pairs[k] & 0xFFFFFFFF];
+        /* both records' values, ahead: the pairs are memory-bound */
         if (k + 16 < j->hi)
             __builtin_prefetch(&j->b->recs[j->pairs[k + 16] & 0xFFFFFFFF]);
-        if (k + 8 < j->hi)
-            __builtin_prefetch(j->b->recs[j->pairs[k + 8] & 0xFFFFFFFF].arena);
-        if (k == j->lo || (uint32_t)(j->pairs[k - 1] >> 32) != s)
+        if (k + 8 < j->hi) {
+            const char *x = j->b->recs[j->pairs[k + 8] & 0xFFFFFFFF].arena;
+            const char *y = lc.rec[j->pairs[k + 8] >> 32].arena;
+            for (int l = 0; l < 4; l++) {
+                __builtin_prefetch(x + 64 * l);
+                __builtin_prefetch(y + 64 * l);
+            }
+        }
+        /* most pairs cannot reach review whatever their names and term
+         * frequencies say */
+        if (match_score_bound(j->mo, nw, st) < j->mo->review - 1e-9) {
+            j->keep[k] = 0;
+            continue;
+        }
+        if (tf_slot != s) {
             lc_tf_now(s, lc.rec[s].tf);
+            tf_slot = s;
+        }
         match_compare(nw, st, &c);
         j->keep[k] = match_score(j->mo, nw, st, &c) >= j->mo->review;
     }

@@ -1734,6 +1734,27 @@ address_level(const uint8_t *part)
     return MATCH_DIFFERENT;
 }
 
+/* The fields no rule of the names touches: birth date, phones, address,
+ * national id (match_compare, match_score_bound). */
+static void
+cmp_plain(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
+{
+    c->level[MATCH_F_BIRTH_DATE] = (uint8_t)date_level(a->birth_date, b->birth_date);
+    if (c->level[MATCH_F_BIRTH_DATE] == MATCH_DIFFERENT &&
+        (a->birth_date > b->birth_date ? a->birth_date - b->birth_date
+                                       : b->birth_date - a->birth_date) >=
+            MATCH_GENERATION_YEARS * 10000)
+        c->flags |= MATCH_CMP_GENERATION;
+    cmp_phones(a, b, c);
+    c->address[MATCH_A_POSTCODE] = (uint8_t)postcode_level(
+        SP(a, S_POSTCODE), SL(a, S_POSTCODE), SP(b, S_POSTCODE), SL(b, S_POSTCODE));
+    c->address[MATCH_A_CITY] = (uint8_t)city_level(a, b);
+    c->address[MATCH_A_STREET] = (uint8_t)street_level(a, b);
+    c->level[MATCH_F_ADDRESS] = (uint8_t)address_level(c->address);
+    c->level[MATCH_F_NATIONAL_ID] = (uint8_t)id_level(SP(a, S_NATID), SL(a, S_NATID),
+                                                      SP(b, S_NATID), SL(b, S_NATID));
+}
+
 void
 match_compare(const struct match_rec *a, const struct match_rec *b, struct match_cmp *c)
 {
@@ -1746,21 +1767,8 @@ match_compare(const struct match_rec *a, const struct match_rec *b, struct match
         return;
     }
     cmp_names(a, b, c);
-    c->level[MATCH_F_BIRTH_DATE] = (uint8_t)date_level(a->birth_date, b->birth_date);
-    if (c->level[MATCH_F_BIRTH_DATE] == MATCH_DIFFERENT &&
-        (a->birth_date > b->birth_date ? a->birth_date - b->birth_date
-                                       : b->birth_date - a->birth_date) >=
-            MATCH_GENERATION_YEARS * 10000)
-        c->flags |= MATCH_CMP_GENERATION;
-    cmp_emails(a, b, c);
-    cmp_phones(a, b, c);
-    c->address[MATCH_A_POSTCODE] = (uint8_t)postcode_level(
-        SP(a, S_POSTCODE), SL(a, S_POSTCODE), SP(b, S_POSTCODE), SL(b, S_POSTCODE));
-    c->address[MATCH_A_CITY] = (uint8_t)city_level(a, b);
-    c->address[MATCH_A_STREET] = (uint8_t)street_level(a, b);
-    c->level[MATCH_F_ADDRESS] = (uint8_t)address_level(c->address);
-    c->level[MATCH_F_NATIONAL_ID] = (uint8_t)id_level(SP(a, S_NATID), SL(a, S_NATID),
-                                                      SP(b, S_NATID), SL(b, S_NATID));
+    cmp_plain(a, b, c);
+    cmp_emails(a, b, c); /* after the names: their levels bear on it */
 }
 
 int
@@ -2163,6 +2171,31 @@ static const unsigned char tf_field[MATCH_NFIELDS] = {
     [MATCH_F_PHONE] = 1, [MATCH_F_ADDRESS] = 1,
 };
 
+/* What field f weighs at level l in the pair (a, b): the model's weight
+ * (*base), adjusted by term frequency for an exact agreement. */
+static double
+field_score(const struct match_model *mo, const struct match_rec *a, const struct match_rec *b,
+            int f, int l, double *base)
+{
+    double w, tf;
+
+    *base = 0;
+    if (l >= MATCH_NLEVELS)
+        return 0;
+    w = *base = mo->weight[f][l];
+    if (l == MATCH_EXACT && mo->tf_mean[f] > 0 && (tf = fmax(a->tf[f], b->tf[f])) > 0) {
+        double adj = log2(mo->tf_mean[f] / tf);
+
+        adj = adj < -MATCH_TF_MAX_DOWN ? -MATCH_TF_MAX_DOWN
+              : adj > MATCH_TF_MAX_UP ? MATCH_TF_MAX_UP : adj;
+        w += adj;
+        /* a frequent value still agrees better than a typo does */
+        if (w < mo->weight[f][MATCH_CLOSE])
+            w = mo->weight[f][MATCH_CLOSE];
+    }
+    return w;
+}
+
 double
 match_score_parts(const struct match_model *mo, const struct match_rec *a,
                   const struct match_rec *b, const struct match_cmp *c, double *prior,
@@ -2172,28 +2205,71 @@ match_score_parts(const struct match_model *mo, const struct match_rec *a,
 
     *prior = mo->prior;
     for (int f = 0; f < MATCH_NFIELDS; f++) {
-        int l = c->level[f];
-        double w, tf;
+        double w = field_score(mo, a, b, f, c->level[f], &weight[f]);
 
-        weight[f] = tfadj[f] = 0;
-        if (l >= MATCH_NLEVELS)
-            continue;
-        w = weight[f] = mo->weight[f][l];
-        if (l == MATCH_EXACT && mo->tf_mean[f] > 0 &&
-            (tf = fmax(a->tf[f], b->tf[f])) > 0) {
-            double adj = log2(mo->tf_mean[f] / tf);
-
-            adj = adj < -MATCH_TF_MAX_DOWN ? -MATCH_TF_MAX_DOWN
-                  : adj > MATCH_TF_MAX_UP ? MATCH_TF_MAX_UP : adj;
-            w += adj;
-            /* a frequent value still agrees better than a typo does */
-            if (w < mo->weight[f][MATCH_CLOSE])
-                w = mo->weight[f][MATCH_CLOSE];
-            tfadj[f] = w - weight[f];
-        }
+        tfadj[f] = w - weight[f];
         s += w;
     }
     return s;
+}
+
+/* The most field f can weigh at level l, whatever the term frequencies. */
+static double
+level_best(const struct match_model *mo, int f, int l)
+{
+    double w;
+
+    if (l >= MATCH_NLEVELS)
+        return 0;
+    w = mo->weight[f][l];
+    if (l == MATCH_EXACT && mo->tf_mean[f] > 0)
+        w = fmax(w + MATCH_TF_MAX_UP, mo->weight[f][MATCH_CLOSE]);
+    return w;
+}
+
+/* The most field f can weigh at level lmin or any worse one, or missing
+ * (0), whatever the term frequencies. */
+static double
+field_bound(const struct match_model *mo, int f, int lmin)
+{
+    double best = 0;
+
+    for (int l = lmin; l < MATCH_NLEVELS; l++)
+        best = fmax(best, level_best(mo, f, l));
+    return best;
+}
+
+double
+match_score_bound(const struct match_model *mo, const struct match_rec *a,
+                  const struct match_rec *b)
+{
+    static const int plain[] = { MATCH_F_BIRTH_DATE, MATCH_F_PHONE, MATCH_F_ADDRESS,
+                                 MATCH_F_NATIONAL_ID };
+    struct match_cmp c;
+    int email = MATCH_MISSING;
+    double s = mo->prior;
+
+    if (a->arena == NULL || b->arena == NULL)
+        return INFINITY;
+    memset(&c, 0, sizeof(c));
+    cmp_plain(a, b, &c);
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        s += level_best(mo, plain[i], c.level[plain[i]]);
+    /* the e-mails' best agreement before the names' rules, which only set
+     * an agreement aside (MATCH_CMP_NAME_EMAIL) or take a disagreement as
+     * missing (MATCH_CMP_OWN_MAILBOXES): worse levels or missing */
+    for (int i = 0; i < MATCH_MAX_EMAILS; i++)
+        for (int j = 0; SL(a, S_EMAIL0 + i) > 0 && j < MATCH_MAX_EMAILS; j++)
+            if (SL(b, S_EMAIL0 + j) > 0)
+                email = better(email, email_level(SP(a, S_EMAIL0 + i), SL(a, S_EMAIL0 + i),
+                                                  (a->role_emails >> i) & 1,
+                                                  SP(b, S_EMAIL0 + j), SL(b, S_EMAIL0 + j),
+                                                  (b->role_emails >> j) & 1));
+    if (email != MATCH_MISSING)
+        s += field_bound(mo, MATCH_F_EMAIL, email);
+    /* the names, at their best */
+    return s + field_bound(mo, MATCH_F_FIRST, MATCH_EXACT) +
+           field_bound(mo, MATCH_F_LAST, MATCH_EXACT);
 }
 
 double

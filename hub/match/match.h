@@ -502,6 +502,15 @@ double match_score(const struct match_model *mo, const struct match_rec *a,
 double match_score_parts(const struct match_model *mo, const struct match_rec *a,
                          const struct match_rec *b, const struct match_cmp *c, double *prior,
                          double weight[MATCH_NFIELDS], double tf[MATCH_NFIELDS]);
+/* At least match_score(mo, a, b, c) for c from match_compare(a, b), at a
+ * fraction of its cost and whatever the records' term frequencies (it
+ * reads none): the levels of the fields the names do not bear on, the
+ * e-mails at their best agreement before the names' rules, the names at
+ * their best weight.  A pair whose bound is below a threshold needs no
+ * comparison (nor term frequencies) to be kept under it (up to rounding:
+ * allow 1e-9). */
+double match_score_bound(const struct match_model *mo, const struct match_rec *a,
+                         const struct match_rec *b);
 /* Why a field's level is what it is, when a rule made it so ("compound
  * first name", "birth name = married name", ...; NULL when none). */
 const char *match_cmp_rule(const struct match_cmp *c, int field);

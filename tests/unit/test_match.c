@@ -793,6 +793,104 @@ fixed_model(struct match_model *mo)
     match_model_refine(mo);
 }
 
+/* match_score_bound is never below the score, for any pair and any model:
+ * a pool of people that meet every rule of the names (compound, swapped,
+ * married, nickname, initial, gendered, a mailbox under the other's
+ * names, work and personal mailboxes, role mailboxes, shared landlines),
+ * every pair both ways, under the fixed model and under random weights,
+ * priors and term frequencies.  And it does its job: with the fixed model
+ * at a million-record prior, it rules out most pairs of strangers. */
+static void
+test_score_bound(void **state)
+{
+    static const char *const first[] = { "jean", "jean pierre", "jeanne", "pierre", "marie",
+                                         "anne marie", "j", "jp", "michel", "michele",
+                                         "dupont", "bob", "robert", "" };
+    static const char *const last[] = { "dupont", "dupond", "de la fontaine", "fontaine",
+                                        "martin", "jean", "martins", "" };
+    static const char *const birth[] = { "", "", "martin", "dupont" };
+    static const char *const mails[] = { "", "jean.dupont@gmail.com", "jdupont@acme.fr",
+                                         "dupont.jean@acme.fr", "marie.martin@free.fr",
+                                         "contact@famille-dupont.fr", "jean.dupond@gmail.com",
+                                         "info@acme.fr", "mmartin@orange.fr",
+                                         "j.dupont@yahoo.fr" };
+    static const char *const phones[] = { "", "+33612345678", "+33612345679", "+33145678901",
+                                          "+33145678902", "+4915112345678" };
+    static const char *const pcs[] = { "", "75011", "75012", "69001" };
+    static const char *const cities[] = { "", "paris", "lyon" };
+    static const char *const streets[] = { "", "12 rue de la paix", "12 rue de la pais",
+                                           "3 avenue foch" };
+    static const char *const dobs[] = { NULL, "1980-05-12", "1980-05-21", "1955-01-01" };
+    static const char *const ids[] = { "", "1800575123456", "1800575123457" };
+    enum { N = 260 };
+    struct match_rec *r = calloc(N, sizeof(*r));
+    struct match_model mo;
+    uint64_t seed = 7;
+    size_t strangers = 0, ruled_out = 0;
+
+    (void)state;
+    assert_non_null(r);
+    for (int i = 0; i < N; i++) {
+        struct match_person p;
+#define PICK(t) t[rnd(&seed) % (sizeof(t) / sizeof(t[0]))]
+        memset(&p, 0, sizeof(p));
+        p.first = PICK(first);
+        p.last = PICK(last);
+        p.birth_name = PICK(birth);
+        p.emails[0] = PICK(mails);
+        p.emails[1] = PICK(mails);
+        p.phones[0] = PICK(phones);
+        p.phones[1] = PICK(phones);
+        p.postcode = PICK(pcs);
+        p.city = PICK(cities);
+        p.street = PICK(streets);
+        p.birth_date = PICK(dobs);
+        p.national_id = PICK(ids);
+#undef PICK
+        assert_int_equal(match_rec_init(&r[i], &p), 0);
+    }
+    for (int round = 0; round < 6; round++) {
+        fixed_model(&mo);
+        if (round == 0) {
+            mo.prior = -22.9; /* a store of a million records */
+        } else {
+            /* any weights, prior and term frequencies */
+            mo.prior = -(double)(rnd(&seed) % 3000) / 100.0;
+            for (int f = 0; f < MATCH_NFIELDS; f++) {
+                for (int l = 0; l < MATCH_NLEVELS; l++)
+                    mo.weight[f][l] = (double)(rnd(&seed) % 3600) / 100.0 - 15.0;
+                mo.tf_mean[f] = rnd(&seed) % 2 ? (double)(rnd(&seed) % 1000 + 1) / 1e4 : 0;
+            }
+            for (int i = 0; i < N; i++)
+                for (int f = 0; f < MATCH_NFIELDS; f++)
+                    r[i].tf[f] = rnd(&seed) % 3 ? (float)(rnd(&seed) % 1000 + 1) / 1e3f : 0;
+        }
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                struct match_cmp c;
+                double sc, ub;
+                if (i == j)
+                    continue;
+                match_compare(&r[i], &r[j], &c);
+                sc = match_score(&mo, &r[i], &r[j], &c);
+                ub = match_score_bound(&mo, &r[i], &r[j]);
+                if (ub < sc - 1e-9)
+                    fail_msg("round %d, records %d and %d: bound %.6f below the score %.6f",
+                             round, i, j, ub, sc);
+                if (round == 0 && sc < 0) {
+                    strangers++;
+                    ruled_out += ub < 0;
+                }
+            }
+    }
+    /* most pairs below review are ruled out without comparing the names */
+    assert_true(strangers > 10000);
+    assert_true(ruled_out * 2 > strangers);
+    for (int i = 0; i < N; i++)
+        match_rec_release(&r[i]);
+    free(r);
+}
+
 static uint32_t
 status_of(const struct match_result *res, uint32_t a, uint32_t b)
 {
@@ -1487,6 +1585,7 @@ main(void)
         cmocka_unit_test(test_twins_decided_by_data),
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_model_refusals),
+        cmocka_unit_test(test_score_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
