@@ -397,17 +397,20 @@ nick_groups_scan(const char *w, size_t n, uint16_t out[4])
     }
 }
 
-/* The table's names, each with the groups nick_groups_scan gives it, in an
- * open-addressing table built once: a record's first name is looked up
- * once instead of read against every group (a million records at a
- * hub's first bundle). */
+/* The table's names, each with the groups nick_groups_scan gives it, in a
+ * hash map built once: a record's first name is looked up once instead of
+ * read against every group (a million records at a hub's first bundle). */
 struct nick_entry {
     const char *w; /* in nicknames[]: n bytes */
     size_t n;
     uint16_t g[4];
 };
-static struct nick_entry *nick_tab;
-static size_t nick_mask;
+struct nick_key {
+    const char *w;
+    size_t n;
+};
+static struct nv_hmap nick_tab;
+static int nick_ready; /* nick_tab was built (else: scan the table) */
 static pthread_once_t nick_once = PTHREAD_ONCE_INIT;
 
 static uint64_t
@@ -416,39 +419,41 @@ nick_hash(const char *w, size_t n)
     return nv_fnv1a(NV_FNV_OFFSET, w, n);
 }
 
+static int
+nick_eq(const void *value, const void *key)
+{
+    const struct nick_entry *e = value;
+    const struct nick_key *k = key;
+
+    return e->n == k->n && memcmp(e->w, k->w, k->n) == 0;
+}
+
 static void
 nick_build(void)
 {
-    size_t names = 0, cap = 1;
-    struct nick_entry *t;
-
-    for (size_t g = 0; g < NICK_GROUPS; g++)
-        for (const char *p = nicknames[g]; *p != '\0'; p++)
-            names += (p == nicknames[g] || p[-1] == ' ') && *p != ' ';
-    while (cap < 4 * names)
-        cap *= 2;
-    if ((t = calloc(cap, sizeof(*t))) == NULL)
-        return; /* nick_groups scans the table instead */
+    nv_hmap_init_eq(&nick_tab, sizeof(struct nick_entry), 0, nick_eq);
     for (size_t g = 0; g < NICK_GROUPS; g++) {
         const char *p = nicknames[g];
         while (*p != '\0') {
             const char *e = strchr(p, ' ');
-            size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
-            size_t i = (size_t)nick_hash(p, l) & (cap - 1);
-            while (t[i].w != NULL && !(t[i].n == l && memcmp(t[i].w, p, l) == 0))
-                i = (i + 1) & (cap - 1);
-            if (t[i].w == NULL) {
-                t[i].w = p;
-                t[i].n = l;
-                nick_groups_scan(p, l, t[i].g);
+            struct nick_key k = { p, e != NULL ? (size_t)(e - p) : strlen(p) };
+            struct nick_entry *v;
+            int isnew;
+            if ((v = nv_hmap_insert(&nick_tab, nick_hash(k.w, k.n), &k, &isnew)) == NULL) {
+                nv_hmap_release(&nick_tab); /* out of memory: scan instead */
+                return;
             }
-            p += l;
+            if (isnew) {
+                v->w = k.w;
+                v->n = k.n;
+                nick_groups_scan(k.w, k.n, v->g);
+            }
+            p += k.n;
             while (*p == ' ')
                 p++;
         }
     }
-    nick_mask = cap - 1;
-    nick_tab = t;
+    nick_ready = 1;
 }
 
 /* The nickname groups (+ 1) of first name w (n bytes), at most 4, in table
@@ -456,19 +461,18 @@ nick_build(void)
 static void
 nick_groups(const char *w, size_t n, uint16_t out[4])
 {
-    size_t i;
+    struct nick_key k = { w, n };
+    const struct nick_entry *e;
 
     pthread_once(&nick_once, nick_build);
-    if (nick_tab == NULL) {
+    if (!nick_ready) {
         nick_groups_scan(w, n, out);
         return;
     }
-    out[0] = out[1] = out[2] = out[3] = 0;
-    for (i = (size_t)nick_hash(w, n) & nick_mask; nick_tab[i].w != NULL; i = (i + 1) & nick_mask)
-        if (nick_tab[i].n == n && memcmp(nick_tab[i].w, w, n) == 0) {
-            memcpy(out, nick_tab[i].g, sizeof(nick_tab[i].g));
-            return;
-        }
+    if ((e = nv_hmap_find(&nick_tab, nick_hash(w, n), &k)) != NULL)
+        memcpy(out, e->g, sizeof(e->g));
+    else
+        out[0] = out[1] = out[2] = out[3] = 0;
 }
 
 static int
