@@ -1734,7 +1734,7 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
                               { .b = b, .lo = nbundle / 2, .hi = nbundle } };
     uint64_t *pairs = NULL;
     uint8_t *keep = NULL;
-    size_t n = 0, w = 0;
+    size_t n = 0;
     int r;
 
     /* the candidates, from both halves of the bundle at once */
@@ -1752,12 +1752,10 @@ near(struct batch *b, size_t nbundle, const struct match_model *mo, uint64_t *lo
     pairs = cj[0].pairs;
     n = cj[0].n + cj[1].n;
     free(cj[1].pairs);
+    /* by stored record; no pair twice (cand_worker keeps each record's
+     * once, and the records have batch indexes of their own) */
     if (r == 0)
         r = match_sort_u64(pairs, n);
-    for (size_t k = 0; r == 0 && k < n; k++)
-        if (w == 0 || pairs[k] != pairs[w - 1])
-            pairs[w++] = pairs[k];
-    n = w;
     *npairs = n;
     if (r == 0 && n > 0 && (keep = malloc(n)) == NULL)
         r = nv_fail(NV_ENOMEM, "out of memory");
