@@ -63,6 +63,30 @@ lt_bump(MDB_txn *txn, const struct nv_link_db *db, const char *name, int64_t del
     return lt_put(txn, db->lkcnt, name, strlen(name), &n, 1);
 }
 
+/* The key of lkre: rcu (rl bytes), a NUL, entity (el bytes); its length. */
+static size_t
+lt_rekey(char kb[16 + NV_NAME_MAX + 1], const char *rcu, size_t rl, const char *ent,
+         size_t el)
+{
+    memcpy(kb, rcu, rl);
+    kb[rl] = '\0';
+    memcpy(kb + rl + 1, ent, el);
+    return rl + 1 + el;
+}
+
+/* One entity's links in an RCU moved by delta from c: the new count, and
+ * the RCU's counts st (links, entities) after it (never below zero). */
+static uint64_t
+lt_shift(uint64_t st[2], uint64_t c, int64_t delta)
+{
+    uint64_t c1 = delta < 0 && (uint64_t)-delta > c ? 0 : c + (uint64_t)delta;
+
+    st[1] += (c == 0 && c1 > 0);
+    st[1] -= (c > 0 && c1 == 0 && st[1] > 0);
+    st[0] = c1 >= c ? st[0] + (c1 - c) : (st[0] > c - c1 ? st[0] - (c - c1) : 0);
+    return c1;
+}
+
 /* One link of rcu in entity (el bytes) added (sign 1) or taken (-1); the
  * changes of "multi" and "dups" into dm and dd. */
 static int
@@ -70,7 +94,7 @@ lt_move(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, const char *
         size_t el, int sign, int64_t *dm, int64_t *dd)
 {
     char kb[16 + NV_NAME_MAX + 1];
-    size_t rl = strnlen(rcu, 13);
+    size_t rl = strnlen(rcu, 13), kl;
     uint64_t st[2], c; /* st: the RCU's links, its entities */
     int mb, db0, r;
 
@@ -80,21 +104,11 @@ lt_move(MDB_txn *txn, const struct nv_link_db *db, const char *rcu, const char *
         return r;
     mb = st[1] > 1;
     db0 = st[0] > st[1];
-    memcpy(kb, rcu, rl);
-    kb[rl] = '\0';
-    memcpy(kb + rl + 1, ent, el);
-    if ((r = lt_get(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0)
+    kl = lt_rekey(kb, rcu, rl, ent, el);
+    if ((r = lt_get(txn, db->lkre, kb, kl, &c, 1)) < 0)
         return r;
-    if (sign > 0) {
-        st[1] += c == 0;
-        c++;
-        st[0]++;
-    } else if (c > 0) {
-        c--;
-        st[1] -= c == 0;
-        st[0] -= st[0] > 0;
-    }
-    if ((r = lt_put(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0 ||
+    c = lt_shift(st, c, sign);
+    if ((r = lt_put(txn, db->lkre, kb, kl, &c, 1)) < 0 ||
         (r = lt_put(txn, db->lkrcu, rcu, rl, st, 2)) < 0)
         return r;
     *dm += (st[1] > 1) - mb;
@@ -317,18 +331,12 @@ nv_link_tally_flush(MDB_txn *txn, const struct nv_link_db *db, struct nv_link_ta
         for (; i < k && r == 0 && strncmp(v[i]->rcu, rcu, 13) == 0; i++) {
             char kb[16 + NV_NAME_MAX + 1];
             const char *ent = b->ent[v[i]->ent];
-            size_t el = strlen(ent);
-            uint64_t c, c1;
-            memcpy(kb, rcu, rl);
-            kb[rl] = '\0';
-            memcpy(kb + rl + 1, ent, el);
-            if ((r = lt_get(txn, db->lkre, kb, rl + 1 + el, &c, 1)) < 0)
+            size_t kl = lt_rekey(kb, rcu, rl, ent, strlen(ent));
+            uint64_t c;
+            if ((r = lt_get(txn, db->lkre, kb, kl, &c, 1)) < 0)
                 break;
-            c1 = v[i]->delta < 0 && (uint64_t)-v[i]->delta > c ? 0 : c + (uint64_t)v[i]->delta;
-            st[1] += (c == 0 && c1 > 0);
-            st[1] -= (c > 0 && c1 == 0 && st[1] > 0);
-            st[0] = c1 >= c ? st[0] + (c1 - c) : (st[0] > c - c1 ? st[0] - (c - c1) : 0);
-            r = lt_put(txn, db->lkre, kb, rl + 1 + el, &c1, 1);
+            c = lt_shift(st, c, v[i]->delta);
+            r = lt_put(txn, db->lkre, kb, kl, &c, 1);
         }
         if (r == 0)
             r = lt_put(txn, db->lkrcu, rcu, rl, st, 2);
